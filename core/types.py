@@ -1,0 +1,129 @@
+"""The shapes that cross layers: memories going in, hits coming out, imported messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Source kinds (DESIGN.md "Memories"). Imports are "import:<format>".
+SCREEN = "screen"
+CHAT = "chat"
+NOTE = "note"
+API = "api"
+IMPORT_PREFIX = "import:"
+
+# Review status of a memory.
+OK = "ok"
+QUARANTINED = "quarantined"
+REJECTED = "rejected"
+REVIEW_STATUSES = (OK, QUARANTINED, REJECTED)
+
+
+def import_kind(fmt: str) -> str:
+    return IMPORT_PREFIX + fmt
+
+
+@dataclass(slots=True)
+class NewMemory:
+    """One memory to ingest. Every path (notes, screens, chats, imports) builds these."""
+
+    kind: str  # screen | chat | note | api | import:<format>
+    text: str
+    time: float  # seconds since the epoch, UTC
+    app: str | None = None
+    title: str | None = None
+    domain: str | None = None
+    author: str | None = None
+    conversation: str | None = None
+    file: str | None = None
+    external_id: str | None = None
+    media_id: int | None = None
+    boxes: list[dict[str, Any]] | None = None  # OCR boxes [{"x","y","w","h","text"}] in media px
+    region: dict[str, int] | None = None  # {"x","y","w","h"} of the region in the screenshot
+    derived: bool = False  # assistant answers: stored, never used as evidence
+    status: str = OK
+    reasons: list[str] = field(default_factory=list)  # readable suspicion reasons
+
+
+@dataclass(slots=True)
+class Memory:
+    """A stored memory as read back."""
+
+    id: int
+    kind: str
+    text: str
+    time: float
+    app: str | None
+    title: str | None
+    domain: str | None
+    author: str | None
+    conversation: str | None
+    file: str | None
+    external_id: str | None
+    media_id: int | None
+    source_id: int | None
+    trust: float
+    status: str
+    reasons: list[str]
+    derived: bool
+
+
+@dataclass(slots=True)
+class ImportedMessage:
+    """One message parsed from an export file (core/importers yield these, streaming)."""
+
+    external_id: str  # the export's own id, or a stable hash of (conversation, time, author, text)
+    time: float  # UTC seconds
+    author: str | None
+    text: str
+    conversation: str | None  # conversation title or id
+    role: str | None = None  # user | assistant | system, where the format has roles
+
+
+@dataclass(slots=True)
+class SearchFilters:
+    since: float | None = None
+    until: float | None = None
+    app: str | None = None
+    source: str | None = None  # a source kind, or "import" for every import:* kind
+    include_quarantined: bool = False  # only the review panel sets this
+    include_derived: bool = False
+
+
+@dataclass(slots=True)
+class SearchHit:
+    """One search result; the fields of the CLI contract plus what the UI shows."""
+
+    id: int
+    external_id: str | None
+    time: float
+    source: str
+    app: str | None
+    title: str | None
+    snippet: str  # with matches wrapped in [ and ] markers (see core.search.HIGHLIGHT)
+    score: float
+    trust: float
+    count: int = 1  # near-identical hits grouped into this one
+    group_ids: list[int] = field(default_factory=list)
+    author: str | None = None
+    conversation: str | None = None
+    media_id: int | None = None
+    status: str = OK
+
+    def to_json(self) -> dict[str, Any]:
+        from core.clock import utc_iso
+
+        return {
+            "id": self.id,
+            "external_id": self.external_id,
+            "time": utc_iso(self.time),
+            "source": self.source,
+            "app": self.app,
+            "title": self.title,
+            "author": self.author,
+            "conversation": self.conversation,
+            "snippet": self.snippet,
+            "score": round(self.score, 6),
+            "trust": round(self.trust, 4),
+            "count": self.count,
+        }

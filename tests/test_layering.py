@@ -1,0 +1,63 @@
+"""The dependency direction ui -> app -> models -> core, checked on every module's imports,
+and core importing with the heavy engines made unavailable."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEAVY = {"PySide6", "shiboken6", "torch", "llama_cpp", "sentence_transformers", "rapidocr",
+         "onnxruntime", "transformers", "mss", "Xlib"}
+# What each layer must not import (first component of the module path).
+FORBIDDEN = {
+    "core": HEAVY | {"app", "ui", "models"},
+    "models": {"app", "ui", "PySide6", "shiboken6"},
+    "app": {"ui"},
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_layers_import_only_downwards() -> None:
+    problems = []
+    for layer, banned in FORBIDDEN.items():
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            bad = imported_roots(path) & banned
+            if bad:
+                problems.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not problems, "layering violated:\n" + "\n".join(problems)
+
+
+def test_core_imports_without_heavy_engines() -> None:
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "core").rglob("*.py")
+    )
+    code = (
+        "import sys, importlib\n"
+        f"blocked = {sorted(HEAVY)!r}\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in blocked:\n"
+        "            raise ImportError('blocked in this test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print('ok', len(" + repr(modules) + "))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
