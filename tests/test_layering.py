@@ -10,8 +10,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = {"PySide6", "shiboken6", "torch", "llama_cpp", "sentence_transformers", "rapidocr",
-         "onnxruntime", "transformers", "mss", "Xlib"}
+HEAVY = {
+    "PySide6",
+    "shiboken6",
+    "torch",
+    "llama_cpp",
+    "sentence_transformers",
+    "rapidocr",
+    "onnxruntime",
+    "transformers",
+    "mss",
+    "Xlib",
+}
 # What each layer must not import (first component of the module path).
 FORBIDDEN = {
     "core": HEAVY | {"app", "ui", "models"},

@@ -1,0 +1,93 @@
+"""init, status, note, passwd."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app import paths
+from app.cli.context import CliContext
+from app.logging_setup import setup_logging
+from core.errors import UserFacingError
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create a new encrypted store")
+    p.set_defaults(
+        handler=cmd_init,
+        format_human=lambda r: (
+            f"Created a new store in "
+            f"{r['data_dir']}. Keep your passphrase safe: it cannot be recovered."
+        ),
+    )
+
+    p = sub.add_parser(
+        "status", parents=[common], help="counts, sizes, capture state, index health, model status"
+    )
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("note", parents=[common], help="add a typed memory")
+    p.add_argument("text", nargs="+", help="the note's text")
+    p.set_defaults(handler=cmd_note, format_human=lambda r: f"Noted (memory {r['id']}).")
+
+    p = sub.add_parser("passwd", parents=[common], help="change the passphrase")
+    p.add_argument(
+        "--new-passphrase-file", help="read the new passphrase from this file (else a prompt)"
+    )
+    p.set_defaults(handler=cmd_passwd, format_human=lambda r: "Passphrase changed.")
+
+
+def cmd_init(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    services = ctx.services(unlock=False)
+    if services.initialised:
+        from core.errors import AlreadyInitialised
+
+        raise AlreadyInitialised(str(ctx.data_dir))
+    passphrase = ctx.passphrase(confirm=True, prompt="Choose a passphrase: ")
+    services.create(passphrase)
+    setup_logging(paths.log_dir(ctx.data_dir), console=args.verbose)
+    return {"data_dir": str(ctx.data_dir), "created": True}
+
+
+def cmd_status(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    services = ctx.services(unlock=False)
+    if services.initialised:
+        services.unlock(ctx.passphrase())
+    return services.status()
+
+
+def cmd_note(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    services = ctx.services()
+    mid = services.add_note(" ".join(args.text))
+    return {"id": mid}
+
+
+def cmd_passwd(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    services = ctx.services(unlock=False)
+    if not services.initialised:
+        from core.errors import NotInitialised
+
+        raise NotInitialised(str(ctx.data_dir))
+    old = ctx.passphrase(prompt="Current passphrase: ")
+    if args.new_passphrase_file:
+        try:
+            with open(args.new_passphrase_file, encoding="utf-8") as f:
+                new = f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise UserFacingError(
+                f"Cannot read {args.new_passphrase_file}: {e.strerror}."
+            ) from None
+    else:
+        import getpass
+        import sys
+
+        if not sys.stdin.isatty():
+            raise UserFacingError(
+                "Give the new passphrase with --new-passphrase-file FILE, "
+                "or run in a terminal to be asked."
+            )
+        new = getpass.getpass("New passphrase: ")
+        if getpass.getpass("Again: ") != new:
+            raise UserFacingError("The two new passphrases differ. Nothing was changed.")
+    services.change_passphrase(old, new)
+    return {"changed": True}

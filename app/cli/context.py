@@ -1,0 +1,65 @@
+"""What every CLI command needs: the data folder, the passphrase, and the services."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from app import paths
+from app.logging_setup import setup_logging
+from app.services import Services
+from core.errors import UserFacingError
+
+ENV_PASSPHRASE = "MNEMO_PASSPHRASE"
+
+
+class CliContext:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data_dir: Path = paths.data_dir(args.data_dir)
+        self._services: Services | None = None
+
+    def log_path(self) -> Path:
+        return paths.log_dir(self.data_dir) / "mnemo.log"
+
+    def passphrase(self, *, confirm: bool = False, prompt: str = "Passphrase: ") -> str:
+        """--passphrase-file, else $MNEMO_PASSPHRASE, else an interactive prompt."""
+        if self.args.passphrase_file:
+            try:
+                with open(self.args.passphrase_file, encoding="utf-8") as f:
+                    value = f.readline().rstrip("\r\n")
+            except OSError as e:
+                raise UserFacingError(
+                    f"Cannot read the passphrase file {self.args.passphrase_file}: {e.strerror}."
+                ) from None
+            if not value:
+                raise UserFacingError(f"The passphrase file {self.args.passphrase_file} is empty.")
+            return value
+        env = os.environ.get(ENV_PASSPHRASE)
+        if env:
+            return env
+        if not sys.stdin.isatty():
+            raise UserFacingError(
+                "No passphrase given. Use --passphrase-file FILE or set "
+                f"{ENV_PASSPHRASE}, or run in a terminal to be asked."
+            )
+        value = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Again: ") != value:
+            raise UserFacingError("The two passphrases differ. Nothing was created.")
+        return value
+
+    def services(self, *, unlock: bool = True) -> Services:
+        if self._services is None:
+            if self.data_dir.exists():
+                setup_logging(paths.log_dir(self.data_dir), console=self.args.verbose)
+            self._services = Services(self.data_dir)
+        if unlock and not self._services.unlocked:
+            self._services.unlock(self.passphrase())
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()

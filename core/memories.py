@@ -1,0 +1,127 @@
+"""Rows of the memories table: insert with provenance, read back, count. The ingest path
+(core.ingest) adds vectors and the index on top of this."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from core.db import Connection
+from core.types import Memory, NewMemory
+
+_WS = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d")
+
+MEMORY_COLUMNS = (
+    "id, kind, text, time, app, title, domain, author, conversation, file, external_id, "
+    "media_id, source_id, trust, status, reasons, derived"
+)
+
+
+def dedup_key(text: str) -> str:
+    """Key shared by near-identical texts (the same screen captured again with a clock that
+    ticked): case, whitespace and digits are ignored."""
+    norm = _DIGITS.sub("0", _WS.sub(" ", text.strip().lower()))
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def insert_memory(
+    conn: Connection, m: NewMemory, *, source_id: int | None, trust: float, now: float
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO memories(kind, source_id, time, text, app, title, domain, author, "
+        "conversation, file, external_id, media_id, boxes, region, dedup_key, trust, status, "
+        "reasons, derived, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            m.kind,
+            source_id,
+            m.time,
+            m.text,
+            m.app,
+            m.title,
+            m.domain,
+            m.author,
+            m.conversation,
+            m.file,
+            m.external_id,
+            m.media_id,
+            json.dumps(m.boxes) if m.boxes else None,
+            json.dumps(m.region) if m.region else None,
+            dedup_key(m.text),
+            trust,
+            m.status,
+            json.dumps(m.reasons) if m.reasons else None,
+            1 if m.derived else 0,
+            now,
+        ),
+    )
+    return int(cur.lastrowid)
+
+
+def row_to_memory(row: tuple[Any, ...]) -> Memory:
+    (
+        mid,
+        kind,
+        text,
+        t,
+        app,
+        title,
+        domain,
+        author,
+        conversation,
+        file,
+        external_id,
+        media_id,
+        source_id,
+        trust,
+        status,
+        reasons,
+        derived,
+    ) = row
+    return Memory(
+        id=mid,
+        kind=kind,
+        text=text,
+        time=t,
+        app=app,
+        title=title,
+        domain=domain,
+        author=author,
+        conversation=conversation,
+        file=file,
+        external_id=external_id,
+        media_id=media_id,
+        source_id=source_id,
+        trust=trust,
+        status=status,
+        reasons=json.loads(reasons) if reasons else [],
+        derived=bool(derived),
+    )
+
+
+def get_memory(conn: Connection, memory_id: int) -> Memory | None:
+    row = conn.execute(
+        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ? AND hidden = 0", (memory_id,)
+    ).fetchone()
+    return row_to_memory(row) if row else None
+
+
+def get_memories(conn: Connection, ids: list[int]) -> list[Memory]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE hidden = 0 AND id IN ({marks})", ids
+    ).fetchall()
+    by_id = {r[0]: row_to_memory(r) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def count_memories(conn: Connection) -> dict[str, int]:
+    """Counts by source kind (imports grouped per format), visible memories only."""
+    rows = conn.execute(
+        "SELECT kind, count(*) FROM memories WHERE hidden = 0 GROUP BY kind"
+    ).fetchall()
+    return {kind: n for kind, n in rows}

@@ -1,0 +1,28 @@
+"""Mnemo: run the desktop app, or a command (see `python main.py --help`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    os.umask(0o077)  # anything we create is private, even before explicit chmods
+    from app.cli import build_parser
+
+    known, _ = build_parser().parse_known_args(argv)
+    if getattr(known, "command", None):
+        from app.cli import run
+
+        return run(argv)
+    if any(a in ("-h", "--help") for a in argv):
+        build_parser().print_help()
+        return 0
+    from ui.gui import run_gui
+
+    return run_gui(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

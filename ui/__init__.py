@@ -1,0 +1,1 @@
+"""Widgets only: each turns a user action into one call on an app service."""

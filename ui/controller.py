@@ -1,0 +1,163 @@
+"""Wires the windows, the tray and the services together for the desktop app."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from app import paths
+from app.logging_setup import setup_logging
+from app.services import Changes, Services
+from app.tasks import TaskRunner
+from ui.main_window import MainWindow, show_bug
+from ui.tray import Tray
+from ui.unlock import FirstRunWindow, UnlockWindow, centre
+
+log = logging.getLogger(__name__)
+
+
+class Controller(QObject):
+    def __init__(
+        self, app: QApplication, data_dir: Path, instance: str, start_in_tray: bool = False
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.data_dir = data_dir
+        self.start_in_tray = start_in_tray
+        self.services = Services(data_dir)
+        self.tasks = TaskRunner(parent=self)
+        self.tasks.bug.connect(lambda details: show_bug(self.main, details))
+        self.tasks.user_error.connect(self._user_error)
+        self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray: Tray | None = None
+        self.main: MainWindow | None = None
+        self.gate: FirstRunWindow | UnlockWindow | None = None
+        self.server = QLocalServer(self)
+        QLocalServer.removeServer(instance)
+        self.server.listen(instance)
+        self.server.newConnection.connect(self._other_instance)
+        # Changes arrive from worker threads; a timer on the GUI thread coalesces them.
+        self._pending: list[Changes] = []
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(250)
+        self._refresh_timer.timeout.connect(self._flush_changes)
+        self.services.subscribe(self._pending.append)
+        self._poll = QTimer(self)
+        self._poll.setInterval(300)
+        self._poll.timeout.connect(self._maybe_refresh)
+        self._poll.start()
+
+    def start(self) -> None:
+        if self.tray_available:
+            self.tray = Tray()
+            self.tray.open_requested.connect(self.open)
+            self.tray.lock_requested.connect(self.lock)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.set_state("locked", "Locked")
+            self.tray.show()
+        else:
+            log.info("no system tray available; the window is the entry point")
+        if self.services.initialised:
+            self._show_unlock(hidden=self.start_in_tray and self.tray_available)
+        else:
+            gate = FirstRunWindow(self.services, self.tasks)
+            self._show_gate(gate)
+
+    # -- gates --------------------------------------------------------------------------------
+    def _show_gate(self, gate: FirstRunWindow | UnlockWindow, hidden: bool = False) -> None:
+        self.gate = gate
+        gate.unlocked.connect(self._on_unlocked)
+        gate.rejected.connect(self._gate_closed)
+        if not hidden:
+            gate.show()
+            centre(gate)
+            gate.raise_()
+            gate.activateWindow()
+
+    def _show_unlock(self, hidden: bool = False) -> None:
+        self._show_gate(UnlockWindow(self.services, self.tasks), hidden=hidden)
+
+    def _gate_closed(self) -> None:
+        if not self.services.unlocked and not self.tray_available:
+            self.quit()
+
+    def _on_unlocked(self) -> None:
+        setup_logging(paths.log_dir(self.data_dir))
+        self.gate = None
+        if self.main is None:
+            self.main = MainWindow(self.services, self.tasks, self.tray_available)
+            self.main.lock_requested.connect(self.lock)
+            self.main.quit_requested.connect(self.quit)
+        self.main.refresh()
+        self.main.bring_forward()
+        if self.tray:
+            self.tray.set_state("idle", "Unlocked")
+
+    # -- actions -------------------------------------------------------------------------------
+    def open(self) -> None:
+        if self.services.unlocked and self.main is not None:
+            self.main.bring_forward()
+        elif self.gate is not None:
+            self.gate.show()
+            self.gate.raise_()
+            self.gate.activateWindow()
+        else:
+            self._show_unlock()
+
+    def lock(self) -> None:
+        """Close windows that show content, close the store, ask for the passphrase again."""
+        if not self.services.unlocked:
+            return
+        if self.main is not None:
+            self.main.hide()
+            self.main.deleteLater()
+            self.main = None
+        self.services.lock()
+        if self.tray:
+            self.tray.set_state("locked", "Locked")
+        self._show_unlock()
+
+    def quit(self) -> None:
+        self.app.quit()
+
+    def shutdown(self) -> None:
+        self._poll.stop()
+        self.tasks.wait(10_000)
+        self.services.close()
+        if self.tray:
+            self.tray.hide()
+        self.server.close()
+
+    def _other_instance(self) -> None:
+        sock: QLocalSocket | None = self.server.nextPendingConnection()
+        if sock is not None:
+            sock.readyRead.connect(lambda: (sock.readAll(), self.open()))
+            sock.disconnected.connect(sock.deleteLater)
+
+    def _user_error(self, text: str) -> None:
+        parent = self.main if self.main is not None else self.gate
+        QMessageBox.warning(parent, "Mnemo", text)
+
+    def _maybe_refresh(self) -> None:
+        if self._pending and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _flush_changes(self) -> None:
+        batch, self._pending[:] = list(self._pending), []
+        if self.main is not None and self.services.unlocked and batch:
+            merged = Changes(
+                memories_added=sum(c.memories_added for c in batch),
+                memories_removed=sum(c.memories_removed for c in batch),
+            )
+            self.main.refresh(merged)
+
+
+def excepthook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    log.error("unhandled error", exc_info=(exc_type, exc, tb))
+    sys.__excepthook__(exc_type, exc, tb)

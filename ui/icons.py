@@ -1,0 +1,64 @@
+"""Mnemo's icons, drawn in code so every state and size is crisp: the app mark and one tray
+icon per state (capturing, paused, excluded, attention, locked)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
+
+STATE_COLOURS = {
+    "idle": "#3d6fd8",
+    "capturing": "#1f9d55",
+    "paused": "#8a94a6",
+    "excluded": "#d98e04",
+    "attention": "#d93025",
+    "locked": "#4a5468",
+}
+
+
+def _mark(size: int, colour: str, badge: str | None = None) -> QPixmap:
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    r = QRectF(size * 0.06, size * 0.06, size * 0.88, size * 0.88)
+    # A dark outline keeps the mark readable on light and dark panels alike.
+    p.setPen(QPen(QColor("#10141d"), max(1.0, size / 24)))
+    p.setBrush(QBrush(QColor(colour)))
+    p.drawRoundedRect(r, size * 0.22, size * 0.22)
+    p.setPen(QColor("white"))
+    f = QFont("DejaVu Sans")
+    f.setBold(True)
+    f.setPixelSize(int(size * 0.58))
+    p.setFont(f)
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, "M")
+    if badge:
+        d = size * 0.42
+        br = QRectF(size - d, size - d, d, d)
+        p.setPen(QPen(QColor("#10141d"), max(1.0, size / 32)))
+        p.setBrush(QBrush(QColor("white")))
+        p.drawEllipse(br)
+        p.setPen(QColor("#10141d"))
+        f.setPixelSize(int(d * 0.7))
+        p.setFont(f)
+        p.drawText(br, Qt.AlignmentFlag.AlignCenter, badge)
+    p.end()
+    return pm
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    for s in (16, 22, 24, 32, 48, 64, 128, 256):
+        icon.addPixmap(_mark(s, STATE_COLOURS["idle"]))
+    return icon
+
+
+_BADGES = {"paused": "‖", "excluded": "–", "attention": "!", "locked": "•"}
+
+
+def tray_icon(state: str) -> QIcon:
+    colour = STATE_COLOURS.get(state, STATE_COLOURS["idle"])
+    icon = QIcon()
+    for s in (16, 22, 24, 32, 48, 64):
+        icon.addPixmap(_mark(s, colour, _BADGES.get(state)))
+    return icon

@@ -1,0 +1,232 @@
+"""The main window: a navigation rail and one page per task. Pages are registered in PAGES so
+each feature adds its own without touching the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services import Changes, Services
+from app.tasks import TaskRunner
+from ui.icons import app_icon
+
+
+class Page(QWidget):
+    """A page of the main window. `refresh` is called when it is shown or data changed."""
+
+    title = ""
+
+    def __init__(self, services: Services, tasks: TaskRunner) -> None:
+        super().__init__()
+        self.services = services
+        self.tasks = tasks
+
+    def refresh(self, changes: Changes | None = None) -> None:
+        pass
+
+
+def empty_state(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("empty")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+class HomePage(Page):
+    """What is in the store, and a quick note. Honest about what is empty."""
+
+    title = "Home"
+
+    def __init__(self, services: Services, tasks: TaskRunner) -> None:
+        super().__init__(services, tasks)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        heading = QLabel("Your memory")
+        heading.setObjectName("title")
+        layout.addWidget(heading)
+        self.summary = QLabel("Loading…")
+        self.summary.setObjectName("subtitle")
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.empty = empty_state(
+            "No memories yet.\nTurn on screen capture in Settings, import a chat history, or "
+            "write a note below: everything you keep stays encrypted on this computer."
+        )
+        layout.addWidget(self.empty, 1)
+        note_label = QLabel("Write a note to remember")
+        layout.addWidget(note_label)
+        self.note = QPlainTextEdit()
+        self.note.setPlaceholderText("e.g. The spare key is in the blue box in the hall.")
+        self.note.setFixedHeight(90)
+        self.note.setAccessibleName("Note")
+        layout.addWidget(self.note)
+        row = QHBoxLayout()
+        self.note_status = QLabel()
+        self.note_status.setObjectName("hint")
+        row.addWidget(self.note_status, 1)
+        self.save = QPushButton("Remember (Ctrl+Enter)")
+        self.save.setObjectName("primary")
+        self.save.clicked.connect(self._save_note)
+        row.addWidget(self.save)
+        layout.addLayout(row)
+        save_action = QAction(self)
+        save_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        save_action.triggered.connect(self._save_note)
+        self.note.addAction(save_action)
+
+    def _save_note(self) -> None:
+        text = self.note.toPlainText()
+        if not text.strip():
+            self.note_status.setText("Write something first.")
+            return
+        self.save.setEnabled(False)
+
+        def done(mid: object) -> None:
+            self.save.setEnabled(True)
+            self.note.clear()
+            self.note_status.setText("Saved.")
+
+        def failed(err: BaseException) -> None:
+            self.save.setEnabled(True)
+            self.note_status.setText(str(err))
+
+        self.tasks.run(lambda: self.services.add_note(text), done, failed)
+
+    def refresh(self, changes: Changes | None = None) -> None:
+        if not self.services.unlocked:
+            return
+
+        def show(status: object) -> None:
+            assert isinstance(status, dict)
+            mem = status.get("memories", {})
+            total = mem.get("total", 0)
+            parts = [f"{n} {kind}" for kind, n in sorted(mem.get("by_source", {}).items())]
+            size_mb = sum(status.get("sizes", {}).values()) / 1e6
+            self.summary.setText(
+                f"{total} memories"
+                + (f" ({', '.join(parts)})" if parts else "")
+                + f" · {size_mb:.1f} MB on disk, encrypted · data folder: {status['data_dir']}"
+            )
+            self.empty.setVisible(total == 0)
+
+        self.tasks.run(self.services.status, show, lambda e: None)
+
+
+# (title, factory). Later features append their pages (search, chat, import, review…).
+PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
+    ("Home", HomePage),
+]
+
+
+class MainWindow(QMainWindow):
+    lock_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, services: Services, tasks: TaskRunner, tray_available: bool) -> None:
+        super().__init__()
+        self.services = services
+        self.tasks = tasks
+        self.tray_available = tray_available
+        self._told_about_tray = False
+        self.setWindowTitle("Mnemo")
+        self.setWindowIcon(app_icon())
+        self.resize(1100, 720)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(180)
+        self.stack = QStackedWidget()
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.pages: list[Page] = []
+        for i, (title, factory) in enumerate(PAGES):
+            page = factory(services, tasks)
+            self.pages.append(page)
+            self.stack.addWidget(page)
+            item = QListWidgetItem(title)
+            self.nav.addItem(item)
+            if i < 9:
+                act = QAction(self)
+                act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+                act.triggered.connect(lambda _=False, n=i: self.nav.setCurrentRow(n))
+                self.addAction(act)
+        self.nav.currentRowChanged.connect(self._show_page)
+        self.nav.setCurrentRow(0)
+        lock = QAction("Lock", self)
+        lock.setShortcut(QKeySequence("Ctrl+L"))
+        lock.triggered.connect(self.lock_requested)
+        self.addAction(lock)
+        quit_ = QAction("Quit", self)
+        quit_.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_.triggered.connect(self.quit_requested)
+        self.addAction(quit_)
+        self.statusBar().showMessage("Unlocked · Ctrl+L locks · Ctrl+Q quits")
+
+    def page(self, title: str) -> Page | None:
+        return next((p for p in self.pages if p.title == title), None)
+
+    def show_page(self, title: str) -> None:
+        for i, p in enumerate(self.pages):
+            if p.title == title:
+                self.nav.setCurrentRow(i)
+
+    def _show_page(self, row: int) -> None:
+        if 0 <= row < len(self.pages):
+            self.stack.setCurrentIndex(row)
+            self.pages[row].refresh()
+
+    def refresh(self, changes: Changes | None = None) -> None:
+        current = self.stack.currentWidget()
+        if isinstance(current, Page):
+            current.refresh(changes)
+
+    def bring_forward(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.tray_available:
+            # Closing keeps Mnemo running in the tray; Quit is in the tray menu (and Ctrl+Q).
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.statusBar().showMessage("Mnemo keeps running in the tray.")
+        else:
+            event.accept()
+            self.quit_requested.emit()
+
+
+def show_bug(parent: QWidget | None, details: str) -> None:
+    """The crash dialog: a plain message and the details to copy."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Critical)
+    box.setWindowTitle("Mnemo ran into a problem")
+    box.setText(
+        "Something went wrong inside Mnemo. Your data is safe. The details below "
+        "help fix it (they contain no memories)."
+    )
+    box.setDetailedText(details)
+    box.exec()
