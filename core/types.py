@@ -127,3 +127,17 @@ class SearchHit:
             "trust": round(self.trust, 4),
             "count": self.count,
         }
+
+
+# Matched words in a snippet are wrapped in these two characters; views render them (bold in
+# the GUI, [brackets] in the CLI). They cannot appear in stored text (ingest strips them).
+HL_START = "\x02"
+HL_END = "\x03"
+
+
+@dataclass(slots=True)
+class SearchResults:
+    hits: list[SearchHit]
+    query: str  # the words searched for, once time expressions were taken out
+    filters: SearchFilters  # the filters applied, including those read from the query
+    took_ms: float = 0.0
