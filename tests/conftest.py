@@ -1,0 +1,51 @@
+"""Test-wide guards: Qt runs offscreen unless a test starts its own display, and no test may
+open a network connection (R21): any connect to an internet address fails loudly."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tests must never touch the user's real data folder.
+os.environ.pop("MNEMO_PASSPHRASE", None)
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+attempts: list[object] = []
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _guard(sock: socket.socket, address: object) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        attempts.append(address)
+        raise NetworkBlocked(f"test tried to connect to {address!r}")
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    _guard(self, address)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    _guard(self, address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A test that forgets --data-dir writes into a throwaway folder, not the user's.
+    monkeypatch.setenv("MNEMO_DATA_DIR", str(tmp_path_factory.mktemp("default-data")))
