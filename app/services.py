@@ -18,6 +18,7 @@ from core.clock import Clock, SystemClock
 from core.errors import BadInput
 from core.fsutil import loosened_modes
 from core.keys import DEFAULT_KDF, KdfParams
+from core.media import MediaStore
 from core.memories import count_memories, insert_memory
 from core.migrations import LATEST, schema_version
 from core.passphrase import require_acceptable
@@ -46,6 +47,7 @@ class Services:
         self.clock = clock or SystemClock()
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
+        self.media: MediaStore | None = None
         self._listeners: list[Callable[[Changes], None]] = []
         self.store.on_lock(self._after_lock)
 
@@ -82,6 +84,8 @@ class Services:
 
     def _after_unlock(self, created: bool) -> None:
         self.settings = Settings(self.data_dir, self.store.reader, self.store.write)
+        self.media = MediaStore(self.store)
+        self.media.sweep_orphans()
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -94,6 +98,7 @@ class Services:
 
     def _after_lock(self) -> None:
         self.settings = Settings(self.data_dir, None, None)
+        self.media = None
         self.announce(Changes(locked=True))
 
     def change_passphrase(self, old: str, new: str) -> None:
