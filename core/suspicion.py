@@ -76,19 +76,20 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"\b(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|"
-            r"(?:you(?:'ve| have)?\s+(?:been\s+)?(?:told|said|read)))",
+            r"(?:you(?:'ve|\s+have|\s+were|\s+was)?\s+(?:been\s+)?(?:told|said|read|given)))",
             _F,
         ),
         "an instruction aimed at an AI assistant",
     ),
     (
-        re.compile(r"\bdisregard\s+the\s+(?:above|previous|preceding)\b", _F),
-        "an instruction aimed at an AI assistant",
-    ),
-    (
         re.compile(
-            r"\byou\s+are\s+now\s+(?:a|an|the|in|no\s+longer|free|dan|unrestricted|"
-            r"operating|acting|my)\b",
+            # "You are now a member / connected / following" is ordinary app chatter: only a new
+            # persona or a lifted restriction counts.
+            r"\byou\s+are\s+now\s+(?:(?:a|an|the|in|my|no\s+longer)\s+)?(?:[\w-]+\s+){0,3}?"
+            r"(?:dan\b|unrestricted|unfiltered|uncensored|jailbroken|free\s+(?:from|of)|"
+            r"(?:ai|assistant|model|bot|chatbot)\b|developer\s+mode|god\s+mode|evil|persona|"
+            r"character|bound\s+by|acting\s+as|operating\s+(?:as|in|without)|without\s+(?:any\s+)?"
+            r"(?:restrictions|limits|rules|filters))",
             _F,
         ),
         "an attempt to change an AI assistant's role",
@@ -112,8 +113,12 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|mention\s+(?:this\s+)?to|"
-            r"reveal\s+(?:this\s+)?to|let|alert|notify)\s+(?:the\s+)?(?:user|human|owner)\b",
+            # Only when what is hidden is this very message: "never tell the user whether the
+            # email exists" is ordinary security advice.
+            r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|alert|notify|mention\s+(?:it|this)\s+"
+            r"to|reveal\s+(?:it|this)\s+to|let)\s+the\s+(?:user|human)\s+(?:know\s+)?(?:about\s+)?"
+            r"(?:this\b|these\b|that\s+you|what\s+you|you\b|any\s+of\s+this|the\s+(?:instructions?|"
+            r"message|note|change|above))",
             _F,
         ),
         "an instruction to hide something from the user",
@@ -126,8 +131,8 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:note|message|instructions?|attention|important)\s+(?:to|for)\s+(?:the\s+|any\s+|"
-            r"all\s+)?" + _AI + r"s?\b\s*[:,.!-]",
+            r"\b(?:(?:note|message|instructions?|attention|important)\s+(?:to|for)\s+(?:the\s+|"
+            r"any\s+|all\s+)?|attention,?\s+(?:all\s+)?)" + _AI + r"s?\b\s*[:,.!-]",
             _F,
         ),
         "a message addressed to an AI assistant",
@@ -229,10 +234,14 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if)\s+(?:you\s+are|you'?re|you\s+get|you\s+get|the\s+"
-            r"(?:assistant|ai|model)\s+is|anyone\s+is|someone\s+is|the\s+user\s+is|(?:you|"
-            r"anyone|someone|the\s+user|they|somebody|people)\s+(?:ever\s+)?)"
-            r"\s*ask(?:s|ed)?\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
+            # Aimed at whoever answers questions: "you are asked", "the user asks". "If anyone
+            # asks, say I'm out" is people talking to people and is left alone.
+            r"\b(?:when(?:ever)?|if|next\s+time)\s+(?:you\s+are|you'?re|you\s+(?:ever\s+)?get|"
+            r"the\s+(?:assistant|ai|model|bot)\s+(?:is|gets)|(?:the|a|any)\s+users?\s+(?:ever\s+)?"
+            r"(?:asks?|questions?)\s*(?:you)?|(?:the|a|any)\s+users?\s+is|"
+            r"(?:anyone|someone|somebody)\s+asks\s+you\b(?=[^\n]{0,80}?\b(?:answer|reply|respond|"
+            r"state|claim|insist)\b))"
+            r"\s*(?:asked|asks?)?\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
             r"say|reply|respond|tell\s+(?:them|him|her|the\s+user)|state|claim|insist|"
             r"recommend|mention)\b",
             _F,
@@ -241,8 +250,11 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bfrom\s+now\s+on\b[^\n]{0,30}?\b(?:always|never|only|you\s+(?:will|must|should|"
-            r"are)|respond|answer|reply|say|recommend|refer|treat|call|tell)\b",
+            # "From now on, always CC me" is an office rule; only answering behaviour counts.
+            r"\bfrom\s+now\s+on\b[^\n]{0,30}?\b(?:answer|respond|reply|recommend|describe|"
+            r"refer\s+to|call\s+the\s+user|address\s+the\s+user|treat\s+the\s+user|pretend|act\s+as|"
+            r"(?:end|start|begin)\s+(?:every|each|all)\s+(?:answers?|responses?|replies)|you\s+"
+            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))",
             _F,
         ),
         "an instruction that tries to steer future answers",
@@ -258,8 +270,9 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"\bremember\s+(?:that|this|the\s+following)\b[^\n]{0,120}\b(?:for\s+(?:all\s+)?"
-            r"(?:future|later)|next\s+time\s+(?:you(?:'re| are)?|someone|anyone)|when(?:ever)?\s+"
-            r"(?:asked|anyone|someone|you\s+answer)|in\s+(?:your\s+)?(?:answers|responses))",
+            r"future|next\s+time\s+you(?:'re|\s+are)?\s+asked|when(?:ever)?\s+"
+            r"(?:asked|you(?:'re|\s+are)\s+asked|you\s+answer|answering|responding)|in\s+(?:your\s+)?"
+            r"(?:answers|responses|replies))",
             _F,
         ),
         "a 'remember this' directive aimed at an AI assistant",
@@ -358,26 +371,61 @@ _ROLE_TOKENS = re.compile(
     re.IGNORECASE,
 )
 _ROLE_HEADER = re.compile(
-    r"^[ \t>*#]*(?:#{2,}\s*)?(?:system|instruction|instructions|assistant|response)\s*(?:prompt|"
-    r"message)?\s*:\s*(.{0,80})",
+    r"(?:^[ \t>*]*|(?<=[.:!?] ))"
+    r"(?:#{2,}\s*(?P<md>system|instruction|instructions|response|assistant|user)|"
+    r"(?P<sys>system)(?:\s+(?:prompt|message))?|(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
     re.IGNORECASE | re.MULTILINE,
 )
-_DIRECTIVE_START = re.compile(
-    r"^(?:you\b|your\b|ignore|disregard|always|never|do\s+not|don'?t|respond|answer|reply|from\s+"
-    r"now|forget|the\s+(?:assistant|ai|model)\b|override|new\s+rule|sure|understood|okay|ok\b|"
-    r"of\s+course|certainly|noted|got\s+it|i\s+will|i'll|acknowledged|as\s+instructed)",
+# After "System:": a directive to the model. OS and game notices ("System: Your password expires
+# in 5 days") address the user, so only forms that address an assistant count.
+_SYSTEM_DIRECTIVE = re.compile(
+    r"^(?:ignore|disregard|forget|override|always\s+(?:answer|respond|reply|recommend|say)|never\s+"
+    r"(?:reveal|mention|tell|refuse)|do\s+not\s+(?:reveal|tell|mention|refuse)|respond|answer|"
+    r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
+    r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
+    r"your\s+(?:new\s+)?(?:task|role|goal|instructions))",
+    re.IGNORECASE,
+)
+# After "Assistant:": an injected turn that agrees to something it was never asked by the user.
+# Real transcripts ("Assistant: You can use list.reverse()") are left alone.
+_FAKE_COMPLIANCE = re.compile(
+    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on|as\s+instructed|"
+    r"(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|never))",
+    re.IGNORECASE,
+)
+
+
+# Documentation of chat templates shows the tokens themselves.
+_TEMPLATE_DOC = re.compile(
+    r"\b(?:chat[ _-]?templates?|prompt\s+(?:format|template)|special\s+tokens?|tokeni[sz]er|"
+    r"chatml|role\s+(?:tags?|markers?|tokens?)|markers?|delimit\w*|fine-?tun\w*|llama\s*[23]?|"
+    r"mistral|apply_chat_template)\b",
     re.IGNORECASE,
 )
 
 
 def _role_tags(text: str) -> Flag | None:
     hits = [
-        m.group(0) for m in _ROLE_TOKENS.finditer(text) if not _is_mention(text, m.start(), m.end())
+        m.group(0)
+        for m in _ROLE_TOKENS.finditer(text)
+        if not _is_mention(text, m.start(), m.end())
+        and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
     ]
     for m in _ROLE_HEADER.finditer(text):
         # "System:" or "Assistant:" at a line start only counts when a directive or a fake
         # compliance follows: chat transcripts and log lines legitimately start with them.
-        if _DIRECTIVE_START.match(m.group(1).strip()) and not _is_mention(text, m.start(), m.end()):
+        rest = m.group("rest").strip()
+        if m.group("md"):
+            hit = True
+        elif m.group("sys"):
+            hit = _SYSTEM_DIRECTIVE.match(rest) is not None
+        else:
+            hit = _FAKE_COMPLIANCE.search(rest) is not None
+        if (
+            hit
+            and not _is_mention(text, m.start(), m.end())
+            and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
+        ):
             hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
     if not hits:
         return None
@@ -421,8 +469,8 @@ def _legit_invisible(text: str, i: int) -> bool:
         or (prev and 0x1F3FB <= ord(prev) <= 0x1F3FF)
     ):
         return True
-    if cp in (0x200C, 0x200D) and (ord(prev or " ") > 0x0900 or ord(nxt or " ") > 0x0900):
-        return True
+    if cp in (0x200C, 0x200D) and any(c.isalpha() and ord(c) >= 0x0590 for c in (prev, nxt) if c):
+        return True  # joiners inside Hebrew, Arabic-script and Indic words
     if cp in (0x200E, 0x200F, 0x061C) or cp in _BIDI:
         if any(_is_letter_of(c, _RTL_SCRIPTS) for c in text[max(0, i - 30) : i + 30]):
             return True
@@ -484,6 +532,13 @@ _B64_BENIGN_BEFORE = re.compile(
 )
 
 
+_SHELL = re.compile(
+    r"(?m)^\s*(?:\$|#|>>>|In \[\d+\]:|PS [A-Z]:\\|[\w.-]+@[\w.-]+:[~/]\S*[$#])\s|"
+    r"\bbase64\s+(?:-d|--decode)|\|\s*base64\b|\bb64decode\(|\batob\(|\bkubectl\b|\bopenssl\b|"
+    r"\bBuffer\.from\(",
+)
+
+
 def _decode_b64(run: str) -> bytes | None:
     s = run.rstrip("=").replace("-", "+").replace("_", "/")
     s += "=" * (-len(s) % 4)
@@ -532,12 +587,15 @@ def _encoded(text: str, scan_instructions: Any) -> Flag | None:
                     "Contains base64-encoded text that decodes to instructions aimed at an AI.",
                     HIGH,
                 )
+            # In a terminal or code a developer decodes base64 all day; readable text there is
+            # noted but not quarantined (decoded instructions above still are).
+            in_shell = _SHELL.search(text[max(0, m.start() - 300) : m.start()]) is not None
             flags.append(
                 Flag(
                     ENCODED_PAYLOAD,
                     f"Contains a base64-encoded message ({len(run)} characters) that decodes to "
                     "readable text: a way to slip instructions past a reader.",
-                    MEDIUM,
+                    LOW if in_shell else MEDIUM,
                 )
             )
         elif len(run) >= 120 and decoded is None:
@@ -559,11 +617,26 @@ def _encoded(text: str, scan_instructions: Any) -> Flag | None:
 _MD_LINK = re.compile(
     r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
 )
-_BARE_URL = re.compile(r"https?://[^\s)\]>\"']+")
+_BARE_URL = re.compile(r"https?://(?:[^\s)\]<>\"']|<\w+>)+")
+# A slot for the model to fill with the user's data. Names matter: REST docs are full of
+# "/users/{id}", and those are not exfiltration.
+_DATA_WORD = (
+    r"(?:chat|history|conversation|convo|summary|data|messages?|memor(?:y|ies)|secrets?|passwords?|"
+    r"e-?mails?|notes?|context|prompt|user|username|name|address|session|tokens?|keys?|info|"
+    r"content|query|answer|search|previous|personal|pii|credentials?)"
+)
 _PLACEHOLDER = re.compile(
-    r"\{\{?\s*[\w.\- ]+\s*\}?\}|\$\{?[A-Z_][A-Z0-9_]{2,}\}?|%7B[\w%.\-]+%7D|\[(?:DATA|INFO|"
-    r"CHAT|HISTORY|SECRET|CONVERSATION|MESSAGE|QUERY|EMAIL|PASSWORD|NAME)[\w ]*\]|<(?:data|chat|"
-    r"history|secret|conversation|summary|info|message)s?>|\bINSERT_\w+|\bYOUR_\w+_HERE\b",
+    r"\{\{?\s*[\w.\- ]*"
+    + _DATA_WORD
+    + r"[\w.\- ]*\}?\}|\$\{?[A-Z_]*"
+    + _DATA_WORD.upper()
+    + r"[A-Z0-9_]*\}?|%7B[\w%.\-]*"
+    + _DATA_WORD
+    + r"[\w%.\-]*%7D|\[[\w ]*"
+    + _DATA_WORD.upper()
+    + r"[\w ]*\]|<[\w ]*"
+    + _DATA_WORD
+    + r"[\w ]*>|\bINSERT_\w+|\bYOUR_\w+_HERE\b",
     re.IGNORECASE,
 )
 _BENIGN_KEYS = {
@@ -624,16 +697,23 @@ _BENIGN_KEYS = {
 }
 
 
-def _data_in_url(url: str) -> str | None:
-    """What makes this URL look like it carries data out, or None."""
-    if _PLACEHOLDER.search(url):
-        return "a placeholder to be filled with your data"
+def _data_in_url(url: str, anywhere: bool) -> str | None:
+    """What makes this URL look like it carries data out, or None. Placeholders count in the
+    query only unless `anywhere` (images, which are fetched the moment they are rendered)."""
     parts = urlsplit(url)
+    if _PLACEHOLDER.search(url if anywhere else parts.query + "#" + parts.fragment):
+        return "a placeholder to be filled with your data"
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key.lower() in _BENIGN_KEYS:
             continue
         v = unquote(value)
-        if len(v) >= 30 and not _HEX_ONLY.match(v) and not v.startswith(("http://", "https://")):
+        # Data, not parameters: a long base64-like run, or a sentence (the user's words).
+        # Chart specs, JSON and nested URLs are common and carry nothing of the user's.
+        if v.startswith(("http://", "https://")) or _HEX_ONLY.match(v):
+            continue
+        if (len(v) >= 30 and re.fullmatch(r"[A-Za-z0-9+/=_\-.%]+", v)) or (
+            len(re.findall(r"[A-Za-z]{2,}", v)) >= 5 and " " in v
+        ):
             return "a long encoded value in its address"
     for seg in parts.path.split("/"):
         if (
@@ -647,20 +727,26 @@ def _data_in_url(url: str) -> str | None:
 
 def _exfiltration(text: str) -> Flag | None:
     hits: list[str] = []
-    images = 0
+    seen: set[str] = set()
     for m in _MD_LINK.finditer(text):
-        why = _data_in_url(m.group(3))
+        url = m.group(3)
+        seen.add(url)
+        is_image = m.group(1) == "!"
+        why = _data_in_url(url, anywhere=is_image)
         if why is None:
             continue
-        # A link needs the stronger sign (a placeholder); an image is fetched automatically
-        # when rendered, so a long encoded value is enough.
-        if m.group(1) == "!":
-            images += 1
+        # A link needs the stronger sign (a placeholder): long tracking parameters are common
+        # in links. An image is fetched automatically when rendered, so data in it is enough.
+        if is_image:
             hits.append(f"an image link with {why}")
         elif why.startswith("a placeholder"):
             hits.append(f"a link with {why}")
     for m in _BARE_URL.finditer(text):
-        if _PLACEHOLDER.search(m.group(0)) and not any(m.group(0) in h for h in hits):
+        url = m.group(0)
+        if url in seen or any(url in s or s in url for s in seen):
+            continue
+        why = _data_in_url(url, anywhere=False)
+        if why and why.startswith("a placeholder"):
             hits.append("a web address with a placeholder to be filled with your data")
     if not hits:
         return None
@@ -668,7 +754,7 @@ def _exfiltration(text: str) -> Flag | None:
         EXFILTRATION,
         f"Contains {hits[0]}: rendering or following it could send your information to a website.",
         HIGH,
-        len(hits) or images,
+        len(hits),
     )
 
 
@@ -679,9 +765,10 @@ TINY_ABS_PX = 6
 # Or much smaller than the frame's typical text (footers are ~0.6-0.75 of body text; this is
 # well below that).
 TINY_REL = 0.4
-# WCAG's minimum for large text is 3:1; placeholder grey on white is ~2.8:1. Below 1.5:1 text
-# is practically invisible (white on white, 1-2 % grey on grey).
-LOW_CONTRAST = 1.5
+# WCAG's minimum for large text is 3:1; placeholder grey on white is ~2.8:1. Below 1.3:1 text
+# is practically invisible (white on white, 1-2 % grey on grey); disabled-grey UI text sits
+# around 1.4-2:1, so the line is drawn below it.
+LOW_CONTRAST = 1.3
 MIN_HIDDEN_CHARS = 12  # a stray "x" or icon glyph is not a message
 
 
