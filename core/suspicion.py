@@ -58,7 +58,10 @@ _AI = (
     r"(?:ai|a\.i\.|assistant|ai assistant|chatbot|bot|llm|language model|model|agent|"
     r"chatgpt|gpt(?:-\d)?|claude|gemini|copilot|mnemo|bard|llama)"
 )
-_PREV = r"(?:previous|prior|preceding|above|earlier|former|foregoing|original|all|any|your)"
+_PREV = (
+    r"(?:previous|prior|preceding|above|earlier|former|foregoing|original|all|any|your|"
+    r"(?:operator|developer|creator|owner|system)'?s?)"
+)
 _RULES = (
     r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|orders)"
 )
@@ -67,7 +70,7 @@ _RULES = (
 _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
-            rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
+            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
             rf"(?:the\s+|your\s+|my\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
             _F,
         ),
@@ -75,8 +78,9 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|"
-            r"(?:you(?:'ve|\s+have|\s+were|\s+was)?\s+(?:been\s+)?(?:told|said|read|given)))",
+            r"\b(?:ignore|disregard|discard|forget)\s+(?:everything|all|anything|whatever|what)\s+"
+            r"(?:above|before|"
+            r"(?:you(?:'ve|\s+have|\s+were|\s+was)?\s+(?:been\s+)?(?:told|said|read|given|instructed)))",
             _F,
         ),
         "an instruction aimed at an AI assistant",
@@ -85,7 +89,7 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             # "You are now a member / connected / following" is ordinary app chatter: only a new
             # persona or a lifted restriction counts.
-            r"\byou\s+are\s+now\s+(?:(?:a|an|the|in|my|no\s+longer)\s+)?(?:[\w-]+\s+){0,3}?"
+            r"\byou(?:\s+are|'re)\s+now\s+(?:(?:a|an|the|in|my|no\s+longer)\s+)?(?:[\w-]+\s+){0,3}?"
             r"(?:dan\b|unrestricted|unfiltered|uncensored|jailbroken|free\s+(?:from|of)|"
             r"(?:ai|assistant|model|bot|chatbot)\b|developer\s+mode|god\s+mode|evil|persona|"
             r"character|bound\s+by|acting\s+as|operating\s+(?:as|in|without)|without\s+(?:any\s+)?"
@@ -110,6 +114,23 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
             _F,
         ),
         "an attempt to extract an AI assistant's instructions",
+    ),
+    (
+        re.compile(
+            r"\bsystem\s+override\b|\b(?:previous|prior|earlier|all)\s+(?:rules|instructions|"
+            r"guidelines)\s+(?:no\s+longer\s+apply|are\s+(?:void|cancelled|revoked|lifted))",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\bpretend\s+(?:to\s+be|you\s+are|you'?re)\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}?"
+            r"(?:assistant|ai|model|bot|chatbot)\s+(?:with\s+no|without(?:\s+any)?|free\s+of)\s+"
+            r"(?:guidelines|rules|restrictions|limits|filters|policies|safeguards)",
+            _F,
+        ),
+        "an attempt to change an AI assistant's role",
     ),
     (
         re.compile(
@@ -196,7 +217,7 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:ignorier(?:e|en)?|vergiss|vergessen\s+sie)\s+(?:bitte\s+)?(?:alle\s+)?"
+            r"\b(?:ignorier(?:e|en)?(?:\s+sie)?|vergiss|vergessen\s+sie)\s+(?:bitte\s+)?(?:alle\s+)?"
             r"(?:vorherigen|bisherigen|obigen|früheren|vorigen)?\s*(?:Anweisungen|Instruktionen|"
             r"Befehle|Regeln)",
             _F,
@@ -331,7 +352,10 @@ _MENTION_BEFORE = re.compile(
 )
 _MENTION_AFTER = re.compile(
     r"^[\s\"'”’»`]*[-\s]*(?:attacks?|injections?|prompts?\s+(?:attacks?|injections?)|exploits?|"
-    r"jailbreaks?|tricks?|payloads?|trope|meme|vulnerabilit\w*|style|-style)\b",
+    r"jailbreaks?|tricks?|payloads?|trope|meme|vulnerabilit\w*|style|-style|"
+    # ...or a noun follows, making the phrase a name: "the ignore-previous-instructions file".
+    r"files?|folders?|sheets?|documents?|sections?|pages?|buttons?|checkbox(?:es)?|options?|"
+    r"settings?|fields?)\b",
     re.IGNORECASE,
 )
 
@@ -617,7 +641,7 @@ def _encoded(text: str, scan_instructions: Any) -> Flag | None:
 _MD_LINK = re.compile(
     r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
 )
-_BARE_URL = re.compile(r"https?://(?:[^\s)\]<>\"']|<\w+>)+")
+_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w+\])+")
 # A slot for the model to fill with the user's data. Names matter: REST docs are full of
 # "/users/{id}", and those are not exfiltration.
 _DATA_WORD = (
