@@ -668,7 +668,6 @@ _BENIGN_KEYS = {
     "w",
     "h",
     "s",
-    "q",
     "width",
     "height",
     "size",

@@ -7,7 +7,7 @@ import math
 import re
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.types import API, CHAT, IMPORT_PREFIX, NOTE, SCREEN
@@ -42,12 +42,18 @@ SEVERITY_WEIGHT = {1: 0.0, 2: 1.5, 3: 3.0}
 MAX_SUSPICION_WEIGHT = 8.0
 # A rejection is the user's own judgement, stronger than any automatic flag.
 REJECT_WEIGHT = 6.0
-# Approving a quarantined memory undoes about one high-severity flag's worth (a false positive).
-APPROVE_WEIGHT = 3.0
+# Approving a quarantined memory says the detector was wrong about it: the beta its flags added
+# is taken back (undo_beta) and alpha gains one observation. Undoing rather than adding a big
+# alpha matters: with "flag +3 beta, approval +3 alpha", a source with a steady trickle of
+# false positives (a developer's terminal, the user's own chats about prompt injection) would be
+# dragged toward 0.5 whatever its prior; with the undo it ends where it started, plus a little.
+APPROVE_WEIGHT = 1.0
 # A burst is a weak signal on its own (a busy page is not a hostile one).
 BURST_WEIGHT = 1.0
-# When a source is caught injecting (high severity or rejected), half of the positive evidence it
-# banked above its prior is forfeited: a long good record is exactly what a sleeper invests in.
+# When the user rejects a source's memory, half of the positive evidence it banked above its
+# prior is forfeited: a long good record is exactly what a sleeper invests in. Only on the user's
+# confirmation, not on a flag alone: approved false positives would otherwise keep eroding the
+# alpha of sources that merely look odd.
 SLEEPER_DISCOUNT = 0.5
 
 # Idle drift back toward the prior, so old verdicts fade (a site changes hands, a fixed
@@ -176,13 +182,15 @@ class Evidence:
     weight: float = 0.0  # pseudo-count for SUSPICIOUS / BURST; ignored by the others
     detail: str | None = None
     memory_id: int | None = None
-    severe: bool = False  # SUSPICIOUS with a high-severity flag: triggers the sleeper discount
+    undo_beta: float = 0.0  # APPROVED: the beta this memory's flags added, to take back
 
     def __post_init__(self) -> None:
         if self.kind not in EVIDENCE_KINDS:
             raise ValueError(f"unknown evidence kind {self.kind!r}")
         if not (self.weight >= 0 and math.isfinite(self.weight)):
             raise ValueError("evidence weight must be non-negative and finite")
+        if not (self.undo_beta >= 0 and math.isfinite(self.undo_beta)):
+            raise ValueError("undo_beta must be non-negative and finite")
 
 
 def suspicious(flags: Iterable[Any], memory_id: int | None = None) -> Evidence:
@@ -196,16 +204,17 @@ def suspicious(flags: Iterable[Any], memory_id: int | None = None) -> Evidence:
     for f in flags:
         counts[f.code] = counts.get(f.code, 0) + 1
     detail = ",".join(f"{code}:{n}" for code, n in sorted(counts.items()))
-    severe = any(int(f.severity) >= 3 for f in flags)
-    return Evidence(SUSPICIOUS, weight=weight, detail=detail, memory_id=memory_id, severe=severe)
+    return Evidence(SUSPICIOUS, weight=weight, detail=detail, memory_id=memory_id)
 
 
 def rejected(memory_id: int | None = None) -> Evidence:
     return Evidence(REJECTED, memory_id=memory_id, detail="user")
 
 
-def approved(memory_id: int | None = None) -> Evidence:
-    return Evidence(APPROVED, memory_id=memory_id, detail="user")
+def approved(memory_id: int | None = None, undo_beta: float = 0.0) -> Evidence:
+    """The user approved a quarantined memory; `undo_beta` is what its flags added (the
+    repository looks it up from the audit table when given 0 and a memory id)."""
+    return Evidence(APPROVED, memory_id=memory_id, detail="user", undo_beta=undo_beta)
 
 
 def burst(count: int, window_s: float) -> Evidence:
@@ -232,15 +241,18 @@ def apply(
 ) -> tuple[Trust, TrustEvent]:
     """The trust after `evidence`, and its audit event. Pure and deterministic.
 
-    Only APPROVED can raise the mean; SUSPICIOUS, REJECTED and BURST only lower it (beta grows,
+    Only APPROVED can raise the mean (alpha grows, beta can only shrink back toward the prior);
+    SUSPICIOUS, REJECTED and BURST only lower it (beta grows,
     alpha can only shrink toward the prior); PINNED changes nothing (the pin is a separate
     override, recorded for the audit trail)."""
     alpha, beta = trust.alpha, trust.beta
     kind = evidence.kind
     if kind == APPROVED:
         alpha += APPROVE_WEIGHT
+        # Never below the prior's beta: the undo takes back this memory's penalty, nothing more.
+        beta = max(min(beta, prior.beta), beta - evidence.undo_beta)
     elif kind in (SUSPICIOUS, REJECTED, BURST):
-        if kind == REJECTED or (kind == SUSPICIOUS and evidence.severe):
+        if kind == REJECTED:
             excess = alpha - prior.alpha
             if excess > 0:
                 alpha = prior.alpha + excess * SLEEPER_DISCOUNT
@@ -527,8 +539,16 @@ class TrustRepository:
         )
 
     def record(self, source_id: int, evidence: Evidence, now: float) -> tuple[Trust, TrustEvent]:
-        """Apply evidence to the source, persist the new trust and its audit event."""
+        """Apply evidence to the source, persist the new trust and its audit event. An approval
+        of a memory takes back the beta that memory's suspicion events added."""
         src = self.get(source_id, now)
+        if evidence.kind == APPROVED and evidence.memory_id is not None and not evidence.undo_beta:
+            row = self.conn.execute(
+                "SELECT COALESCE(SUM(d_beta), 0) FROM trust_events WHERE source_id = ? AND "
+                "memory_id = ? AND evidence = ?",
+                (source_id, evidence.memory_id, SUSPICIOUS),
+            ).fetchone()
+            evidence = replace(evidence, undo_beta=float(row[0]))
         current = self._materialise_decay(src, now)
         new, ev = apply(
             current,
