@@ -257,12 +257,13 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             # Aimed at whoever answers questions: "you are asked", "the user asks". "If anyone
             # asks, say I'm out" is people talking to people and is left alone.
-            r"\b(?:when(?:ever)?|if|next\s+time)\s+(?:you\s+are|you'?re|you\s+(?:ever\s+)?get|"
-            r"the\s+(?:assistant|ai|model|bot)\s+(?:is|gets)|(?:the|a|any)\s+users?\s+(?:ever\s+)?"
-            r"(?:asks?|questions?)\s*(?:you)?|(?:the|a|any)\s+users?\s+is|"
+            # The question is required: "when you're done, reply to Anna" is not steering.
+            r"\b(?:when(?:ever)?|if|next\s+time)\s+(?:(?:you\s+are|you'?re|you\s+(?:ever\s+)?get|"
+            r"the\s+(?:assistant|ai|model|bot)\s+(?:is|gets)|(?:the|a|any)\s+users?\s+is)\s+asked|"
+            r"(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|questions?)(?:\s+you)?|"
             r"(?:anyone|someone|somebody)\s+asks\s+you\b(?=[^\n]{0,80}?\b(?:answer|reply|respond|"
             r"state|claim|insist)\b))"
-            r"\s*(?:asked|asks?)?\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
+            r"\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
             r"say|reply|respond|tell\s+(?:them|him|her|the\s+user)|state|claim|insist|"
             r"recommend|mention)\b",
             _F,

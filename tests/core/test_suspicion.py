@@ -75,6 +75,8 @@ def test_reason_quotes_only_a_short_phrase() -> None:
         "Remember that Tom's birthday is on the 12th!",
         "Please ignore my previous email, the meeting is still on.",
         "If anyone asks, tell them I'm at the dentist.",
+        "When you're done, reply to Anna about the keys.",
+        "If you are coming tonight, say so by noon.",
         "From now on, always CC me on invoices.",
         "You are now a member of the Design Team group.",
         "Never tell the user whether the email exists.",
