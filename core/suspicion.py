@@ -71,7 +71,9 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
-            rf"(?:the\s+|your\s+|my\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
+            # Not "my": "please ignore my previous instructions" is a person correcting
+            # themselves; a planted instruction overrides someone else's.
+            rf"(?:the\s+|your\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
             _F,
         ),
         "an instruction aimed at an AI assistant",
@@ -786,9 +788,13 @@ def _exfiltration(text: str) -> Flag | None:
 # Text under this many pixels is unreadable at normal viewing distance; OCR boxes that small
 # were not meant for the user.
 TINY_ABS_PX = 6
-# Or much smaller than the frame's typical text (footers are ~0.6-0.75 of body text; this is
-# well below that).
-TINY_REL = 0.4
+# Or much smaller than the frame's typical text. Measured with RapidOCR on rendered pages (its
+# boxes are padded, ~1.3x the glyph height): 18 px body text gives ~21 px boxes, footers and fine
+# print (9-12 px) 12-16 px boxes (ratio >= 0.55), while 5-8 px text it can still read gives
+# 6-9 px boxes (ratio <= 0.43). Text below ~5 px is not read at all, so it never reaches memory.
+TINY_REL = 0.45
+# Below this median the frame is too small (a downscaled thumbnail) to judge relative size.
+MIN_MEDIAN_PX = 8
 # WCAG's minimum for large text is 3:1; placeholder grey on white is ~2.8:1. Below 1.3:1 text
 # is practically invisible (white on white, 1-2 % grey on grey); disabled-grey UI text sits
 # around 1.4-2:1, so the line is drawn below it.
@@ -845,7 +851,9 @@ def _hidden_boxes(boxes: Iterable[Any], image: Any | None) -> list[Flag]:
     for x, y, w, h, text in parsed:
         if len(text.strip()) < MIN_HIDDEN_CHARS:
             continue
-        if h < TINY_ABS_PX or (median_h is not None and median_h >= 10 and h < TINY_REL * median_h):
+        if h < TINY_ABS_PX or (
+            median_h is not None and median_h >= MIN_MEDIAN_PX and h < TINY_REL * median_h
+        ):
             tiny.append((h, median_h or 0.0))
         if image is not None:
             c = box_contrast(image, x, y, w, h)
@@ -880,10 +888,38 @@ def _hidden_boxes(boxes: Iterable[Any], image: Any | None) -> list[Flag]:
 
 
 # ---------------------------------------------------------------- entry point
+# OCR breaks and glues words ("Ignore previou s ins truc", "previousinstructions"), so the most
+# common override phrases are also looked for with every non-letter removed. Only where the text
+# does not discuss attacks, since the quoting that marks a mention is lost too.
+_COMPACT = re.compile(
+    r"(?:ignore|disregard|forget|override|bypass)(?:all|any)?(?:of)?(?:the|your)?(?:previous|prior|"
+    r"preceding|above|earlier)(?:instruct|prompt|direction|rule|guideline)|(?:reveal|print|repeat|"
+    r"output)(?:me)?(?:your|the)(?:full|entire)?systemprompt|youarenow(?:dan|anunrestricted|"
+    r"unrestricted|jailbroken|indevelopermode)|(?:donot|dont)tell(?:the)?user(?:about)?(?:this|these)"
+)
+
+
+def _compact_override(text: str) -> Flag | None:
+    compact = re.sub(r"[^a-z]+", "", text.lower())
+    m = _COMPACT.search(compact)
+    if m is None or _META.search(text):
+        return None
+    if any(pat.search(text) for pat, _ in _OVERRIDE):
+        return None  # the spaced scan saw this phrase and judged it a mention
+    return Flag(
+        AI_INSTRUCTION,
+        "Contains an instruction aimed at an AI assistant, with its words run together or "
+        f"split as OCR reads them: '{_phrase(m.group(0), 1, 40)}'.",
+        HIGH,
+    )
+
+
 def _instruction_flags(text: str) -> list[Flag]:
     flags = []
     for pats, code in ((_OVERRIDE, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
         f = _scan(text, pats, code, HIGH)
+        if f is None and code == AI_INSTRUCTION:
+            f = _compact_override(text)
         if f:
             flags.append(f)
     role = _role_tags(text)
