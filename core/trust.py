@@ -59,9 +59,10 @@ SLEEPER_DISCOUNT = 0.5
 # Idle drift back toward the prior, so old verdicts fade (a site changes hands, a fixed
 # false-positive). Slow: a month to halve the distance. Only idle time counts (see idle_gap).
 HALF_LIFE_S = 30 * 86400.0
-# Gaps shorter than this are activity, not idleness: a malicious source that keeps writing
-# never drifts back up.
-IDLE_AFTER_S = 86400.0
+# A source counts as idle only after a week without writes, and only the time beyond that week
+# decays: a site the user visits daily or weekly (including a malicious one that keeps writing)
+# never drifts back up; one unseen for 37 days has moved half-way back to its prior.
+IDLE_AFTER_S = 7 * 86400.0
 
 ALWAYS = "always"
 NEVER = "never"
@@ -275,11 +276,10 @@ def apply(
 
 
 def idle_gap(updated_at: float, last_write_at: float | None, now: float) -> float:
-    """Seconds the source has been idle and not yet decayed for: since its last write or last
-    trust change, whichever is later. Short gaps count as activity (zero)."""
+    """Seconds of idleness not yet decayed for: the time since the source's last write or last
+    trust change, whichever is later, beyond the first IDLE_AFTER_S (which count as activity)."""
     since = max(updated_at, last_write_at or updated_at)
-    gap = now - since
-    return gap if gap >= IDLE_AFTER_S else 0.0
+    return max(0.0, now - since - IDLE_AFTER_S)
 
 
 def decay(trust: Trust, prior: Trust, idle_s: float, half_life_s: float = HALF_LIFE_S) -> Trust:

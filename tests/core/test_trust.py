@@ -200,9 +200,9 @@ def test_decay_halves_the_distance_to_the_prior_per_half_life() -> None:
 
 
 def test_idle_gap_counts_only_real_idleness() -> None:
-    assert tr.idle_gap(0.0, 10 * DAY, 10.5 * DAY) == 0.0  # wrote half a day ago: active
-    assert tr.idle_gap(0.0, 10 * DAY, 13 * DAY) == 3 * DAY
-    assert tr.idle_gap(5 * DAY, None, 7 * DAY) == 2 * DAY
+    assert tr.idle_gap(0.0, 10 * DAY, 16 * DAY) == 0.0  # wrote six days ago: active
+    assert tr.idle_gap(0.0, 10 * DAY, 20 * DAY) == 3 * DAY
+    assert tr.idle_gap(5 * DAY, None, 14 * DAY) == 2 * DAY
 
 
 def test_pins_override_the_score_and_search_weight_is_bounded() -> None:

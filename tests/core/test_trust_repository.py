@@ -86,7 +86,7 @@ def test_event_detail_never_holds_memory_content(
 def test_idle_decay_is_lazy_then_materialised_with_its_event(repo: TrustRepository) -> None:
     sid = web_source(repo)
     repo.record(sid, tr.rejected(), T0)  # Beta(2, 8)
-    later = T0 + 30 * DAY
+    later = T0 + 37 * DAY  # a week of grace, then one half-life
     # Reading decays without writing.
     assert repo.get(sid, later).trust == Trust(2.0, 5.0)
     assert repo.get(sid).trust == Trust(2.0, 8.0)
@@ -111,19 +111,18 @@ def test_approving_a_memory_takes_back_its_suspicion(repo: TrustRepository) -> N
 def test_a_source_that_keeps_writing_does_not_decay(repo: TrustRepository) -> None:
     sid = web_source(repo)
     repo.record(sid, tr.rejected(), T0)
-    for d in range(1, 60):
-        repo.note_write(sid, T0 + d * DAY * 0.5)  # writes twice a day for a month
-    now = T0 + 30 * DAY
-    assert repo.get(sid, now).trust == Trust(2.0, 8.0)
-    assert repo.get(sid).writes == 59
+    for d in range(1, 11):
+        repo.note_write(sid, T0 + d * 6 * DAY)  # once every six days for two months
+    assert repo.get(sid, T0 + 61 * DAY).trust == Trust(2.0, 8.0)
+    assert repo.get(sid).writes == 10
 
 
 def test_note_write_after_an_idle_month_settles_decay_first(repo: TrustRepository) -> None:
     sid = web_source(repo)
     repo.record(sid, tr.rejected(), T0)
-    repo.note_write(sid, T0 + 30 * DAY)
+    repo.note_write(sid, T0 + 37 * DAY)
     assert repo.get(sid).trust == Trust(2.0, 5.0)
-    assert repo.get(sid).last_write_at == T0 + 30 * DAY
+    assert repo.get(sid).last_write_at == T0 + 37 * DAY
 
 
 def test_pins_are_audited_and_override_scores(repo: TrustRepository) -> None:
