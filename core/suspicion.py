@@ -1,0 +1,957 @@
+"""The suspicion detector: flags memory text that reads like instructions aimed at an AI, fake
+role tags, hidden text, encoded payloads and exfiltration links, each with a readable reason."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import statistics
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import numpy as np
+
+# Flag codes (stable: stored as reason codes and trust-event details).
+AI_INSTRUCTION = "ai_instruction"
+ANSWER_STEERING = "answer_steering"
+ROLE_TAG = "role_tag"
+HIDDEN_TINY = "hidden_tiny"
+HIDDEN_LOW_CONTRAST = "hidden_low_contrast"
+HIDDEN_CHARS = "hidden_chars"
+ENCODED_PAYLOAD = "encoded_payload"
+EXFILTRATION = "exfiltration"
+
+LOW, MEDIUM, HIGH = 1, 2, 3
+QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    code: str
+    reason: str  # one sentence for the user; may quote a few matched words, never more
+    severity: int  # 1 low, 2 medium, 3 high
+    count: int = 1
+
+
+def should_quarantine(flags: Sequence[Flag]) -> bool:
+    return any(f.severity >= QUARANTINE_SEVERITY for f in flags)
+
+
+def _phrase(s: str, words: int = 8, chars: int = 60) -> str:
+    """A short, single-line excerpt of a match for the reason text."""
+    s = " ".join(s.split())
+    parts = s.split(" ")
+    if len(parts) > words:
+        s = " ".join(parts[:words]) + "…"
+    if len(s) > chars:
+        s = s[: chars - 1].rstrip() + "…"
+    return s
+
+
+# ---------------------------------------------------------------- instructions aimed at an AI
+_F = re.IGNORECASE | re.MULTILINE
+_AI = (
+    r"(?:ai|a\.i\.|assistant|ai assistant|chatbot|bot|llm|language model|model|agent|"
+    r"chatgpt|gpt(?:-\d)?|claude|gemini|copilot|mnemo|bard|llama)"
+)
+_PREV = (
+    r"(?:previous|prior|preceding|above|earlier|former|foregoing|original|all|any|your|"
+    r"(?:operator|developer|creator|owner|system)'?s?)"
+)
+_RULES = (
+    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|orders)"
+)
+
+# (compiled pattern, what it is in words). Ordered: the first match of a group names the reason.
+_OVERRIDE: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
+            # Not "my": "please ignore my previous instructions" is a person correcting
+            # themselves; a planted instruction overrides someone else's.
+            rf"(?:the\s+|your\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:ignore|disregard|discard|forget)\s+(?:everything|all|anything|whatever|what)\s+"
+            r"(?:above|before|"
+            r"(?:you(?:'ve|\s+have|\s+were|\s+was)?\s+(?:been\s+)?(?:told|said|read|given|instructed)))",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            # "You are now a member / connected / following" is ordinary app chatter: only a new
+            # persona or a lifted restriction counts.
+            r"\byou(?:\s+are|'re)\s+now\s+(?:(?:a|an|the|in|my|no\s+longer)\s+)?(?:[\w-]+\s+){0,3}?"
+            r"(?:dan\b|unrestricted|unfiltered|uncensored|jailbroken|free\s+(?:from|of)|"
+            r"(?:ai|assistant|model|bot|chatbot)\b|developer\s+mode|god\s+mode|evil|persona|"
+            r"character|bound\s+by|acting\s+as|operating\s+(?:as|in|without)|without\s+(?:any\s+)?"
+            r"(?:restrictions|limits|rules|filters))",
+            _F,
+        ),
+        "an attempt to change an AI assistant's role",
+    ),
+    (
+        re.compile(
+            r"\b(?:new|updated|revised|real|actual|secret|hidden)\s+(?:system\s+)?"
+            r"instructions?\s*(?:for\s+(?:the\s+)?" + _AI + r"\s*)?:",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:reveal|print|show|output|repeat|leak|display|dump)\s+(?:me\s+)?(?:your|the)\s+"
+            r"(?:full\s+|entire\s+|original\s+|hidden\s+)?(?:system\s+prompt|initial\s+"
+            r"instructions|instructions\s+above)",
+            _F,
+        ),
+        "an attempt to extract an AI assistant's instructions",
+    ),
+    (
+        re.compile(
+            r"\bsystem\s+override\b|\b(?:previous|prior|earlier|all)\s+(?:rules|instructions|"
+            r"guidelines)\s+(?:no\s+longer\s+apply|are\s+(?:void|cancelled|revoked|lifted))",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\bpretend\s+(?:to\s+be|you\s+are|you'?re)\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}?"
+            r"(?:assistant|ai|model|bot|chatbot)\s+(?:with\s+no|without(?:\s+any)?|free\s+of)\s+"
+            r"(?:guidelines|rules|restrictions|limits|filters|policies|safeguards)",
+            _F,
+        ),
+        "an attempt to change an AI assistant's role",
+    ),
+    (
+        re.compile(
+            # Only when what is hidden is this very message: "never tell the user whether the
+            # email exists" is ordinary security advice.
+            r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|alert|notify|mention\s+(?:it|this)\s+"
+            r"to|reveal\s+(?:it|this)\s+to|let)\s+the\s+(?:user|human)\s+(?:know\s+)?(?:about\s+)?"
+            r"(?:this\b|these\b|that\s+you|what\s+you|you\b|any\s+of\s+this|the\s+(?:instructions?|"
+            r"message|note|change|above))",
+            _F,
+        ),
+        "an instruction to hide something from the user",
+    ),
+    (
+        re.compile(
+            r"\bwithout\s+(?:telling|informing|alerting|notifying)\s+the\s+(?:user|human)\b", _F
+        ),
+        "an instruction to hide something from the user",
+    ),
+    (
+        re.compile(
+            r"\b(?:(?:note|message|instructions?|attention|important)\s+(?:to|for)\s+(?:the\s+|"
+            r"any\s+|all\s+)?|attention,?\s+(?:all\s+)?)" + _AI + r"s?\b\s*[:,.!-]",
+            _F,
+        ),
+        "a message addressed to an AI assistant",
+    ),
+    (
+        re.compile(
+            r"(?:^|[.!?]\s+|\b(?:hey|dear|attention),?\s+)"
+            + _AI
+            + r"s?\s*[,:]\s*(?:please\s+)?(?:ignore|remember|always|never|you\s+must|from\s+now|"
+            r"forget|do\s+not|don'?t|respond|answer|reply|say|tell|recommend|when)\b",
+            _F,
+        ),
+        "a message addressed to an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\bas\s+an?\s+(?:ai|assistant|language\s+model)[^.\n]{0,40}\b(?:you\s+must|"
+            r"you\s+should|you\s+will|your\s+(?:new\s+)?(?:task|job|goal))\b",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:decode|base64[- ]decode)\s+(?:the\s+following|this|it|below)[^.\n]{0,30}"
+            r"\b(?:and|then)\s+(?:follow|execute|run|obey|do)\b",
+            _F,
+        ),
+        "an instruction to decode and follow hidden text",
+    ),
+    (
+        re.compile(
+            r"\b(?:append|include|add|put|insert|embed|send)\s+(?:the\s+|all\s+|their\s+)?"
+            r"(?:user'?s?\s+|previous\s+|entire\s+|full\s+)?(?:conversation|chat\s+history|"
+            r"messages|history|memories|emails?|passwords?|api\s+keys?|personal\s+data|data)"
+            r"\b[^.\n]{0,40}\b(?:url|link|image|query|endpoint|webhook|https?://)",
+            _F,
+        ),
+        "an instruction to send the user's data somewhere",
+    ),
+    (
+        re.compile(
+            r"\b(?:jailbreak|developer)\s+mode\s+(?:enabled|activated|on)\b|\bDAN\s+mode\b", _F
+        ),
+        "an attempt to switch off an AI assistant's safeguards",
+    ),
+    # French, German, Spanish, Italian, Portuguese.
+    (
+        re.compile(
+            r"\b(?:ignore[zr]?|oublie[zr]?)\s+(?:toutes\s+)?(?:les|tes|vos)\s+(?:instructions|"
+            r"consignes|règles)\s+(?:précédentes|antérieures|ci-dessus)",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant (in French)",
+    ),
+    (
+        re.compile(
+            r"\b(?:tu\s+es|vous\s+êtes)\s+(?:maintenant|désormais)\s+(?:un|une|le|la)\b", _F
+        ),
+        "an attempt to change an AI assistant's role (in French)",
+    ),
+    (
+        re.compile(
+            r"\b(?:ignorier(?:e|en)?(?:\s+sie)?|vergiss|vergessen\s+sie)\s+(?:bitte\s+)?(?:alle\s+)?"
+            r"(?:vorherigen|bisherigen|obigen|früheren|vorigen)?\s*(?:Anweisungen|Instruktionen|"
+            r"Befehle|Regeln)",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant (in German)",
+    ),
+    (
+        re.compile(
+            r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|ab\s+sofort|nun)\s+(?:ein|eine|der|die)\b", _F
+        ),
+        "an attempt to change an AI assistant's role (in German)",
+    ),
+    (
+        re.compile(
+            r"\b(?:ignora|olvida|ignore|olvide)\s+(?:todas\s+)?(?:las|tus|sus)\s+"
+            r"(?:instrucciones|indicaciones|reglas)\s+(?:anteriores|previas)",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant (in Spanish)",
+    ),
+    (
+        re.compile(r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+eres)\b", _F),
+        "an attempt to change an AI assistant's role (in Spanish)",
+    ),
+    (
+        re.compile(
+            r"\bignora\s+(?:tutte\s+)?le\s+istruzioni\s+precedenti|\bignore\s+(?:todas\s+)?"
+            r"as\s+instruções\s+anteriores",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+]
+
+_STEERING: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            # Aimed at whoever answers questions: "you are asked", "the user asks". "If anyone
+            # asks, say I'm out" is people talking to people and is left alone.
+            # The question is required: "when you're done, reply to Anna" is not steering.
+            r"\b(?:when(?:ever)?|if|next\s+time)\s+(?:(?:you\s+are|you'?re|you\s+(?:ever\s+)?get|"
+            r"the\s+(?:assistant|ai|model|bot)\s+(?:is|gets)|(?:the|a|any)\s+users?\s+is)\s+asked|"
+            r"(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|questions?)(?:\s+you)?|"
+            r"(?:anyone|someone|somebody)\s+asks\s+you\b(?=[^\n]{0,80}?\b(?:answer|reply|respond|"
+            r"state|claim|insist)\b))"
+            r"\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
+            r"say|reply|respond|tell\s+(?:them|him|her|the\s+user)|state|claim|insist|"
+            r"recommend|mention)\b",
+            _F,
+        ),
+        "an instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            # "From now on, always CC me" is an office rule; only answering behaviour counts.
+            r"\bfrom\s+now\s+on\b[^\n]{0,30}?\b(?:answer|respond|reply|recommend|describe|"
+            r"refer\s+to|call\s+the\s+user|address\s+the\s+user|treat\s+the\s+user|pretend|act\s+as|"
+            r"(?:end|start|begin)\s+(?:every|each|all)\s+(?:answers?|responses?|replies)|you\s+"
+            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))",
+            _F,
+        ),
+        "an instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:in\s+(?:all\s+)?(?:your\s+)?future\s+(?:answers|responses|replies|"
+            r"conversations|chats)|for\s+all\s+future\s+(?:questions|answers|queries))\b",
+            _F,
+        ),
+        "an instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\bremember\s+(?:that|this|the\s+following)\b[^\n]{0,120}\b(?:for\s+(?:all\s+)?"
+            r"future|next\s+time\s+you(?:'re|\s+are)?\s+asked|when(?:ever)?\s+"
+            r"(?:asked|you(?:'re|\s+are)\s+asked|you\s+answer|answering|responding)|in\s+(?:your\s+)?"
+            r"(?:answers|responses|replies))",
+            _F,
+        ),
+        "a 'remember this' directive aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:store|save|add|write|commit)\s+(?:this|the\s+following|that)\s+(?:to|in|into)\s+"
+            r"(?:your\s+)?(?:long[- ]term\s+)?memory\b",
+            _F,
+        ),
+        "a 'remember this' directive aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:wenn\s+(?:du|sie|jemand)\s+(?:nach|gefragt)|falls\s+(?:du|jemand)\s+nach)\b"
+            r"[^\n]{0,80}\b(?:antworte|sag|sage|antworten\s+sie)\b",
+            _F,
+        ),
+        "an instruction that tries to steer future answers (in German)",
+    ),
+    (
+        re.compile(
+            r"\b(?:si\s+(?:on\s+te|on\s+vous|quelqu'un)\s+(?:demande|interroge))\b[^\n]{0,80}"
+            r"\b(?:réponds|répondez|dis|dites)\b|\bà\s+partir\s+de\s+maintenant,?\s+(?:réponds|"
+            r"dis|tu\s+dois|vous\s+devez)",
+            _F,
+        ),
+        "an instruction that tries to steer future answers (in French)",
+    ),
+    (
+        re.compile(
+            r"\b(?:si\s+(?:te|alguien\s+te|le)\s+preguntan?|cuando\s+te\s+pregunten)\b[^\n]{0,80}"
+            r"\b(?:responde|di|contesta|dile)\b|\bde\s+ahora\s+en\s+adelante,?\s+(?:responde|"
+            r"siempre|di|debes)",
+            _F,
+        ),
+        "an instruction that tries to steer future answers (in Spanish)",
+    ),
+]
+
+# Words that show the text is *about* injection rather than doing it.
+_META = re.compile(
+    r"\b(?:prompt[- ]injection|injections?|jailbreak(?:s|ing)?|attacks?|attackers?|"
+    r"exploit(?:s|ed)?|"
+    r"payloads?|red[- ]team(?:ing)?|adversarial|malicious|security|researchers?|vulnerab\w*|"
+    r"defen[cs]es?|mitigat\w*|phrases?|examples?|paper|article|talk|cve|owasp|classic|"
+    r"famous|meme|tutorial|lesson|course|chapter)\b",
+    re.IGNORECASE,
+)
+_QUOTES_OPEN = "\"'“‘«`„"
+_QUOTES_CLOSE = "\"'”’»`“"
+_MENTION_BEFORE = re.compile(
+    r"(?:such\s+as|like|e\.g\.,?|i\.e\.,?|called|known\s+as|the\s+phrase|phrases?|strings?|"
+    r"the\s+classic|the\s+famous|the\s+infamous|saying|says|typing|typed|against|of\s+the)\s*[:\-]?\s*$",
+    re.IGNORECASE,
+)
+_MENTION_AFTER = re.compile(
+    r"^[\s\"'”’»`]*[-\s]*(?:attacks?|injections?|prompts?\s+(?:attacks?|injections?)|exploits?|"
+    r"jailbreaks?|tricks?|payloads?|trope|meme|vulnerabilit\w*|style|-style|"
+    # ...or a noun follows, making the phrase a name: "the ignore-previous-instructions file".
+    r"files?|folders?|sheets?|documents?|sections?|pages?|buttons?|checkbox(?:es)?|options?|"
+    r"settings?|fields?)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_mention(text: str, start: int, end: int) -> bool:
+    """True when the match is quoted or named in a discussion of attacks, not used as one."""
+    before = text[max(0, start - 40) : start]
+    after = text[end : end + 40]
+    if _MENTION_AFTER.match(after):
+        return True
+    quoted = before.rstrip()[-1:] in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
+    near_meta = _META.search(text[max(0, start - 200) : end + 200]) is not None
+    if quoted and near_meta:
+        return True
+    return bool(_MENTION_BEFORE.search(before) and near_meta)
+
+
+def _scan(
+    text: str, patterns: list[tuple[re.Pattern[str], str]], code: str, severity: int
+) -> Flag | None:
+    hits: list[tuple[str, str]] = []
+    for pat, what in patterns:
+        for m in pat.finditer(text):
+            if not _is_mention(text, m.start(), m.end()):
+                hits.append((what, m.group(0)))
+    if not hits:
+        return None
+    what, phrase = hits[0]
+    return Flag(code, f"Contains {what}: '{_phrase(phrase)}'.", severity, len(hits))
+
+
+# ---------------------------------------------------------------- fake role tags
+_ROLE_TOKENS = re.compile(
+    r"<\|\s*(?:system|im_start|im_end|assistant|user|endoftext|eot_id|start_header_id|"
+    r"end_header_id|begin_of_text)\s*\|>|\[/?INST\]|<<\s*/?SYS\s*>>|"
+    r"</?\s*(?:system|system_prompt|sys|assistant|instructions?)\s*>",
+    re.IGNORECASE,
+)
+_ROLE_HEADER = re.compile(
+    r"(?:^[ \t>*]*|(?<=[.:!?] ))"
+    r"(?:#{2,}\s*(?P<md>system|instruction|instructions|response|assistant|user)|"
+    r"(?P<sys>system)(?:\s+(?:prompt|message))?|(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
+    re.IGNORECASE | re.MULTILINE,
+)
+# After "System:": a directive to the model. OS and game notices ("System: Your password expires
+# in 5 days") address the user, so only forms that address an assistant count.
+_SYSTEM_DIRECTIVE = re.compile(
+    r"^(?:ignore|disregard|forget|override|always\s+(?:answer|respond|reply|recommend|say)|never\s+"
+    r"(?:reveal|mention|tell|refuse)|do\s+not\s+(?:reveal|tell|mention|refuse)|respond|answer|"
+    r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
+    r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
+    r"your\s+(?:new\s+)?(?:task|role|goal|instructions))",
+    re.IGNORECASE,
+)
+# After "Assistant:": an injected turn that agrees to something it was never asked by the user.
+# Real transcripts ("Assistant: You can use list.reverse()") are left alone.
+_FAKE_COMPLIANCE = re.compile(
+    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on|as\s+instructed|"
+    r"(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|never))",
+    re.IGNORECASE,
+)
+
+
+# Documentation of chat templates shows the tokens themselves.
+_TEMPLATE_DOC = re.compile(
+    r"\b(?:chat[ _-]?templates?|prompt\s+(?:format|template)|special\s+tokens?|tokeni[sz]er|"
+    r"chatml|role\s+(?:tags?|markers?|tokens?)|markers?|delimit\w*|fine-?tun\w*|llama\s*[23]?|"
+    r"mistral|apply_chat_template)\b",
+    re.IGNORECASE,
+)
+
+
+def _role_tags(text: str) -> Flag | None:
+    hits = [
+        m.group(0)
+        for m in _ROLE_TOKENS.finditer(text)
+        if not _is_mention(text, m.start(), m.end())
+        and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
+    ]
+    for m in _ROLE_HEADER.finditer(text):
+        # "System:" or "Assistant:" at a line start only counts when a directive or a fake
+        # compliance follows: chat transcripts and log lines legitimately start with them.
+        rest = m.group("rest").strip()
+        if m.group("md"):
+            hit = True
+        elif m.group("sys"):
+            hit = _SYSTEM_DIRECTIVE.match(rest) is not None
+        else:
+            hit = _FAKE_COMPLIANCE.search(rest) is not None
+        if (
+            hit
+            and not _is_mention(text, m.start(), m.end())
+            and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
+        ):
+            hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
+    if not hits:
+        return None
+    return Flag(
+        ROLE_TAG,
+        f"Contains a fake chat role marker that could pose as a system or assistant message: "
+        f"'{_phrase(hits[0], 4, 30)}'.",
+        HIGH,
+        len(hits),
+    )
+
+
+# ---------------------------------------------------------------- invisible characters
+_ZERO_WIDTH = set(range(0x200B, 0x2010)) | set(range(0x2060, 0x2065)) | {0xFEFF, 0x180E, 0x00AD}
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+_TAGS = range(0xE0000, 0xE0080)
+_RTL_SCRIPTS = ("ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO", "PERSIAN")
+
+
+def _is_letter_of(ch: str, scripts: tuple[str, ...]) -> bool:
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return False
+    return any(s in name for s in scripts)
+
+
+def _legit_invisible(text: str, i: int) -> bool:
+    """Invisible characters with an ordinary job: ZWJ in emoji sequences, ZWNJ/ZWJ in Indic and
+    Arabic-script words, direction marks in right-to-left text, a leading byte-order mark,
+    WhatsApp's direction mark before '<attached: …>' lines, soft hyphens inside words."""
+    cp = ord(text[i])
+    prev = text[i - 1] if i > 0 else ""
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if cp == 0xFEFF and i == 0:
+        return True
+    if cp == 0x200D and (
+        (prev and ord(prev) >= 0x2000 and unicodedata.category(prev) == "So")
+        or (nxt and ord(nxt) >= 0x2000 and unicodedata.category(nxt) == "So")
+        or prev in "\ufe0f"
+        or (prev and 0x1F3FB <= ord(prev) <= 0x1F3FF)
+    ):
+        return True
+    if cp in (0x200C, 0x200D) and any(c.isalpha() and ord(c) >= 0x0590 for c in (prev, nxt) if c):
+        return True  # joiners inside Hebrew, Arabic-script and Indic words
+    if cp in (0x200E, 0x200F, 0x061C) or cp in _BIDI:
+        if any(_is_letter_of(c, _RTL_SCRIPTS) for c in text[max(0, i - 30) : i + 30]):
+            return True
+        # WhatsApp exports put U+200E before "<attached: …>" and "‎image omitted".
+        if cp == 0x200E and (nxt in "<" or (i == 0 or text[i - 1] in "\n\t :[]")):
+            return True
+    return cp == 0x00AD and prev.isalpha() and nxt.isalpha()
+
+
+def _hidden_chars(text: str) -> tuple[Flag | None, str]:
+    """Flag for invisible characters and the text with them removed (and tag characters
+    decoded), so the instruction scan also sees what they were hiding."""
+    count = 0
+    overrides = 0
+    tag_chars: list[str] = []
+    cleaned: list[str] = []
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        if cp in _TAGS:
+            if 0xE0020 <= cp <= 0xE007E:
+                tag_chars.append(chr(cp - 0xE0000))
+            continue
+        if cp in _ZERO_WIDTH or cp in _BIDI or cp == 0x061C:
+            if not _legit_invisible(text, i):
+                count += 1
+                if cp in (0x202D, 0x202E):
+                    overrides += 1
+            continue
+        cleaned.append(ch)
+    visible = "".join(cleaned)
+    if tag_chars:
+        visible += "\n" + "".join(tag_chars)
+        return Flag(
+            HIDDEN_CHARS,
+            f"Contains {len(tag_chars)} invisible Unicode tag characters that spell out "
+            "hidden text.",
+            HIGH,
+            len(tag_chars),
+        ), visible
+    # One stray zero-width space is common in copied web text; several, or a direction
+    # override in text with no right-to-left script, is a way to hide or disguise words.
+    if count >= 3 or overrides:
+        return Flag(
+            HIDDEN_CHARS,
+            f"Contains {count} invisible or direction-changing characters that can hide or "
+            f"disguise words.",
+            MEDIUM,
+            count,
+        ), visible
+    return None, visible
+
+
+# ---------------------------------------------------------------- encoded payloads
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{40,}={0,2}(?![A-Za-z0-9+/_\-])")
+_HEX_ONLY = re.compile(r"^[0-9a-fA-F]+$")
+_B64_BENIGN_BEFORE = re.compile(
+    r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S+|sk-ssh\S*|data:[\w/+.-]+;base64,|"
+    r"-----BEGIN [A-Z ]+-----[\s\S]{0,4000}|integrity=\"?sha\d+-|sha\d+-|Bearer|eyJ[\w-]*\.)\s*$",
+)
+
+
+_SHELL = re.compile(
+    r"(?m)^\s*(?:\$|#|>>>|In \[\d+\]:|PS [A-Z]:\\|[\w.-]+@[\w.-]+:[~/]\S*[$#])\s|"
+    r"\bbase64\s+(?:-d|--decode)|\|\s*base64\b|\bb64decode\(|\batob\(|\bkubectl\b|\bopenssl\b|"
+    r"\bBuffer\.from\(",
+)
+
+
+def _decode_b64(run: str) -> bytes | None:
+    s = run.rstrip("=").replace("-", "+").replace("_", "/")
+    s += "=" * (-len(s) % 4)
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _readable(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for c in text if c.isprintable() or c in "\n\t")
+    if printable < 0.9 * len(text):
+        return None
+    return text
+
+
+def _encoded(text: str, scan_instructions: Any) -> Flag | None:
+    flags: list[Flag] = []
+    for m in _B64_RUN.finditer(text):
+        run = m.group(0)
+        if _HEX_ONLY.match(run) or not (
+            re.search(r"[a-z]", run) and re.search(r"[A-Z]", run) and re.search(r"\d", run)
+        ):
+            continue  # hashes, identifiers, words: not base64 in practice
+        if "." in text[m.end() : m.end() + 1] or _B64_BENIGN_BEFORE.search(
+            text[max(0, m.start() - 4000) : m.start()]
+        ):
+            continue  # JWT segments, SSH keys, PEM blocks, data: URIs, SRI hashes
+        data = _decode_b64(run)
+        if data is None:
+            continue
+        decoded = _readable(data)
+        if (
+            decoded is not None
+            and len(re.findall(r"[A-Za-zÀ-ÿ]{2,}", decoded)) >= 4
+            and " " in decoded
+        ):
+            inner = scan_instructions(decoded)
+            if inner:
+                return Flag(
+                    ENCODED_PAYLOAD,
+                    "Contains base64-encoded text that decodes to instructions aimed at an AI.",
+                    HIGH,
+                )
+            # In a terminal or code a developer decodes base64 all day; readable text there is
+            # noted but not quarantined (decoded instructions above still are).
+            in_shell = _SHELL.search(text[max(0, m.start() - 300) : m.start()]) is not None
+            flags.append(
+                Flag(
+                    ENCODED_PAYLOAD,
+                    f"Contains a base64-encoded message ({len(run)} characters) that decodes to "
+                    "readable text: a way to slip instructions past a reader.",
+                    LOW if in_shell else MEDIUM,
+                )
+            )
+        elif len(run) >= 120 and decoded is None:
+            flags.append(
+                Flag(
+                    ENCODED_PAYLOAD,
+                    f"Contains a long encoded blob ({len(run)} characters) outside any key, "
+                    "certificate or image.",
+                    LOW,
+                )
+            )
+    if not flags:
+        return None
+    flags.sort(key=lambda f: -f.severity)
+    return Flag(flags[0].code, flags[0].reason, flags[0].severity, len(flags))
+
+
+# ---------------------------------------------------------------- exfiltration links
+_MD_LINK = re.compile(
+    r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
+_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w+\])+")
+# A slot for the model to fill with the user's data. Names matter: REST docs are full of
+# "/users/{id}", and those are not exfiltration.
+_DATA_WORD = (
+    r"(?:chat|history|conversation|convo|summary|data|messages?|memor(?:y|ies)|secrets?|passwords?|"
+    r"e-?mails?|notes?|context|prompt|user|username|name|address|session|tokens?|keys?|info|"
+    r"content|query|answer|search|previous|personal|pii|credentials?)"
+)
+_PLACEHOLDER = re.compile(
+    r"\{\{?\s*[\w.\- ]*"
+    + _DATA_WORD
+    + r"[\w.\- ]*\}?\}|\$\{?[A-Z_]*"
+    + _DATA_WORD.upper()
+    + r"[A-Z0-9_]*\}?|%7B[\w%.\-]*"
+    + _DATA_WORD
+    + r"[\w%.\-]*%7D|\[[\w ]*"
+    + _DATA_WORD.upper()
+    + r"[\w ]*\]|<[\w ]*"
+    + _DATA_WORD
+    + r"[\w ]*>|\bINSERT_\w+|\bYOUR_\w+_HERE\b",
+    re.IGNORECASE,
+)
+_BENIGN_KEYS = {
+    "v",
+    "w",
+    "h",
+    "s",
+    "width",
+    "height",
+    "size",
+    "raw",
+    "format",
+    "fm",
+    "fit",
+    "crop",
+    "auto",
+    "ixlib",
+    "ixid",
+    "dpr",
+    "token",
+    "sig",
+    "signature",
+    "expires",
+    "se",
+    "sp",
+    "sv",
+    "sr",
+    "st",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-date",
+    "x-amz-algorithm",
+    "x-amz-expires",
+    "x-amz-signedheaders",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "fbclid",
+    "gclid",
+    "ref",
+    "ved",
+    "usg",
+    "sa",
+    "ei",
+    "oe",
+    "oh",
+    "_nc_cat",
+    "_nc_sid",
+    "_nc_ohc",
+    "_nc_ht",
+    "ccb",
+    "key",
+    "sid",
+}
+
+
+def _data_in_url(url: str, anywhere: bool) -> str | None:
+    """What makes this URL look like it carries data out, or None. Placeholders count in the
+    query only unless `anywhere` (images, which are fetched the moment they are rendered)."""
+    parts = urlsplit(url)
+    if _PLACEHOLDER.search(url if anywhere else parts.query + "#" + parts.fragment):
+        return "a placeholder to be filled with your data"
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _BENIGN_KEYS:
+            continue
+        v = unquote(value)
+        # Data, not parameters: a long base64-like run, or a sentence (the user's words).
+        # Chart specs, JSON and nested URLs are common and carry nothing of the user's.
+        if v.startswith(("http://", "https://")) or _HEX_ONLY.match(v):
+            continue
+        if (len(v) >= 30 and re.fullmatch(r"[A-Za-z0-9+/=_\-.%]+", v)) or (
+            len(re.findall(r"[A-Za-z]{2,}", v)) >= 5 and " " in v
+        ):
+            return "a long encoded value in its address"
+    for seg in parts.path.split("/"):
+        if (
+            len(seg) >= 60
+            and not _HEX_ONLY.match(seg)
+            and (_decode_b64(seg) is not None or "%20" in seg or "+" in seg)
+        ):
+            return "a long encoded value in its address"
+    return None
+
+
+def _exfiltration(text: str) -> Flag | None:
+    hits: list[str] = []
+    seen: set[str] = set()
+    for m in _MD_LINK.finditer(text):
+        url = m.group(3)
+        seen.add(url)
+        is_image = m.group(1) == "!"
+        why = _data_in_url(url, anywhere=is_image)
+        if why is None:
+            continue
+        # A link needs the stronger sign (a placeholder): long tracking parameters are common
+        # in links. An image is fetched automatically when rendered, so data in it is enough.
+        if is_image:
+            hits.append(f"an image link with {why}")
+        elif why.startswith("a placeholder"):
+            hits.append(f"a link with {why}")
+    for m in _BARE_URL.finditer(text):
+        url = m.group(0)
+        if url in seen or any(url in s or s in url for s in seen):
+            continue
+        why = _data_in_url(url, anywhere=False)
+        if why and why.startswith("a placeholder"):
+            hits.append("a web address with a placeholder to be filled with your data")
+    if not hits:
+        return None
+    return Flag(
+        EXFILTRATION,
+        f"Contains {hits[0]}: rendering or following it could send your information to a website.",
+        HIGH,
+        len(hits),
+    )
+
+
+# ---------------------------------------------------------------- hidden text in screenshots
+# Text under this many pixels is unreadable at normal viewing distance; OCR boxes that small
+# were not meant for the user.
+TINY_ABS_PX = 6
+# Or much smaller than the frame's typical text. Measured with RapidOCR on rendered pages (its
+# boxes are padded, ~1.3x the glyph height): 18 px body text gives ~21 px boxes, footers and fine
+# print (9-12 px) 12-16 px boxes (ratio >= 0.55), while 5-8 px text it can still read gives
+# 6-9 px boxes (ratio <= 0.43). Text below ~5 px is not read at all, so it never reaches memory.
+TINY_REL = 0.45
+# Below this median the frame is too small (a downscaled thumbnail) to judge relative size.
+MIN_MEDIAN_PX = 8
+# WCAG's minimum for large text is 3:1; placeholder grey on white is ~2.8:1. Below 1.3:1 text
+# is practically invisible (white on white, 1-2 % grey on grey); disabled-grey UI text sits
+# around 1.4-2:1, so the line is drawn below it.
+LOW_CONTRAST = 1.3
+MIN_HIDDEN_CHARS = 12  # a stray "x" or icon glyph is not a message
+
+
+def _box(b: Any) -> tuple[int, int, int, int, str]:
+    if isinstance(b, dict):
+        return int(b["x"]), int(b["y"]), int(b["w"]), int(b["h"]), str(b.get("text", ""))
+    return int(b.x), int(b.y), int(b.w), int(b.h), str(getattr(b, "text", ""))
+
+
+def _luminance(region: np.ndarray) -> np.ndarray:
+    """WCAG relative luminance of an (h, w[, c]) uint8 region."""
+    arr = region.astype(np.float64) / 255.0
+    if arr.ndim == 3:
+        arr = arr[..., :3]
+    lin = np.where(arr <= 0.04045, arr / 12.92, ((arr + 0.055) / 1.055) ** 2.4)
+    if lin.ndim == 3:
+        if lin.shape[2] == 1:
+            return lin[..., 0]
+        return 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
+    return lin
+
+
+def box_contrast(image: Any, x: int, y: int, w: int, h: int) -> float | None:
+    """Contrast ratio (1-21) between the text and the background inside a box: the background
+    is the median luminance, the text the pixels farthest from it (the top 10 %)."""
+    arr = np.asarray(image)
+    if arr.ndim < 2 or w <= 0 or h <= 0:
+        return None
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(arr.shape[1], x + w), min(arr.shape[0], y + h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    lum = _luminance(arr[y0:y1, x0:x1]).ravel()
+    bg = float(np.median(lum))
+    dist = np.abs(lum - bg)
+    far = lum[dist >= np.quantile(dist, 0.9)]
+    fg = float(far[np.argmax(np.abs(far - bg))]) if far.size else bg
+    hi, lo = max(bg, fg), min(bg, fg)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _hidden_boxes(boxes: Iterable[Any], image: Any | None) -> list[Flag]:
+    parsed = [_box(b) for b in boxes]
+    parsed = [p for p in parsed if p[3] > 0]
+    if not parsed:
+        return []
+    median_h = statistics.median(p[3] for p in parsed) if len(parsed) >= 3 else None
+    tiny: list[tuple[int, float]] = []
+    faint: list[float] = []
+    for x, y, w, h, text in parsed:
+        if len(text.strip()) < MIN_HIDDEN_CHARS:
+            continue
+        if h < TINY_ABS_PX or (
+            median_h is not None and median_h >= MIN_MEDIAN_PX and h < TINY_REL * median_h
+        ):
+            tiny.append((h, median_h or 0.0))
+        if image is not None:
+            c = box_contrast(image, x, y, w, h)
+            if c is not None and c < LOW_CONTRAST:
+                faint.append(c)
+    flags = []
+    if tiny:
+        h, med = min(tiny)
+        rel = f", the rest of the screen is about {med:.0f} px" if med else ""
+        flags.append(
+            Flag(
+                HIDDEN_TINY,
+                f"Contains text too small to read ({h} px tall{rel}): "
+                "hidden text is a common way to "
+                "plant instructions.",
+                MEDIUM,
+                len(tiny),
+            )
+        )
+    if faint:
+        flags.append(
+            Flag(
+                HIDDEN_LOW_CONTRAST,
+                "Contains text nearly the same colour as its background "
+                f"(contrast {min(faint):.2f}:1): "
+                "invisible to you, but read by OCR.",
+                MEDIUM,
+                len(faint),
+            )
+        )
+    return flags
+
+
+# ---------------------------------------------------------------- entry point
+# OCR breaks and glues words ("Ignore previou s ins truc", "previousinstructions"), so the most
+# common override phrases are also looked for with every non-letter removed. Only where the text
+# does not discuss attacks, since the quoting that marks a mention is lost too.
+_COMPACT = re.compile(
+    r"(?:ignore|disregard|forget|override|bypass)(?:all|any)?(?:of)?(?:the|your)?(?:previous|prior|"
+    r"preceding|above|earlier)(?:instruct|prompt|direction|rule|guideline)|(?:reveal|print|repeat|"
+    r"output)(?:me)?(?:your|the)(?:full|entire)?systemprompt|youarenow(?:dan|anunrestricted|"
+    r"unrestricted|jailbroken|indevelopermode)|(?:donot|dont)tell(?:the)?user(?:about)?(?:this|these)"
+)
+
+
+def _compact_override(text: str) -> Flag | None:
+    compact = re.sub(r"[^a-z]+", "", text.lower())
+    m = _COMPACT.search(compact)
+    if m is None or _META.search(text):
+        return None
+    if any(pat.search(text) for pat, _ in _OVERRIDE):
+        return None  # the spaced scan saw this phrase and judged it a mention
+    return Flag(
+        AI_INSTRUCTION,
+        "Contains an instruction aimed at an AI assistant, with its words run together or "
+        f"split as OCR reads them: '{_phrase(m.group(0), 1, 40)}'.",
+        HIGH,
+    )
+
+
+def _instruction_flags(text: str) -> list[Flag]:
+    flags = []
+    for pats, code in ((_OVERRIDE, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
+        f = _scan(text, pats, code, HIGH)
+        if f is None and code == AI_INSTRUCTION:
+            f = _compact_override(text)
+        if f:
+            flags.append(f)
+    role = _role_tags(text)
+    if role:
+        flags.append(role)
+    return flags
+
+
+def inspect(
+    text: str, *, boxes: Iterable[Any] | None = None, image: Any | None = None, kind: str = "screen"
+) -> list[Flag]:
+    """Every suspicion flag for one memory. `boxes` are OCR boxes (dicts with x, y, w, h, text,
+    or OcrBox) in `image` pixels; `image` is anything numpy can view (a PIL image, an array).
+    `kind` is the memory's source kind; the checks are the same for every kind today (a chat
+    message can carry pasted poison too), it is accepted so callers need not change if that
+    ever differs. Pure: no logging, no I/O."""
+    del kind
+    hidden, visible = _hidden_chars(text)
+    flags = _instruction_flags(visible)
+    if hidden:
+        flags.append(hidden)
+    enc = _encoded(visible, _instruction_flags)
+    if enc:
+        flags.append(enc)
+    exf = _exfiltration(visible)
+    if exf:
+        flags.append(exf)
+    if boxes is not None:
+        flags.extend(_hidden_boxes(boxes, image))
+    return flags
+
+
+def reasons(flags: Sequence[Flag]) -> list[str]:
+    """The readable reasons to store with a quarantined memory."""
+    return [f.reason for f in flags]
