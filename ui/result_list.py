@@ -71,6 +71,45 @@ def run_guarded(
     tasks.run(fn, while_alive(widget, on_done), while_alive(widget, on_error))
 
 
+def thumbnail_loader(
+    widget: QWidget, tasks: Any, media: Callable[[], Any], model: ResultsModel
+) -> Callable[[int], None]:
+    """A `want_thumbnail` for ResultsModel: fetches `media.thumbnail(id)` bytes on the task
+    runner (decoding there too) and hands the picture to the model. No media service, or one
+    without thumbnails, means rows simply show no picture."""
+    from PySide6.QtGui import QImage
+
+    def want(media_id: int) -> None:
+        service = media()
+        if service is None or not hasattr(service, "thumbnail"):
+            return
+
+        def fetch() -> QImage:
+            return QImage.fromData(service.thumbnail(media_id))
+
+        def show(image: QImage) -> None:
+            if not image.isNull():
+                model.set_thumbnail(media_id, QPixmap.fromImage(image))
+
+        run_guarded(tasks, widget, fetch, show, lambda e: None)
+
+    return want
+
+
+def drop_down_arrows() -> str:
+    """Style sheet giving combo boxes and date fields a drawn chevron; the app style sheet
+    removes the platform's drop-down frame, and an image url must be absolute to work from
+    any working directory."""
+    from app.paths import assets_dir
+
+    arrow = (assets_dir() / "icons" / "chevron-down.svg").as_posix()
+    return (
+        "QComboBox::drop-down, QDateEdit::drop-down { border: none; width: 24px; }\n"
+        f"QComboBox::down-arrow, QDateEdit::down-arrow {{ image: url({arrow}); "
+        "width: 12px; height: 12px; }\n"
+    )
+
+
 # -- text -------------------------------------------------------------------------------------
 def split_highlights(snippet: str, collapse_space: bool = True) -> tuple[str, Ranges]:
     """Plain text and (start, length) ranges of the words wrapped in HL_START/HL_END. With
@@ -409,7 +448,7 @@ class ResultDelegate(QStyledItemDelegate):
             badge_w = fm_small.horizontalAdvance(badge) + 12
             b = QRectF(right - badge_w, top, badge_w, fm_small.height())
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QBrush(QColor("#e3e9f7")))
+            painter.setBrush(QBrush(QColor("#d3def8")))
             painter.drawRoundedRect(b, b.height() / 2, b.height() / 2)
             painter.setPen(ACCENT)
             painter.drawText(b, Qt.AlignmentFlag.AlignCenter, badge)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -38,8 +38,10 @@ from ui.result_list import (
     ResultsModel,
     day_bounds,
     describe_range,
+    drop_down_arrows,
     highlighted_terms,
     run_guarded,
+    thumbnail_loader,
 )
 
 DEBOUNCE_MS = 180
@@ -107,6 +109,7 @@ class SearchPage(Page):
         self.last_results: SearchResults | None = None
         self.viewer: MemoryViewer | None = None
 
+        self.setStyleSheet(drop_down_arrows())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 18, 24, 12)
         layout.setSpacing(8)
@@ -132,20 +135,20 @@ class SearchPage(Page):
         self.busy.hide()
         layout.addWidget(busy_slot)
 
-        layout.addLayout(self._build_filters())
-
-        info = QHBoxLayout()
-        self.applied = QLabel()
-        self.applied.setObjectName("applied")
-        self.applied.setTextFormat(Qt.TextFormat.PlainText)
-        info.addWidget(self.applied, 1)
         self.summary = QLabel()
         self.summary.setObjectName("hint")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
-        info.addWidget(self.summary)
-        layout.addLayout(info)
+        filters = self._build_filters()
+        filters.addWidget(self.summary)
+        layout.addLayout(filters)
+        self.applied = QLabel()
+        self.applied.setObjectName("applied")
+        self.applied.setTextFormat(Qt.TextFormat.PlainText)
+        self.applied.hide()  # only when filters were applied
+        layout.addWidget(self.applied)
 
-        self.model = ResultsModel(self._want_thumbnail, self)
+        self.model = ResultsModel(None, self)
+        self.model.want_thumbnail = thumbnail_loader(self, tasks, self.media, self.model)
         self.list = QListView()
         self.list.setObjectName("results")
         self.list.setModel(self.model)
@@ -385,12 +388,14 @@ class SearchPage(Page):
         rows = [ResultRow.from_hit(h) for h in results.hits]
         self.model.set_rows(rows, self.now())
         self.applied.setText(self.describe_applied(results, query))
+        self.applied.setVisible(bool(self.applied.text()))
         n = len(rows)
         self.summary.setText(
             f"{n}{'+' if n >= RESULTS_K else ''} result{'s' if n != 1 else ''} · "
             f"{results.took_ms:.0f} ms"
         )
         if not rows:
+            self.summary.clear()
             self._show_message(NOTHING_YET if self.total == 0 else no_results(query))
         else:
             self.stack.setCurrentWidget(self.list)
@@ -438,6 +443,7 @@ class SearchPage(Page):
 
     def _show_idle(self) -> None:
         self.applied.clear()
+        self.applied.hide()
         self.summary.clear()
         if self.total == 0:
             self._show_message(NOTHING_YET)
@@ -446,21 +452,6 @@ class SearchPage(Page):
                 f"Search {self.total:,} memories by words or meaning.\n"
                 "Time words work too: “yesterday”, “last week”, “in March”."
             )
-
-    # -- thumbnails ---------------------------------------------------------------------------
-    def _want_thumbnail(self, media_id: int) -> None:
-        media = self.media()
-        if media is None or not hasattr(media, "thumbnail"):
-            return
-
-        def fetch() -> QImage:
-            return QImage.fromData(media.thumbnail(media_id))
-
-        def show(image: QImage) -> None:
-            if not image.isNull():
-                self.model.set_thumbnail(media_id, QPixmap.fromImage(image))
-
-        run_guarded(self.tasks, self, fetch, show, lambda e: None)
 
     # -- keyboard and opening -----------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -45,7 +45,9 @@ from ui.result_list import (
     ResultRow,
     ResultsModel,
     day_bounds,
+    drop_down_arrows,
     run_guarded,
+    thumbnail_loader,
 )
 
 HOUR_LIMIT = 200
@@ -83,7 +85,7 @@ class HourChart(QWidget):
 
     def _plot(self) -> QRectF:
         fm = QFontMetrics(self.font())
-        return QRectF(8, fm.height() + 6, self.width() - 16, self.height() - 2 * fm.height() - 14)
+        return QRectF(14, fm.height() + 10, self.width() - 28, self.height() - 2 * fm.height() - 20)
 
     def bar_rect(self, hour: int) -> QRectF:
         plot = self._plot()
@@ -99,7 +101,9 @@ class HourChart(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor("white"))
+        p.setPen(QColor("#dde1e8"))
+        p.setBrush(QColor("white"))
+        p.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
         plot = self._plot()
         top = max(self.counts) if self.counts else 0
         fm = QFontMetrics(self.font())
@@ -200,6 +204,7 @@ class TimelinePage(Page):
         self._hour_request = 0
         self.viewer: MemoryViewer | None = None
 
+        self.setStyleSheet(drop_down_arrows())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 18, 24, 12)
         layout.setSpacing(8)
@@ -238,6 +243,7 @@ class TimelinePage(Page):
         layout.addWidget(self.hour_label)
 
         self.model = ResultsModel(None, self)
+        self.model.want_thumbnail = thumbnail_loader(self, tasks, self.media, self.model)
         self.list = QListView()
         self.list.setObjectName("results")
         self.list.setModel(self.model)

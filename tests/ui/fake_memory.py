@@ -275,6 +275,7 @@ _APPS = {
         "Minutes: the team agreed to move the offsite to Lisbon in March",
     ],
 }
+_EXTRA = ["page", "tab", "unread", "item", "line", "row", "comment"]
 _CHATS = [
     ("Anna", "Family", "Can you bring the blue box with the spare keys when you come on Sunday?"),
     ("me", "Family", "Sure, it's in the hall cupboard. I'll bring the invoice folder too."),
@@ -299,12 +300,17 @@ def demo_memories(n: int = 3000, now: float | None = None, seed: int = 7) -> lis
         r = rnd.random()
         if r < 0.6:
             app = rnd.choice(list(_APPS))
+            # Screens repeat with small changes (a clock, a counter); some repeat exactly.
             text = rnd.choice(_APPS[app])
+            if rnd.random() < 0.7:
+                text += f" · {rnd.choice(_EXTRA)} {rnd.randint(1, 40)}"
             out.append(
                 memory(i, text, t, SCREEN, app=app, title=f"{text[:38]} — {app}", media_id=i)
             )
         elif r < 0.85:
             author, conv, text = rnd.choice(_CHATS)
+            if rnd.random() < 0.6:
+                text += rnd.choice([" :)", " (again)", " — see you at 7", " thanks!", " ok?"])
             kind = CHAT if rnd.random() < 0.5 else import_kind("whatsapp")
             out.append(memory(i, text, t, kind, app=None, author=author, conversation=conv))
         else:
