@@ -183,6 +183,7 @@ class MemoryViewer(QDialog):
         self.terms = list(terms or [])
         self.now = now or time.time
         self.memory: Memory | None = None
+        self.seen = 1  # near-identical memories the search grouped into this one
         self.neighbours: list[Memory] = []
         self.setObjectName("memoryViewer")
         self.setWindowTitle("Memory")
@@ -308,6 +309,8 @@ class MemoryViewer(QDialog):
             prov.append(f"imported from {m.file}")
         prov.append(f"trust {m.trust:.2f}")
         prov.append("reviewed: ok" if m.status == OK else f"review: {m.status}")
+        if self.seen > 1:
+            prov.append(f"seen {self.seen} times (near-identical captures)")
         self.provenance.setText(" · ".join(prov))
         if m.status != OK:
             why = "; ".join(m.reasons) if m.reasons else "no reason recorded"

@@ -319,6 +319,16 @@ class ResultsModel(QAbstractListModel):
         self.now: float = 0.0
 
     def set_rows(self, rows: list[ResultRow], now: float) -> None:
+        same = len(rows) == len(self.rows) and all(
+            (a.id, a.count, a.snippet) == (b.id, b.count, b.snippet)
+            for a, b in zip(rows, self.rows)
+        )
+        if same and rows:
+            # A refresh that found the same hits keeps the scroll position and selection.
+            self.rows = rows
+            self.now = now
+            self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
+            return
         self.beginResetModel()
         self.rows = rows
         self.now = now
@@ -341,6 +351,8 @@ class ResultsModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             when = absolute_time(row.time, self.now)
             return f"{when} · {row.origin()} · {row.heading()}: {row.plain}"
+        if role == Qt.ItemDataRole.ToolTipRole and row.count > 1:
+            return f"{row.count} near-identical memories, shown once"
         if role == THUMB_ROLE and row.media_id is not None:
             if row.media_id not in self._thumbs:
                 self._thumbs[row.media_id] = None

@@ -297,6 +297,8 @@ class SearchPage(Page):
         service = self.memory()
         if service is None:
             self._show_message(LOCKED if not self.services.unlocked else NOT_READY)
+            if self.services.unlocked:  # the engine attaches after unlock; look again soon
+                QTimer.singleShot(1000, self, self._retry_refresh)
             return
         self._load_facts(service)
         if changes is None or changes.memories_added or changes.memories_removed:
@@ -304,6 +306,10 @@ class SearchPage(Page):
                 self.debounce.start()
             else:
                 self._show_idle()
+
+    def _retry_refresh(self) -> None:
+        if self.isVisible() and self.total is None:
+            self.refresh()
 
     def _load_facts(self, service: object) -> None:
         def fetch() -> tuple[int, list[str]]:
@@ -505,12 +511,15 @@ class SearchPage(Page):
     def _open_index(self, index: QModelIndex) -> None:
         row = self.model.row_at(index.row())
         if row is not None:
-            self.open_memory(row.id, highlighted_terms(row.snippet))
+            self.open_memory(row.id, highlighted_terms(row.snippet), row.count)
 
-    def open_memory(self, memory_id: int, terms: list[str] | None = None) -> MemoryViewer:
+    def open_memory(
+        self, memory_id: int, terms: list[str] | None = None, seen: int = 1
+    ) -> MemoryViewer:
         viewer = MemoryViewer(
             self.memory, self.media, self.tasks, memory_id, terms, self.window(), self.now
         )
+        viewer.seen = seen
         viewer.setWindowFlag(Qt.WindowType.Dialog)
         viewer.forgotten.connect(lambda _: self.refresh(Changes(memories_removed=1)))
         viewer.finished.connect(lambda _: self.list.setFocus())

@@ -253,6 +253,7 @@ class TimelinePage(Page):
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.activated.connect(self._open_index)
         self.list.installEventFilter(self)
+        self.chart.installEventFilter(self)  # Down moves from the chart into the list
         self.message = empty_state("")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.list)
@@ -382,6 +383,16 @@ class TimelinePage(Page):
 
     # -- opening ------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.chart
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Down
+            and self.model.rows
+        ):
+            self.stack.setCurrentWidget(self.list)
+            self.list.setFocus()
+            return True
         if (
             watched is self.list
             and event.type() == QEvent.Type.KeyPress

@@ -344,3 +344,55 @@ def test_two_hundred_results_render_fast(qtbot, tasks) -> None:
     elapsed = time.perf_counter() - t0
     assert model.rowCount() == 200
     assert elapsed < 2.0, f"painting 200 results took {elapsed:.2f} s"
+
+
+def test_a_refresh_with_the_same_hits_keeps_the_selection(qtbot, page, fake) -> None:
+    from app.services import Changes
+
+    page.box.setText("invoice")
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.run_search()
+    page.list.setCurrentIndex(page.model.index(2))
+    resets: list = []
+    page.model.modelReset.connect(lambda: resets.append(1))
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.refresh(Changes(memories_added=1))
+    assert resets == [] and page.list.currentIndex().row() == 2
+    # A new memory that matches appears, and the selected one stays selected.
+    fake.memories.append(memory(9, "invoice from the garage", NOW - 10, NOTE))
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.refresh(Changes(memories_added=1))
+    assert shown_ids(page) == [9, 1, 3, 4]
+    assert page.model.rows[page.list.currentIndex().row()].id == 4
+
+
+def test_search_waits_for_the_engine_to_attach(qtbot, tasks) -> None:
+    services = StubServices(None)
+    page = SearchPage(services, tasks, now=lambda: NOW)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.show()
+    page.refresh()
+    assert page.message.text().startswith("Search is starting")
+    services.memory = FakeMemoryService(sample())
+    qtbot.waitUntil(lambda: page.total == 4, timeout=3000)
+    assert page.message.text().startswith("Search 4 memories")
+
+
+def test_grouped_hit_badge_and_viewer_say_how_many(qtbot, tasks) -> None:
+    same = [memory(i, "Build passed on main", NOW - i * 60, SCREEN, app="ci") for i in (1, 2, 3)]
+    page = SearchPage(StubServices(FakeMemoryService(same)), tasks, now=lambda: NOW)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.show()
+    page.box.setText("build")
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.run_search()
+    assert [r.count for r in page.model.rows] == [3]
+    tip = page.model.data(page.model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "3 near-identical memories, shown once"
+    with qtbot.waitSignal(page.viewer_opened, timeout=1000) as opened:
+        page.list.setFocus()
+        qtbot.keyClick(page.list, Qt.Key.Key_Return)
+    viewer = opened.args[0]
+    qtbot.waitSignal(viewer.loaded, timeout=2000).wait()
+    assert "seen 3 times" in viewer.provenance.text()
+    viewer.close()

@@ -96,7 +96,9 @@ def test_alt_left_goes_to_the_previous_day(qtbot, page) -> None:
 def test_enter_opens_the_memory(qtbot, page) -> None:
     with qtbot.waitSignal(page.hour_listed, timeout=2000):
         page.refresh()
-    page.list.setFocus()
+    page.chart.setFocus()
+    qtbot.keyClick(page.chart, Qt.Key.Key_Down)  # from the chart into the list
+    assert page.focusWidget() is page.list
     with qtbot.waitSignal(page.viewer_opened, timeout=1000) as opened:
         qtbot.keyClick(page.list, Qt.Key.Key_Return)
     viewer = opened.args[0]
