@@ -48,3 +48,22 @@ def test_ctrl_k_and_ctrl_f_focus_the_search_box(qtbot, window) -> None:
     with qtbot.waitSignal(search.results_shown, timeout=3000):
         pass
     assert search.model.rowCount() > 0
+
+
+def test_an_open_viewer_goes_away_with_the_window_on_lock(qtbot, tasks, tmp_path) -> None:
+    import shiboken6
+
+    services = Services(tmp_path / "data")
+    services.create("correct horse battery staple 42", TEST_KDF)
+    fake = FakeMemoryService(demo_memories(20))
+    services.memory = fake  # type: ignore[attr-defined]
+    window = MainWindow(services, tasks, tray_available=False)  # not given to qtbot: deleted here
+    window.show()
+    viewer = window.pages[0].open_memory(fake.memories[0].id)
+    qtbot.waitSignal(viewer.loaded, timeout=2000).wait()
+    assert viewer.parent() is window  # so the controller's lock (delete window) removes it
+    window.hide()
+    window.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(viewer))
+    tasks.wait(10_000)
+    services.close()
