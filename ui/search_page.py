@@ -47,6 +47,7 @@ from ui.result_list import (
 DEBOUNCE_MS = 180
 BUSY_AFTER_MS = 300
 RESULTS_K = 100
+STILL_SEARCHING_S = 3.0
 
 SOURCES: list[tuple[str, str | None]] = [
     ("All", None),
@@ -104,6 +105,9 @@ class SearchPage(Page):
         self.now = now or time.time
         self._request = 0  # id of the newest search; answers to older ones are dropped
         self._pending = False
+        self._in_flight = False  # a search is running on the task runner
+        self._queued = False  # a newer search waits for it to return
+        self._started = 0.0
         self.stale_dropped = 0
         self.total: int | None = None  # memories in the store, once known
         self.last_results: SearchResults | None = None
@@ -345,9 +349,11 @@ class SearchPage(Page):
 
     # -- searching ----------------------------------------------------------------------------
     def run_search(self) -> None:
+        """Search for what the box and filters say now. One search runs at a time: a newer
+        request makes the running one stale and is sent as soon as it returns (newest wins),
+        so a slow engine is never handed a pile of outdated queries."""
         self.debounce.stop()
-        self._request += 1
-        rid = self._request
+        self._request += 1  # from here on, whatever is running answers an old question
         query = self.box.text().strip()
         if not query:
             self._set_pending(False)
@@ -360,21 +366,41 @@ class SearchPage(Page):
             self._set_pending(False)
             self._show_message(LOCKED if not self.services.unlocked else NOT_READY)
             return
-        filters = self.current_filters()
         self._set_pending(True)
+        if self._in_flight:
+            self._queued = True
+            return
+        rid, filters = self._request, self.current_filters()
+        self._in_flight = True
+        self._started = time.monotonic()
         run_guarded(
             self.tasks,
             self,
             lambda: service.search(query, filters, RESULTS_K),
-            lambda r: self._on_results(rid, query, r),
-            lambda e: self._on_error(rid, e),
+            lambda r: self._finished(rid, query, r, None),
+            lambda e: self._finished(rid, query, None, e),
         )
+
+    def _finished(
+        self, rid: int, query: str, results: SearchResults | None, err: BaseException | None
+    ) -> None:
+        self._in_flight = False
+        if rid != self._request:
+            self.stale_dropped += 1
+            if self._queued:
+                self._queued = False
+                self.run_search()
+            return
+        if err is not None:
+            self._on_error(err)
+        elif results is not None:
+            self._on_results(query, results)
 
     def _set_pending(self, pending: bool) -> None:
         self._pending = pending
         if pending:
             if not self.busy_timer.isActive() and not self.busy.isVisible():
-                self.busy_timer.start()
+                self.busy_timer.start(BUSY_AFTER_MS)
         else:
             self.busy_timer.stop()
             self.busy.hide()
@@ -382,12 +408,11 @@ class SearchPage(Page):
     def _show_busy(self) -> None:
         if self._pending:
             self.busy.show()
-            self.summary.setText("Searching…")
+            slow = time.monotonic() - self._started > STILL_SEARCHING_S
+            self.summary.setText("Still searching…" if slow else "Searching…")
+            self.busy_timer.start(1000)  # update the words while it lasts
 
-    def _on_results(self, rid: int, query: str, results: SearchResults) -> None:
-        if rid != self._request:
-            self.stale_dropped += 1
-            return
+    def _on_results(self, query: str, results: SearchResults) -> None:
         self._set_pending(False)
         self.last_results = results
         keep = self._current_id()
@@ -411,10 +436,7 @@ class SearchPage(Page):
                 self.list.scrollToTop()
         self.results_shown.emit(results)
 
-    def _on_error(self, rid: int, err: BaseException) -> None:
-        if rid != self._request:
-            self.stale_dropped += 1
-            return
+    def _on_error(self, err: BaseException) -> None:
         self._set_pending(False)
         self.model.clear()
         self.summary.clear()

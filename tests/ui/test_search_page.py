@@ -396,3 +396,18 @@ def test_grouped_hit_badge_and_viewer_say_how_many(qtbot, tasks) -> None:
     qtbot.waitSignal(viewer.loaded, timeout=2000).wait()
     assert "seen 3 times" in viewer.provenance.text()
     viewer.close()
+
+
+def test_one_search_at_a_time_and_the_newest_query_wins(qtbot, page, fake) -> None:
+    fake.delays["nordlicht"] = 0.5
+    shown: list = []
+    page.results_shown.connect(shown.append)
+    for text in ("nordlicht", "lunch", "pay", "anna"):
+        page.box.setText(text)
+        page.run_search()
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=3000)
+    # Only the running query and the last one reached the engine; the ones between never did.
+    assert [q for q, _, _ in fake.searches()] == ["nordlicht", "anna"]
+    assert shown[0].query == "anna" and shown_ids(page) == [2]
+    assert page.stale_dropped == 1
+    assert not page.busy.isVisible()
