@@ -547,5 +547,7 @@ class SearchPage(Page):
         viewer.finished.connect(lambda _: self.list.setFocus())
         self.viewer = viewer
         viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()  # Esc and Ctrl+C go to the viewer straight away
         self.viewer_opened.emit(viewer)
         return viewer

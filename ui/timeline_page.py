@@ -418,5 +418,7 @@ class TimelinePage(Page):
         viewer.forgotten.connect(lambda _: self.load_day())
         self.viewer = viewer
         viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()  # Esc and Ctrl+C go to the viewer straight away
         self.viewer_opened.emit(viewer)
         return viewer
