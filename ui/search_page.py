@@ -535,6 +535,10 @@ class SearchPage(Page):
         if row is not None:
             self.open_memory(row.id, highlighted_terms(row.snippet), row.count)
 
+    def _back_from_viewer(self) -> None:
+        self.window().activateWindow()
+        self.list.setFocus()
+
     def open_memory(
         self, memory_id: int, terms: list[str] | None = None, seen: int = 1
     ) -> MemoryViewer:
@@ -544,7 +548,7 @@ class SearchPage(Page):
         viewer.seen = seen
         viewer.setWindowFlag(Qt.WindowType.Dialog)
         viewer.forgotten.connect(lambda _: self.refresh(Changes(memories_removed=1)))
-        viewer.finished.connect(lambda _: self.list.setFocus())
+        viewer.finished.connect(lambda _: self._back_from_viewer())
         self.viewer = viewer
         viewer.show()
         viewer.raise_()

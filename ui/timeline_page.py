@@ -416,6 +416,7 @@ class TimelinePage(Page):
         )
         viewer.setWindowFlag(Qt.WindowType.Dialog)
         viewer.forgotten.connect(lambda _: self.load_day())
+        viewer.finished.connect(lambda _: (self.window().activateWindow(), self.list.setFocus()))
         self.viewer = viewer
         viewer.show()
         viewer.raise_()
