@@ -299,6 +299,7 @@ class ResultRow:
         return " · ".join(parts)
 
 
+MAX_THUMBNAILS = 400  # decoded pictures kept in memory (never on disk)
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -363,6 +364,8 @@ class ResultsModel(QAbstractListModel):
 
     def set_thumbnail(self, media_id: int, pixmap: QPixmap | None) -> None:
         self._thumbs[media_id] = pixmap
+        while len(self._thumbs) > MAX_THUMBNAILS:  # oldest first (dicts keep insertion order)
+            del self._thumbs[next(iter(self._thumbs))]
         for i, row in enumerate(self.rows):
             if row.media_id == media_id:
                 idx = self.index(i)

@@ -63,6 +63,7 @@ class HourChart(QWidget):
         self.setObjectName("hourChart")
         self.counts: list[int] = [0] * 24
         self.selected: int | None = None
+        self.future_from: int | None = None  # today: hours from here on have not happened
         self.hover: int | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -114,6 +115,8 @@ class HourChart(QWidget):
         p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
         for h, n in enumerate(self.counts):
             slot = self.bar_rect(h)
+            if self.future_from is not None and h >= self.future_from:
+                p.fillRect(slot.adjusted(0, 0, 0, 0), QColor("#f6f7f9"))
             if h == self.hover and h != self.selected:
                 p.fillRect(slot, QColor("#f3f5f9"))
             if h == self.selected:
@@ -325,6 +328,12 @@ class TimelinePage(Page):
         self.hours = list(hours)
         counts = [n for _, n in self.hours]
         self.chart.set_counts(counts)
+        now = self.now()
+        self.chart.future_from = (
+            next((h for h, (start, _) in enumerate(self.hours) if start > now), len(self.hours))
+            if day == date.fromtimestamp(now)
+            else None
+        )
         total = sum(counts)
         self.day_summary.setText(f"{total:,} memor{'y' if total == 1 else 'ies'} this day")
         self.day_shown.emit(day)

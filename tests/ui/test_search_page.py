@@ -411,3 +411,13 @@ def test_one_search_at_a_time_and_the_newest_query_wins(qtbot, page, fake) -> No
     assert shown[0].query == "anna" and shown_ids(page) == [2]
     assert page.stale_dropped == 1
     assert not page.busy.isVisible()
+
+
+def test_thumbnail_cache_is_bounded() -> None:
+    from ui.result_list import MAX_THUMBNAILS
+
+    model = ResultsModel()
+    for i in range(MAX_THUMBNAILS + 50):
+        model.set_thumbnail(i, None)
+    assert len(model._thumbs) == MAX_THUMBNAILS
+    assert 0 not in model._thumbs and MAX_THUMBNAILS + 49 in model._thumbs

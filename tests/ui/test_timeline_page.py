@@ -108,3 +108,12 @@ def test_enter_opens_the_memory(qtbot, page) -> None:
     assert viewer.text.toPlainText() == "train tickets"
     assert viewer.heading.text() == "Tickets"
     viewer.close()
+
+
+def test_today_marks_the_hours_still_to_come(qtbot, page) -> None:
+    with qtbot.waitSignal(page.day_shown, timeout=2000):
+        page.refresh()
+    assert page.chart.future_from == 19  # NOW is 18:00; the 18:00 hour has begun
+    with qtbot.waitSignal(page.day_shown, timeout=2000):
+        page.step_day(-1)
+    assert page.chart.future_from is None
