@@ -113,10 +113,13 @@ class HourChart(QWidget):
         fms = QFontMetrics(small)
         p.setPen(QColor("#e3e6ed"))
         p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
+        if self.future_from is not None and self.future_from < len(self.counts):
+            start = self.bar_rect(self.future_from).left()
+            p.fillRect(
+                QRectF(start, plot.top(), plot.right() - start, plot.height()), QColor("#f4f5f8")
+            )
         for h, n in enumerate(self.counts):
             slot = self.bar_rect(h)
-            if self.future_from is not None and h >= self.future_from:
-                p.fillRect(slot.adjusted(0, 0, 0, 0), QColor("#f6f7f9"))
             if h == self.hover and h != self.selected:
                 p.fillRect(slot, QColor("#f3f5f9"))
             if h == self.selected:
