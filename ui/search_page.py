@@ -253,7 +253,7 @@ class SearchPage(Page):
             any(v is not None for v in (f.since, f.until, f.app, f.source))
         )
         if self.box.text().strip():
-            self.debounce.start(0)
+            self.run_search()  # a deliberate choice: search now (typing stays debounced)
 
     def current_filters(self) -> SearchFilters:
         f = SearchFilters()

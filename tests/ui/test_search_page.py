@@ -421,3 +421,16 @@ def test_thumbnail_cache_is_bounded() -> None:
         model.set_thumbnail(i, None)
     assert len(model._thumbs) == MAX_THUMBNAILS
     assert 0 not in model._thumbs and MAX_THUMBNAILS + 49 in model._thumbs
+
+
+def test_typing_stays_debounced_after_a_filter_change(qtbot, page, fake) -> None:
+    page.box.setText("invoice")
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.date_box.setCurrentIndex(2)  # a filter change searches at once
+    before = len(fake.searches())
+    qtbot.keyClicks(page.box, " 118")
+    qtbot.wait(60)
+    assert len(fake.searches()) == before  # still waiting for the typing to pause
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        pass
+    assert [q for q, _, _ in fake.searches()[before:]] == ["invoice 118"]
