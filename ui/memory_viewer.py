@@ -65,7 +65,9 @@ def media_of(services: object) -> ServiceAccessor:
 @dataclass(slots=True)
 class ViewerAction:
     """A button other features add to every viewer (e.g. erasure's "Forget this"):
-    `handler(viewer, memory)` runs on the GUI thread; long work goes through viewer.tasks."""
+    `handler(viewer, memory)` runs on the GUI thread; long work goes through viewer.tasks.
+    An action that erased the memory emits `viewer.forgotten.emit(memory.id)` (the list it
+    came from refreshes) and closes the viewer."""
 
     label: str
     handler: Callable[[MemoryViewer, Memory], None]

@@ -242,10 +242,12 @@ class SearchPage(Page):
         return row
 
     def _date_preset_changed(self, index: int) -> None:
-        custom = index == CUSTOM
+        self._show_custom_range(index == CUSTOM)
+        self._filters_changed()
+
+    def _show_custom_range(self, custom: bool) -> None:
         for w in (self.date_from, self.date_dash, self.date_to):
             w.setVisible(custom)
-        self._filters_changed()
 
     def _filters_changed(self) -> None:
         f = self.current_filters()
@@ -284,9 +286,9 @@ class SearchPage(Page):
             w.blockSignals(True)
             w.setCurrentIndex(0)
             w.blockSignals(False)
-        self._date_preset_changed(ANY_TIME)
+        self._show_custom_range(False)
         self.source_buttons[None].setChecked(True)
-        self._filters_changed()
+        self._filters_changed()  # one search for the whole reset
 
     def set_custom_range(self, start: date, end: date) -> None:
         for w, d in ((self.date_from, start), (self.date_to, end)):
