@@ -434,3 +434,25 @@ def test_typing_stays_debounced_after_a_filter_change(qtbot, page, fake) -> None
     with qtbot.waitSignal(page.results_shown, timeout=2000):
         pass
     assert [q for q, _, _ in fake.searches()[before:]] == ["invoice 118"]
+
+
+def test_a_forget_action_in_the_viewer_refreshes_the_results(
+    qtbot, page, fake, monkeypatch
+) -> None:
+    from ui import memory_viewer
+    from ui.memory_viewer import ViewerAction
+
+    def forget(viewer, m) -> None:  # type: ignore[no-untyped-def]
+        fake.memories = [x for x in fake.memories if x.id != m.id]
+        viewer.forgotten.emit(m.id)
+        viewer.close()
+
+    monkeypatch.setattr(memory_viewer, "VIEWER_ACTIONS", [ViewerAction("Forget this", forget)])
+    page.box.setText("invoice")
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        page.run_search()
+    viewer = page.open_memory(3)
+    qtbot.waitSignal(viewer.loaded, timeout=2000).wait()
+    with qtbot.waitSignal(page.results_shown, timeout=2000):
+        viewer.action_buttons[0].click()
+    assert shown_ids(page) == [1, 4]
