@@ -128,9 +128,23 @@ class HomePage(Page):
         self.tasks.run(self.services.status, show, lambda e: None)
 
 
+def _search_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.search_page import SearchPage  # imported here: it builds on Page above
+
+    return SearchPage(services, tasks)
+
+
+def _timeline_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.timeline_page import TimelinePage
+
+    return TimelinePage(services, tasks)
+
+
 # (title, factory). Later features append their pages (search, chat, import, review…).
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
+    ("Search", _search_page),
     ("Home", HomePage),
+    ("Timeline", _timeline_page),
 ]
 
 
@@ -170,6 +184,12 @@ class MainWindow(QMainWindow):
                 act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
                 act.triggered.connect(lambda _=False, n=i: self.nav.setCurrentRow(n))
                 self.addAction(act)
+            # A page may claim window-wide shortcuts that bring it forward (Search: Ctrl+F/K).
+            for seq in getattr(page, "shortcuts", ()):
+                act = QAction(self)
+                act.setShortcut(QKeySequence(seq))
+                act.triggered.connect(lambda _=False, n=i: self._focus_page(n))
+                self.addAction(act)
         self.nav.currentRowChanged.connect(self._show_page)
         self.nav.setCurrentRow(0)
         lock = QAction("Lock", self)
@@ -189,6 +209,10 @@ class MainWindow(QMainWindow):
         for i, p in enumerate(self.pages):
             if p.title == title:
                 self.nav.setCurrentRow(i)
+
+    def _focus_page(self, row: int) -> None:
+        self.nav.setCurrentRow(row)
+        self.pages[row].setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _show_page(self, row: int) -> None:
         if 0 <= row < len(self.pages):
