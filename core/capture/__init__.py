@@ -1,0 +1,1 @@
+"""Capture policy, pure Python: change detection, exclusions, window-title parsing, geometry."""
