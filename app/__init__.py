@@ -1,0 +1,1 @@
+"""Mnemo's services and wiring: Qt core only, no widgets."""
