@@ -286,7 +286,7 @@ class RedactedBoxes(NamedTuple):
     counts: dict[str, int]
 
 
-def _reading_order(boxes: Sequence[OcrBox]) -> list[list[int]]:
+def reading_order(boxes: Sequence[OcrBox]) -> list[list[int]]:
     """Indices of boxes grouped into text lines (vertical overlap), each left to right; a wide
     horizontal gap starts a new line so separate columns are not read as one line."""
     order = sorted(range(len(boxes)), key=lambda i: (boxes[i].y + boxes[i].h / 2, boxes[i].x))
@@ -324,7 +324,7 @@ def redact_boxes(
     pieces: list[str] = []
     box_spans: dict[int, tuple[int, int]] = {}
     pos = 0
-    for line in _reading_order(boxes):
+    for line in reading_order(boxes):
         for k, i in enumerate(line):
             if k:
                 pieces.append(" ")
