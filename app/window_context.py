@@ -166,23 +166,28 @@ class X11WindowContext:
         """True when the X screen saver is on (a locker such as xscreensaver, or the server's
         blanking) or a known locker window (i3lock, slock, ...) is mapped. Without the screen
         saver extension only locker windows count: reporting 'locked' whenever unsure would stop
-        capture for good on servers without it, and lockers without a window do not exist on
-        X11 (a locker must grab the screen with a window to hide it). Raises if X cannot be
-        asked, and callers drop the frame."""
+        capture for good on servers without it, and an X11 locker must map a window over the
+        screen to hide it, which this sees. Raises if X cannot be asked (callers drop the
+        frame)."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[list[WindowInfo], bool]:
+        """windows() and screen_locked() in one walk of the window tree."""
         from Xlib import error as xerror
 
         with self._lock:
             d = self._connect()
             try:
+                saver_on = False
                 if self._has_saver:
                     info = d.screen().root.screensaver_query_info()
-                    if info.state == 1:  # ScreenSaverOn
-                        return True
+                    saver_on = info.state == 1  # ScreenSaverOn
                 windows = self._windows(d)
             except xerror.ConnectionClosedError as e:
                 self._display = None
                 raise WindowContextUnavailable(f"The X display connection closed ({e}).") from e
-        return any(normalise_app(w.app) in DEFAULT_LOCKERS for w in windows)
+        locked = saver_on or any(normalise_app(w.app) in DEFAULT_LOCKERS for w in windows)
+        return windows, locked
 
     # -- reading -----------------------------------------------------------------------------
 

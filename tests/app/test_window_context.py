@@ -107,7 +107,9 @@ def test_a_locker_window_means_locked(ctx, open_window) -> None:
     assert ctx.screen_locked() is False
     open_window("", "1280x800+0+0", colour="#000000", comm="i3lock")
     assert wait_for(ctx.screen_locked)
-    decision = decide(ctx.windows(), Rect(0, 0, 1280, 800), ExclusionRules(), True)
+    windows, locked = ctx.snapshot()
+    assert locked and any(w.app == "i3lock" for w in windows)
+    decision = decide(windows, Rect(0, 0, 1280, 800), ExclusionRules(), False)
     assert decision.drop and decision.reason is DropReason.SCREEN_LOCKED
 
 
