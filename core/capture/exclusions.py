@@ -112,7 +112,7 @@ class TitlePattern:
                     f"The window title pattern {raw!r} has an unclosed '['. Close it, or "
                     "remove the bracket."
                 )
-            compiled = re.compile(fnmatch.translate(raw), re.IGNORECASE)
+            compiled = re.compile("^" + fnmatch.translate(raw), re.IGNORECASE)
         else:
             compiled = re.compile(re.escape(raw), re.IGNORECASE)
         if compiled.search("") is not None:

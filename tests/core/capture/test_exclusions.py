@@ -161,6 +161,14 @@ def test_bad_title_patterns_are_refused_clearly(pattern: str, message: str) -> N
         TitlePattern.parse(pattern)
 
 
+def test_globs_match_the_whole_title_and_phrases_any_part() -> None:
+    assert TitlePattern.parse("Payroll*").matches("payroll 2025")
+    assert not TitlePattern.parse("Payroll*").matches("My Payroll 2025")
+    assert TitlePattern.parse("*payroll*").matches("My Payroll 2025")
+    assert TitlePattern.parse("payroll").matches("My Payroll 2025")
+    assert TitlePattern.parse("re:pay(roll|slip)").matches("March payslip.pdf")
+
+
 def test_bad_domains_and_apps_are_refused() -> None:
     with pytest.raises(BadInput, match="not a web site domain"):
         ExclusionRules.from_user(domains=["not a domain"])
