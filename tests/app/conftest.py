@@ -14,7 +14,7 @@ import pytest
 
 WINDOW_SCRIPT = r"""
 import sys, tkinter as tk
-title, geometry, colour, comm = sys.argv[1:5]
+title, geometry, colour, comm, text = sys.argv[1:6]
 if comm:
     # Pose as another program (e.g. a screen locker): what /proc/<pid>/comm says is what
     # Mnemo reads as the app name.
@@ -24,6 +24,9 @@ root = tk.Tk()
 root.title(title)
 root.geometry(geometry)
 root.configure(background=colour)
+for line in text.split("|") if text else []:
+    tk.Label(root, text=line, font=("DejaVu Sans", 16), bg="white", fg="black").pack(
+        anchor="w", padx=10, pady=6)
 root.update()
 print("ready", root.wm_frame(), flush=True)
 sys.stdin.readline()  # lives until the test closes stdin
@@ -61,10 +64,12 @@ def xvfb() -> Iterator[str]:
 class XWindow:
     """A Tk window in a child process, with a known title, geometry and colour."""
 
-    def __init__(self, display: str, title: str, geometry: str, colour: str, comm: str) -> None:
+    def __init__(
+        self, display: str, title: str, geometry: str, colour: str, comm: str, text: str = ""
+    ) -> None:
         env = dict(os.environ, DISPLAY=display)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", WINDOW_SCRIPT, title, geometry, colour, comm],
+            [sys.executable, "-c", WINDOW_SCRIPT, title, geometry, colour, comm, text],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -94,13 +99,18 @@ class XWindow:
 
 @pytest.fixture
 def open_window(xvfb: str) -> Iterator:
-    """open_window(title, geometry="320x200+50+60", colour="#ff0000", comm="") -> XWindow."""
+    """open_window(title, geometry="320x200+50+60", colour="#ff0000", comm="", text="") ->
+    XWindow; `text` is lines separated by "|", shown as labels."""
     opened: list[XWindow] = []
 
     def _open(
-        title: str, geometry: str = "320x200+50+60", colour: str = "#ff0000", comm: str = ""
+        title: str,
+        geometry: str = "320x200+50+60",
+        colour: str = "#ff0000",
+        comm: str = "",
+        text: str = "",
     ) -> XWindow:
-        w = XWindow(xvfb, title, geometry, colour, comm)
+        w = XWindow(xvfb, title, geometry, colour, comm, text)
         opened.append(w)
         return w
 
