@@ -183,6 +183,23 @@ class ChangeDetector:
         self._state[monitor] = _MonitorState(np.array(sample, copy=True), change)
         return change
 
+    def merge(self, older: FrameChange, newer: FrameChange) -> FrameChange:
+        """`newer` as if `older` (a frame that was skipped, e.g. replaced in a full OCR queue)
+        had never been taken: its changed tiles count too, so nothing it changed is missed."""
+        if older.tiles.shape != newer.tiles.shape or older.first:
+            tiles = np.ones_like(newer.tiles)
+        else:
+            tiles = older.tiles | newer.tiles
+        sig = newer.signature
+        return FrameChange(
+            changed=bool(tiles.any()),
+            first=newer.first or older.first,
+            blank=newer.blank,
+            tiles=tiles,
+            regions=self.regions(tiles, sig.row_edges, sig.col_edges, sig.width, sig.height),
+            signature=sig,
+        )
+
     def regions(
         self,
         tiles: np.ndarray,

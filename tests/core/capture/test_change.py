@@ -181,3 +181,20 @@ def test_merge_rects_joins_near_and_keeps_far() -> None:
     rects = [Rect(0, 0, 10, 10), Rect(15, 0, 10, 10), Rect(100, 100, 5, 5)]
     assert merge_rects(rects, gap_x=6) == [Rect(0, 0, 25, 10), Rect(100, 100, 5, 5)]
     assert len(merge_rects(rects, gap_x=2)) == 3
+
+
+def test_merging_a_skipped_frame_keeps_its_changes() -> None:
+    d = ChangeDetector()
+    frame = _screen()
+    d.detect(0, frame)
+    a = frame.copy()
+    a[100:116, 100:160, :3] = 0
+    skipped = d.detect(0, a)  # queued, then replaced by the next frame before OCR
+    b = a.copy()
+    b[900:916, 1500:1560, :3] = 0
+    newest = d.detect(0, b)
+    assert len(newest.regions) == 1  # alone, it only knows the second edit
+    merged = d.merge(skipped, newest)
+    assert len(merged.regions) == 2 and merged.changed
+    assert int(merged.tiles.sum()) == int(skipped.tiles.sum()) + int(newest.tiles.sum())
+    assert merged.signature is newest.signature
