@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from stdnum import iban as std_iban
 from stdnum import luhn
@@ -43,6 +43,18 @@ class RedactionSettings:
     api_key: bool = True
     private_key: bool = True
     password: bool = True
+
+    @classmethod
+    def from_settings(cls, get: Callable[[str], Any]) -> RedactionSettings:
+        """From the settings store's getter ("privacy.redact_cards", ... in core.settings)."""
+        return cls(
+            card=bool(get("privacy.redact_cards")),
+            iban=bool(get("privacy.redact_ibans")),
+            national_id=bool(get("privacy.redact_national_ids")),
+            api_key=bool(get("privacy.redact_api_keys")),
+            private_key=bool(get("privacy.redact_private_keys")),
+            password=bool(get("privacy.redact_passwords")),
+        )
 
     def enabled(self) -> tuple[str, ...]:
         return tuple(f.name for f in fields(self) if getattr(self, f.name))

@@ -124,3 +124,16 @@ def test_redaction_of_the_disabled_category_in_boxes() -> None:
     boxes = [_box(0, 0, "AKIAIOSFODNN7EXAMPLE", w=200)]
     assert redact_boxes(boxes, RedactionSettings(api_key=False)).rects == []
     assert redact_boxes(boxes).rects == [Rect(0, 0, 200, 20)]
+
+
+def test_settings_from_the_settings_store_keys() -> None:
+    values = {
+        "privacy.redact_cards": True,
+        "privacy.redact_ibans": False,
+        "privacy.redact_national_ids": True,
+        "privacy.redact_api_keys": True,
+        "privacy.redact_private_keys": True,
+        "privacy.redact_passwords": False,
+    }
+    settings = RedactionSettings.from_settings(values.__getitem__)
+    assert settings.enabled() == ("card", "national_id", "api_key", "private_key")
