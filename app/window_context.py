@@ -196,7 +196,10 @@ class X11WindowContext:
         from Xlib import error as xerror
 
         root = d.screen().root
-        active = self._active_window(d, root)
+        try:
+            active = self._active_window(d, root)
+        except (xerror.BadWindow, xerror.BadDrawable):
+            active = None  # the active window closed while we asked: none is active
         out: list[WindowInfo] = []
         seen: set[int] = set()
         for top in root.query_tree().children:
@@ -305,12 +308,16 @@ class X11WindowContext:
 
         if self._has_res:
             # The server knows which local process owns the window: cannot be spoofed or missing.
+            from Xlib import error as xerror
             from Xlib.ext import res
 
-            reply = self._display.res_query_client_ids(
-                [{"client": client.id, "mask": res.LocalClientPIDMask}]
-            )
-            for ident in reply.ids:
+            try:
+                reply = self._display.res_query_client_ids(
+                    [{"client": client.id, "mask": res.LocalClientPIDMask}]
+                )
+            except (xerror.BadValue, xerror.BadImplementation, xerror.BadAccess):
+                reply = None
+            for ident in reply.ids if reply is not None else []:
                 if ident.spec.mask == res.LocalClientPIDMask and ident.value:
                     return int(ident.value[0])
         prop = client.get_full_property(self._atom("_NET_WM_PID"), X.AnyPropertyType)

@@ -165,3 +165,35 @@ def _raised(ctx: UnsupportedWindowContext) -> BaseException | list:
         return ctx.windows()
     except WindowContextUnavailable as e:
         return e
+
+
+def test_a_window_manager_frame_is_the_rectangle_and_the_client_gives_title_and_app(
+    ctx, open_window, xvfb
+) -> None:
+    """Play window manager: reparent the client into a frame with a 30 px title bar, as
+    reparenting window managers do, and mark the client with WM_STATE."""
+    from Xlib import X, display
+
+    win = open_window("framed client", "300x150+0+0")
+    d = display.Display(xvfb)
+    try:
+        root = d.screen().root
+        frame = root.create_window(
+            100, 100, 300, 180, 0, X.CopyFromParent, X.InputOutput, X.CopyFromParent
+        )
+        client = d.create_resource_object("window", win.xid).query_tree().parent
+        client.change_save_set(X.SetModeInsert)  # handed back to the root if we disconnect
+        wm_state = d.intern_atom("WM_STATE")
+        client.change_property(wm_state, wm_state, 32, [1, 0])
+        client.reparent(frame, 0, 30)
+        frame.map()
+        d.sync()
+        info = wait_for(
+            lambda: next((w for w in ctx.windows() if w.title == "framed client"), None)
+        )
+        assert info is not None
+        assert (info.x, info.y, info.w, info.h) == (100, 100, 300, 180)  # title bar included
+        assert info.app == win.comm()
+        assert sum(1 for w in ctx.windows() if w.title == "framed client") == 1
+    finally:
+        d.close()
