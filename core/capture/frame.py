@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from core.capture.change import FrameChange, RegionTextCache
-from core.capture.exclusions import CaptureDecision, DropReason, black_out
+from core.capture.exclusions import CaptureDecision, DropReason, black_out, covered_area
 from core.capture.geometry import Rect
 from core.interfaces import OcrBox, WindowInfo
 from core.redaction import RedactionSettings, reading_order, redact_boxes
@@ -35,6 +35,7 @@ class FrameResult:
     redactions: dict[str, int] = field(default_factory=dict)
     regions_ocred: int = 0
     regions_reused: int = 0
+    regions_skipped: int = 0
 
     @property
     def stored_nothing(self) -> bool:
@@ -72,6 +73,10 @@ def process_frame(
     boxes: list[OcrBox] = []
     result = FrameResult(blacked_out=list(decision.blackout))
     for region in change.regions:
+        hidden = [c for r in decision.blackout if (c := r.intersect(region)) is not None]
+        if hidden and covered_area(hidden) == region.area:
+            result.regions_skipped += 1  # all black: an excluded window changed, nothing to read
+            continue
         key = _cache_key(change, region, decision.blackout)
         cached = cache.get(key)
         if cached is not None:

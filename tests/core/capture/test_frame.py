@@ -114,3 +114,15 @@ def test_redaction_toggle_off_keeps_the_text() -> None:
     )
     gedit = next(m for m in result.memories if m.app == "gedit")
     assert "hunter2" in gedit.text and result.redactions == {}
+
+
+def test_changes_inside_an_excluded_window_are_not_ocred() -> None:
+    frame, ocr, ctx = _setup()
+    detector, cache = ChangeDetector(), RegionTextCache()
+    _run(frame.copy(), ocr, ctx, detector, cache)
+    typing = frame.copy()
+    typing[100:116, 500:560, :3] = 0  # someone types in the password manager
+    calls = len(ocr.calls)
+    result = _run(typing, ocr, ctx, detector, cache)
+    assert result.regions_skipped == 1 and result.regions_ocred == 0
+    assert len(ocr.calls) == calls and result.memories == []
