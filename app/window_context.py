@@ -142,6 +142,15 @@ class X11WindowContext:
                 finally:
                     self._display = None
 
+    def _drop_connection(self) -> None:
+        """Forget a broken connection (the next call reconnects)."""
+        d, self._display = self._display, None
+        self._atoms.clear()
+        try:
+            d.close()
+        except Exception:  # already broken; closing is only to release the socket
+            log.debug("closing a broken X connection failed", exc_info=True)
+
     def _atom(self, name: str) -> int:
         atom = self._atoms.get(name)
         if atom is None:
@@ -159,7 +168,7 @@ class X11WindowContext:
             try:
                 return self._windows(d)
             except xerror.ConnectionClosedError as e:
-                self._display = None
+                self._drop_connection()
                 raise WindowContextUnavailable(f"The X display connection closed ({e}).") from e
 
     def screen_locked(self) -> bool:
@@ -184,7 +193,7 @@ class X11WindowContext:
                     saver_on = info.state == 1  # ScreenSaverOn
                 windows = self._windows(d)
             except xerror.ConnectionClosedError as e:
-                self._display = None
+                self._drop_connection()
                 raise WindowContextUnavailable(f"The X display connection closed ({e}).") from e
         locked = saver_on or any(normalise_app(w.app) in DEFAULT_LOCKERS for w in windows)
         return windows, locked
