@@ -1,0 +1,137 @@
+"""OCR with RapidOCR and the PP-OCR models bundled in its package (never downloaded), behind
+core.interfaces.OcrEngine. rapidocr/onnxruntime are imported on first use, not at import time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.capture.geometry import Rect
+from core.errors import ModelMissing
+from core.interfaces import OcrBox
+
+log = logging.getLogger(__name__)
+
+# The bundled model files, relative to the rapidocr package.
+_MODELS = {
+    "Det": "models/PP-OCRv6_det_small.onnx",
+    "Rec": "models/PP-OCRv6_rec_small.onnx",
+    "Cls": "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+def _to_bgr(image: object) -> np.ndarray:
+    """A contiguous BGR uint8 array from a PIL image, or from a numpy BGRA/BGR array (the
+    grabber's frames are BGRA; RapidOCR would read a 4-channel array as RGBA)."""
+    if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[2] in (3, 4):
+            return np.ascontiguousarray(image[..., :3])
+        if image.ndim == 2:
+            return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2))
+        raise ValueError(f"cannot OCR an array of shape {image.shape}")
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"cannot OCR a {type(image).__name__}")
+    rgb = np.asarray(image.convert("RGB"))
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+class RapidOcrEngine:
+    """Thread-safe (one recognition at a time); load once and share. `threads` bounds
+    onnxruntime's pool so OCR leaves a core for the rest of the app."""
+
+    def __init__(self, threads: int | None = None, min_score: float = 0.5) -> None:
+        self.threads = threads
+        self.min_score = min_score
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            self._load()
+
+    def _load(self) -> Any:
+        if self._engine is not None:
+            return self._engine
+        t0 = time.perf_counter()
+        try:
+            import rapidocr
+            from rapidocr import RapidOCR
+        except ImportError as e:
+            raise ModelMissing(
+                f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
+                "('make setup') to read text from the screen."
+            ) from None
+        root = Path(rapidocr.__file__).resolve().parent
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Global.text_score": self.min_score,
+            # Screen text is never upside down: skip the orientation classifier.
+            "Global.use_cls": False,
+            # Screen text is already at a readable size. The default ("min" 736) upscales a
+            # small region until its short side is 736 px: a 800x200 strip became 2944x736
+            # and took 5x longer. Only shrink images larger than 2048 px.
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 2048,
+        }
+        for stage, rel in _MODELS.items():
+            path = root / rel
+            if not path.is_file():
+                raise ModelMissing(
+                    f"The OCR model {path.name} is missing from the rapidocr package at {root}. "
+                    "Reinstall it ('make setup'); Mnemo never downloads models."
+                )
+            # An explicit path: rapidocr then never looks for (or downloads) another file.
+            params[f"{stage}.model_path"] = str(path)
+        if self.threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        self._engine = RapidOCR(params=params)
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        log.info("OCR engine loaded in %.2f s", time.perf_counter() - t0)
+        return self._engine
+
+    def recognise(self, image: object) -> list[OcrBox]:
+        """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates."""
+        bgr = _to_bgr(image)
+        if bgr.shape[0] < 4 or bgr.shape[1] < 4:
+            return []
+        with self._lock:
+            engine = self._load()
+            result = engine(bgr)
+        if result.boxes is None or result.txts is None or result.scores is None:
+            return []
+        boxes: list[OcrBox] = []
+        for quad, text, score in zip(result.boxes, result.txts, result.scores):
+            if not text or not text.strip() or float(score) < self.min_score:
+                continue
+            pts = np.asarray(quad, dtype=np.float64)
+            x0, y0 = np.floor(pts.min(axis=0))
+            x1, y1 = np.ceil(pts.max(axis=0))
+            x0, y0 = max(0.0, x0), max(0.0, y0)
+            boxes.append(
+                OcrBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0), str(text), float(score))
+            )
+        return boxes
+
+    def recognise_regions(self, image: object, rects: Sequence[Rect]) -> list[OcrBox]:
+        """OCR only `rects` (image pixels) of the image; boxes in the whole image's pixels."""
+        bgr = _to_bgr(image)
+        height, width = bgr.shape[:2]
+        bounds = Rect(0, 0, width, height)
+        out: list[OcrBox] = []
+        for rect in rects:
+            r = Rect(*rect).intersect(bounds)
+            if r is None:
+                continue
+            crop = bgr[r.y : r.bottom, r.x : r.right]
+            for b in self.recognise(crop):
+                out.append(OcrBox(b.x + r.x, b.y + r.y, b.w, b.h, b.text, b.score))
+        return out

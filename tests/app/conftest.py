@@ -1,0 +1,129 @@
+"""A private Xvfb display for the real-display tests, and small X client windows on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+WINDOW_SCRIPT = r"""
+import sys, tkinter as tk
+title, geometry, colour, comm, text = sys.argv[1:6]
+if comm:
+    # Pose as another program (e.g. a screen locker): what /proc/<pid>/comm says is what
+    # Mnemo reads as the app name.
+    with open("/proc/self/comm", "w") as f:
+        f.write(comm)
+root = tk.Tk()
+root.title(title)
+root.geometry(geometry)
+root.configure(background=colour)
+for line in text.split("|") if text else []:
+    tk.Label(root, text=line, font=("DejaVu Sans", 16), bg="white", fg="black").pack(
+        anchor="w", padx=10, pady=6)
+root.update()
+print("ready", root.wm_frame(), flush=True)
+sys.stdin.readline()  # lives until the test closes stdin
+"""
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[str]:
+    """The name of a fresh Xvfb display (1280x800), stopped after the session."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install -y xvfb); real-display tests skipped")
+    n = 150 + os.getpid() % 300
+    while Path(f"/tmp/.X11-unix/X{n}").exists():
+        n += 1
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-s", "0", "-noreset"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"Xvfb exited with {proc.returncode}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("Xvfb did not start within 5 s")
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class XWindow:
+    """A Tk window in a child process, with a known title, geometry and colour."""
+
+    def __init__(
+        self, display: str, title: str, geometry: str, colour: str, comm: str, text: str = ""
+    ) -> None:
+        env = dict(os.environ, DISPLAY=display)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WINDOW_SCRIPT, title, geometry, colour, comm, text],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready"), f"window did not open: {line!r}"
+        self.xid = int(line.split()[1], 16)
+        self.pid = self.proc.pid
+
+    def comm(self) -> str:
+        return Path(f"/proc/{self.pid}/comm").read_text().strip().lower()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def open_window(xvfb: str) -> Iterator:
+    """open_window(title, geometry="320x200+50+60", colour="#ff0000", comm="", text="") ->
+    XWindow; `text` is lines separated by "|", shown as labels."""
+    opened: list[XWindow] = []
+
+    def _open(
+        title: str,
+        geometry: str = "320x200+50+60",
+        colour: str = "#ff0000",
+        comm: str = "",
+        text: str = "",
+    ) -> XWindow:
+        w = XWindow(xvfb, title, geometry, colour, comm, text)
+        opened.append(w)
+        return w
+
+    yield _open
+    for w in opened:
+        w.close()
+
+
+def wait_for(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    """Poll until predicate() returns something truthy; returns it (X is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

@@ -1,0 +1,76 @@
+"""The RapidOCR adapter on rendered text, with its bundled models and no network."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from core.capture.geometry import Rect
+from models.ocr import RapidOcrEngine, _to_bgr
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[RapidOcrEngine]:
+    yield RapidOcrEngine()
+
+
+def _render(lines: list[tuple[int, int, str]], size: tuple[int, int] = (900, 260)) -> Image.Image:
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 18)
+    for x, y, text in lines:
+        draw.text((x, y), text, fill="black", font=font)
+    return img
+
+
+def test_reads_rendered_text_with_boxes_and_no_network(engine, monkeypatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("OCR tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    img = _render([(20, 30, "Quarterly report for Mnemo"), (20, 150, "Café Müller, 9:30")])
+    boxes = engine.recognise(img)
+    texts = [b.text for b in boxes]
+    assert "Quarterly report for Mnemo" in texts
+    assert any("Café Müller" in t for t in texts)
+    first = next(b for b in boxes if b.text == "Quarterly report for Mnemo")
+    # The box sits where the line was drawn (18 px DejaVu, starting at 20,30).
+    assert abs(first.x - 20) <= 8 and abs(first.y - 30) <= 8
+    assert 200 <= first.w <= 330 and 14 <= first.h <= 40
+    assert 0.5 <= first.score <= 1.0
+
+
+def test_regions_are_cropped_and_offset_and_bgra_frames_work(engine) -> None:
+    img = _render([(20, 30, "left column text"), (600, 200, "Invoice overdue")])
+    # A BGRA frame, as the grabber gives it.
+    rgb = np.asarray(img)
+    bgra = np.dstack([rgb[..., ::-1], np.full(rgb.shape[:2], 255, np.uint8)])
+    boxes = engine.recognise_regions(bgra, [Rect(560, 180, 340, 70)])
+    assert [b.text for b in boxes] == ["Invoice overdue"]
+    b = boxes[0]
+    assert abs(b.x - 600) <= 8 and abs(b.y - 200) <= 8  # whole-image pixels, not the crop's
+    # A region outside the image, or too small, gives nothing (and no error).
+    assert engine.recognise_regions(bgra, [Rect(5000, 5000, 10, 10), Rect(0, 0, 2, 2)]) == []
+
+
+def test_blank_image_gives_no_boxes(engine) -> None:
+    assert engine.recognise(Image.new("RGB", (300, 100), "white")) == []
+
+
+def test_conversion_to_bgr() -> None:
+    rgb = Image.new("RGB", (4, 4), (255, 0, 0))
+    assert tuple(_to_bgr(rgb)[0, 0]) == (0, 0, 255)
+    bgra = np.zeros((4, 4, 4), np.uint8)
+    bgra[..., 2] = 255
+    assert tuple(_to_bgr(bgra)[0, 0]) == (0, 0, 255)
+    assert _to_bgr(np.zeros((4, 4), np.uint8)).shape == (4, 4, 3)
+    with pytest.raises(TypeError):
+        _to_bgr("not an image")
+    with pytest.raises(ValueError):
+        _to_bgr(np.zeros((4, 4, 2), np.uint8))
