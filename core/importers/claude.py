@@ -37,7 +37,7 @@ def zip_member(zf: zipfile.ZipFile) -> str | None:
 
 def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
     with source.open() as raw:
-        stream = PeekStream(raw)
+        stream = PeekStream(raw, ctx)
         if stream.first != b"[":
             raise ctx.error(
                 "is not a Claude export: it should be a list of conversations",

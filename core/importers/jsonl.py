@@ -22,7 +22,7 @@ def looks_like(head: Head) -> bool:
         return False
     try:
         first = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(first, dict) and "text" in first and bool({"time", "speaker"} & set(first))
 

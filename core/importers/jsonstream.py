@@ -4,7 +4,8 @@ errors turned into ImportFileError naming the file and where it broke."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ijson
@@ -12,14 +13,96 @@ import ijson
 from core.importers.base import Context, Head
 
 _WS = b" \t\r\n"
+# Real exports nest a dozen levels; ijson's prefixes grow with depth (a few MB of "[[[["
+# would need GBs), so deeper input is refused before ijson sees it.
+MAX_DEPTH = 200
+_STRUCTURE = re.compile(rb'[\[\]{}"]')
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_TRAILING_BACKSLASHES = re.compile(rb"\\+$")
+
+
+class TooDeep(Exception):
+    pass
+
+
+class DepthGuard(io.RawIOBase):
+    """Passes bytes through, tracking the JSON nesting depth outside strings; raises the
+    error `too_deep()` gives past MAX_DEPTH. Work is per bracket and string, not per byte."""
+
+    def __init__(self, inner: Any, too_deep: Callable[[], Exception]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._too_deep = too_deep
+        self.depth = 0
+        self._in_string = False
+        self._escape = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = bytes(self._inner.read(-1 if size is None else size))
+        self._scan(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _scan(self, data: bytes) -> None:
+        pos = 0
+        n = len(data)
+        if self._in_string:
+            pos = self._string_end(data, 1 if self._escape else 0)
+            if pos < 0:
+                return
+        depth = self.depth
+        while pos < n:
+            m = _STRUCTURE.search(data, pos)
+            if m is None:
+                break
+            c = data[m.start()]
+            if c == 0x22:  # a string: skip to its end, maybe in a later chunk
+                pos = self._string_end(data, m.end())
+                if pos < 0:
+                    break
+                continue
+            pos = m.end()
+            if c in (0x5B, 0x7B):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise self._too_deep()
+            else:
+                depth -= 1
+        self.depth = depth
+
+    def _string_end(self, data: bytes, start: int) -> int:
+        """End of the string that is open at `start`, or -1 if it goes on past this chunk."""
+        self._escape = False
+        if start > len(data):  # the escaped character is in the next chunk
+            self._in_string, self._escape = True, True
+            return -1
+        m = _STRING_REST.match(data, start)
+        if m:
+            self._in_string = False
+            return m.end()
+        self._in_string = True
+        tail = _TRAILING_BACKSLASHES.search(data, start)
+        self._escape = bool(tail) and len(tail.group()) % 2 == 1  # type: ignore[union-attr]
+        return -1
 
 
 class PeekStream(io.RawIOBase):
     """Wraps a binary stream: skips a UTF-8 BOM and leading whitespace, exposes the first
-    significant byte, then reads on unchanged (ijson reads from it)."""
+    significant byte, then reads on, refusing absurd nesting (ijson reads from it)."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, ctx: Context) -> None:
         super().__init__()
+        self._raw = inner
+        inner = DepthGuard(
+            inner, lambda: ctx.error("is nested too deeply to be a chat export (damaged?)")
+        )
         self._inner = inner
         self._buf = b""
         first = inner.read(4096)
@@ -54,7 +137,7 @@ class PeekStream(io.RawIOBase):
 
     @property
     def consumed(self) -> int:
-        return int(getattr(self._inner, "consumed", 0))
+        return int(getattr(self._raw, "consumed", 0))
 
 
 def json_error(ctx: Context, exc: Exception, stream: PeekStream) -> Exception:
@@ -110,8 +193,9 @@ def outline(head: Head) -> tuple[str | None, set[str], dict[str, Any]]:
     keys: set[str] = set()
     scalars: dict[str, Any] = {}
     data = stripped.encode("utf-8")
+    guarded = DepthGuard(io.BytesIO(data), TooDeep)
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(data), use_float=True):
+        for prefix, event, value in ijson.parse(guarded, use_float=True):
             if top is None:
                 top = "list" if event == "start_array" else "dict" if event == "start_map" else None
                 if top is None:
@@ -125,6 +209,6 @@ def outline(head: Head) -> tuple[str | None, set[str], dict[str, Any]]:
                 keys.add(value)
             elif top == "dict" and prefix in ("name", "type", "id") and event != "map_key":
                 scalars[prefix] = value
-    except (ijson.JSONError, UnicodeDecodeError):
-        pass  # the head is cut mid-document; what was seen is enough
+    except (ijson.JSONError, UnicodeDecodeError, TooDeep):
+        pass  # the head is cut mid-document (or absurd); what was seen is enough
     return top, keys, scalars

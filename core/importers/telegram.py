@@ -85,7 +85,7 @@ class _Chat:
 
 def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
     with source.open() as raw:
-        stream = PeekStream(raw)
+        stream = PeekStream(raw, ctx)
         if stream.first != b"{":
             raise ctx.error(
                 "is not a Telegram export: it should be a JSON object (result.json)",

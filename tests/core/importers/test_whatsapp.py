@@ -1,0 +1,156 @@
+"""WhatsApp export: layouts, date order, time zones, multi-line, system lines, media, zips."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.importers import ImportFileError, parse
+from tests.core.importers.conftest import FIXTURES, parse_all
+
+W = FIXTURES / "whatsapp"
+ANDROID_US = W / "WhatsApp Chat with Ana María.txt"
+
+
+def utc(*args: int) -> float:
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+def test_android_month_first_12h() -> None:
+    msgs, parsed = parse_all(ANDROID_US, tz="UTC")
+    assert parsed.format == "whatsapp"
+    assert [m.author for m in msgs] == [
+        "Ana María",
+        "You",
+        "Ana María",
+        "Ana María",
+        "Ana María",
+        "Bob",
+    ]
+    assert {m.conversation for m in msgs} == {"Ana María"}
+    assert msgs[0].time == utc(2023, 12, 31, 21, 41)
+    assert msgs[1].text == "Same to you!\nSee you tomorrow\nat the café"
+    assert msgs[3].time == utc(2024, 1, 1, 0, 0)  # 12:00 AM is midnight
+    assert msgs[5].text == "Edited text"
+    assert parsed.skipped == {"system line": 2, "media placeholder": 1, "deleted message": 1}
+    assert parsed.rejected == []
+
+
+def test_identical_repeated_messages_get_distinct_stable_ids() -> None:
+    first = [m.external_id for m in parse_all(ANDROID_US, tz="UTC")[0]]
+    again = [m.external_id for m in parse_all(ANDROID_US, tz="UTC")[0]]
+    assert first == again
+    assert len(set(first)) == len(first)  # the two "Happy new year!" at 00:00 differ
+
+
+def test_time_zone_is_applied_with_dst() -> None:
+    ny = parse_all(ANDROID_US, tz="America/New_York")[0]
+    assert ny[0].time == utc(2024, 1, 1, 2, 41)  # 21:41 EST
+    summer = W / "chat_ambiguous.txt"  # 3 April 2024, 10:00 day-first
+    paris = parse_all(summer, tz=ZoneInfo("Europe/Paris"))[0]
+    assert paris[0].time == utc(2024, 4, 3, 8, 0)  # CEST is UTC+2
+
+
+def test_default_zone_is_the_machines_local_zone() -> None:
+    msgs = parse_all(W / "chat_german.txt")[0]
+    assert msgs[0].time == datetime(2023, 12, 31, 21, 41).timestamp()
+
+
+def test_day_first_24h_with_rtl_names() -> None:
+    msgs, _ = parse_all(W / "chat_dayfirst_24h.txt", tz="UTC")
+    assert [m.author for m in msgs] == ["أحمد", "Zoë", "Zoë", "أحمد"]
+    assert msgs[0].text == "صباح الخير"
+    assert msgs[0].time == utc(2024, 1, 5, 8, 15)
+    assert msgs[2].text == "Rendez-vous à 19h?\nMulti-line second line"
+
+
+def test_dotted_german_dates_with_bom() -> None:
+    msgs, _ = parse_all(W / "chat_german.txt", tz="UTC")
+    assert [(m.author, m.text) for m in msgs] == [
+        ("Jürgen", "Frohes neues Jahr!"),
+        ("Jürgen", "Prost 🥂"),
+        ("Søren", "Skål!"),
+    ]
+    assert msgs[1].time == utc(2024, 1, 1, 0, 1)
+
+
+def test_bracketed_24h_with_seconds() -> None:
+    msgs, _ = parse_all(W / "chat_bracket_24h_seconds.txt", tz="UTC")
+    assert [m.time for m in msgs] == [
+        utc(2023, 12, 31, 21, 41, 5),
+        utc(2023, 12, 31, 21, 41, 59),
+        utc(2024, 1, 1, 0, 0, 0),
+    ]
+    assert msgs[0].author == "Yuki 雪"
+
+
+def test_ios_zip_with_marks_system_lines_and_attachments(tmp_path: Path) -> None:
+    archive = tmp_path / "WhatsApp Chat - Family 🏠.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(W / "_chat.txt", "_chat.txt")
+        zf.writestr("00000012-PHOTO-2023-12-31-21-42-10.jpg", b"\xff\xd8\xff")
+    msgs, parsed = parse_all(archive, tz="UTC")
+    assert parsed.format == "whatsapp"
+    assert [(m.author, m.text) for m in msgs] == [
+        ("Mom", "Who is bringing dessert?"),
+        ("Léa", "Me! 🍰"),
+    ]
+    assert msgs[0].conversation == "Family 🏠"
+    assert msgs[0].time == utc(2023, 12, 31, 21, 41, 30)  # 9:41:30 PM with a narrow NBSP
+    assert parsed.skipped == {"system line": 2, "media placeholder": 2}
+
+
+def test_ambiguous_dates_are_day_first_unless_told() -> None:
+    path = W / "chat_ambiguous.txt"
+    assert parse_all(path, tz="UTC")[0][0].time == utc(2024, 4, 3, 10, 0)
+    assert parse_all(path, tz="UTC", dayfirst=False)[0][0].time == utc(2024, 3, 4, 10, 0)
+
+
+def test_bad_lines_are_rejected_with_their_line_numbers() -> None:
+    msgs, parsed = parse_all(W / "chat_bad_lines.txt", tz="UTC")
+    assert [m.text for m in msgs] == ["ok", "fine"]
+    assert [(r.where, r.reason) for r in parsed.rejected] == [
+        ("line 1", "text outside any message (no date before it)"),
+        ("line 3", "the date or time is not valid"),
+        ("line 4", "the date or time is not valid"),
+    ]
+
+
+def test_a_non_utf8_line_deep_in_the_file_is_rejected_alone(tmp_path: Path) -> None:
+    good = "".join(f"12/31/23, 9:{i % 60:02d} PM - Ann: message number {i}\n" for i in range(2000))
+    path = tmp_path / "long.txt"
+    path.write_bytes(
+        good.encode()
+        + "12/31/23, 9:59 PM - José: año\n".encode("latin-1")
+        + b"12/31/23, 10:00 PM - Ann: last\n"
+    )
+    msgs, parsed = parse_all(path, tz="UTC")
+    assert len(msgs) == 2001
+    assert parsed.rejected == [type(parsed.rejected[0])("line 2001", "not valid UTF-8 text")]
+
+
+def test_utf16_export_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    path.write_bytes((W / "chat_german.txt").read_text(encoding="utf-8-sig").encode("utf-16"))
+    msgs, parsed = parse_all(path, tz="UTC")
+    assert parsed.format == "whatsapp"
+    assert [m.text for m in msgs] == ["Frohes neues Jahr!", "Prost 🥂", "Skål!"]
+
+
+def test_text_file_forced_as_whatsapp_gets_a_clear_error() -> None:
+    with pytest.raises(ImportFileError) as err:
+        parse(W / "not_whatsapp.txt", "whatsapp")
+    assert str(err.value).startswith(
+        "not_whatsapp.txt is not a WhatsApp export: no line starts with a date."
+    )
+
+
+def test_unknown_time_zone_is_a_clear_error() -> None:
+    from core.errors import BadInput
+
+    with pytest.raises(BadInput, match="Unknown time zone 'Mars/Olympus'"):
+        parse(ANDROID_US, tz="Mars/Olympus")
