@@ -177,7 +177,6 @@ class StableIds:
         base = "\x1f".join((conversation or "", f"{time:.3f}", author or "", text)).encode(
             "utf-8", "surrogatepass"
         )
-        key = hashlib.sha256(base).digest()
         counter = self._by_time.get(time)
         if counter is None:
             counter = self._by_time[time] = Counter()
@@ -185,8 +184,8 @@ class StableIds:
                 self._by_time.popitem(last=False)
         else:
             self._by_time.move_to_end(time)
-        n = counter[key]
-        counter[key] = n + 1
+        n = counter[base]
+        counter[base] = n + 1
         return hashlib.sha256(base + b"\x1f" + str(n).encode()).hexdigest()
 
 

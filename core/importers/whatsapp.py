@@ -28,10 +28,8 @@ from core.types import ImportedMessage
 NAME = "whatsapp"
 
 # Direction marks and isolates iOS/Android put around names and times; BOM.
-_MARKS = dict.fromkeys(
-    map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"), None
-)
-_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2009": " ", "\u2007": " "})
+_MARKS_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES_RE = re.compile("[\u202f\u00a0\u2009\u2007]")
 _DATE = r"(?P<d1>\d{1,4})[./-](?P<d2>\d{1,2})[./-](?P<d3>\d{1,4})\.?"
 _TIME = (
     r"(?P<h>\d{1,2})[:.](?P<mi>\d{2})(?:[:.](?P<s>\d{2}))?"
@@ -50,8 +48,12 @@ _EDITED = re.compile(r"\s*<this message was edited>\s*$", re.I)
 _SYSTEM_TEXT = re.compile(r"(?:missed (?:voice|video|group voice|group video) call.*)", re.I)
 
 
+def _strip_marks(line: str) -> str:
+    return line if line.isascii() else _MARKS_RE.sub("", line)
+
+
 def _normalise(line: str) -> str:
-    return line.translate(_MARKS).translate(_SPACES)
+    return line if line.isascii() else _SPACES_RE.sub(" ", _MARKS_RE.sub("", line))
 
 
 def match_header(line: str) -> re.Match[str] | None:
@@ -180,7 +182,7 @@ def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
             m = match_header(line)
             if m is None:
                 if pending is not None:
-                    pending.lines.append(line.translate(_MARKS))
+                    pending.lines.append(_strip_marks(line))
                 elif not seen_header and n > 200:
                     break  # not a WhatsApp file; refused below
                 elif line.strip():
