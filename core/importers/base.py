@@ -23,6 +23,8 @@ from core.types import ImportedMessage
 # on a file where every line is bad and strict mode is off).
 MAX_REJECTED_KEPT = 1000
 HEAD_BYTES = 64 * 1024
+# Longer "lines" in a text export are damage (or not text); they are skipped in pieces.
+MAX_LINE_BYTES = 1024 * 1024
 # Plausible message times: after 1990, before 2100. Anything else is a damaged field.
 MIN_TIME = 631152000.0
 MAX_TIME = 4102444800.0
@@ -121,12 +123,21 @@ class GuardedStream(io.RawIOBase):
         super().__init__()
         self._inner = inner
         self._label = label
+        self._pushback = b""
         self.consumed = 0
+
+    def unread(self, data: bytes) -> None:
+        """Puts bytes back in front of the stream (after sniffing a BOM)."""
+        self._pushback = data + self._pushback
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        if self._pushback:
+            cut = len(self._pushback) if size is None or size < 0 else size
+            data, self._pushback = self._pushback[:cut], self._pushback[cut:]
+            return data
         try:
             data = self._inner.read(-1 if size is None else size)
         except zipfile.BadZipFile as exc:
@@ -144,22 +155,40 @@ class GuardedStream(io.RawIOBase):
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
+        limit = -1 if size is None else size
+        head = b""
+        if self._pushback:
+            end = self._pushback.find(b"\n") + 1 or len(self._pushback)
+            if 0 <= limit < end:
+                end = limit
+            head, self._pushback = self._pushback[:end], self._pushback[end:]
+            if head.endswith(b"\n") or len(head) == limit:
+                return head
+            limit = -1 if limit < 0 else limit - len(head)
         try:
-            line = self._inner.readline(-1 if size is None else size)
+            line = head + self._inner.readline(limit)
         except zipfile.BadZipFile as exc:
             raise ImportFileError(
                 self._label, "is inside a damaged zip archive (bad checksum)", "Export it again."
             ) from exc
         except OSError as exc:
             raise ImportFileError(self._label, f"cannot be read ({exc})") from exc
-        self.consumed += len(line)
+        self.consumed += len(line) - len(head)
         return line
 
-    def __iter__(self) -> Iterator[bytes]:
+    def lines(self) -> Iterator[bytes | None]:
+        """Lines up to MAX_LINE_BYTES; a longer one is read through and given as None."""
         while True:
-            line = self.readline()
+            line = self.readline(MAX_LINE_BYTES)
             if not line:
                 return
+            if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while True:
+                    more = self.readline(MAX_LINE_BYTES)
+                    if not more or more.endswith(b"\n"):
+                        break
+                yield None
+                continue
             yield line
 
 

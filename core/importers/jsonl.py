@@ -38,7 +38,9 @@ class _BadLine(Exception):
     pass
 
 
-def _parse_line(raw: bytes, n: int, ctx: Context) -> ImportedMessage | None:
+def _parse_line(raw: bytes | None, n: int, ctx: Context) -> ImportedMessage | None:
+    if raw is None:
+        raise _BadLine("is longer than 1 MB")
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,7 +99,7 @@ def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
     if ctx.options.strict:
         # Check every line first, so a bad file is refused before anything is ingested.
         with source.open() as fh:
-            for n, raw in enumerate(fh, 1):
+            for n, raw in enumerate(fh.lines(), 1):
                 try:
                     _parse_line(raw, n, Context(ctx.label, ctx.options))
                 except _BadLine as exc:
@@ -107,7 +109,7 @@ def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
                     ) from None
     seen = False
     with source.open() as fh:
-        for n, raw in enumerate(fh, 1):
+        for n, raw in enumerate(fh.lines(), 1):
             try:
                 msg = _parse_line(raw, n, ctx)
             except _BadLine as exc:

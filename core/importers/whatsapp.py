@@ -89,7 +89,8 @@ def conversation_name(source: Source) -> str:
 
 
 def _lines(fh: GuardedStream, ctx: Context) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) with BOM handling; text is None for a line that is not UTF-8."""
+    """(line number, text) with BOM handling; text is None for a line that is not UTF-8
+    (or absurdly long)."""
     first = fh.read(2)
     if first in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         encoding = "utf-16-le" if first == codecs.BOM_UTF16_LE else "utf-16-be"
@@ -100,18 +101,17 @@ def _lines(fh: GuardedStream, ctx: Context) -> Iterator[tuple[int, str | None]]:
         except UnicodeDecodeError as exc:
             raise ctx.error("is not valid UTF-16 text") from exc
         return
-    rest = fh.readline()
-    n = 0
-    line_bytes = first + rest
-    if line_bytes.startswith(codecs.BOM_UTF8):
-        line_bytes = line_bytes[3:]
-    while line_bytes:
-        n += 1
+    fh.unread(first)
+    for n, raw in enumerate(fh.lines(), 1):
+        if raw is None:
+            yield n, None
+            continue
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
         try:
-            yield n, line_bytes.decode("utf-8").rstrip("\r\n")
+            yield n, raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield n, None
-        line_bytes = fh.readline()
 
 
 @dataclass
@@ -177,7 +177,7 @@ def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
     with source.open() as fh:
         for n, line in _lines(fh, ctx):
             if line is None:
-                ctx.reject(f"line {n}", "not valid UTF-8 text")
+                ctx.reject(f"line {n}", "not valid UTF-8 text (or far too long)")
                 continue
             m = match_header(line)
             if m is None:

@@ -64,3 +64,12 @@ def test_bad_line_reasons(tmp_path: Path, line: str, reason: str) -> None:
     path.write_text('{"id": 1, "time": "2024-01-01T00:00:00Z", "text": "ok"}\n' + line + "\n")
     with pytest.raises(ImportFileError, match="bad line 2: it " + reason.replace("(", r"\(")):
         list(parse(path, "jsonl").messages)
+
+
+def test_a_huge_line_is_a_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    ok = '{"id": 1, "time": "2024-01-01T00:00:00Z", "text": "ok"}\n'
+    path.write_text(ok + '{"text": "' + "a" * (2 * 1024 * 1024) + '"}\n' + ok.replace("1", "2", 1))
+    msgs, parsed = parse_all(path, strict=False)
+    assert [m.external_id for m in msgs] == ["1", "2"]
+    assert [(r.where, r.reason) for r in parsed.rejected] == [("line 2", "it is longer than 1 MB")]

@@ -130,7 +130,9 @@ def test_a_non_utf8_line_deep_in_the_file_is_rejected_alone(tmp_path: Path) -> N
     )
     msgs, parsed = parse_all(path, tz="UTC")
     assert len(msgs) == 2001
-    assert parsed.rejected == [type(parsed.rejected[0])("line 2001", "not valid UTF-8 text")]
+    assert [(r.where, r.reason) for r in parsed.rejected] == [
+        ("line 2001", "not valid UTF-8 text (or far too long)")
+    ]
 
 
 def test_utf16_export_is_read(tmp_path: Path) -> None:
@@ -154,3 +156,14 @@ def test_unknown_time_zone_is_a_clear_error() -> None:
 
     with pytest.raises(BadInput, match="Unknown time zone 'Mars/Olympus'"):
         parse(ANDROID_US, tz="Mars/Olympus")
+
+
+def test_an_absurdly_long_line_is_rejected_without_holding_it(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    with open(path, "wb") as fh:
+        fh.write(b"12/31/23, 9:41 PM - Ann: before\n")
+        fh.write(b"x" * (3 * 1024 * 1024) + b"\n")
+        fh.write(b"12/31/23, 9:42 PM - Ann: after\n")
+    msgs, parsed = parse_all(path, tz="UTC")
+    assert [m.text for m in msgs] == ["before", "after"]
+    assert [r.where for r in parsed.rejected] == ["line 2"]
