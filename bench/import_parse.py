@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--whatsapp", type=int, default=200_000)
     ap.add_argument("--telegram", type=int, default=100_000)
     ap.add_argument("--claude", type=int, default=2000)
+    ap.add_argument("--no-zip", action="store_true", help="skip the zipped ChatGPT export")
     ap.add_argument("--keep", help="write the exports here and keep them")
     ap.add_argument("--child", nargs=2, metavar=("PATH", "FORMAT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -70,17 +72,23 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         made = generate(out, args.chatgpt_mb, args.jsonl, args.whatsapp, args.telegram, args.claude)
+        if "chatgpt" in made and not args.no_zip:
+            archive = out / "chatgpt-export.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(made["chatgpt"]["path"], "conversations.json")
+            made["chatgpt_zip"] = dict(made["chatgpt"], path=str(archive))
         gen_s = time.perf_counter() - t0
         results = {}
         for fmt, info in made.items():
             child = subprocess.run(
-                [sys.executable, __file__, "--child", info["path"], fmt],
+                [sys.executable, __file__, "--child", info["path"], fmt.removesuffix("_zip")],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             results[fmt] = json.loads(child.stdout)
             results[fmt]["expected_messages"] = info["messages"]
+            results[fmt]["file_mb"] = round(os.path.getsize(info["path"]) / 2**20, 1)
         doc = {
             "bench": "import_parse",
             "cores": os.cpu_count(),

@@ -39,8 +39,12 @@ ANDROID = re.compile(rf"{_DATE},?\s{_TIME}\s[-–]\s(?P<rest>.*)")
 IOS = re.compile(rf"\[{_DATE},?\s{_TIME}\]\s(?P<rest>.*)")
 _AUTHOR = re.compile(r"(?P<author>[^:\n]{1,80}?): (?P<text>.*)", re.S)
 _MEDIA_LINE = re.compile(
-    r"<media omitted>|.*\b(?:image|video|audio|sticker|gif|document|contact card|voice message)"
-    r" omitted|<attached: [^>]*>|\S.* \(file attached\)|<view once (?:image|video|voice) omitted>",
+    r"<media omitted>"
+    r"|(?:image|video|audio|sticker|gif|document|contact card|voice message) omitted"
+    r"|.+ • .*document omitted"  # iOS: "Report.pdf • 3 pages document omitted"
+    r"|<attached: [^>]*>"
+    r"|[^\n]+\.\w{1,5} \(file attached\)"  # Android: "IMG-2023…-WA0001.jpg (file attached)"
+    r"|<view once (?:image|video|voice message) omitted>",
     re.I,
 )
 _DELETED = re.compile(r"(?:this message was deleted|you deleted this message)\.?", re.I)

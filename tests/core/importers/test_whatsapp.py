@@ -167,3 +167,23 @@ def test_an_absurdly_long_line_is_rejected_without_holding_it(tmp_path: Path) ->
     msgs, parsed = parse_all(path, tz="UTC")
     assert [m.text for m in msgs] == ["before", "after"]
     assert [r.where for r in parsed.rejected] == ["line 2"]
+
+
+def test_media_placeholders_but_not_sentences_that_look_alike(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    path.write_text(
+        "12/31/23, 9:41 PM - Ann: IMG-20231231-WA0001.jpg (file attached)\n"
+        "Look at the tree\n"
+        "12/31/23, 9:42 PM - Ann: Report Q4.pdf • 3 pages document omitted\n"
+        "12/31/23, 9:43 PM - Ben: the footnote was omitted (file attached)\n"
+        "12/31/23, 9:44 PM - Ben: Sorry, the image omitted\n"
+        "12/31/23, 9:45 PM - Ben: video omitted\n",
+        encoding="utf-8",
+    )
+    msgs, parsed = parse_all(path, tz="UTC")
+    assert [m.text for m in msgs] == [
+        "Look at the tree",
+        "the footnote was omitted (file attached)",
+        "Sorry, the image omitted",
+    ]
+    assert parsed.skipped == {"media placeholder": 2}
