@@ -52,6 +52,18 @@ class ParsedFile:
     def __iter__(self) -> Iterator[ImportedMessage]:
         return self.messages
 
+    def close(self) -> None:
+        """Stops parsing (on cancel) and releases the file."""
+        close = getattr(self.messages, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ParsedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _stream(self, fmt: Format, source: Source) -> Iterator[ImportedMessage]:
         try:
             for msg in fmt.read(source, self._ctx):

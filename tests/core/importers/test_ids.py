@@ -54,3 +54,11 @@ def test_stable_hash_depends_on_conversation(tmp_path: Path) -> None:
     a.write_text(line, encoding="utf-8")
     b.write_text(line, encoding="utf-8")
     assert parse_all(a, tz="UTC")[0][0].external_id != parse_all(b, tz="UTC")[0][0].external_id
+
+
+def test_close_stops_parsing_and_releases_the_file() -> None:
+    with parse(FIXTURES / "chatgpt" / "conversations.json") as parsed:
+        first = next(iter(parsed))
+        assert first.external_id == "n1"
+    assert list(parsed.messages) == []  # closed: nothing more comes
+    assert parsed.count == 1
