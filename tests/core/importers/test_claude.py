@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 EXPORT = FIXTURES / "claude" / "conversations.json"
 

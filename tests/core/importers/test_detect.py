@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import BadInput, UserFacingError
 from core.importers import FORMATS, ImportFileError, detect, parse
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 M = FIXTURES / "malformed"
 

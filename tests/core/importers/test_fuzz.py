@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.importers import FORMATS, ImportFileError, parse
-from tests.core.importers.conftest import FIXTURES
+from tests.core.importers.helpers import FIXTURES
 
 SETTINGS = settings(
     max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True

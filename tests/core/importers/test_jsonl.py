@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.importers import ImportFileError, parse
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 J = FIXTURES / "jsonl"
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.importers import ImportFileError, parse
 from core.importers.notes import MAX_SECTION_CHARS, split_sections
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 N = FIXTURES / "notes"
 

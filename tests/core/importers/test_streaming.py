@@ -22,8 +22,8 @@ def peak_while_parsing(path: Path, fmt: str = "auto") -> tuple[int, int]:
 
 
 def test_chatgpt_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
-    small = write_chatgpt(tmp_path / "small.json", target_mb=1.5)
-    big = write_chatgpt(tmp_path / "conversations.json", target_mb=6)
+    small = write_chatgpt(tmp_path / "small.json", target_mb=1)
+    big = write_chatgpt(tmp_path / "conversations.json", target_mb=4)
     n_small, peak_small = peak_while_parsing(tmp_path / "small.json")
     n_big, peak_big = peak_while_parsing(tmp_path / "conversations.json")
     assert (n_small, n_big) == (small["messages"], big["messages"])
@@ -38,8 +38,8 @@ def test_chatgpt_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
 
 
 def test_telegram_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
-    small = write_telegram(tmp_path / "small.json", messages=2_000)
-    big = write_telegram(tmp_path / "result.json", messages=10_000)
+    small = write_telegram(tmp_path / "small.json", messages=1_500)
+    big = write_telegram(tmp_path / "result.json", messages=6_000)
     n_small, peak_small = peak_while_parsing(tmp_path / "small.json", "telegram")
     n_big, peak_big = peak_while_parsing(tmp_path / "result.json", "telegram")
     assert (n_small, n_big) == (small["messages"], big["messages"])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.importers import ImportFileError, parse
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 T = FIXTURES / "telegram"
 

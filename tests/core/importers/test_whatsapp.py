@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.importers import ImportFileError, parse
-from tests.core.importers.conftest import FIXTURES, parse_all
+from tests.core.importers.helpers import FIXTURES, parse_all
 
 W = FIXTURES / "whatsapp"
 ANDROID_US = W / "WhatsApp Chat with Ana María.txt"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from core.importers import ParsedFile, parse
 from core.types import ImportedMessage
 
@@ -18,8 +16,3 @@ def parse_all(
 ) -> tuple[list[ImportedMessage], ParsedFile]:
     parsed = parse(path, fmt, **options)
     return list(parsed.messages), parsed
-
-
-@pytest.fixture
-def fixtures() -> Path:
-    return FIXTURES
