@@ -195,24 +195,28 @@ class GuardedStream(io.RawIOBase):
 class StableIds:
     """Stable external ids for messages the export gives no id: sha256 of
     conversation|time|author|text|occurrence, so identical repeated messages stay distinct.
-    Occurrences are counted per timestamp over a sliding window of recent timestamps, which
-    keeps memory bounded on chronological exports."""
+    `time` is best given as the export writes it (WhatsApp's local "31/12/23 21:41"), so the id
+    survives a different time zone or date-order choice on re-import. Occurrences are counted
+    per time over a sliding window of recent times: bounded memory on chronological exports."""
 
     def __init__(self, window: int = 512) -> None:
         self._window = window
-        self._by_time: OrderedDict[float, Counter[bytes]] = OrderedDict()
+        self._by_time: OrderedDict[str, Counter[bytes]] = OrderedDict()
 
-    def make(self, conversation: str | None, time: float, author: str | None, text: str) -> str:
-        base = "\x1f".join((conversation or "", f"{time:.3f}", author or "", text)).encode(
+    def make(
+        self, conversation: str | None, time: float | str, author: str | None, text: str
+    ) -> str:
+        when = f"{time:.3f}" if isinstance(time, float | int) else time
+        base = "\x1f".join((conversation or "", when, author or "", text)).encode(
             "utf-8", "surrogatepass"
         )
-        counter = self._by_time.get(time)
+        counter = self._by_time.get(when)
         if counter is None:
-            counter = self._by_time[time] = Counter()
+            counter = self._by_time[when] = Counter()
             if len(self._by_time) > self._window:
                 self._by_time.popitem(last=False)
         else:
-            self._by_time.move_to_end(time)
+            self._by_time.move_to_end(when)
         n = counter[base]
         counter[base] = n + 1
         return hashlib.sha256(base + b"\x1f" + str(n).encode()).hexdigest()

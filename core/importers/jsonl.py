@@ -71,7 +71,7 @@ def _parse_line(raw: bytes | None, n: int, ctx: Context) -> ImportedMessage | No
     external_id = (
         str(ident).strip()
         if isinstance(ident, str | int | float) and str(ident).strip()
-        else ctx.ids.make(conversation, time, speaker, text)
+        else ctx.ids.make(conversation, str(obj.get("time")), speaker, text)
     )
     return ImportedMessage(
         external_id=external_id,

@@ -122,6 +122,7 @@ def _lines(fh: GuardedStream, ctx: Context) -> Iterator[tuple[int, str | None]]:
 class _Pending:
     line: int
     time: float
+    stamp: str  # the header's date and time as written, for the stable id
     author: str | None
     lines: list[str] = field(default_factory=list)
     lrm: bool = False  # iOS marks system notices and media with a leading U+200E
@@ -207,7 +208,8 @@ def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:
             if am and not any(q in am.group("author") for q in '"“”«»'):
                 author = am.group("author").strip().lstrip("~").strip() or None
                 text = am.group("text")
-            pending = _Pending(n, t, author, [text], lrm=": \u200e" in line)
+            stamp = m.group(0)[: m.start("rest")].strip("[]- –")
+            pending = _Pending(n, t, stamp, author, [text], lrm=": \u200e" in line)
         if pending is not None:
             yield from _emit(pending, conversation, ctx)
     if not seen_header:
@@ -236,7 +238,7 @@ def _emit(p: _Pending, conversation: str, ctx: Context) -> Iterator[ImportedMess
         ctx.skip("system line")
         return
     yield ImportedMessage(
-        external_id=ctx.ids.make(conversation, p.time, p.author, text),
+        external_id=ctx.ids.make(conversation, p.stamp, p.author, text),
         time=p.time,
         author=p.author,
         text=text.replace("\x00", ""),

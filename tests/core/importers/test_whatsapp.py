@@ -187,3 +187,14 @@ def test_media_placeholders_but_not_sentences_that_look_alike(tmp_path: Path) ->
         "Sorry, the image omitted",
     ]
     assert parsed.skipped == {"media placeholder": 2}
+
+
+def test_ids_do_not_depend_on_the_zone_or_date_order_chosen() -> None:
+    utc_ids = [m.external_id for m in parse_all(ANDROID_US, tz="UTC")[0]]
+    ny_ids = [m.external_id for m in parse_all(ANDROID_US, tz="America/New_York")[0]]
+    assert utc_ids == ny_ids
+    path = W / "chat_ambiguous.txt"
+    day = parse_all(path, tz="UTC", dayfirst=True)[0]
+    month = parse_all(path, tz="UTC", dayfirst=False)[0]
+    assert [m.external_id for m in day] == [m.external_id for m in month]
+    assert day[0].time != month[0].time
