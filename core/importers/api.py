@@ -14,6 +14,7 @@ from core.errors import BadInput
 from core.importers.base import Context, Format, ImportFileError, Options, Rejected, Source
 from core.importers.base import resolve_tz as _resolve_tz
 from core.importers.detect import FORMATS, SNIFF_ORDER, read_head, supported, zip_contents
+from core.importers.notes import note_files
 from core.types import ImportedMessage, NewMemory, import_kind
 
 
@@ -129,6 +130,8 @@ def parse(
     if p.is_dir():
         if fmt not in ("auto", "markdown"):
             raise ImportFileError(label, f"is a folder; the {fmt} format needs a file")
+        if not any(True for _ in note_files(p)):
+            raise ImportFileError(label, "has no .md or .txt notes in it")
         source = Source(p)
         chosen = FORMATS["markdown"]
     elif not p.is_file():
