@@ -234,6 +234,11 @@ class Context:
     ids: StableIds = field(default_factory=StableIds)
 
     def reject(self, where: str, reason: str) -> None:
+        if self.options.strict:
+            raise self.error(
+                f"has an item that cannot be imported ({where}: {reason})",
+                "Nothing from this file was imported.",
+            )
         self.rejected_total += 1
         if len(self.rejected) < MAX_REJECTED_KEPT:
             self.rejected.append(Rejected(where, reason))

@@ -92,3 +92,10 @@ def test_a_list_that_is_not_conversations_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps([{"foo": 1}]), encoding="utf-8")
     with pytest.raises(ImportFileError, match=r"conversations\.json is not a ChatGPT export"):
         parse(path, "chatgpt")
+
+
+def test_strict_mode_refuses_the_file_at_the_first_bad_item() -> None:
+    with pytest.raises(
+        ImportFileError, match=r"^conversations\.json has an item .*\(item 4: not a"
+    ):
+        list(parse(EXPORT, strict=True).messages)
