@@ -4,6 +4,7 @@ anything but ImportFileError (or parse cleanly), and never hang."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,14 @@ from hypothesis import strategies as st
 from core.importers import FORMATS, ImportFileError, parse
 from tests.core.importers.helpers import FIXTURES
 
+# MNEMO_FUZZ_EXAMPLES=2000 runs a long, randomised session; the default is quick and fixed.
+EXAMPLES = int(os.environ.get("MNEMO_FUZZ_EXAMPLES", "60"))
 SETTINGS = settings(
-    max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    max_examples=EXAMPLES,
+    deadline=2000 if EXAMPLES <= 60 else None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=EXAMPLES <= 60,
+    database=None,
 )
 SEEDS = [
     "chatgpt/conversations.json",
