@@ -198,3 +198,20 @@ def test_ids_do_not_depend_on_the_zone_or_date_order_chosen() -> None:
     month = parse_all(path, tz="UTC", dayfirst=False)[0]
     assert [m.external_id for m in day] == [m.external_id for m in month]
     assert day[0].time != month[0].time
+
+
+@pytest.mark.parametrize(
+    ("line", "when"),
+    [
+        ("2023-12-31 21:41 - Åsa: hej", (2023, 12, 31, 21, 41)),
+        ("31/12/2023, 9:41 p. m. - Inés: hola", (2023, 12, 31, 21, 41)),
+        ("12/31/23, 12:05 AM - Ann: late", (2023, 12, 31, 0, 5)),
+        ("[31.12.23, 21:41:05] Jürgen: hallo", (2023, 12, 31, 21, 41, 5)),
+    ],
+)
+def test_more_locale_layouts(tmp_path: Path, line: str, when: tuple[int, ...]) -> None:
+    path = tmp_path / "chat.txt"
+    path.write_text(line + "\n", encoding="utf-8")
+    msgs, _ = parse_all(path, tz="UTC")
+    assert [m.time for m in msgs] == [utc(*when)]
+    assert msgs[0].author == line.split("] ")[-1].split(" - ")[-1].split(":")[0]
