@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.security import UnlockThrottle, keyring_store
 from core import audit
+from core import backup as backups
 from core.clock import Clock, SystemClock
-from core.errors import BadInput
+from core.errors import BadInput, StoreLocked, WrongPassphrase
 from core.fsutil import loosened_modes
 from core.keys import DEFAULT_KDF, KdfParams
 from core.memories import count_memories, insert_memory
@@ -47,6 +49,8 @@ class Services:
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self._listeners: list[Callable[[Changes], None]] = []
+        self.throttle = UnlockThrottle(self.data_dir)
+        self.loosened: list[str] = []
         self.store.on_lock(self._after_lock)
 
     # -- change notifications ---------------------------------------------------------------
@@ -74,9 +78,28 @@ class Services:
         self.store.create(passphrase, kdf)
         self._after_unlock(created=True)
 
+    def require_unlocked(self) -> None:
+        """Entry points that reach data call this first (R15: locked means locked)."""
+        if not self.store.unlocked:
+            raise StoreLocked()
+
+    def on_lock(self, listener: Callable[[], None]) -> None:
+        """Called (on the locking thread) after connections closed and keys were wiped: drop
+        in-memory state (index, caches, queues)."""
+        self.store.on_lock(listener)
+
     def unlock(self, passphrase: str) -> None:
+        if self.store.unlocked:
+            return
+        # Repeated wrong passphrases wait longer, whoever calls (GUI, CLI, a script).
+        self.throttle.before_attempt()
         t0 = time.perf_counter()
-        self.store.unlock(passphrase)
+        try:
+            self.store.unlock(passphrase)
+        except WrongPassphrase:
+            self.throttle.failed()
+            raise
+        self.throttle.succeeded()
         self._after_unlock(created=False)
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
@@ -85,6 +108,7 @@ class Services:
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
+        self.loosened = loose
         if loose:
             log.warning("%d files in the data folder are readable by others", len(loose))
         self.announce(Changes(locked=False))
@@ -99,9 +123,24 @@ class Services:
     def change_passphrase(self, old: str, new: str) -> None:
         require_acceptable(new)
         self.store.change_passphrase(old, new)
+        log.info("passphrase changed")
+        if self.settings.get("device.use_keyring"):
+            try:
+                keyring_store(self.data_dir, new)
+            except Exception:
+                log.warning("could not update the passphrase in the system keyring")
         if self.store.unlocked:
             now = self.clock.now()
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
+
+    # -- backup ------------------------------------------------------------------------------
+    def backup(self, path: Path) -> backups.BackupInfo:
+        """One encrypted backup file, taken while capture and other writers carry on."""
+        self.require_unlocked()
+        info = backups.create_backup(self.data_dir, self.store.reader(), self.store.key, Path(path))
+        now = self.clock.now()
+        self.store.write(lambda c: audit.record(c, "backup", now))
+        return info
 
     def close(self) -> None:
         self.store.lock()
@@ -124,6 +163,11 @@ class Services:
         self.announce(Changes(memories_added=1))
         return mid
 
+    def _file_modes(self) -> dict[str, Any]:
+        if self.data_dir.exists():
+            self.loosened = loosened_modes(self.data_dir)
+        return {"ok": not self.loosened, "loosened": self.loosened[:20]}
+
     # -- status -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         files = {}
@@ -139,6 +183,7 @@ class Services:
             "data_dir": str(self.data_dir),
             "initialised": self.initialised,
             "unlocked": self.unlocked,
+            "file_modes": self._file_modes(),
             "sizes": {
                 "database": files["mnemo.db"] + files["mnemo.db-wal"],
                 "media": media_bytes,
