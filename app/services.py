@@ -17,7 +17,8 @@ from app.security import UnlockThrottle, keyring_store
 from core import audit
 from core import backup as backups
 from core.clock import Clock, SystemClock
-from core.errors import BadInput, StoreLocked, WrongPassphrase
+from core.db import DatabaseError, integrity_ok
+from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
 from core.fsutil import loosened_modes
 from core.keys import DEFAULT_KDF, KdfParams
 from core.memories import count_memories, insert_memory
@@ -132,6 +133,23 @@ class Services:
         if self.store.unlocked:
             now = self.clock.now()
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
+
+    def check_integrity(self) -> None:
+        """Read every page (PRAGMA quick_check). SQLCipher's per-page HMAC turns any changed
+        byte into an error here; damage is reported naming the database, which is left as is."""
+        self.require_unlocked()
+        t0 = time.perf_counter()
+        try:
+            ok, detail = integrity_ok(self.store.reader())
+        except DatabaseError as e:
+            ok, detail = False, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        log.info(
+            "integrity check %s in %.0f ms",
+            "ok" if ok else "FAILED",
+            (time.perf_counter() - t0) * 1000,
+        )
+        if not ok:
+            raise StoreDamaged("database", str(self.store.db_path), detail)
 
     # -- backup ------------------------------------------------------------------------------
     def backup(self, path: Path) -> backups.BackupInfo:

@@ -53,6 +53,7 @@ def cmd_status(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     services = ctx.services(unlock=False)
     if services.initialised:
         services.unlock(ctx.passphrase())
+        services.check_integrity()  # damage anywhere is reported, naming the file
     return services.status()
 
 
