@@ -135,8 +135,10 @@ class Services:
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
 
     def check_integrity(self) -> None:
-        """Read every page (PRAGMA quick_check). SQLCipher's per-page HMAC turns any changed
-        byte into an error here; damage is reported naming the database, which is left as is."""
+        """Read every page (PRAGMA quick_check; ~60 MB/s, so run it in the background after
+        unlock, and in `status`). SQLCipher's per-page HMAC turns any changed byte into an error
+        here; damage is reported naming the database, and the store is locked at once so
+        nothing more is written to it. Unlock itself only reads page 1 and the schema."""
         self.require_unlocked()
         t0 = time.perf_counter()
         try:
@@ -149,6 +151,9 @@ class Services:
             (time.perf_counter() - t0) * 1000,
         )
         if not ok:
+            # Stop writing to a damaged database at once: lock, so the user can copy the data
+            # folder as it is and restore a backup.
+            self.store.lock()
             raise StoreDamaged("database", str(self.store.db_path), detail)
 
     # -- backup ------------------------------------------------------------------------------
