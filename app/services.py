@@ -168,6 +168,34 @@ class Services:
     def close(self) -> None:
         self.store.lock()
 
+    def autolock_config(self) -> tuple[int, bool]:
+        """(minutes of inactivity, lock with the screen): read on a worker by the auto-lock."""
+        return (
+            int(self.settings.get("security.autolock_minutes")),
+            bool(self.settings.get("security.lock_with_screen")),
+        )
+
+    def run_scheduled_backup(self) -> str | None:
+        """Back up to backup.folder when the newest backup there is older than the interval,
+        then keep only the newest backup.keep. Returns what happened, or None."""
+        if not self.unlocked:
+            return None
+        folder_text = str(self.settings.get("backup.folder")).strip()
+        if not folder_text:
+            return None
+        folder = Path(folder_text).expanduser()
+        if not folder.is_dir():
+            raise BadInput(
+                f"The backup folder {folder} does not exist (is the disk plugged in?). "
+                "Scheduled backups wait until it is back."
+            )
+        if not backups.backup_due(folder, self.settings.get("backup.every_hours"), time.time()):
+            return None
+        info = self.backup(folder)
+        removed = backups.prune(folder, int(self.settings.get("backup.keep")))
+        log.info("scheduled backup done; %d old backups removed", len(removed))
+        return f"Backed up to {info.path.name}."
+
     # -- memories ---------------------------------------------------------------------------
     def add_note(self, text: str) -> int:
         text = text.strip()

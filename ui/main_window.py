@@ -159,7 +159,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.pages: list[Page] = []
-        for i, (title, factory) in enumerate(PAGES):
+        from ui.settings_page import SettingsPage  # Settings comes last, after every feature
+
+        for i, (title, factory) in enumerate([*PAGES, ("Settings", SettingsPage)]):
             page = factory(services, tasks)
             self.pages.append(page)
             self.stack.addWidget(page)
