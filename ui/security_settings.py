@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from app import security
@@ -71,6 +72,7 @@ class PassphraseBox(QGroupBox):
         self.strength.setRange(0, 4)
         self.strength.setTextVisible(False)
         self.strength.setFixedHeight(6)
+        self.strength.setMaximumWidth(460)
         self.hint = _hint(f"Use at least {MIN_LENGTH} characters; a few unrelated words work well.")
         self.status = _hint()
         self.error = _error()
@@ -95,6 +97,7 @@ class PassphraseBox(QGroupBox):
         field = QLineEdit()
         field.setEchoMode(QLineEdit.EchoMode.Password)
         field.setAccessibleName(name)
+        field.setMaximumWidth(460)
         return field
 
     def _update(self) -> None:
@@ -146,13 +149,13 @@ class PassphraseBox(QGroupBox):
         )
 
 
-class LockBox(QGroupBox):
-    """Lock now, and how the screen lock is noticed here."""
+class LockNowRow(QWidget):
+    """Lock now (the same as Ctrl+L and the tray's Lock)."""
 
     def __init__(self, services: Services, tasks: TaskRunner) -> None:
-        super().__init__("Locking")
-        layout = QVBoxLayout(self)
-        row = QHBoxLayout()
+        super().__init__()
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(
             _hint("Locked, Mnemo closes the database, forgets its keys and pauses capture."), 1
         )
@@ -160,15 +163,20 @@ class LockBox(QGroupBox):
         self.lock_now.setToolTip("Ctrl+L")
         self.lock_now.clicked.connect(self._lock)
         row.addWidget(self.lock_now)
-        layout.addLayout(row)
-        self.screen = _hint(ScreenLockProbe().describe())
-        layout.addWidget(self.screen)
 
     def _lock(self) -> None:
-        window = self.window()
-        signal = getattr(window, "lock_requested", None)
+        signal = getattr(self.window(), "lock_requested", None)
         if signal is not None:
             signal.emit()
+
+
+class ScreenLockNote(QLabel):
+    """How the screen lock is noticed on this system (or that it cannot be)."""
+
+    def __init__(self, services: Services, tasks: TaskRunner) -> None:
+        super().__init__(ScreenLockProbe().describe())
+        self.setObjectName("hint")
+        self.setWordWrap(True)
 
 
 class KeyringBox(QGroupBox):
@@ -251,14 +259,15 @@ class KeyringBox(QGroupBox):
         self._quiet = False
 
 
-class DataBox(QGroupBox):
+class DataFolderRow(QWidget):
     """Where the data lives, and backup / restore now."""
 
     def __init__(self, services: Services, tasks: TaskRunner) -> None:
-        super().__init__("Data folder and backups")
+        super().__init__()
         self.services = services
         self.tasks = tasks
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         self.path = QLabel(str(services.data_dir))
         self.path.setObjectName("mono")
@@ -343,6 +352,3 @@ class DataBox(QGroupBox):
         self.tasks.run(
             lambda: backups.restore_backup(Path(source), Path(target), passphrase), done, failed
         )
-
-
-FACTORIES = [PassphraseBox, LockBox, KeyringBox, DataBox]

@@ -7,15 +7,18 @@ it in CUSTOM_KEYS."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -32,7 +35,7 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
-from core.settings import SETTINGS, Setting
+from core.settings import BY_KEY, SETTINGS, Setting
 from ui import security_settings
 from ui.main_window import Page
 
@@ -46,11 +49,41 @@ SECTION_TITLES = {
     "security": "Security",
 }
 # section -> widget factories (services, tasks) added below the declared settings.
-SECTION_EXTRAS: dict[str, list[Callable[[Services, TaskRunner], QWidget]]] = {
-    "security": list(security_settings.FACTORIES),
-}
+Factory = Callable[[Services, TaskRunner], QWidget]
+SECTION_EXTRAS: dict[str, list[Factory]] = {}
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
 CUSTOM_KEYS: set[str] = {"device.use_keyring"}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Declared settings shown together in a box, with feature widgets before/after them."""
+
+    title: str
+    keys: tuple[str, ...]
+    before: tuple[Factory, ...] = ()
+    after: tuple[Factory, ...] = ()
+
+
+# Optional arrangement of a section: groups and free widgets, in order. Declared settings not
+# placed in a group come first; SECTION_EXTRAS come last.
+SECTION_LAYOUT: dict[str, list[Group | Factory]] = {
+    "security": [
+        security_settings.PassphraseBox,
+        Group(
+            "Locking",
+            ("security.autolock_minutes", "security.lock_with_screen"),
+            before=(security_settings.LockNowRow,),
+            after=(security_settings.ScreenLockNote,),
+        ),
+        security_settings.KeyringBox,
+        Group(
+            "Data folder and backups",
+            ("backup.folder", "backup.every_hours", "backup.keep"),
+            before=(security_settings.DataFolderRow,),
+        ),
+    ],
+}
 
 
 class SettingEditor(QWidget):
@@ -93,6 +126,7 @@ class SettingEditor(QWidget):
                 int(s.maximum) if s.maximum is not None else 2**31 - 1,
             )
             spin.editingFinished.connect(lambda: self._changed(spin.value()))
+            _compact(spin)
             return spin
         if s.type is float:
             dspin = QDoubleSpinBox()
@@ -102,6 +136,7 @@ class SettingEditor(QWidget):
                 s.maximum if s.maximum is not None else 1e9,
             )
             dspin.editingFinished.connect(lambda: self._changed(dspin.value()))
+            _compact(dspin)
             return dspin
         if s.type is str and s.choices:
             combo = QComboBox()
@@ -169,6 +204,17 @@ class SettingEditor(QWidget):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+
+def _compact(spin: QAbstractSpinBox) -> None:
+    # Numbers need little room; arrow keys and the wheel change them (the style sheet's
+    # rounded boxes leave no room for arrow buttons).
+    spin.setStyleSheet(
+        "QAbstractSpinBox::up-button, QAbstractSpinBox::down-button { width: 0px; border: none; }"
+    )
+    spin.setToolTip("Type a number, or use the arrow keys or the mouse wheel.")
+    spin.setMinimumWidth(110)
+    spin.setMaximumWidth(160)
 
 
 class _ListEditor(QWidget):
@@ -250,27 +296,54 @@ class SettingsPage(Page):
 
     def _section(self, section: str) -> QWidget:
         body = QWidget()
-        form = QFormLayout(body)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.setVerticalSpacing(12)
-        for s in SETTINGS:
-            if s.section != section or s.key in CUSTOM_KEYS:
-                continue
-            editor = SettingEditor(s, self._save)
-            self.editors[s.key] = editor
-            if s.type is bool:
-                form.addRow(editor)
+        outer = QVBoxLayout(body)
+        outer.setSpacing(14)
+        layout = SECTION_LAYOUT.get(section, [])
+        grouped = {k for item in layout if isinstance(item, Group) for k in item.keys}
+        loose = [
+            s
+            for s in SETTINGS
+            if s.section == section and s.key not in CUSTOM_KEYS and s.key not in grouped
+        ]
+        if loose:
+            outer.addWidget(self._form(loose))
+        for item in layout:
+            if isinstance(item, Group):
+                box = QGroupBox(item.title)
+                v = QVBoxLayout(box)
+                for factory in item.before:
+                    v.addWidget(factory(self.services, self.tasks))
+                v.addWidget(self._form([BY_KEY[k] for k in item.keys]))
+                for factory in item.after:
+                    v.addWidget(factory(self.services, self.tasks))
+                outer.addWidget(box)
             else:
-                form.addRow(s.label, editor)
+                outer.addWidget(item(self.services, self.tasks))
         for factory in SECTION_EXTRAS.get(section, []):
-            form.addRow(factory(self.services, self.tasks))
+            outer.addWidget(factory(self.services, self.tasks))
+        outer.addStretch(1)
         self.sections[section] = body
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         return scroll
+
+    def _form(self, settings: list[Setting]) -> QWidget:
+        holder = QWidget()
+        form = QFormLayout(holder)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setVerticalSpacing(12)
+        for s in settings:
+            editor = SettingEditor(s, self._save)
+            self.editors[s.key] = editor
+            if s.type is bool:
+                form.addRow(editor)
+            else:
+                form.addRow(s.label, editor)
+        return holder
 
     def show_section(self, section: str) -> None:
         titles = [self.tabs.tabText(i) for i in range(self.tabs.count())]

@@ -124,11 +124,11 @@ def test_lock_now_from_settings_locks_the_main_window(
     assert window.pages[-1].title == "Settings"
     page = window.page("Settings")
     assert isinstance(page, SettingsPage)
-    from ui.security_settings import LockBox
+    from ui.security_settings import LockNowRow, ScreenLockNote
 
-    lock_box = page.sections["security"].findChild(LockBox)
-    assert (lock_box is not None and "Screen lock" in lock_box.screen.text()) or "screen" in (
-        lock_box.screen.text()
-    )
+    lock_box = page.sections["security"].findChild(LockNowRow)
+    note = page.sections["security"].findChild(ScreenLockNote)
+    assert lock_box is not None and note is not None
+    assert "screen lock" in note.text().lower()
     with qtbot.waitSignal(window.lock_requested, timeout=2000):
         lock_box.lock_now.click()
