@@ -117,6 +117,19 @@ def _runtime_dir() -> Path | None:
     return None
 
 
+# -- child processes ------------------------------------------------------------------------------
+SECRET_ENV = ("MNEMO_PASSPHRASE",)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for any child process (the model host, helpers): ours without the
+    passphrase variables. Keys and passphrases are never passed in arguments either; a child
+    that needs key material gets it over a pipe."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env.update(extra or {})
+    return env
+
+
 # -- system keyring -------------------------------------------------------------------------------
 class KeyringUnavailable(UserFacingError):
     def __init__(self, detail: str = "") -> None:

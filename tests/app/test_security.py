@@ -219,6 +219,20 @@ def test_r14_cli_passphrase_leaves_the_environment(
     assert out.stdout.strip() == "None"
 
 
+def test_r14_child_env_never_carries_the_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNEMO_PASSPHRASE", PASSPHRASE)
+    env = security.child_env({"OMP_NUM_THREADS": "2"})
+    assert "MNEMO_PASSPHRASE" not in env and env["OMP_NUM_THREADS"] == "2"
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, sys; print(sys.argv, dict(os.environ))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert PASSPHRASE not in out.stdout
+
+
 def test_keyring_without_a_backend_says_so(tmp_path: Path) -> None:
     import keyring
     from keyring.backends import fail
