@@ -76,6 +76,7 @@ class ScreenLockProbe:
                 for service, path, iface in DBUS_SERVICES:
                     if service in names:
                         self._iface = QDBusInterface(service, path, iface, bus)
+                        self._iface.setTimeout(500)  # asked on the GUI thread: never hang
                         self.method = f"D-Bus ({service})"
                         break
         except Exception:  # no QtDBus or no bus: fall back below

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from app import paths, security
 from app.autolock import AutoLock, BackupScheduler
@@ -161,8 +161,10 @@ class Controller(QObject):
         self.autolock.timer.stop()
         self.backups.stop()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
+        was_showing = False
         for w in QApplication.topLevelWidgets():
             if w.isVisible() and w is not self.gate and w.isWindow():
+                was_showing = was_showing or not isinstance(w, QMenu)
                 w.hide()
         if self.main is not None:
             self.main.deleteLater()
@@ -170,7 +172,9 @@ class Controller(QObject):
         self.services.lock()
         if self.tray:
             self.tray.set_state("locked", "Locked")
-        self._show_unlock()
+        # The unlock prompt takes the place of what was on screen; when Mnemo was only in the
+        # tray (auto-lock while away), it waits there until opened.
+        self._show_unlock(hidden=not was_showing and self.tray is not None)
 
     def quit(self) -> None:
         self.app.quit()
