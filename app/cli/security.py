@@ -60,7 +60,7 @@ def cmd_restore(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     backups.read_header(source)  # refuse a non-backup or a newer one before asking anything
     if not backups.target_is_empty(ctx.data_dir) and not args.force:
         raise backups.RestoreTargetNotEmpty(ctx.data_dir)
-    passphrase = ctx.passphrase(prompt="Passphrase of the backup: ")
+    passphrase = ctx.passphrase(prompt="Passphrase you had when the backup was made: ")
     info = backups.restore_backup(source, ctx.data_dir, passphrase, force=args.force)
     return {
         "data_dir": str(info.data_dir),
