@@ -329,7 +329,10 @@ class DataFolderRow(QWidget):
         if not target:
             return
         passphrase, ok = QInputDialog.getText(
-            self, "Restore", "The passphrase you had when the backup was made:", QLineEdit.EchoMode.Password
+            self,
+            "Restore",
+            "The passphrase you had when the backup was made:",
+            QLineEdit.EchoMode.Password,
         )
         if not ok or not passphrase:
             return
