@@ -40,6 +40,7 @@ def test_init_note_status_and_wrong_passphrase(tmp_path: Path) -> None:
     status = json.loads(r.stdout)
     assert status["memories"]["total"] == 1 and status["unlocked"] is True
     assert status["file_modes"]["ok"] is True
+    assert status["integrity"] == "ok"
     assert scan(data, canary.encode(), PASSPHRASE.encode()) == []
 
     # R4: three wrong tries, each a one-line error, nothing changed anywhere (logs included).
