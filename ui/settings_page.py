@@ -327,6 +327,7 @@ class SettingsPage(Page):
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes from the tabs to the fields
         return scroll
 
     def _form(self, settings: list[Setting]) -> QWidget:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from app.security import UnlockThrottle
+from app.services import Services
+from core.errors import WrongPassphrase
+from core.keys import unlock_key
 from tests.storehelp import PASSPHRASE, ROOT
+
+NEW_PASSPHRASE = "a brand new passphrase"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -114,6 +120,49 @@ def test_first_run_main_window_tray_and_lock(display: dict[str, str], tmp_path: 
             # The tray icon is an embedded window of our process (XEmbed, inside trayer).
             pid_windows = xdo(env, "search", "--pid", str(app.pid), "").split()
             assert len(pid_windows) >= 2, "no tray icon window"
+        # Settings -> Security by keyboard: the navigation's last entry, then the tab bar.
+        from core.settings import SETTINGS
+
+        sections = list(dict.fromkeys(st.section for st in SETTINGS))
+        geometry = xdo(env, "getwindowgeometry", main)
+        xdo(env, "mousemove", "--window", main, "60", "20", "click", "1")
+        xdo(env, "key", "End", "Tab")
+        xdo(env, "key", *["Right"] * sections.index("security"))
+        time.sleep(0.5)
+        screenshot(env, tmp_path / "settings-security.png")
+        assert geometry
+        # Change the passphrase there: current, new, again, Enter.
+        xdo(env, "key", "Tab")
+        for text, then in (
+            (PASSPHRASE, "Tab"),
+            (NEW_PASSPHRASE, "Tab"),
+            (NEW_PASSPHRASE, "Return"),
+        ):
+            xdo(env, "type", "--delay", "5", text)
+            xdo(env, "key", then)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                unlock_key(data, NEW_PASSPHRASE).wipe()
+                break
+            except WrongPassphrase:
+                time.sleep(0.3)
+        else:
+            screenshot(env, tmp_path / "passphrase-not-changed.png")
+            raise AssertionError("the passphrase was not changed from Settings")
+        # Auto-lock after 5 minutes: Tab past "Lock now" to the minutes field.
+        xdo(env, "key", "Tab", "Tab", "ctrl+a")
+        xdo(env, "type", "5")
+        xdo(env, "key", "Tab")
+        time.sleep(0.5)
+        screenshot(env, tmp_path / "passphrase-changed.png")
+        reader = Services(data)
+        reader.throttle = UnlockThrottle(data, runtime_dir=tmp_path / "reader")
+        reader.unlock(NEW_PASSPHRASE)
+        try:
+            assert reader.settings.get("security.autolock_minutes") == 5
+        finally:
+            reader.close()
         # Ctrl+L locks: the content goes, the unlock window comes.
         xdo(env, "windowactivate", "--sync", main)
         xdo(env, "key", "ctrl+l")
