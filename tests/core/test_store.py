@@ -205,6 +205,15 @@ def test_r5_wal_damage_in_the_middle_is_refused(tmp_path: Path) -> None:
     _expect_damaged(data, "write-ahead log")
 
 
+@pytest.mark.parametrize("offset", [0, 3, 9, 17, 26, 30])
+def test_r5_wal_header_damage_is_refused(tmp_path: Path, offset: int) -> None:
+    """SQLite would ignore the whole log (every commit in it) behind a header that fails its
+    checksum: magic, page size, salts, checksum, each flipped."""
+    data = _crashed_copy_with_wal(tmp_path)
+    _flip(data / "mnemo.db-wal", offset)
+    _expect_damaged(data, "write-ahead log")
+
+
 def test_r5_torn_wal_tail_is_a_crash_not_damage(tmp_path: Path) -> None:
     data = _crashed_copy_with_wal(tmp_path)
     wal = data / "mnemo.db-wal"
