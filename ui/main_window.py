@@ -128,9 +128,17 @@ class HomePage(Page):
         self.tasks.run(self.services.status, show, lambda e: None)
 
 
-# (title, factory). Later features append their pages (search, chat, import, review…).
+def _settings_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.settings_page import SettingsPage  # it builds on Page, defined above
+
+    return SettingsPage(services, tasks)
+
+
+# (title, factory). Later features append their pages (search, chat, import, review…);
+# Settings is always shown last, whatever is appended after it.
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Home", HomePage),
+    ("Settings", _settings_page),
 ]
 
 
@@ -159,9 +167,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.pages: list[Page] = []
-        from ui.settings_page import SettingsPage  # Settings comes last, after every feature
-
-        for i, (title, factory) in enumerate([*PAGES, ("Settings", SettingsPage)]):
+        pages = sorted(PAGES, key=lambda entry: entry[0] == "Settings")  # stable: Settings last
+        for i, (title, factory) in enumerate(pages):
             page = factory(services, tasks)
             self.pages.append(page)
             self.stack.addWidget(page)

@@ -61,9 +61,20 @@ def test_init_note_status_and_wrong_passphrase(tmp_path: Path) -> None:
     assert time.monotonic() - t0 >= 1.5
 
 
+def _has_command(name: str) -> bool:
+    from app.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return name in getattr(sub, "choices", {})
+
+
 def test_backup_restore_via_the_cli(tmp_path: Path) -> None:
     data, restored = tmp_path / "data", tmp_path / "restored"
     assert mnemo(tmp_path, "--data-dir", str(data), "init").returncode == 0
+    searchable = _has_command("search")
+    if searchable:
+        for text in ("the blue box holds the spare key", "lunch with Ada on Friday"):
+            assert mnemo(tmp_path, "--data-dir", str(data), "note", text).returncode == 0
     r = mnemo(tmp_path, "--data-dir", str(data), "backup", str(tmp_path / "b.mnemo-backup"))
     assert r.returncode == 0, r.stderr
     assert "opens only with your passphrase" in r.stdout
@@ -77,3 +88,13 @@ def test_backup_restore_via_the_cli(tmp_path: Path) -> None:
     r = mnemo(tmp_path, "--data-dir", str(restored), "status", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["schema"]["version"] >= 1
+    if searchable:  # R10: the restored store answers known queries with the same memories
+        for folder in (data, restored):
+            r = mnemo(tmp_path, "--data-dir", str(folder), "search", "spare key", "--json")
+            assert r.returncode == 0, r.stderr
+            hits = json.loads(r.stdout)
+            hits = hits.get("hits", hits) if isinstance(hits, dict) else hits
+            ids = [h["id"] for h in hits]
+            if folder == data:
+                expected = ids
+        assert ids == expected and ids

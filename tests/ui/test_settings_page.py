@@ -118,8 +118,15 @@ def test_lock_now_from_settings_locks_the_main_window(
     qtbot: QtBot, env: tuple[Services, TaskRunner]
 ) -> None:
     services, tasks = env
-    window = MainWindow(services, tasks, tray_available=False)
+    from ui import main_window
+
+    main_window.PAGES.append(("Later feature", main_window.HomePage))
+    try:
+        window = MainWindow(services, tasks, tray_available=False)
+    finally:
+        main_window.PAGES.pop()
     qtbot.addWidget(window)
+    assert [p.title for p in window.pages][-2:] == ["Home", "Settings"]
     window.show_page("Settings")
     assert window.pages[-1].title == "Settings"
     page = window.page("Settings")
