@@ -211,6 +211,22 @@ def private_staging(data_dir: Path, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+STALE_AFTER_S = 24 * 3600
+
+
+def remove_stale_staging(data_dir: Path, now: float | None = None) -> list[Path]:
+    """Staging folders left by a backup that was killed (encrypted, but useless). Only old ones:
+    another process (the CLI beside the app) may be backing up right now."""
+    now = time.time() if now is None else now
+    removed = []
+    for p in data_dir.glob(".backup-*"):
+        with contextlib.suppress(OSError):
+            if p.is_dir() and now - p.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(p)
+                removed.append(p)
+    return removed
+
+
 def _copy_database(source: Connection, target_path: Path, key: DataKey) -> None:
     """SQLCipher's online backup into a new database under the same key: one step (pages=-1),
     so the copy is a consistent snapshot while the writer carries on in WAL mode."""
@@ -267,6 +283,7 @@ def create_backup(
     header_hash = hashlib.sha256(header_bytes).digest()
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     files = 0
+    remove_stale_staging(data_dir)
     with private_staging(data_dir, ".backup-") as staging:
         db_copy = staging / DB_NAME
         _copy_database(source, db_copy, key)

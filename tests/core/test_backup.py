@@ -213,3 +213,13 @@ def test_backup_due(tmp_path: Path) -> None:
     p.write_bytes(b"x")
     assert not backups.backup_due(tmp_path, 24, time.time())
     assert backups.backup_due(tmp_path, 24, time.time() + 25 * 3600)
+
+
+def test_stale_staging_from_a_killed_backup_is_removed_later(tmp_path: Path) -> None:
+    old, fresh = tmp_path / ".backup-old", tmp_path / ".backup-fresh"
+    for p in (old, fresh):
+        p.mkdir()
+        (p / "mnemo.db").write_bytes(b"x")
+    os.utime(old, (time.time() - 2 * backups.STALE_AFTER_S,) * 2)
+    assert backups.remove_stale_staging(tmp_path) == [old]
+    assert fresh.exists() and not old.exists()
