@@ -139,11 +139,13 @@ class Services:
         unlock, and in `status`). SQLCipher's per-page HMAC turns any changed byte into an error
         here; damage is reported naming the database, and the store is locked at once so
         nothing more is written to it. Unlock itself only reads page 1 and the schema."""
-        self.require_unlocked()
+        key = self.store.key
         t0 = time.perf_counter()
         try:
             ok, detail = integrity_ok(self.store.reader())
         except DatabaseError as e:
+            if self.store.key is not key:  # locked (and maybe unlocked again) meanwhile
+                raise StoreLocked() from None
             ok, detail = False, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         log.info(
             "integrity check %s in %.0f ms",

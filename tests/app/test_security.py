@@ -281,3 +281,26 @@ def test_keyring_round_trip_with_a_memory_backend(tmp_path: Path) -> None:
         assert security.keyring_fetch(tmp_path) is None
     finally:
         keyring.set_keyring(previous)
+
+
+def test_locking_during_an_integrity_check_is_not_reported_as_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = _services(tmp_path, notes=1)
+
+    def lock_midway(conn: object) -> tuple[bool, str]:
+        s.lock()
+        import sqlcipher3
+
+        raise sqlcipher3.ProgrammingError("Cannot operate on a closed database.")
+
+    import app.services
+
+    real = app.services.integrity_ok
+    monkeypatch.setattr(app.services, "integrity_ok", lock_midway)
+    with pytest.raises(StoreLocked):
+        s.check_integrity()
+    monkeypatch.setattr(app.services, "integrity_ok", real)
+    s.unlock(PASSPHRASE)
+    s.check_integrity()
+    s.close()
