@@ -167,7 +167,15 @@ def test_first_run_main_window_tray_and_lock(display: dict[str, str], tmp_path: 
         xdo(env, "windowactivate", "--sync", main)
         xdo(env, "key", "ctrl+l")
         wait_window(env, "Unlock Mnemo", timeout=15)
+        time.sleep(0.3)
+        screenshot(env, tmp_path / "locked.png")
         assert xdo(env, "search", "--onlyvisible", "--name", "^Mnemo$") == ""
+        # The new passphrase opens it again.
+        gate = wait_window(env, "Unlock Mnemo")
+        xdo(env, "windowactivate", "--sync", gate)
+        xdo(env, "type", "--delay", "5", NEW_PASSPHRASE)
+        xdo(env, "key", "Return")
+        wait_window(env, "^Mnemo$", timeout=30)
         assert app.poll() is None, app.stdout.read() if app.stdout else ""
     finally:
         app.terminate()
