@@ -31,11 +31,9 @@ def _rows(s: Services) -> list[tuple[object, ...]]:
     )
 
 
-def _media(data: Path) -> None:
-    day = data / "media" / "2026-11-21"
-    day.mkdir(parents=True)
-    os.chmod(day, 0o700)
-    (day / "1.bin").write_bytes(os.urandom(3000))  # stands in for an encrypted screenshot
+def _media(s: Services) -> None:
+    assert s.media is not None
+    s.media.put(os.urandom(3000), mime="image/webp", time=1_763_700_000, thumbnail=b"t")
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def made(tmp_path: Path) -> tuple[Services, Path, str]:
     canary = "canary-" + os.urandom(8).hex()
     s = Services(tmp_path / "data")
     s.create(PASSPHRASE, kdf=TEST_KDF)
-    _media(tmp_path / "data")
+    _media(s)
     for i in range(20):
         s.add_note(f"note {i}")
     s.add_note(f"remember {canary}")
