@@ -413,6 +413,11 @@ def says_not_found(answer: str) -> bool:
     return bool(_NOT_FOUND_RE.search(answer[:200]))
 
 
+_WHEN_QUESTION = re.compile(
+    r"^\s*(when|what (day|date|time)|which (day|date)|at what time)\b", re.I
+)
+
+
 def _support(answer: str, question: str, ev: Evidence) -> float:
     """Share of the answer's new words (not already in the question) found in the memory."""
     q_words = set(keywords(question))
@@ -420,6 +425,11 @@ def _support(answer: str, question: str, ev: Evidence) -> float:
     if not a_words:
         return 0.0
     e_words = set(keywords(ev.text)) | set(keywords(describe_source(ev)))
+    if _WHEN_QUESTION.match(question):
+        # The memory's own time (its header) is evidence for "when" questions only; otherwise
+        # a date copied from a header would pass for an answer.
+        dt = datetime.fromtimestamp(ev.time).astimezone()
+        e_words |= set(keywords(f"{dt:%A %a %B %b} {dt.day} {dt.year} {dt:%H:%M}"))
     e_digits = re.sub(r"\D", "", ev.text)
     a_digits = re.sub(r"\D", "", answer)
     hits = 0
@@ -438,12 +448,14 @@ def finalize_answer(
     """Check citations and decide what the answer rests on.
 
     - "Not found" answers keep no citations and read as NOT_FOUND.
-    - Model citations that name real memories are kept when the memory supports the answer
-      (shares its new words); if none does but another memory does, that one is cited.
-    - When the model cited nothing (common with the 135M model), the memory whose words best
-      cover the answer's new words is cited and its [n] appended, marked `inferred`.
-    - An answer none of whose new words appear in any memory is treated as an invention and
-      replaced by NOT_FOUND."""
+    - "Support" of a memory = the share of the answer's new words (content words not already
+      in the question; numbers compared digit by digit) found in the memory's text or source.
+    - If no memory supports at least `min_support` of them, the answer is treated as an
+      invention and replaced by NOT_FOUND (the 135M model invents readily; an honest "not
+      found" is better than a confident wrong answer).
+    - Model citations are kept when one of them names a supporting memory.
+    - Otherwise (the 135M model rarely writes [n] itself) the best-supporting memory, plus
+      any other with support >= 0.8, is cited and its [n] appended, marked `inferred`."""
     text, cited = check_citations(answer.strip(), prompt.numbered)
     numbers_by_id = {ev.memory_id: i + 1 for i, ev in enumerate(prompt.numbered)}
     if not prompt.numbered or not text or says_not_found(text):
@@ -451,13 +463,15 @@ def finalize_answer(
     plain = re.sub(r"\[\d+\]", "", text)
     scores = {ev.memory_id: _support(plain, question, ev) for ev in prompt.numbered}
     best_id = max(scores, key=lambda k: (scores[k], -numbers_by_id[k]))
-    if scores[best_id] < 0.2 and not any(scores[c] >= min_support for c in cited):
-        return Answer(NOT_FOUND, [], [], not_found=True)
-    if cited and any(scores[c] > 0 for c in cited):
-        return Answer(text, cited, [numbers_by_id[c] for c in cited])
     if scores[best_id] < min_support:
-        # Grounded enough to show, but no memory clearly carries it: cite nothing.
-        return Answer(plain.strip(), [], [])
+        # No memory carries the answer's new words: the small model made it up.
+        return Answer(NOT_FOUND, [], [], not_found=True)
+    supported = [c for c in cited if scores[c] >= min_support]
+    if supported:
+        keep = {numbers_by_id[c] for c in supported}
+        text = re.sub(r"\[(\d+)\]", lambda m: m.group(0) if int(m.group(1)) in keep else "", text)
+        text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
+        return Answer(text, supported, [numbers_by_id[c] for c in supported])
     ids = [best_id]
     ids += [
         k

@@ -276,6 +276,7 @@ class _Child:
             if kind in _TERMINAL and rid is not None and kind != "exit":
                 self.host._request_ended(self)
         code = self.proc.wait()
+        self._close_pipes()
         with self.lock:
             self.alive = False
             pending = list(self.pending.items())
@@ -286,6 +287,15 @@ class _Child:
         for rid, q in pending:
             q.put({"type": "exit", "id": rid, "code": code})
         self.host._child_exited(self, code)
+
+    def _close_pipes(self) -> None:
+        with self.write_lock:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
 
     def exit_message(self, code: int | None) -> str:
         if self.kill_reason == "hang":
@@ -676,9 +686,6 @@ class LlmHost:
                 child.kill("close")
                 child.proc.wait(timeout=5)
             child.reader.join(timeout=5)
-            for stream in (child.proc.stdin, child.proc.stdout):
-                if stream is not None:
-                    stream.close()
         for t in [*self._threads, self._watchdog]:
             if t is not None and t is not threading.current_thread():
                 t.join(timeout=10)
@@ -812,6 +819,7 @@ class LlmHost:
             msg["prompt"] = prompt
         else:
             msg["messages"] = [{"role": m["role"], "content": m["content"]} for m in prompt]
+        log.info("generation %s on model process %d", rid, child.pid)
         stream = GenerationStream(self, child, rid, child.request(msg), t0, load_s)
         with self._cond:
             self._streams[rid] = stream

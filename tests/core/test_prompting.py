@@ -296,3 +296,18 @@ def test_known_app_named_in_question_becomes_a_filter() -> None:
         known_apps=["firefox"],
     )
     assert given_filter.filters.app == "chrome"
+
+
+def test_finalize_drops_unsupported_citations_but_keeps_supported_ones() -> None:
+    p = _prompt(EVIDENCE)
+    a = finalize_answer("The invoice was 23.80 EUR [3][1].", p, "How much was the invoice?")
+    assert a.citations == [13] and a.text == "The invoice was 23.80 EUR [3]."
+
+
+def test_header_dates_support_only_when_questions() -> None:
+    when = datetime(2026, 11, 18, 10, 0, tzinfo=UTC).timestamp()
+    p = _prompt([ev(5, "Anna: the plumber came today.", time=when)])
+    invented = finalize_answer("The answer is: Wed 18 Nov 2026.", p, "What is my sister's name?")
+    assert invented.not_found
+    real = finalize_answer("On Wednesday 18 November.", p, "When did the plumber come?")
+    assert real.citations == [5]
