@@ -274,7 +274,7 @@ class _Child:
             if q is not None:
                 q.put(msg)
             if kind in _TERMINAL and rid is not None and kind != "exit":
-                self.host._request_ended(self)
+                self.host._request_ended(self, succeeded=kind in ("done", "loaded"))
         code = self.proc.wait()
         self._close_pipes()
         with self.lock:
@@ -501,6 +501,10 @@ class LlmHost:
         root = str(project_root())
         env["PYTHONPATH"] = root
         env["PYTHONUNBUFFERED"] = "1"
+        # llama.cpp's OpenMP threads spin at barriers by default; when OCR and embedding share
+        # the cores, a spinning thread waits for a descheduled partner and generation slows
+        # ~10x (3 instead of 40 tokens/s measured on 2 busy cores). Passive waiting avoids it.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         proc = subprocess.Popen(
             child_command(),
             stdin=subprocess.PIPE,
@@ -631,11 +635,13 @@ class LlmHost:
             n_threads if n_threads is not None else (base.n_threads if base else None),
         )
         with self._cond:
+            while self._starting:  # let a start in progress finish, then decide
+                self._cond.wait(timeout=1.0)
             child = self._child
             have_model = child is not None and child.alive and self._loaded is not None
-            if not have_model and not self._starting:
-                # Nothing loaded yet: the new model is loaded on first need (or now, below).
-                previous = self._config
+            previous = self._config
+            if not have_model:
+                # Nothing loaded: start with the new model; on failure the old choice stays.
                 self._config = new
         if not have_model:
             try:
@@ -737,12 +743,12 @@ class LlmHost:
             child.send({"op": "cancel", "id": rid})
         self._refresh_idle_status()
 
-    def _request_ended(self, child: _Child) -> None:
+    def _request_ended(self, child: _Child, *, succeeded: bool) -> None:
         with self._cond:
             if child is not self._child:
                 return
-            if time.monotonic() - child.started_at > 60:
-                self._failures = 0
+            if succeeded:
+                self._failures = 0  # the restart backoff starts afresh after a good answer
         self._refresh_idle_status()
 
     def _child_exited(self, child: _Child, code: int) -> None:
