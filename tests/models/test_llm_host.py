@@ -405,3 +405,15 @@ def test_close_leaves_nothing_running_and_refuses_more_work() -> None:
     assert h.status.state == LlmState.NOT_LOADED
     with pytest.raises(ModelStopped):
         h.generate("hello")
+
+
+def test_read_error_gives_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "model.gguf"
+    f.write_bytes(b"GGUF" + b"\0" * 64)
+
+    def refuse(*_a: object, **_k: object) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(ModelMissing, match=r"cannot read the model file .*Permission denied"):
+        validate_gguf(f)
