@@ -418,6 +418,10 @@ _WHEN_QUESTION = re.compile(
 )
 
 
+def _numbers_in(text: str) -> set[str]:
+    return set(re.findall(r"\d+", text))
+
+
 def _support(answer: str, question: str, ev: Evidence) -> float:
     """Share of the answer's new words (not already in the question) found in the memory."""
     q_words = set(keywords(question))
@@ -426,18 +430,18 @@ def _support(answer: str, question: str, ev: Evidence) -> float:
         return 0.0
     e_words = set(keywords(ev.text)) | set(keywords(describe_source(ev)))
     if _WHEN_QUESTION.match(question):
-        # The memory's own time (its header) is evidence for "when" questions only; otherwise
-        # a date copied from a header would pass for an answer.
+        # The memory's own time (its header) is evidence for "when" questions only, and only
+        # when the answer names that day: otherwise any date copied from any header, or
+        # invented, would pass for an answer.
         dt = datetime.fromtimestamp(ev.time).astimezone()
-        e_words |= set(keywords(f"{dt:%A %a %B %b} {dt.day} {dt.year} {dt:%H:%M}"))
-    e_digits = re.sub(r"\D", "", ev.text)
-    a_digits = re.sub(r"\D", "", answer)
-    hits = 0
-    for w in a_words:
-        if w in e_words or (w.isdigit() and len(w) >= 2 and w in e_digits):
-            hits += 1
+        numbers = {w for w in a_words if w.isdigit()}
+        if str(dt.day) in numbers or (not numbers and dt.strftime("%A").lower() in a_words):
+            e_words |= set(keywords(f"{dt:%A %a %B %b} {dt.day} {dt.year} {dt:%H %M}"))
+    e_numbers = _numbers_in(ev.text)
+    hits = sum(1 for w in a_words if w in e_words or (w.isdigit() and w in e_numbers))
     # A long number written without its spaces ("0612345678") still counts as found.
-    if len(a_digits) >= 6 and a_digits in e_digits:
+    a_digits = re.sub(r"\D", "", answer)
+    if len(a_digits) >= 6 and a_digits in re.sub(r"\D", "", ev.text):
         hits = max(hits, len(a_words) // 2 + 1)
     return min(1.0, hits / len(a_words))
 

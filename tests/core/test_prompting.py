@@ -311,3 +311,18 @@ def test_header_dates_support_only_when_questions() -> None:
     assert invented.not_found
     real = finalize_answer("On Wednesday 18 November.", p, "When did the plumber come?")
     assert real.citations == [5]
+
+
+def test_short_numbers_must_match_whole_numbers() -> None:
+    p = _prompt([ev(1, "Recipe: 200 g red lentils, 120,000 reasons.")])
+    assert finalize_answer("The answer is: 20.", p, "How many lentils?").not_found
+    assert finalize_answer("You need 200 g.", p, "How many lentils?").citations == [1]
+
+
+def test_invented_date_in_a_when_answer_is_not_found() -> None:
+    thu = datetime(2026, 11, 5, 12, 0, tzinfo=UTC).timestamp()
+    p = _prompt([ev(4, "Tom: I booked the train to Lyon.", time=thu)])
+    a = finalize_answer("It is scheduled for Thu 7 Nov 2026.", p, "When is the dentist?")
+    assert a.not_found
+    b = finalize_answer("Tom booked it on Thursday 5 November.", p, "When did Tom book it?")
+    assert b.citations == [4]
