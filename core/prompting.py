@@ -51,6 +51,12 @@ _STOPWORDS = frozenset(
 _FOLLOW_UP_STRONG = re.compile(
     r"^\s*(and|also|then|what about|how about|and then|what else|same)\b", re.IGNORECASE
 )
+_TIME_WORDS = frozenset(
+    """day days week weeks month months year years morning afternoon evening night today
+    tomorrow yesterday tonight earlier later last next previous following week-end weekend
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    june july august september october november december hour hours minute minutes""".split()  # noqa: SIM905
+)
 _PRONOUNS = re.compile(r"\b(it|that|this|them|those|these|he|she|they|there)\b", re.IGNORECASE)
 
 
@@ -286,15 +292,18 @@ def build_prompt(
     now: float | None = None,
     tz: tzinfo | None = None,
     max_memory_tokens: int = 320,
-    max_history_turns: int = 2,
+    max_history_turns: int = 1,
+    history_answers: bool = False,
     system_prompt: str = SYSTEM_PROMPT,
 ) -> BuiltPrompt:
     """Chat messages answering `question` from `evidence` (ranked, best first), fitted into
     `budget_tokens` (the context size minus the room kept for the answer).
 
     Layout, chosen by trying several on the bundled 135M model: a short system message with
-    the rules; one user message holding the memories as delimited quoted data, then a line of
-    conversation context, then the question last, next to the answer."""
+    the rules; one user message holding the memories as delimited quoted data (best first),
+    then today's date and the previous question, then the question last, next to the answer.
+    Earlier *answers* are left out by default (`history_answers`): the 135M model copies them
+    into the new answer; a larger model may be given them."""
     q = clean_user_text(question)
     focus = keywords(q)
     for t in history[-1:]:
@@ -304,11 +313,11 @@ def build_prompt(
     if now is not None:
         today = datetime.fromtimestamp(now, tz=tz) if tz else datetime.fromtimestamp(now)
         context_lines.append(f"Today is {today:%a} {today.day} {today:%b %Y}.")
-    for t in history[-max_history_turns:]:
-        prev_a = _CITATION_LIKE.sub("", clean_user_text(t.answer))
-        prev_a = truncate_to_tokens(prev_a, 60, count_tokens)
+    for t in history[len(history) - max_history_turns :] if max_history_turns > 0 else ():
         context_lines.append(f"Earlier question: {clean_user_text(t.question)}")
-        context_lines.append(f"Earlier answer: {prev_a}")
+        if history_answers:
+            prev_a = _CITATION_LIKE.sub("", clean_user_text(t.answer))
+            context_lines.append(f"Earlier answer: {truncate_to_tokens(prev_a, 60, count_tokens)}")
     tail = "\n".join([*context_lines, f"Question: {q}"])
 
     head = "Memories:\n"
@@ -320,8 +329,9 @@ def build_prompt(
         + 4  # the assistant turn's opening
     )
     # Earlier turns are dropped before any memory is.
-    while fixed > budget_tokens // 2 and len(context_lines) > (1 if now is not None else 0):
-        context_lines = context_lines[2:] if now is None else context_lines[:1] + context_lines[3:]
+    while fixed > budget_tokens // 2 and any(ln.startswith("Earlier") for ln in context_lines):
+        first = next(i for i, ln in enumerate(context_lines) if ln.startswith("Earlier"))
+        del context_lines[first]
         tail = "\n".join([*context_lines, f"Question: {q}"])
         fixed = count_tokens(system_prompt) + count_tokens(head) + count_tokens(tail) + 16
 
@@ -500,11 +510,14 @@ def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     if not history:
         return False
     q = question.strip()
-    if _FOLLOW_UP_STRONG.match(q):
-        return True
     kws = keywords(q)
     if not kws:
         return True
+    topic = [w for w in kws if w not in _TIME_WORDS and not w.isdigit()]
+    if _FOLLOW_UP_STRONG.match(q):
+        # "and what about the week after?" leans on the last question; "and what about the
+        # train to Lyon?" brings its own topic.
+        return len(topic) <= 1
     return len(kws) <= 3 and bool(_PRONOUNS.search(q))
 
 

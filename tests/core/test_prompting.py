@@ -142,13 +142,30 @@ def test_no_evidence_still_builds_a_prompt() -> None:
     assert "Memories: none." in user_message(p)
 
 
-def test_history_is_included_briefly_without_old_citations() -> None:
-    hist = [Turn("When did I meet Tom?", "You met Tom on Monday [2].")]
-    p = build_prompt("and the week after?", EVIDENCE, history=hist)
-    user = user_message(p)
+def test_history_gives_the_previous_question_and_answers_only_on_request() -> None:
+    hist = [Turn("Who called?", "Nobody."), Turn("When did I meet Tom?", "On Monday [2].")]
+    user = user_message(build_prompt("and the week after?", EVIDENCE, history=hist))
     assert "Earlier question: When did I meet Tom?" in user
-    assert "You met Tom on Monday" in user
+    assert "Who called?" not in user  # one turn by default
+    assert "On Monday" not in user  # the small model copies earlier answers
+    user = user_message(
+        build_prompt(
+            "and after?", EVIDENCE, history=hist, history_answers=True, max_history_turns=2
+        )
+    )
+    assert "Earlier question: Who called?" in user
+    assert "Earlier answer: On Monday." in user or "Earlier answer: On Monday" in user
     assert "Monday [2]" not in user
+    assert "Earlier" not in user_message(
+        build_prompt("q", EVIDENCE, history=hist, max_history_turns=0)
+    )
+
+
+def test_history_is_dropped_before_evidence_when_the_budget_is_tight() -> None:
+    hist = [Turn("word " * 80, "x")]
+    p = build_prompt("q", EVIDENCE, history=hist, count_tokens=words, budget_tokens=120)
+    assert "Earlier question" not in user_message(p)
+    assert p.numbered
 
 
 def test_estimate_tokens_is_monotonic() -> None:
@@ -243,6 +260,8 @@ def test_finalize_accepts_numbers_written_differently() -> None:
         ("What about Tom?", True),
         ("how about in firefox", True),
         ("and then?", True),
+        ("and what about the week after?", True),
+        ("And what about the train to Lyon?", False),
         ("When was it?", True),
         ("What did Anna say about the dentist appointment?", False),
         ("Which train did I book to Lyon last week?", False),
