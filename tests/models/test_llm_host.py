@@ -126,6 +126,27 @@ def test_test_model_reports_speed(host: LlmHost) -> None:
     assert t.model_path == str(default_model_path())
 
 
+def test_requests_from_several_threads_are_all_answered(host: LlmHost) -> None:
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def ask(i: int) -> None:
+        try:
+            msgs = [{"role": "user", "content": f"Say the number {i}."}]
+            results.append(host.complete(msgs, max_tokens=6).text)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(results) == 3 and all(r.strip() for r in results)
+    _wait_for(lambda: host.status.state == LlmState.READY, 5)
+
+
 # ------------------------------------------------------------------- answers
 
 EVIDENCE = [
