@@ -609,10 +609,19 @@ class LlmHost:
                 self._cond.notify_all()
             raise
         with self._cond:
-            self._child = child
-            self._loaded = cfg
+            closed = self._closed
+            if not closed:
+                self._child = child
+                self._loaded = cfg
             self._starting = False
             self._cond.notify_all()
+        if closed:
+            # close() ran while this start was under way: leave nothing behind.
+            child.intentional = True
+            child.kill("close")
+            child.proc.wait(timeout=5)
+            child.reader.join(timeout=5)
+            raise ModelStopped("The model has been shut down.")
         self._set_status(LlmState.READY)
         return child, time.perf_counter() - t0
 
@@ -794,6 +803,15 @@ class LlmHost:
             log.warning("model restart failed: %s", type(exc).__name__)
             with self._cond:
                 self._failures += 1
+            return
+        # A request may have started the new child first; the status must not stay at
+        # "restarting" either way.
+        with self._cond:
+            child = self._child
+            if child is None or not child.alive:
+                return
+            busy = bool(child.generating)
+        self._set_status(LlmState.BUSY if busy else LlmState.READY)
 
     # ----------------------------------------------------------------- requests
 
