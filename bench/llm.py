@@ -118,7 +118,9 @@ def main() -> int:
     def med(key: str) -> float:
         return round(statistics.median(float(r[key]) for r in runs), 4)
 
-    doc = {
+    first_token = med("first_token_s")
+    total = med("total_s")
+    doc: dict[str, object] = {
         "benchmark": "llm",
         "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -127,9 +129,9 @@ def main() -> int:
         "evidence_memories": len(MEMORIES),
         "runs": len(runs),
         "child_start_and_load_s": round(start_load_s, 4),
-        "first_token_s_median": med("first_token_s"),
+        "first_token_s_median": first_token,
         "first_token_s_max": round(max(float(r["first_token_s"]) for r in runs), 4),
-        "answer_total_s_median": med("total_s"),
+        "answer_total_s_median": total,
         "answer_total_s_max": round(max(float(r["total_s"]) for r in runs), 4),
         "tokens_per_s_median": med("tokens_per_s"),
         "prompt_tokens_median": med("prompt_tokens"),
@@ -138,7 +140,11 @@ def main() -> int:
         "test_model_tokens_per_s": round(speed.tokens_per_s, 2),
         "bars": {"first_token_s": 1.0, "answer_total_s": 3.0},
     }
-    doc["meets_bars"] = doc["first_token_s_median"] <= 1.0 and doc["answer_total_s_median"] <= 3.0
+    doc["meets_bars"] = first_token <= 1.0 and total <= 3.0
+    # First-token time is prompt evaluation; this lets a reader scale it to another load.
+    doc["prompt_eval_tokens_per_s_median"] = round(
+        statistics.median(float(r["prompt_tokens"]) / float(r["first_token_s"]) for r in runs), 1
+    )
     print(json.dumps(doc, indent=2))
     return 0
 

@@ -132,7 +132,7 @@ class _Model:
 
     def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         slotted = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
-        rendered = self.formatter(messages=slotted).prompt
+        rendered = self.formatter(messages=slotted).prompt  # type: ignore[arg-type]
         tokens: list[int] = []
         pos = 0
         for match in _SLOT_RE.finditer(rendered):

@@ -465,7 +465,8 @@ class LlmHost:
 
     def _set_status(self, state: LlmState, message: str = "") -> None:
         with self._cond:
-            path = (self._loaded or self._config).path if (self._loaded or self._config) else None
+            cfg = self._loaded or self._config
+            path = cfg.path if cfg is not None else None
             new = LlmStatus(state, message, path)
             if new == self._status:
                 return
