@@ -14,6 +14,7 @@ from app import paths
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui.about import AboutWindow, add_help_menu
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
@@ -37,6 +38,7 @@ class Controller(QObject):
         self.tray: Tray | None = None
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
+        self.about: AboutWindow | None = None
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -59,12 +61,17 @@ class Controller(QObject):
             self.tray.open_requested.connect(self.open)
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
+            self.tray.about_requested.connect(self.show_about)
             self.tray.set_state("locked", "Locked")
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
         if self.services.initialised:
-            self._show_unlock(hidden=self.start_in_tray and self.tray_available)
+            hidden = self.start_in_tray and self.tray_available
+            if self.services.settings.get("device.use_keyring"):
+                self._unlock_from_keyring(hidden)
+            else:
+                self._show_unlock(hidden=hidden)
         else:
             gate = FirstRunWindow(self.services, self.tasks)
             self._show_gate(gate)
@@ -83,19 +90,53 @@ class Controller(QObject):
     def _show_unlock(self, hidden: bool = False) -> None:
         self._show_gate(UnlockWindow(self.services, self.tasks), hidden=hidden)
 
+    # -- keyring (device.use_keyring): unlock without asking, else fall back to the window --
+    def keyring_passphrase(self) -> str | None:
+        """The passphrase kept in the OS keyring for this data folder, or None. The entry is
+        (service "Mnemo", user = the data folder path); the settings page stores it there."""
+        try:
+            import keyring
+
+            return keyring.get_password("Mnemo", str(self.data_dir))
+        except Exception as exc:  # no backend, locked keyring, D-Bus down: ask instead
+            log.info("keyring unavailable (%s); asking for the passphrase", type(exc).__name__)
+            return None
+
+    def _unlock_from_keyring(self, hidden: bool) -> None:
+        def attempt() -> bool:
+            passphrase = self.keyring_passphrase()
+            if not passphrase:
+                return False
+            self.services.unlock(passphrase)
+            return True
+
+        def done(ok: object) -> None:
+            if ok:
+                self._on_unlocked(show=not self.start_in_tray or not self.tray_available)
+            else:
+                self._show_unlock(hidden=hidden)
+
+        def failed(err: BaseException) -> None:
+            log.info("keyring unlock failed (%s); asking for the passphrase", type(err).__name__)
+            self._show_unlock(hidden=hidden)
+
+        self.tasks.run(attempt, done, failed)
+
     def _gate_closed(self) -> None:
         if not self.services.unlocked and not self.tray_available:
             self.quit()
 
-    def _on_unlocked(self) -> None:
+    def _on_unlocked(self, show: bool = True) -> None:
         setup_logging(paths.log_dir(self.data_dir))
         self.gate = None
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
+            add_help_menu(self.main, self.show_about)
         self.main.refresh()
-        self.main.bring_forward()
+        if show:
+            self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
 
@@ -109,6 +150,14 @@ class Controller(QObject):
             self.gate.activateWindow()
         else:
             self._show_unlock()
+
+    def show_about(self) -> None:
+        if self.about is None:
+            self.about = AboutWindow(self.services, self.tasks)
+        self.about.refresh()
+        self.about.show()
+        self.about.raise_()
+        self.about.activateWindow()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""
