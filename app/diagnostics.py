@@ -104,10 +104,10 @@ def model_in_use(services: Services) -> str:
     """The language model answers come from. `models.llm_path` is a store setting, so while
     locked we can only say what the default is."""
     if not services.unlocked:
-        return f"{DEFAULT_LLM.name} (bundled), unless Settings choose another file (unlock to see)"
+        return f"{DEFAULT_LLM.name}, bundled (unless Settings choose another file: unlock to see)"
     chosen = str(services.settings.get("models.llm_path") or "").strip()
     if not chosen:
-        return f"{DEFAULT_LLM.name} (bundled)"
+        return f"{DEFAULT_LLM.name}, bundled"
     p = Path(chosen).expanduser()
     return f"{p.name} (your file{'' if p.exists() else ', not found'})"
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
@@ -57,8 +58,10 @@ class AboutWindow(QDialog):
         self.tasks = tasks
         self.setWindowTitle("About Mnemo")
         self.setWindowIcon(app_icon())
-        self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
+        # The layout sets the minimum size (no fixed minimum on the dialog, which would stop
+        # it from growing when the report appears).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.setContentsMargins(28, 24, 28, 20)
         layout.setSpacing(10)
 
@@ -76,6 +79,7 @@ class AboutWindow(QDialog):
         )
         tagline.setObjectName("subtitle")
         tagline.setWordWrap(True)
+        tagline.setMinimumWidth(480)
         titles.addWidget(tagline)
         head.addLayout(titles, 1)
         layout.addLayout(head)
@@ -96,7 +100,7 @@ class AboutWindow(QDialog):
             name = QLabel(label)
             name.setObjectName("fieldname")
             grid.addWidget(name, row, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addWidget(widget, row, 1)
+            grid.addWidget(widget, row, 1, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(open_folder, 0, 2, Qt.AlignmentFlag.AlignTop)
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
@@ -116,7 +120,7 @@ class AboutWindow(QDialog):
         self.report = QPlainTextEdit()
         self.report.setReadOnly(True)
         self.report.setAccessibleName("Diagnostics report")
-        self.report.setMinimumHeight(180)
+        self.report.setFixedHeight(170)
         self.report.hide()
         layout.addWidget(self.report)
 
@@ -180,6 +184,8 @@ class AboutWindow(QDialog):
             QGuiApplication.clipboard().setText(text)
             self.report.setPlainText(text)
             self.report.show()
+            # adjustSize() caps windows at 2/3 of the screen; grow to what the layout needs.
+            self.resize(self.width(), max(self.height(), self.sizeHint().height()))
             self.copy.setEnabled(True)
             self.copy_status.setText(
                 "Copied to the clipboard. It holds no memories, passphrase or keys."
