@@ -18,8 +18,9 @@ ICON_DIR=$DATA_HOME/icons/hicolor
 MANIFEST=$APP_DIR.install-manifest
 ICONS_SRC=$ROOT/assets/icons
 SIZES="16 22 24 32 48 64 128 256 512"
-# Qt on X11 names the window class after the executable (mnemo): docks group windows by it.
-WMCLASS=mnemo
+# Qt on X11 sets WM_CLASS to ("mnemo", "Mnemo"): the class is the application name; docks
+# match it to this entry to group windows.
+WMCLASS=Mnemo
 
 if [ ! -x "$BUNDLE/mnemo" ]; then
   echo "mnemo install: no bundle at $BUNDLE. Build it first with: make package" >&2

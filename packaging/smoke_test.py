@@ -127,10 +127,11 @@ def run_gui(cmd: list[str], env: dict[str, str], shot: Path, timeout: float = 90
         result: dict = {"window_seconds": round(seconds, 2), "window": bool(found)}
         if found:
             time.sleep(1.0)  # let it paint
-            wm_class = subprocess.run(
-                ["xdotool", "getwindowclassname", found], env=env, capture_output=True, text=True
-            ).stdout.strip()
-            result["wm_class"] = wm_class
+            if shutil.which("xprop"):
+                wm_class = subprocess.run(
+                    ["xprop", "-id", found, "WM_CLASS"], env=env, capture_output=True, text=True
+                ).stdout.strip()
+                result["wm_class"] = wm_class.partition("=")[2].strip()
             screenshot(env, shot)
             result["screenshot"] = str(shot)
             # A second launch must hand over to the first (single instance) and exit.

@@ -68,7 +68,7 @@ def test_install_then_uninstall_leaves_home_as_it_was(home: Path, bundle: Path) 
     entry = (share / "applications" / "mnemo.desktop").read_text()
     assert f'Exec="{app}/mnemo"' in entry  # the space in HOME is quoted
     assert "Icon=mnemo" in entry and "Terminal=false" in entry
-    assert "StartupWMClass=mnemo" in entry
+    assert "StartupWMClass=Mnemo" in entry
     if shutil.which("desktop-file-validate"):
         check = subprocess.run(
             ["desktop-file-validate", str(share / "applications" / "mnemo.desktop")],
