@@ -152,3 +152,32 @@ def test_keyring_without_entry_falls_back_to_the_unlock_window(
             c.gate.hide()
             c.gate.deleteLater()
         c.shutdown()
+
+
+def test_tray_start_without_keyring_waits_in_the_tray(
+    qtbot, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """--tray at login: no window until the user opens Mnemo from the tray."""
+    services.create(PASSPHRASE, TEST_KDF)
+    services.lock()
+    import keyring
+
+    def never(service: str, user: str) -> str:
+        raise AssertionError("keyring consulted although device.use_keyring is off")
+
+    monkeypatch.setattr(keyring, "get_password", never)
+    monkeypatch.setattr(
+        controller_module.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True)
+    )
+    c = _controller(services, start_in_tray=True)
+    try:
+        c.start()
+        assert c.gate is not None and not c.gate.isVisible()
+        assert c.tray is not None
+        c.open()
+        assert c.gate.isVisible()
+    finally:
+        if c.gate is not None:
+            c.gate.hide()
+            c.gate.deleteLater()
+        c.shutdown()
