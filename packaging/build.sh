@@ -9,8 +9,10 @@ PY=${PY:-.venv/bin/python}
 # Icons are committed; regenerate only when missing (packaging/make_icons.py draws them).
 [ -f assets/icons/mnemo.svg ] || QT_QPA_PLATFORM=offscreen "$PY" packaging/make_icons.py
 
+# No --clean: PyInstaller reuses its analysis in build/pyinstaller when inputs are unchanged
+# (`make clean` for a build from scratch).
 start=$(date +%s)
-"$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+"$PY" -m PyInstaller --noconfirm --log-level WARN \
   --distpath dist --workpath build/pyinstaller packaging/mnemo.spec
 secs=$(( $(date +%s) - start ))
 size=$(du -sh dist/mnemo | cut -f1)

@@ -105,7 +105,8 @@ def find_window(env: dict[str, str], title: str) -> str | None:
 def screenshot(env: dict[str, str], out: Path) -> None:
     code = (
         "import sys, mss\nfrom PIL import Image\n"
-        "with mss.mss() as s:\n    shot = s.grab(s.monitors[0])\n"
+        "grabber = mss.MSS() if hasattr(mss, 'MSS') else mss.mss()\n"
+        "with grabber as s:\n    shot = s.grab(s.monitors[0])\n"
         "Image.frombytes('RGB', shot.size, shot.rgb).save(sys.argv[1])\n"
     )
     subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True)
@@ -152,6 +153,34 @@ def run_gui(cmd: list[str], env: dict[str, str], shot: Path, timeout: float = 90
             print(output[-4000:], file=sys.stderr)
 
 
+def installed_entry(bundle: Path, env: dict[str, str], shot_dir: Path) -> dict:
+    """make install-desktop into the temporary HOME, then start Mnemo the way a menu does:
+    the entry's Exec line, on a fresh display."""
+    sys.path.insert(0, str(ROOT))
+    from app.autostart import parse_desktop_exec
+
+    out = subprocess.run(
+        ["bash", str(ROOT / "packaging" / "install-desktop.sh")],
+        env=dict(env, MNEMO_BUNDLE=str(bundle)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if out.returncode:
+        return {"window": False, "install_stderr": out.stderr[-2000:]}
+    entry = Path(env["XDG_DATA_HOME"]) / "applications" / "mnemo.desktop"
+    exec_line = next(
+        line[len("Exec=") :] for line in entry.read_text().splitlines() if line.startswith("Exec=")
+    )
+    argv = [a for a in parse_desktop_exec(exec_line) if not a.startswith("%")]
+    with VirtualDisplay() as display:
+        gui_env = dict(display.env, **{k: env[k] for k in ("HOME", "XDG_CONFIG_HOME")})
+        gui_env["XDG_DATA_HOME"] = env["XDG_DATA_HOME"]
+        result = run_gui(argv, gui_env, shot_dir / "from-menu-entry.png")
+    result["exec"] = exec_line
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", default=str(ROOT / "dist" / "mnemo"))
@@ -160,6 +189,11 @@ def main() -> int:
         help="launch this command line instead of the bundle (e.g. a .desktop entry's Exec)",
     )
     ap.add_argument("--skip-selfcheck", action="store_true")
+    ap.add_argument(
+        "--skip-install",
+        action="store_true",
+        help="do not install into a temporary HOME and launch from the menu entry",
+    )
     args = ap.parse_args()
     exe = Path(args.bundle) / "mnemo"
     report: dict = {"bundle": str(Path(args.bundle).resolve())}
@@ -229,6 +263,9 @@ def main() -> int:
             )
         report["gui"] = gui
         ok &= gui["window"] and gui.get("second_instance_exit") == 0
+        if exe.exists() and not args.exec and not args.skip_install:
+            report["installed"] = installed_entry(Path(args.bundle), base_env, shot_dir)
+            ok &= report["installed"].get("window", False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["ok"] = bool(ok)
