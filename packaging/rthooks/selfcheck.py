@@ -25,7 +25,7 @@ def _mnemo_bundle_selfcheck() -> None:
             detail = fn()
             report["checks"][name] = {"ok": True, "detail": detail}
         except BaseException:
-            report["checks"][name] = {"ok": False, "error": traceback.format_exc(limit=6)}
+            report["checks"][name] = {"ok": False, "error": traceback.format_exc()[-6000:]}
         report["checks"][name]["seconds"] = round(time.perf_counter() - t0, 2)
 
     def package_dir(name: str) -> Path:
