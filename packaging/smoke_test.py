@@ -201,7 +201,8 @@ def main() -> int:
         print(f"smoke test: no bundle at {exe}; run make package", file=sys.stderr)
         return 1
     if exe.exists():
-        size = sum(p.stat().st_size for p in Path(args.bundle).rglob("*") if p.is_file())
+        files = [p for p in Path(args.bundle).rglob("*") if p.is_file() and not p.is_symlink()]
+        size = sum(p.stat().st_size for p in files)
         report["size_mb"] = round(size / 1e6, 1)
     work = Path(tempfile.mkdtemp(prefix="mnemo-smoke-"))
     ok = True
