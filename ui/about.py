@@ -62,6 +62,7 @@ class AboutWindow(QDialog):
         # The layout sets the minimum size (no fixed minimum on the dialog, which would stop
         # it from growing when the report appears).
         layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.resize(700, 340)
         layout.setContentsMargins(28, 24, 28, 20)
         layout.setSpacing(10)
 
@@ -123,6 +124,7 @@ class AboutWindow(QDialog):
         self.report.setFixedHeight(170)
         self.report.hide()
         layout.addWidget(self.report)
+        layout.addStretch(1)
 
         row = QHBoxLayout()
         self.copy_status = QLabel()
@@ -165,6 +167,18 @@ class AboutWindow(QDialog):
             f"Python {facts['python']} · Qt {gui_facts()['qt']}"
             + (" · packaged app" if facts["packaged"] else " · running from source")
         )
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to what the content needs after it changed (wrapped labels need more height
+        than the window had when shown; adjustSize() would cap it at 2/3 of the screen)."""
+        layout = self.layout()
+        layout.activate()
+        width = max(self.width(), layout.sizeHint().width())
+        need = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
+        need = max(need, layout.sizeHint().height())
+        if need > self.height() or width > self.width():
+            self.resize(width, max(need, self.height()))
 
     def _open_folder(self) -> None:
         folder = self.services.data_dir
@@ -184,8 +198,7 @@ class AboutWindow(QDialog):
             QGuiApplication.clipboard().setText(text)
             self.report.setPlainText(text)
             self.report.show()
-            # adjustSize() caps windows at 2/3 of the screen; grow to what the layout needs.
-            self.resize(self.width(), max(self.height(), self.sizeHint().height()))
+            self._fit()
             self.copy.setEnabled(True)
             self.copy_status.setText(
                 "Copied to the clipboard. It holds no memories, passphrase or keys."
