@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup run test check lint types layering bench package install-desktop uninstall-desktop clean
+.PHONY: setup run test check lint types layering bench package package-test install-desktop \
+	uninstall-desktop clean
 
 setup:
 	@bash packaging/setup-env.sh
@@ -29,6 +30,23 @@ layering:
 
 bench: setup
 	@$(PY) -m bench $(BENCH_ARGS)
+
+# The one-folder bundle in dist/mnemo (PyInstaller; see packaging/README.md). Not part of
+# `make test`: building takes minutes. `make package-test` builds it, then checks that it loads
+# its models, runs the CLI and shows the first-run window on a virtual display.
+package: setup
+	@bash packaging/build.sh
+
+package-test: package
+	@$(PY) packaging/smoke_test.py
+
+# Put dist/mnemo in ~/.local/opt/mnemo with a menu entry and icons; uninstall removes exactly
+# that and keeps your data unless PURGE=1.
+install-desktop:
+	@bash packaging/install-desktop.sh
+
+uninstall-desktop:
+	@bash packaging/uninstall-desktop.sh $(if $(filter 1,$(PURGE)),--purge)
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache

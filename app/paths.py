@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP_NAME = "Mnemo"
@@ -25,7 +26,15 @@ def log_dir(data: Path) -> Path:
     return data / "logs"
 
 
+def is_frozen() -> bool:
+    """True inside the packaged app (PyInstaller bundle)."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
+
+
 def project_root() -> Path:
+    """The source checkout, or inside the bundle the folder holding its bundled files."""
+    if is_frozen():
+        return Path(sys._MEIPASS)  # type: ignore[attr-defined]
     return Path(__file__).resolve().parent.parent
 
 

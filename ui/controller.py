@@ -15,6 +15,7 @@ from app.autolock import AutoLock, BackupScheduler
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui.about import AboutWindow, add_help_menu
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
@@ -38,6 +39,7 @@ class Controller(QObject):
         self.tray: Tray | None = None
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
+        self.about: AboutWindow | None = None
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -67,6 +69,7 @@ class Controller(QObject):
             self.tray.open_requested.connect(self.open)
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
+            self.tray.about_requested.connect(self.show_about)
             self.tray.set_state("locked", "Locked")
             self.tray.show()
         else:
@@ -93,7 +96,8 @@ class Controller(QObject):
 
         def done(ok: object) -> None:
             if ok:
-                self._on_unlocked()
+                # Started at login with --tray: stay in the tray, unlocked.
+                self._on_unlocked(show=not hidden)
             else:
                 self._show_unlock(hidden=hidden)
 
@@ -117,19 +121,22 @@ class Controller(QObject):
     def _show_unlock(self, hidden: bool = False) -> None:
         self._show_gate(UnlockWindow(self.services, self.tasks), hidden=hidden)
 
+    # -- keyring (device.use_keyring): unlock without asking, else fall back to the window --
     def _gate_closed(self) -> None:
         if not self.services.unlocked and not self.tray_available:
             self.quit()
 
-    def _on_unlocked(self) -> None:
+    def _on_unlocked(self, show: bool = True) -> None:
         setup_logging(paths.log_dir(self.data_dir))
         self.gate = None
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
+            add_help_menu(self.main, self.show_about)
         self.main.refresh()
-        self.main.bring_forward()
+        if show:
+            self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
         self.autolock.start()
@@ -153,6 +160,14 @@ class Controller(QObject):
             self.gate.activateWindow()
         else:
             self._show_unlock()
+
+    def show_about(self) -> None:
+        if self.about is None:
+            self.about = AboutWindow(self.services, self.tasks)
+        self.about.refresh()
+        self.about.show()
+        self.about.raise_()
+        self.about.activateWindow()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""

