@@ -84,10 +84,11 @@ class Controller(QObject):
         """Unlock with the keyring's passphrase when the user chose that; else ask."""
         hidden = self.start_in_tray and self.tray_available
         data_dir = self.data_dir
+        if not self.services.settings.get("device.use_keyring"):
+            self._show_unlock(hidden=hidden)
+            return
 
         def from_keyring() -> bool:
-            if not self.services.settings.get("device.use_keyring"):
-                return False
             passphrase = security.keyring_fetch(data_dir)
             if passphrase is None:
                 return False

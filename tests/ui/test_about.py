@@ -101,15 +101,15 @@ def test_keyring_unlocks_silently_at_login(
     services.create(PASSPHRASE, TEST_KDF)
     services.lock()
     services.settings.set("device.use_keyring", True)
-    asked: list[tuple[str, str]] = []
+    asked: list[object] = []
 
-    def get_password(service: str, user: str) -> str:
-        asked.append((service, user))
+    def keyring_fetch(data_dir: object) -> str:
+        asked.append(data_dir)
         return PASSPHRASE
 
-    import keyring
+    import app.security
 
-    monkeypatch.setattr(keyring, "get_password", get_password)
+    monkeypatch.setattr(app.security, "keyring_fetch", keyring_fetch)
     monkeypatch.setattr(
         controller_module.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: tray)
     )
@@ -117,7 +117,7 @@ def test_keyring_unlocks_silently_at_login(
     try:
         c.start()
         qtbot.waitUntil(lambda: services.unlocked and c.main is not None, timeout=10_000)
-        assert asked == [("Mnemo", str(services.data_dir))]
+        assert asked == [services.data_dir]
         assert c.gate is None
         # With a tray the app stays there; without one the window is the only way in.
         assert c.main.isVisible() is (not tray)
@@ -133,9 +133,9 @@ def test_keyring_without_entry_falls_back_to_the_unlock_window(
     services.create(PASSPHRASE, TEST_KDF)
     services.lock()
     services.settings.set("device.use_keyring", True)
-    import keyring
+    import app.security
 
-    monkeypatch.setattr(keyring, "get_password", lambda s, u: None)
+    monkeypatch.setattr(app.security, "keyring_fetch", lambda data_dir: None)
     monkeypatch.setattr(
         controller_module.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True)
     )
@@ -160,12 +160,12 @@ def test_tray_start_without_keyring_waits_in_the_tray(
     """--tray at login: no window until the user opens Mnemo from the tray."""
     services.create(PASSPHRASE, TEST_KDF)
     services.lock()
-    import keyring
+    import app.security
 
-    def never(service: str, user: str) -> str:
+    def never(data_dir: object) -> str:
         raise AssertionError("keyring consulted although device.use_keyring is off")
 
-    monkeypatch.setattr(keyring, "get_password", never)
+    monkeypatch.setattr(app.security, "keyring_fetch", never)
     monkeypatch.setattr(
         controller_module.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True)
     )
