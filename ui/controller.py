@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
@@ -37,6 +38,7 @@ class Controller(QObject):
         self.tray: Tray | None = None
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
+        self._open_chat_after_unlock = False
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -59,6 +61,9 @@ class Controller(QObject):
             self.tray.open_requested.connect(self.open)
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
+            ask = QAction("Ask Mnemo…", self.tray)
+            ask.triggered.connect(self.open_chat)
+            self.tray.add_section([ask])
             self.tray.set_state("locked", "Locked")
             self.tray.show()
         else:
@@ -95,6 +100,9 @@ class Controller(QObject):
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
         self.main.refresh()
+        if self._open_chat_after_unlock:
+            self._open_chat_after_unlock = False
+            self.main.show_page("Chat")
         self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
@@ -109,6 +117,18 @@ class Controller(QObject):
             self.gate.activateWindow()
         else:
             self._show_unlock()
+
+    def open_chat(self) -> None:
+        """The tray's "Ask Mnemo…": the main window on its Chat page, question box focused."""
+        if self.services.unlocked and self.main is not None:
+            self.main.show_page("Chat")
+            self.main.bring_forward()
+            page = self.main.page("Chat")
+            if page is not None:
+                page.setFocus()
+        else:
+            self._open_chat_after_unlock = True
+            self.open()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""

@@ -140,11 +140,18 @@ def _timeline_page(services: Services, tasks: TaskRunner) -> Page:
     return TimelinePage(services, tasks)
 
 
+def _chat_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.chat_window import ChatPage
+
+    return ChatPage(services, tasks)
+
+
 # (title, factory). Later features append their pages (search, chat, import, review…).
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Search", _search_page),
     ("Home", HomePage),
     ("Timeline", _timeline_page),
+    ("Chat", _chat_page),
 ]
 
 
