@@ -373,6 +373,7 @@ class Transcript(QScrollArea):
         self.column.addStretch(1)
         self.setWidget(inner)
         self.follow = True
+        self._mine: list[QWidget] = []  # question bubbles: as wide as their text, up to 75 %
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range)
@@ -389,11 +390,22 @@ class Transcript(QScrollArea):
         row.setContentsMargins(0, 0, 0, 0)
         if mine:
             row.addStretch(1)
-            row.addWidget(bubble, 4)
+            row.addWidget(bubble)
+            bubble.setMaximumWidth(self._question_width())
+            self._mine.append(bubble)
         else:
             row.addWidget(bubble, 6)
             row.addStretch(1)
         self.column.addLayout(row)
+
+    def _question_width(self) -> int:
+        return max(int(self.viewport().width() * 0.75), 200)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = self._question_width()
+        for b in self._mine:
+            b.setMaximumWidth(width)
 
     def bubbles(self) -> list[QWidget]:
         out = []
@@ -417,6 +429,7 @@ class Transcript(QScrollArea):
                     if w is not None:
                         w.deleteLater()
                 row.deleteLater()
+        self._mine = []
         self.follow = True
 
 
@@ -508,6 +521,7 @@ class ChatPanel(QWidget):
         self.history = QListWidget()
         self.history.setObjectName("chatHistory")
         self.history.setAccessibleName("Past conversations")
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.itemActivated.connect(self._history_chosen)
         self.history.itemClicked.connect(self._history_chosen)
         sl.addWidget(self.history, 1)
@@ -799,10 +813,13 @@ class ChatPanel(QWidget):
 
     def _show_history(self, summaries: list[Any]) -> None:
         now = self.now()
+        metrics = self.history.fontMetrics()
+        width = max(self.history.viewport().width() - 24, 80)
         self.history.clear()
         for s in summaries:
             title = " ".join((s.title or "Untitled").split())
-            item = QListWidgetItem(f"{title}\n{relative_time(s.updated_at, now)}")
+            short = metrics.elidedText(title, Qt.TextElideMode.ElideRight, width)
+            item = QListWidgetItem(f"{short}\n{relative_time(s.updated_at, now)}")
             item.setData(Qt.ItemDataRole.UserRole, s.id)
             item.setToolTip(f"<qt>{html.escape(title)}</qt>")
             self.history.addItem(item)
