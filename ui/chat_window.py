@@ -299,12 +299,14 @@ class AnswerBubble(QFrame):
         self.note.setObjectName("answerNote")
         self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setWordWrap(True)
+        self.note.hide()
         foot.addWidget(self.note, 1)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setObjectName("link")
         self.copy_button.setToolTip("Copy the answer")
         self.copy_button.clicked.connect(self.copy)
         self.copy_button.hide()
+        foot.addStretch(0)
         foot.addWidget(self.copy_button)
         layout.addLayout(foot)
         self.chip_buttons: list[QPushButton] = []
@@ -324,6 +326,7 @@ class AnswerBubble(QFrame):
             w.style().unpolish(w)
             w.style().polish(w)
         self.note.setText(note)
+        self.note.setVisible(bool(note))
         self.copy_button.setVisible(bool(self.text.strip()))
 
     def set_citations(self, citations: list[Any]) -> None:
@@ -680,6 +683,7 @@ class ChatPanel(QWidget):
         self._error = ""
         self.box.clear()
         self._enable_input(False)
+        self.stop_button.setFocus()  # the box is disabled; Esc and Space still reach Stop
         self.empty.hide()
         self.transcript.follow = True
         self.transcript.add(QuestionBubble(question), mine=True)

@@ -142,7 +142,9 @@ def test_stop_cancels_shows_stopped_at_once_and_the_window_recovers(qtbot, tasks
     ask(qtbot, panel, "go on forever")
     bubble = answers(panel)[0]
     qtbot.waitUntil(lambda: "and on" in shown(bubble), timeout=2000)
-    qtbot.keyClick(panel.box, Qt.Key.Key_Escape)
+    # The disabled box gave the focus to Stop, so Esc lands inside the chat.
+    assert panel.focusWidget() is panel.stop_button
+    qtbot.keyClick(panel.stop_button, Qt.Key.Key_Escape)
     # At once, before the worker has even noticed:
     assert bubble.state == "stopped" and bubble.note.text() == "Stopped"
     assert panel.status.text() == "Stopped."
