@@ -12,6 +12,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from app import paths
+from app.hotkey import GlobalHotkey
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
@@ -39,6 +40,7 @@ class Controller(QObject):
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
         self._open_chat_after_unlock = False
+        self.hotkey: GlobalHotkey | None = None
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -68,6 +70,10 @@ class Controller(QObject):
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
+        # Ctrl+Alt+M from anywhere opens the chat (X11 only; in-app Ctrl+J works everywhere).
+        self.hotkey = GlobalHotkey(parent=self)
+        if self.app.platformName() == "xcb" and self.hotkey.start():
+            self.hotkey.pressed.connect(self.open_chat)
         if self.services.initialised:
             self._show_unlock(hidden=self.start_in_tray and self.tray_available)
         else:
@@ -148,6 +154,8 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         self._poll.stop()
+        if self.hotkey is not None:
+            self.hotkey.stop()
         self.tasks.wait(10_000)
         self.services.close()
         if self.tray:

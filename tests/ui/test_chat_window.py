@@ -382,6 +382,7 @@ def test_an_unloaded_model_is_preloaded_when_the_chat_opens(qtbot, tasks) -> Non
     fake = FakeAssistant()
     fake.state = ("not_loaded", "")
     panel = make_panel(qtbot, tasks, fake)
+    panel._poll.setInterval(50)
     qtbot.waitUntil(lambda: fake.preloaded == 1, timeout=2000)
     fake.state = ("loading", "")
     qtbot.waitUntil(lambda: panel.status.text() == "Loading the model…", timeout=3000)
@@ -408,3 +409,46 @@ def test_copy_answer(qtbot, tasks) -> None:
         == "The invoice total was **1,240 EUR** [1], due Friday [2]."
     )
     assert bubble.copy_button.text() == "Copied"
+
+
+# -- wiring ----------------------------------------------------------------------------------
+def test_chat_is_a_main_window_page_and_the_controller_opens_it(qtbot, tmp_path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from core.keys import TEST_KDF
+    from ui.chat_window import ChatPage
+    from ui.controller import Controller
+
+    app = QApplication.instance()
+    controller = Controller(app, tmp_path / "data", f"mnemo-test-{id(tmp_path)}")
+    try:
+        controller.services.create("correct horse battery staple 42", TEST_KDF)
+        controller.services.assistant = FakeAssistant(  # type: ignore[attr-defined]
+            [Scripted(["Hello."])]
+        )
+        controller._on_unlocked()
+        main = controller.main
+        assert main is not None
+        page = main.page("Chat")
+        assert isinstance(page, ChatPage)
+        main.show_page("Search")
+        controller.open_chat()  # the tray's "Ask Mnemo…" and the global shortcut
+        assert main.stack.currentWidget() is page
+        qtbot.waitUntil(lambda: main.focusWidget() is page.chat.box)
+        # Ctrl+J / Ctrl+Shift+A from another page bring it back.
+        main.activateWindow()
+        qtbot.waitUntil(main.isActiveWindow)  # window shortcuts need the active window
+        ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+        for key, mods in ((Qt.Key.Key_J, ctrl), (Qt.Key.Key_A, ctrl | shift), (Qt.Key.Key_K, ctrl)):
+            main.show_page("Timeline")
+            qtbot.keyClick(main, key, mods)
+            assert main.stack.currentWidget() is (page if key != Qt.Key.Key_K else main.pages[0])
+        ask(qtbot, page.chat, "hi")
+        qtbot.waitUntil(lambda: not page.chat.busy, timeout=3000)
+        assert shown(answers(page.chat)[0]) == "Hello."
+    finally:
+        controller.tasks.wait(10_000)
+        if controller.main is not None:
+            controller.main.hide()
+            controller.main.deleteLater()
+        controller.shutdown()
