@@ -498,6 +498,11 @@ class ChatPanel(QWidget):
         # drains them every FLUSH_MS. One redraw per tick however fast the model is, and no
         # per-token signal (PySide6 6.12's Signal.emit leaks a reference to True per call).
         self._inbox: deque[tuple[int, str]] = deque()
+        # Closing the window (on lock) stops a running answer: the model does not go on
+        # generating for nobody. A plain holder, as `self` is gone when `destroyed` fires.
+        running: list[threading.Event] = []
+        self._running = running
+        self.destroyed.connect(lambda *_: [e.set() for e in running])
         self._flush = QTimer(self)
         self._flush.setInterval(FLUSH_MS)
         self._flush.timeout.connect(self._draw_stream)
@@ -624,6 +629,8 @@ class ChatPanel(QWidget):
         self.stop_button.setVisible(self.busy)
 
     def poll_status(self) -> None:
+        if not self._show_availability():  # the assistant may attach after unlocking
+            return
         service = self.assistant()
         if service is None or self._polling:
             return
@@ -680,6 +687,7 @@ class ChatPanel(QWidget):
         request = self._request
         cancel = threading.Event()
         self._cancel = cancel
+        self._running[:] = [cancel]
         self._error = ""
         self.box.clear()
         self._enable_input(False)

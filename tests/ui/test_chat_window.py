@@ -452,3 +452,26 @@ def test_chat_is_a_main_window_page_and_the_controller_opens_it(qtbot, tmp_path)
             controller.main.hide()
             controller.main.deleteLater()
         controller.shutdown()
+
+
+def test_closing_the_chat_stops_a_running_answer(qtbot, tasks) -> None:
+    fake = FakeAssistant([Scripted(["x "], endless=True)], token_delay=0.01)
+    services = Services(fake, FakeMemoryService([]))
+    panel = ChatPanel(services, tasks, now=lambda: NOW)  # deleted below, as on lock
+    panel.show()
+    ask(qtbot, panel, "q")
+    qtbot.waitUntil(lambda: fake.asked() != [], timeout=2000)
+    panel.deleteLater()
+    qtbot.waitUntil(lambda: fake.cancel_seen, timeout=3000)
+
+
+def test_an_assistant_attached_later_enables_the_box(qtbot, tasks) -> None:
+    services = Services(None, FakeMemoryService([]))
+    panel = ChatPanel(services, tasks, now=lambda: NOW)
+    qtbot.addWidget(panel)
+    panel._poll.setInterval(30)
+    panel.show()
+    assert not panel.box.isEnabled()
+    services.assistant = FakeAssistant()
+    qtbot.waitUntil(panel.box.isEnabled, timeout=2000)
+    assert panel.status.text() == chat_window.STATUS_TEXT["ready"]
