@@ -66,7 +66,10 @@ STATUS_TEXT = {
     "failed": "The model could not start. Choose another model file in Settings → Models.",
 }
 LOCKED = "Mnemo is locked. Unlock it to ask about your memories."
-NO_ASSISTANT = "The assistant is not available yet; it starts after unlocking."
+NO_ASSISTANT = (
+    "The assistant is not running yet; it starts shortly after unlocking. If this message "
+    "stays, check the model in Settings → Models."
+)
 NOT_FOUND_NOTE = "Your memories do not seem to contain the answer."
 
 
