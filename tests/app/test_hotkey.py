@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,19 +19,20 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def xserver() -> Iterator[str]:
-    n = 700 + os.getpid() % 200
-    while Path(f"/tmp/.X11-unix/X{n}").exists():
-        n += 1
+    # Xvfb picks a free display itself and writes its number to the pipe (no collisions with
+    # other virtual displays on this machine); -noreset: no reset when the last client leaves.
+    read_end, write_end = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    yield f":{n}"
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()
+    assert number.isdigit(), "Xvfb did not start"
+    yield f":{number}"
     proc.terminate()
     proc.wait(5)
 
@@ -59,7 +58,7 @@ def test_the_combination_fires_pressed_on_the_gui_thread(qtbot, xserver) -> None
 
 def test_a_combination_already_taken_is_reported(qtbot, xserver) -> None:
     first = GlobalHotkey("Ctrl+Alt+K", display=xserver)
-    assert first.start()
+    assert first.start(), first.problem
     try:
         second = GlobalHotkey("Ctrl+Alt+K", display=xserver)
         assert not second.start()
