@@ -224,6 +224,7 @@ class AnswerText(SafeTextBrowser):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().setDocumentMargin(2)
+        self.document().setIndentWidth(18)  # lists: a small indent suits a bubble
         self.document().contentsChanged.connect(self._fit)
 
     def _fit(self) -> None:

@@ -18,6 +18,7 @@ def main() -> int:
     p.add_argument("--delay", type=float, default=0.06, help="seconds between streamed pieces")
     p.add_argument("--not-found", action="store_true", help="answer the question 'not found'")
     p.add_argument("--open-citation", action="store_true", help="then open the first source")
+    p.add_argument("--then", default="", help="a follow-up question asked after the answer")
     args = p.parse_args()
 
     from PySide6.QtCore import QTimer
@@ -87,6 +88,15 @@ def main() -> int:
         window.move(40, 40)
         page = window.page("Chat")
         assert isinstance(page, ChatPage)
+        if args.then:
+
+            def follow_up(_: object) -> None:
+                if page.chat.box.isEnabled() and not getattr(follow_up, "done", False):
+                    follow_up.done = True  # type: ignore[attr-defined]
+                    page.chat.box.setPlainText(args.then)
+                    QTimer.singleShot(300, page.chat.send)
+
+            page.chat.answered.connect(follow_up)
         if args.ask:
 
             def ask() -> None:
