@@ -1,6 +1,9 @@
 """The chat window: ask the assistant about your memories. Answers stream in as message bubbles
 with citation chips that open the memory; past conversations are in a sidebar. It is the
-"Chat" page of the main window (the tray's "Ask Mnemo…" and Ctrl+J bring it forward).
+"Chat" page of the main window (the tray's "Ask Mnemo…", Ctrl+Alt+M on X11 and Ctrl+J bring it
+forward) rather than a second top-level window: locking deletes the main window, so the chat
+goes with every other content view, and there is one window to find. ChatPanel is a plain
+widget, so a pop-out window later is a few lines.
 
 Answer text is untrusted (it may echo captured text): it goes through a small Markdown
 renderer that escapes everything first, and is shown in a text browser that never loads a
