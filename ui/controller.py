@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from app import paths, security
 from app.autolock import AutoLock, BackupScheduler
+from app.hotkey import GlobalHotkey
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
@@ -40,6 +42,8 @@ class Controller(QObject):
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
         self.about: AboutWindow | None = None
+        self._open_chat_after_unlock = False
+        self.hotkey: GlobalHotkey | None = None
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -70,10 +74,17 @@ class Controller(QObject):
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
             self.tray.about_requested.connect(self.show_about)
+            ask = QAction("Ask Mnemo…", self.tray)
+            ask.triggered.connect(self.open_chat)
+            self.tray.add_section([ask])
             self.tray.set_state("locked", "Locked")
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
+        # Ctrl+Alt+M from anywhere opens the chat (X11 only; in-app Ctrl+J works everywhere).
+        self.hotkey = GlobalHotkey(parent=self)
+        if self.app.platformName() == "xcb" and self.hotkey.start():
+            self.hotkey.pressed.connect(self.open_chat)
         if self.services.initialised:
             self._start_locked()
         else:
@@ -136,6 +147,10 @@ class Controller(QObject):
             self.main.quit_requested.connect(self.quit)
             add_help_menu(self.main, self.show_about)
         self.main.refresh()
+        if self._open_chat_after_unlock:
+            self._open_chat_after_unlock = False
+            self.main.show_page("Chat")
+            show = True
         if show:
             self.main.bring_forward()
         if self.tray:
@@ -169,6 +184,17 @@ class Controller(QObject):
         self.about.show()
         self.about.raise_()
         self.about.activateWindow()
+    def open_chat(self) -> None:
+        """The tray's "Ask Mnemo…": the main window on its Chat page, question box focused."""
+        if self.services.unlocked and self.main is not None:
+            self.main.show_page("Chat")
+            self.main.bring_forward()
+            page = self.main.page("Chat")
+            if page is not None:
+                page.setFocus()
+        else:
+            self._open_chat_after_unlock = True
+            self.open()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""
@@ -199,6 +225,8 @@ class Controller(QObject):
         self._poll.stop()
         self.autolock.stop()
         self.backups.stop()
+        if self.hotkey is not None:
+            self.hotkey.stop()
         self.tasks.wait(10_000)
         self.services.close()
         if self.tray:

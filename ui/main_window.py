@@ -148,11 +148,18 @@ def _settings_page(services: Services, tasks: TaskRunner) -> Page:
 
 # (title, factory). Later features append their pages (search, chat, import, review…);
 # Settings is always shown last, whatever is appended after it.
+def _chat_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.chat_window import ChatPage
+
+    return ChatPage(services, tasks)
+
+
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Search", _search_page),
     ("Home", HomePage),
     ("Timeline", _timeline_page),
     ("Settings", _settings_page),
+    ("Chat", _chat_page),
 ]
 
 

@@ -1,0 +1,126 @@
+"""A system-wide shortcut (X11 only: Qt has none): a small thread grabs one key combination on
+the root window with python-xlib and reports presses on the GUI thread. Elsewhere (Wayland,
+Windows, macOS) it says it is unavailable and the in-app shortcuts remain."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import sys
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEYS = "Ctrl+Alt+M"  # "M for Mnemo"; rarely taken by desktops or apps
+
+_MODIFIERS = {"ctrl": "ControlMask", "shift": "ShiftMask", "alt": "Mod1Mask", "super": "Mod4Mask"}
+
+
+class GlobalHotkey(QObject):
+    """`start()` grabs `keys` ("Ctrl+Alt+M"); `pressed` fires on the GUI thread; `stop()`
+    releases the grab and ends the thread. `available`/`problem` say whether it worked."""
+
+    pressed = Signal()
+
+    def __init__(
+        self, keys: str = DEFAULT_KEYS, display: str | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.keys = keys
+        self.display_name = display
+        self.available = False
+        self.problem = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._display: Any = None
+
+    def start(self) -> bool:
+        if sys.platform != "linux" or not (self.display_name or os.environ.get("DISPLAY")):
+            self.problem = "system-wide shortcuts need an X11 session"
+            return False
+        offscreen = os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal"))
+        if offscreen and self.display_name is None:
+            self.problem = "no real display"
+            return False
+        try:
+            self._grab()
+        except Exception as e:  # an X error or a missing library: in-app shortcuts remain
+            self.problem = f"could not grab {self.keys}: {type(e).__name__}: {e}"
+            log.info("global shortcut unavailable: %s", self.problem)
+            self._close()
+            return False
+        self.available = True
+        self._thread = threading.Thread(target=self._listen, name="mnemo-hotkey", daemon=True)
+        self._thread.start()
+        log.info("global shortcut %s active", self.keys)
+        return True
+
+    def _grab(self) -> None:
+        from Xlib import XK, X, error  # lazy: X11 only
+        from Xlib.display import Display
+
+        *mods, key = [p.strip().lower() for p in self.keys.split("+")]
+        keysym = XK.string_to_keysym(key if len(key) > 1 else key.lower())
+        if not keysym:
+            raise ValueError(f"unknown key {key!r}")
+        mask = 0
+        for m in mods:
+            if m not in _MODIFIERS:
+                raise ValueError(f"unknown modifier {m!r}")
+            mask |= getattr(X, _MODIFIERS[m])
+        self._display = Display(self.display_name)
+        keycode = self._display.keysym_to_keycode(keysym)
+        if not keycode:
+            raise ValueError(f"no key for {key!r} on this keyboard")
+        root = self._display.screen().root
+        catch = error.CatchError(error.BadAccess)
+        # The same combination with Caps Lock / Num Lock on must fire too.
+        self._grabs = [(keycode, mask | extra) for extra in (0, X.LockMask, X.Mod2Mask)]
+        self._grabs.append((keycode, mask | X.LockMask | X.Mod2Mask))
+        for code, mods_mask in self._grabs:
+            root.grab_key(code, mods_mask, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+        self._display.sync()
+        if catch.get_error():
+            raise RuntimeError("another program already uses this combination")
+        self._keycode = keycode
+
+    def _listen(self) -> None:
+        from Xlib import X
+
+        d = self._display
+        while not self._stop.is_set():
+            ready, _, _ = select.select([d.fileno()], [], [], 0.2)
+            if not ready and not d.pending_events():
+                continue
+            while d.pending_events():
+                event = d.next_event()
+                if event.type == X.KeyPress and event.detail == self._keycode:
+                    self.pressed.emit()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+        if self._display is not None and self.available:
+            try:
+                root = self._display.screen().root
+                for code, mods_mask in self._grabs:
+                    root.ungrab_key(code, mods_mask)
+                self._display.sync()
+            except Exception:
+                log.debug("ungrab failed", exc_info=True)
+        self._close()
+        self.available = False
+
+    def _close(self) -> None:
+        if self._display is not None:
+            try:
+                self._display.close()
+            except Exception:
+                log.debug("closing the X connection failed", exc_info=True)
+            self._display = None
