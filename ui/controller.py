@@ -184,6 +184,7 @@ class Controller(QObject):
         self.about.show()
         self.about.raise_()
         self.about.activateWindow()
+
     def open_chat(self) -> None:
         """The tray's "Ask Mnemo…": the main window on its Chat page, question box focused."""
         if self.services.unlocked and self.main is not None:
