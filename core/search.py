@@ -1,0 +1,407 @@
+"""Hybrid search: FTS5 BM25 and HNSW vector search, fused by reciprocal rank, filtered (time,
+app, source kind; quarantined, rejected, derived and hidden memories left out), weighted by
+trust, near-identical hits grouped, and a snippet with the query words highlighted.
+
+Why these choices (numbers in bench/retrieval_quality.py):
+- FTS side ORs the query's content words (stop words dropped): people type questions ("when did
+  Ana move to Lisbon"), and AND would demand "when" and "did"; BM25 already ranks memories that
+  match more (and rarer) words first. The last word is a prefix when it is 3+ letters, so
+  results follow typing.
+- Reciprocal rank fusion needs no score calibration between BM25 and cosine (they live on
+  different scales that shift with the corpus), and it rewards memories both sides agree on.
+- Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
+  low-trust exact match can still be found (it is the user's data) but loses ties to trusted
+  sources; quarantined memories are excluded outright, not just down-weighted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+from typing import Any
+
+import numpy as np
+
+from core.db import Connection
+from core.memories import MEMORY_COLUMNS
+from core.timeparse import parse_query
+from core.types import (
+    HL_END,
+    HL_START,
+    IMPORT_PREFIX,
+    QUARANTINED,
+    SearchFilters,
+    SearchHit,
+    SearchResults,
+)
+from core.vector_index import VectorIndex
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
+    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
+    "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these",
+    "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "would", "you", "your", "yours", "yourself", "tell", "show", "find", "remember", "know",
+})
+# fmt: on
+
+# Exact vector search over the allowed ids when a filter leaves at most this many.
+EXACT_LIMIT = 20_000
+MAX_GROUP_IDS = 200
+
+
+@dataclass(slots=True)
+class FusionParams:
+    k: float = 60.0  # RRF constant: larger flattens the rank curve
+    w_fts: float = 1.0
+    w_vec: float = 1.0
+    depth: int = 50  # candidates taken from each side (at least 3 * k)
+
+
+def query_terms(text: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    content = [w for w in words if w not in STOPWORDS]
+    return content or words
+
+
+def fts_match(terms: list[str], prefix_last: bool) -> str | None:
+    """A safe FTS5 query: every term quoted (no operator or column syntax survives), ORed."""
+    if not terms:
+        return None
+    parts = ['"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms)]
+    if prefix_last and len(terms[-1]) >= 3:
+        parts[-1] += "*"
+    return " OR ".join(parts)
+
+
+def filter_sql(f: SearchFilters, alias: str = "m") -> tuple[str, list[Any]]:
+    a = alias
+    clauses = [f"{a}.hidden = 0"]
+    args: list[Any] = []
+    if f.include_quarantined:
+        clauses.append(f"{a}.status IN ('ok', '{QUARANTINED}')")
+    else:
+        clauses.append(f"{a}.status = 'ok'")
+    if not f.include_derived:
+        clauses.append(f"{a}.derived = 0")
+    if f.since is not None:
+        clauses.append(f"{a}.time >= ?")
+        args.append(f.since)
+    if f.until is not None:
+        clauses.append(f"{a}.time < ?")
+        args.append(f.until)
+    if f.app:
+        clauses.append(f"{a}.app = ?")
+        args.append(f.app)
+    if f.source:
+        if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
+            clauses.append(f"{a}.kind >= 'import:' AND {a}.kind < 'import;'")
+        else:
+            clauses.append(f"{a}.kind = ?")
+            args.append(f.source)
+    return " AND ".join(clauses), args
+
+
+def restrictive(f: SearchFilters) -> bool:
+    return any(x is not None and x != "" for x in (f.since, f.until, f.app, f.source))
+
+
+# -- snippets ----------------------------------------------------------------------------------
+def _fold(text: str) -> str:
+    """Lower-case, accents off, same length as `text` (so positions carry over)."""
+    out = []
+    for c in text:
+        f = unicodedata.normalize("NFD", c)[0].lower()
+        out.append(f if len(f) == 1 else c)
+    return "".join(out)
+
+
+def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
+    flat = text.replace("\n", " ")
+    folded = _fold(flat)
+    pats = []
+    for i, t in enumerate(dict.fromkeys(terms)):
+        ft = re.escape(_fold(t))
+        last = i == len(terms) - 1
+        pats.append(rf"\b{ft}\w*" if (prefix_last and last and len(t) >= 3) else rf"\b{ft}\b")
+    spans: list[tuple[int, int]] = []
+    if pats:
+        spans = [m.span() for m in re.finditer("|".join(pats), folded)]
+    if len(flat) <= width:
+        lo, hi = 0, len(flat)
+    elif not spans:
+        lo, hi = 0, width
+    else:
+        best, best_n = spans[0][0], 0
+        for s, _ in spans:
+            n = sum(1 for s2, _ in spans if s - width // 3 <= s2 < s + 2 * width // 3)
+            if n > best_n:
+                best, best_n = s, n
+        lo = max(0, best - width // 3)
+        hi = min(len(flat), lo + width)
+        lo = max(0, hi - width)
+        if lo > 0:
+            sp = flat.find(" ", lo, lo + 20)
+            lo = sp + 1 if sp != -1 else lo
+        if hi < len(flat):
+            sp = flat.rfind(" ", hi - 20, hi)
+            hi = sp if sp != -1 else hi
+    out = []
+    pos = lo
+    for s, e in spans:
+        if s < lo or e > hi:
+            continue
+        out.append(flat[pos:s])
+        out.append(HL_START + flat[s:e] + HL_END)
+        pos = e
+    out.append(flat[pos:hi])
+    snippet = "".join(out).strip()
+    return ("…" if lo > 0 else "") + snippet + ("…" if hi < len(flat) else "")
+
+
+# -- the searcher ------------------------------------------------------------------------------
+class Searcher:
+    def __init__(
+        self,
+        *,
+        read_conn: Callable[[], Connection],
+        index: Callable[[], VectorIndex | None],
+        embed: Callable[[list[str]], np.ndarray] | None,
+        now: Callable[[], float],
+        tz: tzinfo | None = None,
+        fusion: FusionParams | None = None,
+    ) -> None:
+        self._read_conn = read_conn
+        self._index = index
+        self._embed = embed
+        self._now = now
+        self.tz = tz
+        self.fusion = fusion or FusionParams()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        if self._embed is None:
+            return None
+        vec = self._qcache.get(text)
+        if vec is None:
+            vec = np.asarray(self._embed([text])[0], dtype=np.float32)
+            self._qcache[text] = vec
+            if len(self._qcache) > 256:
+                self._qcache.popitem(last=False)
+        else:
+            self._qcache.move_to_end(text)
+        return vec
+
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        k: int = 20,
+        *,
+        mode: str = "hybrid",
+        parse_time: bool = True,
+    ) -> SearchResults:
+        """`mode` is hybrid | fts | vector (the last two for the quality benchmark)."""
+        t0 = time.perf_counter()
+        f = replace(filters) if filters is not None else SearchFilters()
+        k = max(1, min(int(k), 500))
+        text = query.replace(HL_START, "").replace(HL_END, "")
+        if parse_time:
+            tq = parse_query(text, self._now(), self.tz)
+            text = tq.text
+            if tq.since is not None:
+                f.since = tq.since if f.since is None else max(f.since, tq.since)
+            if tq.until is not None:
+                f.until = tq.until if f.until is None else min(f.until, tq.until)
+        conn = self._read_conn()
+        terms = query_terms(text)
+        prefix_last = not query.endswith((" ", "\t"))
+        if not terms:
+            hits = self._listing(conn, f, k)
+        else:
+            hits = self._ranked(conn, text, terms, prefix_last, f, k, mode)
+        return SearchResults(hits, text, f, (time.perf_counter() - t0) * 1000)
+
+    # listing (empty query: timeline/browse)
+    def _listing(self, conn: Connection, f: SearchFilters, k: int) -> list[SearchHit]:
+        where, args = filter_sql(f)
+        rows = conn.execute(
+            f"SELECT {_HIT_COLUMNS} FROM memories m WHERE {where} ORDER BY m.time DESC, m.id DESC "
+            "LIMIT ?",
+            [*args, k * 3],
+        ).fetchall()
+        scored = [(r, 0.0) for r in rows]
+        return self._finish(conn, scored, f, [], False, k)
+
+    # ranked search
+    def fts_ids(
+        self, conn: Connection, terms: list[str], prefix_last: bool, f: SearchFilters, limit: int
+    ) -> list[int]:
+        match = fts_match(terms, prefix_last)
+        if match is None:
+            return []
+        where, args = filter_sql(f)
+        rows = conn.execute(
+            "SELECT m.id FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND {where} "
+            "ORDER BY bm25(memories_fts, 1.0, 0.5, 0.25) LIMIT ?",
+            [match, *args, limit],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def vector_ids(self, conn: Connection, text: str, f: SearchFilters, limit: int) -> list[int]:
+        index = self._index()
+        if index is None or len(index) == 0:
+            return []
+        qvec = self.embed_query(text)
+        if qvec is None:
+            return []
+        where, args = filter_sql(f)
+        if restrictive(f):
+            rows = conn.execute(
+                f"SELECT m.id FROM memories m WHERE {where} LIMIT ?", [*args, EXACT_LIMIT + 1]
+            ).fetchall()
+            if len(rows) <= EXACT_LIMIT:
+                ids, _ = index.exact(qvec, [int(r[0]) for r in rows], limit)
+                return ids
+        want = limit * 3 + 30
+        while True:
+            ids, _ = index.search(qvec, want)
+            kept = self._allowed(conn, ids, where, args)
+            if len(kept) >= limit or want >= len(index) or want >= 5000:
+                return kept[:limit]
+            want *= 4
+
+    @staticmethod
+    def _allowed(conn: Connection, ids: list[int], where: str, args: list[Any]) -> list[int]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        ok = {
+            int(r[0])
+            for r in conn.execute(
+                f"SELECT m.id FROM memories m WHERE m.id IN ({marks}) AND {where}", [*ids, *args]
+            )
+        }
+        return [i for i in ids if i in ok]
+
+    def _ranked(
+        self,
+        conn: Connection,
+        text: str,
+        terms: list[str],
+        prefix_last: bool,
+        f: SearchFilters,
+        k: int,
+        mode: str,
+    ) -> list[SearchHit]:
+        p = self.fusion
+        depth = max(p.depth, 3 * k)
+        fts = self.fts_ids(conn, terms, prefix_last, f, depth) if mode != "vector" else []
+        vec = self.vector_ids(conn, text, f, depth) if mode != "fts" else []
+        fused: dict[int, float] = {}
+        for rank, mid in enumerate(fts):
+            fused[mid] = fused.get(mid, 0.0) + p.w_fts / (p.k + rank + 1)
+        for rank, mid in enumerate(vec):
+            fused[mid] = fused.get(mid, 0.0) + p.w_vec / (p.k + rank + 1)
+        if not fused:
+            return []
+        ids = list(fused)
+        marks = ",".join("?" * len(ids))
+        where, args = filter_sql(f)
+        rows = conn.execute(
+            f"SELECT {_HIT_COLUMNS} FROM memories m WHERE m.id IN ({marks}) AND {where}",
+            [*ids, *args],
+        ).fetchall()
+        scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
+        scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
+        return self._finish(conn, scored, f, terms, prefix_last, k)
+
+    def _finish(
+        self,
+        conn: Connection,
+        scored: list[tuple[tuple[Any, ...], float]],
+        f: SearchFilters,
+        terms: list[str],
+        prefix_last: bool,
+        k: int,
+    ) -> list[SearchHit]:
+        groups: dict[str, list[int]] = {}
+        chosen: list[tuple[tuple[Any, ...], float]] = []
+        for row, score in scored:
+            key = row[_DEDUP] or f"id:{row[0]}"
+            if key in groups:
+                groups[key].append(row[0])
+                continue
+            groups[key] = [row[0]]
+            chosen.append((row, score))
+            if len(chosen) >= k:
+                break
+        keys = [row[_DEDUP] for row, _ in chosen if row[_DEDUP]]
+        totals: dict[str, tuple[int, list[int]]] = {}
+        if keys:
+            where, args = filter_sql(f)
+            marks = ",".join("?" * len(keys))
+            for key, n, ids in conn.execute(
+                f"SELECT m.dedup_key, count(*), group_concat(m.id) FROM memories m "
+                f"WHERE m.dedup_key IN ({marks}) AND {where} GROUP BY m.dedup_key",
+                [*keys, *args],
+            ):
+                totals[key] = (int(n), [int(x) for x in str(ids).split(",")[:MAX_GROUP_IDS]])
+        hits = []
+        for row, score in chosen:
+            key = row[_DEDUP]
+            count, group = totals.get(key, (1, [row[0]])) if key else (1, [row[0]])
+            hits.append(
+                _hit(row, score, make_snippet(row[_TEXT], terms, prefix_last), count, group)
+            )
+        return hits
+
+
+_HIT_COLUMNS = (
+    "m.id, m.external_id, m.time, m.kind, m.app, m.title, m.text, m.trust, m.dedup_key, "
+    "m.author, m.conversation, m.media_id, m.status"
+)
+_TIME, _TEXT, _TRUST, _DEDUP = 2, 6, 7, 8
+
+
+def _hit(
+    row: tuple[Any, ...], score: float, snippet: str, count: int, group: list[int]
+) -> SearchHit:
+    mid = int(row[0])
+    if mid in group:
+        group = [mid] + [g for g in group if g != mid]
+    return SearchHit(
+        id=mid,
+        external_id=row[1],
+        time=float(row[2]),
+        source=row[3],
+        app=row[4],
+        title=row[5],
+        snippet=snippet,
+        score=score,
+        trust=float(row[_TRUST]),
+        count=max(1, count),
+        group_ids=group,
+        author=row[9],
+        conversation=row[10],
+        media_id=row[11],
+        status=row[12],
+    )
+
+
+__all__ = ["MEMORY_COLUMNS", "FusionParams", "Searcher", "make_snippet"]
