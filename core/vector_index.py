@@ -66,6 +66,8 @@ def unseal(blob: bytes, key: bytes) -> tuple[dict[str, Any], bytes]:
         raise SnapshotInvalid("not an index snapshot")
     (n,) = struct.unpack(">I", blob[len(MAGIC) : len(MAGIC) + 4])
     start = len(MAGIC) + 4
+    if start + n + 12 + 16 > len(blob):
+        raise SnapshotInvalid("truncated or altered header")
     head = blob[start : start + n]
     nonce = blob[start + n : start + n + 12]
     body = blob[start + n + 12 :]
