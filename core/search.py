@@ -60,12 +60,18 @@ STOPWORDS = frozenset({
 # fmt: on
 
 # Exact vector search over the allowed ids when a filter leaves at most this many.
-EXACT_LIMIT = 20_000
+EXACT_LIMIT = 3_000
+# A word in more memories than this is "common" (see Searcher.fts_ids).
+COMMON_TERM = 2_000
+WINDOW = 1_000
+WINDOWS = 4
 MAX_GROUP_IDS = 200
 
 
 @dataclass(slots=True)
 class FusionParams:
+    method: str = "convex"  # convex | rrf
+    alpha: float = 0.6  # convex: weight of the cosine against the normalised BM25
     k: float = 60.0  # RRF constant: larger flattens the rank curve
     w_fts: float = 1.0
     w_vec: float = 1.0
@@ -123,6 +129,8 @@ def restrictive(f: SearchFilters) -> bool:
 # -- snippets ----------------------------------------------------------------------------------
 def _fold(text: str) -> str:
     """Lower-case, accents off, same length as `text` (so positions carry over)."""
+    if text.isascii():
+        return text.lower()
     out = []
     for c in text:
         f = unicodedata.normalize("NFD", c)[0].lower()
@@ -192,6 +200,7 @@ class Searcher:
         self.tz = tz
         self.fusion = fusion or FusionParams()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._df: dict[str, tuple[int, float]] = {}
 
     def embed_query(self, text: str) -> np.ndarray | None:
         if self._embed is None:
@@ -248,56 +257,139 @@ class Searcher:
         return self._finish(conn, scored, f, [], False, k)
 
     # ranked search
-    def fts_ids(
-        self, conn: Connection, terms: list[str], prefix_last: bool, f: SearchFilters, limit: int
-    ) -> list[int]:
-        match = fts_match(terms, prefix_last)
-        if match is None:
-            return []
-        where, args = filter_sql(f)
-        rows = conn.execute(
-            "SELECT m.id FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid "
-            f"WHERE memories_fts MATCH ? AND {where} "
-            "ORDER BY bm25(memories_fts, 1.0, 0.5, 0.25) LIMIT ?",
-            [match, *args, limit],
-        ).fetchall()
-        return [int(r[0]) for r in rows]
+    def _allowed_ids(self, conn: Connection, f: SearchFilters) -> set[int] | None:
+        """Ids passing the time/app/source filters, read from covering indexes (no table rows);
+        None when there are no such filters. Status, hidden and derived are checked later on
+        the few candidates."""
+        if not restrictive(f):
+            return None
+        clauses: list[str] = []
+        args: list[Any] = []
+        if f.since is not None:
+            clauses.append("time >= ?")
+            args.append(f.since)
+        if f.until is not None:
+            clauses.append("time < ?")
+            args.append(f.until)
+        if f.app:
+            clauses.append("app = ?")
+            args.append(f.app)
+        if f.source:
+            if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
+                clauses.append("kind >= 'import:' AND kind < 'import;'")
+            else:
+                clauses.append("kind = ?")
+                args.append(f.source)
+        sql = "SELECT id FROM memories WHERE " + " AND ".join(clauses)
+        return {int(r[0]) for r in conn.execute(sql, args)}
 
-    def vector_ids(self, conn: Connection, text: str, f: SearchFilters, limit: int) -> list[int]:
+    def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
+        """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
+        key = term + ("*" if prefix else "")
+        now = time.monotonic()
+        cached = self._df.get(key)
+        if cached is not None and now - cached[1] < 60:
+            return cached[0]
+        match = '"' + term.replace('"', '""') + '"' + ("*" if prefix else "")
+        (n,) = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
+            (match, COMMON_TERM + 1),
+        ).fetchone()
+        self._df[key] = (int(n), now)
+        if len(self._df) > 4096:
+            self._df.clear()
+        return int(n)
+
+    def fts_ids(
+        self,
+        conn: Connection,
+        terms: list[str],
+        prefix_last: bool,
+        allowed: set[int] | None,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(id, bm25) best first (FTS5's bm25 is negative: lower is better).
+
+        BM25 over the rarer query words. Words found in more than COMMON_TERM memories say
+        little (BM25 gives them almost no weight) yet cost the most to rank, so they are left
+        out while a rarer word is present; when every word is that common, the newest matches
+        are ranked in windows instead of all of them."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return []
+        last = len(terms) - 1
+        prefix_flags = [prefix_last and i == last and len(t) >= 3 for i, t in enumerate(terms)]
+        rare = [
+            (t, p)
+            for t, p in zip(terms, prefix_flags)
+            if self._term_count(conn, t, p) <= COMMON_TERM
+        ]
+        use = rare or list(zip(terms, prefix_flags))
+        match = " OR ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "") for t, p in use)
+        rank = "bm25(memories_fts, 1.0, 0.5, 0.25)"
+        if rare:
+            rows = conn.execute(
+                f"SELECT rowid, {rank} AS r FROM memories_fts WHERE memories_fts MATCH ? "
+                "ORDER BY r LIMIT ?",
+                (match, limit if allowed is None else COMMON_TERM * len(rare)),
+            ).fetchall()
+            return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
+        found: list[tuple[float, int]] = []
+        below = None
+        for _ in range(WINDOWS):
+            sql = f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
+            args: list[Any] = [match]
+            if below is not None:
+                sql += "AND rowid < ? "
+                args.append(below)
+            rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
+            found.extend((float(r), int(i)) for i, r in rows if allowed is None or i in allowed)
+            if len(rows) < WINDOW or len(found) >= limit:
+                break
+            below = rows[-1][0]
+        found.sort()
+        return [(i, r) for r, i in found[:limit]]
+
+    def vector_ids(
+        self, conn: Connection, qvec: np.ndarray, allowed: set[int] | None, limit: int
+    ) -> list[tuple[int, float]]:
+        """(id, cosine similarity) best first."""
         index = self._index()
         if index is None or len(index) == 0:
             return []
-        qvec = self.embed_query(text)
-        if qvec is None:
+        if allowed is None:
+            # Status/hidden/derived exclusions are rare: a margin covers them.
+            return list(zip(*index.search(qvec, limit + limit // 2)))
+        if not allowed:
             return []
-        where, args = filter_sql(f)
-        if restrictive(f):
-            rows = conn.execute(
-                f"SELECT m.id FROM memories m WHERE {where} LIMIT ?", [*args, EXACT_LIMIT + 1]
-            ).fetchall()
-            if len(rows) <= EXACT_LIMIT:
-                ids, _ = index.exact(qvec, [int(r[0]) for r in rows], limit)
-                return ids
-        want = limit * 3 + 30
-        while True:
-            ids, _ = index.search(qvec, want)
-            kept = self._allowed(conn, ids, where, args)
-            if len(kept) >= limit or want >= len(index) or want >= 5000:
-                return kept[:limit]
-            want *= 4
+        if len(allowed) <= EXACT_LIMIT:
+            # Few candidates: an exact scan beats a filtered graph walk that must wander.
+            return self._exact(conn, qvec, allowed, limit)
+        return list(zip(*index.search(qvec, limit, allowed=allowed.__contains__)))
 
     @staticmethod
-    def _allowed(conn: Connection, ids: list[int], where: str, args: list[Any]) -> list[int]:
+    def _exact(
+        conn: Connection, qvec: np.ndarray, allowed: set[int] | list[int], limit: int
+    ) -> list[tuple[int, float]]:
+        wanted = list(allowed)
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for i in range(0, len(wanted), 30000):
+            part = wanted[i : i + 30000]
+            marks = ",".join("?" * len(part))
+            for mid, vec in conn.execute(
+                f"SELECT memory_id, vec FROM vectors WHERE memory_id IN ({marks})", part
+            ):
+                if len(vec) == qvec.nbytes:
+                    ids.append(int(mid))
+                    blobs.append(vec)
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        ok = {
-            int(r[0])
-            for r in conn.execute(
-                f"SELECT m.id FROM memories m WHERE m.id IN ({marks}) AND {where}", [*ids, *args]
-            )
-        }
-        return [i for i in ids if i in ok]
+        mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        sims = mat @ qvec
+        k = min(limit, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        return [(ids[j], float(sims[j])) for j in top[np.argsort(-sims[top])]]
 
     def _ranked(
         self,
@@ -311,25 +403,54 @@ class Searcher:
     ) -> list[SearchHit]:
         p = self.fusion
         depth = max(p.depth, 3 * k)
-        fts = self.fts_ids(conn, terms, prefix_last, f, depth) if mode != "vector" else []
-        vec = self.vector_ids(conn, text, f, depth) if mode != "fts" else []
+        allowed = self._allowed_ids(conn, f)
+        fts = self.fts_ids(conn, terms, prefix_last, allowed, depth) if mode != "vector" else []
+        qvec = self.embed_query(text) if mode != "fts" else None
+        vec = self.vector_ids(conn, qvec, allowed, depth) if qvec is not None else []
         fused: dict[int, float] = {}
-        for rank, mid in enumerate(fts):
-            fused[mid] = fused.get(mid, 0.0) + p.w_fts / (p.k + rank + 1)
-        for rank, mid in enumerate(vec):
-            fused[mid] = fused.get(mid, 0.0) + p.w_vec / (p.k + rank + 1)
+        if p.method == "rrf" or mode != "hybrid":
+            for rank, (mid, _) in enumerate(fts):
+                fused[mid] = fused.get(mid, 0.0) + p.w_fts / (p.k + rank + 1)
+            for rank, (mid, _) in enumerate(vec):
+                fused[mid] = fused.get(mid, 0.0) + p.w_vec / (p.k + rank + 1)
+        else:
+            fused = self._convex(conn, qvec, fts, vec)
         if not fused:
             return []
         ids = list(fused)
         marks = ",".join("?" * len(ids))
         where, args = filter_sql(f)
         rows = conn.execute(
-            f"SELECT {_HIT_COLUMNS} FROM memories m WHERE m.id IN ({marks}) AND {where}",
+            # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
+            f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+            f"WHERE m.id IN ({marks}) AND {where}",
             [*ids, *args],
         ).fetchall()
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(conn, scored, f, terms, prefix_last, k)
+
+    def _convex(
+        self,
+        conn: Connection,
+        qvec: np.ndarray | None,
+        fts: list[tuple[int, float]],
+        vec: list[tuple[int, float]],
+    ) -> dict[int, float]:
+        """alpha * cosine + (1 - alpha) * BM25 / best BM25 of this query. Every candidate gets
+        both parts: the cosine of word-only candidates is computed exactly."""
+        alpha = self.fusion.alpha
+        cos = dict(vec)
+        if qvec is not None:
+            missing = [mid for mid, _ in fts if mid not in cos]
+            if missing:
+                cos.update(self._exact(conn, qvec, missing, len(missing)))
+        best = max((-r for _, r in fts), default=0.0)
+        lex = {mid: (-r / best if best > 0 else 0.0) for mid, r in fts}
+        return {
+            mid: alpha * max(0.0, cos.get(mid, 0.0)) + (1 - alpha) * lex.get(mid, 0.0)
+            for mid in set(cos) | set(lex)
+        }
 
     def _finish(
         self,
@@ -357,7 +478,8 @@ class Searcher:
             where, args = filter_sql(f)
             marks = ",".join("?" * len(keys))
             for key, n, ids in conn.execute(
-                f"SELECT m.dedup_key, count(*), group_concat(m.id) FROM memories m "
+                f"SELECT m.dedup_key, count(*), group_concat(m.id) "
+                "FROM memories m INDEXED BY memories_dedup "
                 f"WHERE m.dedup_key IN ({marks}) AND {where} GROUP BY m.dedup_key",
                 [*keys, *args],
             ):

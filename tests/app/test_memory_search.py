@@ -3,9 +3,9 @@ grouping, snippets, time words, listing, and the read API the search window uses
 
 from __future__ import annotations
 
+from app.memory_service import MemoryService
 from core.clock import FixedClock
 from core.types import HL_END, HL_START, NewMemory, SearchFilters
-from app.memory_service import MemoryService
 
 DAY = 86400.0
 

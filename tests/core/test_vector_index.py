@@ -102,7 +102,8 @@ def put(store: Store, vecs: np.ndarray, start: int = 1) -> list[int]:
     def run(conn: object) -> None:
         for i, v in zip(ids, vecs):
             conn.execute(  # type: ignore[attr-defined]
-                "INSERT INTO memories(id, kind, time, text, created_at) VALUES (?, 'note', 0, ?, 0)",
+                "INSERT INTO memories(id, kind, time, text, created_at) "
+                "VALUES (?, 'note', 0, ?, 0)",
                 (i, f"memory {i}"),
             )
             conn.execute(  # type: ignore[attr-defined]
