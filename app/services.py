@@ -11,20 +11,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import audit
 from core.clock import Clock, SystemClock
 from core.errors import BadInput
 from core.fsutil import loosened_modes
+from core.interfaces import Embedder
 from core.keys import DEFAULT_KDF, KdfParams
 from core.media import MediaStore
-from core.memories import count_memories, insert_memory
+from core.memories import count_memories
 from core.migrations import LATEST, schema_version
 from core.passphrase import require_acceptable
 from core.settings import Settings
 from core.store import Store
 from core.types import NOTE, NewMemory
+
+if TYPE_CHECKING:
+    from app.memory_service import MemoryService
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +46,14 @@ class Changes:
 
 
 class Services:
-    def __init__(self, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, clock: Clock | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.clock = clock or SystemClock()
+        self._embedder = embedder
+        # Present while unlocked: adding, searching, the vector index (app.memory_service).
+        self.memory: MemoryService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
@@ -82,10 +91,28 @@ class Services:
         self._after_unlock(created=False)
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
+    @property
+    def embedder(self) -> Embedder:
+        """The sentence embedder, created on first use (the model itself loads on first embed)."""
+        if self._embedder is None:
+            from models.embedder import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder()
+        return self._embedder
+
     def _after_unlock(self, created: bool) -> None:
+        from app.memory_service import MemoryService
+
         self.settings = Settings(self.data_dir, self.store.reader, self.store.write)
         self.media = MediaStore(self.store)
         self.media.sweep_orphans()
+        self.memory = MemoryService(
+            self.store,
+            self.embedder,
+            on_added=lambda n: self.announce(Changes(memories_added=n)),
+        )
+        # The index loads (or rebuilds) on its own thread; searches wait for it.
+        self.memory.open(wait=False)
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -94,9 +121,19 @@ class Services:
         self.announce(Changes(locked=False))
 
     def lock(self) -> None:
+        self._close_memory(save=True)
         self.store.lock()
 
+    def _close_memory(self, *, save: bool) -> None:
+        memory, self.memory = self.memory, None
+        if memory is not None:
+            try:
+                memory.close(save=save and self.store.unlocked)
+            except Exception:
+                log.exception("saving the vector index failed; it will be rebuilt on unlock")
+
     def _after_lock(self) -> None:
+        self._close_memory(save=False)
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
         self.announce(Changes(locked=True))
@@ -109,7 +146,14 @@ class Services:
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
 
     def close(self) -> None:
-        self.store.lock()
+        self.lock()
+
+    def require_memory(self) -> MemoryService:
+        if self.memory is None:
+            from core.errors import StoreLocked
+
+            raise StoreLocked()
+        return self.memory
 
     # -- memories ---------------------------------------------------------------------------
     def add_note(self, text: str) -> int:
@@ -122,11 +166,7 @@ class Services:
                 f"{MAX_NOTE_CHARS}). Split it, or import it as a file."
             )
         now = self.clock.now()
-        memory = NewMemory(kind=NOTE, text=text, time=now)
-        mid = self.store.write(
-            lambda c: insert_memory(c, memory, source_id=None, trust=1.0, now=now)
-        )
-        self.announce(Changes(memories_added=1))
+        (mid,) = self.require_memory().add([NewMemory(kind=NOTE, text=text, time=now)])
         return mid
 
     # -- status -----------------------------------------------------------------------------
@@ -156,4 +196,7 @@ class Services:
             doc["memories"] = {"total": sum(counts.values()), "by_source": counts}
             doc["schema"] = {"version": schema_version(conn), "supported": LATEST}
             doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": "off"}
+            if self.memory is not None:
+                self.memory.wait_ready(timeout=120)
+                doc["index"] = self.memory.index_health()
         return doc
