@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.security import UnlockThrottle, keyring_store
 from core import audit
+from core import backup as backups
 from core.clock import Clock, SystemClock
-from core.errors import BadInput
+from core.db import DatabaseError, integrity_ok
+from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
 from core.fsutil import loosened_modes
 from core.interfaces import Embedder
 from core.keys import DEFAULT_KDF, KdfParams
@@ -58,6 +61,8 @@ class Services:
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
         self._listeners: list[Callable[[Changes], None]] = []
+        self.throttle = UnlockThrottle(self.data_dir)
+        self.loosened: list[str] = []
         self.store.on_lock(self._after_lock)
 
     # -- change notifications ---------------------------------------------------------------
@@ -85,9 +90,28 @@ class Services:
         self.store.create(passphrase, kdf)
         self._after_unlock(created=True)
 
+    def require_unlocked(self) -> None:
+        """Entry points that reach data call this first (R15: locked means locked)."""
+        if not self.store.unlocked:
+            raise StoreLocked()
+
+    def on_lock(self, listener: Callable[[], None]) -> None:
+        """Called (on the locking thread) after connections closed and keys were wiped: drop
+        in-memory state (index, caches, queues)."""
+        self.store.on_lock(listener)
+
     def unlock(self, passphrase: str) -> None:
+        if self.store.unlocked:
+            return
+        # Repeated wrong passphrases wait longer, whoever calls (GUI, CLI, a script).
+        self.throttle.before_attempt()
         t0 = time.perf_counter()
-        self.store.unlock(passphrase)
+        try:
+            self.store.unlock(passphrase)
+        except WrongPassphrase:
+            self.throttle.failed()
+            raise
+        self.throttle.succeeded()
         self._after_unlock(created=False)
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
@@ -116,6 +140,7 @@ class Services:
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
+        self.loosened = loose
         if loose:
             log.warning("%d files in the data folder are readable by others", len(loose))
         self.announce(Changes(locked=False))
@@ -141,9 +166,48 @@ class Services:
     def change_passphrase(self, old: str, new: str) -> None:
         require_acceptable(new)
         self.store.change_passphrase(old, new)
+        log.info("passphrase changed")
+        if self.settings.get("device.use_keyring"):
+            try:
+                keyring_store(self.data_dir, new)
+            except Exception:
+                log.warning("could not update the passphrase in the system keyring")
         if self.store.unlocked:
             now = self.clock.now()
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
+
+    def check_integrity(self) -> None:
+        """Read every page (PRAGMA quick_check; ~60 MB/s, so run it in the background after
+        unlock, and in `status`). SQLCipher's per-page HMAC turns any changed byte into an error
+        here; damage is reported naming the database, and the store is locked at once so
+        nothing more is written to it. Unlock itself only reads page 1 and the schema."""
+        key = self.store.key
+        t0 = time.perf_counter()
+        try:
+            ok, detail = integrity_ok(self.store.reader())
+        except DatabaseError as e:
+            if self.store.key is not key:  # locked (and maybe unlocked again) meanwhile
+                raise StoreLocked() from None
+            ok, detail = False, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        log.info(
+            "integrity check %s in %.0f ms",
+            "ok" if ok else "FAILED",
+            (time.perf_counter() - t0) * 1000,
+        )
+        if not ok:
+            # Stop writing to a damaged database at once: lock, so the user can copy the data
+            # folder as it is and restore a backup.
+            self.store.lock()
+            raise StoreDamaged("database", str(self.store.db_path), detail)
+
+    # -- backup ------------------------------------------------------------------------------
+    def backup(self, path: Path) -> backups.BackupInfo:
+        """One encrypted backup file, taken while capture and other writers carry on."""
+        self.require_unlocked()
+        info = backups.create_backup(self.data_dir, self.store.reader(), self.store.key, Path(path))
+        now = self.clock.now()
+        self.store.write(lambda c: audit.record(c, "backup", now))
+        return info
 
     def close(self) -> None:
         self.lock()
@@ -154,6 +218,34 @@ class Services:
 
             raise StoreLocked()
         return self.memory
+
+    def autolock_config(self) -> tuple[int, bool]:
+        """(minutes of inactivity, lock with the screen): read on a worker by the auto-lock."""
+        return (
+            int(self.settings.get("security.autolock_minutes")),
+            bool(self.settings.get("security.lock_with_screen")),
+        )
+
+    def run_scheduled_backup(self) -> str | None:
+        """Back up to backup.folder when the newest backup there is older than the interval,
+        then keep only the newest backup.keep. Returns what happened, or None."""
+        if not self.unlocked:
+            return None
+        folder_text = str(self.settings.get("backup.folder")).strip()
+        if not folder_text:
+            return None
+        folder = Path(folder_text).expanduser()
+        if not folder.is_dir():
+            raise BadInput(
+                f"The backup folder {folder} does not exist (is the disk plugged in?). "
+                "Scheduled backups wait until it is back."
+            )
+        if not backups.backup_due(folder, self.settings.get("backup.every_hours"), time.time()):
+            return None
+        info = self.backup(folder)
+        removed = backups.prune(folder, int(self.settings.get("backup.keep")))
+        log.info("scheduled backup done; %d old backups removed", len(removed))
+        return f"Backed up to {info.path.name}."
 
     # -- memories ---------------------------------------------------------------------------
     def add_note(self, text: str) -> int:
@@ -168,6 +260,11 @@ class Services:
         now = self.clock.now()
         (mid,) = self.require_memory().add([NewMemory(kind=NOTE, text=text, time=now)])
         return mid
+
+    def _file_modes(self) -> dict[str, Any]:
+        if self.data_dir.exists():
+            self.loosened = loosened_modes(self.data_dir)
+        return {"ok": not self.loosened, "loosened": self.loosened[:20]}
 
     # -- status -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -184,6 +281,7 @@ class Services:
             "data_dir": str(self.data_dir),
             "initialised": self.initialised,
             "unlocked": self.unlocked,
+            "file_modes": self._file_modes(),
             "sizes": {
                 "database": files["mnemo.db"] + files["mnemo.db-wal"],
                 "media": media_bytes,

@@ -30,6 +30,8 @@ def connect(path: Path, key: DataKey) -> Connection:
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
     try:
+        # SQLCipher's own log goes to stderr; our errors say what is wrong in one line.
+        conn.execute("PRAGMA cipher_log_level = NONE").fetchall()
         conn.execute(f'PRAGMA key = "{key.sqlcipher_pragma_value()}"')
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA journal_mode = WAL").fetchone()

@@ -37,6 +37,7 @@ from core.keys import (
     key_file_exists,
     unlock_key,
 )
+from core.walcheck import check_wal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,6 +139,16 @@ class Store:
     def _open(self, key: DataKey, creating: bool) -> None:
         if self.db_path.stat().st_size == 0 and not creating:
             raise StoreDamaged("database", str(self.db_path), "empty file")
+        wal_path = self.db_path.with_name(DB_FILE + "-wal")
+        wal = check_wal(wal_path)
+        if wal is not None and wal.damaged:
+            # SQLite would silently stop at the bad frame and drop later commits (R5).
+            raise StoreDamaged(
+                "write-ahead log (the most recent changes)",
+                str(wal_path),
+                f"{wal.commits_after_break} saved changes after frame {wal.valid_frames} "
+                "fail their checksum",
+            )
         conn = connect(self.db_path, key)
         try:
             found = migrations.check_supported(conn)

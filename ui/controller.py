@@ -8,9 +8,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
-from app import paths
+from app import paths, security
+from app.autolock import AutoLock, BackupScheduler
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
@@ -52,6 +53,13 @@ class Controller(QObject):
         self._poll.setInterval(300)
         self._poll.timeout.connect(self._maybe_refresh)
         self._poll.start()
+        self.autolock = AutoLock(self.tasks, self.services.autolock_config, self._is_unlocked)
+        self.autolock.lock_requested.connect(lambda reason: self.lock())
+        self.backups = BackupScheduler(self.tasks, self.services.run_scheduled_backup)
+        self.backups.finished.connect(self._notify)
+
+    def _is_unlocked(self) -> bool:
+        return self.services.unlocked
 
     def start(self) -> None:
         if self.tray_available:
@@ -64,10 +72,36 @@ class Controller(QObject):
         else:
             log.info("no system tray available; the window is the entry point")
         if self.services.initialised:
-            self._show_unlock(hidden=self.start_in_tray and self.tray_available)
+            self._start_locked()
         else:
             gate = FirstRunWindow(self.services, self.tasks)
             self._show_gate(gate)
+
+    def _start_locked(self) -> None:
+        """Unlock with the keyring's passphrase when the user chose that; else ask."""
+        hidden = self.start_in_tray and self.tray_available
+        data_dir = self.data_dir
+
+        def from_keyring() -> bool:
+            if not self.services.settings.get("device.use_keyring"):
+                return False
+            passphrase = security.keyring_fetch(data_dir)
+            if passphrase is None:
+                return False
+            self.services.unlock(passphrase)
+            return True
+
+        def done(ok: object) -> None:
+            if ok:
+                self._on_unlocked()
+            else:
+                self._show_unlock(hidden=hidden)
+
+        def failed(err: BaseException) -> None:
+            log.info("keyring unlock failed (%s); asking", type(err).__name__)
+            self._show_unlock(hidden=hidden)
+
+        self.tasks.run(from_keyring, done, failed)
 
     # -- gates --------------------------------------------------------------------------------
     def _show_gate(self, gate: FirstRunWindow | UnlockWindow, hidden: bool = False) -> None:
@@ -98,6 +132,16 @@ class Controller(QObject):
         self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
+        self.autolock.start()
+        self.backups.start()
+        # Read every page once in the background: damage anywhere is reported and locks.
+        self.tasks.run(self.services.check_integrity, None, None)
+        if self.services.loosened:
+            self._notify(
+                f"{len(self.services.loosened)} files in the data folder can be read by other "
+                "users of this computer. Mnemo keeps them private (0700/0600); check who "
+                f"changed them: {self.services.loosened[0]}"
+            )
 
     # -- actions -------------------------------------------------------------------------------
     def open(self) -> None:
@@ -112,22 +156,33 @@ class Controller(QObject):
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""
-        if not self.services.unlocked:
+        if not self.services.unlocked and self.main is None:
             return
+        self.autolock.timer.stop()
+        self.backups.stop()
+        # Every window that may show content goes: dialogs, viewers, chat, the main window.
+        was_showing = False
+        for w in QApplication.topLevelWidgets():
+            if w.isVisible() and w is not self.gate and w.isWindow():
+                was_showing = was_showing or not isinstance(w, QMenu)
+                w.hide()
         if self.main is not None:
-            self.main.hide()
             self.main.deleteLater()
             self.main = None
         self.services.lock()
         if self.tray:
             self.tray.set_state("locked", "Locked")
-        self._show_unlock()
+        # The unlock prompt takes the place of what was on screen; when Mnemo was only in the
+        # tray (auto-lock while away), it waits there until opened.
+        self._show_unlock(hidden=not was_showing and self.tray is not None)
 
     def quit(self) -> None:
         self.app.quit()
 
     def shutdown(self) -> None:
         self._poll.stop()
+        self.autolock.stop()
+        self.backups.stop()
         self.tasks.wait(10_000)
         self.services.close()
         if self.tray:
@@ -148,8 +203,17 @@ class Controller(QObject):
         if self._pending and not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
+    def _notify(self, text: str) -> None:
+        if self.tray is not None:
+            self.tray.icon.showMessage("Mnemo", text)
+        elif self.main is not None:
+            self.main.statusBar().showMessage(text, 15_000)
+
     def _flush_changes(self) -> None:
         batch, self._pending[:] = list(self._pending), []
+        if any(c.locked for c in batch) and not self.services.unlocked and self.main is not None:
+            self.lock()  # locked underneath us (damage found, another caller): hide content
+            return
         if self.main is not None and self.services.unlocked and batch:
             merged = Changes(
                 memories_added=sum(c.memories_added for c in batch),

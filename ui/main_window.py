@@ -140,11 +140,19 @@ def _timeline_page(services: Services, tasks: TaskRunner) -> Page:
     return TimelinePage(services, tasks)
 
 
-# (title, factory). Later features append their pages (search, chat, import, review…).
+def _settings_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.settings_page import SettingsPage  # it builds on Page, defined above
+
+    return SettingsPage(services, tasks)
+
+
+# (title, factory). Later features append their pages (search, chat, import, review…);
+# Settings is always shown last, whatever is appended after it.
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Search", _search_page),
     ("Home", HomePage),
     ("Timeline", _timeline_page),
+    ("Settings", _settings_page),
 ]
 
 
@@ -173,7 +181,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.pages: list[Page] = []
-        for i, (title, factory) in enumerate(PAGES):
+        pages = sorted(PAGES, key=lambda entry: entry[0] == "Settings")  # stable: Settings last
+        for i, (title, factory) in enumerate(pages):
             page = factory(services, tasks)
             self.pages.append(page)
             self.stack.addWidget(page)

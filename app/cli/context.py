@@ -21,6 +21,7 @@ class CliContext:
         self.args = args
         self.data_dir: Path = paths.data_dir(args.data_dir)
         self._services: Services | None = None
+        self._env_passphrase: str | None = None
 
     def log_path(self) -> Path:
         return paths.log_dir(self.data_dir) / "mnemo.log"
@@ -38,8 +39,11 @@ class CliContext:
             if not value:
                 raise UserFacingError(f"The passphrase file {self.args.passphrase_file} is empty.")
             return value
-        env = os.environ.get(ENV_PASSPHRASE)
+        # Taken out of the environment once read, so no child process (the model host, a
+        # helper) ever inherits it (R14).
+        env = os.environ.pop(ENV_PASSPHRASE, None) or self._env_passphrase
         if env:
+            self._env_passphrase = env
             return env
         if not sys.stdin.isatty():
             raise UserFacingError(

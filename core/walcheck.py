@@ -1,0 +1,121 @@
+"""Reading a leftover write-ahead log before SQLite does. SQLite treats the first frame whose
+checksum fails as the end of the log, and a log whose header fails its checksum as empty. That is
+right for a write torn by a crash (only the last transaction can be torn, and a header is only
+rewritten when the log restarts, after everything in it was checkpointed), but it would silently
+drop committed transactions if the log was damaged. So: two or more commits with the log's salts
+after the first bad frame, or a damaged header in front of frames that verify, can only mean
+damage; the store is then reported damaged and left untouched instead."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+_MAGIC_LE = 0x377F0682
+_MAGIC_BE = 0x377F0683
+_HEADER = 32
+_FRAME_HEADER = 24
+_PAGE_SIZES = (4096, 1024, 8192, 16384, 32768, 65536, 512, 2048)
+
+
+@dataclass(frozen=True, slots=True)
+class WalReport:
+    valid_frames: int
+    frames_after_break: int
+    commits_after_break: int
+    header_damaged: bool = False
+
+    @property
+    def damaged(self) -> bool:
+        return self.header_damaged or self.commits_after_break >= 2
+
+
+def _checksum(data: bytes, s0: int, s1: int, big_endian: bool) -> tuple[int, int]:
+    words = struct.unpack((">" if big_endian else "<") + f"{len(data) // 4}I", data)
+    m = 0xFFFFFFFF
+    for i in range(0, len(words), 2):
+        s0 = (s0 + words[i] + s1) & m
+        s1 = (s1 + words[i + 1] + s0) & m
+    return s0, s1
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    valid: int
+    commits: int
+    broken_at: int | None
+
+
+def _walk(
+    data: bytes, big: bool, page_size: int, salts: tuple[int, int], seed: tuple[int, int]
+) -> _Walk:
+    frame = _FRAME_HEADER + page_size
+    s0, s1 = seed
+    valid = commits = 0
+    off = _HEADER
+    while off + frame <= len(data):
+        head = data[off : off + _FRAME_HEADER]
+        _pgno, commit, fs1, fs2, fc0, fc1 = struct.unpack(">6I", head)
+        if (fs1, fs2) != salts:
+            return _Walk(valid, commits, None)
+        n0, n1 = _checksum(head[:8], s0, s1, big)
+        n0, n1 = _checksum(data[off + _FRAME_HEADER : off + frame], n0, n1, big)
+        if (n0, n1) != (fc0, fc1):
+            return _Walk(valid, commits, off)
+        s0, s1 = n0, n1
+        valid += 1
+        commits += 1 if commit else 0
+        off += frame
+    return _Walk(valid, commits, None)
+
+
+def _header_damaged(data: bytes) -> bool:
+    """The header does not verify: are there committed frames behind it anyway?"""
+    _m, _v, page_size, _seq, salt1, salt2, c0, c1 = struct.unpack(">8I", data[:_HEADER])
+    sizes = dict.fromkeys((page_size, *_PAGE_SIZES))
+    for size in sizes:
+        if size < 512 or size & (size - 1) or len(data) < _HEADER + _FRAME_HEADER + size:
+            continue
+        first_salts = struct.unpack(">2I", data[_HEADER + 8 : _HEADER + 16])
+        for big in (False, True):
+            computed = _checksum(data[:24], 0, 0, big)
+            for salts in dict.fromkeys(((salt1, salt2), first_salts)):
+                for seed in dict.fromkeys(((c0, c1), computed)):
+                    if _walk(data, big, size, salts, seed).commits >= 1:
+                        return True
+    return False
+
+
+def check_wal(path: Path) -> WalReport | None:
+    """None when there is no log (or nothing in it to judge by)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(data) < _HEADER:
+        return None
+    magic, _version, page_size, _seq, salt1, salt2, c0, c1 = struct.unpack(">8I", data[:_HEADER])
+    big = magic == _MAGIC_BE
+    header_ok = (
+        magic in (_MAGIC_LE, _MAGIC_BE)
+        and page_size >= 512
+        and not page_size & (page_size - 1)
+        and _checksum(data[:24], 0, 0, big) == (c0, c1)
+    )
+    if not header_ok:
+        if _header_damaged(data):
+            return WalReport(0, 0, 0, header_damaged=True)
+        return None  # SQLite ignores this log, and nothing committed is in it
+    walk = _walk(data, big, page_size, (salt1, salt2), (c0, c1))
+    after = commits = 0
+    if walk.broken_at is not None:
+        frame = _FRAME_HEADER + page_size
+        off = walk.broken_at
+        while off + frame <= len(data):
+            _pgno, commit, fs1, fs2 = struct.unpack(">4I", data[off : off + 16])
+            if (fs1, fs2) == (salt1, salt2):
+                after += 1
+                commits += 1 if commit else 0
+            off += frame
+    return WalReport(walk.valid, after, commits)

@@ -1,0 +1,65 @@
+"""R15 in the app shell: locking hides every window that shows content (the main window and any
+viewer or dialog), closes the store, and puts the unlock prompt in their place."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QDialog, QLabel
+from pytestqt.qtbot import QtBot
+
+from app.services import Services
+from core.errors import StoreLocked
+from core.keys import TEST_KDF
+from tests.storehelp import PASSPHRASE
+from ui.controller import Controller
+from ui.unlock import UnlockWindow
+
+
+@pytest.fixture(autouse=True)
+def _runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+
+
+def test_lock_hides_content_windows_and_shows_the_unlock_prompt(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    setup = Services(tmp_path / "data")
+    setup.create(PASSPHRASE, kdf=TEST_KDF)
+    setup.close()
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    c = Controller(app, tmp_path / "data", f"mnemo-test-{os.getpid()}")
+    try:
+        c.start()
+        qtbot.waitUntil(
+            lambda: isinstance(c.gate, UnlockWindow) and c.gate.isVisible(), timeout=5000
+        )
+        gate = c.gate
+        assert isinstance(gate, UnlockWindow)
+        gate.passphrase.setText(PASSPHRASE)
+        gate.button.click()
+        qtbot.waitUntil(lambda: c.main is not None and c.main.isVisible(), timeout=10_000)
+        viewer = QDialog()
+        viewer.setWindowTitle("A memory")
+        QLabel("some remembered text", viewer)
+        viewer.show()
+        qtbot.addWidget(viewer)
+        main = c.main
+        c.lock()
+        assert not viewer.isVisible() and not main.isVisible()
+        assert c.main is None and not c.services.unlocked
+        assert isinstance(c.gate, UnlockWindow) and c.gate.isVisible()
+        with pytest.raises(StoreLocked):
+            c.services.add_note("x")
+        assert not c.autolock.timer.isActive()
+    finally:
+        c.tasks.wait(10_000)
+        c.shutdown()
+        if c.gate is not None:
+            c.gate.close()
