@@ -32,6 +32,7 @@ from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
     from app.memory_service import MemoryService
+    from app.trust_service import TrustService
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Changes:
     memories_removed: int = 0
     locked: bool | None = None
     settings: list[str] = field(default_factory=list)
+    trust: bool = False  # review queue or source trust changed (trust review)
 
 
 class Services:
@@ -60,6 +62,8 @@ class Services:
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
+        # Trust review (app.trust_service), present while unlocked.
+        self.trust: TrustService | None = None
         self._listeners: list[Callable[[Changes], None]] = []
         self.throttle = UnlockThrottle(self.data_dir)
         self.loosened: list[str] = []
@@ -137,6 +141,10 @@ class Services:
         )
         # The index loads (or rebuilds) on its own thread; searches wait for it.
         self.memory.open(wait=False)
+        from app.trust_service import TrustService
+
+        self.trust = TrustService(self)
+        self.trust.attach()
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -158,6 +166,7 @@ class Services:
                 log.exception("saving the vector index failed; it will be rebuilt on unlock")
 
     def _after_lock(self) -> None:
+        self.trust = None
         self._close_memory(save=False)
         self.settings = Settings(self.data_dir, None, None)
         self.media = None

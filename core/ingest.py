@@ -46,13 +46,17 @@ class Provenance:
 
     source_id: int | None = None
     trust: float = DEFAULT_TRUST
+    # Called in the same transaction right after the memory's row is inserted, with its id:
+    # trust evidence that must name the memory (a flag, a burst) is recorded here.
+    after_insert: Callable[[Connection, int], None] | None = None
 
 
 class Inspector(Protocol):
     """The trust seam: called on the writer thread, inside the ingest transaction, once per
     memory, before its row is written. It may set `memory.status` and `memory.reasons`
     (quarantine) and returns the memory's source and trust. It may write its own rows (sources,
-    trust events) on `conn`; they commit or roll back with the memories."""
+    trust events) on `conn`; they commit or roll back with the memories. What needs the new
+    memory's id goes in `Provenance.after_insert`, run in the same transaction after the row."""
 
     def __call__(self, conn: Connection, memory: NewMemory) -> Provenance: ...
 
@@ -207,6 +211,8 @@ class Ingestor:
                 "INSERT INTO vectors(memory_id, model, vec) VALUES (?, ?, ?)",
                 (mid, self._model, vector_blob(vec)),
             )
+            if prov.after_insert is not None:
+                prov.after_insert(conn, mid)
             written.append((mid, vec))
         return written
 
