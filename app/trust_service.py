@@ -15,7 +15,7 @@ from core import suspicion as su
 from core import trust as tr
 from core.clock import utc_iso
 from core.db import Connection
-from core.erase import EraseSpec, Eraser, Receipt
+from core.erase import Eraser, EraseSpec, Receipt
 from core.errors import BadInput
 from core.ingest import DEFAULT_TRUST, KIND_TRUST, Provenance
 from core.settings import declaration

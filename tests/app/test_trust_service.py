@@ -79,7 +79,8 @@ def test_poisoned_page_is_quarantined_with_a_reason_and_not_searchable(
     events = tr.TrustRepository(services.store.reader()).history(sid)
     assert [(e.evidence, e.memory_id) for e in events] == [("suspicious", mid)]
     assert mid not in search_ids(services, "hiking boots instructions FastLoans")
-    assert mid in search_ids(services, "hiking boots instructions FastLoans", include_quarantined=True)
+    query = "hiking boots instructions FastLoans"
+    assert mid in search_ids(services, query, include_quarantined=True)
     queue = trust_of(services).queue()
     assert [i.id for i in queue] == [mid] and trust_of(services).pending_count() == 1
     assert queue[0].source == "evil.example (in firefox)" and queue[0].reasons == m.reasons
@@ -161,7 +162,7 @@ def test_approve_makes_it_searchable_and_raises_the_source(
     seen: list[Changes] = []
     services.subscribe(seen.append)
     mid = add(services, screen(clock, POISON, domain="security-blog.example"))
-    _, a0, b0, t0 = source_row(services, mid)
+    _, a0, _, t0 = source_row(services, mid)
     result = trust_of(services).approve([mid, mid, 999_999])
     assert result.done == [mid] and result.skipped == [999_999]
     m = services.memory.get(mid)  # type: ignore[union-attr]
@@ -185,7 +186,8 @@ def test_reject_erases_the_memory_and_lowers_its_source(
     conn = services.store.reader()
     assert services.memory.get(mid) is None  # type: ignore[union-attr]
     assert conn.execute("SELECT count(*) FROM memories WHERE id = ?", (mid,)).fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM vectors WHERE memory_id = ?", (mid,)).fetchone()[0] == 0
+    vectors = conn.execute("SELECT count(*) FROM vectors WHERE memory_id = ?", (mid,)).fetchone()
+    assert vectors[0] == 0
     assert mid not in services.memory.index.index  # type: ignore[union-attr]
     assert mid not in search_ids(services, "hiking FastLoans", include_quarantined=True)
     alpha, beta = conn.execute("SELECT alpha, beta FROM sources WHERE id = ?", (sid,)).fetchone()
@@ -241,7 +243,7 @@ def test_sources_list_lowest_first_with_waiting_counts(
     add(services, screen(clock, POISON))
     add(services, NewMemory(kind="note", text="Buy oat milk", time=clock.now()))
     sources = trust_of(services).sources()
-    assert [s.label for s in sources][0] == "evil.example (in firefox)"
+    assert sources[0].label == "evil.example (in firefox)"
     assert sources[0].quarantined == 1 and sources[-1].identity == tr.USER_IDENTITY
     assert [s.trust for s in sources] == sorted(s.trust for s in sources)
 
