@@ -17,6 +17,8 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
+from ui.trust_review import TITLE as TRUST_REVIEW
+from ui.trust_review import ReviewBadge
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Controller(QObject):
         self.tasks.user_error.connect(self._user_error)
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: Tray | None = None
+        self.review_badge: ReviewBadge | None = None
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
         self.server = QLocalServer(self)
@@ -68,6 +71,8 @@ class Controller(QObject):
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
             self.tray.set_state("locked", "Locked")
+            self.review_badge = ReviewBadge(self.tray, self.services, self.tasks)
+            self.review_badge.action.triggered.connect(self._open_review)
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
@@ -132,6 +137,8 @@ class Controller(QObject):
         self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
+        if self.review_badge is not None:
+            self.review_badge.update()
         self.autolock.start()
         self.backups.start()
         # Read every page once in the background: damage anywhere is reported and locks.
@@ -153,6 +160,11 @@ class Controller(QObject):
             self.gate.activateWindow()
         else:
             self._show_unlock()
+
+    def _open_review(self) -> None:
+        self.open()
+        if self.main is not None:
+            self.main.show_page(TRUST_REVIEW)
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""
@@ -218,8 +230,13 @@ class Controller(QObject):
             merged = Changes(
                 memories_added=sum(c.memories_added for c in batch),
                 memories_removed=sum(c.memories_removed for c in batch),
+                trust=any(c.trust for c in batch),
             )
             self.main.refresh(merged)
+            if self.review_badge is not None and (
+                merged.memories_added or merged.memories_removed or merged.trust
+            ):
+                self.review_badge.update()
 
 
 def excepthook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
