@@ -88,7 +88,7 @@ def test_review_page_approve_reject_and_badge(
     # The selected memory's reasons and text, as plain text (markup is not rendered).
     page.queue.list.setCurrentRow(1)
     assert "<b>SYSTEM:</b>" in page.queue.text.toPlainText()
-    assert "instruction aimed at an AI" in page.queue.reasons.text()
+    assert "change an AI assistant's role" in page.queue.reasons.text()
     # A captured memory shows its screenshot region.
     page.queue.list.setCurrentRow(2)
     qtbot.waitUntil(
