@@ -328,6 +328,8 @@ class TrustService:
                 "memory_id": e.memory_id,
                 "d_alpha": round(e.d_alpha, 4),
                 "d_beta": round(e.d_beta, 4),
+                "alpha": round(e.alpha, 4),
+                "beta": round(e.beta, 4),
                 "trust": round(e.alpha / (e.alpha + e.beta), 4),
             }
             for e in events

@@ -50,6 +50,14 @@ EVIDENCE_WORDS = {
 PIN_WORDS = {"always": " — always trusted", "never": " — never trusted"}
 
 
+def kind_words(kind: str) -> str:
+    if kind.startswith("import:"):
+        return f"Imported {kind.removeprefix('import:')} message"
+    return {"screen": "Seen on screen", "chat": "Chat message", "note": "Note"}.get(
+        kind, kind.title()
+    )
+
+
 def when(t: float) -> str:
     return datetime.fromtimestamp(t).strftime("%d %b %Y, %H:%M")
 
@@ -81,7 +89,7 @@ class Sparkline(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.values: list[float] = []
-        self.setMinimumHeight(54)
+        self.setMinimumHeight(70)
         self.setAccessibleName("Trust over time")
 
     def set_values(self, values: list[float]) -> None:
@@ -129,6 +137,7 @@ class QueueView(QWidget):
         self.list.setAccessibleName("Memories waiting for review")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemSelectionChanged.connect(self._selected)
         lv.addWidget(self.list, 1)
         self.hint = QLabel("Select several with Shift or Ctrl to act on all of them.")
@@ -152,16 +161,16 @@ class QueueView(QWidget):
         self.reasons = plain("")
         self.reasons.setObjectName("reasons")
         rv.addWidget(self.reasons)
-        self.preview_stack = QStackedWidget()
-        self.text = QPlainTextEdit()
-        self.text.setReadOnly(True)
-        self.text.setAccessibleName("Memory text")
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.image.setAccessibleName("Screenshot of the region")
-        self.preview_stack.addWidget(self.text)
-        self.preview_stack.addWidget(self.image)
-        rv.addWidget(self.preview_stack, 1)
+        self.image.setObjectName("review-shot")
+        self.image.hide()
+        rv.addWidget(self.image)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setAccessibleName("Memory text")
+        rv.addWidget(self.text, 1)
         buttons = QHBoxLayout()
         self.approve = QPushButton("Approve (A)")
         self.approve.setObjectName("primary")
@@ -196,7 +205,7 @@ class QueueView(QWidget):
         for it in items:
             first = next((ln for ln in it.preview.splitlines() if ln.strip()), "")
             reason = it.reasons[0] if it.reasons else "Flagged"
-            row = QListWidgetItem(f"{it.source} · {when(it.time)}\n{first[:90]}\n⚠ {reason[:90]}")
+            row = QListWidgetItem(f"{it.source}\n{when(it.time)}\n“{first[:80]}”\n⚠ {reason[:160]}")
             row.setData(Qt.ItemDataRole.UserRole, it.id)
             row.setToolTip(it.source)
             self.list.addItem(row)
@@ -225,17 +234,18 @@ class QueueView(QWidget):
             self.source.setText("")
             self.reasons.setText("")
             self.text.setPlainText("")
-            self.preview_stack.setCurrentWidget(self.text)
+            self.image.hide()
             return
         it = chosen[-1]
         many = f" ({len(chosen)} selected: buttons act on all)" if len(chosen) > 1 else ""
-        self.heading.setText(f"{it.kind} memory from {when(it.time)}{many}")
+        self.heading.setText(f"{kind_words(it.kind)}, {when(it.time)}{many}")
         self.source.setText(f"Source: {it.source}")
         if it.source_trust is not None:
             self.source_bar_holder.addWidget(trust_bar(it.source_trust))
         self.reasons.setText("\n".join(f"⚠ {r}" for r in it.reasons) or "⚠ Flagged")
         self.text.setPlainText(it.preview)
-        self.preview_stack.setCurrentWidget(self.text)
+        self.image.hide()
+        self.image.clear()
         if it.media_id is not None:
             self.page.load_preview(it)
 
@@ -258,7 +268,7 @@ class QueueView(QWidget):
                 Qt.TransformationMode.SmoothTransformation,
             )
         self.image.setPixmap(pm)
-        self.preview_stack.setCurrentWidget(self.image)
+        self.image.show()
 
 
 class SourcesView(QWidget):
@@ -341,7 +351,14 @@ class SourcesView(QWidget):
     def show_history(self, source_id: int, events: list[dict[str, Any]]) -> None:
         if source_id != self.current_id():
             return
-        self.spark.set_values([e["trust"] for e in events])
+        values = [e["trust"] for e in events]
+        if events:  # start from where the source stood before its first event
+            e = events[0]
+            a = e["alpha"] - e["d_alpha"]
+            b = e["beta"] - e["d_beta"]
+            if a > 0 and b > 0:
+                values.insert(0, a / (a + b))
+        self.spark.set_values(values)
         self.events.clear()
         for e in reversed(events):
             what = EVIDENCE_WORDS.get(e["evidence"], e["evidence"])
