@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.security import UnlockThrottle, keyring_store
 from core import audit
@@ -20,14 +20,19 @@ from core.clock import Clock, SystemClock
 from core.db import DatabaseError, integrity_ok
 from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
 from core.fsutil import loosened_modes
+from core.interfaces import Embedder
 from core.keys import DEFAULT_KDF, KdfParams
 from core.media import MediaStore
-from core.memories import count_memories, insert_memory
+from core.memories import count_memories
 from core.migrations import LATEST, schema_version
 from core.passphrase import require_acceptable
 from core.settings import Settings
 from core.store import Store
 from core.types import NOTE, NewMemory
+
+if TYPE_CHECKING:
+    from app.memory_service import MemoryService
+    from app.trust_service import TrustService
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +47,23 @@ class Changes:
     memories_removed: int = 0
     locked: bool | None = None
     settings: list[str] = field(default_factory=list)
+    trust: bool = False  # review queue or source trust changed (trust review)
 
 
 class Services:
-    def __init__(self, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, clock: Clock | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.clock = clock or SystemClock()
+        self._embedder = embedder
+        # Present while unlocked: adding, searching, the vector index (app.memory_service).
+        self.memory: MemoryService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
+        # Trust review (app.trust_service), present while unlocked.
+        self.trust: TrustService | None = None
         self._listeners: list[Callable[[Changes], None]] = []
         self.throttle = UnlockThrottle(self.data_dir)
         self.loosened: list[str] = []
@@ -106,10 +119,32 @@ class Services:
         self._after_unlock(created=False)
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
+    @property
+    def embedder(self) -> Embedder:
+        """The sentence embedder, created on first use (the model itself loads on first embed)."""
+        if self._embedder is None:
+            from models.embedder import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder()
+        return self._embedder
+
     def _after_unlock(self, created: bool) -> None:
+        from app.memory_service import MemoryService
+
         self.settings = Settings(self.data_dir, self.store.reader, self.store.write)
         self.media = MediaStore(self.store)
         self.media.sweep_orphans()
+        self.memory = MemoryService(
+            self.store,
+            self.embedder,
+            on_added=lambda n: self.announce(Changes(memories_added=n)),
+        )
+        # The index loads (or rebuilds) on its own thread; searches wait for it.
+        self.memory.open(wait=False)
+        from app.trust_service import TrustService
+
+        self.trust = TrustService(self)
+        self.trust.attach()
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -119,9 +154,20 @@ class Services:
         self.announce(Changes(locked=False))
 
     def lock(self) -> None:
+        self._close_memory(save=True)
         self.store.lock()
 
+    def _close_memory(self, *, save: bool) -> None:
+        memory, self.memory = self.memory, None
+        if memory is not None:
+            try:
+                memory.close(save=save and self.store.unlocked)
+            except Exception:
+                log.exception("saving the vector index failed; it will be rebuilt on unlock")
+
     def _after_lock(self) -> None:
+        self.trust = None
+        self._close_memory(save=False)
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
         self.announce(Changes(locked=True))
@@ -173,7 +219,14 @@ class Services:
         return info
 
     def close(self) -> None:
-        self.store.lock()
+        self.lock()
+
+    def require_memory(self) -> MemoryService:
+        if self.memory is None:
+            from core.errors import StoreLocked
+
+            raise StoreLocked()
+        return self.memory
 
     def autolock_config(self) -> tuple[int, bool]:
         """(minutes of inactivity, lock with the screen): read on a worker by the auto-lock."""
@@ -214,11 +267,7 @@ class Services:
                 f"{MAX_NOTE_CHARS}). Split it, or import it as a file."
             )
         now = self.clock.now()
-        memory = NewMemory(kind=NOTE, text=text, time=now)
-        mid = self.store.write(
-            lambda c: insert_memory(c, memory, source_id=None, trust=1.0, now=now)
-        )
-        self.announce(Changes(memories_added=1))
+        (mid,) = self.require_memory().add([NewMemory(kind=NOTE, text=text, time=now)])
         return mid
 
     def _file_modes(self) -> dict[str, Any]:
@@ -254,4 +303,7 @@ class Services:
             doc["memories"] = {"total": sum(counts.values()), "by_source": counts}
             doc["schema"] = {"version": schema_version(conn), "supported": LATEST}
             doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": "off"}
+            if self.memory is not None:
+                self.memory.wait_ready(timeout=120)
+                doc["index"] = self.memory.index_health()
         return doc

@@ -20,6 +20,8 @@ from app.tasks import TaskRunner
 from ui.about import AboutWindow, add_help_menu
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
+from ui.trust_review import TITLE as TRUST_REVIEW
+from ui.trust_review import ReviewBadge
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class Controller(QObject):
         self.tasks.user_error.connect(self._user_error)
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: Tray | None = None
+        self.review_badge: ReviewBadge | None = None
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
         self.about: AboutWindow | None = None
@@ -78,6 +81,8 @@ class Controller(QObject):
             ask.triggered.connect(self.open_chat)
             self.tray.add_section([ask])
             self.tray.set_state("locked", "Locked")
+            self.review_badge = ReviewBadge(self.tray, self.services, self.tasks)
+            self.review_badge.action.triggered.connect(self._open_review)
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
@@ -155,6 +160,8 @@ class Controller(QObject):
             self.main.bring_forward()
         if self.tray:
             self.tray.set_state("idle", "Unlocked")
+        if self.review_badge is not None:
+            self.review_badge.update()
         self.autolock.start()
         self.backups.start()
         # Read every page once in the background: damage anywhere is reported and locks.
@@ -196,6 +203,10 @@ class Controller(QObject):
         else:
             self._open_chat_after_unlock = True
             self.open()
+    def _open_review(self) -> None:
+        self.open()
+        if self.main is not None:
+            self.main.show_page(TRUST_REVIEW)
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""
@@ -263,8 +274,13 @@ class Controller(QObject):
             merged = Changes(
                 memories_added=sum(c.memories_added for c in batch),
                 memories_removed=sum(c.memories_removed for c in batch),
+                trust=any(c.trust for c in batch),
             )
             self.main.refresh(merged)
+            if self.review_badge is not None and (
+                merged.memories_added or merged.memories_removed or merged.trust
+            ):
+                self.review_badge.update()
 
 
 def excepthook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]

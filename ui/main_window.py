@@ -146,6 +146,12 @@ def _settings_page(services: Services, tasks: TaskRunner) -> Page:
     return SettingsPage(services, tasks)
 
 
+def _trust_review_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.trust_review import TrustReviewPage
+
+    return TrustReviewPage(services, tasks)
+
+
 # (title, factory). Later features append their pages (search, chat, import, review…);
 # Settings is always shown last, whatever is appended after it.
 def _chat_page(services: Services, tasks: TaskRunner) -> Page:
@@ -158,6 +164,7 @@ PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Search", _search_page),
     ("Home", HomePage),
     ("Timeline", _timeline_page),
+    ("Trust review", _trust_review_page),
     ("Settings", _settings_page),
     ("Chat", _chat_page),
 ]

@@ -36,7 +36,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import security_settings
+from ui import security_settings, trust_review
 from ui.main_window import Page
 
 SECTION_TITLES = {
@@ -53,6 +53,7 @@ Factory = Callable[[Services, TaskRunner], QWidget]
 SECTION_EXTRAS: dict[str, list[Factory]] = {}
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
 CUSTOM_KEYS: set[str] = {"device.use_keyring"}
+SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""init, status, note, passwd."""
+"""init, status, passwd."""
 
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="always read every page to check for damage (done anyway below 256 MB)",
     )
     p.set_defaults(handler=cmd_status)
-
-    p = sub.add_parser("note", parents=[common], help="add a typed memory")
-    p.add_argument("text", nargs="+", help="the note's text")
-    p.set_defaults(handler=cmd_note, format_human=lambda r: f"Noted (memory {r['id']}).")
 
     p = sub.add_parser("passwd", parents=[common], help="change the passphrase")
     p.add_argument(
@@ -72,12 +68,6 @@ def cmd_status(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     if integrity is not None:
         doc["integrity"] = integrity
     return doc
-
-
-def cmd_note(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
-    services = ctx.services()
-    mid = services.add_note(" ".join(args.text))
-    return {"id": mid}
 
 
 def cmd_passwd(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""A private Xvfb display for the real-display tests, and small X client windows on it."""
+"""Fixtures for app tests: a private Xvfb display with small X client windows, and a fresh
+unlocked store with the memory service on a fake embedder (fast)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+
+from app.memory_service import MemoryService
+from app.services import Services
+from core.clock import FixedClock
+from core.fakes import FakeEmbedder
+from core.keys import TEST_KDF
 
 WINDOW_SCRIPT = r"""
 import sys, tkinter as tk
@@ -127,3 +136,30 @@ def wait_for(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+PASSPHRASE = "correct horse battery staple"
+TZ = ZoneInfo("UTC")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # Wednesday 18 March 2026, 12:00 UTC.
+    return FixedClock(datetime(2026, 3, 18, 12, 0, tzinfo=TZ))
+
+
+@pytest.fixture
+def services(tmp_path: Path, clock: FixedClock) -> Iterator[Services]:
+    s = Services(tmp_path / "store", clock=clock, embedder=FakeEmbedder())
+    s.create(PASSPHRASE, kdf=TEST_KDF)
+    assert s.memory is not None
+    s.memory.wait_ready(10)
+    s.memory.searcher.tz = TZ
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def memory(services: Services) -> MemoryService:
+    assert services.memory is not None
+    return services.memory

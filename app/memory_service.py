@@ -1,0 +1,340 @@
+"""The memory service: one object, alive while the store is unlocked, that adds memories
+(core.ingest), keeps the vector index (core.vector_index) and searches (core.search). The CLI,
+the search window and, later, capture, imports and the assistant all go through it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import audit
+from core.db import Connection
+from core.errors import BadInput
+from core.ingest import Cancelled, Ingestor, IngestReport, Inspector
+from core.interfaces import Embedder
+from core.memories import MEMORY_COLUMNS, get_memory, row_to_memory
+from core.search import FusionParams, Searcher
+from core.store import Store
+from core.types import ImportedMessage, Memory, NewMemory, SearchFilters, SearchResults, import_kind
+from core.vector_index import IndexHealth, PersistentIndex, VectorIndex
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Cancelled", "IngestReport", "MemoryService"]
+
+
+class MemoryService:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        inspect: Inspector | None = None,
+        tz: tzinfo | None = None,
+        fusion: FusionParams | None = None,
+        on_added: Callable[[int], None] | None = None,
+        background: bool = True,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.model_name = str(getattr(embedder, "name", type(embedder).__name__))
+        self._on_added = on_added
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self.health: IndexHealth | None = None
+        self.index = PersistentIndex(
+            dim=embedder.dim,
+            path=store.index_path,
+            key=store.key.derive("index"),
+            read_conn=store.reader,
+            write=store.write,
+            background=background,
+        )
+        self.ingestor = Ingestor(
+            write=store.write,
+            read_conn=store.reader,
+            embedder=embedder,
+            model_name=self.model_name,
+            index=self._ready_index_sink,
+            now=store.now,
+            inspect=inspect,
+        )
+        self.searcher = Searcher(
+            read_conn=store.reader,
+            index=self._ready_index,
+            embed=lambda texts: embedder.embed(texts),
+            now=store.now,
+            tz=tz,
+            fusion=fusion,
+        )
+
+    # -- index life cycle ---------------------------------------------------------------------
+    def open(self, *, wait: bool = True) -> None:
+        """Load (or rebuild) the index. With wait=False it happens on a thread; searches and
+        inserts wait for it."""
+        if wait:
+            self._open_index()
+        else:
+            threading.Thread(target=self._open_index, name="mnemo-index-open", daemon=True).start()
+
+    def _open_index(self) -> None:
+        try:
+            self.health = self.index.open()
+        except BaseException as e:
+            self._open_error = e
+            log.exception("the vector index could not be opened")
+        finally:
+            self._ready.set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def _ready_index(self) -> VectorIndex | None:
+        self._ready.wait()
+        return None if self._open_error else self.index.index
+
+    def _ready_index_sink(self) -> PersistentIndex | None:
+        self._ready.wait()
+        return None if self._open_error else self.index
+
+    def index_health(self) -> dict[str, Any]:
+        if not self._ready.is_set():
+            return {"count": None, "deleted": None, "generation": None, "snapshot": "loading"}
+        doc = self.index.health().to_json()
+        if self.health is not None and self.health.snapshot != "ok":
+            doc["snapshot"] = self.health.snapshot  # what happened at open: rebuilt / missing
+        return doc
+
+    def save_index(self) -> None:
+        self._ready.wait()
+        self.index.save()
+
+    def close(self, *, save: bool = True) -> None:
+        """Before the store locks: save the index snapshot if it changed, drop it from memory."""
+        self._ready.wait()
+        self.index.close(save=save and self._open_error is None)
+
+    # -- adding ----------------------------------------------------------------------------------
+    def add(self, memories: list[NewMemory]) -> list[int]:
+        return self.add_many(memories).ids
+
+    def add_many(
+        self,
+        memories: Iterable[NewMemory],
+        *,
+        one_transaction: bool = True,
+        progress: Callable[[int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        in_transaction: Callable[[Connection, IngestReport], None] | None = None,
+    ) -> IngestReport:
+        report = self.ingestor.add_many(
+            memories,
+            one_transaction=one_transaction,
+            progress=progress,
+            cancelled=cancelled,
+            in_transaction=in_transaction,
+        )
+        if report.added and self._on_added is not None:
+            self._on_added(report.added)
+        return report
+
+    def set_inspector(self, inspect: Inspector | None) -> None:
+        """The trust seam (see core.ingest.Inspector)."""
+        from core.ingest import default_inspector
+
+        self.ingestor.inspect = inspect or default_inspector
+
+    def import_file(
+        self,
+        path: Path,
+        fmt: str,
+        messages: Iterable[ImportedMessage],
+        *,
+        progress: Callable[[int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Import one parsed file in one transaction, recorded in the imports table. Any error
+        from the parser (a bad line) rolls the whole file back."""
+        path = Path(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        kind = import_kind(fmt)
+        rejected: list[dict[str, Any]] = []
+
+        def to_memories() -> Iterator[NewMemory]:
+            for n, msg in enumerate(messages, 1):
+                if not msg.text or not msg.text.strip():
+                    rejected.append({"external_id": msg.external_id, "n": n, "reason": "empty"})
+                    continue
+                yield NewMemory(
+                    kind=kind,
+                    text=msg.text,
+                    time=msg.time,
+                    author=msg.author,
+                    conversation=msg.conversation,
+                    title=msg.conversation,
+                    file=str(path),
+                    external_id=msg.external_id,
+                )
+
+        now = self.store.now()
+
+        def record(conn: Connection, report: IngestReport) -> None:
+            conn.execute(
+                "INSERT INTO imports(path, format, sha256, time, imported, duplicates, rejected) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(path),
+                    fmt,
+                    digest.hexdigest(),
+                    now,
+                    report.added,
+                    report.duplicates,
+                    len(rejected),
+                ),
+            )
+            audit.record(
+                conn,
+                "imported",
+                now,
+                format=fmt,
+                added=report.added,
+                duplicates=report.duplicates,
+                rejected=len(rejected),
+            )
+
+        report = self.add_many(
+            to_memories(),
+            one_transaction=True,
+            progress=progress,
+            cancelled=cancelled,
+            in_transaction=record,
+        )
+        return {
+            "path": str(path),
+            "format": fmt,
+            "imported": report.added,
+            "duplicates": report.duplicates,
+            "rejected": rejected,
+        }
+
+    # -- removing (the erase service builds on these) ---------------------------------------------
+    def remove_from_index(self, ids: Iterable[int]) -> int:
+        """After the rows are deleted: overwrite and drop their vectors from the index."""
+        self._ready.wait()
+        return self.index.remove(ids)
+
+    def delete(self, ids: list[int]) -> int:
+        """Delete memories (rows, FTS by trigger, vectors by cascade), then the index slots."""
+        if not ids:
+            return 0
+
+        def run(conn: Connection) -> int:
+            n = 0
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                n += conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", part).rowcount
+            return n
+
+        n = int(self.store.write(run))
+        self.remove_from_index(ids)
+        return n
+
+    # -- reading -----------------------------------------------------------------------------------
+    def search(
+        self, query: str, filters: SearchFilters | None = None, k: int = 20
+    ) -> SearchResults:
+        return self.searcher.search(query, filters, k)
+
+    def get(self, memory_id: int) -> Memory | None:
+        return get_memory(self.store.reader(), memory_id)
+
+    def neighbours(self, memory_id: int, before: int = 5, after: int = 5) -> list[Memory]:
+        """The memory in its context, in time order: the same conversation for chats and
+        imports, the same app (or kind) around that time for screens and notes."""
+        conn = self.store.reader()
+        m = get_memory(conn, memory_id)
+        if m is None:
+            return []
+        if m.conversation:
+            scope, args = "conversation = ? AND kind = ?", [m.conversation, m.kind]
+        elif m.app:
+            scope, args = "app = ?", [m.app]
+        else:
+            scope, args = "kind = ? AND app IS NULL", [m.kind]
+        base = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE hidden = 0 AND {scope} AND "
+        earlier = conn.execute(
+            base + "(time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC LIMIT ?",
+            [*args, m.time, m.time, m.id, before],
+        ).fetchall()
+        later = conn.execute(
+            base + "(time > ? OR (time = ? AND id > ?)) ORDER BY time, id LIMIT ?",
+            [*args, m.time, m.time, m.id, after],
+        ).fetchall()
+        return (
+            [row_to_memory(r) for r in reversed(earlier)] + [m] + [row_to_memory(r) for r in later]
+        )
+
+    def day_histogram(self, day_start: float, day_end: float) -> list[tuple[float, int]]:
+        """Memories per hour over a day (24 buckets from day_start; on a day with a clock
+        change the buckets are day_length / 24 long)."""
+        if day_end <= day_start:
+            raise BadInput("The day ends before it starts.")
+        step = (day_end - day_start) / 24
+        counts = [0] * 24
+        for bucket, n in self.store.reader().execute(
+            "SELECT CAST((time - ?) / ? AS INTEGER) AS b, count(*) FROM memories "
+            "WHERE hidden = 0 AND status != 'rejected' AND time >= ? AND time < ? GROUP BY b",
+            (day_start, step, day_start, day_end),
+        ):
+            if 0 <= bucket < 24:
+                counts[int(bucket)] += int(n)
+        return [(day_start + i * step, counts[i]) for i in range(24)]
+
+    def list_between(self, since: float, until: float, limit: int = 200) -> list[Memory]:
+        rows = (
+            self.store.reader()
+            .execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE hidden = 0 AND status != 'rejected' "
+                "AND time >= ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?",
+                (since, until, limit),
+            )
+            .fetchall()
+        )
+        return [row_to_memory(r) for r in rows]
+
+    def apps(self) -> list[str]:
+        rows = (
+            self.store.reader()
+            .execute(
+                "SELECT DISTINCT app FROM memories WHERE app IS NOT NULL AND hidden = 0 "
+                "ORDER BY app"
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        return int(
+            self.store.reader()
+            .execute("SELECT count(*) FROM memories WHERE hidden = 0")
+            .fetchone()[0]
+        )
+
+    def vector_of(self, memory_id: int) -> np.ndarray | None:
+        row = (
+            self.store.reader()
+            .execute("SELECT vec FROM vectors WHERE memory_id = ?", (memory_id,))
+            .fetchone()
+        )
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print one JSON document each (see BENCHMARKS.md)."""

@@ -1,0 +1,152 @@
+"""Search latency (hybrid: FTS5 + HNSW + fusion + filters + grouping + snippets) at 10k, 100k
+and 1M memories of synthetic text with synthetic (clustered) vectors. The query vector comes
+from a stand-in embedder so the figure is the search itself; the model's own per-query cost is
+measured beside it (`query_embedding_ms`, real MiniLM) when the model is installed.
+
+Usage: python -m bench.search_latency [--sizes 10000,100000,1000000] [--queries 300]"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (
+    APPS,
+    SyntheticEmbedder,
+    Vocabulary,
+    bulk_load,
+    emit,
+    envelope,
+    new_store,
+    pct,
+)
+from core.search import Searcher
+from core.types import SearchFilters
+from core.vector_index import VectorIndex, iter_db_vectors
+
+
+def make_queries(n: int, seed: int = 3) -> list[tuple[str, SearchFilters]]:
+    rng = np.random.default_rng(seed)
+    vocab = Vocabulary()
+    out: list[tuple[str, SearchFilters]] = []
+    now = time.time()
+    for i in range(n):
+        kind = i % 10
+        if kind < 3:  # one word, drawn like text (often common)
+            q = " ".join(vocab.sample(rng, 1))
+        elif kind < 5:  # a rare word
+            q = vocab.words[int(rng.integers(2000, len(vocab.words)))]
+        elif kind < 7:  # two or three words
+            q = " ".join(vocab.sample(rng, int(rng.integers(2, 4))))
+        else:  # typing: a prefix of a word
+            w = vocab.words[int(rng.integers(0, 5000))]
+            q = w[: max(3, len(w) - 2)]
+        f = SearchFilters()
+        r = rng.random()
+        if r < 0.15:
+            f.app = APPS[int(rng.integers(len(APPS)))]
+        elif r < 0.3:
+            f.since = now - 30 * 86400
+        elif r < 0.38:
+            f.source = "import"
+        out.append((q, f))
+    return out
+
+
+def build_index(store: Any, n: int) -> tuple[VectorIndex, float]:
+    t0 = time.perf_counter()
+    big = n >= 500_000
+    # At 1M a full-quality build takes too long for a benchmark run on 2 cores: lower
+    # construction effort (M=12, ef_construction=40), said in the output.
+    index = VectorIndex(
+        384, capacity=n + 16, m=12 if big else 16, ef_construction=40 if big else 100
+    )
+    for ids, vecs in iter_db_vectors(store.reader(), 384, chunk=20_000):
+        index.add(ids, vecs)
+    return index, time.perf_counter() - t0
+
+
+def query_embedding_ms(queries: list[str]) -> dict[str, float] | None:
+    try:
+        from models.embedder import MiniLMEmbedder
+
+        emb = MiniLMEmbedder()
+        emb.load()
+    except Exception:
+        return None
+    emb.embed(["warm up"])
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        emb.embed([q])
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50": round(pct(times, 50), 2), "p99": round(pct(times, 99), 2)}
+
+
+def run_size(n: int, queries: list[tuple[str, SearchFilters]], tmp: Path) -> dict[str, Any]:
+    store = new_store(tmp / f"s{n}")
+    load_s = bulk_load(store, n)
+    index, index_s = build_index(store, n)
+    searcher = Searcher(
+        read_conn=store.reader,
+        index=lambda: index,
+        embed=SyntheticEmbedder().embed,
+        now=time.time,
+    )
+    for q, f in queries[:20]:  # warm caches and the reader connection
+        searcher.search(q, f, 20)
+    times: dict[str, list[float]] = {"all": [], "unfiltered": [], "filtered": []}
+    empty = 0
+    for q, f in queries:
+        searcher._qcache.clear()  # every query pays for its (stand-in) embedding
+        t0 = time.perf_counter()
+        res = searcher.search(q, f, 20)
+        ms = (time.perf_counter() - t0) * 1000
+        times["all"].append(ms)
+        times["filtered" if (f.app or f.since or f.source) else "unfiltered"].append(ms)
+        empty += not res.hits
+    store.lock()
+    return {
+        "memories": n,
+        "load_s": round(load_s, 1),
+        "index_build_s": round(index_s, 1),
+        "index_params": {"m": 12, "ef_construction": 40}
+        if n >= 500_000
+        else {"m": 16, "ef_construction": 100},
+        **{
+            f"{k}_ms": {"p50": round(pct(v, 50), 2), "p99": round(pct(v, 99), 2), "n": len(v)}
+            for k, v in times.items()
+        },
+        "queries_without_hits": empty,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--queries", type=int, default=300)
+    args = ap.parse_args()
+    queries = make_queries(args.queries)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as d:
+        for n in [int(x) for x in args.sizes.split(",")]:
+            results.append(run_size(n, queries, Path(d)))
+    emit(
+        envelope(
+            "search_latency",
+            bars={"p50_ms_at_100k": 10, "p99_ms_at_100k": 50, "p50_ms_at_1M": 25},
+            sizes=results,
+            query_embedding_ms=query_embedding_ms([q for q, _ in queries[:100]]),
+            note="search_ms excludes the model's query embedding (stand-in vector); "
+            "query_embedding_ms is the real MiniLM cost per query on this machine",
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""The one path every memory takes into the store (notes, screens, chats, imports, answers):
+normalise the text, skip duplicates by (kind, external_id), embed off the writer thread in
+batches, then write memory rows (+ FTS by trigger) and vectors in one transaction on the writer,
+and only after the commit add the vectors to the in-memory index."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from core.db import Connection
+from core.errors import BadInput, MnemoError
+from core.interfaces import Embedder
+from core.memories import insert_memory
+from core.types import HL_END, HL_START, NOTE, REVIEW_STATUSES, NewMemory
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64
+MAX_TEXT_CHARS = 200_000
+DEFAULT_TRUST = 0.5
+# What the user typed themselves is theirs: it starts fully trusted.
+KIND_TRUST = {NOTE: 1.0}
+
+# Highlight markers, NUL and other C0 controls except tab/newline are not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+class Cancelled(MnemoError):
+    """The caller asked to stop; nothing from the batch or file was stored."""
+
+
+@dataclass(slots=True)
+class Provenance:
+    """What a trust inspector decides for one memory before it is written."""
+
+    source_id: int | None = None
+    trust: float = DEFAULT_TRUST
+    # Called in the same transaction right after the memory's row is inserted, with its id:
+    # trust evidence that must name the memory (a flag, a burst) is recorded here.
+    after_insert: Callable[[Connection, int], None] | None = None
+
+
+class Inspector(Protocol):
+    """The trust seam: called on the writer thread, inside the ingest transaction, once per
+    memory, before its row is written. It may set `memory.status` and `memory.reasons`
+    (quarantine) and returns the memory's source and trust. It may write its own rows (sources,
+    trust events) on `conn`; they commit or roll back with the memories. What needs the new
+    memory's id goes in `Provenance.after_insert`, run in the same transaction after the row."""
+
+    def __call__(self, conn: Connection, memory: NewMemory) -> Provenance: ...
+
+
+def default_inspector(conn: Connection, memory: NewMemory) -> Provenance:
+    return Provenance(None, KIND_TRUST.get(memory.kind, DEFAULT_TRUST))
+
+
+@dataclass(slots=True)
+class IngestReport:
+    added: int = 0
+    duplicates: int = 0
+    ids: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def normalise_text(text: str) -> str:
+    """Text as stored: NFC, no control characters or highlight markers, tidy whitespace."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace(HL_START, "").replace(HL_END, "")
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def normalise(memory: NewMemory) -> NewMemory:
+    """A clean copy, or BadInput saying what is wrong with it."""
+    if not isinstance(memory.text, str):
+        raise BadInput("A memory's text must be text.")
+    text = normalise_text(memory.text)
+    if not text:
+        raise BadInput("The text is empty.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadInput(f"The text is too long ({len(text)} characters; at most {MAX_TEXT_CHARS}).")
+    if memory.status not in REVIEW_STATUSES:
+        raise BadInput(f"Unknown review status {memory.status!r}.")
+    if not (memory.time == memory.time and abs(memory.time) < 1e11):
+        raise BadInput("The time is not a valid date.")
+
+    def tidy(v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = _SPACES.sub(" ", _CONTROL.sub("", v.replace(HL_START, "").replace(HL_END, "")))
+        return v.strip()[:1000] or None
+
+    return replace(
+        memory,
+        text=text,
+        app=tidy(memory.app),
+        title=tidy(memory.title),
+        domain=tidy(memory.domain),
+        author=tidy(memory.author),
+        conversation=tidy(memory.conversation),
+        external_id=(memory.external_id.strip() or None) if memory.external_id else None,
+        reasons=list(memory.reasons),
+    )
+
+
+def vector_blob(vec: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
+
+
+class IndexSink(Protocol):
+    def add(self, ids: list[int], vectors: np.ndarray) -> None: ...
+
+
+class Ingestor:
+    """Wires normalise -> dedup -> embed -> one write transaction -> index."""
+
+    def __init__(
+        self,
+        *,
+        write: Callable[[Callable[[Connection], Any]], Any],
+        read_conn: Callable[[], Connection],
+        embedder: Embedder,
+        model_name: str,
+        index: Callable[[], IndexSink | None],
+        now: Callable[[], float],
+        inspect: Inspector | None = None,
+        batch_size: int = EMBED_BATCH,
+    ) -> None:
+        self._write = write
+        self._read_conn = read_conn
+        self._embedder = embedder
+        self._model = model_name
+        self._index = index
+        self._now = now
+        self.inspect: Inspector = inspect or default_inspector
+        self._batch = batch_size
+
+    def _known(self, memories: list[NewMemory]) -> set[tuple[str, str]]:
+        """Which (kind, external_id) pairs already exist (read side, before embedding)."""
+        keyed = [(m.kind, m.external_id) for m in memories if m.external_id]
+        if not keyed:
+            return set()
+        conn = self._read_conn()
+        found: set[tuple[str, str]] = set()
+        for i in range(0, len(keyed), 400):
+            part = keyed[i : i + 400]
+            where = " OR ".join("(kind = ? AND external_id = ?)" for _ in part)
+            args = [x for pair in part for x in pair]
+            found.update(
+                (k, e)
+                for k, e in conn.execute(
+                    f"SELECT kind, external_id FROM memories WHERE {where}", args
+                )
+            )
+        return found
+
+    def _prepare(
+        self,
+        batch: list[NewMemory],
+        seen: set[tuple[str, str]],
+        report: IngestReport,
+    ) -> tuple[list[NewMemory], np.ndarray]:
+        known = self._known(batch)
+        fresh: list[NewMemory] = []
+        for m in batch:
+            key = (m.kind, m.external_id) if m.external_id else None
+            if key is not None and (key in known or key in seen):
+                report.duplicates += 1
+                continue
+            if key is not None:
+                seen.add(key)
+            fresh.append(m)
+        vecs = self._embedder.embed([m.text for m in fresh])
+        if vecs.shape != (len(fresh), self._embedder.dim):
+            raise RuntimeError("the embedder returned vectors of the wrong shape")
+        return fresh, vecs
+
+    def _write_rows(
+        self, conn: Connection, items: list[tuple[NewMemory, np.ndarray]], report: IngestReport
+    ) -> list[tuple[int, np.ndarray]]:
+        now = self._now()
+        written: list[tuple[int, np.ndarray]] = []
+        for m, vec in items:
+            if m.external_id is not None:
+                # Checked again on the writer: another ingest may have raced us since the read.
+                dup = conn.execute(
+                    "SELECT 1 FROM memories WHERE kind = ? AND external_id = ?",
+                    (m.kind, m.external_id),
+                ).fetchone()
+                if dup:
+                    report.duplicates += 1
+                    continue
+            prov = self.inspect(conn, m)
+            trust = min(1.0, max(0.0, float(prov.trust)))
+            mid = insert_memory(conn, m, source_id=prov.source_id, trust=trust, now=now)
+            conn.execute(
+                "INSERT INTO vectors(memory_id, model, vec) VALUES (?, ?, ?)",
+                (mid, self._model, vector_blob(vec)),
+            )
+            if prov.after_insert is not None:
+                prov.after_insert(conn, mid)
+            written.append((mid, vec))
+        return written
+
+    def _to_index(self, written: list[tuple[int, np.ndarray]]) -> None:
+        index = self._index()
+        if index is None or not written:
+            return
+        ids = [mid for mid, _ in written]
+        index.add(ids, np.stack([v for _, v in written]))
+
+    def add_many(
+        self,
+        memories: Iterable[NewMemory],
+        *,
+        one_transaction: bool = True,
+        progress: Callable[[int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        in_transaction: Callable[[Connection, IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Add memories. With one_transaction, everything lands in a single transaction (all or
+        nothing: an invalid memory, a cancel or an error stores none of them); otherwise one
+        transaction per embedding batch. `progress(n)` gets the number processed so far;
+        `in_transaction(conn, report)` runs in the (last) transaction, e.g. to record an import.
+        """
+        t0 = time.perf_counter()
+        report = IngestReport()
+        seen: set[tuple[str, str]] = set()
+        pending: list[tuple[NewMemory, np.ndarray]] = []
+        done = 0
+
+        def batches() -> Iterator[list[NewMemory]]:
+            batch: list[NewMemory] = []
+            for m in memories:
+                batch.append(normalise(m))
+                if len(batch) >= self._batch:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        for batch in batches():
+            if cancelled is not None and cancelled():
+                raise Cancelled("The import was cancelled; nothing from it was stored.")
+            fresh, vecs = self._prepare(batch, seen, report)
+            items = list(zip(fresh, vecs))
+            done += len(batch)
+            if one_transaction:
+                pending.extend(items)
+            else:
+                written = self._write(
+                    functools.partial(self._write_rows, items=items, report=report)
+                )
+                report.ids.extend(mid for mid, _ in written)
+                self._to_index(written)
+            if progress is not None:
+                progress(done)
+        if cancelled is not None and cancelled():
+            raise Cancelled("The import was cancelled; nothing from it was stored.")
+
+        def final(conn: Connection) -> list[tuple[int, np.ndarray]]:
+            written = self._write_rows(conn, pending, report) if one_transaction else []
+            report.added = len(report.ids) + len(written)
+            if in_transaction is not None:
+                in_transaction(conn, report)
+            return written
+
+        if one_transaction or in_transaction is not None:
+            written = self._write(final)
+            report.ids.extend(mid for mid, _ in written)
+            self._to_index(written)
+        report.added = len(report.ids)
+        log.info(
+            "ingested %d memories (%d duplicates) in %.0f ms",
+            report.added,
+            report.duplicates,
+            (time.perf_counter() - t0) * 1000,
+        )
+        return report

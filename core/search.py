@@ -1,0 +1,550 @@
+"""Hybrid search: FTS5 BM25 and HNSW vector search, fused by reciprocal rank, filtered (time,
+app, source kind; quarantined, rejected, derived and hidden memories left out), weighted by
+trust, near-identical hits grouped, and a snippet with the query words highlighted.
+
+Why these choices (numbers in bench/retrieval_quality.py):
+- FTS side ORs the query's content words (stop words dropped): people type questions ("when did
+  Ana move to Lisbon"), and AND would demand "when" and "did"; BM25 already ranks memories that
+  match more (and rarer) words first. The last word is a prefix when it is 3+ letters, so
+  results follow typing.
+- Fusion is a convex combination, 0.8 * cosine + 0.2 * BM25 / (best BM25 of the query), with
+  both parts computed for every candidate (the cosine of word-only hits exactly, the BM25 of
+  meaning-only hits by rowid). On the synthetic set it beat reciprocal rank fusion at every
+  setting tried: RRF throws away how much better one match is than the next, and with ties
+  (a name that matches a whole conversation title) it lets an arbitrary cut decide.
+- Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
+  low-trust exact match can still be found (it is the user's data) but loses ties to trusted
+  sources; quarantined memories are excluded outright, not just down-weighted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+from typing import Any
+
+import numpy as np
+
+from core.db import Connection
+from core.memories import MEMORY_COLUMNS
+from core.timeparse import parse_query
+from core.types import (
+    HL_END,
+    HL_START,
+    IMPORT_PREFIX,
+    QUARANTINED,
+    SearchFilters,
+    SearchHit,
+    SearchResults,
+)
+from core.vector_index import VectorIndex
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
+    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
+    "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these",
+    "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "would", "you", "your", "yours", "yourself", "tell", "show", "find", "remember", "know",
+})
+# fmt: on
+
+# Exact vector search over the allowed ids when a filter leaves at most this many.
+EXACT_LIMIT = 3_000
+# A word in more memories than this is "common" (see Searcher.fts_ids).
+COMMON_TERM = 2_000
+WINDOW = 1_000
+WINDOWS = 4
+MAX_GROUP_IDS = 200
+
+
+@dataclass(slots=True)
+class FusionParams:
+    # Chosen on the dev half of bench/retrieval_quality.py's questions, scored on the other
+    # half: convex 0.8 beat every RRF setting tried (k 5..60, vector weight 0.5..3).
+    method: str = "convex"  # convex | rrf
+    alpha: float = 0.8  # convex: weight of the cosine against the normalised BM25
+    k: float = 60.0  # RRF constant: larger flattens the rank curve
+    w_fts: float = 1.0
+    w_vec: float = 1.0
+    depth: int = 50  # candidates taken from each side (at least 3 * k)
+
+
+def query_terms(text: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    content = [w for w in words if w not in STOPWORDS]
+    return content or words
+
+
+def fts_match(terms: list[str], prefix_last: bool) -> str | None:
+    """A safe FTS5 query: every term quoted (no operator or column syntax survives), ORed."""
+    if not terms:
+        return None
+    parts = ['"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms)]
+    if prefix_last and len(terms[-1]) >= 3:
+        parts[-1] += "*"
+    return " OR ".join(parts)
+
+
+def filter_sql(f: SearchFilters, alias: str = "m") -> tuple[str, list[Any]]:
+    a = alias
+    clauses = [f"{a}.hidden = 0"]
+    args: list[Any] = []
+    if f.include_quarantined:
+        clauses.append(f"{a}.status IN ('ok', '{QUARANTINED}')")
+    else:
+        clauses.append(f"{a}.status = 'ok'")
+    if not f.include_derived:
+        clauses.append(f"{a}.derived = 0")
+    if f.since is not None:
+        clauses.append(f"{a}.time >= ?")
+        args.append(f.since)
+    if f.until is not None:
+        clauses.append(f"{a}.time < ?")
+        args.append(f.until)
+    if f.app:
+        clauses.append(f"{a}.app = ?")
+        args.append(f.app)
+    if f.source:
+        if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
+            clauses.append(f"{a}.kind >= 'import:' AND {a}.kind < 'import;'")
+        else:
+            clauses.append(f"{a}.kind = ?")
+            args.append(f.source)
+    return " AND ".join(clauses), args
+
+
+def restrictive(f: SearchFilters) -> bool:
+    return any(x is not None and x != "" for x in (f.since, f.until, f.app, f.source))
+
+
+# -- snippets ----------------------------------------------------------------------------------
+def _fold(text: str) -> str:
+    """Lower-case, accents off, same length as `text` (so positions carry over)."""
+    if text.isascii():
+        return text.lower()
+    out = []
+    for c in text:
+        f = unicodedata.normalize("NFD", c)[0].lower()
+        out.append(f if len(f) == 1 else c)
+    return "".join(out)
+
+
+def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
+    flat = text.replace("\n", " ")
+    folded = _fold(flat)
+    pats = []
+    for i, t in enumerate(dict.fromkeys(terms)):
+        ft = re.escape(_fold(t))
+        last = i == len(terms) - 1
+        pats.append(rf"\b{ft}\w*" if (prefix_last and last and len(t) >= 3) else rf"\b{ft}\b")
+    spans: list[tuple[int, int]] = []
+    if pats:
+        spans = [m.span() for m in re.finditer("|".join(pats), folded)]
+    if len(flat) <= width:
+        lo, hi = 0, len(flat)
+    elif not spans:
+        lo, hi = 0, width
+    else:
+        best, best_n = spans[0][0], 0
+        for s, _ in spans:
+            n = sum(1 for s2, _ in spans if s - width // 3 <= s2 < s + 2 * width // 3)
+            if n > best_n:
+                best, best_n = s, n
+        lo = max(0, best - width // 3)
+        hi = min(len(flat), lo + width)
+        lo = max(0, hi - width)
+        if lo > 0:
+            sp = flat.find(" ", lo, lo + 20)
+            lo = sp + 1 if sp != -1 else lo
+        if hi < len(flat):
+            sp = flat.rfind(" ", hi - 20, hi)
+            hi = sp if sp != -1 else hi
+    out = []
+    pos = lo
+    for s, e in spans:
+        if s < lo or e > hi:
+            continue
+        out.append(flat[pos:s])
+        out.append(HL_START + flat[s:e] + HL_END)
+        pos = e
+    out.append(flat[pos:hi])
+    snippet = "".join(out).strip()
+    return ("…" if lo > 0 else "") + snippet + ("…" if hi < len(flat) else "")
+
+
+# -- the searcher ------------------------------------------------------------------------------
+class Searcher:
+    def __init__(
+        self,
+        *,
+        read_conn: Callable[[], Connection],
+        index: Callable[[], VectorIndex | None],
+        embed: Callable[[list[str]], np.ndarray] | None,
+        now: Callable[[], float],
+        tz: tzinfo | None = None,
+        fusion: FusionParams | None = None,
+    ) -> None:
+        self._read_conn = read_conn
+        self._index = index
+        self._embed = embed
+        self._now = now
+        self.tz = tz
+        self.fusion = fusion or FusionParams()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._df: dict[str, tuple[int, float]] = {}
+        self._last_match: str | None = None
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        if self._embed is None:
+            return None
+        vec = self._qcache.get(text)
+        if vec is None:
+            vec = np.asarray(self._embed([text])[0], dtype=np.float32)
+            self._qcache[text] = vec
+            if len(self._qcache) > 256:
+                self._qcache.popitem(last=False)
+        else:
+            self._qcache.move_to_end(text)
+        return vec
+
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        k: int = 20,
+        *,
+        mode: str = "hybrid",
+        parse_time: bool = True,
+    ) -> SearchResults:
+        """`mode` is hybrid | fts | vector (the last two for the quality benchmark)."""
+        t0 = time.perf_counter()
+        f = replace(filters) if filters is not None else SearchFilters()
+        k = max(1, min(int(k), 500))
+        text = query.replace(HL_START, "").replace(HL_END, "")
+        if parse_time:
+            tq = parse_query(text, self._now(), self.tz)
+            text = tq.text
+            if tq.since is not None:
+                f.since = tq.since if f.since is None else max(f.since, tq.since)
+            if tq.until is not None:
+                f.until = tq.until if f.until is None else min(f.until, tq.until)
+        conn = self._read_conn()
+        terms = query_terms(text)
+        prefix_last = not query.endswith((" ", "\t"))
+        if not terms:
+            hits = self._listing(conn, f, k)
+        else:
+            hits = self._ranked(conn, text, terms, prefix_last, f, k, mode)
+        return SearchResults(hits, text, f, (time.perf_counter() - t0) * 1000)
+
+    # listing (empty query: timeline/browse)
+    def _listing(self, conn: Connection, f: SearchFilters, k: int) -> list[SearchHit]:
+        where, args = filter_sql(f)
+        rows = conn.execute(
+            f"SELECT {_HIT_COLUMNS} FROM memories m WHERE {where} ORDER BY m.time DESC, m.id DESC "
+            "LIMIT ?",
+            [*args, k * 3],
+        ).fetchall()
+        scored = [(r, 0.0) for r in rows]
+        return self._finish(conn, scored, f, [], False, k)
+
+    # ranked search
+    def _allowed_ids(self, conn: Connection, f: SearchFilters) -> set[int] | None:
+        """Ids passing the time/app/source filters, read from covering indexes (no table rows);
+        None when there are no such filters. Status, hidden and derived are checked later on
+        the few candidates."""
+        if not restrictive(f):
+            return None
+        clauses: list[str] = []
+        args: list[Any] = []
+        if f.since is not None:
+            clauses.append("time >= ?")
+            args.append(f.since)
+        if f.until is not None:
+            clauses.append("time < ?")
+            args.append(f.until)
+        if f.app:
+            clauses.append("app = ?")
+            args.append(f.app)
+        if f.source:
+            if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
+                clauses.append("kind >= 'import:' AND kind < 'import;'")
+            else:
+                clauses.append("kind = ?")
+                args.append(f.source)
+        sql = "SELECT id FROM memories WHERE " + " AND ".join(clauses)
+        return {int(r[0]) for r in conn.execute(sql, args)}
+
+    def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
+        """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
+        key = term + ("*" if prefix else "")
+        now = time.monotonic()
+        cached = self._df.get(key)
+        if cached is not None and now - cached[1] < 60:
+            return cached[0]
+        match = '"' + term.replace('"', '""') + '"' + ("*" if prefix else "")
+        (n,) = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
+            (match, COMMON_TERM + 1),
+        ).fetchone()
+        self._df[key] = (int(n), now)
+        if len(self._df) > 4096:
+            self._df.clear()
+        return int(n)
+
+    def fts_ids(
+        self,
+        conn: Connection,
+        terms: list[str],
+        prefix_last: bool,
+        allowed: set[int] | None,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(id, bm25) best first (FTS5's bm25 is negative: lower is better).
+
+        BM25 over the rarer query words. Words found in more than COMMON_TERM memories say
+        little (BM25 gives them almost no weight) yet cost the most to rank, so they are left
+        out while a rarer word is present; when every word is that common, the newest matches
+        are ranked in windows instead of all of them."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return []
+        last = len(terms) - 1
+        prefix_flags = [prefix_last and i == last and len(t) >= 3 for i, t in enumerate(terms)]
+        rare = [
+            (t, p)
+            for t, p in zip(terms, prefix_flags)
+            if self._term_count(conn, t, p) <= COMMON_TERM
+        ]
+        use = rare or list(zip(terms, prefix_flags))
+        match = " OR ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "") for t, p in use)
+        self._last_match = match
+        rank = "bm25(memories_fts, 1.0, 0.5, 0.25)"
+        if rare:
+            rows = conn.execute(
+                f"SELECT rowid, {rank} AS r FROM memories_fts WHERE memories_fts MATCH ? "
+                "ORDER BY r LIMIT ?",
+                (match, limit if allowed is None else COMMON_TERM * len(rare)),
+            ).fetchall()
+            return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
+        found: list[tuple[float, int]] = []
+        below = None
+        for _ in range(WINDOWS):
+            sql = f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
+            args: list[Any] = [match]
+            if below is not None:
+                sql += "AND rowid < ? "
+                args.append(below)
+            rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
+            found.extend((float(r), int(i)) for i, r in rows if allowed is None or i in allowed)
+            if len(rows) < WINDOW or len(found) >= limit:
+                break
+            below = rows[-1][0]
+        found.sort()
+        return [(i, r) for r, i in found[:limit]]
+
+    def vector_ids(
+        self, conn: Connection, qvec: np.ndarray, allowed: set[int] | None, limit: int
+    ) -> list[tuple[int, float]]:
+        """(id, cosine similarity) best first."""
+        index = self._index()
+        if index is None or len(index) == 0:
+            return []
+        if allowed is None:
+            # Status/hidden/derived exclusions are rare: a margin covers them.
+            return list(zip(*index.search(qvec, limit + limit // 2)))
+        if not allowed:
+            return []
+        if len(allowed) <= EXACT_LIMIT:
+            # Few candidates: an exact scan beats a filtered graph walk that must wander.
+            return self._exact(conn, qvec, allowed, limit)
+        return list(zip(*index.search(qvec, limit, allowed=allowed.__contains__)))
+
+    @staticmethod
+    def _exact(
+        conn: Connection, qvec: np.ndarray, allowed: set[int] | list[int], limit: int
+    ) -> list[tuple[int, float]]:
+        wanted = list(allowed)
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for i in range(0, len(wanted), 30000):
+            part = wanted[i : i + 30000]
+            marks = ",".join("?" * len(part))
+            for mid, vec in conn.execute(
+                f"SELECT memory_id, vec FROM vectors WHERE memory_id IN ({marks})", part
+            ):
+                if len(vec) == qvec.nbytes:
+                    ids.append(int(mid))
+                    blobs.append(vec)
+        if not ids:
+            return []
+        mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        sims = mat @ qvec
+        k = min(limit, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        return [(ids[j], float(sims[j])) for j in top[np.argsort(-sims[top])]]
+
+    def _ranked(
+        self,
+        conn: Connection,
+        text: str,
+        terms: list[str],
+        prefix_last: bool,
+        f: SearchFilters,
+        k: int,
+        mode: str,
+    ) -> list[SearchHit]:
+        p = self.fusion
+        depth = max(p.depth, 3 * k)
+        allowed = self._allowed_ids(conn, f)
+        self._last_match = None
+        fts = self.fts_ids(conn, terms, prefix_last, allowed, depth) if mode != "vector" else []
+        qvec = self.embed_query(text) if mode != "fts" else None
+        vec = self.vector_ids(conn, qvec, allowed, depth) if qvec is not None else []
+        fused: dict[int, float] = {}
+        if p.method == "rrf" or mode != "hybrid":
+            for rank, (mid, _) in enumerate(fts):
+                fused[mid] = fused.get(mid, 0.0) + p.w_fts / (p.k + rank + 1)
+            for rank, (mid, _) in enumerate(vec):
+                fused[mid] = fused.get(mid, 0.0) + p.w_vec / (p.k + rank + 1)
+        else:
+            fused = self._convex(conn, qvec, fts, vec)
+        if not fused:
+            return []
+        ids = list(fused)
+        marks = ",".join("?" * len(ids))
+        where, args = filter_sql(f)
+        rows = conn.execute(
+            # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
+            f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+            f"WHERE m.id IN ({marks}) AND {where}",
+            [*ids, *args],
+        ).fetchall()
+        scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
+        scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
+        return self._finish(conn, scored, f, terms, prefix_last, k)
+
+    def _convex(
+        self,
+        conn: Connection,
+        qvec: np.ndarray | None,
+        fts: list[tuple[int, float]],
+        vec: list[tuple[int, float]],
+    ) -> dict[int, float]:
+        """alpha * cosine + (1 - alpha) * BM25 / best BM25 of this query. Every candidate gets
+        both parts: the cosine of word-only candidates is computed exactly."""
+        alpha = self.fusion.alpha
+        cos = dict(vec)
+        if qvec is not None:
+            missing = [mid for mid, _ in fts if mid not in cos]
+            if missing:
+                cos.update(self._exact(conn, qvec, missing, len(missing)))
+        bm25 = dict(fts)
+        if self._last_match is not None and fts:
+            # Meaning-only candidates may match words too (the word list is cut at `depth`,
+            # and ties are common): score them so a cut does not read as "no match".
+            for mid, _ in vec:
+                if mid not in bm25:
+                    row = conn.execute(
+                        "SELECT bm25(memories_fts, 1.0, 0.5, 0.25) FROM memories_fts "
+                        "WHERE memories_fts MATCH ? AND rowid = ?",
+                        (self._last_match, mid),
+                    ).fetchone()
+                    if row is not None:
+                        bm25[mid] = float(row[0])
+        best = max((-r for r in bm25.values()), default=0.0)
+        lex = {mid: (-r / best if best > 0 else 0.0) for mid, r in bm25.items()}
+        return {
+            mid: alpha * max(0.0, cos.get(mid, 0.0)) + (1 - alpha) * lex.get(mid, 0.0)
+            for mid in set(cos) | set(lex)
+        }
+
+    def _finish(
+        self,
+        conn: Connection,
+        scored: list[tuple[tuple[Any, ...], float]],
+        f: SearchFilters,
+        terms: list[str],
+        prefix_last: bool,
+        k: int,
+    ) -> list[SearchHit]:
+        groups: dict[str, list[int]] = {}
+        chosen: list[tuple[tuple[Any, ...], float]] = []
+        for row, score in scored:
+            key = row[_DEDUP] or f"id:{row[0]}"
+            if key in groups:
+                groups[key].append(row[0])
+                continue
+            groups[key] = [row[0]]
+            chosen.append((row, score))
+            if len(chosen) >= k:
+                break
+        keys = [row[_DEDUP] for row, _ in chosen if row[_DEDUP]]
+        totals: dict[str, tuple[int, list[int]]] = {}
+        if keys:
+            where, args = filter_sql(f)
+            marks = ",".join("?" * len(keys))
+            for key, n, ids in conn.execute(
+                f"SELECT m.dedup_key, count(*), group_concat(m.id) "
+                "FROM memories m INDEXED BY memories_dedup "
+                f"WHERE m.dedup_key IN ({marks}) AND {where} GROUP BY m.dedup_key",
+                [*keys, *args],
+            ):
+                totals[key] = (int(n), [int(x) for x in str(ids).split(",")[:MAX_GROUP_IDS]])
+        hits = []
+        for row, score in chosen:
+            key = row[_DEDUP]
+            count, group = totals.get(key, (1, [row[0]])) if key else (1, [row[0]])
+            hits.append(
+                _hit(row, score, make_snippet(row[_TEXT], terms, prefix_last), count, group)
+            )
+        return hits
+
+
+_HIT_COLUMNS = (
+    "m.id, m.external_id, m.time, m.kind, m.app, m.title, m.text, m.trust, m.dedup_key, "
+    "m.author, m.conversation, m.media_id, m.status"
+)
+_TIME, _TEXT, _TRUST, _DEDUP = 2, 6, 7, 8
+
+
+def _hit(
+    row: tuple[Any, ...], score: float, snippet: str, count: int, group: list[int]
+) -> SearchHit:
+    mid = int(row[0])
+    if mid in group:
+        group = [mid] + [g for g in group if g != mid]
+    return SearchHit(
+        id=mid,
+        external_id=row[1],
+        time=float(row[2]),
+        source=row[3],
+        app=row[4],
+        title=row[5],
+        snippet=snippet,
+        score=score,
+        trust=float(row[_TRUST]),
+        count=max(1, count),
+        group_ids=group,
+        author=row[9],
+        conversation=row[10],
+        media_id=row[11],
+        status=row[12],
+    )
+
+
+__all__ = ["MEMORY_COLUMNS", "FusionParams", "Searcher", "make_snippet"]

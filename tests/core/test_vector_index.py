@@ -1,0 +1,208 @@
+"""The HNSW index: growth, erasure by overwrite, the encrypted snapshot (tamper, staleness,
+no plaintext vectors), and reconciliation with the vectors table."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.keys import TEST_KDF
+from core.store import Store
+from core.vector_index import (
+    PersistentIndex,
+    SnapshotInvalid,
+    VectorIndex,
+    seal,
+    unseal,
+)
+
+DIM = 16
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_grows_searches_and_forgets() -> None:
+    rng = np.random.default_rng(0)
+    vecs = unit(rng, 300)
+    index = VectorIndex(DIM, capacity=16)
+    index.add(list(range(1, 301)), vecs)
+    assert len(index) == 300
+    ids, sims = index.search(vecs[41], 3)
+    assert ids[0] == 42 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert index.remove([42, 9999]) == 1
+    assert 42 not in index.search(vecs[41], 10)[0]
+    assert (len(index), index.deleted) == (299, 1)
+    # SQLite may hand out the same rowid again: the label comes back to life.
+    index.add([42], vecs[41:42])
+    assert index.search(vecs[41], 1)[0] == [42] and index.deleted == 0
+
+
+def test_filtered_and_exact_search() -> None:
+    rng = np.random.default_rng(1)
+    vecs = unit(rng, 50)
+    index = VectorIndex(DIM)
+    index.add(list(range(50)), vecs)
+    ids, _ = index.search(vecs[3], 5, allowed=lambda i: i % 2 == 0)
+    assert ids and all(i % 2 == 0 for i in ids)
+    ids, sims = index.exact(vecs[7], [1, 7, 30], 2)
+    assert ids[0] == 7 and len(ids) == 2 and sims[0] >= sims[1]
+
+
+def test_removed_vector_bytes_are_gone_from_the_pickle() -> None:
+    rng = np.random.default_rng(2)
+    vecs = unit(rng, 20)
+    index = VectorIndex(DIM)
+    index.add(list(range(20)), vecs)
+    secret = vecs[5].tobytes()
+    assert secret in index.to_pickle()
+    index.remove([5])
+    assert secret not in index.to_pickle()
+    again = VectorIndex.from_pickle(index.to_pickle(), DIM)
+    assert 5 not in again.labels and again.deleted == 1 and len(again) == 19
+
+
+def test_seal_detects_tampering_and_the_wrong_key() -> None:
+    key = bytes(range(32))
+    blob = seal(b"payload", key, {"generation": 3})
+    assert unseal(blob, key) == ({"generation": 3}, b"payload")
+    for pos in (len(blob) - 1, len(blob) // 2, 12):
+        bad = bytearray(blob)
+        bad[pos] ^= 1
+        with pytest.raises(SnapshotInvalid):
+            unseal(bytes(bad), key)
+    with pytest.raises(SnapshotInvalid):
+        unseal(blob, bytes(32))
+
+
+def test_a_valid_tag_still_cannot_smuggle_other_objects() -> None:
+    evil = pickle.dumps((print, ["owned"]))
+    with pytest.raises(SnapshotInvalid):
+        VectorIndex.from_pickle(evil, DIM)
+
+
+# -- with a store ---------------------------------------------------------------------------
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "store")
+    s.create("correct horse battery staple", kdf=TEST_KDF)
+    yield s
+    s.lock()
+
+
+def put(store: Store, vecs: np.ndarray, start: int = 1) -> list[int]:
+    ids = list(range(start, start + len(vecs)))
+
+    def run(conn: object) -> None:
+        for i, v in zip(ids, vecs):
+            conn.execute(  # type: ignore[attr-defined]
+                "INSERT INTO memories(id, kind, time, text, created_at) "
+                "VALUES (?, 'note', 0, ?, 0)",
+                (i, f"memory {i}"),
+            )
+            conn.execute(  # type: ignore[attr-defined]
+                "INSERT INTO vectors(memory_id, model, vec) VALUES (?, 'test', ?)", (i, v.tobytes())
+            )
+
+    store.write(run)
+    return ids
+
+
+def persistent(store: Store) -> PersistentIndex:
+    return PersistentIndex(
+        dim=DIM,
+        path=store.index_path,
+        key=store.key.derive("index"),
+        read_conn=store.reader,
+        write=store.write,
+        background=False,
+    )
+
+
+def test_snapshot_round_trip_and_no_plaintext(store: Store) -> None:
+    vecs = unit(np.random.default_rng(3), 40)
+    put(store, vecs)
+    first = persistent(store)
+    assert first.open().snapshot == "missing"
+    first.save()
+    raw = store.index_path.read_bytes()
+    for v in vecs[:5]:
+        assert v.tobytes() not in raw
+        assert v.tobytes()[:16] not in raw
+    first.close()
+    second = persistent(store)
+    health = second.open()
+    assert (health.snapshot, health.count, health.generation) == ("ok", 40, 1)
+    assert second.index.search(vecs[10], 1)[0] == [11]
+    second.close()
+
+
+def test_tampered_snapshot_is_rebuilt(store: Store) -> None:
+    vecs = unit(np.random.default_rng(4), 30)
+    put(store, vecs)
+    p = persistent(store)
+    p.open()
+    p.save()
+    p.close(save=False)
+    blob = bytearray(store.index_path.read_bytes())
+    blob[len(blob) // 2] ^= 0x40
+    store.index_path.write_bytes(bytes(blob))
+    again = persistent(store)
+    health = again.open()
+    assert health.snapshot == "rebuilt" and "authentication" in health.reason
+    assert again.index.labels == set(range(1, 31))
+    assert store.index_path.with_name("index.snapshot.damaged").exists()
+
+
+def test_stale_snapshot_is_rebuilt(store: Store) -> None:
+    vecs = unit(np.random.default_rng(5), 10)
+    put(store, vecs)
+    p = persistent(store)
+    p.open()
+    p.save()
+    old = store.index_path.read_bytes()
+    p.save()  # generation 2 in the database
+    p.close(save=False)
+    store.index_path.write_bytes(old)  # a generation-1 snapshot put back
+    again = persistent(store)
+    health = again.open()
+    assert health.snapshot == "rebuilt" and "stale" in health.reason
+
+
+def test_reconcile_after_a_crash_between_commit_and_index(store: Store) -> None:
+    vecs = unit(np.random.default_rng(6), 20)
+    put(store, vecs[:10])
+    p = persistent(store)
+    p.open()
+    p.save()
+    p.close(save=False)
+    # Committed to the database, never reached the index (the process died), and a row
+    # deleted from the database whose vector the snapshot still holds.
+    put(store, vecs[10:], start=11)
+    store.write(lambda c: c.execute("DELETE FROM memories WHERE id = 3"))
+    again = persistent(store)
+    health = again.open()
+    assert health.snapshot == "ok"
+    assert again.index.labels == set(range(1, 21)) - {3}
+    assert again.index.search(vecs[15], 1)[0] == [16]
+
+
+def test_compaction_drops_deleted_slots(store: Store) -> None:
+    vecs = unit(np.random.default_rng(7), 200)
+    ids = put(store, vecs)
+    p = persistent(store)
+    p.open()
+    gone = ids[:80]
+    store.write(lambda c: c.execute(f"DELETE FROM memories WHERE id <= {len(gone)}"))
+    p.remove(gone)
+    assert p.index.needs_compaction()
+    p.compact()
+    assert (len(p.index), p.index.deleted) == (120, 0)
+    assert p.generation == 1  # compaction rewrote the snapshot
+    p.close()
