@@ -203,6 +203,7 @@ class Controller(QObject):
         else:
             self._open_chat_after_unlock = True
             self.open()
+
     def _open_review(self) -> None:
         self.open()
         if self.main is not None:

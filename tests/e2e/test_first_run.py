@@ -125,7 +125,9 @@ def test_first_run_main_window_tray_and_lock(display: dict[str, str], tmp_path: 
 
         sections = list(dict.fromkeys(st.section for st in SETTINGS))
         geometry = xdo(env, "getwindowgeometry", main)
-        xdo(env, "mousemove", "--window", main, "60", "20", "click", "1")
+        xdo(
+            env, "mousemove", "--window", main, "60", "60", "click", "1"
+        )  # the nav rail, below the menu bar
         xdo(env, "key", "End", "Tab")
         xdo(env, "key", *["Right"] * sections.index("security"))
         time.sleep(0.5)
