@@ -546,53 +546,83 @@ class CaptureService:
         self._last_capture = job.frame.time
         if not result.memories:
             return
-        memory = self.services.memory
-        if memory is None:
-            raise StoreLocked()
-        from app.screen_media import encode_screenshot, rgb_image, scale_boxes
-
-        # Excluded windows and redacted boxes are black in `pixels` now.
-        image = rgb_image(pixels)
-        for m in result.memories:
-            _inspect_hidden_text(m, image)
-        media_id = None
-        media = self.services.media
-        if s.keep_screenshots and media is not None:
-            shot = encode_screenshot(image, s.max_width, s.quality)
-            first = result.memories[0]
-            active = job.decision.active
-            media_id = media.put(
-                shot.data,
-                mime=shot.mime,
-                time=job.frame.time,
-                width=shot.width,
-                height=shot.height,
-                thumbnail=shot.thumbnail,
-                app=active.app if active else first.app,
-                title=active.title if active else first.title,
-            )
-            self.stats.media_bytes += len(shot.data) + len(shot.thumbnail)
-            for m in result.memories:
-                m.media_id = media_id
-                m.boxes = scale_boxes(m.boxes, shot.scale)
-                if m.region is not None:
-                    (m.region,) = scale_boxes([m.region], shot.scale) or [m.region]
-        else:
-            for m in result.memories:
-                m.boxes, m.region = None, None
-        report = memory.add_many(result.memories)
-        if report.added == 0 and media_id is not None and media is not None:
-            _drop_media(media, media_id)  # every memory was a duplicate: keep no orphan image
-        self.stats.memories_added += report.added
-        self.stats.quarantined += sum(1 for m in result.memories if m.status == QUARANTINED)
+        active = job.decision.active
+        added, nbytes, quarantined = store_memories(
+            self.services,
+            result.memories,
+            pixels,
+            job.frame.time,
+            s,
+            app=active.app if active else None,
+            title=active.title if active else None,
+        )
+        self.stats.media_bytes += nbytes
+        self.stats.memories_added += added
+        self.stats.quarantined += quarantined
         log.info(
             "frame of monitor %d: %d memories added, %d regions OCR'd, %d reused, %d redactions",
             job.monitor.index,
-            report.added,
+            added,
             result.regions_ocred,
             result.regions_reused,
             sum(result.redactions.values()),
         )
+
+
+def store_memories(
+    services: Services,
+    memories: list[NewMemory],
+    pixels: Any,
+    when: float,
+    s: CaptureSettings,
+    *,
+    app: str | None = None,
+    title: str | None = None,
+) -> tuple[int, int, int]:
+    """Quarantine hidden text, store the (blacked-out, redacted) screenshot encrypted, point the
+    memories at it with scaled boxes, ingest. Returns (added, media bytes, quarantined)."""
+    memory = services.memory
+    if memory is None:
+        raise StoreLocked()
+    from app.screen_media import encode_screenshot, rgb_image, scale_boxes
+
+    image = rgb_image(pixels)
+    for m in memories:
+        _inspect_hidden_text(m, image)
+    media_id = None
+    nbytes = 0
+    media = services.media
+    if s.keep_screenshots and media is not None:
+        shot = encode_screenshot(image, s.max_width, s.quality)
+        media_id = media.put(
+            shot.data,
+            mime=shot.mime,
+            time=when,
+            width=shot.width,
+            height=shot.height,
+            thumbnail=shot.thumbnail,
+            app=app or memories[0].app,
+            title=title or memories[0].title,
+        )
+        nbytes = len(shot.data) + len(shot.thumbnail)
+        for m in memories:
+            m.media_id = media_id
+            m.boxes = scale_boxes(m.boxes, shot.scale)
+            if m.region is not None:
+                (m.region,) = scale_boxes([m.region], shot.scale) or [m.region]
+    else:
+        for m in memories:
+            m.boxes, m.region = None, None
+    try:
+        report = memory.add_many(memories)
+    except BaseException:
+        if media_id is not None and media is not None and services.unlocked:
+            _drop_media(media, media_id)
+        raise
+    if report.added == 0 and media_id is not None and media is not None:
+        _drop_media(media, media_id)  # every memory was a duplicate: keep no orphan image
+    quarantined = sum(1 for m in memories if m.status == QUARANTINED)
+    return report.added, nbytes, quarantined
 
 
 def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
