@@ -628,7 +628,9 @@ def store_memories(
 def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
     """Tiny or low-contrast text is a way to plant instructions: quarantine such memories
     before ingest (boxes are still in frame pixels, matching `image`)."""
-    flags = suspicion.inspect(m.text, boxes=m.boxes or [], image=image, kind="screen")
+    # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
+    boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
+    flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
     if suspicion.should_quarantine(flags):
         m.status = QUARANTINED
         m.reasons = [*m.reasons, *suspicion.reasons(flags)]
