@@ -15,6 +15,7 @@ from app.autolock import AutoLock, BackupScheduler
 from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui.capture_tray import CaptureControl
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
@@ -71,10 +72,11 @@ class Controller(QObject):
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
+        self.capture = CaptureControl(self.services, self.tasks, self.tray)
         if self.services.initialised:
             self._start_locked()
         else:
-            gate = FirstRunWindow(self.services, self.tasks)
+            gate = FirstRunWindow(self.services, self.tasks, self.capture.consent)
             self._show_gate(gate)
 
     def _start_locked(self) -> None:
@@ -134,6 +136,7 @@ class Controller(QObject):
             self.tray.set_state("idle", "Unlocked")
         self.autolock.start()
         self.backups.start()
+        self.capture.unlocked()
         # Read every page once in the background: damage anywhere is reported and locks.
         self.tasks.run(self.services.check_integrity, None, None)
         if self.services.loosened:
@@ -160,6 +163,7 @@ class Controller(QObject):
             return
         self.autolock.timer.stop()
         self.backups.stop()
+        self.capture.locking()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
@@ -181,6 +185,7 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         self._poll.stop()
+        self.capture.stop()
         self.autolock.stop()
         self.backups.stop()
         self.tasks.wait(10_000)
