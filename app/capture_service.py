@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -15,6 +16,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import suspicion
@@ -37,6 +39,9 @@ PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
     ("1 hour", 3600.0),
     ("Until tomorrow", None),
 )
+# Mnemo's own windows show memories: capturing them would feed memories back in. The process
+# names itself this (Linux /proc/self/comm, what the window context reads) and is excluded.
+SELF_APP = "mnemo"
 RESUME_FREE_BYTES = 200 * 1024 * 1024  # capture resumes after disk full once this much is free
 # Skip reasons besides exclusions.DropReason.
 SKIP_BACKLOG = "ocr_backlog"  # replaced in the queue by a newer frame of the same monitor
@@ -69,6 +74,17 @@ def shared_ocr() -> Any:
         return _shared_ocr
 
 
+def name_this_process() -> None:
+    """Call the process SELF_APP so its windows are excluded (X11 reports /proc/<pid>/comm)."""
+    comm = Path("/proc/self/comm")
+    if sys.platform.startswith("linux") and comm.exists():
+        try:
+            if comm.read_text().strip() != SELF_APP:
+                comm.write_text(SELF_APP)
+        except OSError:
+            log.warning("could not name the process %s; its windows may be captured", SELF_APP)
+
+
 def until_tomorrow(now: float) -> float:
     """Seconds from `now` to the next local midnight."""
     dt = datetime.fromtimestamp(now).astimezone()
@@ -90,7 +106,7 @@ class CaptureSettings:
     def read(cls, get: Callable[[str], Any]) -> CaptureSettings:
         try:
             rules: ExclusionRules | None = ExclusionRules.from_user(
-                get("privacy.excluded_apps"),
+                [*get("privacy.excluded_apps"), SELF_APP],
                 get("privacy.excluded_titles"),
                 get("privacy.excluded_domains"),
             )
@@ -346,6 +362,8 @@ class CaptureService:
 
     # -- threads -----------------------------------------------------------------------------
     def _start_threads(self, loop: bool) -> None:
+        if loop:
+            name_this_process()
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._work, name="capture-ocr", daemon=True)
             self._worker.start()
@@ -459,7 +477,9 @@ class CaptureService:
                         self._clear_cache = True
                 continue
             self._screen_locked = False
-            active_excluded = active_excluded or decision.active_excluded
+            # Mnemo's own window in front is excluded too, but that is not worth a warning.
+            own = any(w.active and w.app == SELF_APP for w in windows)
+            active_excluded = active_excluded or (decision.active_excluded and not own)
             self._submit(_Job(m, frame, change, decision, settings))
         self._active_excluded = active_excluded
 

@@ -95,9 +95,11 @@ def match_rects(
         x, y, w, h = int(b["x"]), int(b["y"]), int(b["w"]), int(b["h"])
         for word in words:
             for m in re.finditer(re.escape(word), folded):
-                x0 = x + int(w * m.start() / n)
-                x1 = x + round(w * m.end() / n)
-                out.append((max(x, x0 - 2), y, min(x + w, x1 + 2) - max(x, x0 - 2), h))
+                # Glyph widths vary: widen by half a character each side so the word is covered.
+                pad = max(2, round(w / n / 2))
+                x0 = max(x, x + int(w * m.start() / n) - pad)
+                x1 = min(x + w, x + round(w * m.end() / n) + pad)
+                out.append((x0, y, x1 - x0, h))
     return out
 
 

@@ -271,3 +271,13 @@ def test_capture_now_reads_an_unchanged_screen_again_even_when_paused(rig, servi
         time.sleep(0.02)
     assert service.wait_idle(10)
     assert len(ocr.calls) > calls
+
+
+def test_mnemos_own_windows_are_always_excluded(services) -> None:
+    from app.capture_service import SELF_APP, CaptureSettings
+
+    rules = CaptureSettings.read(services.settings.get).rules
+    assert rules is not None
+    own = WindowInfo(SELF_APP, "Mnemo", 0, 0, 100, 100, None, True)
+    assert rules.excluded_because(own) is not None
+    assert rules.excluded_because(EDITOR) is None
