@@ -42,6 +42,7 @@ PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
 # Mnemo's own windows show memories: capturing them would feed memories back in. The process
 # names itself this (Linux /proc/self/comm, what the window context reads) and is excluded.
 SELF_APP = "mnemo"
+MIN_TEXT_CHARS = 3
 RESUME_FREE_BYTES = 200 * 1024 * 1024  # capture resumes after disk full once this much is free
 # Skip reasons besides exclusions.DropReason.
 SKIP_BACKLOG = "ocr_backlog"  # replaced in the queue by a newer frame of the same monitor
@@ -564,6 +565,8 @@ class CaptureService:
         self.stats.regions_skipped += result.regions_skipped
         self.stats.redactions += sum(result.redactions.values())
         self._last_capture = job.frame.time
+        # A lone glyph (an icon read as "M") is not worth remembering.
+        result.memories = [m for m in result.memories if len(m.text.strip()) >= MIN_TEXT_CHARS]
         if not result.memories:
             return
         active = job.decision.active

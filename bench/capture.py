@@ -99,13 +99,24 @@ def window(display: str, script: str) -> subprocess.Popen[str]:
 
 
 def measure(service: object, seconds: float) -> dict[str, float]:
-    svc = service  # type: ignore[assignment]
+    svc: object = service
+    f0 = svc.stats.frames  # type: ignore[attr-defined]
     c0, t0 = cpu(), time.monotonic()
     time.sleep(seconds)
     c1, t1 = cpu(), time.monotonic()
     return {"wall_s": round(t1 - t0, 1), "cpu_s": round(c1 - c0, 3),
             "cpu_per_wall": round((c1 - c0) / (t1 - t0), 5),
-            "frames": svc.stats.frames}  # type: ignore[attr-defined]  # fmt: skip
+            "frames": svc.stats.frames - f0}  # type: ignore[attr-defined]  # fmt: skip
+
+
+def stored_bytes(services: object, data: Path) -> tuple[int, int]:
+    """(media bytes, database bytes after a WAL checkpoint): the WAL is reused, not grown."""
+    store = services.store  # type: ignore[attr-defined]
+    store.write(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    media = dir_bytes(data / "media") if (data / "media").exists() else 0
+    db = sum((data / n).stat().st_size for n in ("mnemo.db", "mnemo.db-wal")
+             if (data / n).exists())  # fmt: skip
+    return media, db
 
 
 def encode_sizes(display: str) -> dict[str, object]:
@@ -194,16 +205,19 @@ def main() -> None:
         procs.append(window(display, ACTIVE_SCRIPT))
         time.sleep(interval * 2)
         service.wait_idle(60)
-        before_bytes, m0 = dir_bytes(tmp / "data"), service.stats.memories_added
+        (media0, db0), m0 = stored_bytes(services, tmp / "data"), service.stats.memories_added
         active = measure(service, args.active)
         service.wait_idle(60)
-        grown = dir_bytes(tmp / "data") - before_bytes
+        media1, db1 = stored_bytes(services, tmp / "data")
+        grown = (media1 - media0) + (db1 - db0)
         per_hour = grown * 3600 / active["wall_s"]
         active.update(
             memories_added=service.stats.memories_added - m0,
-            bytes_stored=grown,
+            media_bytes=media1 - media0,
+            database_bytes=db1 - db0,
             bytes_per_hour=int(per_hour),
             mb_per_8h_day=round(per_hour * 8 / 1e6, 1),
+            regions_ocred=service.stats.regions_ocred,
         )
         service.stop()
         doc = envelope(
@@ -220,7 +234,7 @@ def main() -> None:
                 "active_cpu_per_wall": 0.05,
                 "mb_per_8h_day": 150,
                 "full_frame_ocr_s": 1.5,
-            },  # fmt: skip
+            },
             ocr=ocr_latency(),
             encoding=encode_sizes(display),
         )
