@@ -243,15 +243,19 @@ class CaptureService:
         with self._cond:
             self._running = False
             self._pending.clear()
+            self._stopping.set()  # under the lock: the worker's wait_for sees it when woken
             self._cond.notify_all()
-        self._stopping.set()
         self._wake.set()
-        for t in (self._thread, self._worker):
+        worker = self._worker
+        for t in (self._thread, worker):
             if t is not None and t is not threading.current_thread():
                 t.join(timeout)
         self._thread = self._worker = None
-        self.cache.clear()
-        self._stopping.clear()
+        with self._cond:
+            if worker is None or not worker.is_alive():
+                self.cache.clear()  # no text stays in memory while stopped
+            else:
+                self._clear_cache = True  # the worker owns the cache while it runs
         log.info("capture stopped")
 
     def pause(self, seconds: float | None = None) -> None:
@@ -365,11 +369,20 @@ class CaptureService:
     def _start_threads(self, loop: bool) -> None:
         if loop:
             name_this_process()
+        if self._stopping.is_set():
+            # A fresh event per run: a thread of the last run that outlived stop()'s join
+            # keeps seeing its own (set) event and ends.
+            self._stopping = threading.Event()
+        stopping = self._stopping
         if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="capture-ocr", daemon=True)
+            self._worker = threading.Thread(
+                target=self._work, args=(stopping,), name="capture-ocr", daemon=True
+            )
             self._worker.start()
         if loop and (self._thread is None or not self._thread.is_alive()):
-            self._thread = threading.Thread(target=self._loop, name="capture", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, args=(stopping,), name="capture", daemon=True
+            )
             self._thread.start()
 
     def _open_devices(self) -> None:
@@ -398,9 +411,9 @@ class CaptureService:
                     log.warning("closing a capture device failed")
         self._grabber = self._context = None
 
-    def _loop(self) -> None:
+    def _loop(self, stopping: threading.Event) -> None:
         try:
-            while not self._stopping.is_set():
+            while not stopping.is_set():
                 t0 = time.monotonic()
                 interval = 5.0
                 try:
@@ -499,11 +512,11 @@ class CaptureService:
             self._pending[job.monitor.key] = job
             self._cond.notify_all()
 
-    def _work(self) -> None:
+    def _work(self, stopping: threading.Event) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending) or self._stopping.is_set())
-                if self._stopping.is_set():
+                self._cond.wait_for(lambda: bool(self._pending) or stopping.is_set())
+                if stopping.is_set():
                     self._pending.clear()
                     self._cond.notify_all()
                     return
