@@ -316,7 +316,9 @@ class CaptureService:
             extras.append(f"OCR backlog {backlog}")
         total = sum(skipped.values())
         if total:
-            extras.append(f"skipped {total}")
+            top = sorted(skipped.items(), key=lambda kv: -kv[1])[:2]
+            why = ", ".join(f"{n} {SKIP_LABELS.get(k, k)}" for k, n in top)
+            extras.append(f"skipped {total} ({why}{', …' if len(skipped) > 2 else ''})")
         if self._last_capture is not None and state != "off":
             extras.append("last " + datetime.fromtimestamp(self._last_capture).strftime("%H:%M"))
         if extras:

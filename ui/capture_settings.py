@@ -4,6 +4,7 @@ refused entry shows why."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from PySide6.QtWidgets import (
@@ -123,6 +124,8 @@ class ExclusionEditor(QGroupBox):
         self.error.setWordWrap(True)
         self.error.hide()
         v.addWidget(self.error)
+        self._seq = 0
+        self._save_lock = threading.Lock()
         self._load()
 
     def _load(self) -> None:
@@ -152,14 +155,17 @@ class ExclusionEditor(QGroupBox):
     def _save(self) -> None:
         apps, titles, domains = self.apps.items(), self.titles.items(), self.domains.items()
         self.error.hide()
+        self._seq += 1
+        seq = self._seq
 
         def save() -> None:
             from core.capture.exclusions import ExclusionRules
 
             ExclusionRules.from_user(apps, titles, domains)  # BadInput says what is wrong
-            for key, value in zip(KEYS, (apps, titles, domains)):
-                self.services.settings.set(key, value)
-            self.services.announce(Changes(settings=list(KEYS)))
+            with self._save_lock:
+                if seq != self._seq:
+                    return  # a newer edit is being saved: an older one must not overwrite it
+                self._write(apps, titles, domains)
 
         def failed(err: BaseException) -> None:
             self.error.setText(
@@ -168,3 +174,8 @@ class ExclusionEditor(QGroupBox):
             self.error.show()
 
         self.tasks.run(save, None, failed)
+
+    def _write(self, apps: list[str], titles: list[str], domains: list[str]) -> None:
+        for key, value in zip(KEYS, (apps, titles, domains)):
+            self.services.settings.set(key, value)
+        self.services.announce(Changes(settings=list(KEYS)))
