@@ -43,6 +43,11 @@ PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
 # names itself this (Linux /proc/self/comm, what the window context reads) and is excluded.
 SELF_APP = "mnemo"
 MIN_TEXT_CHARS = 3
+# CPU the compute worker may use on average (CPU seconds per wall second), with a burst
+# allowance: one change is read at once; a screen that keeps changing is read less often
+# (newer frames replace the waiting one, and what they changed is merged).
+CPU_BUDGET = 0.04
+CPU_BURST = 4.0
 RESUME_FREE_BYTES = 200 * 1024 * 1024  # capture resumes after disk full once this much is free
 # Skip reasons besides exclusions.DropReason.
 SKIP_BACKLOG = "ocr_backlog"  # replaced in the queue by a newer frame of the same monitor
@@ -178,6 +183,7 @@ class _Job:
     change: FrameChange
     decision: CaptureDecision
     settings: CaptureSettings
+    forced: bool = False  # "Capture now": not held back by the CPU budget
 
 
 class CaptureService:
@@ -221,6 +227,9 @@ class CaptureService:
         self._thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._detector = ChangeDetector()
+        self.cpu_budget = CPU_BUDGET
+        self._tokens = CPU_BURST  # CPU seconds the worker may spend now
+        self._tokens_at = time.monotonic()
         self._grabber: Any = None
         self._context: Any = None
 
@@ -452,10 +461,10 @@ class CaptureService:
         self._open_devices()
         if forced:
             self._detector.invalidate()
-        self._tick(settings)
+        self._tick(settings, forced=forced)
         self._problem = None
 
-    def _tick(self, settings: CaptureSettings) -> None:
+    def _tick(self, settings: CaptureSettings, forced: bool = False) -> None:
         """Grab every monitor once and queue the frames worth reading."""
         grabber, ctx = self._grabber, self._context
         monitors = grabber.monitors()
@@ -496,7 +505,7 @@ class CaptureService:
             # Mnemo's own window in front is excluded too, but that is not worth a warning.
             own = any(w.active and w.app == SELF_APP for w in windows)
             active_excluded = active_excluded or (decision.active_excluded and not own)
-            self._submit(_Job(m, frame, change, decision, settings))
+            self._submit(_Job(m, frame, change, decision, settings, forced))
         self._active_excluded = active_excluded
 
     def _skip(self, reason: str, monitor_key: str) -> None:
@@ -510,6 +519,7 @@ class CaptureService:
             if old is not None:
                 # Newest wins; what the replaced frame changed is read from the newer pixels.
                 job.change = self._detector.merge(old.change, job.change)
+                job.forced = job.forced or old.forced
                 self.stats.skipped[SKIP_BACKLOG] += 1
             self._pending[job.monitor.key] = job
             self._cond.notify_all()
@@ -518,15 +528,26 @@ class CaptureService:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._pending) or stopping.is_set())
+                # Over the CPU budget: wait (newer frames merge into the waiting one).
+                while (
+                    not stopping.is_set()
+                    and self._pending
+                    and not any(j.forced for j in self._pending.values())
+                    and (deficit := -self._refill()) > 0
+                ):
+                    self._cond.wait(min(1.0, deficit / max(self.cpu_budget, 1e-6)))
                 if stopping.is_set():
                     self._pending.clear()
                     self._cond.notify_all()
                     return
+                if not self._pending:
+                    continue
                 _, job = self._pending.popitem(last=False)
                 self._busy = True
                 if self._clear_cache:
                     self.cache.clear()
                     self._clear_cache = False
+            spent = time.thread_time()
             try:
                 self._process(job)
             except (DiskFull, OSError) as e:
@@ -542,8 +563,16 @@ class CaptureService:
                 self.stats.skipped[SKIP_FAILED] += 1
             finally:
                 with self._cond:
+                    self._tokens -= time.thread_time() - spent
                     self._busy = False
                     self._cond.notify_all()
+
+    def _refill(self) -> float:
+        """The CPU seconds the worker may spend now (under self._cond)."""
+        now = time.monotonic()
+        self._tokens = min(CPU_BURST, self._tokens + (now - self._tokens_at) * self.cpu_budget)
+        self._tokens_at = now
+        return self._tokens
 
     def _on_disk_full(self) -> None:
         self._disk_full = True

@@ -281,3 +281,25 @@ def test_mnemos_own_windows_are_always_excluded(services) -> None:
     own = WindowInfo(SELF_APP, "Mnemo", 0, 0, 100, 100, None, True)
     assert rules.excluded_because(own) is not None
     assert rules.excluded_because(EDITOR) is None
+
+
+def test_over_the_cpu_budget_a_changing_screen_is_read_later_and_merged(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    from app.capture_service import CaptureSettings
+
+    service.cpu_budget = 1.0
+    service._tokens = -0.8  # as if the worker had just overspent by 0.8 CPU seconds
+    service._open_devices()
+    service._running = True
+    service._start_threads(loop=False)
+    settings = CaptureSettings.read(services.settings.get)
+    grabber.draw(HELLO)
+    service._tick(settings)
+    time.sleep(0.3)
+    assert ocr.calls == [] and service.status().backlog == 1  # held back, not lost
+    grabber.draw(LATER)
+    service._tick(settings)  # replaces the waiting frame; its change is merged
+    assert service.wait_idle(10)
+    assert service.stats.processed == 1
+    (text,) = [r[0] for r in rows(services)]
+    assert "quarterly planning meeting" in text and "followup budget review" in text
