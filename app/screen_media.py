@@ -93,13 +93,21 @@ def match_rects(
         folded = text.casefold()
         n = max(1, len(text))
         x, y, w, h = int(b["x"]), int(b["y"]), int(b["w"]), int(b["h"])
-        for word in words:
-            for m in re.finditer(re.escape(word), folded):
-                # Glyph widths vary: widen by half a character each side so the word is covered.
-                pad = max(2, round(w / n / 2))
-                x0 = max(x, x + int(w * m.start() / n) - pad)
-                x1 = min(x + w, x + round(w * m.end() / n) + pad)
-                out.append((x0, y, x1 - x0, h))
+        # Glyph widths vary: widen by half a character each side so the word is covered.
+        pad = max(2, round(w / n / 2))
+        spans = sorted(
+            (max(x, x + int(w * m.start() / n) - pad), min(x + w, x + round(w * m.end() / n) + pad))
+            for word in words
+            for m in re.finditer(re.escape(word), folded)
+        )
+        # Neighbouring matched words ("crane maintenance") become one mark, not two overlapping.
+        merged: list[list[int]] = []
+        for x0, x1 in spans:
+            if merged and x0 <= merged[-1][1] + pad:
+                merged[-1][1] = max(merged[-1][1], x1)
+            else:
+                merged.append([x0, x1])
+        out.extend((x0, y, x1 - x0, h) for x0, x1 in merged)
     return out
 
 

@@ -303,3 +303,14 @@ def test_over_the_cpu_budget_a_changing_screen_is_read_later_and_merged(rig, ser
     assert service.stats.processed == 1
     (text,) = [r[0] for r in rows(services)]
     assert "quarterly planning meeting" in text and "followup budget review" in text
+
+
+def test_match_rects_cover_matched_words_and_merge_neighbours() -> None:
+    from app.screen_media import match_rects
+
+    box = {"x": 100, "y": 10, "w": 260, "h": 20, "text": "Crane maintenance Thursday"}
+    ((x, y, w, h),) = match_rects([box], ["crane maintenance"])
+    assert (x, y, h) == (100, 10, 20) and 170 < x + w < 285  # one mark, Thursday left out
+    ((x2, _, w2, _),) = match_rects([box], ["THURSDAY"])
+    assert x2 > 270 and x2 + w2 == 360
+    assert match_rects([box], ["harbour"]) == [] and match_rects([box], ["a"]) == []
