@@ -112,7 +112,7 @@ def measure(service: object, seconds: float) -> dict[str, float]:
 def stored_bytes(services: object, data: Path) -> tuple[int, int]:
     """(media bytes, database bytes after a WAL checkpoint): the WAL is reused, not grown."""
     store = services.store  # type: ignore[attr-defined]
-    store.write(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    store.checkpoint()
     media = dir_bytes(data / "media") if (data / "media").exists() else 0
     db = sum((data / n).stat().st_size for n in ("mnemo.db", "mnemo.db-wal")
              if (data / n).exists())  # fmt: skip
