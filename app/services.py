@@ -31,6 +31,7 @@ from core.store import Store
 from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
+    from app.capture_service import CaptureService
     from app.memory_service import MemoryService
     from app.trust_service import TrustService
 
@@ -64,6 +65,8 @@ class Services:
         self.media: MediaStore | None = None
         # Trust review (app.trust_service), present while unlocked.
         self.trust: TrustService | None = None
+        # Present while unlocked, stopped until started (tray, first-run consent, CLI).
+        self.capture: CaptureService | None = None
         self._listeners: list[Callable[[Changes], None]] = []
         self.throttle = UnlockThrottle(self.data_dir)
         self.loosened: list[str] = []
@@ -132,8 +135,12 @@ class Services:
         from app.memory_service import MemoryService
 
         self.settings = Settings(self.data_dir, self.store.reader, self.store.write)
-        self.media = MediaStore(self.store)
+        from app.capture_service import CaptureService
+        from app.screen_media import ScreenMedia
+
+        self.media = ScreenMedia(self.store)
         self.media.sweep_orphans()
+        self.capture = CaptureService(self)
         self.memory = MemoryService(
             self.store,
             self.embedder,
@@ -153,7 +160,13 @@ class Services:
             log.warning("%d files in the data folder are readable by others", len(loose))
         self.announce(Changes(locked=False))
 
+    def _stop_capture(self) -> None:
+        capture, self.capture = self.capture, None
+        if capture is not None:
+            capture.stop()
+
     def lock(self) -> None:
+        self._stop_capture()
         self._close_memory(save=True)
         self.store.lock()
 
@@ -167,6 +180,7 @@ class Services:
 
     def _after_lock(self) -> None:
         self.trust = None
+        self._stop_capture()
         self._close_memory(save=False)
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
@@ -302,7 +316,8 @@ class Services:
             counts = count_memories(conn)
             doc["memories"] = {"total": sum(counts.values()), "by_source": counts}
             doc["schema"] = {"version": schema_version(conn), "supported": LATEST}
-            doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": "off"}
+            state = self.capture.status().state if self.capture is not None else "off"
+            doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": state}
             if self.memory is not None:
                 self.memory.wait_ready(timeout=120)
                 doc["index"] = self.memory.index_health()

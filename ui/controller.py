@@ -18,6 +18,7 @@ from app.logging_setup import setup_logging
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from ui.about import AboutWindow, add_help_menu
+from ui.capture_tray import CaptureControl
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
 from ui.trust_review import TITLE as TRUST_REVIEW
@@ -90,10 +91,11 @@ class Controller(QObject):
         self.hotkey = GlobalHotkey(parent=self)
         if self.app.platformName() == "xcb" and self.hotkey.start():
             self.hotkey.pressed.connect(self.open_chat)
+        self.capture = CaptureControl(self.services, self.tasks, self.tray)
         if self.services.initialised:
             self._start_locked()
         else:
-            gate = FirstRunWindow(self.services, self.tasks)
+            gate = FirstRunWindow(self.services, self.tasks, self.capture.consent)
             self._show_gate(gate)
 
     def _start_locked(self) -> None:
@@ -164,6 +166,7 @@ class Controller(QObject):
             self.review_badge.update()
         self.autolock.start()
         self.backups.start()
+        self.capture.unlocked()
         # Read every page once in the background: damage anywhere is reported and locks.
         self.tasks.run(self.services.check_integrity, None, None)
         if self.services.loosened:
@@ -215,6 +218,7 @@ class Controller(QObject):
             return
         self.autolock.timer.stop()
         self.backups.stop()
+        self.capture.locking()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
@@ -236,6 +240,7 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         self._poll.stop()
+        self.capture.stop()
         self.autolock.stop()
         self.backups.stop()
         if self.hotkey is not None:

@@ -36,7 +36,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import security_settings, trust_review
+from ui import capture_settings, security_settings, trust_review
 from ui.main_window import Page
 
 SECTION_TITLES = {
@@ -50,9 +50,11 @@ SECTION_TITLES = {
 }
 # section -> widget factories (services, tasks) added below the declared settings.
 Factory = Callable[[Services, TaskRunner], QWidget]
-SECTION_EXTRAS: dict[str, list[Factory]] = {}
+SECTION_EXTRAS: dict[str, list[Factory]] = {
+    "privacy": [capture_settings.ExclusionEditor],
+}
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
-CUSTOM_KEYS: set[str] = {"device.use_keyring"}
+CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS}
 SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
 
 

@@ -121,6 +121,10 @@ def detect_format(path: Path) -> str:
 
 
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    if args.format == "screenshots":
+        from app.cli.capture import import_screenshots
+
+        return import_screenshots(args, ctx)
     root = Path(args.path).expanduser()
     if not root.exists():
         raise BadInput(f"{root} does not exist.")

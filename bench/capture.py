@@ -1,0 +1,253 @@
+"""Capture cost on a private Xvfb (1920x1080, -s 0 -noreset): CPU seconds per wall second of the
+capture service (this process: grab loop, OCR worker, embedding, storage) for a static screen
+and for a scripted screen changing ~20 % every 10 s; OCR latency (full frame, one region);
+bytes stored per hour of the active script, extrapolated to an 8-hour day; and WebP vs JPEG
+size for the stored screenshot. Prints one JSON document.
+Run: .venv/bin/python bench/capture.py [--static S] [--active S]"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PASSPHRASE, emit, envelope
+
+ACTIVE_SCRIPT = r"""
+import random, sys, tkinter as tk
+words = ("report meeting budget invoice project review customer design release plan "
+         "quarter harbour crane ledger lighthouse schedule deadline vendor contract draft "
+         "summary minutes agenda status update travel expense hiring roadmap").split()
+root = tk.Tk()
+root.title("Active document")
+root.geometry("860x480+40+40")
+root.configure(background="white")
+labels = [tk.Label(root, text="", font=("DejaVu Sans", 15), bg="white", fg="black", anchor="w")
+          for _ in range(13)]
+for l in labels:
+    l.pack(fill="x", padx=12, pady=2)
+rng = random.Random(7)
+def change():
+    for l in labels:
+        l.configure(text=" ".join(rng.choice(words) for _ in range(7)))
+    root.after(10000, change)
+change()
+root.update()
+print("ready", flush=True)
+root.mainloop()
+"""
+STATIC_SCRIPT = r"""
+import sys, tkinter as tk
+root = tk.Tk()
+root.title("Static notes")
+root.geometry("700x300+900+500")
+root.configure(background="white")
+for line in ("Static screen benchmark", "Nothing here changes at all", "Mnemo capture cost"):
+    tk.Label(root, text=line, font=("DejaVu Sans", 16), bg="white").pack(anchor="w", padx=10)
+root.update()
+print("ready", flush=True)
+root.mainloop()
+"""
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def dir_bytes(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    n = 500 + os.getpid() % 300
+    while Path(f"/tmp/.X11-unix/X{n}").exists():
+        n += 1
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-s", "0",
+         "-noreset"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.05)
+    return proc, f":{n}"
+
+
+def window(display: str, script: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, DISPLAY=display),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("ready")
+    time.sleep(0.5)
+    return proc
+
+
+def measure(service: object, seconds: float) -> dict[str, float]:
+    svc: object = service
+    f0 = svc.stats.frames  # type: ignore[attr-defined]
+    c0, t0 = cpu(), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu(), time.monotonic()
+    return {"wall_s": round(t1 - t0, 1), "cpu_s": round(c1 - c0, 3),
+            "cpu_per_wall": round((c1 - c0) / (t1 - t0), 5),
+            "frames": svc.stats.frames - f0}  # type: ignore[attr-defined]  # fmt: skip
+
+
+def stored_bytes(services: object, data: Path) -> tuple[int, int]:
+    """(media bytes, database bytes after a WAL checkpoint): the WAL is reused, not grown."""
+    store = services.store  # type: ignore[attr-defined]
+    store.checkpoint()
+    media = dir_bytes(data / "media") if (data / "media").exists() else 0
+    db = sum((data / n).stat().st_size for n in ("mnemo.db", "mnemo.db-wal")
+             if (data / n).exists())  # fmt: skip
+    return media, db
+
+
+def encode_sizes(display: str) -> dict[str, object]:
+    """Bytes of one 1080p screenshot (downscaled to the default 1600 px) per format/quality,
+    and how much of its text OCR still reads back (legibility)."""
+    from app.grabber import ScreenGrabber
+    from app.screen_media import JPEG, WEBP, encode_screenshot, rgb_image
+    from models.ocr import RapidOcrEngine
+
+    g = ScreenGrabber(display, environ={"DISPLAY": display})
+    frame = g.grab(g.monitors()[0])
+    g.close()
+    image = rgb_image(frame.pixels)
+    ocr = RapidOcrEngine(threads=1)
+    reference = {b.text for b in ocr.recognise(image)}
+    out: dict[str, object] = {}
+    for mime, name in ((WEBP, "webp"), (JPEG, "jpeg")):
+        for q in (40, 55, 70):
+            shot = encode_screenshot(image, 1600, q, mime)
+            from PIL import Image
+
+            read = {b.text for b in ocr.recognise(Image.open(io.BytesIO(shot.data)))}
+            same = len(reference & read) / max(1, len(reference))
+            out[f"{name}_q{q}"] = {"bytes": len(shot.data), "lines_read_same": round(same, 3)}
+    return out
+
+
+def ocr_latency() -> dict[str, float]:
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.capture.geometry import Rect
+    from models.ocr import RapidOcrEngine
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 18)
+    img = Image.new("RGB", (1920, 1080), "white")
+    d = ImageDraw.Draw(img)
+    for i in range(24):
+        d.text((40, 30 + 42 * i), f"Line {i} of the quarterly planning meeting notes and budget",
+               fill="black", font=font)  # fmt: skip
+    ocr = RapidOcrEngine(threads=1)
+    ocr.load()
+    ocr.recognise(img.crop((0, 0, 400, 100)))
+    t = time.perf_counter()
+    ocr.recognise(img)
+    full = time.perf_counter() - t
+    t = time.perf_counter()
+    ocr.recognise_regions(img, [Rect(0, 20, 960, 90)])
+    region = time.perf_counter() - t
+    return {"full_frame_24_lines_s": round(full, 3), "region_960x90_s": round(region, 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--static", type=float, default=90.0)
+    ap.add_argument("--active", type=float, default=120.0)
+    args = ap.parse_args()
+    if shutil.which("Xvfb") is None:
+        sys.exit("Xvfb is needed (apt-get install -y xvfb)")
+    from app.capture_service import CaptureService, shared_ocr
+    from app.grabber import ScreenGrabber
+    from app.services import Services
+    from app.window_context import X11WindowContext
+    from core.keys import TEST_KDF
+
+    xvfb, display = start_xvfb()
+    tmp = Path(tempfile.mkdtemp(prefix="mnemo-bench-capture-"))
+    procs: list[subprocess.Popen[str]] = []
+    services = Services(tmp / "data")
+    try:
+        services.create(PASSPHRASE, kdf=TEST_KDF)
+        services.memory.wait_ready(60)  # type: ignore[union-attr]
+        services.embedder.embed(["warm up"])  # type: ignore[attr-defined]
+        shared_ocr().load()
+        service = CaptureService(
+            services,
+            grabber_factory=lambda: ScreenGrabber(display, environ={"DISPLAY": display}),
+            context_factory=lambda: X11WindowContext(display),
+        )
+        interval = float(services.settings.get("capture.interval_s"))
+        procs.append(window(display, STATIC_SCRIPT))
+        service.start()
+        time.sleep(interval * 2)
+        service.wait_idle(60)
+        static = measure(service, args.static)
+        static["memories_added"] = service.stats.memories_added
+        procs.append(window(display, ACTIVE_SCRIPT))
+        time.sleep(interval * 2)
+        service.wait_idle(60)
+        (media0, db0), m0 = stored_bytes(services, tmp / "data"), service.stats.memories_added
+        active = measure(service, args.active)
+        service.wait_idle(60)
+        media1, db1 = stored_bytes(services, tmp / "data")
+        grown = (media1 - media0) + (db1 - db0)
+        per_hour = grown * 3600 / active["wall_s"]
+        active.update(
+            memories_added=service.stats.memories_added - m0,
+            media_bytes=media1 - media0,
+            database_bytes=db1 - db0,
+            bytes_per_hour=int(per_hour),
+            mb_per_8h_day=round(per_hour * 8 / 1e6, 1),
+            regions_ocred=service.stats.regions_ocred,
+        )
+        service.stop()
+        doc = envelope(
+            "capture",
+            note="CPU is this process only (capture, OCR, embedding, storage; not Xvfb). The "
+            "machine was shared with other work while measuring.",
+            interval_s=interval,
+            screen="1920x1080",
+            static=static,
+            active=active,
+            skipped=dict(service.stats.skipped),
+            bars={
+                "static_cpu_per_wall": 0.005,
+                "active_cpu_per_wall": 0.05,
+                "mb_per_8h_day": 150,
+                "full_frame_ocr_s": 1.5,
+            },
+            ocr=ocr_latency(),
+            encoding=encode_sizes(display),
+        )
+        emit(doc)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        services.close()
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
