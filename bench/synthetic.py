@@ -381,14 +381,20 @@ def _questions(
         )
     )
     # What people type into a search box: a few exact words.
-    q.append(SynthQuestion(f"{s['job']['company']} contract", [ids["job"]], "keywords",
-                           s["job"]["company"]))
+    q.append(
+        SynthQuestion(
+            f"{s['job']['company']} contract", [ids["job"]], "keywords", s["job"]["company"]
+        )
+    )
     q.append(SynthQuestion(s["pet"]["name"], [ids["pet"]], "keywords", s["pet"]["name"]))
-    q.append(SynthQuestion(s["book"]["book"].lower(), [ids["book"]], "keywords",
-                           s["book"]["book"]))
-    q.append(SynthQuestion(f"flights {s['trip']['city']}", [ids["trip"]], "keywords",
-                           s["trip"]["city"]))
-    q.append(SynthQuestion(f"{s['allergy']['food']} dinner", [ids["allergy"]], "keywords",
-                           s["allergy"]["food"]))
+    q.append(SynthQuestion(s["book"]["book"].lower(), [ids["book"]], "keywords", s["book"]["book"]))
+    q.append(
+        SynthQuestion(f"flights {s['trip']['city']}", [ids["trip"]], "keywords", s["trip"]["city"])
+    )
+    q.append(
+        SynthQuestion(
+            f"{s['allergy']['food']} dinner", [ids["allergy"]], "keywords", s["allergy"]["food"]
+        )
+    )
     rng.shuffle(q)
     return q
