@@ -69,6 +69,8 @@ EXACT_LIMIT = 3_000
 COMMON_TERM = 2_000
 WINDOW = 1_000
 WINDOWS = 4
+# Meaning-side candidates whose word score is looked up when the word side missed them.
+RESCORE = 20
 MAX_GROUP_IDS = 200
 
 
@@ -338,6 +340,7 @@ class Searcher:
         use = rare or list(zip(terms, prefix_flags))
         match = " OR ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "") for t, p in use)
         self._local.match = match
+        self._local.terms = [t for t, _ in use]
         rank = "bm25(memories_fts, 1.0, 0.5, 0.25)"
         if rare:
             rows = conn.execute(
@@ -460,11 +463,24 @@ class Searcher:
                 cos.update(self._exact(conn, qvec, missing, len(missing)))
         bm25 = dict(fts)
         match = getattr(self._local, "match", None)
-        if match is not None and fts:
+        terms = getattr(self._local, "terms", None)
+        if match is not None and fts and terms:
             # Meaning-only candidates may match words too (the word list is cut at `depth`,
-            # and ties are common): score them so a cut does not read as "no match".
-            for mid, _ in vec:
-                if mid not in bm25:
+            # and ties are common): score the best of them so a cut does not read as "no
+            # match". Only those whose text holds a query word are looked up (one FTS seek
+            # each), and at most RESCORE of them.
+            todo = [mid for mid, _ in vec[:RESCORE] if mid not in bm25]
+            if todo:
+                marks = ",".join("?" * len(todo))
+                pattern = re.compile(
+                    "|".join(rf"\b{re.escape(_fold(t))}" for t in terms), re.UNICODE
+                )
+                for mid, text, title, app in conn.execute(
+                    f"SELECT id, text, title, app FROM memories NOT INDEXED WHERE id IN ({marks})",
+                    todo,
+                ):
+                    if not pattern.search(_fold(f"{text} {title or ''} {app or ''}")):
+                        continue
                     row = conn.execute(
                         "SELECT bm25(memories_fts, 1.0, 0.5, 0.25) FROM memories_fts "
                         "WHERE memories_fts MATCH ? AND rowid = ?",
