@@ -8,6 +8,7 @@ Usage: python -m bench.search_latency [--sizes 10000,100000,1000000] [--queries 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -102,6 +103,7 @@ def run_size(n: int, queries: list[tuple[str, SearchFilters]], tmp: Path) -> dic
         searcher.search(q, f, 20)
     times: dict[str, list[float]] = {"all": [], "unfiltered": [], "filtered": []}
     empty = 0
+    c0 = time.process_time()
     for q, f in queries:
         searcher._qcache.clear()  # every query pays for its (stand-in) embedding
         t0 = time.perf_counter()
@@ -110,8 +112,10 @@ def run_size(n: int, queries: list[tuple[str, SearchFilters]], tmp: Path) -> dic
         times["all"].append(ms)
         times["filtered" if (f.app or f.since or f.source) else "unfiltered"].append(ms)
         empty += not res.hits
+    cpu_ms = (time.process_time() - c0) * 1000 / len(queries)
     store.lock()
     return {
+        "cpu_ms_per_query_mean": round(cpu_ms, 2),
         "memories": n,
         "load_s": round(load_s, 1),
         "index_build_s": round(index_s, 1),
@@ -141,6 +145,7 @@ def main() -> None:
             "search_latency",
             bars={"p50_ms_at_100k": 10, "p99_ms_at_100k": 50, "p50_ms_at_1M": 25},
             sizes=results,
+            load_average=os.getloadavg()[0],
             query_embedding_ms=query_embedding_ms([q for q, _ in queries[:100]]),
             note="search_ms excludes the model's query embedding (stand-in vector); "
             "query_embedding_ms is the real MiniLM cost per query on this machine",

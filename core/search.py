@@ -20,6 +20,7 @@ Why these choices (numbers in bench/retrieval_quality.py):
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections import OrderedDict
@@ -68,6 +69,8 @@ EXACT_LIMIT = 3_000
 COMMON_TERM = 2_000
 WINDOW = 1_000
 WINDOWS = 4
+# Meaning-side candidates whose word score is looked up when the word side missed them.
+RESCORE = 20
 MAX_GROUP_IDS = 200
 
 
@@ -206,19 +209,23 @@ class Searcher:
         self.fusion = fusion or FusionParams()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._df: dict[str, tuple[int, float]] = {}
-        self._last_match: str | None = None
+        # Searches may run on several threads (the window, the assistant): per-thread state.
+        self._local = threading.local()
+        self._cache_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray | None:
         if self._embed is None:
             return None
-        vec = self._qcache.get(text)
-        if vec is None:
-            vec = np.asarray(self._embed([text])[0], dtype=np.float32)
+        with self._cache_lock:
+            vec = self._qcache.get(text)
+            if vec is not None:
+                self._qcache.move_to_end(text)
+                return vec
+        vec = np.asarray(self._embed([text])[0], dtype=np.float32)
+        with self._cache_lock:
             self._qcache[text] = vec
             if len(self._qcache) > 256:
                 self._qcache.popitem(last=False)
-        else:
-            self._qcache.move_to_end(text)
         return vec
 
     def search(
@@ -332,7 +339,8 @@ class Searcher:
         ]
         use = rare or list(zip(terms, prefix_flags))
         match = " OR ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "") for t, p in use)
-        self._last_match = match
+        self._local.match = match
+        self._local.terms = [t for t, _ in use]
         rank = "bm25(memories_fts, 1.0, 0.5, 0.25)"
         if rare:
             rows = conn.execute(
@@ -411,7 +419,7 @@ class Searcher:
         p = self.fusion
         depth = max(p.depth, 3 * k)
         allowed = self._allowed_ids(conn, f)
-        self._last_match = None
+        self._local.match = None
         fts = self.fts_ids(conn, terms, prefix_last, allowed, depth) if mode != "vector" else []
         qvec = self.embed_query(text) if mode != "fts" else None
         vec = self.vector_ids(conn, qvec, allowed, depth) if qvec is not None else []
@@ -454,15 +462,29 @@ class Searcher:
             if missing:
                 cos.update(self._exact(conn, qvec, missing, len(missing)))
         bm25 = dict(fts)
-        if self._last_match is not None and fts:
+        match = getattr(self._local, "match", None)
+        terms = getattr(self._local, "terms", None)
+        if match is not None and fts and terms:
             # Meaning-only candidates may match words too (the word list is cut at `depth`,
-            # and ties are common): score them so a cut does not read as "no match".
-            for mid, _ in vec:
-                if mid not in bm25:
+            # and ties are common): score the best of them so a cut does not read as "no
+            # match". Only those whose text holds a query word are looked up (one FTS seek
+            # each), and at most RESCORE of them.
+            todo = [mid for mid, _ in vec[:RESCORE] if mid not in bm25]
+            if todo:
+                marks = ",".join("?" * len(todo))
+                pattern = re.compile(
+                    "|".join(rf"\b{re.escape(_fold(t))}" for t in terms), re.UNICODE
+                )
+                for mid, text, title, app in conn.execute(
+                    f"SELECT id, text, title, app FROM memories NOT INDEXED WHERE id IN ({marks})",
+                    todo,
+                ):
+                    if not pattern.search(_fold(f"{text} {title or ''} {app or ''}")):
+                        continue
                     row = conn.execute(
                         "SELECT bm25(memories_fts, 1.0, 0.5, 0.25) FROM memories_fts "
                         "WHERE memories_fts MATCH ? AND rowid = ?",
-                        (self._last_match, mid),
+                        (match, mid),
                     ).fetchone()
                     if row is not None:
                         bm25[mid] = float(row[0])
