@@ -43,6 +43,7 @@ class Controller(QObject):
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: Tray | None = None
         self.review_badge: ReviewBadge | None = None
+        self.capture: CaptureControl | None = None  # made in start(), once the tray exists
         self.main: MainWindow | None = None
         self.gate: FirstRunWindow | UnlockWindow | None = None
         self.about: AboutWindow | None = None
@@ -166,7 +167,8 @@ class Controller(QObject):
             self.review_badge.update()
         self.autolock.start()
         self.backups.start()
-        self.capture.unlocked()
+        if self.capture is not None:
+            self.capture.unlocked()
         # Read every page once in the background: damage anywhere is reported and locks.
         self.tasks.run(self.services.check_integrity, None, None)
         if self.services.loosened:
@@ -218,7 +220,8 @@ class Controller(QObject):
             return
         self.autolock.timer.stop()
         self.backups.stop()
-        self.capture.locking()
+        if self.capture is not None:
+            self.capture.locking()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
@@ -240,7 +243,8 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         self._poll.stop()
-        self.capture.stop()
+        if self.capture is not None:
+            self.capture.stop()
         self.autolock.stop()
         self.backups.stop()
         if self.hotkey is not None:
