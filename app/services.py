@@ -31,6 +31,7 @@ from core.store import Store
 from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
+    from app.import_service import ImportService
     from app.memory_service import MemoryService
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Services:
         self._embedder = embedder
         # Present while unlocked: adding, searching, the vector index (app.memory_service).
         self.memory: MemoryService | None = None
+        # Present while unlocked: chat and note imports (app.import_service).
+        self.imports: ImportService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
@@ -137,6 +140,9 @@ class Services:
         )
         # The index loads (or rebuilds) on its own thread; searches wait for it.
         self.memory.open(wait=False)
+        from app.import_service import ImportService
+
+        self.imports = ImportService(self.memory)
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -151,6 +157,7 @@ class Services:
 
     def _close_memory(self, *, save: bool) -> None:
         memory, self.memory = self.memory, None
+        self.imports = None
         if memory is not None:
             try:
                 memory.close(save=save and self.store.unlocked)
