@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
@@ -67,6 +68,9 @@ class Controller(QObject):
             self.tray.open_requested.connect(self.open)
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
+            import_action = QAction("Import chats…", self.tray)
+            import_action.triggered.connect(self.import_chats)
+            self.tray.add_section([import_action])
             self.tray.set_state("locked", "Locked")
             self.tray.show()
         else:
@@ -128,6 +132,9 @@ class Controller(QObject):
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
+            from ui.import_page import accept_drops_on
+
+            accept_drops_on(self.main)  # files dropped on the window are imported
         self.main.refresh()
         self.main.bring_forward()
         if self.tray:
@@ -153,6 +160,17 @@ class Controller(QObject):
             self.gate.activateWindow()
         else:
             self._show_unlock()
+
+    def import_chats(self) -> None:
+        """Tray: the Import page with its file picker (after unlocking, when locked)."""
+        from ui.import_page import ImportPage
+
+        self.open()
+        main = self.main
+        page = main.page(ImportPage.title) if main is not None else None
+        if main is not None and isinstance(page, ImportPage) and self.services.unlocked:
+            main.show_page(ImportPage.title)
+            page.choose_files()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""

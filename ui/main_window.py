@@ -146,12 +146,19 @@ def _settings_page(services: Services, tasks: TaskRunner) -> Page:
     return SettingsPage(services, tasks)
 
 
+def _import_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.import_page import ImportPage
+
+    return ImportPage(services, tasks)
+
+
 # (title, factory). Later features append their pages (search, chat, import, review…);
 # Settings is always shown last, whatever is appended after it.
 PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Search", _search_page),
     ("Home", HomePage),
     ("Timeline", _timeline_page),
+    ("Import", _import_page),
     ("Settings", _settings_page),
 ]
 
