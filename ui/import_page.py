@@ -159,6 +159,10 @@ class ImportPage(Page):
         self.conversations.setRootIsDecorated(False)
         self.conversations.setToolTip("Open a conversation at its first message")
         self._stretch_first(self.conversations)
+        header = self.conversations.header()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, 230)
+        self.conversations.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.conversations.itemActivated.connect(self._open_conversation)
         self.conversations.itemClicked.connect(self._open_conversation)
         layout.addWidget(self.conversations, 2)
@@ -339,13 +343,15 @@ class ImportPage(Page):
             item = QTreeWidgetItem(
                 [
                     c.conversation or "(no conversation)",
-                    f"{c.file or ''} · {source_label(c.kind)}",
+                    c.file or "",
                     f"{c.messages:,}",
                     absolute_time(c.first),
                     absolute_time(c.last),
                 ]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, c.first_id)
+            item.setToolTip(0, c.conversation or "")
+            item.setToolTip(1, f"{c.file or ''} · {source_label(c.kind)}")
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight)
             self.conversations.addTopLevelItem(item)
         self.conversations.setVisible(bool(convs))
