@@ -143,9 +143,11 @@ class ImportService:
         for raw in paths:
             p = Path(raw).expanduser()
             if p.is_dir() and fmt not in FILE_IMPORTERS and not self._is_notes_folder(p, fmt):
-                out.extend(
-                    sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))
+                inside = sorted(
+                    c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")
                 )
+                # An empty folder is still reported (the parser says what is missing).
+                out.extend(inside or [p])
             else:
                 out.append(p)
         return out

@@ -243,3 +243,9 @@ def test_imports_go_with_the_lock(services: Services) -> None:
     assert services.imports is not None
     services.lock()
     assert services.imports is None
+
+
+def test_an_empty_folder_is_reported(services: Services, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (report,) = imports_of(services).import_paths([tmp_path / "empty"]).files
+    assert report.error == "empty has no .md or .txt notes in it."
