@@ -238,7 +238,7 @@ class ImportService:
         except UserFacingError as e:
             report.error = str(e)
             report.seconds = time.perf_counter() - t0
-            log.info("import refused: %s (%s)", type(e).__name__, label)
+            log.info("import refused before reading: %s", type(e).__name__)  # no file names
             return report
         report.file, report.format = parsed.source_label, parsed.format
         engine_rejects: list[dict[str, str]] = []
