@@ -17,7 +17,7 @@ import numpy as np
 from core import audit
 from core.db import Connection
 from core.errors import BadInput
-from core.ingest import Cancelled, Ingestor, IngestReport, Inspector
+from core.ingest import MAX_TEXT_CHARS, Cancelled, Ingestor, IngestReport, Inspector
 from core.interfaces import Embedder
 from core.memories import MEMORY_COLUMNS, get_memory, row_to_memory
 from core.search import FusionParams, Searcher
@@ -155,25 +155,48 @@ class MemoryService:
         self,
         path: Path,
         fmt: str,
-        messages: Iterable[ImportedMessage],
+        messages: Iterable[ImportedMessage | NewMemory],
         *,
         progress: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
-        """Import one parsed file in one transaction, recorded in the imports table. Any error
-        from the parser (a bad line) rolls the whole file back."""
+        """Import one parsed file (or notes folder) in one transaction, recorded in the imports
+        table. Messages may be ImportedMessage or ready NewMemory (core.importers'
+        `as_new_memory`, which carries the provenance). Any error from the parser (a bad line,
+        a truncated file) or a cancel rolls the whole file back."""
         path = Path(path)
         digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        for part in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+            with open(part, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
         kind = import_kind(fmt)
         rejected: list[dict[str, Any]] = []
 
         def to_memories() -> Iterator[NewMemory]:
             for n, msg in enumerate(messages, 1):
                 if not msg.text or not msg.text.strip():
-                    rejected.append({"external_id": msg.external_id, "n": n, "reason": "empty"})
+                    rejected.append(
+                        {
+                            "external_id": msg.external_id,
+                            "n": n,
+                            "where": f"message {n}",
+                            "reason": "empty",
+                        }
+                    )
+                    continue
+                if len(msg.text) > MAX_TEXT_CHARS:
+                    rejected.append(
+                        {
+                            "external_id": msg.external_id,
+                            "n": n,
+                            "where": f"message {n}",
+                            "reason": f"longer than {MAX_TEXT_CHARS} characters",
+                        }
+                    )
+                    continue
+                if isinstance(msg, NewMemory):
+                    yield msg
                     continue
                 yield NewMemory(
                     kind=kind,

@@ -32,6 +32,7 @@ from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
     from app.capture_service import CaptureService
+    from app.import_service import ImportService
     from app.memory_service import MemoryService
     from app.trust_service import TrustService
 
@@ -60,6 +61,8 @@ class Services:
         self._embedder = embedder
         # Present while unlocked: adding, searching, the vector index (app.memory_service).
         self.memory: MemoryService | None = None
+        # Present while unlocked: chat and note imports (app.import_service).
+        self.imports: ImportService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
@@ -152,6 +155,9 @@ class Services:
 
         self.trust = TrustService(self)
         self.trust.attach()
+        from app.import_service import ImportService
+
+        self.imports = ImportService(self.memory)
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -172,6 +178,7 @@ class Services:
 
     def _close_memory(self, *, save: bool) -> None:
         memory, self.memory = self.memory, None
+        self.imports = None
         if memory is not None:
             try:
                 memory.close(save=save and self.store.unlocked)

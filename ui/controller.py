@@ -82,6 +82,9 @@ class Controller(QObject):
             ask = QAction("Ask Mnemo…", self.tray)
             ask.triggered.connect(self.open_chat)
             self.tray.add_section([ask])
+            import_action = QAction("Import chats…", self.tray)
+            import_action.triggered.connect(self.import_chats)
+            self.tray.add_section([import_action])
             self.tray.set_state("locked", "Locked")
             self.review_badge = ReviewBadge(self.tray, self.services, self.tasks)
             self.review_badge.action.triggered.connect(self._open_review)
@@ -154,6 +157,9 @@ class Controller(QObject):
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
             add_help_menu(self.main, self.show_about)
+            from ui.import_page import accept_drops_on
+
+            accept_drops_on(self.main)  # files dropped on the window are imported
         self.main.refresh()
         if self._open_chat_after_unlock:
             self._open_chat_after_unlock = False
@@ -213,6 +219,17 @@ class Controller(QObject):
         self.open()
         if self.main is not None:
             self.main.show_page(TRUST_REVIEW)
+
+    def import_chats(self) -> None:
+        """Tray: the Import page with its file picker (after unlocking, when locked)."""
+        from ui.import_page import ImportPage
+
+        self.open()
+        main = self.main
+        page = main.page(ImportPage.title) if main is not None else None
+        if main is not None and isinstance(page, ImportPage) and self.services.unlocked:
+            main.show_page(ImportPage.title)
+            page.choose_files()
 
     def lock(self) -> None:
         """Close windows that show content, close the store, ask for the passphrase again."""

@@ -152,6 +152,12 @@ def _trust_review_page(services: Services, tasks: TaskRunner) -> Page:
     return TrustReviewPage(services, tasks)
 
 
+def _import_page(services: Services, tasks: TaskRunner) -> Page:
+    from ui.import_page import ImportPage
+
+    return ImportPage(services, tasks)
+
+
 # (title, factory). Later features append their pages (search, chat, import, review…);
 # Settings is always shown last, whatever is appended after it.
 def _chat_page(services: Services, tasks: TaskRunner) -> Page:
@@ -165,6 +171,7 @@ PAGES: list[tuple[str, Callable[[Services, TaskRunner], Page]]] = [
     ("Home", HomePage),
     ("Timeline", _timeline_page),
     ("Trust review", _trust_review_page),
+    ("Import", _import_page),
     ("Settings", _settings_page),
     ("Chat", _chat_page),
 ]

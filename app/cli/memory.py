@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from app.cli.context import CliContext
-from core.errors import BadInput
-from core.types import HL_END, HL_START, ImportedMessage, SearchFilters
-
-Parser = Callable[[Path, str], Iterable[ImportedMessage]]
-FORMATS = ("auto", "chatgpt", "claude", "whatsapp", "telegram", "jsonl", "markdown", "screenshots")
+from core.errors import BadInput, UserFacingError
+from core.types import HL_END, HL_START, SearchFilters
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,9 +26,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
     p.set_defaults(handler=cmd_search, format_human=format_search)
 
-    p = sub.add_parser("import", parents=[common], help="import chats (one transaction per file)")
-    p.add_argument("path", help="a file, or a folder of files")
-    p.add_argument("--format", default="auto", choices=FORMATS, help="the export's format")
+    from app.import_service import format_names
+
+    p = sub.add_parser(
+        "import", parents=[common], help="import chats and notes (one transaction per file)"
+    )
+    p.add_argument("path", nargs="+", help="export files, folders of exports, or a folder of notes")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=[*format_names(), "screenshots"],
+        help="the exports' format (auto); screenshots: a folder of images, read with OCR",
+    )
+    p.add_argument(
+        "--tz", help="time zone of times the export writes without one (default: this machine's)"
+    )
     p.set_defaults(handler=cmd_import, format_human=format_import)
 
 
@@ -90,80 +98,55 @@ def format_search(result: dict[str, Any]) -> str:
 
 
 # -- import ----------------------------------------------------------------------------------
-def parser_for(fmt: str) -> Parser:
-    """jsonl is parsed here; every other format comes from core.importers when present."""
-    if fmt == "jsonl":
-        from core.importers_jsonl import parse_jsonl
-
-        return lambda path, _fmt: parse_jsonl(path)
-    try:
-        from core import importers  # type: ignore[attr-defined]
-    except ImportError:
-        raise BadInput(
-            f"Importing the '{fmt}' format is not available in this version; use --format jsonl."
-        ) from None
-    parse: Parser = importers.parse
-    return parse
-
-
-def detect_format(path: Path) -> str:
-    try:
-        from core import importers  # type: ignore[attr-defined]
-
-        detect = getattr(importers, "detect_format", None)
-        if detect is not None:
-            return str(detect(path))
-    except ImportError:
-        pass
-    if path.suffix.lower() == ".jsonl":
-        return "jsonl"
-    raise BadInput(f"Cannot tell the format of {path}; give it with --format.")
-
-
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
-    if args.format == "screenshots":
+    """Each file in its own transaction; the report names every file that failed, and the exit
+    code is non-zero when any did (the others are still imported)."""
+    if args.format == "screenshots":  # OCR'd images, not chats: the capture pipeline's import
         from app.cli.capture import import_screenshots
 
-        return import_screenshots(args, ctx)
-    root = Path(args.path).expanduser()
-    if not root.exists():
-        raise BadInput(f"{root} does not exist.")
-    if root.is_dir():
-        files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-        if args.format == "jsonl":
-            files = [p for p in files if p.suffix.lower() == ".jsonl"]
-    else:
-        files = [root]
-    if not files:
-        raise BadInput(f"No files to import in {root}.")
-    memory = ctx.services().require_memory()
-    reports: list[dict[str, Any]] = []
-    failed = 0
-    for path in files:
-        fmt = args.format if args.format != "auto" else detect_format(path)
-        parse = parser_for(fmt)
-        try:
-            reports.append(memory.import_file(path, fmt, parse(path, fmt)))
-        except BadInput as e:
-            if len(files) == 1:
-                raise
-            failed += 1
-            reports.append({"path": str(path), "format": fmt, "error": str(e)})
-            print(f"mnemo: {e}", file=sys.stderr)
-    result: dict[str, Any] = {"files": reports}
-    if failed:
-        result["failed"] = failed
-    return result
+        docs = [
+            import_screenshots(argparse.Namespace(**{**vars(args), "path": p}), ctx)
+            for p in args.path
+        ]
+        return {"files": [f for d in docs for f in d.get("files", [])]}
+    services = ctx.services()
+    services.require_memory()
+    imports = services.imports
+    assert imports is not None  # present whenever memory is
+    result = imports.import_paths(args.path, args.format, args.tz)
+    doc = result.to_json()
+    if result.failed:
+        # The report still goes to stdout (the good files were imported); then a non-zero exit.
+        if args.json:
+            json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+        else:
+            print(format_import(doc))
+        sys.stdout.flush()
+        names = ", ".join(f.file for f in result.failed)
+        done = len(result.files) - len(result.failed)
+        raise UserFacingError(
+            f"{len(result.failed)} of {len(result.files)} files could not be imported "
+            f"({names}); {done} imported. " + " ".join(f.error or "" for f in result.failed)
+        )
+    return doc
 
 
 def format_import(result: dict[str, Any]) -> str:
     lines = []
     for f in result["files"]:
-        if "error" in f:
-            lines.append(f"{f['path']}: not imported ({f['error']})")
+        if f["cancelled"]:
+            lines.append(f"{f['file']}: cancelled, nothing from it was stored")
+        elif f["error"]:
+            lines.append(f"{f['file']}: not imported. {f['error']}")
         else:
+            more = "".join(
+                f"\n    rejected {r['where']}: {r['reason']}" for r in f["rejections"][:20]
+            )
+            skipped = sum(f["skipped"].values())
             lines.append(
-                f"{f['path']}: {f['imported']} imported, {f['duplicates']} already there, "
-                f"{len(f['rejected'])} rejected"
+                f"{f['file']} ({f['format']}): {f['imported']} imported, "
+                f"{f['duplicates']} already there, {f['rejected']} rejected, "
+                f"{skipped} skipped, {f['seconds']:.1f} s{more}"
             )
     return "\n".join(lines)
