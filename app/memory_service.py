@@ -21,6 +21,7 @@ from core.ingest import MAX_TEXT_CHARS, Cancelled, Ingestor, IngestReport, Inspe
 from core.interfaces import Embedder
 from core.memories import MEMORY_COLUMNS, get_memory, row_to_memory
 from core.search import FusionParams, Searcher
+from core.spill import remove_leftovers
 from core.store import Store
 from core.types import ImportedMessage, Memory, NewMemory, SearchFilters, SearchResults, import_kind
 from core.vector_index import IndexHealth, PersistentIndex, VectorIndex
@@ -65,7 +66,9 @@ class MemoryService:
             index=self._ready_index_sink,
             now=store.now,
             inspect=inspect,
+            spill_dir=store.data_dir / "spill",
         )
+        remove_leftovers(store.data_dir / "spill")  # a crash's spill files: their key is gone
         self.searcher = Searcher(
             read_conn=store.reader,
             index=self._ready_index,

@@ -12,6 +12,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,11 +21,16 @@ from core.db import Connection
 from core.errors import BadInput, MnemoError
 from core.interfaces import Embedder
 from core.memories import insert_memory
+from core.spill import EncryptedSpill
 from core.types import HL_END, HL_START, NOTE, REVIEW_STATUSES, NewMemory
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
+# A one-transaction ingest (an imported file) keeps at most this many embedded memories in
+# memory; beyond that they wait in an encrypted spill file until the commit (bounded memory
+# for exports of any size).
+SPILL_CHUNK = 4096
 MAX_TEXT_CHARS = 200_000
 DEFAULT_TRUST = 0.5
 # What the user typed themselves is theirs: it starts fully trusted.
@@ -34,6 +40,9 @@ KIND_TRUST = {NOTE: 1.0}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+_NO_VEC = np.zeros(0, dtype=np.float32)
 
 
 class Cancelled(MnemoError):
@@ -139,6 +148,7 @@ class Ingestor:
         now: Callable[[], float],
         inspect: Inspector | None = None,
         batch_size: int = EMBED_BATCH,
+        spill_dir: Path | None = None,
     ) -> None:
         self._write = write
         self._read_conn = read_conn
@@ -148,6 +158,7 @@ class Ingestor:
         self._now = now
         self.inspect: Inspector = inspect or default_inspector
         self._batch = batch_size
+        self._spill_dir = spill_dir
 
     def _known(self, memories: list[NewMemory]) -> set[tuple[str, str]]:
         """Which (kind, external_id) pairs already exist (read side, before embedding)."""
@@ -216,6 +227,24 @@ class Ingestor:
             written.append((mid, vec))
         return written
 
+    def _index_from_store(self, ids: list[int]) -> None:
+        """Add committed memories to the index, reading their vectors back in chunks."""
+        index = self._index()
+        if index is None:
+            return
+        conn = self._read_conn()
+        for i in range(0, len(ids), SPILL_CHUNK):
+            part = ids[i : i + SPILL_CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(
+                f"SELECT memory_id, vec FROM vectors WHERE memory_id IN ({marks})", part
+            ).fetchall()
+            if rows:
+                index.add(
+                    [r[0] for r in rows],
+                    np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+                )
+
     def _to_index(self, written: list[tuple[int, np.ndarray]]) -> None:
         index = self._index()
         if index is None or not written:
@@ -241,6 +270,7 @@ class Ingestor:
         report = IngestReport()
         seen: set[tuple[str, str]] = set()
         pending: list[tuple[NewMemory, np.ndarray]] = []
+        spill: EncryptedSpill | None = None
         done = 0
 
         def batches() -> Iterator[list[NewMemory]]:
@@ -253,36 +283,59 @@ class Ingestor:
             if batch:
                 yield batch
 
-        for batch in batches():
+        try:
+            for batch in batches():
+                if cancelled is not None and cancelled():
+                    raise Cancelled("The import was cancelled; nothing from it was stored.")
+                fresh, vecs = self._prepare(batch, seen, report)
+                items = list(zip(fresh, vecs))
+                done += len(batch)
+                if one_transaction:
+                    pending.extend(items)
+                    if self._spill_dir is not None and len(pending) >= SPILL_CHUNK:
+                        if spill is None:
+                            spill = EncryptedSpill(self._spill_dir)
+                        spill.append(pending)
+                        pending = []
+                else:
+                    written = self._write(
+                        functools.partial(self._write_rows, items=items, report=report)
+                    )
+                    report.ids.extend(mid for mid, _ in written)
+                    self._to_index(written)
+                if progress is not None:
+                    progress(done)
             if cancelled is not None and cancelled():
                 raise Cancelled("The import was cancelled; nothing from it was stored.")
-            fresh, vecs = self._prepare(batch, seen, report)
-            items = list(zip(fresh, vecs))
-            done += len(batch)
-            if one_transaction:
-                pending.extend(items)
-            else:
-                written = self._write(
-                    functools.partial(self._write_rows, items=items, report=report)
-                )
+
+            def chunks() -> Iterator[list[tuple[NewMemory, np.ndarray]]]:
+                if spill is not None:
+                    yield from spill
+                if pending:
+                    yield pending
+
+            def final(conn: Connection) -> list[tuple[int, np.ndarray]]:
+                written: list[tuple[int, np.ndarray]] = []
+                if one_transaction:
+                    for chunk in chunks():
+                        rows = self._write_rows(conn, chunk, report)
+                        # Spilled vectors are not kept: they are read back after the commit.
+                        written.extend(rows if spill is None else [(m, _NO_VEC) for m, _ in rows])
+                report.added = len(report.ids) + len(written)
+                if in_transaction is not None:
+                    in_transaction(conn, report)
+                return written
+
+            if one_transaction or in_transaction is not None:
+                written = self._write(final)
                 report.ids.extend(mid for mid, _ in written)
-                self._to_index(written)
-            if progress is not None:
-                progress(done)
-        if cancelled is not None and cancelled():
-            raise Cancelled("The import was cancelled; nothing from it was stored.")
-
-        def final(conn: Connection) -> list[tuple[int, np.ndarray]]:
-            written = self._write_rows(conn, pending, report) if one_transaction else []
-            report.added = len(report.ids) + len(written)
-            if in_transaction is not None:
-                in_transaction(conn, report)
-            return written
-
-        if one_transaction or in_transaction is not None:
-            written = self._write(final)
-            report.ids.extend(mid for mid, _ in written)
-            self._to_index(written)
+                if spill is None:
+                    self._to_index(written)
+                else:
+                    self._index_from_store([mid for mid, _ in written])
+        finally:
+            if spill is not None:
+                spill.close()
         report.added = len(report.ids)
         log.info(
             "ingested %d memories (%d duplicates) in %.0f ms",
