@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NOT_BENCHES = {"__init__", "__main__", "common", "synthetic"}
+NOT_BENCHES = {"__init__", "__main__", "common", "synthetic", "gen_exports"}
 
 
 def main() -> int:
