@@ -31,6 +31,7 @@ from core.store import Store
 from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
+    from app.erase_service import ErasureService
     from app.memory_service import MemoryService
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Services:
         self._embedder = embedder
         # Present while unlocked: adding, searching, the vector index (app.memory_service).
         self.memory: MemoryService | None = None
+        # Present while unlocked: previews, erases, retention, usage (app.erase_service).
+        self.erase: ErasureService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
@@ -135,6 +138,7 @@ class Services:
             self.embedder,
             on_added=lambda n: self.announce(Changes(memories_added=n)),
         )
+        self._attach_erase()
         # The index loads (or rebuilds) on its own thread; searches wait for it.
         self.memory.open(wait=False)
         now = self.clock.now()
@@ -144,6 +148,21 @@ class Services:
         if loose:
             log.warning("%d files in the data folder are readable by others", len(loose))
         self.announce(Changes(locked=False))
+
+    def _attach_erase(self) -> None:
+        """Before the index loads and before anything is searchable: finish any erase a crash
+        interrupted (R12), so nothing erased can reappear."""
+        from app.erase_service import ErasureService
+
+        assert self.media is not None
+        self.erase = ErasureService(
+            self.store,
+            self.media,
+            self.settings,
+            lambda: self.memory,
+            announce=lambda n: self.announce(Changes(memories_removed=n)),
+        )
+        self.erase.resume_pending(with_index=False)
 
     def lock(self) -> None:
         self._close_memory(save=True)
@@ -159,6 +178,7 @@ class Services:
 
     def _after_lock(self) -> None:
         self._close_memory(save=False)
+        self.erase = None
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
         self.announce(Changes(locked=True))

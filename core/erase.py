@@ -90,6 +90,9 @@ class Preview:
     newest: float | None
     examples: list[dict[str, Any]] = field(default_factory=list)  # id, time, app, short text
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @dataclass(slots=True)
 class Receipt:
@@ -184,13 +187,13 @@ def _chunks(ids: list[int], n: int = BATCH) -> list[list[int]]:
 
 
 def preview(conn: Connection, spec: EraseSpec, examples: int = 5) -> Preview:
-    ids = [i for i in select_ids(conn, spec)]
+    ids = select_ids(conn, spec)
     visible: list[tuple[Any, ...]] = []
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         visible.extend(
             conn.execute(
-                f"SELECT id, kind, app, time, media_id, text FROM memories "
+                f"SELECT id, kind, app, time, media_id FROM memories "
                 f"WHERE hidden = 0 AND id IN ({marks})",
                 chunk,
             ).fetchall()
@@ -198,7 +201,7 @@ def preview(conn: Connection, spec: EraseSpec, examples: int = 5) -> Preview:
     by_source: dict[str, int] = {}
     by_app: dict[str, int] = {}
     media: set[int] = set()
-    for _, kind, app, _, media_id, _ in visible:
+    for _, kind, app, _, media_id in visible:
         by_source[kind] = by_source.get(kind, 0) + 1
         if app:
             by_app[app] = by_app.get(app, 0) + 1
@@ -206,6 +209,17 @@ def preview(conn: Connection, spec: EraseSpec, examples: int = 5) -> Preview:
             media.add(media_id)
     visible.sort(key=lambda r: r[3], reverse=True)
     times = [r[3] for r in visible]
+    shown = visible[:examples]
+    # Only the few examples' text is read: a preview of "everything" stays cheap.
+    texts: dict[int, str] = {}
+    if shown:
+        marks = ",".join("?" * len(shown))
+        texts = dict(
+            conn.execute(
+                f"SELECT id, substr(text, 1, 120) FROM memories WHERE id IN ({marks})",
+                [r[0] for r in shown],
+            ).fetchall()
+        )
     return Preview(
         memories=len(visible),
         by_source=by_source,
@@ -215,8 +229,8 @@ def preview(conn: Connection, spec: EraseSpec, examples: int = 5) -> Preview:
         oldest=min(times) if times else None,
         newest=max(times) if times else None,
         examples=[
-            {"id": r[0], "time": r[3], "app": r[2], "source": r[1], "text": r[5][:120]}
-            for r in visible[:examples]
+            {"id": r[0], "time": r[3], "app": r[2], "source": r[1], "text": texts.get(r[0], "")}
+            for r in shown
         ],
     )
 
@@ -354,7 +368,9 @@ class Eraser:
         def close(conn: Connection) -> None:
             conn.execute("DELETE FROM erase_items WHERE job_id = ?", (job,))
             conn.execute(
-                "UPDATE erase_jobs SET state = 'done', receipt = ? WHERE id = ?",
+                # The spec may name an app, a window title or a file: once done, the job keeps
+                # only its kind and counts (the audit promise: never content).
+                "UPDATE erase_jobs SET state = 'done', spec = '{}', receipt = ? WHERE id = ?",
                 (json.dumps(receipt.to_json()), job),
             )
             audit.record(
