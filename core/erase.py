@@ -24,6 +24,7 @@ from core.db import Connection
 from core.errors import BadInput
 from core.media import MediaStore
 from core.store import Store
+from core.trust import USER_IDENTITY
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Receipt:
     media_files: int = 0
     derived_answers: int = 0
     index_slots: int = 0
+    sources: int = 0  # source records (app + window title, import file) left with no memory
     took_ms: float = 0.0
     resumed: bool = False
 
@@ -306,6 +308,8 @@ class Eraser:
         def delete(conn: Connection) -> list[tuple[str, str | None]]:
             files: list[tuple[str, str | None]] = []
             derived = 0
+            source_ids: set[int] = set()
+            files_imported: set[str] = set()
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 derived += conn.execute(
@@ -325,10 +329,18 @@ class Eraser:
                     f"DELETE FROM vectors WHERE memory_id IN ({marks})", chunk
                 ).rowcount
                 conn.execute(f"DELETE FROM citations WHERE memory_id IN ({marks})", chunk)
+                for sid, path in conn.execute(
+                    f"SELECT DISTINCT source_id, file FROM memories WHERE id IN ({marks})", chunk
+                ):
+                    if sid is not None:
+                        source_ids.add(int(sid))
+                    if path is not None:
+                        files_imported.add(str(path))
                 n = conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk).rowcount
                 receipt.memories += n
                 receipt.fts_rows += n  # the delete trigger removes exactly one FTS row each
             receipt.derived_answers = derived
+            receipt.sources = _drop_orphans(conn, source_ids, files_imported)
             conn.execute(
                 "UPDATE erase_jobs SET state = 'deleted', receipt = ? WHERE id = ?",
                 (json.dumps({"files": files}), job),
@@ -382,11 +394,34 @@ class Eraser:
                 vectors=receipt.vectors,
                 media=receipt.media_items,
                 derived=receipt.derived_answers,
+                sources=receipt.sources,
                 resumed=receipt.resumed,
                 took_ms=round(receipt.took_ms, 1),
             )
 
         self.store.write(close)
+        # The closing write goes through the WAL too: leave it empty, as the erase found it.
+        self.store.checkpoint()
+
+
+def _drop_orphans(conn: Connection, source_ids: set[int], files: set[str]) -> int:
+    """Source records name the app and window title (or the imported file and conversation)
+    the erased memories came from: a source none of whose memories remain goes too, with its
+    trust history, unless the user pinned it. The same for the record of an imported file."""
+    dropped = 0
+    for sid in sorted(source_ids):
+        dropped += conn.execute(
+            "DELETE FROM sources WHERE id = ? AND identity != ? AND pinned IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM memories WHERE source_id = ?)",
+            (sid, USER_IDENTITY, sid),
+        ).rowcount
+    for path in sorted(files):
+        conn.execute(
+            "DELETE FROM imports WHERE path = ? AND NOT EXISTS "
+            "(SELECT 1 FROM memories WHERE file = ?)",
+            (path, path),
+        )
+    return dropped
 
 
 def retention_cutoff(now: float, max_age_days: int) -> float | None:
