@@ -32,8 +32,7 @@ def check(services: Services) -> None:
     memory.wait_ready(30)
     conn = services.store.reader()
     with_vectors = {
-        r[0]
-        for r in conn.execute("SELECT m.id FROM memories m JOIN vectors v ON v.memory_id = m.id")
+        r[0] for r in conn.execute("SELECT m.id FROM memories m JOIN vectors v ON v.memory_id = m.id")
     }
     all_rows = {r[0] for r in conn.execute("SELECT id FROM memories")}
     fts = {r[0] for r in conn.execute("SELECT rowid FROM memories_fts")}
