@@ -13,8 +13,10 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 from app import paths, security
 from app.autolock import AutoLock, BackupScheduler
 from app.logging_setup import setup_logging
+from app.retention import RetentionScheduler
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui import erase_ui
 from ui.main_window import MainWindow, show_bug
 from ui.tray import Tray
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
@@ -57,6 +59,15 @@ class Controller(QObject):
         self.autolock.lock_requested.connect(lambda reason: self.lock())
         self.backups = BackupScheduler(self.tasks, self.services.run_scheduled_backup)
         self.backups.finished.connect(self._notify)
+        erase_ui.install(self.services)  # "Forget this" in memory viewers
+        self.retention = RetentionScheduler(self.tasks, self._enforce_retention)
+        self.retention.finished.connect(self._notify)
+
+    def _enforce_retention(self) -> str | None:
+        erase = self.services.erase if self.services.unlocked else None
+        receipts = erase.enforce_retention() if erase is not None else []
+        n = sum(r.memories for r in receipts)
+        return f"Retention: forgot {n} old memories, as your storage settings ask." if n else None
 
     def _is_unlocked(self) -> bool:
         return self.services.unlocked
@@ -68,6 +79,7 @@ class Controller(QObject):
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
             self.tray.set_state("locked", "Locked")
+            self.tray.add_section(erase_ui.tray_actions(self.services, self.tasks, self._notify))
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
@@ -134,6 +146,7 @@ class Controller(QObject):
             self.tray.set_state("idle", "Unlocked")
         self.autolock.start()
         self.backups.start()
+        self.retention.start()
         # Read every page once in the background: damage anywhere is reported and locks.
         self.tasks.run(self.services.check_integrity, None, None)
         if self.services.loosened:
@@ -160,6 +173,7 @@ class Controller(QObject):
             return
         self.autolock.timer.stop()
         self.backups.stop()
+        self.retention.stop()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
@@ -183,6 +197,7 @@ class Controller(QObject):
         self._poll.stop()
         self.autolock.stop()
         self.backups.stop()
+        self.retention.stop()
         self.tasks.wait(10_000)
         self.services.close()
         if self.tray:

@@ -36,21 +36,21 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import security_settings
+from ui import erase_ui, security_settings
 from ui.main_window import Page
 
 SECTION_TITLES = {
     "general": "General",
     "capture": "Capture",
     "privacy": "Privacy",
-    "storage": "Storage",
+    "storage": "Storage & erasure",
     "models": "Models",
     "trust": "Trust",
     "security": "Security",
 }
 # section -> widget factories (services, tasks) added below the declared settings.
 Factory = Callable[[Services, TaskRunner], QWidget]
-SECTION_EXTRAS: dict[str, list[Factory]] = {}
+SECTION_EXTRAS: dict[str, list[Factory]] = {"storage": [erase_ui.StoragePanel]}
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
 CUSTOM_KEYS: set[str] = {"device.use_keyring"}
 
