@@ -256,6 +256,9 @@ def install(services: Services) -> None:
 
 
 # -- charts -------------------------------------------------------------------------------------
+ROW = 19  # height of one bar (with its gap) in the horizontal chart
+
+
 class BarChart(QWidget):
     """A small painted bar chart: vertical bars (by day) or horizontal bars with labels (by
     app). Values are shown as numbers too, so the chart is never the only way to read them."""
@@ -264,13 +267,13 @@ class BarChart(QWidget):
         super().__init__()
         self.horizontal = horizontal
         self.items: list[tuple[str, float, str]] = []  # label, value, value text
-        self.setMinimumHeight(150 if not horizontal else 60)
+        self.setMinimumHeight(120 if not horizontal else 60)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
     def set_items(self, items: list[tuple[str, float, str]]) -> None:
         self.items = items
         if self.horizontal:
-            self.setMinimumHeight(max(60, 22 * len(items) + 8))
+            self.setMinimumHeight(max(60, ROW * len(items) + 8))
         self.setAccessibleDescription(
             "; ".join(f"{label}: {text}" for label, _, text in items if text)
         )
@@ -278,7 +281,7 @@ class BarChart(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:
-        return QSize(520, 22 * len(self.items) + 8 if self.horizontal else 170)
+        return QSize(520, ROW * len(self.items) + 8 if self.horizontal else 130)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -296,7 +299,7 @@ class BarChart(QWidget):
             return
         w, h = self.width(), self.height()
         if self.horizontal:
-            label_w, value_w, row = 150, 90, 22
+            label_w, value_w, row = 150, 90, ROW
             span = max(10, w - label_w - value_w - 12)
             for i, (label, v, text) in enumerate(self.items):
                 y = 4 + i * row
@@ -318,7 +321,7 @@ class BarChart(QWidget):
             base, n = h - 20, len(self.items)
             slot = (w - 8) / n
             for i, (label, v, _) in enumerate(self.items):
-                bh = (base - 8) * v / top
+                bh = (base - 18) * v / top
                 x = 4 + i * slot
                 if v > 0:
                     p.fillRect(
@@ -326,11 +329,20 @@ class BarChart(QWidget):
                     )
                 if label:
                     p.setPen(muted)
+                    tw = p.fontMetrics().horizontalAdvance(label) + 4
+                    # Centred under its bar, but kept inside the widget.
+                    lx = min(max(0.0, x + slot / 2 - tw / 2), w - tw)
                     p.drawText(
-                        QRectF(x - 20, base + 2, slot + 40, 16),
+                        QRectF(lx, base + 2, tw, 16),
                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                         label,
                     )
+            p.setPen(muted)
+            p.drawText(
+                QRectF(6, 0, w - 12, 14),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                f"busiest day: {int(top):,}",
+            )
             p.setPen(QColor("#c9ced8"))
             p.drawLine(4, int(base), w - 4, int(base))
         p.end()
@@ -350,21 +362,10 @@ class StoragePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(14)
 
-        usage_box = QGroupBox("What is stored")
-        u = QVBoxLayout(usage_box)
         self.usage_label = QLabel("Loading…")
         self.usage_label.setObjectName("usage")
         self.usage_label.setWordWrap(True)
-        u.addWidget(self.usage_label)
-        u.addWidget(QLabel("Memories per day, last 30 days"))
-        self.by_day = BarChart()
-        self.by_day.setObjectName("usageByDay")
-        u.addWidget(self.by_day)
-        u.addWidget(QLabel("Most memories by app or source"))
-        self.by_app = BarChart(horizontal=True)
-        self.by_app.setObjectName("usageByApp")
-        u.addWidget(self.by_app)
-        layout.addWidget(usage_box)
+        layout.addWidget(self.usage_label)
 
         erase_box = QGroupBox("Forget memories")
         e = QVBoxLayout(erase_box)
@@ -417,8 +418,21 @@ class StoragePanel(QWidget):
         self.result.setObjectName("eraseResult")
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.PlainText)
+        self.result.hide()  # until there is something to say
         e.addWidget(self.result)
         layout.addWidget(erase_box)
+
+        usage_box = QGroupBox("What is stored")
+        u = QVBoxLayout(usage_box)
+        u.addWidget(QLabel("Memories per day, last 30 days"))
+        self.by_day = BarChart()
+        self.by_day.setObjectName("usageByDay")
+        u.addWidget(self.by_day)
+        u.addWidget(QLabel("Most memories, by app or source"))
+        self.by_app = BarChart(horizontal=True)
+        self.by_app.setObjectName("usageByApp")
+        u.addWidget(self.by_app)
+        layout.addWidget(usage_box)
         self.flow = EraseFlow(self, services, tasks, self._erased, self._failed)
         self.loaded = False
 
@@ -447,20 +461,24 @@ class StoragePanel(QWidget):
         return EraseSpec(source=source), f"every {self.source_box.currentText().lower()} memory"
 
     def preview_erase(self) -> None:
-        self.result.clear()
+        self._say("")
         try:
             spec, what = self.spec()
         except UserFacingError as e:
-            self.result.setText(str(e))
+            self._say(str(e))
             return
         self.flow.start(lambda _: spec, what)
 
     def _erased(self, r: Receipt) -> None:
-        self.result.setText(receipt_text(r))
+        self._say(receipt_text(r))
         self.refresh()
 
     def _failed(self, text: str) -> None:
+        self._say(text)
+
+    def _say(self, text: str) -> None:
         self.result.setText(text)
+        self.result.setVisible(bool(text))
 
     def refresh(self) -> None:
         erase = self.services.erase if self.services.unlocked else None
@@ -484,7 +502,7 @@ class StoragePanel(QWidget):
         age = f"kept for {u.max_age_days} days" if u.max_age_days else "kept until you erase them"
         total_memories = sum(a["memories"] for a in doc["all_apps"])
         self.usage_label.setText(
-            f"{memories_text(total_memories)} using {size_text(u.total)} "
+            f"Now: {memories_text(total_memories)} using {size_text(u.total)} "
             f"(database {size_text(u.database)}, screenshots {size_text(u.media)}, "
             f"search index {size_text(u.index)}) · {limit} · {age}."
         )

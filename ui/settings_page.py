@@ -43,7 +43,7 @@ SECTION_TITLES = {
     "general": "General",
     "capture": "Capture",
     "privacy": "Privacy",
-    "storage": "Storage & erasure",
+    "storage": "Storage && erasure",  # && shows one & (a lone & marks a shortcut)
     "models": "Models",
     "trust": "Trust",
     "security": "Security",

@@ -67,7 +67,7 @@ def test_storage_tab_previews_confirms_and_erases(
     page.show()
     page.show_section("storage")
     titles = [page.tabs.tabText(i) for i in range(page.tabs.count())]
-    assert "Storage & erasure" in titles
+    assert "Storage && erasure" in titles  # shown as "Storage & erasure"
     panel = page.sections["storage"].findChild(erase_ui.StoragePanel)
     assert panel is not None
     qtbot.waitUntil(lambda: panel.loaded, timeout=10_000)
