@@ -37,10 +37,10 @@ QUERY_MIN_SCORE = 0.3
 
 
 class LiveIndex:
-    """The memory engine's persistent index, as the Eraser's index protocol: `remove` overwrites
-    and marks the slots deleted; `after_erase` compacts when deleted slots pass the threshold
-    and rewrites the encrypted snapshot, before the erase returns (so the snapshot on disk no
-    longer holds the erased vectors)."""
+    """The memory engine's persistent index, as the Eraser's index protocol: `remove` (called
+    once the rows are deleted) overwrites and marks the slots deleted; `after_erase` compacts
+    when deleted slots pass the threshold and rewrites the encrypted snapshot, before the erase
+    returns (so the snapshot on disk no longer holds the erased vectors)."""
 
     def __init__(self, memory: MemoryService) -> None:
         self.memory = memory
@@ -52,11 +52,16 @@ class LiveIndex:
         self.memory.wait_ready()
         index = self.memory.index
         # The background thread may already be saving or compacting after `remove`: let it
-        # finish rather than doing the work twice.
-        index.wait_idle(timeout=600)
+        # finish rather than doing the work twice. (Without that thread nobody else would
+        # clear a wanted compaction, so there is nothing to wait for.)
+        if getattr(index, "_thread", None) is not None:
+            index.wait_idle(timeout=600)
+        # A compaction that started before the rows were deleted rebuilt from what was there
+        # then: drop whatever the index holds that the vectors table no longer does.
+        _, extra = index.reconcile()
         if index.index.needs_compaction():
             index.compact()
-        elif index.dirty:
+        elif index.dirty or extra:
             index.save()
 
 

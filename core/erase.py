@@ -301,9 +301,6 @@ class Eraser:
                 "SELECT memory_id FROM erase_items WHERE job_id = ?", (job,)
             )
         ]
-        index = self.index()
-        if index is not None and ids:
-            receipt.index_slots = index.remove(ids)
 
         def delete(conn: Connection) -> list[tuple[str, str | None]]:
             files: list[tuple[str, str | None]] = []
@@ -354,6 +351,11 @@ class Eraser:
         )
         if state is not None and state[0] == "hidden":
             self.store.write(delete)
+        # Only now, with the rows gone, are the index slots overwritten: an index compaction
+        # (a rebuild from the vectors table) running meanwhile can no longer bring them back.
+        index = self.index()
+        if index is not None and ids:
+            receipt.index_slots = index.remove(ids)
         # Files are named in the job until removed, so a crash here is finished on resume.
         row = (
             self.store.reader()

@@ -207,3 +207,23 @@ def test_interrupted_erase_finishes_on_unlock_before_search(services: Services) 
     assert memory is not None and memory.wait_ready(10)
     assert gone not in memory.index.index.labels and kept in memory.index.index.labels
     assert gone not in [h.id for h in memory.search("account number", k=20).hits]
+
+
+def test_erase_past_the_threshold_compacts_and_rewrites_the_snapshot(
+    services: Services, memory: MemoryService
+) -> None:
+    erase = services.erase
+    assert erase is not None
+    now = services.clock.now()
+    texts = [f"message {w} {i}" for i, w in enumerate("abcdefgh" * 13)]
+    ids = screens(memory, "Mail", texts, now)
+    memory.save_index()
+    generation = memory.index.generation
+    r = erase.erase(EraseSpec(ids=ids[:80]))  # 80 of 104 slots: well past the threshold
+    assert r.index_slots == 80
+    assert memory.index.index.deleted == 0  # compacted: the deleted slots are gone
+    assert memory.index.index.labels == set(ids[80:])
+    assert memory.index.generation > generation and not memory.index.dirty
+    # A small erase: slots overwritten and the snapshot rewritten, no compaction yet.
+    erase.erase(EraseSpec(ids=ids[80:82]))
+    assert memory.index.index.deleted == 2 and not memory.index.dirty
