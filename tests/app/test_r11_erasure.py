@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import core.erase
 from app.services import Changes, Services
 from core.clock import FixedClock
 from core.fakes import FakeEmbedder
@@ -60,7 +61,12 @@ def snapshot_plaintext(services: Services) -> bytes:
     return payload
 
 
-def test_erased_canary_is_nowhere(services: Services) -> None:
+@pytest.mark.parametrize("path", ["secure-delete", "bulk"])
+def test_erased_canary_is_nowhere(
+    services: Services, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if path == "bulk":  # the path large erases take: plain FTS delete, then a full merge
+        monkeypatch.setattr(core.erase, "FTS_BULK_ROWS", 1)
     memory, media, erase = services.memory, services.media, services.erase
     assert memory is not None and media is not None and erase is not None
     canary = "canary" + os.urandom(6).hex()
@@ -167,6 +173,8 @@ def test_erased_canary_is_nowhere(services: Services) -> None:
     (detail,) = conn.execute("SELECT detail FROM audit WHERE event = 'erase'").fetchone()
     assert json.loads(detail)["memories"] == 2 and canary not in detail
     assert conn.execute("SELECT spec FROM erase_jobs").fetchall() == [("{}",)]
+    config = conn.execute("SELECT v FROM memories_fts_config WHERE k = 'secure-delete'")
+    assert config.fetchall() == [(1,)]  # left on for later, smaller erases
     # Nothing else went.
     assert all(memory.get(i) is not None for i in keep_ids)
     services.lock()
