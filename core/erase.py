@@ -115,11 +115,26 @@ class Receipt:
     sources: int = 0  # source records (app + window title, import file) left with no memory
     took_ms: float = 0.0
     resumed: bool = False
+    phases_ms: dict[str, float] = field(default_factory=dict)  # where the time went
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["took_ms"] = round(self.took_ms, 1)
+        d["phases_ms"] = {k: round(v, 1) for k, v in self.phases_ms.items()}
         return d
+
+
+class _Laps:
+    """Records the milliseconds since the previous lap under a name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = (now - self.t) * 1000
+        self.t = now
 
 
 def _where(spec: EraseSpec) -> tuple[str, list[Any]]:
@@ -276,7 +291,9 @@ class Eraser:
             return job
 
         job = self.store.write(hide)
+        hidden_ms = (time.perf_counter() - t0) * 1000
         receipt = self._finish(job, kind)
+        receipt.phases_ms = {"hide": hidden_ms, **receipt.phases_ms}
         receipt.took_ms = (time.perf_counter() - t0) * 1000
         self._close(job, receipt)
         return receipt
@@ -364,13 +381,16 @@ class Eraser:
             .execute("SELECT state FROM erase_jobs WHERE id = ?", (job,))
             .fetchone()
         )
+        lap = _Laps(receipt.phases_ms)
         if state is not None and state[0] == "hidden":
             self.store.write(delete)
+        lap("delete")
         # Only now, with the rows gone, are the index slots overwritten: an index compaction
         # (a rebuild from the vectors table) running meanwhile can no longer bring them back.
         index = self.index()
         if index is not None and ids:
             receipt.index_slots = index.remove(ids)
+        lap("index_slots")
         # Files are named in the job until removed, so a crash here is finished on resume.
         row = (
             self.store.reader()
@@ -379,9 +399,12 @@ class Eraser:
         )
         pending = json.loads(row[0])["files"] if row and row[0] else []
         receipt.media_files = self.media.remove_files([(a, b) for a, b in pending])
+        lap("media_files")
         if index is not None:
             index.after_erase()
+        lap("index_snapshot")
         self._reclaim()
+        lap("checkpoint_vacuum")
         return receipt
 
     def _reclaim(self) -> None:
