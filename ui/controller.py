@@ -79,7 +79,9 @@ class Controller(QObject):
             self.tray.lock_requested.connect(self.lock)
             self.tray.quit_requested.connect(self.quit)
             self.tray.set_state("locked", "Locked")
-            self.tray.add_section(erase_ui.tray_actions(self.services, self.tasks, self._notify))
+            # Kept here: the menu does not own its actions.
+            self.forget_actions = erase_ui.tray_actions(self.services, self.tasks, self._notify)
+            self.tray.add_section(self.forget_actions)
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
