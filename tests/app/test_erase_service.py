@@ -17,6 +17,7 @@ from core.errors import BadInput
 from core.ingest import Provenance
 from core.trust import source_identity
 from core.types import SCREEN, NewMemory, SearchFilters
+from core.vector_index import unseal
 from tests.app.conftest import PASSPHRASE
 
 DAY = 86400.0
@@ -219,11 +220,21 @@ def test_erase_past_the_threshold_compacts_and_rewrites_the_snapshot(
     ids = screens(memory, "Mail", texts, now)
     memory.save_index()
     generation = memory.index.generation
+    erased_vec = memory.vector_of(ids[0])
+    assert erased_vec is not None
+    key = services.store.key.derive("index")
+    assert erased_vec.tobytes() in unseal(services.store.index_path.read_bytes(), key)[1]
     r = erase.erase(EraseSpec(ids=ids[:80]))  # 80 of 104 slots: well past the threshold
     assert r.index_slots == 80
+    # The snapshot was rewritten before the receipt, without the erased vectors.
+    assert memory.index.generation > generation
+    _, payload = unseal(services.store.index_path.read_bytes(), key)
+    assert erased_vec.tobytes() not in payload
+    memory.index.wait_idle(30)  # the compaction runs on the index thread
     assert memory.index.index.deleted == 0  # compacted: the deleted slots are gone
     assert memory.index.index.labels == set(ids[80:])
-    assert memory.index.generation > generation and not memory.index.dirty
+    assert not memory.index.dirty
     # A small erase: slots overwritten and the snapshot rewritten, no compaction yet.
     erase.erase(EraseSpec(ids=ids[80:82]))
+    memory.index.wait_idle(30)
     assert memory.index.index.deleted == 2 and not memory.index.dirty
