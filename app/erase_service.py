@@ -63,8 +63,13 @@ class LiveIndex:
         # With the index thread running, a compaction `remove` asked for happens there (a full
         # rebuild: ~35 s at 100k memories); it is about memory and speed, not privacy, since
         # the slots are already overwritten. The snapshot on disk, which still holds the
-        # erased vectors, is rewritten now, before the receipt (~1.5 s at 100k).
-        index.save()
+        # erased vectors, is rewritten now, before the receipt (~1.5 s at 100k). Without a
+        # compaction, a snapshot the thread is already writing is waited for, not repeated.
+        compacting = index.index.needs_compaction() or getattr(index, "_compact_wanted", False)
+        if not compacting:
+            index.wait_idle(timeout=600)
+        if compacting or index.dirty or extra:
+            index.save()
 
 
 @dataclass(slots=True)
