@@ -32,6 +32,7 @@ from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
     from app.capture_service import CaptureService
+    from app.erase_service import ErasureService
     from app.import_service import ImportService
     from app.memory_service import MemoryService
     from app.trust_service import TrustService
@@ -63,6 +64,8 @@ class Services:
         self.memory: MemoryService | None = None
         # Present while unlocked: chat and note imports (app.import_service).
         self.imports: ImportService | None = None
+        # Present while unlocked: previews, erases, retention, usage (app.erase_service).
+        self.erase: ErasureService | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
@@ -149,6 +152,7 @@ class Services:
             self.embedder,
             on_added=lambda n: self.announce(Changes(memories_added=n)),
         )
+        self._attach_erase()
         # The index loads (or rebuilds) on its own thread; searches wait for it.
         self.memory.open(wait=False)
         from app.trust_service import TrustService
@@ -171,6 +175,21 @@ class Services:
         if capture is not None:
             capture.stop()
 
+    def _attach_erase(self) -> None:
+        """Before the index loads and before anything is searchable: finish any erase a crash
+        interrupted (R12), so nothing erased can reappear."""
+        from app.erase_service import ErasureService
+
+        assert self.media is not None
+        self.erase = ErasureService(
+            self.store,
+            self.media,
+            self.settings,
+            lambda: self.memory,
+            announce=lambda n: self.announce(Changes(memories_removed=n)),
+        )
+        self.erase.resume_pending(with_index=False)
+
     def lock(self) -> None:
         self._stop_capture()
         self._close_memory(save=True)
@@ -189,6 +208,7 @@ class Services:
         self.trust = None
         self._stop_capture()
         self._close_memory(save=False)
+        self.erase = None
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
         self.announce(Changes(locked=True))

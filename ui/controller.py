@@ -15,8 +15,10 @@ from app import paths, security
 from app.autolock import AutoLock, BackupScheduler
 from app.hotkey import GlobalHotkey
 from app.logging_setup import setup_logging
+from app.retention import RetentionScheduler
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui import erase_ui
 from ui.about import AboutWindow, add_help_menu
 from ui.capture_tray import CaptureControl
 from ui.main_window import MainWindow, show_bug
@@ -68,6 +70,15 @@ class Controller(QObject):
         self.autolock.lock_requested.connect(lambda reason: self.lock())
         self.backups = BackupScheduler(self.tasks, self.services.run_scheduled_backup)
         self.backups.finished.connect(self._notify)
+        erase_ui.install(self.services)  # "Forget this" in memory viewers
+        self.retention = RetentionScheduler(self.tasks, self._enforce_retention)
+        self.retention.finished.connect(self._notify)
+
+    def _enforce_retention(self) -> str | None:
+        erase = self.services.erase if self.services.unlocked else None
+        receipts = erase.enforce_retention() if erase is not None else []
+        n = sum(r.memories for r in receipts)
+        return f"Retention: forgot {n} old memories, as your storage settings ask." if n else None
 
     def _is_unlocked(self) -> bool:
         return self.services.unlocked
@@ -88,6 +99,9 @@ class Controller(QObject):
             self.tray.set_state("locked", "Locked")
             self.review_badge = ReviewBadge(self.tray, self.services, self.tasks)
             self.review_badge.action.triggered.connect(self._open_review)
+            # Kept here: the menu does not own its actions.
+            self.forget_actions = erase_ui.tray_actions(self.services, self.tasks, self._notify)
+            self.tray.add_section(self.forget_actions)
             self.tray.show()
         else:
             log.info("no system tray available; the window is the entry point")
@@ -175,6 +189,7 @@ class Controller(QObject):
         self.backups.start()
         if self.capture is not None:
             self.capture.unlocked()
+        self.retention.start()
         # Read every page once in the background: damage anywhere is reported and locks.
         self.tasks.run(self.services.check_integrity, None, None)
         if self.services.loosened:
@@ -239,6 +254,7 @@ class Controller(QObject):
         self.backups.stop()
         if self.capture is not None:
             self.capture.locking()
+        self.retention.stop()
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
@@ -266,6 +282,7 @@ class Controller(QObject):
         self.backups.stop()
         if self.hotkey is not None:
             self.hotkey.stop()
+        self.retention.stop()
         self.tasks.wait(10_000)
         self.services.close()
         if self.tray:

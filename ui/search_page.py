@@ -30,6 +30,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.types import SearchFilters, SearchResults
+from ui import erase_ui
 from ui.main_window import Page, empty_state
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.result_list import (
@@ -162,6 +163,10 @@ class SearchPage(Page):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.activated.connect(self._open_index)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(
+            lambda pos: erase_ui.result_menu(self, self.list.indexAt(pos), pos)
+        )
         self.list.setAccessibleName("Results")
         self.message = empty_state("")
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # it may quote the query

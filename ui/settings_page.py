@@ -36,14 +36,14 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import capture_settings, security_settings, trust_review
+from ui import capture_settings, erase_ui, security_settings, trust_review
 from ui.main_window import Page
 
 SECTION_TITLES = {
     "general": "General",
     "capture": "Capture",
     "privacy": "Privacy",
-    "storage": "Storage",
+    "storage": "Storage && erasure",  # && shows one & (a lone & marks a shortcut)
     "models": "Models",
     "trust": "Trust",
     "security": "Security",
@@ -52,6 +52,7 @@ SECTION_TITLES = {
 Factory = Callable[[Services, TaskRunner], QWidget]
 SECTION_EXTRAS: dict[str, list[Factory]] = {
     "privacy": [capture_settings.ExclusionEditor],
+    "storage": [erase_ui.StoragePanel],
 }
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
 CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS}

@@ -12,7 +12,7 @@ from app.memory_service import MemoryService
 from core.clock import FixedClock
 from core.db import Connection
 from core.errors import BadInput
-from core.importers_jsonl import parse_jsonl
+from core.importers import parse
 from core.ingest import Cancelled, Provenance, normalise_text
 from core.types import HL_END, HL_START, NewMemory, SearchFilters
 
@@ -65,7 +65,7 @@ def test_a_bad_line_late_in_a_file_stores_nothing(
     ]
     f.write_text("\n".join([*good, '{"id": "x", "text": 5}']) + "\n", encoding="utf-8")
     with pytest.raises(BadInput, match="line 301"):
-        memory.import_file(f, "jsonl", parse_jsonl(f))
+        memory.import_file(f, "jsonl", parse(f, "jsonl").messages)
     assert rows(memory) == 0 and len(memory.index.index) == 0
     assert memory.store.reader().execute("SELECT count(*) FROM imports").fetchone()[0] == 0
 
@@ -74,7 +74,7 @@ def test_import_records_the_file(memory: MemoryService, tmp_path: Path) -> None:
     f = tmp_path / "ok.jsonl"
     lines = [{"id": str(i), "time": "2026-03-01T10:00:00Z", "text": f"line {i}"} for i in range(5)]
     f.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
-    report = memory.import_file(f, "jsonl", parse_jsonl(f))
+    report = memory.import_file(f, "jsonl", parse(f, "jsonl").messages)
     assert (report["imported"], report["duplicates"]) == (5, 0)
     row = memory.store.reader().execute("SELECT format, imported, sha256 FROM imports").fetchone()
     assert row[0] == "jsonl" and row[1] == 5 and len(row[2]) == 64
