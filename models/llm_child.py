@@ -1,0 +1,314 @@
+"""The language-model child process: loads a GGUF with llama-cpp-python and answers requests
+from `models.llm_host` over JSON lines on stdin/stdout. Run as `python -m models.llm_child`.
+
+Protocol (one JSON object per line, UTF-8):
+  host -> child  {"op": "load", "id", "model_path", "n_ctx", "n_threads"}
+                 {"op": "generate", "id", "messages" | "prompt", "max_tokens", "temperature",
+                  "stop"}
+                 {"op": "tokenize", "id", "texts"}       -> {"type": "tokens", "counts"}
+                 {"op": "cancel", "id"}                   (handled at once by the reader thread)
+                 {"op": "shutdown"}
+  child -> host  {"type": "hello", "pid"}
+                 {"type": "loaded", "id", "load_s", "n_ctx", "model_path"}
+                 {"type": "started", "id", "prompt_tokens"}
+                 {"type": "token", "id", "text"}
+                 {"type": "done", "id", "text_len", "tokens", "prompt_tokens", "first_token_s",
+                  "total_s", "tokens_per_s", "finish_reason"}
+                 {"type": "cancelled", "id"}
+                 {"type": "error", "id", "kind", "message"}
+Nothing here logs or echoes prompts or answers except the token stream itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+# Content placeholders rendered into the chat template, so that the template's own text is
+# tokenised with special tokens and message contents never are (memory text cannot forge
+# role tags like <|im_start|>).
+_SLOT = "\ue000{}\ue001"
+_SLOT_RE = re.compile("\ue000(\\d+)\ue001")
+
+# ChatML, used when the GGUF carries no chat template of its own (SmolLM2 and many others
+# speak it).
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_ALWAYS_STOP = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"]
+
+
+class _Protocol:
+    """Writes protocol messages to the original stdout; fd 1 itself is sent to stderr so
+    nothing printed by llama.cpp or a library can corrupt the stream."""
+
+    def __init__(self) -> None:
+        out_fd = os.dup(1)
+        os.dup2(2, 1)
+        self._out: BinaryIO = os.fdopen(out_fd, "wb", buffering=0)
+        self._lock = threading.Lock()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        data = (json.dumps(msg) + "\n").encode("utf-8")
+        with self._lock:
+            self._out.write(data)
+
+
+class _Cancels:
+    """Request ids the host asked to stop; set by the stdin reader thread between tokens."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, rid: str) -> None:
+        with self._lock:
+            self._ids.add(rid)
+
+    def pop(self, rid: str) -> bool:
+        with self._lock:
+            if rid in self._ids:
+                self._ids.discard(rid)
+                return True
+            return False
+
+    def __contains__(self, rid: object) -> bool:
+        with self._lock:
+            return rid in self._ids
+
+
+def _read_commands(cmds: queue.Queue[dict[str, Any] | None], cancels: _Cancels) -> None:
+    for raw in sys.stdin.buffer:
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            continue
+        if msg.get("op") == "cancel":
+            cancels.add(str(msg.get("id")))
+        else:
+            cmds.put(msg)
+    # The host closed our stdin (it exited or dropped us): stop at once, even mid-generation.
+    os._exit(0)
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill us if the host dies without closing the pipe."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class _Model:
+    def __init__(self, llm: Any, path: str) -> None:
+        self.llm = llm
+        self.path = path
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+        eos_id = llm.token_eos()
+        bos_id = llm.token_bos()
+        self.eos_text = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos_text = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        try:
+            self.formatter = Jinja2ChatFormatter(template, self.eos_text, bos_text)
+        except Exception:  # a template jinja cannot compile: fall back to ChatML
+            self.formatter = Jinja2ChatFormatter(_CHATML, self.eos_text, bos_text)
+
+    def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        slotted = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
+        rendered = self.formatter(messages=slotted).prompt  # type: ignore[arg-type]
+        tokens: list[int] = []
+        pos = 0
+        for match in _SLOT_RE.finditer(rendered):
+            tokens += self._tok(rendered[pos : match.start()], special=True)
+            tokens += self._tok(messages[int(match.group(1))]["content"], special=False)
+            pos = match.end()
+        tokens += self._tok(rendered[pos:], special=True)
+        return tokens
+
+    def _tok(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def stops(self, extra: list[str]) -> list[str]:
+        out = [s for s in [*extra, *_ALWAYS_STOP, self.eos_text] if s]
+        return list(dict.fromkeys(out))
+
+
+def _load(msg: dict[str, Any], current: _Model | None) -> _Model:
+    from llama_cpp import Llama
+
+    path = str(msg["model_path"])
+    n_threads = msg.get("n_threads") or None
+    llm = Llama(
+        model_path=path,
+        n_ctx=int(msg.get("n_ctx") or 2048),
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+    )
+    model = _Model(llm, path)
+    _warm_up(model)
+    if current is not None:
+        # The new model loaded: only now let the previous one go.
+        current.llm.close()
+    return model
+
+
+def _warm_up(model: _Model) -> None:
+    """One tiny decode at load time, so the first question does not pay for first-use costs
+    (weights paged in from the mmap, compute buffers allocated)."""
+    stream = model.llm.create_completion(
+        prompt=model.chat_tokens([{"role": "user", "content": "Hi"}]), max_tokens=1, stream=True
+    )
+    for _ in stream:
+        pass
+    model.llm.reset()
+
+
+def _generate(msg: dict[str, Any], model: _Model, proto: _Protocol, cancels: _Cancels) -> None:
+    rid = str(msg["id"])
+    t0 = time.perf_counter()
+    if msg.get("messages") is not None:
+        prompt: Any = model.chat_tokens(list(msg["messages"]))
+    else:
+        prompt = model._tok(str(msg.get("prompt") or ""), special=True)
+    n_prompt = len(prompt)
+    n_ctx = model.llm.n_ctx()
+    max_tokens = int(msg.get("max_tokens") or 256)
+    if n_prompt >= n_ctx:
+        proto.send(
+            {
+                "type": "error",
+                "id": rid,
+                "kind": "context",
+                "message": f"The prompt has {n_prompt} tokens; the model's context is {n_ctx}.",
+            }
+        )
+        return
+    max_tokens = min(max_tokens, n_ctx - n_prompt)
+    proto.send({"type": "started", "id": rid, "prompt_tokens": n_prompt})
+    stream = model.llm.create_completion(
+        prompt=prompt,
+        max_tokens=max_tokens,
+        temperature=float(msg.get("temperature", 0.2)),
+        repeat_penalty=float(msg.get("repeat_penalty", 1.1)),
+        stop=model.stops(list(msg.get("stop") or [])),
+        stream=True,
+    )
+    first: float | None = None
+    n_tokens = 0
+    text_len = 0
+    finish = None
+    try:
+        for chunk in stream:
+            if rid in cancels:
+                break
+            choice = chunk["choices"][0]
+            text = choice.get("text") or ""
+            finish = choice.get("finish_reason") or finish
+            n_tokens += 1
+            if text:
+                if first is None:
+                    first = time.perf_counter() - t0
+                text_len += len(text)
+                proto.send({"type": "token", "id": rid, "text": text})
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    if cancels.pop(rid):
+        proto.send({"type": "cancelled", "id": rid})
+        return
+    total = time.perf_counter() - t0
+    gen_time = total - (first or total)
+    proto.send(
+        {
+            "type": "done",
+            "id": rid,
+            "text_len": text_len,
+            "tokens": n_tokens,
+            "prompt_tokens": n_prompt,
+            "first_token_s": round(first if first is not None else total, 4),
+            "total_s": round(total, 4),
+            "tokens_per_s": round((n_tokens - 1) / gen_time, 2)
+            if n_tokens > 1 and gen_time > 0
+            else 0.0,
+            "finish_reason": finish or "stop",
+        }
+    )
+
+
+def main() -> int:
+    proto = _Protocol()
+    _die_with_parent()
+    cancels = _Cancels()
+    cmds: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    threading.Thread(
+        target=_read_commands, args=(cmds, cancels), name="llm-child-stdin", daemon=True
+    ).start()
+    proto.send({"type": "hello", "pid": os.getpid()})
+    model: _Model | None = None
+    while True:
+        msg = cmds.get()
+        if msg is None or msg.get("op") == "shutdown":
+            break
+        op = msg.get("op")
+        rid = str(msg.get("id"))
+        try:
+            if op == "load":
+                t0 = time.perf_counter()
+                model = _load(msg, model)
+                proto.send(
+                    {
+                        "type": "loaded",
+                        "id": rid,
+                        "load_s": round(time.perf_counter() - t0, 4),
+                        "n_ctx": model.llm.n_ctx(),
+                        "model_path": model.path,
+                    }
+                )
+            elif op == "generate":
+                if model is None:
+                    raise RuntimeError("no model loaded")
+                if cancels.pop(rid):
+                    proto.send({"type": "cancelled", "id": rid})
+                    continue
+                _generate(msg, model, proto, cancels)
+            elif op == "tokenize":
+                if model is None:
+                    raise RuntimeError("no model loaded")
+                counts = [len(model._tok(str(t), special=False)) for t in msg.get("texts", [])]
+                proto.send({"type": "tokens", "id": rid, "counts": counts})
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+        except Exception as exc:  # reported to the host; the child stays up
+            # Messages from llama.cpp name files and sizes, never prompt text.
+            proto.send(
+                {"type": "error", "id": rid, "kind": type(exc).__name__, "message": str(exc)}
+            )
+    if model is not None:
+        model.llm.close()
+    # Exit without interpreter teardown: the stdin reader thread may still hold its lock.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
