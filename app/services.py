@@ -7,6 +7,7 @@ its own thread."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from core.store import Store
 from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
+    from app.assistant import AssistantService, ModelHost
     from app.memory_service import MemoryService
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,11 @@ class Services:
         self.store = Store(self.data_dir, self.clock)
         self.settings = Settings(self.data_dir, None, None)
         self.media: MediaStore | None = None
+        # The assistant (app.assistant) while unlocked; the model host it uses is created on
+        # first need and outlives lock/unlock (the model stays loaded), closed in close().
+        self.assistant: AssistantService | None = None
+        self.llm_host: ModelHost | None = None
+        self._llm_lock = threading.Lock()
         self._listeners: list[Callable[[Changes], None]] = []
         self.throttle = UnlockThrottle(self.data_dir)
         self.loosened: list[str] = []
@@ -137,6 +144,9 @@ class Services:
         )
         # The index loads (or rebuilds) on its own thread; searches wait for it.
         self.memory.open(wait=False)
+        from app.assistant import AssistantService
+
+        self.assistant = AssistantService(self, self.model_host)
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -158,6 +168,9 @@ class Services:
                 log.exception("saving the vector index failed; it will be rebuilt on unlock")
 
     def _after_lock(self) -> None:
+        assistant, self.assistant = self.assistant, None
+        if assistant is not None:
+            assistant.on_lock()  # stops a running answer
         self._close_memory(save=False)
         self.settings = Settings(self.data_dir, None, None)
         self.media = None
@@ -211,6 +224,19 @@ class Services:
 
     def close(self) -> None:
         self.lock()
+        with self._llm_lock:
+            host, self.llm_host = self.llm_host, None
+        if host is not None:
+            host.close()
+
+    def model_host(self) -> ModelHost:
+        """The language model host, created on first use from the models.* settings."""
+        with self._llm_lock:
+            if self.llm_host is None:
+                from app.assistant import make_host
+
+                self.llm_host = make_host(self.settings)
+            return self.llm_host
 
     def require_memory(self) -> MemoryService:
         if self.memory is None:
