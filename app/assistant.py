@@ -5,6 +5,7 @@ cite what they used. Blocking calls, run on the task runner; never logs question
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -33,6 +34,10 @@ ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
 ME = "me"
 ASSISTANT = "Mnemo"
+# The small model sometimes carries on writing the prompt's layout after its answer.
+STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is "]
+_LEAD = re.compile(r"^\s*(?:A|Answer)\s*:\s*", re.IGNORECASE)
+_TAIL = re.compile(r"\s*(?:Question|Earlier question|Memories)\s*:.*$", re.IGNORECASE | re.DOTALL)
 _ANSWER_ID_PREFIX = "mnemo-answer:"
 _QUESTION_ID_PREFIX = "mnemo-question:"
 
@@ -82,7 +87,7 @@ class ModelHost(Protocol):
     @property
     def status(self) -> Any: ...
 
-    def generate(self, prompt: Any, max_tokens: int = 512) -> Any: ...
+    def generate(self, prompt: Any, max_tokens: int = 512, *, stop: Any = None) -> Any: ...
 
     def ensure_loaded(self) -> float: ...
 
@@ -114,6 +119,12 @@ def make_host(settings: Any, on_status: Callable[[Any], None] | None = None) -> 
     from models.llm_host import LlmHost
 
     return LlmHost(model_config_from(settings), on_status=on_status)
+
+
+def tidy_answer(raw: str) -> str:
+    """The model's text without an "Answer:" lead or a prompt-like tail ("Question: …")."""
+    text = _TAIL.sub("", _LEAD.sub("", raw, count=1))
+    return text.strip()
 
 
 def _plain(snippet: str) -> str:
@@ -291,7 +302,7 @@ class AssistantService:
         )
         if cancel.is_set():
             return self._cancelled(cid, "", timings, t0)
-        stream = host.generate(prompt.messages, max_tokens=self.max_tokens)
+        stream = host.generate(prompt.messages, max_tokens=self.max_tokens, stop=STOP)
         done = threading.Event()
         watcher = threading.Thread(
             target=self._watch_cancel, args=(cancel, done, stream), name="mnemo-ask-cancel"
@@ -332,7 +343,7 @@ class AssistantService:
             from models.llm_host import ModelStopped
 
             raise ModelStopped(error or (res.error if res is not None else "") or "")
-        ans = finalize_answer(raw, prompt, question)
+        ans = finalize_answer(tidy_answer(raw), prompt, question)
         by_id = {ev.memory_id: ev for ev in prompt.numbered}
         citations = [
             self._citation(n, by_id[mid], plan.query)

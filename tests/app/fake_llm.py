@@ -92,7 +92,7 @@ class FakeHost:
         self._status = LlmStatus(LlmState.READY)
         return 0.0
 
-    def generate(self, prompt: Any, max_tokens: int = 512) -> FakeStream:
+    def generate(self, prompt: Any, max_tokens: int = 512, *, stop: Any = None) -> FakeStream:
         self.ensure_loaded()
         self.prompts.append(list(prompt))
         text = self.reply(list(prompt))

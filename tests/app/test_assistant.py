@@ -376,3 +376,11 @@ def test_services_close_closes_the_host(tmp_path, clock) -> None:  # type: ignor
     s.llm_host = host
     s.close()
     assert host.closed and s.llm_host is None
+
+
+def test_prompt_layout_echoes_are_trimmed() -> None:
+    from app.assistant import tidy_answer
+
+    assert tidy_answer("A: Lisbon\nQuestion: Where did Ana move to?") == "Lisbon"
+    assert tidy_answer("Answer: she moved to Lisbon [1].") == "she moved to Lisbon [1]."
+    assert tidy_answer("The meeting is at 3pm.") == "The meeting is at 3pm."
