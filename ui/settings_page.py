@@ -36,7 +36,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import security_settings
+from ui import model_settings, security_settings
 from ui.main_window import Page
 
 SECTION_TITLES = {
@@ -50,9 +50,9 @@ SECTION_TITLES = {
 }
 # section -> widget factories (services, tasks) added below the declared settings.
 Factory = Callable[[Services, TaskRunner], QWidget]
-SECTION_EXTRAS: dict[str, list[Factory]] = {}
+SECTION_EXTRAS: dict[str, list[Factory]] = {"models": [model_settings.ModelsBox]}
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
-CUSTOM_KEYS: set[str] = {"device.use_keyring"}
+CUSTOM_KEYS: set[str] = {"device.use_keyring", *model_settings.KEYS}
 
 
 @dataclass(frozen=True)
