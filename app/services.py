@@ -323,4 +323,9 @@ class Services:
             if self.memory is not None:
                 self.memory.wait_ready(timeout=120)
                 doc["index"] = self.memory.index_health()
+        if self.assistant is not None and self.llm_host is not None:
+            state, message = self.assistant.model_status()
+            doc["model"] = {"state": state, "message": message}
+        else:
+            doc["model"] = {"state": "not_loaded", "message": ""}
         return doc

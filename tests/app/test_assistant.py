@@ -356,13 +356,17 @@ def test_delete_conversation_erases_its_memories(
     assert assistant.conversation(a.conversation_id) == []
 
 
-def test_model_status_and_preload(assistant: AssistantService, host: FakeHost) -> None:
+def test_model_status_and_preload(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
     assert assistant.model_status() == ("not_loaded", "")
+    assert services.status()["model"]["state"] == "not_loaded"
     assistant.preload()
     deadline = time.monotonic() + 5
     while assistant.model_status()[0] != "ready" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert assistant.model_status()[0] == "ready" and host.loads == 1
+    assert services.status()["model"] == {"state": "ready", "message": ""}
 
 
 def test_services_close_closes_the_host(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
