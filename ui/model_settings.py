@@ -109,6 +109,11 @@ class ModelsBox(QGroupBox):
         spin.setAccessibleName(s.label)
         spin.setRange(int(s.minimum or 0), int(s.maximum or 2**31 - 1))
         spin.setMaximumWidth(160)
+        # As in the settings page: typed or stepped with arrows/wheel, no arrow buttons.
+        spin.setStyleSheet(
+            "QAbstractSpinBox::up-button, QAbstractSpinBox::down-button "
+            "{ width: 0px; border: none; }"
+        )
         return spin
 
     # -- values ---------------------------------------------------------------------------------
