@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DAY_S = 86400.0
 EVIDENCE_K = 8
 ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
@@ -38,6 +39,13 @@ ASSISTANT = "Mnemo"
 STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is "]
 _LEAD = re.compile(r"^\s*(?:A|Answer)\s*:\s*", re.IGNORECASE)
 _TAIL = re.compile(r"\s*(?:Question|Earlier question|Memories)\s*:.*$", re.IGNORECASE | re.DOTALL)
+# "and the week after?": a follow-up that moves the previous question's time range.
+_SHIFT = re.compile(
+    r"\b(?:the\s+)?(?P<u1>day|week|month|year)\s+(?P<dir1>after|before|later|earlier)\b"
+    r"|\b(?:the\s+)?(?P<dir2>next|following|previous|preceding)\s+(?P<u2>day|week|month|year)\b",
+    re.IGNORECASE,
+)
+_UNIT_S = {"day": DAY_S, "week": 7 * DAY_S, "month": 30 * DAY_S, "year": 365 * DAY_S}
 _ANSWER_ID_PREFIX = "mnemo-answer:"
 _QUESTION_ID_PREFIX = "mnemo-question:"
 
@@ -125,6 +133,24 @@ def tidy_answer(raw: str) -> str:
     """The model's text without an "Answer:" lead or a prompt-like tail ("Question: …")."""
     text = _TAIL.sub("", _LEAD.sub("", raw, count=1))
     return text.strip()
+
+
+def shifted_range(text: str, history: Sequence[PromptTurn]) -> tuple[str, float, float] | None:
+    """For "and the week after?" (after a question with a time range): the text without the
+    shift and the previous range moved by it; None when the question is no such shift."""
+    m = _SHIFT.search(text)
+    prev = history[-1].filters if history else None
+    if m is None or prev is None or prev.since is None or prev.until is None:
+        return None
+    unit = (m.group("u1") or m.group("u2")).lower()
+    direction = (m.group("dir1") or m.group("dir2")).lower()
+    step = _UNIT_S[unit]
+    if direction in ("after", "later", "next", "following"):
+        since, until = prev.until, prev.until + step
+    else:
+        since, until = prev.since - step, prev.since
+    rest = " ".join((text[: m.start()] + " " + text[m.end() :]).split())
+    return rest, since, until
 
 
 def _plain(snippet: str) -> str:
@@ -271,9 +297,14 @@ class AssistantService:
         # what gets searched (the engine finds no time words left in it).
         tz = self.tz or getattr(getattr(memory, "searcher", None), "tz", None)
         tq = parse_query(question, now, tz)
+        text = tq.text or question
         own = SearchFilters(since=tq.since, until=tq.until)
+        if tq.since is None and tq.until is None:
+            shift = shifted_range(text, history)
+            if shift is not None:
+                text, own.since, own.until = shift
         apps = memory.apps()
-        plan = understand_question(tq.text or question, history, now, filters=own, known_apps=apps)
+        plan = understand_question(text, history, now, filters=own, known_apps=apps)
         evidence, results_filters = self._retrieve(memory, plan, cid)
         timings["retrieval_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         turn_filters = results_filters or plan.filters

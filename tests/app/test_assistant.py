@@ -388,3 +388,36 @@ def test_prompt_layout_echoes_are_trimmed() -> None:
     assert tidy_answer("A: Lisbon\nQuestion: Where did Ana move to?") == "Lisbon"
     assert tidy_answer("Answer: she moved to Lisbon [1].") == "she moved to Lisbon [1]."
     assert tidy_answer("The meeting is at 3pm.") == "The meeting is at 3pm."
+
+
+def test_follow_up_moves_the_time_range(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
+    # The clock says Wed 18 March 2026; "last week" is 9-16 March.
+    add(services, "Ana flew to Porto for work", 7)  # 11 March
+    add(services, "Ana flew to Rome for a wedding", 1)  # 17 March
+    host.reply = answering("Porto", "Ana flew to Porto")
+    first = ask(assistant, "Where did Ana fly last week?")
+    assert "Porto" in first.text
+    assert "Rome" not in host.prompts[-1][-1]["content"]
+    host.reply = answering("Rome", "Ana flew to Rome")
+    second = ask(assistant, "and what about the week after?", first.conversation_id)
+    prompt = host.prompts[-1][-1]["content"]
+    assert "Rome" in prompt and "Porto" not in prompt
+    assert "Rome" in second.text and second.citations
+
+
+def test_shifted_range() -> None:
+    from app.assistant import shifted_range
+    from core.prompting import Turn as PromptTurn
+
+    week = 7 * DAY
+    prev = [PromptTurn("q", "a", "q", SearchFilters(since=10 * week, until=11 * week))]
+    assert shifted_range("and the week after", prev) == ("and", 11 * week, 12 * week)
+    assert shifted_range("what about the previous day", prev) == (
+        "what about",
+        10 * week - DAY,
+        10 * week,
+    )
+    assert shifted_range("and the week after", []) is None
+    assert shifted_range("and what about Bruno", prev) is None
