@@ -429,6 +429,19 @@ class AssistantService:
         timings["load_ms"] = round(float(outcome.get("load_s", 0.0)) * 1000, 2)
         return True
 
+    def evidence(self, question: str) -> list[Evidence]:
+        """The memories a new question would be answered from, best first (no model, nothing
+        stored): for benchmarks and for explaining an answer."""
+        memory = self._memory()
+        now = self.services.clock.now()
+        tz = self.tz or getattr(getattr(memory, "searcher", None), "tz", None)
+        tq = parse_query(question, now, tz)
+        own = SearchFilters(since=tq.since, until=tq.until)
+        plan = understand_question(
+            tq.text or question, [], now, filters=own, known_apps=memory.apps()
+        )
+        return self._retrieve(memory, plan, 0)[0]
+
     def _retrieve(
         self, memory: Any, plan: prompting.QueryPlan, cid: int
     ) -> tuple[list[Evidence], SearchFilters | None]:

@@ -185,7 +185,9 @@ def quality(n_questions: int, seed: int) -> dict[str, Any]:
             )
             ext = dict(s.store.reader().execute("SELECT id, external_id FROM memories"))
             per: list[dict[str, Any]] = []
+            assert s.assistant is not None
             for q in chosen:
+                shown = {ext.get(e.memory_id) for e in s.assistant.evidence(q.question)}
                 a = ask(s, q.question)
                 cited = {ext.get(c.memory_id) for c in a.citations}
                 per.append(
@@ -194,6 +196,7 @@ def quality(n_questions: int, seed: int) -> dict[str, Any]:
                         "f1": f1(a.text, q.answer) if not a.not_found else 0.0,
                         "contains": bool(q.answer) and q.answer.lower() in a.text.lower(),
                         "cites_gold": bool(cited & set(q.gold)),
+                        "evidence_has_gold": bool(shown & set(q.gold)),
                         "not_found": a.not_found,
                         "total_ms": a.timings["total_ms"],
                     }
@@ -208,6 +211,7 @@ def quality(n_questions: int, seed: int) -> dict[str, Any]:
             "token_f1": round(sum(r["f1"] for r in rows) / n, 4),
             "answer_contained": round(sum(r["contains"] for r in rows) / n, 4),
             "cites_gold_memory": round(sum(r["cites_gold"] for r in rows) / n, 4),
+            "evidence_has_gold": round(sum(r["evidence_has_gold"] for r in rows) / n, 4),
             "not_found": round(sum(r["not_found"] for r in rows) / n, 4),
             "median_total_ms": round(statistics.median(r["total_ms"] for r in rows), 1),
         }

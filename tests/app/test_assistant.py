@@ -158,6 +158,14 @@ def test_answers_never_serve_as_evidence(
     assert first.answer_memory_id is not None
 
 
+def test_evidence_preview_stores_nothing(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    ev = assistant.evidence("Where did Ana move to?")
+    assert ev[0].memory_id == facts["ana"]
+    assert host.prompts == [] and assistant.conversations() == []
+
+
 def test_no_evidence_is_an_honest_not_found_without_the_model(
     assistant: AssistantService, host: FakeHost
 ) -> None:
