@@ -8,6 +8,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--llm-child"]:
+        # The model process of a frozen app (models.llm_host.child_command): nothing else is
+        # imported, no Qt.
+        from models.llm_child import main as llm_child_main
+
+        return llm_child_main()
     os.umask(0o077)  # anything we create is private, even before explicit chmods
     from app.cli import build_parser
 

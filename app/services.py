@@ -7,6 +7,7 @@ its own thread."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from core.store import Store
 from core.types import NOTE, NewMemory
 
 if TYPE_CHECKING:
+    from app.assistant import AssistantService, ModelHost
     from app.capture_service import CaptureService
     from app.erase_service import ErasureService
     from app.import_service import ImportService
@@ -73,6 +75,11 @@ class Services:
         self.trust: TrustService | None = None
         # Present while unlocked, stopped until started (tray, first-run consent, CLI).
         self.capture: CaptureService | None = None
+        # The assistant (app.assistant) while unlocked; the model host it uses is created on
+        # first need and outlives lock/unlock (the model stays loaded), closed in close().
+        self.assistant: AssistantService | None = None
+        self.llm_host: ModelHost | None = None
+        self._llm_lock = threading.Lock()
         self._listeners: list[Callable[[Changes], None]] = []
         self.throttle = UnlockThrottle(self.data_dir)
         self.loosened: list[str] = []
@@ -162,6 +169,9 @@ class Services:
         from app.import_service import ImportService
 
         self.imports = ImportService(self.memory)
+        from app.assistant import AssistantService
+
+        self.assistant = AssistantService(self, self.model_host)
         now = self.clock.now()
         self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
         loose = loosened_modes(self.data_dir)
@@ -207,6 +217,9 @@ class Services:
     def _after_lock(self) -> None:
         self.trust = None
         self._stop_capture()
+        assistant, self.assistant = self.assistant, None
+        if assistant is not None:
+            assistant.on_lock()  # stops a running answer
         self._close_memory(save=False)
         self.erase = None
         self.settings = Settings(self.data_dir, None, None)
@@ -261,6 +274,19 @@ class Services:
 
     def close(self) -> None:
         self.lock()
+        with self._llm_lock:
+            host, self.llm_host = self.llm_host, None
+        if host is not None:
+            host.close()
+
+    def model_host(self) -> ModelHost:
+        """The language model host, created on first use from the models.* settings."""
+        with self._llm_lock:
+            if self.llm_host is None:
+                from app.assistant import make_host
+
+                self.llm_host = make_host(self.settings)
+            return self.llm_host
 
     def require_memory(self) -> MemoryService:
         if self.memory is None:
@@ -348,4 +374,9 @@ class Services:
             if self.memory is not None:
                 self.memory.wait_ready(timeout=120)
                 doc["index"] = self.memory.index_health()
+        if self.assistant is not None and self.llm_host is not None:
+            state, message = self.assistant.model_status()
+            doc["model"] = {"state": state, "message": message}
+        else:
+            doc["model"] = {"state": "not_loaded", "message": ""}
         return doc

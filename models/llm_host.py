@@ -439,6 +439,12 @@ class LlmHost:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watchdog: threading.Thread | None = None
+        # The child asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG), and
+        # Linux means the parent *thread*: a child forked from a short-lived worker (a task
+        # runner thread, a preload thread) would be killed when that thread ends. Children are
+        # therefore forked from one thread that lives until close().
+        self._spawn_q: queue.Queue[Any] = queue.Queue()
+        self._spawner: threading.Thread | None = None
         self._streams: dict[str, GenerationStream] = {}
 
     # ----------------------------------------------------------------- status
@@ -506,7 +512,7 @@ class LlmHost:
         # the cores, a spinning thread waits for a descheduled partner and generation slows
         # ~10x (3 instead of 40 tokens/s measured on 2 busy cores). Passive waiting avoids it.
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        proc = subprocess.Popen(
+        proc = self._popen(
             child_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -528,6 +534,40 @@ class LlmHost:
         log.info("model process started (pid %d)", child.pid)
         self._ensure_watchdog()
         return child
+
+    def _popen(self, cmd: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        with self._cond:
+            if self._closed:
+                raise ModelStopped("The model has been shut down.")
+            if self._spawner is None:
+                self._spawner = threading.Thread(
+                    target=self._spawn_loop, name="llm-spawner", daemon=True
+                )
+                self._spawner.start()
+            spawner = self._spawner
+        reply: queue.Queue[tuple[bool, Any]] = queue.Queue()
+        self._spawn_q.put((cmd, kw, reply))
+        while True:
+            try:
+                ok, value = reply.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if not spawner.is_alive():  # close() ended it before our turn
+                    raise ModelStopped("The model has been shut down.") from None
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def _spawn_loop(self) -> None:
+        while True:
+            job = self._spawn_q.get()
+            if job is None:
+                return
+            cmd, kw, reply = job
+            try:
+                reply.put((True, subprocess.Popen(cmd, **kw)))
+            except BaseException as exc:  # handed to the thread that asked
+                reply.put((False, exc))
 
     def _load_into(self, child: _Child, cfg: ModelConfig) -> float:
         """Load `cfg` in `child`; returns the load time. Raises ModelMissing on failure."""
@@ -702,7 +742,8 @@ class LlmHost:
                 child.kill("close")
                 child.proc.wait(timeout=5)
             child.reader.join(timeout=5)
-        for t in [*self._threads, self._watchdog]:
+        self._spawn_q.put(None)  # after the child is gone: its parent thread may end now
+        for t in [*self._threads, self._watchdog, self._spawner]:
             if t is not None and t is not threading.current_thread():
                 t.join(timeout=10)
         self._set_status(LlmState.NOT_LOADED, "shut down")

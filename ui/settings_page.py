@@ -36,7 +36,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import capture_settings, erase_ui, security_settings, trust_review
+from ui import capture_settings, erase_ui, model_settings, security_settings, trust_review
 from ui.main_window import Page
 
 SECTION_TITLES = {
@@ -53,9 +53,10 @@ Factory = Callable[[Services, TaskRunner], QWidget]
 SECTION_EXTRAS: dict[str, list[Factory]] = {
     "privacy": [capture_settings.ExclusionEditor],
     "storage": [erase_ui.StoragePanel],
+    "models": [model_settings.ModelsBox],
 }
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
-CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS}
+CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS, *model_settings.KEYS}
 SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
 
 

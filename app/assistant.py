@@ -1,0 +1,673 @@
+"""The assistant: a question answered from the user's memories by the local model, with checked
+citations; conversations kept as `chat` memories (questions) and derived memories (answers) that
+cite what they used. Blocking calls, run on the task runner; never logs questions or answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core import prompting
+from core.db import Connection
+from core.errors import BadInput, StoreLocked, UserFacingError
+from core.memories import get_memories
+from core.prompting import NOT_FOUND, Evidence, build_prompt, finalize_answer, understand_question
+from core.prompting import Turn as PromptTurn
+from core.search import make_snippet, query_terms
+from core.timeparse import parse_query
+from core.types import CHAT, HL_END, HL_START, OK, Memory, SearchFilters, SearchHit
+
+if TYPE_CHECKING:
+    from app.services import Services
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86400.0
+EVIDENCE_K = 8
+ANSWER_TOKENS = 256
+MAX_QUESTION_CHARS = 4000
+ME = "me"
+ASSISTANT = "Mnemo"
+# The small model sometimes carries on writing the prompt's layout after its answer.
+STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is "]
+_LEAD = re.compile(r"^\s*(?:A|Answer)\s*:\s*", re.IGNORECASE)
+_TAIL = re.compile(r"\s*(?:Question|Earlier question|Memories)\s*:.*$", re.IGNORECASE | re.DOTALL)
+# "and the week after?": a follow-up that moves the previous question's time range.
+_SHIFT = re.compile(
+    r"\b(?:the\s+)?(?P<u1>day|week|month|year)\s+(?P<dir1>after|before|later|earlier)\b"
+    r"|\b(?:the\s+)?(?P<dir2>next|following|previous|preceding)\s+(?P<u2>day|week|month|year)\b",
+    re.IGNORECASE,
+)
+_UNIT_S = {"day": DAY_S, "week": 7 * DAY_S, "month": 30 * DAY_S, "year": 365 * DAY_S}
+_ANSWER_ID_PREFIX = "mnemo-answer:"
+_QUESTION_ID_PREFIX = "mnemo-question:"
+
+
+# -- what the chat window and the CLI get back --------------------------------------------------
+@dataclass
+class Citation:
+    n: int  # the [n] marker in the answer text
+    memory_id: int
+    snippet: str
+    time: float
+    source: str
+    app: str | None
+    title: str | None
+
+
+@dataclass
+class Answer:
+    conversation_id: int
+    text: str
+    citations: list[Citation]
+    not_found: bool
+    timings: dict[str, float]
+    answer_memory_id: int | None
+    cancelled: bool = False
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+    time: float
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class ConversationSummary:
+    id: int
+    title: str
+    updated_at: float
+    turns: int  # questions asked in it
+
+
+class ModelHost(Protocol):
+    """What the assistant needs of models.llm_host.LlmHost (a fake in tests/app/fake_llm.py)."""
+
+    @property
+    def status(self) -> Any: ...
+
+    def generate(self, prompt: Any, max_tokens: int = 512, *, stop: Any = None) -> Any: ...
+
+    def ensure_loaded(self) -> float: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def n_ctx(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def model_config_from(settings: Any) -> Any:
+    """The ModelConfig the settings ask for (empty path: the bundled model); None when the
+    bundled model is wanted but missing (the host then says so on first use)."""
+    from core.errors import ModelMissing
+    from models.llm_host import ModelConfig, default_model_path
+
+    path = str(settings.get("models.llm_path") or "").strip()
+    if not path:
+        try:
+            path = str(default_model_path())
+        except ModelMissing:
+            return None
+    threads = int(settings.get("models.llm_threads") or 0)
+    return ModelConfig(path, int(settings.get("models.llm_context")), threads or None)
+
+
+def make_host(settings: Any, on_status: Callable[[Any], None] | None = None) -> ModelHost:
+    """The real model host for these settings (the child process starts on first need)."""
+    from models.llm_host import LlmHost
+
+    return LlmHost(model_config_from(settings), on_status=on_status)
+
+
+def tidy_answer(raw: str) -> str:
+    """The model's text without an "Answer:" lead or a prompt-like tail ("Question: …")."""
+    text = _TAIL.sub("", _LEAD.sub("", raw, count=1))
+    return text.strip()
+
+
+def shifted_range(text: str, history: Sequence[PromptTurn]) -> tuple[str, float, float] | None:
+    """For "and the week after?" (after a question with a time range): the text without the
+    shift and the previous range moved by it; None when the question is no such shift."""
+    m = _SHIFT.search(text)
+    prev = history[-1].filters if history else None
+    if m is None or prev is None or prev.since is None or prev.until is None:
+        return None
+    unit = (m.group("u1") or m.group("u2")).lower()
+    direction = (m.group("dir1") or m.group("dir2")).lower()
+    step = _UNIT_S[unit]
+    if direction in ("after", "later", "next", "following"):
+        since, until = prev.until, prev.until + step
+    else:
+        since, until = prev.since - step, prev.since
+    rest = " ".join((text[: m.start()] + " " + text[m.end() :]).split())
+    return rest, since, until
+
+
+def _plain(snippet: str) -> str:
+    return snippet.replace(HL_START, "").replace(HL_END, "")
+
+
+def _is_question(m: Memory) -> bool:
+    # The user's own questions in the chat hold no facts; as evidence they only crowd out
+    # the memories that do (and the small model echoes them). Statements typed in the chat
+    # ("my locker code is 4312") stay usable.
+    return m.kind == CHAT and m.author == ME and m.text.rstrip().endswith("?")
+
+
+class AssistantService:
+    """services.assistant while unlocked. The model host belongs to Services (it survives lock
+    and unlock); `host` returns it, created on first use."""
+
+    def __init__(
+        self,
+        services: Services,
+        host: Callable[[], ModelHost],
+        *,
+        k: int = EVIDENCE_K,
+        max_tokens: int = ANSWER_TOKENS,
+        tz: tzinfo | None = None,
+    ) -> None:
+        self.services = services
+        self._host = host
+        self.k = k
+        self.max_tokens = max_tokens
+        self.tz = tz
+        self._lock = threading.Lock()
+        self._active: set[threading.Event] = set()  # cancel events of running asks
+        self._closed = False
+        # Follow-ups lean on what was searched for the previous question (its expanded query
+        # and filters): kept per conversation while unlocked, rebuilt from the store otherwise.
+        self._turns: dict[int, list[PromptTurn]] = {}
+
+    # -- model --------------------------------------------------------------------------------
+    @property
+    def host(self) -> ModelHost:
+        return self._host()
+
+    def model_status(self) -> tuple[str, str]:
+        """(state, message): state is not_loaded | loading | ready | busy | restarting | failed."""
+        status = self.host.status
+        state = getattr(status.state, "value", str(status.state))
+        return str(state).replace(" ", "_"), str(getattr(status, "message", "") or "")
+
+    def preload(self) -> None:
+        """Start loading the model in the background (a failure shows in model_status)."""
+        host = self.host
+
+        def load() -> None:
+            try:
+                host.ensure_loaded()
+            except UserFacingError as e:
+                log.info("model preload failed: %s", type(e).__name__)
+            except Exception:
+                log.exception("model preload failed")
+
+        threading.Thread(target=load, name="mnemo-model-preload", daemon=True).start()
+
+    def set_model(self, path: str, n_ctx: int, n_threads: int) -> float:
+        """Switch the model (validated and loaded first: a bad file raises ModelMissing and the
+        previous model stays), then save the choice. Returns the load time in seconds."""
+        from models.llm_host import default_model_path
+
+        host: Any = self.host
+        target = path.strip() or str(default_model_path())
+        load_s = float(host.set_model(target, n_ctx, n_threads or None))
+        settings = self.services.settings
+        settings.set("models.llm_path", path.strip())
+        settings.set("models.llm_context", n_ctx)
+        settings.set("models.llm_threads", n_threads)
+        return load_s
+
+    def test_model(self) -> Any:
+        """models.llm_host.ModelTest: speed of a short answer with the configured model."""
+        host: Any = self.host
+        return host.test_model()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def on_lock(self) -> None:
+        """The store is locking: stop every running answer (within a second)."""
+        with self._lock:
+            self._closed = True
+            active = list(self._active)
+        for ev in active:
+            ev.set()
+        self._turns.clear()
+
+    def _memory(self) -> Any:
+        if self._closed:
+            raise StoreLocked()
+        return self.services.require_memory()
+
+    # -- asking -------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        conversation_id: int | None,
+        on_token: Callable[[str], None],
+        cancel: threading.Event,
+    ) -> Answer:
+        """Answer `question` in a conversation (None: a new one). Blocking; `on_token` gets the
+        streamed text from this thread; setting `cancel` stops within a second (the answer
+        comes back with cancelled=True and is not stored). Raises UserFacingError (e.g.
+        ModelMissing, the model stopped) with a message for the user."""
+        question = question.strip()
+        if not question:
+            raise BadInput("Type a question first.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise BadInput(
+                f"The question is too long ({len(question)} characters; at most "
+                f"{MAX_QUESTION_CHARS})."
+            )
+        t0 = time.perf_counter()
+        memory = self._memory()
+        now = self.services.clock.now()
+        cid = self._conversation_for(question, conversation_id, now)
+        history = self._history(cid)
+        with self._lock:
+            self._active.add(cancel)
+        try:
+            return self._ask(question, cid, history, on_token, cancel, memory, now, t0)
+        finally:
+            with self._lock:
+                self._active.discard(cancel)
+
+    def _ask(
+        self,
+        question: str,
+        cid: int,
+        history: list[PromptTurn],
+        on_token: Callable[[str], None],
+        cancel: threading.Event,
+        memory: Any,
+        now: float,
+        t0: float,
+    ) -> Answer:
+        timings: dict[str, float] = {}
+        # Time expressions are read once, by the engine's parser; the rest of the question is
+        # what gets searched (the engine finds no time words left in it).
+        tz = self.tz or getattr(getattr(memory, "searcher", None), "tz", None)
+        tq = parse_query(question, now, tz)
+        text = tq.text or question
+        own = SearchFilters(since=tq.since, until=tq.until)
+        if tq.since is None and tq.until is None:
+            shift = shifted_range(text, history)
+            if shift is not None:
+                text, own.since, own.until = shift
+        apps = memory.apps()
+        plan = understand_question(text, history, now, filters=own, known_apps=apps)
+        evidence, results_filters = self._retrieve(memory, plan, cid)
+        timings["retrieval_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        turn_filters = results_filters or plan.filters
+        self._store_question(memory, question, cid, now)
+        if cancel.is_set():
+            return self._cancelled(cid, "", timings, t0)
+        if not evidence:
+            # Nothing to answer from: say so without asking the model to invent.
+            timings.update(first_token_ms=0.0, total_ms=round((time.perf_counter() - t0) * 1000))
+            answer_id = self._store_answer(memory, cid, NOT_FOUND, [], now)
+            self._remember(cid, PromptTurn(question, NOT_FOUND, plan.query, turn_filters))
+            on_token(NOT_FOUND)
+            return Answer(cid, NOT_FOUND, [], True, timings, answer_id)
+
+        host = self.host
+        if not self._wait_loaded(host, cancel, timings):
+            return self._cancelled(cid, "", timings, t0)
+        prompt = build_prompt(
+            question,
+            evidence,
+            history=history,
+            budget_tokens=max(256, host.n_ctx() - self.max_tokens),
+            count_tokens=host.count_tokens,
+            now=now,
+            tz=tz,
+        )
+        if cancel.is_set():
+            return self._cancelled(cid, "", timings, t0)
+        stream = host.generate(prompt.messages, max_tokens=self.max_tokens, stop=STOP)
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch_cancel, args=(cancel, done, stream), name="mnemo-ask-cancel"
+        )
+        watcher.daemon = True
+        watcher.start()
+        error: str | None = None
+        first_token: float | None = None
+        try:
+            for chunk in stream:
+                if chunk.text:
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                    on_token(chunk.text)
+                if chunk.error:
+                    error = chunk.error
+        finally:
+            done.set()
+            watcher.join(timeout=2)
+        res = stream.result
+        gen = res.timings if res is not None else None
+        if gen is not None:
+            timings.update(
+                model_first_token_ms=round(gen.first_token_s * 1000, 2),
+                generation_ms=round(gen.total_s * 1000, 2),
+                tokens_per_s=round(gen.tokens_per_s, 2),
+                prompt_tokens=float(gen.prompt_tokens),
+                tokens=float(gen.tokens),
+            )
+        if first_token is not None:
+            # What the user waits for: from the question to the first word on screen.
+            timings["first_token_ms"] = round((first_token - t0) * 1000, 2)
+        raw = res.text if res is not None else ""
+        if (res is not None and res.cancelled) or cancel.is_set():
+            text, _ = prompting.check_citations(raw, prompt.numbered)
+            return self._cancelled(cid, text, timings, t0)
+        if error or (res is not None and res.error):
+            from models.llm_host import ModelStopped
+
+            raise ModelStopped(error or (res.error if res is not None else "") or "")
+        ans = finalize_answer(tidy_answer(raw), prompt, question)
+        by_id = {ev.memory_id: ev for ev in prompt.numbered}
+        citations = [
+            self._citation(n, by_id[mid], plan.query)
+            for n, mid in zip(ans.numbers, ans.citations, strict=False)
+        ]
+        answer_id = self._store_answer(memory, cid, ans.text, citations, self.services.clock.now())
+        self._remember(cid, PromptTurn(question, ans.text, plan.query, turn_filters))
+        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        log.info(
+            "answered in conversation %d: %d evidence, %d cited, %.0f ms",
+            cid,
+            len(prompt.numbered),
+            len(citations),
+            timings["total_ms"],
+        )
+        return Answer(cid, ans.text, citations, ans.not_found, timings, answer_id)
+
+    def _cancelled(self, cid: int, text: str, timings: dict[str, float], t0: float) -> Answer:
+        # The question stays in the conversation; a stopped answer is not kept.
+        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        log.info("answer in conversation %d cancelled", cid)
+        return Answer(cid, text, [], False, timings, None, cancelled=True)
+
+    @staticmethod
+    def _watch_cancel(cancel: threading.Event, done: threading.Event, stream: Any) -> None:
+        while not done.is_set():
+            if cancel.wait(0.05):
+                stream.cancel()
+                return
+
+    def _wait_loaded(self, host: ModelHost, cancel: threading.Event, timings: dict) -> bool:
+        """Load the model if needed, giving up (False) as soon as `cancel` is set."""
+        state = getattr(host.status.state, "value", str(host.status.state))
+        if state in ("ready", "busy"):
+            return True
+        outcome: dict[str, Any] = {}
+
+        def load() -> None:
+            try:
+                outcome["load_s"] = host.ensure_loaded()
+            except BaseException as e:  # handed to the asking thread
+                outcome["error"] = e
+
+        t = threading.Thread(target=load, name="mnemo-model-load", daemon=True)
+        t.start()
+        while t.is_alive():
+            t.join(0.05)
+            if cancel.is_set():
+                return False
+        if "error" in outcome:
+            raise outcome["error"]
+        timings["load_ms"] = round(float(outcome.get("load_s", 0.0)) * 1000, 2)
+        return True
+
+    def evidence(self, question: str) -> list[Evidence]:
+        """The memories a new question would be answered from, best first (no model, nothing
+        stored): for benchmarks and for explaining an answer."""
+        memory = self._memory()
+        now = self.services.clock.now()
+        tz = self.tz or getattr(getattr(memory, "searcher", None), "tz", None)
+        tq = parse_query(question, now, tz)
+        own = SearchFilters(since=tq.since, until=tq.until)
+        plan = understand_question(
+            tq.text or question, [], now, filters=own, known_apps=memory.apps()
+        )
+        return self._retrieve(memory, plan, 0)[0]
+
+    def _retrieve(
+        self, memory: Any, plan: prompting.QueryPlan, cid: int
+    ) -> tuple[list[Evidence], SearchFilters | None]:
+        results = memory.search(plan.query, plan.filters, self.k * 2)
+        hits: list[SearchHit] = [h for h in results.hits if self._usable(h)]
+        mems = get_memories(memory.store.reader(), [h.id for h in hits])
+        evidence = [
+            Evidence.from_memory(m)
+            for m in mems
+            if m.status == OK and not m.derived and not _is_question(m)
+        ][: self.k]
+        return evidence, results.filters
+
+    def _usable(self, hit: SearchHit) -> bool:
+        trust = getattr(self.services, "trust", None)
+        check = getattr(trust, "usable_for_answers", None)
+        if check is not None:
+            return bool(check(hit))
+        return hit.status == OK
+
+    def _citation(self, n: int, ev: Evidence, query: str) -> Citation:
+        return Citation(
+            n=n,
+            memory_id=ev.memory_id,
+            snippet=_plain(make_snippet(ev.text, query_terms(query))),
+            time=ev.time,
+            source=ev.source,
+            app=ev.app,
+            title=ev.title,
+        )
+
+    # -- history ------------------------------------------------------------------------------
+    def _remember(self, cid: int, turn: PromptTurn) -> None:
+        self._turns.setdefault(cid, []).append(turn)
+        del self._turns[cid][:-8]
+
+    def _history(self, cid: int) -> list[PromptTurn]:
+        cached = self._turns.get(cid)
+        if cached is not None:
+            return list(cached)
+        turns: list[PromptTurn] = []
+        tz = self.tz
+        for t in self.conversation(cid):
+            if t.role == "user":
+                tq = parse_query(t.text, t.time, tz)
+                f = SearchFilters(since=tq.since, until=tq.until)
+                turns.append(PromptTurn(t.text, "", tq.text or t.text, f))
+            elif turns:
+                last = turns[-1]
+                turns[-1] = PromptTurn(last.question, t.text, last.query, last.filters)
+        self._turns[cid] = turns[-8:]
+        return list(self._turns[cid])
+
+    # -- storing ------------------------------------------------------------------------------
+    def _conversation_for(self, question: str, cid: int | None, now: float) -> int:
+        store = self.services.store
+        if cid is not None:
+            row = (
+                store.reader()
+                .execute("SELECT id FROM conversations WHERE id = ?", (int(cid),))
+                .fetchone()
+            )
+            if row is None:
+                raise BadInput("That conversation no longer exists; start a new one.")
+            return int(cid)
+        title = " ".join(question.split())
+        title = title if len(title) <= 80 else title[:79].rstrip() + "…"
+
+        def create(conn: Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
+                (title, now, now),
+            )
+            return int(cur.lastrowid)
+
+        return int(store.write(create))
+
+    def _store_question(self, memory: Any, question: str, cid: int, now: float) -> int | None:
+        from core.types import NewMemory
+
+        ext = _QUESTION_ID_PREFIX + uuid.uuid4().hex
+        report = memory.add_many(
+            [
+                NewMemory(
+                    kind=CHAT,
+                    text=question,
+                    time=now,
+                    author=ME,
+                    conversation=str(cid),
+                    external_id=ext,
+                )
+            ],
+            in_transaction=lambda conn, _r: conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid)
+            ),
+        )
+        return report.ids[0] if report.ids else None
+
+    def _store_answer(
+        self, memory: Any, cid: int, text: str, citations: Sequence[Citation], now: float
+    ) -> int | None:
+        """The answer as a derived memory and its citations, in one transaction: an answer is
+        never stored without the rows that let erasure find it."""
+        from core.types import NewMemory
+
+        ext = _ANSWER_ID_PREFIX + uuid.uuid4().hex
+
+        def link(conn: Connection, _report: Any) -> None:
+            row = conn.execute(
+                "SELECT id FROM memories WHERE kind = ? AND external_id = ?", (CHAT, ext)
+            ).fetchone()
+            if row is None:
+                return
+            conn.executemany(
+                "INSERT OR IGNORE INTO citations(answer_id, memory_id, position) VALUES (?, ?, ?)",
+                [(int(row[0]), c.memory_id, c.n) for c in citations],
+            )
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
+
+        report = memory.add_many(
+            [
+                NewMemory(
+                    kind=CHAT,
+                    text=text,
+                    time=now,
+                    author=ASSISTANT,
+                    conversation=str(cid),
+                    external_id=ext,
+                    derived=True,
+                )
+            ],
+            in_transaction=link,
+        )
+        return report.ids[0] if report.ids else None
+
+    # -- conversations ------------------------------------------------------------------------
+    def conversations(self) -> list[ConversationSummary]:
+        """Newest first; `turns` counts the questions asked."""
+        self._memory()
+        conn = self.services.store.reader()
+        rows = conn.execute(
+            "SELECT c.id, c.title, c.updated_at, "
+            "(SELECT count(*) FROM memories m WHERE m.kind = ? AND m.conversation = "
+            "CAST(c.id AS TEXT) AND m.derived = 0 AND m.hidden = 0) "
+            "FROM conversations c ORDER BY c.updated_at DESC, c.id DESC",
+            (CHAT,),
+        ).fetchall()
+        return [ConversationSummary(int(i), str(t), float(u), int(n)) for i, t, u, n in rows]
+
+    def conversation(self, conversation_id: int) -> list[Turn]:
+        """The questions and answers, oldest first, answers with the citations still present
+        (a cited memory erased since takes its citation, and the answer, with it)."""
+        self._memory()
+        conn = self.services.store.reader()
+        rows = conn.execute(
+            "SELECT id, text, time, derived FROM memories WHERE kind = ? AND conversation = ? "
+            "AND hidden = 0 ORDER BY time, id",
+            (CHAT, str(int(conversation_id))),
+        ).fetchall()
+        turns: list[Turn] = []
+        for mid, text, t, derived in rows:
+            if not derived:
+                turns.append(Turn("user", text, float(t), []))
+                continue
+            cites = conn.execute(
+                "SELECT memory_id, position FROM citations WHERE answer_id = ? ORDER BY position",
+                (mid,),
+            ).fetchall()
+            mems = {m.id: m for m in get_memories(conn, [int(r[0]) for r in cites])}
+            citations = [
+                Citation(
+                    n=int(pos),
+                    memory_id=m.id,
+                    snippet=_plain(make_snippet(m.text, [])),
+                    time=m.time,
+                    source=m.kind,
+                    app=m.app,
+                    title=m.title,
+                )
+                for cited, pos in cites
+                if (m := mems.get(int(cited))) is not None
+            ]
+            turns.append(Turn("assistant", text, float(t), citations))
+        return turns
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Erase its questions and answers (through erasure: rows, FTS, vectors, index) and the
+        conversation itself."""
+        memory = self._memory()
+        cid = int(conversation_id)
+        conn = self.services.store.reader()
+        ids = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT id FROM memories WHERE kind = ? AND conversation = ?", (CHAT, str(cid))
+            )
+        ]
+        if ids:
+            self._erase(memory, ids)
+        self.services.store.write(
+            lambda c: c.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+        )
+        self._turns.pop(cid, None)
+
+    def _erase(self, memory: Any, ids: list[int]) -> None:
+        service = getattr(self.services, "erase", None)
+        if service is not None and hasattr(service, "erase_ids"):
+            service.erase_ids(ids)
+            return
+        from core.erase import Eraser, EraseSpec
+
+        media = self.services.media
+        if media is None:
+            raise StoreLocked()
+        Eraser(self.services.store, media, lambda: _LiveIndex(memory)).erase(EraseSpec(ids=ids))
+
+
+class _LiveIndex:
+    """The memory service's index as core.erase expects it (used when no erase service is
+    attached)."""
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+
+    def remove(self, ids: list[int]) -> int:
+        return int(self.memory.remove_from_index(ids))
+
+    def after_erase(self) -> None:
+        self.memory.save_index()

@@ -1,0 +1,431 @@
+"""The assistant service with a fake model host (fast): retrieval into the prompt, citations
+mapped to memory ids, honest not-found, conversations stored as chat/derived memories with
+citation rows, erasure of answers with what they cite, cancel, a stopped model, follow-ups."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from app.assistant import AssistantService
+from app.services import Services
+from core.erase import Eraser, EraseSpec
+from core.errors import BadInput, UserFacingError
+from core.prompting import NOT_FOUND
+from core.types import CHAT, NOTE, QUARANTINED, NewMemory, SearchFilters
+from tests.app.fake_llm import FakeHost
+
+DAY = 86400.0
+
+
+def block_numbers(messages: list[dict[str, str]], word: str) -> list[int]:
+    """The [n] of the memory blocks in the prompt whose text holds `word`."""
+    out = []
+    content = messages[-1]["content"]
+    for m in re.finditer(r"^\[(\d+)\] [^\n]*\n((?:> [^\n]*\n?)+)", content, re.M):
+        if word.lower() in m.group(2).lower():
+            out.append(int(m.group(1)))
+    return out
+
+
+def answering(word: str, sentence: str):  # type: ignore[no-untyped-def]
+    def reply(messages: list[dict[str, str]]) -> str:
+        nums = block_numbers(messages, word)
+        return f"{sentence} [{nums[0]}]." if nums else NOT_FOUND
+
+    return reply
+
+
+@pytest.fixture
+def host() -> FakeHost:
+    return FakeHost(answering("Lisbon", "Ana moved to Lisbon"))
+
+
+@pytest.fixture
+def assistant(services: Services, host: FakeHost) -> AssistantService:
+    services.llm_host = host
+    assert services.assistant is not None
+    return services.assistant
+
+
+def add(services: Services, text: str, days_ago: float = 1, **kw: object) -> int:
+    now = services.clock.now()
+    m = NewMemory(kind=kw.pop("kind", NOTE), text=text, time=now - days_ago * DAY, **kw)  # type: ignore[arg-type]
+    (mid,) = services.require_memory().add([m])
+    return mid
+
+
+@pytest.fixture
+def facts(services: Services) -> dict[str, int]:
+    return {
+        "ana": add(
+            services,
+            "Ana: we finally moved to Lisbon, the flat is near the river",
+            3,
+            kind="import:jsonl",
+            author="Ana",
+            conversation="Chat with Ana",
+        ),
+        "soup": add(
+            services,
+            "Recipe: lentil soup with cumin and two carrots",
+            2,
+            kind="screen",
+            app="firefox",
+        ),
+        "train": add(
+            services,
+            "Tom: the train to Lyon leaves at 8:42",
+            5,
+            kind="chat",
+            author="Tom",
+            conversation="Tom",
+        ),
+    }
+
+
+def ask(a: AssistantService, q: str, cid: int | None = None, tokens: list[str] | None = None):  # type: ignore[no-untyped-def]
+    sink = tokens if tokens is not None else []
+    return a.ask(q, cid, sink.append, threading.Event())
+
+
+def test_factual_question_cites_the_right_memory(
+    assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    tokens: list[str] = []
+    ans = ask(assistant, "Where did Ana move to?", tokens=tokens)
+    assert not ans.not_found and not ans.cancelled
+    assert "Lisbon" in ans.text
+    assert [c.memory_id for c in ans.citations] == [facts["ana"]]
+    c = ans.citations[0]
+    assert f"[{c.n}]" in ans.text and "Lisbon" in c.snippet and c.source == "import:jsonl"
+    assert "\x02" not in c.snippet
+    assert "".join(tokens).startswith("Ana moved to Lisbon")
+    for key in ("retrieval_ms", "first_token_ms", "total_ms"):
+        assert ans.timings[key] >= 0
+    # The prompt held the memory as quoted data, and the question last.
+    user = host.prompts[-1][-1]["content"]
+    assert "> Ana: we finally moved to Lisbon" in user
+    assert user.rstrip().endswith("Question: Where did Ana move to?")
+
+
+def test_question_and_answer_are_stored(
+    services: Services, assistant: AssistantService, facts: dict[str, int]
+) -> None:
+    ans = ask(assistant, "Where did Ana move to?")
+    memory = services.require_memory()
+    conn = services.store.reader()
+    q_rows = conn.execute(
+        "SELECT id, author, derived FROM memories WHERE kind = ? AND conversation = ? ORDER BY id",
+        (CHAT, str(ans.conversation_id)),
+    ).fetchall()
+    assert [(r[1], r[2]) for r in q_rows] == [("me", 0), ("Mnemo", 1)]
+    assert ans.answer_memory_id == q_rows[1][0]
+    # The question is a searchable chat memory; the answer is derived: not in default search.
+    found = [h.id for h in memory.search("Where did Ana move", None, 20).hits]
+    assert q_rows[0][0] in found
+    assert ans.answer_memory_id not in found
+    with_derived = memory.search("Ana moved Lisbon", SearchFilters(include_derived=True), 20)
+    assert ans.answer_memory_id in [h.id for h in with_derived.hits]
+    cites = conn.execute(
+        "SELECT memory_id, position FROM citations WHERE answer_id = ?", (ans.answer_memory_id,)
+    ).fetchall()
+    assert cites == [(facts["ana"], ans.citations[0].n)]
+    # The conversation reads back with the citation.
+    turns = assistant.conversation(ans.conversation_id)
+    assert [t.role for t in turns] == ["user", "assistant"]
+    assert turns[0].text == "Where did Ana move to?"
+    assert turns[1].text == ans.text
+    assert [c.memory_id for c in turns[1].citations] == [facts["ana"]]
+    summaries = assistant.conversations()
+    assert [(s.id, s.title, s.turns) for s in summaries] == [
+        (ans.conversation_id, "Where did Ana move to?", 1)
+    ]
+
+
+def test_answers_never_serve_as_evidence(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    first = ask(assistant, "Where did Ana move to?")
+    ask(assistant, "Where did Ana move to?")
+    prompt = host.prompts[-1][-1]["content"]
+    assert "Ana moved to Lisbon" not in prompt  # the earlier answer is not a memory block
+    # Earlier questions are not evidence either (they hold no facts).
+    assert prompt.count("Where did Ana move to?") == 1
+    assert first.answer_memory_id is not None
+
+
+def test_evidence_preview_stores_nothing(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    ev = assistant.evidence("Where did Ana move to?")
+    assert ev[0].memory_id == facts["ana"]
+    assert host.prompts == [] and assistant.conversations() == []
+
+
+def test_no_evidence_is_an_honest_not_found_without_the_model(
+    assistant: AssistantService, host: FakeHost
+) -> None:
+    ans = ask(assistant, "What is the capital of Mongolia?")
+    assert ans.not_found and ans.text == NOT_FOUND and ans.citations == []
+    assert host.prompts == []
+    assert ans.answer_memory_id is not None  # the conversation keeps the reply
+
+
+def test_model_invention_becomes_not_found(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    host.reply = lambda _m: "Ana moved to Tokyo in 1999 [1]."
+    ans = ask(assistant, "Where did Ana move to?")
+    assert ans.not_found and ans.citations == []
+
+
+def test_quarantined_and_derived_memories_are_not_evidence(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
+    add(
+        services,
+        "Ana moved to Lisbon last spring",
+        2,
+        status=QUARANTINED,
+        reasons=["instructions to an AI"],
+    )
+    add(services, "Ana moved to Lisbon, as Mnemo said", 2, kind=CHAT, derived=True)
+    ans = ask(assistant, "Where did Ana move to?")
+    assert ans.not_found
+    assert host.prompts == []  # nothing usable: the model is not asked
+
+
+def test_trust_service_decides_when_present(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    class Trust:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def usable_for_answers(self, hit: object) -> bool:
+            self.seen.append(hit.id)  # type: ignore[attr-defined]
+            return hit.id != facts["ana"]  # type: ignore[attr-defined]
+
+    trust = Trust()
+    services.trust = trust  # type: ignore[attr-defined]
+    ans = ask(assistant, "Where did Ana move to?")
+    assert facts["ana"] in trust.seen
+    assert ans.not_found  # the only memory with the answer was refused
+
+
+def test_erasing_a_cited_memory_erases_the_answer(
+    services: Services, assistant: AssistantService, facts: dict[str, int]
+) -> None:
+    ans = ask(assistant, "Where did Ana move to?")
+    memory = services.require_memory()
+    assert services.media is not None
+
+    class Index:
+        def remove(self, ids: list[int]) -> int:
+            return memory.remove_from_index(ids)
+
+        def after_erase(self) -> None:
+            memory.save_index()
+
+    receipt = Eraser(services.store, services.media, lambda: Index()).erase(
+        EraseSpec(ids=[facts["ana"]])
+    )
+    assert receipt.derived_answers == 1
+    conn = services.store.reader()
+    assert conn.execute(
+        "SELECT count(*) FROM memories WHERE id = ?", (ans.answer_memory_id,)
+    ).fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM citations").fetchone() == (0,)
+    turns = assistant.conversation(ans.conversation_id)
+    assert [t.role for t in turns] == ["user"]  # the question stays, the answer went
+
+
+def test_follow_up_uses_the_conversation(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    first = ask(assistant, "Where did Ana move to?")
+    host.reply = answering("river", "The flat is near the river")
+    second = ask(assistant, "and what about it?", first.conversation_id)
+    assert second.conversation_id == first.conversation_id
+    prompt = host.prompts[-1][-1]["content"]
+    assert "Earlier question: Where did Ana move to?" in prompt
+    # The follow-up alone names nothing; it found Ana's memory through the earlier question.
+    assert [c.memory_id for c in second.citations] == [facts["ana"]]
+    # A new service (after unlock) rebuilds the history from the store.
+    fresh = AssistantService(services, lambda: host)
+    ask(fresh, "and what about it?", first.conversation_id)
+    assert "Earlier question: and what about it?" in host.prompts[-1][-1]["content"]
+    assert [s.turns for s in fresh.conversations()] == [3]
+
+
+def test_follow_up_with_its_own_time_keeps_it(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
+    add(services, "Ana moved to Lisbon", 10)
+    add(services, "Ana moved to Porto", 1)
+    first = ask(assistant, "Where did Ana move last week?")
+    host.reply = answering("Porto", "Ana moved to Porto")
+    second = ask(assistant, "and yesterday?", first.conversation_id)
+    assert "Porto" in second.text
+    prompt = host.prompts[-1][-1]["content"]
+    assert "Lisbon" not in prompt  # yesterday's range, not last week's
+
+
+def test_cancel_stops_within_a_second(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    host.reply = lambda _m: " ".join(["word"] * 200)
+    host.delay = 0.05
+    cancel = threading.Event()
+    tokens: list[str] = []
+    timer = threading.Timer(0.4, cancel.set)
+    timer.start()
+    ans = assistant.ask("Where did Ana move to?", None, tokens.append, cancel)
+    timer.join()
+    assert ans.cancelled and ans.answer_memory_id is None
+    assert 0 < len(tokens) < 200
+    assert ans.timings["total_ms"] < 400 + 1000
+    derived = (
+        services.store.reader()
+        .execute("SELECT count(*) FROM memories WHERE derived = 1")
+        .fetchone()
+    )
+    assert derived == (0,)  # a stopped answer is not kept
+
+
+def test_lock_stops_a_running_answer(
+    services: Services, assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    host.reply = lambda _m: " ".join(["word"] * 400)
+    host.delay = 0.05
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(
+                assistant.ask("Where did Ana move to?", None, lambda _t: None, threading.Event())
+            )
+        except UserFacingError as e:
+            out.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.4)
+    t0 = time.monotonic()
+    services.lock()
+    t.join(5)
+    assert not t.is_alive() and time.monotonic() - t0 < 2
+    assert services.assistant is None
+    result = out[0]
+    assert getattr(result, "cancelled", False) or isinstance(result, UserFacingError)
+    assert not host.closed  # the model stays loaded across lock/unlock
+    from tests.app.conftest import PASSPHRASE
+
+    services.unlock(PASSPHRASE)
+    assert services.assistant is not None and services.model_host() is host
+
+
+def test_a_stopped_model_is_a_readable_error_and_the_next_question_works(
+    assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    host.fail_next_after = 2
+    with pytest.raises(UserFacingError, match="model stopped"):
+        ask(assistant, "Where did Ana move to?")
+    ans = ask(assistant, "Where did Ana move to?")
+    assert [c.memory_id for c in ans.citations] == [facts["ana"]]
+
+
+def test_bad_questions_and_conversations(assistant: AssistantService) -> None:
+    with pytest.raises(BadInput):
+        ask(assistant, "   ")
+    with pytest.raises(BadInput, match="no longer exists"):
+        ask(assistant, "hello?", 999)
+
+
+def test_delete_conversation_erases_its_memories(
+    services: Services, assistant: AssistantService, facts: dict[str, int]
+) -> None:
+    a = ask(assistant, "Where did Ana move to?")
+    b = ask(assistant, "When does the train to Lyon leave?")
+    assert [s.id for s in assistant.conversations()] == [b.conversation_id, a.conversation_id]
+    assistant.delete_conversation(a.conversation_id)
+    assert [s.id for s in assistant.conversations()] == [b.conversation_id]
+    conn = services.store.reader()
+    assert conn.execute(
+        "SELECT count(*) FROM memories WHERE conversation = ?", (str(a.conversation_id),)
+    ).fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM memories WHERE id = ?", (facts["ana"],)
+    ).fetchone() == (1,)  # what the answer cited is the user's, and stays
+    assert assistant.conversation(a.conversation_id) == []
+
+
+def test_model_status_and_preload(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
+    assert assistant.model_status() == ("not_loaded", "")
+    assert services.status()["model"]["state"] == "not_loaded"
+    assistant.preload()
+    deadline = time.monotonic() + 5
+    while assistant.model_status()[0] != "ready" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert assistant.model_status()[0] == "ready" and host.loads == 1
+    assert services.status()["model"] == {"state": "ready", "message": ""}
+
+
+def test_services_close_closes_the_host(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from core.fakes import FakeEmbedder
+    from core.keys import TEST_KDF
+    from tests.app.conftest import PASSPHRASE
+
+    s = Services(tmp_path / "s", clock=clock, embedder=FakeEmbedder())
+    s.create(PASSPHRASE, kdf=TEST_KDF)
+    host = FakeHost()
+    s.llm_host = host
+    s.close()
+    assert host.closed and s.llm_host is None
+
+
+def test_prompt_layout_echoes_are_trimmed() -> None:
+    from app.assistant import tidy_answer
+
+    assert tidy_answer("A: Lisbon\nQuestion: Where did Ana move to?") == "Lisbon"
+    assert tidy_answer("Answer: she moved to Lisbon [1].") == "she moved to Lisbon [1]."
+    assert tidy_answer("The meeting is at 3pm.") == "The meeting is at 3pm."
+
+
+def test_follow_up_moves_the_time_range(
+    services: Services, assistant: AssistantService, host: FakeHost
+) -> None:
+    # The clock says Wed 18 March 2026; "last week" is 9-16 March.
+    add(services, "Ana flew to Porto for work", 7)  # 11 March
+    add(services, "Ana flew to Rome for a wedding", 1)  # 17 March
+    host.reply = answering("Porto", "Ana flew to Porto")
+    first = ask(assistant, "Where did Ana fly last week?")
+    assert "Porto" in first.text
+    assert "Rome" not in host.prompts[-1][-1]["content"]
+    host.reply = answering("Rome", "Ana flew to Rome")
+    second = ask(assistant, "and what about the week after?", first.conversation_id)
+    prompt = host.prompts[-1][-1]["content"]
+    assert "Rome" in prompt and "Porto" not in prompt
+    assert "Rome" in second.text and second.citations
+
+
+def test_shifted_range() -> None:
+    from app.assistant import shifted_range
+    from core.prompting import Turn as PromptTurn
+
+    week = 7 * DAY
+    prev = [PromptTurn("q", "a", "q", SearchFilters(since=10 * week, until=11 * week))]
+    assert shifted_range("and the week after", prev) == ("and", 11 * week, 12 * week)
+    assert shifted_range("what about the previous day", prev) == (
+        "what about",
+        10 * week - DAY,
+        10 * week,
+    )
+    assert shifted_range("and the week after", []) is None
+    assert shifted_range("and what about Bruno", prev) is None
