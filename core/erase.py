@@ -453,13 +453,17 @@ def _fts_secure_delete(conn: Connection, on: bool) -> None:
 def _drop_orphans(conn: Connection, source_ids: set[int], files: set[str]) -> int:
     """Source records name the app and window title (or the imported file and conversation)
     the erased memories came from: a source none of whose memories remain goes too, with its
-    trust history, unless the user pinned it. The same for the record of an imported file."""
+    trust history, unless the user pinned it or it carries evidence against it (flagged,
+    rejected, bursts): forgetting that would let a poisoning source start afresh at its prior.
+    The same for the record of an imported file."""
     dropped = 0
     for sid in sorted(source_ids):
         dropped += conn.execute(
             "DELETE FROM sources WHERE id = ? AND identity != ? AND pinned IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM memories WHERE source_id = ?)",
-            (sid, USER_IDENTITY, sid),
+            "AND NOT EXISTS (SELECT 1 FROM memories WHERE source_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM trust_events WHERE source_id = ? "
+            "AND evidence IN ('suspicious', 'rejected', 'burst'))",
+            (sid, USER_IDENTITY, sid, sid),
         ).rowcount
     for path in sorted(files):
         conn.execute(
