@@ -47,6 +47,8 @@ class MemoryService:
         self.model_name = str(getattr(embedder, "name", type(embedder).__name__))
         self._on_added = on_added
         self._ready = threading.Event()
+        # Set once the index can answer searches (before it is reconciled; see open()).
+        self._searchable = threading.Event()
         self._open_error: BaseException | None = None
         self.health: IndexHealth | None = None
         self.index = PersistentIndex(
@@ -86,18 +88,19 @@ class MemoryService:
 
     def _open_index(self) -> None:
         try:
-            self.health = self.index.open()
+            self.health = self.index.open(on_loaded=self._searchable.set)
         except BaseException as e:
             self._open_error = e
             log.exception("the vector index could not be opened")
         finally:
             self._ready.set()
+            self._searchable.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
     def _ready_index(self) -> VectorIndex | None:
-        self._ready.wait()
+        self._searchable.wait()
         return None if self._open_error else self.index.index
 
     def _ready_index_sink(self) -> PersistentIndex | None:
