@@ -20,6 +20,7 @@ Why these choices (numbers in bench/retrieval_quality.py):
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -145,17 +146,24 @@ def _fold(text: str) -> str:
     return "".join(out)
 
 
-def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
-    flat = text.replace("\n", " ")
-    folded = _fold(flat)
+@functools.lru_cache(maxsize=64)
+def _highlight(terms: tuple[str, ...], prefix_last: bool) -> re.Pattern[str] | None:
+    """The query words as one pattern, built once per query rather than once per hit."""
     pats = []
     for i, t in enumerate(dict.fromkeys(terms)):
         ft = re.escape(_fold(t))
         last = i == len(terms) - 1
         pats.append(rf"\b{ft}\w*" if (prefix_last and last and len(t) >= 3) else rf"\b{ft}\b")
+    return re.compile("|".join(pats)) if pats else None
+
+
+def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
+    flat = text.replace("\n", " ")
+    folded = _fold(flat)
+    pattern = _highlight(tuple(terms), prefix_last)
     spans: list[tuple[int, int]] = []
-    if pats:
-        spans = [m.span() for m in re.finditer("|".join(pats), folded)]
+    if pattern is not None:
+        spans = [m.span() for m in pattern.finditer(folded)]
     if len(flat) <= width:
         lo, hi = 0, len(flat)
     elif not spans:
@@ -291,7 +299,7 @@ class Searcher:
                 clauses.append("kind = ?")
                 args.append(f.source)
         sql = "SELECT id FROM memories WHERE " + " AND ".join(clauses)
-        return {int(r[0]) for r in conn.execute(sql, args)}
+        return {i for (i,) in conn.execute(sql, args)}
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
