@@ -255,9 +255,39 @@ class MemoryService:
 
     # -- reading -----------------------------------------------------------------------------------
     def search(
-        self, query: str, filters: SearchFilters | None = None, k: int = 20
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        k: int = 20,
+        *,
+        wait_for_model: bool = True,
     ) -> SearchResults:
-        return self.searcher.search(query, filters, k)
+        """With wait_for_model=False, a search made while the embedding model is still loading
+        (seconds after unlock, on a cold start) ranks by words only instead of waiting; the
+        caller can search again once `model_ready()`."""
+        mode = "hybrid" if wait_for_model or self.model_ready() else "fts"
+        return self.searcher.search(query, filters, k, mode=mode)
+
+    def model_ready(self) -> bool:
+        return bool(getattr(self.embedder, "loaded", True))
+
+    def warm_up(self) -> threading.Thread | None:
+        """Load the embedding model on a thread now, so that the first search does not pay
+        for it; None when there is nothing to load."""
+        load = getattr(self.embedder, "load", None)
+        if load is None or self.model_ready():
+            return None
+
+        def run() -> None:
+            try:
+                load()
+            except Exception:
+                # The first embed raises the same error where the user sees it.
+                log.exception("the embedding model could not be loaded ahead of time")
+
+        thread = threading.Thread(target=run, name="mnemo-embedder-load", daemon=True)
+        thread.start()
+        return thread
 
     def get(self, memory_id: int) -> Memory | None:
         return get_memory(self.store.reader(), memory_id)

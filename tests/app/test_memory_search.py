@@ -244,3 +244,35 @@ def test_word_scores_of_meaning_side_ids_come_with_the_same_ranking(
     allowed = set(mids[::2])
     filtered, _ = s.fts_ids(conn, ["quarterly", "report"], False, allowed, 5, also)
     assert all(i in allowed for i, _ in filtered) and len(filtered) == 5
+
+
+def test_search_need_not_wait_for_a_loading_model(memory: MemoryService, clock: FixedClock) -> None:
+    import threading
+
+    from core.fakes import FakeEmbedder
+
+    add(memory, clock, "Dentist appointment moved to Thursday")
+    add(memory, clock, "Tooth doctor visit on Friday")
+    release = threading.Event()
+
+    class LoadingEmbedder(FakeEmbedder):
+        loaded = False
+
+        def load(self) -> None:
+            assert release.wait(10)
+            self.loaded = True
+
+    slow = LoadingEmbedder()
+    memory.embedder = slow
+    memory.searcher._embed = lambda texts: slow.embed(texts)
+    thread = memory.warm_up()
+    assert thread is not None and not memory.model_ready()
+    calls = slow.calls
+    words_only = memory.search("dentist thursday", wait_for_model=False)
+    assert [h.snippet.count(HL_START) for h in words_only.hits] == [2]
+    assert slow.calls == calls  # the query was not embedded
+    release.set()
+    thread.join(10)
+    assert memory.model_ready() and memory.warm_up() is None
+    assert len(memory.search("dentist thursday", wait_for_model=False).hits) >= 1
+    assert slow.calls > calls
