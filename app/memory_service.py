@@ -48,6 +48,8 @@ class MemoryService:
         self.model_name = str(getattr(embedder, "name", type(embedder).__name__))
         self._on_added = on_added
         self._ready = threading.Event()
+        # Set once the index can answer searches (before it is reconciled; see open()).
+        self._searchable = threading.Event()
         self._open_error: BaseException | None = None
         self.health: IndexHealth | None = None
         self.index = PersistentIndex(
@@ -89,18 +91,19 @@ class MemoryService:
 
     def _open_index(self) -> None:
         try:
-            self.health = self.index.open()
+            self.health = self.index.open(on_loaded=self._searchable.set)
         except BaseException as e:
             self._open_error = e
             log.exception("the vector index could not be opened")
         finally:
             self._ready.set()
+            self._searchable.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
     def _ready_index(self) -> VectorIndex | None:
-        self._ready.wait()
+        self._searchable.wait()
         return None if self._open_error else self.index.index
 
     def _ready_index_sink(self) -> PersistentIndex | None:
@@ -278,9 +281,39 @@ class MemoryService:
 
     # -- reading -----------------------------------------------------------------------------------
     def search(
-        self, query: str, filters: SearchFilters | None = None, k: int = 20
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        k: int = 20,
+        *,
+        wait_for_model: bool = True,
     ) -> SearchResults:
-        return self.searcher.search(query, filters, k)
+        """With wait_for_model=False, a search made while the embedding model is still loading
+        (seconds after unlock, on a cold start) ranks by words only instead of waiting; the
+        caller can search again once `model_ready()`."""
+        mode = "hybrid" if wait_for_model or self.model_ready() else "fts"
+        return self.searcher.search(query, filters, k, mode=mode)
+
+    def model_ready(self) -> bool:
+        return bool(getattr(self.embedder, "loaded", True))
+
+    def warm_up(self) -> threading.Thread | None:
+        """Load the embedding model on a thread now, so that the first search does not pay
+        for it; None when there is nothing to load."""
+        load = getattr(self.embedder, "load", None)
+        if load is None or self.model_ready():
+            return None
+
+        def run() -> None:
+            try:
+                load()
+            except Exception:
+                # The first embed raises the same error where the user sees it.
+                log.exception("the embedding model could not be loaded ahead of time")
+
+        thread = threading.Thread(target=run, name="mnemo-embedder-load", daemon=True)
+        thread.start()
+        return thread
 
     def get(self, memory_id: int) -> Memory | None:
         return get_memory(self.store.reader(), memory_id)

@@ -48,6 +48,7 @@ def main() -> None:
             assert services.memory is not None
             res = services.memory.search("kalo mine")
             total = time.perf_counter() - t0
+            services.memory.wait_ready()
             health = services.memory.index_health()
             runs.append(
                 {

@@ -9,9 +9,10 @@ Why these choices (numbers in bench/retrieval_quality.py):
   results follow typing.
 - Fusion is a convex combination, 0.8 * cosine + 0.2 * BM25 / (best BM25 of the query), with
   both parts computed for every candidate (the cosine of word-only hits exactly, the BM25 of
-  meaning-only hits by rowid). On the synthetic set it beat reciprocal rank fusion at every
-  setting tried: RRF throws away how much better one match is than the next, and with ties
-  (a name that matches a whole conversation title) it lets an arbitrary cut decide.
+  meaning-only hits from the same FTS query that ranks the words). On the synthetic set it
+  beat reciprocal rank fusion at every setting tried: RRF throws away how much better one
+  match is than the next, and with ties (a name that matches a whole conversation title) it
+  lets an arbitrary cut decide.
 - Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
   low-trust exact match can still be found (it is the user's data) but loses ties to trusted
   sources; quarantined memories are excluded outright, not just down-weighted.
@@ -19,12 +20,13 @@ Why these choices (numbers in bench/retrieval_quality.py):
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any
@@ -69,8 +71,6 @@ EXACT_LIMIT = 3_000
 COMMON_TERM = 2_000
 WINDOW = 1_000
 WINDOWS = 4
-# Meaning-side candidates whose word score is looked up when the word side missed them.
-RESCORE = 20
 MAX_GROUP_IDS = 200
 
 
@@ -146,17 +146,24 @@ def _fold(text: str) -> str:
     return "".join(out)
 
 
-def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
-    flat = text.replace("\n", " ")
-    folded = _fold(flat)
+@functools.lru_cache(maxsize=64)
+def _highlight(terms: tuple[str, ...], prefix_last: bool) -> re.Pattern[str] | None:
+    """The query words as one pattern, built once per query rather than once per hit."""
     pats = []
     for i, t in enumerate(dict.fromkeys(terms)):
         ft = re.escape(_fold(t))
         last = i == len(terms) - 1
         pats.append(rf"\b{ft}\w*" if (prefix_last and last and len(t) >= 3) else rf"\b{ft}\b")
+    return re.compile("|".join(pats)) if pats else None
+
+
+def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: int = 180) -> str:
+    flat = text.replace("\n", " ")
+    folded = _fold(flat)
+    pattern = _highlight(tuple(terms), prefix_last)
     spans: list[tuple[int, int]] = []
-    if pats:
-        spans = [m.span() for m in re.finditer("|".join(pats), folded)]
+    if pattern is not None:
+        spans = [m.span() for m in pattern.finditer(folded)]
     if len(flat) <= width:
         lo, hi = 0, len(flat)
     elif not spans:
@@ -209,8 +216,6 @@ class Searcher:
         self.fusion = fusion or FusionParams()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._df: dict[str, tuple[int, float]] = {}
-        # Searches may run on several threads (the window, the assistant): per-thread state.
-        self._local = threading.local()
         self._cache_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray | None:
@@ -294,7 +299,7 @@ class Searcher:
                 clauses.append("kind = ?")
                 args.append(f.source)
         sql = "SELECT id FROM memories WHERE " + " AND ".join(clauses)
-        return {int(r[0]) for r in conn.execute(sql, args)}
+        return {i for (i,) in conn.execute(sql, args)}
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
@@ -320,16 +325,22 @@ class Searcher:
         prefix_last: bool,
         allowed: set[int] | None,
         limit: int,
-    ) -> list[tuple[int, float]]:
-        """(id, bm25) best first (FTS5's bm25 is negative: lower is better).
+        also: Sequence[int] = (),
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """(id, bm25) best first (FTS5's bm25 is negative: lower is better), and the bm25 of
+        those `also` ids (the meaning side's candidates) that match the words at all.
 
         BM25 over the rarer query words. Words found in more than COMMON_TERM memories say
         little (BM25 gives them almost no weight) yet cost the most to rank, so they are left
         out while a rarer word is present; when every word is that common, the newest matches
-        are ranked in windows instead of all of them."""
+        are ranked in windows instead of all of them.
+
+        The `also` scores come from the same ranking query (those ids sort first, then the
+        rest by bm25), because ranking already scores every match: a separate lookup per id
+        re-reads the words' posting lists once per id, which was most of a search's cost."""
         terms = list(dict.fromkeys(terms))
         if not terms:
-            return []
+            return [], {}
         last = len(terms) - 1
         prefix_flags = [prefix_last and i == last and len(t) >= 3 for i, t in enumerate(terms)]
         rare = [
@@ -339,16 +350,22 @@ class Searcher:
         ]
         use = rare or list(zip(terms, prefix_flags))
         match = " OR ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "") for t, p in use)
-        self._local.match = match
-        self._local.terms = [t for t, _ in use]
         rank = "bm25(memories_fts, 1.0, 0.5, 0.25)"
+        also = list(dict.fromkeys(also))
+        extra: dict[int, float] = {}
         if rare:
+            cap = limit if allowed is None else COMMON_TERM * len(rare)
+            wanted = f"rowid IN ({','.join('?' * len(also))})" if also else "0"
             rows = conn.execute(
-                f"SELECT rowid, {rank} AS r FROM memories_fts WHERE memories_fts MATCH ? "
-                "ORDER BY r LIMIT ?",
-                (match, limit if allowed is None else COMMON_TERM * len(rare)),
+                f"SELECT rowid, {rank} AS r, {wanted} AS w FROM memories_fts "
+                "WHERE memories_fts MATCH ? ORDER BY w DESC, r LIMIT ?",
+                (*also, match, cap + len(also)),
             ).fetchall()
-            return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
+            extra = {i: r for i, r, w in rows if w}
+            # All matching `also` ids came back, then the best others: at least `cap` of them,
+            # so the best `cap` of these rows are the best `cap` of all matches.
+            top = sorted((r, i) for i, r, _ in rows)[:cap]
+            return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
         found: list[tuple[float, int]] = []
         below = None
         for _ in range(WINDOWS):
@@ -358,12 +375,29 @@ class Searcher:
                 sql += "AND rowid < ? "
                 args.append(below)
             rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
-            found.extend((float(r), int(i)) for i, r in rows if allowed is None or i in allowed)
+            for i, r in rows:
+                if allowed is None or i in allowed:
+                    found.append((r, i))
             if len(rows) < WINDOW or len(found) >= limit:
                 break
             below = rows[-1][0]
+        seen = {i: r for r, i in found}
+        extra = {i: seen[i] for i in also if i in seen}
+        # The meaning-side ids the windows missed, in one pass over the matches: "+rowid"
+        # keeps FTS5 from seeking each id, which costs a walk of a common word's long list
+        # per id (about 2 ms each at 100k), where one pass costs about 10 ms for all.
+        todo = [i for i in also if i not in seen]
+        if todo:
+            marks = ",".join("?" * len(todo))
+            extra.update(
+                conn.execute(
+                    f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
+                    f"AND +rowid IN ({marks})",
+                    (match, *todo),
+                ).fetchall()
+            )
         found.sort()
-        return [(i, r) for r, i in found[:limit]]
+        return [(i, r) for r, i in found[:limit]], extra
 
     def vector_ids(
         self, conn: Connection, qvec: np.ndarray, allowed: set[int] | None, limit: int
@@ -419,18 +453,22 @@ class Searcher:
         p = self.fusion
         depth = max(p.depth, 3 * k)
         allowed = self._allowed_ids(conn, f)
-        self._local.match = None
-        fts = self.fts_ids(conn, terms, prefix_last, allowed, depth) if mode != "vector" else []
         qvec = self.embed_query(text) if mode != "fts" else None
         vec = self.vector_ids(conn, qvec, allowed, depth) if qvec is not None else []
+        convex = p.method != "rrf" and mode == "hybrid"
+        fts: list[tuple[int, float]] = []
+        extra: dict[int, float] = {}
+        if mode != "vector":
+            also = [mid for mid, _ in vec] if convex else []
+            fts, extra = self.fts_ids(conn, terms, prefix_last, allowed, depth, also)
         fused: dict[int, float] = {}
-        if p.method == "rrf" or mode != "hybrid":
+        if not convex:
             for rank, (mid, _) in enumerate(fts):
                 fused[mid] = fused.get(mid, 0.0) + p.w_fts / (p.k + rank + 1)
             for rank, (mid, _) in enumerate(vec):
                 fused[mid] = fused.get(mid, 0.0) + p.w_vec / (p.k + rank + 1)
         else:
-            fused = self._convex(conn, qvec, fts, vec)
+            fused = self._convex(conn, qvec, fts, vec, extra)
         if not fused:
             return []
         ids = list(fused)
@@ -452,6 +490,7 @@ class Searcher:
         qvec: np.ndarray | None,
         fts: list[tuple[int, float]],
         vec: list[tuple[int, float]],
+        also_bm25: dict[int, float],
     ) -> dict[int, float]:
         """alpha * cosine + (1 - alpha) * BM25 / best BM25 of this query. Every candidate gets
         both parts: the cosine of word-only candidates is computed exactly."""
@@ -461,33 +500,10 @@ class Searcher:
             missing = [mid for mid, _ in fts if mid not in cos]
             if missing:
                 cos.update(self._exact(conn, qvec, missing, len(missing)))
-        bm25 = dict(fts)
-        match = getattr(self._local, "match", None)
-        terms = getattr(self._local, "terms", None)
-        if match is not None and fts and terms:
-            # Meaning-only candidates may match words too (the word list is cut at `depth`,
-            # and ties are common): score the best of them so a cut does not read as "no
-            # match". Only those whose text holds a query word are looked up (one FTS seek
-            # each), and at most RESCORE of them.
-            todo = [mid for mid, _ in vec[:RESCORE] if mid not in bm25]
-            if todo:
-                marks = ",".join("?" * len(todo))
-                pattern = re.compile(
-                    "|".join(rf"\b{re.escape(_fold(t))}" for t in terms), re.UNICODE
-                )
-                for mid, text, title, app in conn.execute(
-                    f"SELECT id, text, title, app FROM memories NOT INDEXED WHERE id IN ({marks})",
-                    todo,
-                ):
-                    if not pattern.search(_fold(f"{text} {title or ''} {app or ''}")):
-                        continue
-                    row = conn.execute(
-                        "SELECT bm25(memories_fts, 1.0, 0.5, 0.25) FROM memories_fts "
-                        "WHERE memories_fts MATCH ? AND rowid = ?",
-                        (match, mid),
-                    ).fetchone()
-                    if row is not None:
-                        bm25[mid] = float(row[0])
+        # Meaning-side candidates may match words too (the word list is cut at `depth`, and
+        # ties are common): their word score came with the word ranking (`also_bm25`), so a
+        # cut does not read as "no match".
+        bm25 = {**also_bm25, **dict(fts)}
         best = max((-r for r in bm25.values()), default=0.0)
         lex = {mid: (-r / best if best > 0 else 0.0) for mid, r in bm25.items()}
         return {

@@ -350,7 +350,14 @@ class PersistentIndex:
         self._background = background
 
     # -- opening -----------------------------------------------------------------------------
-    def open(self) -> IndexHealth:
+    def open(self, on_loaded: Callable[[], None] | None = None) -> IndexHealth:
+        """Load the snapshot (or rebuild from the database), then reconcile with the database.
+
+        `on_loaded` is called between the two: searches may start then, because a not yet
+        reconciled index only lacks the newest vectors (the word side still finds those) or
+        holds erased ones (no memory row is left for them, so they never become hits). The
+        id scan that reconciling needs reads the whole vectors table, about a third of the
+        time to open at 100k memories. Adding must wait for the whole open."""
         t0 = time.perf_counter()
         conn = self._read_conn()
         db_generation = read_generation(conn)
@@ -378,6 +385,8 @@ class PersistentIndex:
                 state, reason = "rebuilt", f"unreadable ({e.strerror})"
         self.generation = db_generation
         if loaded:
+            if on_loaded is not None:
+                on_loaded()
             added, removed = self.reconcile()
             if added or removed:
                 log.info("index reconciled: %d added, %d removed", added, removed)
@@ -385,6 +394,8 @@ class PersistentIndex:
         else:
             self.rebuild()
             self._mark_dirty(1, urgent=True)
+            if on_loaded is not None:
+                on_loaded()
             if state == "rebuilt":
                 log.warning("index rebuilt from the database: %s", reason)
         self.snapshot_state = state

@@ -3,6 +3,8 @@ grouping, snippets, time words, listing, and the read API the search window uses
 
 from __future__ import annotations
 
+import pytest
+
 from app.memory_service import MemoryService
 from core.clock import FixedClock
 from core.types import HL_END, HL_START, NewMemory, SearchFilters
@@ -213,3 +215,64 @@ def test_neighbours_histogram_listing_apps_count(memory: MemoryService, clock: F
     add(memory, clock, "screen", 0, kind="screen", app="zoom")
     assert memory.apps() == ["zoom"]
     assert memory.count() == 12
+
+
+def test_word_scores_of_meaning_side_ids_come_with_the_same_ranking(
+    memory: MemoryService, clock: FixedClock
+) -> None:
+    # Many memories share "report" (some also "quarterly"), so the word side is cut at `limit`;
+    # ids asked for with `also` get the same bm25 a lookup of their own row gives, and
+    # asking for them does not change the word-side list.
+    mids = [
+        add(memory, clock, f"report {'quarterly ' * (i % 3)}number {i} " + "filler " * (i % 7))
+        for i in range(40)
+    ]
+    conn = memory.store.reader()
+    s = memory.searcher
+    plain, none = s.fts_ids(conn, ["quarterly", "report"], False, None, 5)
+    also = [mids[-1], mids[-2], mids[-3], 999_999]
+    ranked, extra = s.fts_ids(conn, ["quarterly", "report"], False, None, 5, also)
+    assert none == {} and ranked == plain and len(ranked) == 5
+    assert set(extra) == set(also[:3])
+    for mid in also[:3]:
+        (own,) = conn.execute(
+            "SELECT bm25(memories_fts, 1.0, 0.5, 0.25) FROM memories_fts "
+            'WHERE memories_fts MATCH \'"quarterly" OR "report"\' AND rowid = ?',
+            (mid,),
+        ).fetchone()
+        assert extra[mid] == pytest.approx(own)
+    allowed = set(mids[::2])
+    filtered, _ = s.fts_ids(conn, ["quarterly", "report"], False, allowed, 5, also)
+    assert all(i in allowed for i, _ in filtered) and len(filtered) == 5
+
+
+def test_search_need_not_wait_for_a_loading_model(memory: MemoryService, clock: FixedClock) -> None:
+    import threading
+
+    from core.fakes import FakeEmbedder
+
+    add(memory, clock, "Dentist appointment moved to Thursday")
+    add(memory, clock, "Tooth doctor visit on Friday")
+    release = threading.Event()
+
+    class LoadingEmbedder(FakeEmbedder):
+        loaded = False
+
+        def load(self) -> None:
+            assert release.wait(10)
+            self.loaded = True
+
+    slow = LoadingEmbedder()
+    memory.embedder = slow
+    memory.searcher._embed = lambda texts: slow.embed(texts)
+    thread = memory.warm_up()
+    assert thread is not None and not memory.model_ready()
+    calls = slow.calls
+    words_only = memory.search("dentist thursday", wait_for_model=False)
+    assert [h.snippet.count(HL_START) for h in words_only.hits] == [2]
+    assert slow.calls == calls  # the query was not embedded
+    release.set()
+    thread.join(10)
+    assert memory.model_ready() and memory.warm_up() is None
+    assert len(memory.search("dentist thursday", wait_for_model=False).hits) >= 1
+    assert slow.calls > calls

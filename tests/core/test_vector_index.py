@@ -193,6 +193,32 @@ def test_reconcile_after_a_crash_between_commit_and_index(store: Store) -> None:
     assert again.index.search(vecs[15], 1)[0] == [16]
 
 
+def test_searches_may_start_once_the_snapshot_is_loaded_before_reconciling(
+    store: Store,
+) -> None:
+    vecs = unit(np.random.default_rng(8), 20)
+    put(store, vecs[:10])
+    p = persistent(store)
+    p.open()
+    p.save()
+    p.close(save=False)
+    put(store, vecs[10:], start=11)
+    again = persistent(store)
+    seen: list[set[int]] = []
+    health = again.open(on_loaded=lambda: seen.append(again.index.labels))
+    # Called once, with the snapshot's vectors and before the newer ones were reconciled in.
+    assert seen == [set(range(1, 11))]
+    assert health.snapshot == "ok" and again.index.labels == set(range(1, 21))
+
+
+def test_on_loaded_is_called_after_a_rebuild_too(store: Store) -> None:
+    put(store, unit(np.random.default_rng(9), 5))
+    p = persistent(store)
+    seen: list[set[int]] = []
+    assert p.open(on_loaded=lambda: seen.append(p.index.labels)).snapshot == "missing"
+    assert seen == [set(range(1, 6))]
+
+
 def test_compaction_drops_deleted_slots(store: Store) -> None:
     vecs = unit(np.random.default_rng(7), 200)
     ids = put(store, vecs)
