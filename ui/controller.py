@@ -166,6 +166,9 @@ class Controller(QObject):
     def _on_unlocked(self, show: bool = True) -> None:
         setup_logging(paths.log_dir(self.data_dir))
         self.gate = None
+        memory = getattr(self.services, "memory", None)
+        if memory is not None:
+            memory.warm_up()  # the embedding model loads now, not on the first search
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
             self.main.lock_requested.connect(self.lock)
