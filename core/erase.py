@@ -24,7 +24,7 @@ from core.db import Connection
 from core.errors import BadInput
 from core.media import MediaStore
 from core.store import Store
-from core.trust import USER_IDENTITY
+from core.trust import REJECTED, USER_IDENTITY
 
 log = logging.getLogger(__name__)
 
@@ -453,13 +453,16 @@ def _fts_secure_delete(conn: Connection, on: bool) -> None:
 def _drop_orphans(conn: Connection, source_ids: set[int], files: set[str]) -> int:
     """Source records name the app and window title (or the imported file and conversation)
     the erased memories came from: a source none of whose memories remain goes too, with its
-    trust history, unless the user pinned it. The same for the record of an imported file."""
+    trust history, unless the user pinned it or rejected one of its memories (that decision is
+    about the source, like a pin: forgetting it would let a poisoner start again from the
+    prior). The same for the record of an imported file."""
     dropped = 0
     for sid in sorted(source_ids):
         dropped += conn.execute(
             "DELETE FROM sources WHERE id = ? AND identity != ? AND pinned IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM memories WHERE source_id = ?)",
-            (sid, USER_IDENTITY, sid),
+            "AND NOT EXISTS (SELECT 1 FROM memories WHERE source_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM trust_events WHERE source_id = ? AND evidence = ?)",
+            (sid, USER_IDENTITY, sid, sid, REJECTED),
         ).rowcount
     for path in sorted(files):
         conn.execute(
