@@ -91,7 +91,7 @@ def test_erase_app_leaves_nothing_and_counts_match(tmp_path: Path, cli) -> None:
     r = doc["receipt"]
     assert (r["memories"], r["fts_rows"], r["vectors"], r["index_slots"]) == (10, 10, 10, 10)
     assert (r["media_items"], r["media_files"]) == (5, 10)  # each with its thumbnail
-    assert r["sources"] == 0  # no trust service in this store: no source records
+    assert r["sources"] == 1  # the Slack window's source record goes with its memories
 
     for q in (canary, "budget thread", f"#{canary}-channel", "slack"):
         code, res = cli(*d, "search", q, "--k", "500", "--json")
