@@ -195,6 +195,10 @@ class FakeAssistant:
         self._record("preload")
         self.preloaded += 1
 
+    def on_lock(self) -> None:
+        # Services calls this when the store locks (stops a running answer in the real one).
+        self._record("on_lock")
+
 
 def citation(
     n: int,
