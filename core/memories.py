@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from core.db import Connection
-from core.types import Memory, NewMemory
+from core.types import SCREEN, Memory, NewMemory
 
 _WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d")
@@ -20,10 +20,13 @@ MEMORY_COLUMNS = (
 )
 
 
-def dedup_key(text: str) -> str:
-    """Key shared by near-identical texts (the same screen captured again with a clock that
-    ticked): case, whitespace and digits are ignored."""
-    norm = _DIGITS.sub("0", _WS.sub(" ", text.strip().lower()))
+def dedup_key(text: str, kind: str = SCREEN) -> str:
+    """Key shared by near-identical texts: case and whitespace are ignored, and for screens also
+    digits (the same screen captured again with a clock that ticked). In messages and notes
+    digits carry meaning ("meet at 3" is not "meet at 5"), so they count there."""
+    norm = _WS.sub(" ", text.strip().lower())
+    if kind == SCREEN:
+        norm = _DIGITS.sub("0", norm)
     return hashlib.blake2b(norm.encode("utf-8"), digest_size=12).hexdigest()
 
 
@@ -49,7 +52,7 @@ def insert_memory(
             m.media_id,
             json.dumps(m.boxes) if m.boxes else None,
             json.dumps(m.region) if m.region else None,
-            dedup_key(m.text),
+            dedup_key(m.text, m.kind),
             trust,
             m.status,
             json.dumps(m.reasons) if m.reasons else None,

@@ -100,7 +100,7 @@ class SearchHit:
     source: str
     app: str | None
     title: str | None
-    snippet: str  # with matches wrapped in [ and ] markers (see core.search.HIGHLIGHT)
+    snippet: str  # matched words wrapped in HL_START / HL_END (also in the CLI JSON)
     score: float
     trust: float
     count: int = 1  # near-identical hits grouped into this one
