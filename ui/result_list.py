@@ -171,6 +171,8 @@ def relative_time(ts: float, now: float) -> str:
         return "yesterday"
     if days < 7:
         return f"{days} days ago"
+    if days < 14:
+        return "1 week ago"
     if days < 60:
         return f"{days // 7} weeks ago"
     if days < 730:

@@ -100,6 +100,10 @@ class FakeAssistant:
         return [(str(a[0]), a[1]) for n, a in self.calls if n == "ask"]  # type: ignore[misc]
 
     # -- the AssistantService interface --------------------------------------------------------
+    def on_lock(self) -> None:
+        """Services calls this when the store locks (the real one stops running answers)."""
+        self._record("on_lock")
+
     def ask(
         self,
         question: str,

@@ -456,3 +456,13 @@ def test_a_forget_action_in_the_viewer_refreshes_the_results(
     with qtbot.waitSignal(page.results_shown, timeout=2000):
         viewer.action_buttons[0].click()
     assert shown_ids(page) == [1, 4]
+
+
+def test_relative_time_reads_as_english() -> None:
+    from ui.result_list import relative_time
+
+    now = datetime(2026, 11, 21, 12, 0).timestamp()
+    day = 86400.0
+    assert relative_time(now - 8 * day, now) == "1 week ago"
+    assert relative_time(now - 15 * day, now) == "2 weeks ago"
+    assert relative_time(now - 3 * day, now) == "3 days ago"
