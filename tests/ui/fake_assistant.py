@@ -199,9 +199,6 @@ class FakeAssistant:
         self._record("preload")
         self.preloaded += 1
 
-    def on_lock(self) -> None:
-        self._record("on_lock")
-
 
 def citation(
     n: int,
