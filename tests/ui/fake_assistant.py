@@ -10,45 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.assistant import Answer, Citation, ConversationSummary, Turn
 from core.errors import UserFacingError
-
-
-@dataclass
-class Citation:  # one [n] in the answer
-    n: int
-    memory_id: int
-    snippet: str
-    time: float
-    source: str
-    app: str | None
-    title: str | None
-
-
-@dataclass
-class Answer:
-    conversation_id: int
-    text: str
-    citations: list[Citation]
-    not_found: bool
-    timings: dict[str, float]
-    answer_memory_id: int | None
-    cancelled: bool = False
-
-
-@dataclass
-class Turn:
-    role: str  # "user" | "assistant"
-    text: str
-    time: float
-    citations: list[Citation]
-
-
-@dataclass
-class ConversationSummary:
-    id: int
-    title: str
-    updated_at: float
-    turns: int
 
 
 @dataclass
