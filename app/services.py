@@ -69,7 +69,7 @@ class Services:
         # Present while unlocked: previews, erases, retention, usage (app.erase_service).
         self.erase: ErasureService | None = None
         self.store = Store(self.data_dir, self.clock)
-        self.settings = Settings(self.data_dir, None, None)
+        self.settings = self._make_settings(None, None)
         self.media: MediaStore | None = None
         # Trust review (app.trust_service), present while unlocked.
         self.trust: TrustService | None = None
@@ -147,7 +147,7 @@ class Services:
     def _after_unlock(self, created: bool) -> None:
         from app.memory_service import MemoryService
 
-        self.settings = Settings(self.data_dir, self.store.reader, self.store.write)
+        self.settings = self._make_settings(self.store.reader, self.store.write)
         from app.capture_service import CaptureService
         from app.screen_media import ScreenMedia
 
@@ -214,6 +214,22 @@ class Services:
             except Exception:
                 log.exception("saving the vector index failed; it will be rebuilt on unlock")
 
+    def _make_settings(self, reader: Any, writer: Any) -> Settings:
+        settings = Settings(self.data_dir, reader, writer)
+        settings.on_change(self._setting_changed)
+        return settings
+
+    def _setting_changed(self, key: str, value: Any) -> None:
+        if key == "device.autostart":
+            from app.autostart import apply_autostart
+
+            try:
+                apply_autostart(bool(value), data_dir=self.data_dir)
+            except Exception:
+                # The entry could not be changed: the setting says what is really there.
+                self.settings.set(key, not value)
+                raise
+
     def _after_lock(self) -> None:
         self.trust = None
         self._stop_capture()
@@ -222,7 +238,7 @@ class Services:
             assistant.on_lock()  # stops a running answer
         self._close_memory(save=False)
         self.erase = None
-        self.settings = Settings(self.data_dir, None, None)
+        self.settings = self._make_settings(None, None)
         self.media = None
         self.announce(Changes(locked=True))
 
