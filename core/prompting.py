@@ -170,7 +170,11 @@ def quote_memory_text(text: str) -> str:
     text = _CITATION_LIKE.sub(lambda m: "(" + m.group(1).strip() + ")", text)
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n", text)
-    return "\n".join(line.strip() for line in text.strip().splitlines())
+    lines = (line.strip() for line in text.strip().splitlines())
+    # A line opening with "[digit" could pass for one of our memory headers, even unclosed.
+    return "\n".join(
+        "(" + line[1:] if line.startswith("[") and line[1:2].isdigit() else line for line in lines
+    )
 
 
 def _attr(value: str) -> str:

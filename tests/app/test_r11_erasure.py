@@ -73,7 +73,8 @@ def test_erased_canary_is_nowhere(
     now = services.clock.now()
     keep_ids = memory.add(
         [
-            NewMemory(kind="note", text=f"ordinary note number {i} about lunch", time=now - i)
+            # The same note kept 20 times: near-identical, so it comes back as one grouped hit.
+            NewMemory(kind="note", text="ordinary note about lunch", time=now - i)
             for i in range(20)
         ]
     )
@@ -132,7 +133,8 @@ def test_erased_canary_is_nowhere(
     assert all(n in before for n in needles[1:])
     assert vec.tobytes() in snapshot_plaintext(services)
     assert memory.search(canary, k=50).hits[0].id == mid
-    assert mid in [h.id for h in memory.searcher.search(PARAPHRASE, k=5, mode="vector").hits]
+    ranked = [h.id for h in memory.searcher.search(PARAPHRASE, k=50, mode="vector").hits]
+    assert mid in ranked[:5]
     assert media.load(media_id) is not None
 
     removed: list[Changes] = []
