@@ -7,6 +7,14 @@ import os
 import socket
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests run the same examples every time (a CI run must not fail on a new random
+# draw), with no per-example deadline (the machine may be busy).
+settings.register_profile(
+    "mnemo", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("mnemo")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
