@@ -352,3 +352,14 @@ def iso_to_epoch(value: object, tz: tzinfo | None) -> float | None:
 def clean_text(text: str) -> str:
     """Trim, and drop NUL characters (they end strings in some tools)."""
     return text.replace("\x00", "").strip()
+
+
+def sniffed_member(
+    zf: zipfile.ZipFile, names: list[str], looks_like: Callable[[Head], bool]
+) -> str | None:
+    """The first of `names` (members of `zf`) whose first 64 KB look like the format."""
+    for name in names:
+        with zf.open(name) as fh:
+            if looks_like(Head.of(name, fh.read(64 * 1024))):
+                return name
+    return None

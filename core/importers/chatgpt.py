@@ -8,7 +8,15 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from core.importers.base import Context, Format, Head, Source, clean_text, valid_epoch
+from core.importers.base import (
+    Context,
+    Format,
+    Head,
+    Source,
+    clean_text,
+    sniffed_member,
+    valid_epoch,
+)
 from core.importers.jsonstream import PeekStream, iter_array_items, outline
 from core.types import ImportedMessage
 
@@ -33,12 +41,8 @@ def looks_like(head: Head) -> bool:
 
 
 def zip_member(zf: zipfile.ZipFile) -> str | None:
-    for name in zf.namelist():
-        if posixpath.basename(name) == "conversations.json":
-            with zf.open(name) as fh:
-                if looks_like(Head.of(name, fh.read(64 * 1024))):
-                    return name
-    return None
+    names = [n for n in zf.namelist() if posixpath.basename(n) == "conversations.json"]
+    return sniffed_member(zf, names, looks_like)
 
 
 def read(source: Source, ctx: Context) -> Iterator[ImportedMessage]:

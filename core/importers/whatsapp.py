@@ -21,6 +21,7 @@ from core.importers.base import (
     Head,
     Source,
     local_to_utc,
+    sniffed_member,
     valid_epoch,
 )
 from core.types import ImportedMessage
@@ -72,11 +73,7 @@ def looks_like(head: Head) -> bool:
 def zip_member(zf: zipfile.ZipFile) -> str | None:
     candidates = [n for n in zf.namelist() if n.lower().endswith(".txt")]
     candidates.sort(key=lambda n: (posixpath.basename(n) != "_chat.txt", n))
-    for name in candidates:
-        with zf.open(name) as fh:
-            if looks_like(Head.of(name, fh.read(64 * 1024))):
-                return name
-    return None
+    return sniffed_member(zf, candidates, looks_like)
 
 
 def conversation_name(source: Source) -> str:
