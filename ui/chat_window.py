@@ -899,11 +899,8 @@ class ChatPanel(QWidget):
         viewer = MemoryViewer(
             self.memory, self.media, self.tasks, memory_id, None, self.window(), self.now
         )
-        viewer.setWindowFlag(Qt.WindowType.Dialog)
         self.viewer = viewer
-        viewer.show()
-        viewer.raise_()
-        viewer.activateWindow()
+        viewer.present()
         self.viewer_opened.emit(viewer)
         return viewer
 

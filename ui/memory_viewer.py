@@ -242,6 +242,13 @@ class MemoryViewer(QDialog):
         self.load()
 
     # -- loading ------------------------------------------------------------------------------
+    def present(self) -> None:
+        """Show as a dialog of its parent window, in front, with the keyboard (Esc, Ctrl+C)."""
+        self.setWindowFlag(Qt.WindowType.Dialog)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def load(self) -> None:
         service = self.memory_service()
         if service is None:

@@ -553,12 +553,9 @@ class SearchPage(Page):
             self.memory, self.media, self.tasks, memory_id, terms, self.window(), self.now
         )
         viewer.seen = seen
-        viewer.setWindowFlag(Qt.WindowType.Dialog)
         viewer.forgotten.connect(lambda _: self.refresh(Changes(memories_removed=1)))
         viewer.finished.connect(lambda _: self._back_from_viewer())
         self.viewer = viewer
-        viewer.show()
-        viewer.raise_()
-        viewer.activateWindow()  # Esc and Ctrl+C go to the viewer straight away
+        viewer.present()
         self.viewer_opened.emit(viewer)
         return viewer

@@ -426,12 +426,9 @@ class TimelinePage(Page):
         viewer = MemoryViewer(
             self.memory, self.media, self.tasks, memory_id, [], self.window(), self.now
         )
-        viewer.setWindowFlag(Qt.WindowType.Dialog)
         viewer.forgotten.connect(lambda _: self.load_day())
         viewer.finished.connect(lambda _: (self.window().activateWindow(), self.list.setFocus()))
         self.viewer = viewer
-        viewer.show()
-        viewer.raise_()
-        viewer.activateWindow()  # Esc and Ctrl+C go to the viewer straight away
+        viewer.present()
         self.viewer_opened.emit(viewer)
         return viewer
