@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import paths
+from core.fsutil import folder_bytes
 from core.settings import SETTINGS, Setting
 from core.version import VERSION
 
@@ -122,18 +123,6 @@ def safe_value(setting: Setting, value: Any) -> Any:
     return value
 
 
-def _dir_size(path: Path) -> int:
-    total = 0
-    if path.is_dir():
-        for p in path.rglob("*"):
-            try:
-                if p.is_file():
-                    total += p.stat().st_size
-            except OSError:
-                continue
-    return total
-
-
 def collect(services: Services, gui: dict[str, Any] | None = None) -> dict[str, Any]:
     """The diagnostics report (a dict that `as_text` prints). `gui` adds what only the GUI
     knows (Qt platform, tray availability)."""
@@ -169,8 +158,8 @@ def collect(services: Services, gui: dict[str, Any] | None = None) -> dict[str, 
             for n in ("mnemo.db", "mnemo.db-wal")
             if (services.data_dir / n).exists()
         ),
-        "media": _dir_size(services.data_dir / "media"),
-        "logs": _dir_size(paths.log_dir(services.data_dir)),
+        "media": folder_bytes(services.data_dir / "media"),
+        "logs": folder_bytes(paths.log_dir(services.data_dir)),
     }
     report["sizes_bytes"] = sizes
     if services.unlocked:

@@ -20,7 +20,7 @@ from core import backup as backups
 from core.clock import Clock, SystemClock
 from core.db import DatabaseError, integrity_ok
 from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
-from core.fsutil import loosened_modes
+from core.fsutil import folder_bytes, loosened_modes
 from core.interfaces import Embedder
 from core.keys import DEFAULT_KDF, KdfParams
 from core.media import MediaStore
@@ -364,11 +364,7 @@ class Services:
         for name in ("mnemo.db", "mnemo.db-wal", "mnemo.key", "index.snapshot"):
             p = self.data_dir / name
             files[name] = p.stat().st_size if p.exists() else 0
-        media_bytes = (
-            sum(p.stat().st_size for p in self.store.media_dir.rglob("*") if p.is_file())
-            if self.store.media_dir.exists()
-            else 0
-        )
+        media_bytes = folder_bytes(self.store.media_dir)
         doc: dict[str, Any] = {
             "data_dir": str(self.data_dir),
             "initialised": self.initialised,

@@ -79,3 +79,16 @@ def tighten_modes(root: Path) -> None:
             continue
         with contextlib.suppress(OSError):
             os.chmod(p, DIR_MODE if p.is_dir() else FILE_MODE)
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes in the files under `path` (0 when absent); files vanishing meanwhile are skipped."""
+    total = 0
+    if path.is_dir():
+        for p in path.rglob("*"):
+            try:
+                if p.is_file():
+                    total += p.stat().st_size
+            except OSError:
+                continue
+    return total

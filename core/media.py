@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.db import Connection
 from core.errors import StoreDamaged
-from core.fsutil import atomic_write, ensure_private_dir
+from core.fsutil import atomic_write, ensure_private_dir, folder_bytes
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,4 @@ class MediaStore:
         return removed
 
     def total_bytes(self) -> int:
-        return (
-            sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-            if self.root.exists()
-            else 0
-        )
+        return folder_bytes(self.root)
