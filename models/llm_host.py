@@ -283,10 +283,12 @@ class _Child:
             self.pending.clear()
             self.generating.clear()
             self.cancel_deadlines.clear()
+        # The host's status moves to "restarting" before any caller hears of the exit, so a
+        # caller that reacts to the error already sees the restart under way.
+        self.host._child_exited(self, code)
         self.hello.put({"type": "exit", "code": code})
         for rid, q in pending:
             q.put({"type": "exit", "id": rid, "code": code})
-        self.host._child_exited(self, code)
 
     def _close_pipes(self) -> None:
         with self.write_lock:
