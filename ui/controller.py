@@ -18,6 +18,7 @@ from app.logging_setup import setup_logging
 from app.retention import RetentionScheduler
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from core.errors import StoreLocked
 from ui import erase_ui
 from ui.about import AboutWindow, add_help_menu
 from ui.capture_tray import CaptureControl
@@ -279,6 +280,9 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         self._poll.stop()
+        # A refresh already scheduled must not run after the windows are gone.
+        self._refresh_timer.stop()
+        self._pending.clear()
         if self.capture is not None:
             self.capture.stop()
         self.autolock.stop()
@@ -299,6 +303,8 @@ class Controller(QObject):
             sock.disconnected.connect(sock.deleteLater)
 
     def _user_error(self, text: str) -> None:
+        if not self.services.unlocked and text == str(StoreLocked()):
+            return  # a task that outlived the lock; the unlock prompt already says so
         parent = self.main if self.main is not None else self.gate
         QMessageBox.warning(parent, "Mnemo", text)
 

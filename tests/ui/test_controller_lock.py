@@ -63,3 +63,58 @@ def test_lock_hides_content_windows_and_shows_the_unlock_prompt(
         c.shutdown()
         if c.gate is not None:
             c.gate.close()
+
+
+def test_a_refresh_scheduled_before_shutdown_does_not_run_after_it(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen under load: a lock notice queued just before shutdown fired after the windows
+    were deleted and tried to lock a window that no longer existed."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    c = Controller(app, tmp_path / "data", f"mnemo-test-lock-{os.getpid()}")
+    c.services.create(PASSPHRASE, TEST_KDF)
+    c._on_unlocked()
+    main = c.main
+    assert main is not None
+    locks: list[bool] = []
+    monkeypatch.setattr(c, "lock", lambda: locks.append(True))
+    c.services.lock()  # the store locks underneath the window: a locked notice is queued
+    c._maybe_refresh()
+    assert c._refresh_timer.isActive()
+    c.tasks.wait(10_000)
+    c.shutdown()
+    qtbot.wait(400)  # longer than the refresh interval: nothing may fire now
+    assert locks == []
+    c.tasks.wait(10_000)
+    main.hide()
+    main.deleteLater()
+
+
+def test_a_task_that_outlives_the_lock_shows_no_error(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unlock prompt already says Mnemo is locked; a search or refresh that was running
+    when it locked must not add a warning box on top of it."""
+    import ui.controller as controller_module
+
+    shown: list[str] = []
+
+    def warning(_parent: object, _title: str, text: str) -> None:
+        shown.append(text)
+
+    monkeypatch.setattr(controller_module.QMessageBox, "warning", staticmethod(warning))
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    c = Controller(app, tmp_path / "data", f"mnemo-test-lock2-{os.getpid()}")
+    try:
+        c.services.create(PASSPHRASE, TEST_KDF)
+        c.lock()
+        c.tasks.user_error.emit(str(StoreLocked()))
+        c.tasks.user_error.emit("That file is not a chat export.")
+        assert shown == ["That file is not a chat export."]
+    finally:
+        c.tasks.wait(10_000)
+        c.shutdown()
+        if c.gate is not None:
+            c.gate.close()
