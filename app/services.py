@@ -264,9 +264,13 @@ class Services:
         t0 = time.perf_counter()
         try:
             ok, detail = integrity_ok(self.store.reader())
-        except DatabaseError as e:
-            if self.store.key is not key:  # locked (and maybe unlocked again) meanwhile
+        except Exception as e:
+            # Locked (and maybe unlocked again) meanwhile: the connection was closed under the
+            # check, which SQLite may report as anything, out-of-memory included.
+            if self.store.key is not key:
                 raise StoreLocked() from None
+            if not isinstance(e, DatabaseError):
+                raise
             ok, detail = False, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         log.info(
             "integrity check %s in %.0f ms",
