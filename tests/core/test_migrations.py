@@ -1,9 +1,12 @@
 """Schema migrations: a v1 store (made by the code of schema 1) with memories, FTS entries,
-vectors, citations, media, sources, trust evidence and a pending erase opens, migrates to v2 and
-keeps every row, search hit and reference; from v2 on an erased memory's id is never reused."""
+vectors, citations, media, sources, trust evidence and a pending erase opens, migrates and keeps
+every row, search hit and reference; from v2 on an erased memory's id is never reused; v3 gives
+JSONL memories imported with bare line ids the scoped ids a re-import now computes."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from core import migrations
 from core.db import Connection
 from core.erase import Eraser, EraseSpec
 from core.fakes import FakeEmbedder
+from core.importers import parse
 from core.ingest import Ingestor
 from core.keys import TEST_KDF
 from core.media import MediaStore
@@ -69,7 +73,7 @@ def fill_v1(store: Store) -> dict[str, int]:
             note("zebracanary lives in the harbour", T0),
             note("quarterly meeting about the release", T0 + 1),
             note("screen text of the harbour map", T0 + 2, kind=SCREEN, app="firefox"),
-            note("imported message", T0 + 3, kind="import:jsonl", external_id="x1"),
+            note("imported message", T0 + 3, kind="import:chatgpt", external_id="x1"),
             note("release notes draft", T0 + 4),
             note("the meeting moved to friday", T0 + 5),
         ],
@@ -287,4 +291,57 @@ def test_a_migration_that_breaks_references_is_rolled_back(
     assert migrations.schema_version(conn) == bad[0] - 1
     assert conn.execute("SELECT count(*) FROM memories").fetchone() == (1,)
     assert store.write(lambda c: c.execute("PRAGMA foreign_keys").fetchone()[0]) == 1
+    store.lock()
+
+
+def import_jsonl(store: Store, path: Path, bare_ids: bool = False) -> tuple[int, int]:
+    """Imports a JSONL file; with bare_ids, as the schema-1 code did (the line's id as is)."""
+    with parse(path) as parsed:
+        news = [parsed.as_new_memory(m) for m in parsed.messages]
+    if bare_ids:
+        news = [replace(m, external_id=(m.external_id or "").partition("#")[0]) for m in news]
+    report = Ingestor(
+        write=store.write,
+        read_conn=store.reader,
+        embedder=FakeEmbedder(),
+        model_name="fake",
+        index=lambda: None,
+        now=lambda: T0,
+    ).add_many(news)
+    return report.added, report.duplicates
+
+
+def jsonl(path: Path, texts: list[str], ids: bool = True) -> Path:
+    lines = []
+    for i, text in enumerate(texts, 1):
+        obj: dict[str, Any] = {"time": f"2024-05-01T09:{i:02d}:00Z", "speaker": "Ana"}
+        obj.update({"id": i} if ids else {})
+        lines.append(json.dumps({**obj, "text": text, "conversation": "Home"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_jsonl_imported_before_ids_were_scoped_is_not_imported_twice(
+    tmp_path: Path, v1: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = jsonl(tmp_path / "home.jsonl", ["boiler serviced", "paid the plumber\tx\x01\u0301"])
+    no_ids = jsonl(tmp_path / "no_ids.jsonl", ["same", "same"], ids=False)
+    store = Store(tmp_path / "data")
+    store.create(PASS, TEST_KDF)
+    assert import_jsonl(store, home, bare_ids=True) == (2, 0)
+    assert import_jsonl(store, no_ids) == (2, 0)
+    before = store.reader().execute("SELECT id, external_id FROM memories ORDER BY id").fetchall()
+    assert [e for _, e in before[:2]] == ["1", "2"]
+    store.lock()
+    monkeypatch.undo()
+    store.unlock(PASS)
+    after = store.reader().execute("SELECT id, external_id FROM memories ORDER BY id").fetchall()
+    assert [e.partition("#")[0] for _, e in after[:2]] == ["1", "2"]
+    assert after[2:] == before[2:]  # lines without ids kept their hashes
+    # The same file again adds nothing; another file numbered alike is imported in full.
+    assert import_jsonl(store, home) == (0, 2)
+    assert import_jsonl(store, no_ids) == (0, 2)
+    travel = jsonl(tmp_path / "travel.jsonl", ["flight at nine", "taxi booked"])
+    assert import_jsonl(store, travel) == (2, 0)
+    fts_consistent(store.reader())
     store.lock()
