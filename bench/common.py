@@ -110,6 +110,17 @@ def synthetic_rows(
         yield row, v
 
 
+def next_memory_id(conn: Connection) -> int:
+    """The id the next memory inserted gets. Ids are never reused (AUTOINCREMENT): it is one past
+    the largest id ever used, which after an erase of the newest rows is not max(id) + 1."""
+    (largest,) = conn.execute("SELECT coalesce(max(id), 0) FROM memories").fetchone()
+    # sqlite_sequence exists from schema 2 on (a schema-1 store reused ids: max(id) + 1).
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
+        largest = max(largest, row[0] if row else 0)
+    return int(largest) + 1
+
+
 def bulk_load(store: Store, n: int, *, chunk: int = 20_000, seed: int = 1) -> float:
     """Write n synthetic memories with vectors; returns seconds taken."""
     t0 = time.perf_counter()
@@ -117,7 +128,7 @@ def bulk_load(store: Store, n: int, *, chunk: int = 20_000, seed: int = 1) -> fl
     vecs: list[np.ndarray] = []
 
     def flush(conn: Connection) -> None:
-        (start,) = conn.execute("SELECT coalesce(max(id), 0) FROM memories").fetchone()
+        start = next_memory_id(conn) - 1
         conn.executemany(
             "INSERT INTO memories(kind, time, text, app, title, dedup_key, trust, created_at) "
             "VALUES (?,?,?,?,?,?,?,?)",

@@ -18,7 +18,14 @@ from typing import Any
 
 from app.erase_service import ErasureService
 from app.memory_service import MemoryService
-from bench.common import SyntheticEmbedder, emit, envelope, new_store, synthetic_rows
+from bench.common import (
+    SyntheticEmbedder,
+    emit,
+    envelope,
+    new_store,
+    next_memory_id,
+    synthetic_rows,
+)
 from core.db import Connection
 from core.erase import EraseSpec
 from core.media import MediaStore
@@ -33,7 +40,7 @@ def load(store: Any, n: int, days: int, now: float) -> float:
     vecs: list[Any] = []
 
     def flush(conn: Connection) -> None:
-        (start,) = conn.execute("SELECT coalesce(max(id), 0) FROM memories").fetchone()
+        start = next_memory_id(conn) - 1
         conn.executemany(
             "INSERT INTO memories(kind, time, text, app, title, dedup_key, trust, created_at) "
             "VALUES (?,?,?,?,?,?,?,?)",

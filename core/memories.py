@@ -33,6 +33,8 @@ def dedup_key(text: str, kind: str = SCREEN) -> str:
 def insert_memory(
     conn: Connection, m: NewMemory, *, source_id: int | None, trust: float, now: float
 ) -> int:
+    """Returns the new memory's id. Ids are never reused (AUTOINCREMENT since schema 2): it is
+    larger than every id ever given, erased ones included, so an old reference cannot name it."""
     cur = conn.execute(
         "INSERT INTO memories(kind, source_id, time, text, app, title, domain, author, "
         "conversation, file, external_id, media_id, boxes, region, dedup_key, trust, status, "

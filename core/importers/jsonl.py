@@ -1,8 +1,21 @@
 """JSONL: one message per line, `{"id", "time", "speaker", "text", "conversation"}` (DESIGN.md).
-Strict by default: one bad line refuses the whole file, found before any message is given out."""
+Strict by default: one bad line refuses the whole file, found before any message is given out.
+
+Ids. A JSONL file's "id" is only unique within that file: tools number messages 1, 2, 3 in every
+export. The memory's external_id (what import dedup compares) is therefore the id scoped by the
+message itself, "<id>#<fingerprint>", the fingerprint hashing conversation, time, speaker and
+text (see `scoped_id`). What a user can expect:
+- importing the same file again, from any folder or under any name, adds nothing;
+- a longer export of the same chat adds only the messages that are new;
+- a different file that numbers its messages the same way is imported in full;
+- a message whose text changed since the last import is added again, beside the old version
+  (nothing is dropped silently on an id match);
+- lines without an id get a hash of the same fields plus how often that message occurred
+  (`StableIds`), so identical lines in one file stay distinct."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import posixpath
@@ -11,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from core.importers.base import Context, Format, Head, Source, clean_text, iso_to_epoch
+from core.ingest import normalise_text
 from core.types import ImportedMessage
 
 NAME = "jsonl"
@@ -69,7 +83,7 @@ def _parse_line(raw: bytes | None, n: int, ctx: Context) -> ImportedMessage | No
     if isinstance(ident, bool) or (isinstance(ident, float) and not math.isfinite(ident)):
         ident = None
     external_id = (
-        str(ident).strip()
+        scoped_id(str(ident).strip(), conversation, time, speaker, text)
         if isinstance(ident, str | int | float) and str(ident).strip()
         else ctx.ids.make(conversation, str(obj.get("time")), speaker, text)
     )
@@ -81,6 +95,22 @@ def _parse_line(raw: bytes | None, n: int, ctx: Context) -> ImportedMessage | No
         conversation=conversation,
         role=None,
     )
+
+
+def scoped_id(
+    ident: str, conversation: str | None, time: float, speaker: str | None, text: str
+) -> str:
+    """The external_id of a line that has an "id": `ident#` and 16 hex digits of sha256 over
+    conversation, time, speaker and text, each as the store keeps it (epoch seconds; the
+    strings through core.ingest.normalise_text), so a stored memory's fields give back its id.
+    The same instant written with another offset keeps the id; a time written without a zone
+    is read in the zone chosen for the import, so re-importing it in another zone does not."""
+    fields = (conversation or "", f"{time:.3f}", speaker or "", text)
+    # Twice: once is not idempotent (NFC runs before control characters are dropped, so a
+    # mark they kept apart composes only the second time), and the store tidies author and
+    # conversation its own way; twice gives one form for the raw and the stored field.
+    base = "\x1f".join(normalise_text(normalise_text(f)) for f in fields)
+    return f"{ident}#{hashlib.sha256(base.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
 def _no_constant(name: str) -> Any:

@@ -24,7 +24,7 @@ SAMPLES = [
     ("claude/conversations.json", "claude", 4, 1, 2, "review my résumé", "m-1"),
     ("whatsapp/WhatsApp Chat with Ana María.txt", "whatsapp", 6, 0, 4, "café", None),
     ("telegram/result.json", "telegram", 5, 1, 2, "Breaking cats", "4242:5"),
-    ("jsonl/chat.jsonl", "jsonl", 4, 0, 0, "Agreed ship", "j2"),
+    ("jsonl/chat.jsonl", "jsonl", 4, 0, 0, "Agreed ship", None),
     ("notes", "markdown", 7, 1, 0, "plumber leak", None),
 ]
 
