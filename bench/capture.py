@@ -8,6 +8,7 @@ Run: .venv/bin/python bench/capture.py [--static S] [--active S]"""
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import resource
@@ -15,8 +16,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -59,6 +62,99 @@ root.mainloop()
 """
 
 
+class Stages:
+    """CPU seconds per pipeline stage, from the thread CPU clock of the thread that runs it
+    (so other processes' load does not count). Stages nest: `ocr` is inside `process_frame`,
+    `encode` inside `store_memories`; embedding threads a library starts show under threads."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def wrap(self, owner: object, attr: str, stage: str) -> None:
+        orig = getattr(owner, attr)
+        if isinstance(owner, type) and isinstance(owner.__dict__.get(attr), staticmethod):
+            raise TypeError(f"{attr} is a staticmethod")
+
+        @functools.wraps(orig)
+        def timed(*a: object, **k: object) -> object:
+            t = time.thread_time()
+            try:
+                return orig(*a, **k)
+            finally:
+                with self._lock:
+                    self.cpu[stage] = self.cpu.get(stage, 0.0) + time.thread_time() - t
+                    self.calls[stage] = self.calls.get(stage, 0) + 1
+
+        setattr(owner, attr, timed)
+
+    def snapshot(self) -> dict[str, tuple[float, int]]:
+        with self._lock:
+            return {k: (v, self.calls[k]) for k, v in self.cpu.items()}
+
+
+def install_stages() -> Stages:
+    import app.capture_service as cs
+    import app.screen_media as sm
+    import core.capture.frame as fr
+    from app.grabber import ScreenGrabber
+    from app.memory_service import MemoryService
+    from app.window_context import X11WindowContext
+    from core.capture.change import ChangeDetector
+    from core.media import MediaStore
+    from models.ocr import RapidOcrEngine
+
+    st = Stages()
+    st.wrap(ScreenGrabber, "grab", "loop.grab")
+    st.wrap(ChangeDetector, "detect", "loop.change_detect")
+    st.wrap(X11WindowContext, "windows", "loop.window_context")
+    st.wrap(X11WindowContext, "snapshot", "loop.window_context")
+    st.wrap(cs, "decide", "loop.exclusions")
+    st.wrap(cs, "process_frame", "worker.process_frame")
+    st.wrap(RapidOcrEngine, "recognise_regions", "worker.process_frame.ocr")
+    st.wrap(fr, "redact_boxes", "worker.process_frame.redact")
+    st.wrap(fr, "black_out", "worker.process_frame.black_out")
+    st.wrap(cs, "store_memories", "worker.store_memories")
+    st.wrap(sm, "rgb_image", "worker.store_memories.rgb_image")
+    st.wrap(cs, "_inspect_hidden_text", "worker.store_memories.suspicion")
+    st.wrap(sm, "encode_screenshot", "worker.store_memories.encode_webp")
+    st.wrap(MediaStore, "put", "worker.store_memories.encrypt_write")
+    st.wrap(MemoryService, "add_many", "worker.store_memories.embed_ingest")
+    return st
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process (Python threads by name; native threads of
+    libraries, e.g. torch's or onnxruntime's pools, summed as 'native')."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        secs = (int(fields[11]) + int(fields[12])) / tick
+        name = names.get(int(task.name), "native")
+        out[name] = out.get(name, 0.0) + secs
+    return out
+
+
+def stage_delta(
+    before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]], wall: float
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for k in sorted(after):
+        c0, n0 = before.get(k, (0.0, 0))
+        c1, n1 = after[k]
+        if n1 > n0:
+            out[k] = {"cpu_s": round(c1 - c0, 3), "calls": n1 - n0,
+                      "cpu_per_wall": round((c1 - c0) / wall, 5),
+                      "ms_per_call": round(1000 * (c1 - c0) / (n1 - n0), 1)}  # fmt: skip
+    return out
+
+
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -98,15 +194,27 @@ def window(display: str, script: str) -> subprocess.Popen[str]:
     return proc
 
 
-def measure(service: object, seconds: float) -> dict[str, float]:
+def measure(service: object, seconds: float, stages: Stages | None = None) -> dict[str, Any]:
     svc: object = service
     f0 = svc.stats.frames  # type: ignore[attr-defined]
+    p0 = svc.stats.processed  # type: ignore[attr-defined]
+    s0 = stages.snapshot() if stages else {}
+    th0 = thread_cpu()
     c0, t0 = cpu(), time.monotonic()
     time.sleep(seconds)
     c1, t1 = cpu(), time.monotonic()
-    return {"wall_s": round(t1 - t0, 1), "cpu_s": round(c1 - c0, 3),
-            "cpu_per_wall": round((c1 - c0) / (t1 - t0), 5),
-            "frames": svc.stats.frames - f0}  # type: ignore[attr-defined]  # fmt: skip
+    th1 = thread_cpu()
+    wall = t1 - t0
+    out: dict[str, Any] = {"wall_s": round(wall, 1), "cpu_s": round(c1 - c0, 3),
+            "cpu_per_wall": round((c1 - c0) / wall, 5),
+            "load_avg": [round(x, 2) for x in os.getloadavg()],
+            "frames": svc.stats.frames - f0,  # type: ignore[attr-defined]
+            "frames_processed": svc.stats.processed - p0}  # type: ignore[attr-defined]  # fmt: skip
+    out["threads_cpu_s"] = {k: round(v - th0.get(k, 0.0), 2) for k, v in sorted(th1.items())
+                            if v - th0.get(k, 0.0) >= 0.01}  # fmt: skip
+    if stages is not None:
+        out["stages"] = stage_delta(s0, stages.snapshot(), wall)
+    return out
 
 
 def stored_bytes(services: object, data: Path) -> tuple[int, int]:
@@ -172,6 +280,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--static", type=float, default=90.0)
     ap.add_argument("--active", type=float, default=120.0)
+    ap.add_argument("--quick", action="store_true", help="skip the OCR latency and encoding runs")
     args = ap.parse_args()
     if shutil.which("Xvfb") is None:
         sys.exit("Xvfb is needed (apt-get install -y xvfb)")
@@ -181,6 +290,7 @@ def main() -> None:
     from app.window_context import X11WindowContext
     from core.keys import TEST_KDF
 
+    stages = install_stages()
     xvfb, display = start_xvfb()
     tmp = Path(tempfile.mkdtemp(prefix="mnemo-bench-capture-"))
     procs: list[subprocess.Popen[str]] = []
@@ -200,13 +310,13 @@ def main() -> None:
         service.start()
         time.sleep(interval * 2)
         service.wait_idle(60)
-        static = measure(service, args.static)
+        static = measure(service, args.static, stages)
         static["memories_added"] = service.stats.memories_added
         procs.append(window(display, ACTIVE_SCRIPT))
         time.sleep(interval * 2)
         service.wait_idle(60)
         (media0, db0), m0 = stored_bytes(services, tmp / "data"), service.stats.memories_added
-        active = measure(service, args.active)
+        active = measure(service, args.active, stages)
         service.wait_idle(60)
         media1, db1 = stored_bytes(services, tmp / "data")
         grown = (media1 - media0) + (db1 - db0)
@@ -235,8 +345,8 @@ def main() -> None:
                 "mb_per_8h_day": 150,
                 "full_frame_ocr_s": 1.5,
             },
-            ocr=ocr_latency(),
-            encoding=encode_sizes(display),
+            ocr=None if args.quick else ocr_latency(),
+            encoding=None if args.quick else encode_sizes(display),
         )
         emit(doc)
     finally:
