@@ -198,6 +198,9 @@ def measure(service: object, seconds: float, stages: Stages | None = None) -> di
     svc: object = service
     f0 = svc.stats.frames  # type: ignore[attr-defined]
     p0 = svc.stats.processed  # type: ignore[attr-defined]
+    ch0 = svc.stats.changed  # type: ignore[attr-defined]
+    lines = getattr(svc.cache, "lines", None)  # type: ignore[attr-defined]
+    l0 = (lines.hits, lines.misses) if lines is not None else (0, 0)
     s0 = stages.snapshot() if stages else {}
     th0 = thread_cpu()
     c0, t0 = cpu(), time.monotonic()
@@ -212,6 +215,11 @@ def measure(service: object, seconds: float, stages: Stages | None = None) -> di
             "frames_processed": svc.stats.processed - p0}  # type: ignore[attr-defined]  # fmt: skip
     out["threads_cpu_s"] = {k: round(v - th0.get(k, 0.0), 2) for k, v in sorted(th1.items())
                             if v - th0.get(k, 0.0) >= 0.01}  # fmt: skip
+    out["changes"] = svc.stats.changed - ch0  # type: ignore[attr-defined]
+    if out["frames_processed"]:
+        out["cpu_per_processed_frame_s"] = round((c1 - c0) / out["frames_processed"], 3)
+    if lines is not None:
+        out["ocr_lines"] = {"reused": lines.hits - l0[0], "recognised": lines.misses - l0[1]}
     if stages is not None:
         out["stages"] = stage_delta(s0, stages.snapshot(), wall)
     return out
@@ -276,12 +284,85 @@ def ocr_latency() -> dict[str, float]:
     return {"full_frame_24_lines_s": round(full, 3), "region_960x90_s": round(region, 3)}
 
 
+def line_reuse() -> dict[str, dict[str, object]]:
+    """OCR CPU of the frame step over two scripted sequences on a 1080p page of text, with and
+    without the line text cache: typing into one line (the changed region also holds its
+    neighbours) and scrolling two lines per frame (every line moves)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.capture.change import ChangeDetector, RegionTextCache
+    from core.capture.exclusions import CaptureDecision
+    from core.capture.frame import process_frame
+    from core.redaction import RedactionSettings
+    from models.ocr import RapidOcrEngine
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 17)
+    words = ACTIVE_SCRIPT.split('words = ("')[1].split('").split()')[0].replace('"', "").split()
+    rng = __import__("random").Random(11)
+    lines = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(60)]
+
+    def page(first: int, typed: str = "") -> np.ndarray:
+        img = Image.new("RGB", (1920, 1080), "white")
+        d = ImageDraw.Draw(img)
+        for i in range(28):
+            line = lines[first + i] + (typed if i == 10 else "")
+            d.text((60, 40 + 36 * i), line, fill="black", font=font)
+        rgb = np.asarray(img)
+        return np.dstack([rgb[..., ::-1], np.full(rgb.shape[:2], 255, np.uint8)])
+
+    typed = ""
+    typing = [page(0)]
+    for w in ("note", "about", "the", "harbour", "crane", "budget"):
+        typed += " " + w
+        typing.append(page(0, typed))
+    scrolling = [page(2 * i) for i in range(6)]
+    ocr = RapidOcrEngine(threads=1)
+    ocr.load()
+
+    class NoLines:
+        def recognise_regions(self, image: object, rects: list, lines: object = None) -> list:
+            return ocr.recognise_regions(image, rects)
+
+    def run(frames: list[np.ndarray], engine: object) -> tuple[float, list[str], RegionTextCache]:
+        detector, cache = ChangeDetector(), RegionTextCache()
+        cpu_s, texts = 0.0, []
+        for f in frames:
+            f = f.copy()
+            change = detector.detect(0, f)
+            t = time.thread_time()
+            result = process_frame(
+                f, change, CaptureDecision(drop=False), engine, cache, RedactionSettings(), 0.0
+            )  # type: ignore[arg-type]
+            cpu_s += time.thread_time() - t
+            texts.append("\n".join(m.text for m in result.memories))
+        return cpu_s, texts, cache
+
+    out: dict[str, dict[str, object]] = {}
+    for name, frames in (("typing_one_line", typing), ("scrolling_2_lines", scrolling)):
+        without, plain, _ = run(frames, NoLines())
+        with_cache, cached, cache = run(frames, ocr)
+        out[name] = {
+            "frames": len(frames),
+            "ocr_cpu_s_without_line_cache": round(without, 2),
+            "ocr_cpu_s_with_line_cache": round(with_cache, 2),
+            "lines_reused": cache.lines.hits,
+            "lines_recognised": cache.lines.misses,
+            "same_text": plain == cached,
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--static", type=float, default=90.0)
     ap.add_argument("--active", type=float, default=120.0)
     ap.add_argument("--quick", action="store_true", help="skip the OCR latency and encoding runs")
+    ap.add_argument("--line-reuse", action="store_true", help="only the line cache sequences")
     args = ap.parse_args()
+    if args.line_reuse:
+        emit(envelope("capture_line_reuse", line_reuse=line_reuse()))
+        return
     if shutil.which("Xvfb") is None:
         sys.exit("Xvfb is needed (apt-get install -y xvfb)")
     from app.capture_service import CaptureService, shared_ocr
@@ -347,6 +428,7 @@ def main() -> None:
             },
             ocr=None if args.quick else ocr_latency(),
             encoding=None if args.quick else encode_sizes(display),
+            line_reuse=None if args.quick else line_reuse(),
         )
         emit(doc)
     finally:

@@ -55,6 +55,7 @@ class RapidOcrEngine:
         self._engine: Any = None
         self._lock = threading.Lock()
         self._lines: LineTextCache | None = None  # the current call's, under self._lock
+        self._keys: list[bytes] | None = None  # line keys of the crops about to be recognised
 
     def load(self) -> None:
         with self._lock:
@@ -97,9 +98,12 @@ class RapidOcrEngine:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._engine = RapidOCR(params=params)
-        # Recognition goes through the line cache of the current call (if it has one).
+        # Recognition goes through the line cache of the current call (if it has one); the
+        # lines are keyed where they are cut out, from the image around each box.
         recognise_lines = self._engine.recognize_txt
         self._engine.recognize_txt = lambda crops: self._recognise_lines(recognise_lines, crops)
+        cut = self._engine.crop_text_regions
+        self._engine.crop_text_regions = lambda img, boxes: self._cut_lines(cut, img, boxes)
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         log.info("OCR engine loaded in %.2f s", time.perf_counter() - t0)
         return self._engine
@@ -112,11 +116,11 @@ class RapidOcrEngine:
             return []
         with self._lock:
             engine = self._load()
-            self._lines = lines
+            self._lines, self._keys = lines, None
             try:
                 result = engine(bgr)
             finally:
-                self._lines = None
+                self._lines, self._keys = None, None
         if result.boxes is None or result.txts is None or result.scores is None:
             return []
         boxes: list[OcrBox] = []
@@ -157,7 +161,9 @@ class RapidOcrEngine:
             return recognise(crops)
         from rapidocr.ch_ppocr_rec import TextRecOutput
 
-        keys = [_line_key(c) for c in crops]
+        keys = self._keys
+        if keys is None or len(keys) != len(crops):
+            keys = [_line_key(c) for c in crops]
         found = [lines.get(k) for k in keys]
         missing = [i for i, f in enumerate(found) if f is None]
         if missing:
@@ -174,6 +180,24 @@ class RapidOcrEngine:
             word_results=tuple(None for _ in crops),  # type: ignore[arg-type]
             elapse=0.0,
         )
+
+    def _cut_lines(self, cut: Any, img: np.ndarray, boxes: Any) -> list[np.ndarray]:
+        crops: list[np.ndarray] = cut(img, boxes)
+        if self._lines is not None:
+            self._keys = [_line_key(_around(img, box)) for box in boxes]
+        return crops
+
+
+def _around(img: np.ndarray, box: Any, margin: int = 3) -> np.ndarray:
+    """The image under a detected line's box, a few pixels wider each way: the detector's
+    box moves by a pixel or two with what surrounds the line, the line's ink does not."""
+    pts = np.asarray(box, dtype=np.float64).reshape(-1, 2)
+    h, w = img.shape[:2]
+    x0 = max(0, int(np.floor(pts[:, 0].min())) - margin)
+    y0 = max(0, int(np.floor(pts[:, 1].min())) - margin)
+    x1 = min(w, int(np.ceil(pts[:, 0].max())) + margin)
+    y1 = min(h, int(np.ceil(pts[:, 1].max())) + margin)
+    return img[y0 : max(y0, y1), x0 : max(x0, x1)]
 
 
 def _line_key(crop: np.ndarray) -> bytes:

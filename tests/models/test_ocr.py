@@ -119,3 +119,17 @@ def test_line_key_ignores_margins_but_not_ink() -> None:
     assert _line_key(np.full((30, 200, 3), 255, np.uint8)) != _line_key(
         np.zeros((30, 200, 3), np.uint8)
     )
+
+
+def test_scrolled_lines_are_not_recognised_again(engine) -> None:
+    text = [f"Entry {i}: harbour crane ledger review" for i in range(8)]
+
+    def page(first: int) -> Image.Image:
+        return _render([(20, 10 + 34 * i, text[first + i]) for i in range(5)], (700, 180))
+
+    cache = LineTextCache()
+    engine.recognise(page(0), cache)
+    recognised = cache.misses
+    scrolled = engine.recognise(page(2), cache)  # three lines stay, moved up by two rows
+    assert [_key(b) for b in scrolled] == [_key(b) for b in engine.recognise(page(2))]
+    assert cache.hits >= 3 and cache.misses - recognised <= 3
