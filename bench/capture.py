@@ -2,8 +2,13 @@
 capture service (this process: grab loop, OCR worker, embedding, storage) for a static screen
 and for a scripted screen changing ~20 % every 10 s; OCR latency (full frame, one region);
 bytes stored per hour of the active script, extrapolated to an 8-hour day; and WebP vs JPEG
-size for the stored screenshot. Prints one JSON document.
-Run: .venv/bin/python bench/capture.py [--static S] [--active S]"""
+size for the stored screenshot; CPU per pipeline stage (thread CPU clocks, so other load does
+not count) and per thread. Prints one JSON document.
+The active figure is over 10 minutes, as BENCHMARKS.md defines it: reading this script's changes
+costs more than the OCR budget (capture_service.CPU_BUDGET), so the worker runs at the budget
+plus a one-off burst allowance (CPU_BURST) that a quiet screen refills; a 2-minute window counts
+that burst against 120 s instead of 600 s (+0.033 instead of +0.007).
+Run: .venv/bin/python bench/capture.py [--static S] [--active S] [--quick] [--line-reuse]"""
 
 from __future__ import annotations
 
@@ -356,7 +361,7 @@ def line_reuse() -> dict[str, dict[str, object]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--static", type=float, default=90.0)
-    ap.add_argument("--active", type=float, default=120.0)
+    ap.add_argument("--active", type=float, default=600.0)
     ap.add_argument("--quick", action="store_true", help="skip the OCR latency and encoding runs")
     ap.add_argument("--line-reuse", action="store_true", help="only the line cache sequences")
     args = ap.parse_args()
@@ -365,7 +370,7 @@ def main() -> None:
         return
     if shutil.which("Xvfb") is None:
         sys.exit("Xvfb is needed (apt-get install -y xvfb)")
-    from app.capture_service import CaptureService, shared_ocr
+    from app.capture_service import CPU_BURST, CaptureService, shared_ocr
     from app.grabber import ScreenGrabber
     from app.services import Services
     from app.window_context import X11WindowContext
@@ -416,6 +421,7 @@ def main() -> None:
             note="CPU is this process only (capture, OCR, embedding, storage; not Xvfb). The "
             "machine was shared with other work while measuring.",
             interval_s=interval,
+            ocr_budget={"cpu_per_wall": service.cpu_budget, "burst_cpu_s": CPU_BURST},
             screen="1920x1080",
             static=static,
             active=active,
