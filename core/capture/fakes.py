@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
 from core.interfaces import OcrBox, WindowInfo
 
@@ -46,7 +47,10 @@ class FakeOcrEngine:
         h, w = _shape(image)
         return self._read(image, Rect(0, 0, w, h))
 
-    def recognise_regions(self, image: object, rects: Sequence[Rect]) -> list[OcrBox]:
+    def recognise_regions(
+        self, image: object, rects: Sequence[Rect], lines: LineTextCache | None = None
+    ) -> list[OcrBox]:
+        del lines  # every read is a fresh read here
         out: list[OcrBox] = []
         for r in rects:
             out.extend(self._read(image, Rect(*r)))

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.capture.change import FrameChange, RegionTextCache
+from core.capture.change import FrameChange, LineTextCache, RegionTextCache
 from core.capture.exclusions import CaptureDecision, DropReason, black_out, covered_area
 from core.capture.geometry import Rect
 from core.interfaces import OcrBox, WindowInfo
@@ -21,7 +21,9 @@ from core.types import SCREEN, NewMemory
 
 
 class RegionOcr(Protocol):
-    def recognise_regions(self, image: object, rects: Sequence[Rect]) -> list[OcrBox]: ...
+    def recognise_regions(
+        self, image: object, rects: Sequence[Rect], lines: LineTextCache | None = None
+    ) -> list[OcrBox]: ...
 
 
 @dataclass(slots=True)
@@ -84,7 +86,7 @@ def process_frame(
                          for b in cached)  # fmt: skip
             result.regions_reused += 1
             continue
-        found = ocr.recognise_regions(pixels, [region])
+        found = ocr.recognise_regions(pixels, [region], lines=cache.lines)
         cache.put(key, [OcrBox(b.x - region.x, b.y - region.y, b.w, b.h, b.text, b.score)
                         for b in found])  # fmt: skip
         boxes.extend(found)

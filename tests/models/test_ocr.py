@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
-from models.ocr import RapidOcrEngine, _to_bgr
+from models.ocr import RapidOcrEngine, _line_key, _to_bgr
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -74,3 +75,61 @@ def test_conversion_to_bgr() -> None:
         _to_bgr("not an image")
     with pytest.raises(ValueError):
         _to_bgr(np.zeros((4, 4, 2), np.uint8))
+
+
+def _key(b) -> tuple[int, int, int, int, str]:  # type: ignore[no-untyped-def]
+    return (b.x, b.y, b.w, b.h, b.text)
+
+
+def test_line_cache_reuses_the_text_of_lines_already_read(engine) -> None:
+    lines = [(20, 20 + 34 * i, f"Line {i} of the planning notes for harbour") for i in range(5)]
+    img = _render(lines, size=(700, 200))
+    plain = engine.recognise(img)
+    cache = LineTextCache()
+    first = engine.recognise(img, cache)
+    assert [_key(b) for b in first] == [_key(b) for b in plain]
+    assert cache.misses >= 5 and cache.hits == 0
+    again = engine.recognise(img, cache)
+    assert [_key(b) for b in again] == [_key(b) for b in plain]
+    assert cache.misses == len(cache) and cache.hits == len(cache)  # nothing read twice
+    # One line edited: its new text is read, not taken from the cache.
+    edited = _render([*lines[:2], (20, 88, "Line 2 was edited just now"), *lines[3:]], (700, 200))
+    texts = [b.text for b in engine.recognise(edited, cache)]
+    assert "Line 2 was edited just now" in texts
+    assert "Line 1 of the planning notes for harbour" in texts
+    assert not any("Line 2 of" in t for t in texts)
+    # Regions pass the cache on.
+    hits = cache.hits
+    boxes = engine.recognise_regions(np.asarray(img)[..., ::-1], [Rect(0, 0, 700, 200)], cache)
+    assert {b.text for b in boxes} >= {t for _, _, t in lines[3:]}
+    assert cache.hits > hits
+
+
+def test_line_key_ignores_margins_but_not_ink() -> None:
+    line = np.full((30, 200, 3), 255, np.uint8)
+    line[10:20, 20:150] = 0
+    wider = np.full((34, 210, 3), 255, np.uint8)
+    wider[12:22, 25:155] = 0  # the same ink, cut with a larger box
+    assert _line_key(line) == _line_key(wider)
+    other = line.copy()
+    other[15, 100] = 255
+    assert _line_key(other) != _line_key(line)
+    tinted = np.where(line == 255, np.uint8(240), line)  # the same ink on another background
+    assert _line_key(tinted) != _line_key(line)
+    assert _line_key(np.full((30, 200, 3), 255, np.uint8)) != _line_key(
+        np.zeros((30, 200, 3), np.uint8)
+    )
+
+
+def test_scrolled_lines_are_not_recognised_again(engine) -> None:
+    text = [f"Entry {i}: harbour crane ledger review" for i in range(8)]
+
+    def page(first: int) -> Image.Image:
+        return _render([(20, 10 + 34 * i, text[first + i]) for i in range(5)], (700, 180))
+
+    cache = LineTextCache()
+    engine.recognise(page(0), cache)
+    recognised = cache.misses
+    scrolled = engine.recognise(page(2), cache)  # three lines stay, moved up by two rows
+    assert [_key(b) for b in scrolled] == [_key(b) for b in engine.recognise(page(2))]
+    assert cache.hits >= 3 and cache.misses - recognised <= 3

@@ -7,7 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from core.capture.change import ChangeDetector, ChangeSettings, RegionTextCache
+from core.capture.change import (
+    ChangeDetector,
+    ChangeSettings,
+    LineTextCache,
+    RegionTextCache,
+)
 from core.capture.geometry import Rect, merge_rects
 from core.interfaces import OcrBox
 
@@ -173,8 +178,20 @@ def test_region_text_cache_reuses_and_evicts() -> None:
     cache.put(b"c", [])
     assert cache.get(b"b") is None and cache.get(b"a") is not None
     assert (cache.hits, cache.misses) == (3, 2)
+    cache.lines.put(b"line", "hello", 0.9)
     cache.clear()
     assert len(cache) == 0
+    assert len(cache.lines) == 0  # pausing or locking forgets the line text too
+
+
+def test_line_text_cache_reuses_and_evicts() -> None:
+    lines = LineTextCache(max_entries=2)
+    lines.put(b"a", "first line", 0.9)
+    lines.put(b"b", "", 0.1)  # a crop read as nothing is remembered too: it is not read again
+    assert lines.get(b"a") == ("first line", 0.9)
+    lines.put(b"c", "third", 0.8)  # evicts b, the least recently used
+    assert lines.get(b"b") is None and lines.get(b"c") == ("third", 0.8)
+    assert (lines.hits, lines.misses, len(lines)) == (2, 1, 2)
 
 
 def test_merge_rects_joins_near_and_keeps_far() -> None:

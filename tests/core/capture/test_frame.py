@@ -126,3 +126,18 @@ def test_changes_inside_an_excluded_window_are_not_ocred() -> None:
     result = _run(typing, ocr, ctx, detector, cache)
     assert result.regions_skipped == 1 and result.regions_ocred == 0
     assert len(ocr.calls) == calls and result.memories == []
+
+
+def test_changed_regions_are_read_with_the_line_cache() -> None:
+    frame, ocr, ctx = _setup()
+    seen: list[object] = []
+
+    class Recording:
+        def recognise_regions(self, image, rects, lines=None):  # type: ignore[no-untyped-def]
+            seen.append(lines)
+            return ocr.recognise_regions(image, rects)
+
+    cache = RegionTextCache()
+    result = _run(frame, Recording(), ctx, ChangeDetector(), cache)
+    assert result.regions_ocred == len(seen) >= 1
+    assert all(lines is cache.lines for lines in seen)  # cleared with the region cache
