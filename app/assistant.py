@@ -110,7 +110,7 @@ def model_config_from(settings: Any) -> Any:
     """The ModelConfig the settings ask for (empty path: the bundled model); None when the
     bundled model is wanted but missing (the host then says so on first use)."""
     from core.errors import ModelMissing
-    from models.llm_host import ModelConfig, default_model_path
+    from models.llm_host import ModelConfig, default_cache_dir, default_model_path
 
     path = str(settings.get("models.llm_path") or "").strip()
     if not path:
@@ -119,7 +119,9 @@ def model_config_from(settings: Any) -> Any:
         except ModelMissing:
             return None
     threads = int(settings.get("models.llm_threads") or 0)
-    return ModelConfig(path, int(settings.get("models.llm_context")), threads or None)
+    return ModelConfig(
+        path, int(settings.get("models.llm_context")), threads or None, str(default_cache_dir())
+    )
 
 
 def make_host(settings: Any, on_status: Callable[[Any], None] | None = None) -> ModelHost:

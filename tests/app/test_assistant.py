@@ -429,3 +429,14 @@ def test_shifted_range() -> None:
     )
     assert shifted_range("and the week after", []) is None
     assert shifted_range("and what about Bruno", prev) is None
+
+
+def test_model_config_from_settings_lets_the_model_use_the_cache_folder() -> None:
+    from app.assistant import model_config_from
+    from models.llm_host import default_cache_dir, default_model_path
+
+    values = {"models.llm_path": "", "models.llm_context": 1024, "models.llm_threads": 0}
+    cfg = model_config_from(type("S", (), {"get": staticmethod(values.get)})())
+    assert cfg.path == str(default_model_path())
+    assert (cfg.n_ctx, cfg.n_threads) == (1024, None)
+    assert cfg.cache_dir == str(default_cache_dir())
