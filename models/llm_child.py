@@ -21,6 +21,7 @@ Nothing here logs or echoes prompts or answers except the token stream itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -218,9 +219,8 @@ def _fast_copy_llm(path: str, cache_dir: str, options: dict[str, Any]) -> Any | 
     if copy.exists():
         try:
             return _open(str(copy), options)
-        except Exception:  # a damaged copy: remove it and use the source
-            copy.unlink(missing_ok=True)
-            return None
+        except Exception:  # a damaged copy: remove it and make it again below
+            _remove(copy)
     source = _open(path, options)
     if str(source.metadata.get("general.file_type")) not in _SLOW_FILE_TYPES:
         return source
@@ -228,7 +228,7 @@ def _fast_copy_llm(path: str, cache_dir: str, options: dict[str, Any]) -> Any | 
         _quantize(path, copy)
         llm = _open(str(copy), options)
     except Exception:
-        copy.unlink(missing_ok=True)
+        _remove(copy)
         return source
     source.close()
     return llm
@@ -240,6 +240,10 @@ def _quantize(src: str, dest: Path) -> None:
     import llama_cpp
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):
+        # Left by a model process killed while writing (a live one finishes within minutes).
+        if time.time() - stale.stat().st_mtime > 600:
+            _remove(stale)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
@@ -251,7 +255,12 @@ def _quantize(src: str, dest: Path) -> None:
             raise RuntimeError(f"re-encoding the model failed (code {rc})")
         os.replace(tmp, dest)  # readers never see a half-written copy
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _warm_up(model: _Model) -> None:

@@ -1,5 +1,6 @@
 """models.llm_child in-process with the real bundled model: the Q8_0 copy made for Q4_1
-weights (once, reused, rebuilt when damaged, never for other types or without a cache folder)
+weights (once, reused, made again when damaged, the source itself when no copy can be made,
+never for other types or without a cache folder)
 and the warm-up that leaves the answer prompt's system message in the KV cache."""
 
 from __future__ import annotations
@@ -90,12 +91,27 @@ def test_the_copy_is_reused_and_a_changed_source_gets_a_new_one(
     assert fast_copy_path(str(source), str(cache)) != copy
 
 
-def test_a_damaged_copy_is_dropped_and_the_source_answers(source: Path, tmp_path: Path) -> None:
+def test_a_damaged_copy_is_made_again(source: Path, tmp_path: Path) -> None:
     copy = fast_copy_path(str(source), str(tmp_path))
     copy.write_bytes(b"GGUF" + b"\0" * 64)
+    stale = tmp_path / f".{copy.name}.999999.part"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
     model = _load(_load_msg(source, tmp_path), None)
     try:
-        assert not copy.exists()
+        assert copy.stat().st_size > 1_000_000
+        assert not stale.exists()
+        assert model.llm.metadata["general.file_type"] == "7"
+        assert "Tom" in _answer(model)
+    finally:
+        model.llm.close()
+
+
+def test_an_unusable_cache_folder_falls_back_to_the_source(source: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    model = _load(_load_msg(source, blocked / "cache"), None)
+    try:
         assert model.llm.metadata["general.file_type"] == "3"  # the Q4_1 source itself
         assert "Tom" in _answer(model)
     finally:
