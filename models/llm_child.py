@@ -22,6 +22,7 @@ Nothing here logs or echoes prompts or answers except the token stream itself.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -257,6 +258,11 @@ def _quantize(src: str, dest: Path) -> None:
         os.replace(tmp, dest)  # readers never see a half-written copy
     finally:
         _remove(tmp)
+    # Copies of an earlier version of this file (an updated model package) are not needed.
+    stem = dest.name.rsplit("-", 1)[0]
+    for old in dest.parent.glob(f"{glob.escape(stem)}-*.{_FAST_COPY_TYPE}.gguf"):
+        if old != dest and old.name.rsplit("-", 1)[0] == stem:
+            _remove(old)
 
 
 def _remove(path: Path) -> None:

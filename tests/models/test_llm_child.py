@@ -88,7 +88,15 @@ def test_the_copy_is_reused_and_a_changed_source_gets_a_new_one(
         again.llm.close()
     st = source.stat()
     os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert fast_copy_path(str(source), str(cache)) != copy
+    newer = fast_copy_path(str(source), str(cache))
+    assert newer != copy
+    other = cache / "SmolLM2-other-0123456789abcdef.F16.gguf"  # another model's copy
+    other.write_bytes(b"x")
+    updated = _load(_load_msg(source, cache), None)
+    updated.llm.close()
+    # The updated file got its own copy; the earlier version's copy was removed.
+    assert sorted(p.name for p in cache.iterdir()) == sorted([newer.name, other.name])
+    other.unlink()
 
 
 def test_a_damaged_copy_is_made_again(source: Path, tmp_path: Path) -> None:
