@@ -35,8 +35,9 @@ ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
 ME = "me"
 ASSISTANT = "Mnemo"
-# The small model sometimes carries on writing the prompt's layout after its answer.
-STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is "]
+# The small model sometimes carries on writing the prompt's layout after its answer, or copies
+# the quoted memory lines ("> ...") until the token limit (257 tokens, 5+ s measured).
+STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is ", "\n> "]
 _LEAD = re.compile(r"^\s*(?:A|Answer)\s*:\s*", re.IGNORECASE)
 _TAIL = re.compile(r"\s*(?:Question|Earlier question|Memories)\s*:.*$", re.IGNORECASE | re.DOTALL)
 # "and the week after?": a follow-up that moves the previous question's time range.
