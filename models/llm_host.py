@@ -61,6 +61,10 @@ class ModelConfig:
     path: str
     n_ctx: int = DEFAULT_N_CTX
     n_threads: int | None = None  # None: every core
+    # Where the child may keep a CPU-friendlier re-encoding of the model (see
+    # models.llm_child: Q4_1 weights are copied once as F16, halving prompt evaluation).
+    # None: always load the file as it is.
+    cache_dir: str | None = None
 
 
 @dataclass(slots=True)
@@ -145,6 +149,13 @@ def validate_gguf(path: str | os.PathLike[str]) -> Path:
             "(*.gguf). Choose a GGUF file in Settings → Models."
         )
     return p
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for Mnemo's model re-encodings (regenerable, not user data)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("Mnemo", appauthor=False)) / "models"
 
 
 def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -581,6 +592,7 @@ class LlmHost:
                 "model_path": cfg.path,
                 "n_ctx": cfg.n_ctx,
                 "n_threads": cfg.n_threads or os.cpu_count() or 1,
+                "cache_dir": cfg.cache_dir,
             }
         )
         try:
@@ -685,6 +697,7 @@ class LlmHost:
             str(p),
             n_ctx or (base.n_ctx if base else DEFAULT_N_CTX),
             n_threads if n_threads is not None else (base.n_threads if base else None),
+            base.cache_dir if base else None,
         )
         with self._cond:
             while self._starting:  # let a start in progress finish, then decide

@@ -76,6 +76,7 @@ class FakeHost:
         self.delay = delay
         self.prompts: list[list[dict[str, str]]] = []
         self.fail_next_after: int | None = None
+        self.honor_stop = False  # cut the reply at the first stop string, as llama.cpp does
         self.loads = 0
         self.closed = False
         self.path = "fake.gguf"
@@ -96,6 +97,9 @@ class FakeHost:
         self.ensure_loaded()
         self.prompts.append(list(prompt))
         text = self.reply(list(prompt))
+        if self.honor_stop:
+            for s in stop or []:
+                text = text.split(s, 1)[0]
         pieces = [w + " " for w in text.split(" ")]
         pieces[-1] = pieces[-1].rstrip()
         fail, self.fail_next_after = self.fail_next_after, None

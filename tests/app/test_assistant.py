@@ -429,3 +429,36 @@ def test_shifted_range() -> None:
     )
     assert shifted_range("and the week after", []) is None
     assert shifted_range("and what about Bruno", prev) is None
+
+
+def test_model_config_from_settings_lets_the_model_use_the_cache_folder() -> None:
+    from app.assistant import model_config_from
+    from models.llm_host import default_cache_dir, default_model_path
+
+    values = {"models.llm_path": "", "models.llm_context": 1024, "models.llm_threads": 0}
+    cfg = model_config_from(type("S", (), {"get": staticmethod(values.get)})())
+    assert cfg.path == str(default_model_path())
+    assert (cfg.n_ctx, cfg.n_threads) == (1024, None)
+    assert cfg.cache_dir == str(default_cache_dir())
+
+
+def test_an_answer_that_starts_copying_quoted_memories_is_cut_there(
+    services: Services, host: FakeHost
+) -> None:
+    # The 135M model sometimes follows its answer with the memory blocks, "> " lines and all,
+    # until the token limit (257 tokens, 5+ s measured); a stop string ends it at once.
+    def reply(messages: list[dict[str, str]]) -> str:
+        n = block_numbers(messages, "Hetzner")[0]
+        return (
+            f"The Hetzner invoice is 23.80 EUR [{n}].\n> Invoice #4411 from Hetzner: total "
+            "23.80 EUR, due 30 November.\n> Meeting notes: the Q4 budget was approved."
+        )
+
+    host.reply = reply
+    host.honor_stop = True
+    services.llm_host = host
+    assert services.assistant is not None
+    add(services, "Invoice #4411 from Hetzner: total 23.80 EUR, due 30 November.")
+    ans = ask(services.assistant, "How much was the Hetzner invoice?")
+    assert ans.text == "The Hetzner invoice is 23.80 EUR [1]."
+    assert ans.timings["tokens"] == 7  # the words of the answer, none of the copy
