@@ -7,11 +7,18 @@ the app does; --torch-threads pins torch's thread count. CPU seconds (process_ti
 thread) are reported next to wall rates: on a shared machine only they are comparable.
 Run: .venv/bin/python -m bench.ingest_throughput [--embedder fake] [--inspector trust]
 
-Measured 2026-11-21 (2 cores shared with other jobs, load 2-7, so wall rates were noisy):
-the "non-embedding" cost was not the writes (about 0.15 ms CPU per memory, 0.3 ms with the
-trust inspector) but padding: ingest embedded 64 mixed-length texts per batch, each padded to
-the longest. Length-sorted batches under a size budget, over windows of 256 memories, halved
-the CPU per memory (one torch thread: 10.6 -> 4.7 ms)."""
+Measured 2026-11-21, before/after interleaved in one session (2 cores shared with other jobs,
+load 2.7-4.3; medians of 2-3 runs, 1500 chat-length memories):
+- non-embedding path (--embedder fake), CPU ms per memory: 0.13 (no inspector), 0.25-0.27 with
+  the trust inspector (suspicion 0.06-0.07, trust rows 0.05, row + FTS 0.05, vector row 0.01,
+  hnswlib add 0.06, normalise 0.01). It was never the ~3.4 ms gap to embed-only speed.
+- the gap was padding: ingest embedded 64 mixed-length texts per batch, each padded to the
+  longest. Length-sorted batches under a size budget, over windows of 256 memories: CPU per
+  memory with one torch thread 10.9 -> 5.1 ms (10.9 -> 4.9 with the trust inspector); with
+  torch's 2 threads, one transaction 161 -> 354 memories/s and per batch 108 -> 336/s (wall,
+  at load 2.7-3.4; embed-only ran at 410-425/s in the same runs).
+- at load ~4, torch's spinning threads inflate CPU time 2-5x on both sides; compare with
+  OMP_NUM_THREADS=1 (honest CPU work) when the machine is busy."""
 
 from __future__ import annotations
 

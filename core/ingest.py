@@ -272,8 +272,10 @@ class Ingestor:
     ) -> IngestReport:
         """Add memories. With one_transaction, everything lands in a single transaction (all or
         nothing: an invalid memory, a cancel or an error stores none of them); otherwise one
-        transaction per EMBED_BATCH memories (an error stores what came before its window). `progress(n)` gets the number processed so far;
-        `in_transaction(conn, report)` runs in the (last) transaction, e.g. to record an import.
+        transaction per EMBED_BATCH memories (an error stores the windows of EMBED_WINDOW
+        memories before it). `progress(n)` gets the number processed so far, in EMBED_BATCH
+        steps; `in_transaction(conn, report)` runs in the (last) transaction, e.g. to record an
+        import.
         """
         t0 = time.perf_counter()
         report = IngestReport()
