@@ -120,7 +120,10 @@ class MiniLMEmbedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._lock:
             self._load_locked()
-            for group in length_batches(texts, self._batch_size):
+        for group in length_batches(texts, self._batch_size):
+            # Locked per batch, not per call: a search's one query can get in between the
+            # batches of a 256-memory ingest window instead of waiting for all of it.
+            with self._lock:
                 out[group] = self._model.encode(
                     [texts[i] for i in group],
                     batch_size=len(group),
