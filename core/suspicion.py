@@ -507,9 +507,24 @@ def _legit_invisible(text: str, i: int) -> bool:
     return cp == 0x00AD and prev.isalpha() and nxt.isalpha()
 
 
+# Every character _hidden_chars acts on: text without any is returned as it is, found by one
+# regex search instead of a Python loop over each character (most text, and ~10 % of a long
+# screen's scan).
+_INVISIBLE = re.compile(
+    "["
+    + "".join(re.escape(chr(cp)) for cp in sorted(_ZERO_WIDTH | _BIDI | {0x061C}))
+    + re.escape(chr(_TAGS.start))
+    + "-"
+    + re.escape(chr(_TAGS.stop - 1))
+    + "]"
+)
+
+
 def _hidden_chars(text: str) -> tuple[Flag | None, str]:
     """Flag for invisible characters and the text with them removed (and tag characters
     decoded), so the instruction scan also sees what they were hiding."""
+    if _INVISIBLE.search(text) is None:
+        return None, text
     count = 0
     overrides = 0
     tag_chars: list[str] = []

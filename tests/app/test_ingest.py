@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.memory_service import MemoryService
@@ -47,6 +48,30 @@ def test_duplicates_are_skipped_within_and_across_calls(
     again = memory.add_many(memories(120, clock))
     assert (again.added, again.duplicates) == (20, 100)
     assert rows(memory) == 120 == len(memory.index.index)
+
+
+def test_each_memory_keeps_its_own_vector_across_windows_and_duplicates(
+    memory: MemoryService, clock: FixedClock
+) -> None:
+    # More than one embedding window, texts of very different lengths (the embedder reorders
+    # them by length), and duplicates in the middle of a window and across windows.
+    batch = [
+        NewMemory(
+            kind="import:jsonl",
+            text=f"walrus {i} " + "tusk " * ((i * 37) % 60),
+            time=clock.now() - i,
+            external_id=f"v{i % 280}",
+        )
+        for i in range(600)
+    ]
+    report = memory.add_many(batch, one_transaction=False)
+    assert (report.added, report.duplicates) == (280, 320)
+    reader = memory.store.reader()
+    for mid in report.ids:
+        (text,) = reader.execute("SELECT text FROM memories WHERE id = ?", (mid,)).fetchone()
+        stored = memory.vector_of(mid)
+        assert stored is not None
+        assert np.allclose(stored, memory.embedder.embed([text])[0], atol=1e-6)
 
 
 def test_empty_text_is_refused(memory: MemoryService, clock: FixedClock) -> None:

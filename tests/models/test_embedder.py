@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import ModelMissing
 from core.fakes import FakeEmbedder
-from models.embedder import MiniLMEmbedder
+from models.embedder import BATCH_CHARS, LENGTH_CAP, MiniLMEmbedder, length_batches
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,29 @@ def test_batches_match_single_calls(embedder: MiniLMEmbedder) -> None:
     assert batch.shape == (70, 384)
     assert np.allclose(batch[65], one[0], atol=1e-5)
     assert embedder.embed([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_mixed_lengths_keep_their_order(embedder: MiniLMEmbedder) -> None:
+    # The embedder regroups texts by length; each vector must still come back in its place.
+    texts = [("word " * ((i * 13) % 90)) + f"item {i} about herons" for i in range(40)]
+    batch = embedder.embed(texts)
+    for i in (0, 7, 22, 39):
+        assert np.allclose(batch[i], embedder.embed([texts[i]])[0], atol=1e-5)
+
+
+def test_length_batches_group_similar_lengths_within_the_budget() -> None:
+    texts = ["x" * n for n in [5, 300, 40, 2000, 41, 6, 299, 39] * 10]
+    batches = length_batches(texts, max_batch=16, budget=BATCH_CHARS)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    for b in batches:
+        longest = max(min(len(texts[i]), LENGTH_CAP) for i in b)
+        assert len(b) <= 16
+        assert len(b) == 1 or len(b) * (longest + 8) <= BATCH_CHARS
+    # Longest first, and a batch never mixes a 300-character text with a 5-character one.
+    assert all(len(texts[i]) == 2000 for i in batches[0])
+    assert not any({len(texts[i]) for i in b} >= {5, 300} for b in batches)
+    assert length_batches([]) == []
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
