@@ -46,6 +46,14 @@ if [ -f "$autostart" ] && grep -q -- "$APP_DIR/mnemo" "$autostart"; then
   say "removed $autostart (start at login)"
 fi
 
+# The answer model's re-encoded copy (models/llm_child.py): no personal data, made again on use.
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/Mnemo"
+if [ -d "$CACHE_DIR/models" ]; then
+  rm -rf -- "$CACHE_DIR/models"
+  rmdir -- "$CACHE_DIR" 2>/dev/null || true
+  say "removed the model cache in $CACHE_DIR/models"
+fi
+
 if [ "$PURGE" = 1 ]; then
   if [ -d "$DATA_DIR" ]; then
     # Refuse anything that does not look like a Mnemo data folder (a wrong MNEMO_DATA_DIR).

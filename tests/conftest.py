@@ -3,8 +3,11 @@ open a network connection (R21): any connect to an internet address fails loudly
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,6 +24,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tests must never touch the user's real data folder.
 os.environ.pop("MNEMO_PASSPHRASE", None)
+# Nor the real cache folder (the model's CPU-friendly copy goes there): one per test run, which
+# child processes and the app under test inherit.
+_CACHE = tempfile.mkdtemp(prefix="mnemo-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -82,8 +82,16 @@ def test_install_then_uninstall_leaves_home_as_it_was(home: Path, bundle: Path) 
     data = share / "Mnemo"
     data.mkdir()
     (data / "mnemo.key").write_bytes(b"k")
+    # The answer model's re-encoded copy, made on first use, goes with the app.
+    model_cache = home / ".cache" / "Mnemo" / "models"
+    model_cache.mkdir(parents=True)
+    (model_cache / "SmolLM2-135M-Instruct.Q4_1-0123456789abcdef.Q8_0.gguf").write_bytes(b"G")
+    other_cache = home / ".cache" / "other-app"
+    other_cache.mkdir()
+    before |= {".cache", ".cache/other-app"}
     out = run(UNINSTALL, home)
     assert out.returncode == 0, out.stderr
+    assert not (home / ".cache" / "Mnemo").exists() and other_cache.is_dir()
     assert f"Your memories are still in {data}" in out.stdout
     assert "PURGE=1" in out.stdout
     assert snapshot(home) == before | {".local/share/Mnemo", ".local/share/Mnemo/mnemo.key"}
