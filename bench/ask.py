@@ -7,7 +7,7 @@ honest not-founds. Prints one JSON document; the load average is reported next t
 
     python -m bench.ask [--questions 40] [--runs 3] [--plain]
 
---plain loads the GGUF as it is instead of the app's Q8_0 copy of Q4_1 weights (see
+--plain loads the GGUF as it is instead of the app's F16 copy of Q4_1 weights (see
 models.llm_child), to compare answers and timings.
 """
 
@@ -248,7 +248,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=40)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no Q8_0 copy)")
+    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no F16 copy)")
     ap.add_argument("--skip-latency", action="store_true", help="answer quality only")
     args = ap.parse_args()
     if args.plain:

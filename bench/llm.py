@@ -4,7 +4,7 @@ Prints one JSON document. Bars (BENCHMARKS.md): first token <= 1.0 s, answer <= 
 
     python -m bench.llm [--plain]
 
-The model is configured as the app configures it (a Q8_0 copy of Q4_1 weights kept in the
+The model is configured as the app configures it (a F16 copy of Q4_1 weights kept in the
 user's cache folder, see models.llm_child); --plain loads the GGUF as it is, for comparison.
 "child_cpu_s" is the CPU time of the model process over its whole life (load, warm-up, all
 questions), a measure that does not depend on how busy the machine is."""
@@ -103,7 +103,7 @@ def _children_cpu_s() -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no Q8_0 copy)")
+    ap.add_argument("--plain", action="store_true", help="load the GGUF as it is (no F16 copy)")
     args = ap.parse_args()
     cache_dir = None if args.plain else str(default_cache_dir())
     cpu0 = _children_cpu_s()

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from core.db import Connection
+from core.importers.jsonl import own_id
 from core.memories import MEMORY_COLUMNS
 from core.timeparse import parse_query
 from core.types import (
@@ -558,6 +559,7 @@ _HIT_COLUMNS = (
     "m.author, m.conversation, m.media_id, m.status"
 )
 _TIME, _TEXT, _TRUST, _DEDUP = 2, 6, 7, 8
+JSONL_KIND = "import:jsonl"  # its external ids carry a scope suffix (core.importers.jsonl)
 
 
 def _hit(
@@ -568,7 +570,7 @@ def _hit(
         group = [mid] + [g for g in group if g != mid]
     return SearchHit(
         id=mid,
-        external_id=row[1],
+        external_id=own_id(row[1]) if row[1] and row[3] == JSONL_KIND else row[1],
         time=float(row[2]),
         source=row[3],
         app=row[4],

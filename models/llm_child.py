@@ -189,18 +189,18 @@ def _open(path: str, options: dict[str, Any]) -> Any:
 
 # Weight types llama.cpp's fast CPU matrix kernels (tinyBLAS) do not cover: prompt
 # evaluation falls back to generic dot products. For the bundled Q4_1 model, 435 prompt tokens
-# cost 2.8 CPU-s; a Q8_0 copy takes 1.15 with flash attention (F16: 1.37). Q8_0 is chosen over
-# F16 for its size and memory (145 against 271 MB; the footprint bar is 1 GB for the whole app)
-# and speed; perplexity on our docs: 64.9 for Q8_0, 64.6 for the Q4_1 source, 64.3 for F16.
+# cost 2.8 CPU-s; its F16 copy takes 1.4 with flash attention (Q8_0 would take 1.15, but
+# re-rounds the weights: perplexity 64.9 against 64.6 for Q4_1 and 64.3 for F16, and it
+# changed the answer of tests/e2e/test_chat_answer.py to "not found" where F16 and Q4_1 agree).
 _SLOW_FILE_TYPES = {"3"}  # LLAMA_FTYPE_MOSTLY_Q4_1
-_FAST_COPY_TYPE = "Q8_0"
-# Bigger sources are loaded as they are: their copy (about 1.8x the size) would cost too much disk
+_FAST_COPY_TYPE = "F16"
+# Bigger sources are loaded as they are: their copy (3.5x the size) would cost too much disk
 # and load time.
 _FAST_COPY_MAX_BYTES = 512 << 20
 
 
 def fast_copy_path(path: str, cache_dir: str) -> Path:
-    """Where the Q8_0 copy of `path` lives: named after the source's path, size and mtime, so
+    """Where the F16 copy of `path` lives: named after the source's path, size and mtime, so
     a changed or replaced model file gets a new copy."""
     st = os.stat(path)
     key = f"{os.path.realpath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode()
@@ -209,10 +209,10 @@ def fast_copy_path(path: str, cache_dir: str) -> Path:
 
 
 def _fast_copy_llm(path: str, cache_dir: str, options: dict[str, Any]) -> Any | None:
-    """The model loaded from its Q8_0 copy in `cache_dir` when its own weight type is slow on
+    """The model loaded from its F16 copy in `cache_dir` when its own weight type is slow on
     CPU, making the copy (once, ~1 s for the bundled model) if needed; None when the source
-    should be loaded as it is. Q8_0 re-rounds the 4-bit weights' values (scale * q + min) to
-    8 bits, too finely to change the answers measurably. Any failure falls back to the source."""
+    should be loaded as it is. F16 holds the 4-bit weights' values (scale * q + min) to within
+    fp16 rounding, so the model answers as before. Any failure falls back to the source."""
     try:
         copy = fast_copy_path(path, cache_dir)
         if os.path.getsize(path) > _FAST_COPY_MAX_BYTES:
@@ -249,7 +249,7 @@ def _quantize(src: str, dest: Path) -> None:
             _remove(stale)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_F16
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
     try:

@@ -62,7 +62,7 @@ class ModelConfig:
     n_ctx: int = DEFAULT_N_CTX
     n_threads: int | None = None  # None: every core
     # Where the child may keep a CPU-friendlier re-encoding of the model (see
-    # models.llm_child: Q4_1 weights are copied once as Q8_0, halving prompt evaluation).
+    # models.llm_child: Q4_1 weights are copied once as F16, halving prompt evaluation).
     # None: always load the file as it is.
     cache_dir: str | None = None
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import posixpath
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -111,6 +112,14 @@ def scoped_id(
     # conversation its own way; twice gives one form for the raw and the stored field.
     base = "\x1f".join(normalise_text(normalise_text(f)) for f in fields)
     return f"{ident}#{hashlib.sha256(base.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+
+
+_SCOPE_SUFFIX = re.compile(r"#[0-9a-f]{16}\Z")
+
+
+def own_id(external_id: str) -> str:
+    """The line's own "id" back from a scoped_id (what the user's file said), for display."""
+    return _SCOPE_SUFFIX.sub("", external_id)
 
 
 def _no_constant(name: str) -> Any:

@@ -74,7 +74,7 @@ def test_import_search_note_and_status(tmp_path: Path) -> None:
     out = json.loads(
         run(data, "search", "dentist", "appointment", "--since", "2026-03-01", "--json").stdout
     )
-    assert out["hits"][0]["external_id"].startswith("msg-1#")
+    assert out["hits"][0]["external_id"] == "msg-1"  # the file's own id, without its scope
     assert "\u0002dentist\u0003" in out["hits"][0]["snippet"]
     assert set(out) == {"query", "filters", "hits", "took_ms"}
     hit = out["hits"][0]

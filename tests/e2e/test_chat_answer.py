@@ -95,7 +95,7 @@ def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_pat
 
     key = unlock_key(data, PASSPHRASE)
     conn = connect(data / "mnemo.db", key)
-    (passport,) = conn.execute("SELECT id FROM memories WHERE external_id = 'm1'").fetchone()
+    (passport,) = conn.execute("SELECT id FROM memories WHERE external_id LIKE 'm1#%'").fetchone()
 
     app = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data)],

@@ -1,4 +1,4 @@
-"""models.llm_child in-process with the real bundled model: the Q8_0 copy made for Q4_1
+"""models.llm_child in-process with the real bundled model: the F16 copy made for Q4_1
 weights (once, reused, made again when damaged, the source itself when no copy can be made,
 never for other types or without a cache folder)
 and the warm-up that leaves the answer prompt's system message in the KV cache."""
@@ -62,14 +62,14 @@ def converted(
     model.llm.close()
 
 
-def test_q4_1_model_is_loaded_from_a_q8_0_copy_in_the_cache(
+def test_q4_1_model_is_loaded_from_an_f16_copy_in_the_cache(
     converted: tuple[_Model, Path], source: Path
 ) -> None:
     model, cache = converted
     copy = fast_copy_path(str(source), str(cache))
     assert copy.is_file() and copy.parent == cache
     assert [p.name for p in cache.iterdir()] == [copy.name]  # no temporary file left
-    assert model.llm.metadata["general.file_type"] == "7"  # LLAMA_FTYPE_MOSTLY_Q8_0
+    assert model.llm.metadata["general.file_type"] == "1"  # LLAMA_FTYPE_MOSTLY_F16
     assert model.path == str(source)  # the host still sees the file it asked for
     assert "Tom" in _answer(model)
 
@@ -83,14 +83,14 @@ def test_the_copy_is_reused_and_a_changed_source_gets_a_new_one(
     again = _load(_load_msg(source, cache), None)
     try:
         assert copy.stat().st_mtime_ns == before
-        assert again.llm.metadata["general.file_type"] == "7"
+        assert again.llm.metadata["general.file_type"] == "1"
     finally:
         again.llm.close()
     st = source.stat()
     os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     newer = fast_copy_path(str(source), str(cache))
     assert newer != copy
-    other = cache / "SmolLM2-other-0123456789abcdef.Q8_0.gguf"  # another model's copy
+    other = cache / "SmolLM2-other-0123456789abcdef.F16.gguf"  # another model's copy
     other.write_bytes(b"x")
     updated = _load(_load_msg(source, cache), None)
     updated.llm.close()
@@ -109,7 +109,7 @@ def test_a_damaged_copy_is_made_again(source: Path, tmp_path: Path) -> None:
     try:
         assert copy.stat().st_size > 1_000_000
         assert not stale.exists()
-        assert model.llm.metadata["general.file_type"] == "7"
+        assert model.llm.metadata["general.file_type"] == "1"
         assert "Tom" in _answer(model)
     finally:
         model.llm.close()
@@ -135,10 +135,10 @@ def test_no_copy_without_a_cache_folder_or_for_a_fast_type(
     finally:
         plain.llm.close()
     _, cache = converted
-    q8 = tmp_path / "q8.gguf"
-    q8.symlink_to(next(cache.glob("*.Q8_0.gguf")))
+    f16 = tmp_path / "f16.gguf"
+    f16.symlink_to(next(cache.glob("*.F16.gguf")))
     other = tmp_path / "cache"
-    model = _load(_load_msg(q8, other), None)
+    model = _load(_load_msg(f16, other), None)
     model.llm.close()
     assert not other.exists() or not any(other.iterdir())
 

@@ -1,5 +1,5 @@
 """The host hands its cache folder to the child: the bundled Q4_1 model is answered from its
-Q8_0 copy, and a model switch keeps the folder."""
+F16 copy, and a model switch keeps the folder."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_host_loads_through_the_cache_folder_and_keeps_it_on_switch(tmp_path: Pa
     host = LlmHost(ModelConfig(model, n_ctx=1024, cache_dir=str(tmp_path)))
     try:
         host.ensure_loaded()
-        copies = list(tmp_path.glob("*.Q8_0.gguf"))
+        copies = list(tmp_path.glob("*.F16.gguf"))
         assert len(copies) == 1
         result = host.complete(
             [{"role": "user", "content": "Say hello."}], max_tokens=8, temperature=0.0
@@ -26,7 +26,7 @@ def test_host_loads_through_the_cache_folder_and_keeps_it_on_switch(tmp_path: Pa
         host.set_model(model)
         cfg = host.config
         assert cfg is not None and cfg.cache_dir == str(tmp_path)
-        assert list(tmp_path.glob("*.Q8_0.gguf")) == copies
+        assert list(tmp_path.glob("*.F16.gguf")) == copies
     finally:
         host.close()
 

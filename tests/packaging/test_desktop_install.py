@@ -85,7 +85,7 @@ def test_install_then_uninstall_leaves_home_as_it_was(home: Path, bundle: Path) 
     # The answer model's re-encoded copy, made on first use, goes with the app.
     model_cache = home / ".cache" / "Mnemo" / "models"
     model_cache.mkdir(parents=True)
-    (model_cache / "SmolLM2-135M-Instruct.Q4_1-0123456789abcdef.Q8_0.gguf").write_bytes(b"G")
+    (model_cache / "SmolLM2-135M-Instruct.Q4_1-0123456789abcdef.F16.gguf").write_bytes(b"G")
     other_cache = home / ".cache" / "other-app"
     other_cache.mkdir()
     before |= {".cache", ".cache/other-app"}

@@ -135,3 +135,11 @@ def test_the_stored_fields_give_back_the_external_id(store: Store, tmp_path: Pat
     for external_id, conversation, time, author, text in rows.fetchall():
         given = external_id.partition("#")[0]
         assert scoped_id(given, conversation, time, author, text) == external_id
+
+
+def test_own_id_gives_back_what_the_file_said() -> None:
+    from core.importers.jsonl import own_id, scoped_id
+
+    ext = scoped_id("msg#7", "home", 1_700_000_000.0, "Ana", "hello")
+    assert ext != "msg#7" and own_id(ext) == "msg#7"
+    assert own_id("no-scope") == "no-scope"
