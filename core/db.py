@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import sqlcipher3
 
-from core.errors import DiskFull, StoreDamaged
+from core.errors import DiskFull, StoreDamaged, StoreLocked
 from core.keys import DataKey
 
 Connection: TypeAlias = sqlcipher3.Connection
@@ -23,11 +24,100 @@ BUSY_TIMEOUT_MS = 30_000
 _savepoints = itertools.count()
 
 
+class _GuardedCursor(sqlcipher3.Cursor):
+    """A cursor whose every step holds its connection's use lock (see _GuardedConnection)."""
+
+    connection: _GuardedConnection
+
+    def execute(self, *args: Any) -> _GuardedCursor:
+        return self.connection._guarded(super().execute, *args)
+
+    def executemany(self, *args: Any) -> _GuardedCursor:
+        return self.connection._guarded(super().executemany, *args)
+
+    def executescript(self, *args: Any) -> _GuardedCursor:
+        return self.connection._guarded(super().executescript, *args)
+
+    def fetchone(self) -> Any:
+        return self.connection._guarded(super().fetchone)
+
+    def fetchmany(self, *args: Any) -> list[Any]:
+        return self.connection._guarded(super().fetchmany, *args)
+
+    def fetchall(self) -> list[Any]:
+        return self.connection._guarded(super().fetchall)
+
+    def __next__(self) -> Any:
+        return self.connection._guarded(super().__next__)
+
+
+class _GuardedConnection(sqlcipher3.Connection):
+    """A connection that another thread can close safely (lock closes every reader from the
+    locking thread). SQLite runs a statement with Python's GIL released; closing the connection
+    meanwhile frees the statement under it and crashes the process. So every step holds a use
+    lock, and `retire()` interrupts the running statement (SQLite's thread-safe way to stop it),
+    waits for the lock, then closes. Afterwards the owner's next call raises StoreLocked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._use = threading.RLock()
+        self._retired = False
+
+    def _guarded(self, fn: Any, *args: Any) -> Any:
+        with self._use:
+            if self._retired:
+                raise StoreLocked()
+            try:
+                return fn(*args)
+            except (DatabaseError, sqlcipher3.ProgrammingError):
+                if self._retired:
+                    raise StoreLocked() from None
+                raise
+
+    def cursor(self, factory: Any = _GuardedCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, *args: Any) -> Any:
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self.cursor().executemany(*args)
+
+    def executescript(self, *args: Any) -> Any:
+        return self.cursor().executescript(*args)
+
+    def backup(self, *args: Any, **kwargs: Any) -> None:
+        with self._use:
+            if self._retired:
+                raise StoreLocked()
+            super().backup(*args, **kwargs)
+
+    def retire(self) -> None:
+        """Stop what runs on this connection and close it, from any thread."""
+        self._retired = True
+        if not self._use.acquire(blocking=False):
+            # A step is running on another thread. Interrupt only then: an interrupt with
+            # nothing running would stay pending and abort the checkpoint that closing the
+            # last connection makes (leaving the data in the WAL).
+            with contextlib.suppress(sqlcipher3.ProgrammingError):
+                self.interrupt()
+            self._use.acquire()
+        try:
+            with contextlib.suppress(DatabaseError, sqlcipher3.ProgrammingError):
+                self.close()
+        finally:
+            self._use.release()
+
+
 def connect(path: Path, key: DataKey) -> Connection:
     """Open `path` with `key`. A file that is not a database under this key is 'damaged'
     (the passphrase was already checked against the key file)."""
     conn = sqlcipher3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        str(path),
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        factory=_GuardedConnection,
     )
     try:
         # SQLCipher's own log goes to stderr; our errors say what is wrong in one line.

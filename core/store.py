@@ -193,8 +193,10 @@ class Store:
         if writer is not None:
             writer.stop()
         for r in readers:
+            # Readers may be mid-query on other threads: retire() stops and closes them safely.
+            retire = getattr(r, "retire", None)
             try:
-                r.close()
+                retire() if retire is not None else r.close()
             except DatabaseError:
                 pass
         key.wipe()

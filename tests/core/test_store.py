@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,50 @@ def test_store_create_refuses_an_existing_store(tmp_path: Path) -> None:
     with pytest.raises(AlreadyInitialised):
         Store(tmp_path / "data").create(PASSPHRASE, TEST_KDF)
     assert snapshot(tmp_path / "data") == before
+
+
+def test_lock_while_other_threads_are_mid_query_stops_them_without_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Seen in the app: auto-lock while a search ran on a worker thread closed that thread's
+    connection under its running statement, and the process died (segmentation fault). Lock
+    now interrupts the statement and closes the connection only once the step has returned;
+    the worker gets StoreLocked."""
+    import threading
+
+    s = _store(tmp_path, notes=20)
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) "
+        "SELECT count(*) FROM n, memories WHERE memories.id = 1"
+    )
+    started = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def query(kind: str) -> None:
+        conn = s.store.reader()
+        started.wait()
+        try:
+            if kind == "step":
+                conn.execute(slow).fetchone()
+            else:  # many short steps, as a worker iterating rows does
+                for _ in range(100_000):
+                    for _row in conn.execute("SELECT id, text FROM memories"):
+                        pass
+            outcomes.append("finished")
+        except StoreLocked:
+            outcomes.append("locked")
+
+    workers = [threading.Thread(target=query, args=(k,)) for k in ("step", "rows", "rows")]
+    for w in workers:
+        w.start()
+    started.wait()
+    time.sleep(0.2)  # let them get into SQLite
+    t0 = time.monotonic()
+    s.lock()
+    for w in workers:
+        w.join(10)
+    assert not any(w.is_alive() for w in workers)
+    assert outcomes == ["locked"] * 3
+    assert time.monotonic() - t0 < 5  # the running statement was interrupted, not waited out
+    with pytest.raises(StoreLocked):
+        s.store.reader()
