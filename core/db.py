@@ -50,6 +50,11 @@ class _GuardedCursor(sqlcipher3.Cursor):
     def __next__(self) -> Any:
         return self.connection._guarded(super().__next__)
 
+    def __iter__(self) -> Iterator[Any]:
+        # Loops take rows in guarded batches: a guarded step per row costs ~0.5 us more.
+        while batch := self.connection._guarded(super().fetchmany, 256):
+            yield from batch
+
 
 class _GuardedConnection(sqlcipher3.Connection):
     """A connection that another thread can close safely (lock closes every reader from the
