@@ -68,6 +68,11 @@ STOPWORDS = frozenset({
 
 # Exact vector search over the allowed ids when a filter leaves at most this many.
 EXACT_LIMIT = 3_000
+# A filter passing more memories than this is "broad": its ids are not listed (at 1M memories
+# an app or a month is 100k+ ids, and listing them was most of a filtered search's time);
+# candidates from the unfiltered rankings are checked against it instead.
+BROAD = 20_000
+BROAD_MAX_CANDIDATES = 8_000
 # A word in more memories than this is "common" (see Searcher.fts_ids).
 COMMON_TERM = 2_000
 WINDOW = 1_000
@@ -198,6 +203,47 @@ def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: i
 
 
 # -- the searcher ------------------------------------------------------------------------------
+class BroadFilter:
+    """A time/app/source filter that passes many memories: membership is asked of SQLite for
+    candidate ids in bulk (`check`) rather than listing every passing id up front."""
+
+    def __init__(self, conn: Connection, where: str, args: list[Any]) -> None:
+        self._conn = conn
+        self._where = where
+        self._args = args
+        self._known: dict[int, bool] = {}
+
+    def check(self, ids: Sequence[int]) -> None:
+        todo = list(dict.fromkeys(i for i in ids if i not in self._known))
+        for start in range(0, len(todo), 900):
+            part = todo[start : start + 900]
+            marks = ",".join("?" * len(part))
+            passing = {
+                i
+                for (i,) in self._conn.execute(
+                    f"SELECT id FROM memories WHERE id IN ({marks}) AND {self._where}",
+                    [*part, *self._args],
+                )
+            }
+            for i in part:
+                self._known[i] = i in passing
+
+    def __contains__(self, mid: object) -> bool:
+        if not isinstance(mid, int):
+            return False
+        if mid not in self._known:
+            self.check([mid])
+        return self._known[mid]
+
+    def listed(self) -> set[int]:
+        return {
+            i
+            for (i,) in self._conn.execute(
+                "SELECT id FROM memories WHERE " + self._where, self._args
+            )
+        }
+
+
 class Searcher:
     def __init__(
         self,
@@ -276,10 +322,10 @@ class Searcher:
         return self._finish(conn, scored, f, [], False, k)
 
     # ranked search
-    def _allowed_ids(self, conn: Connection, f: SearchFilters) -> set[int] | None:
+    def _allowed_ids(self, conn: Connection, f: SearchFilters) -> set[int] | BroadFilter | None:
         """Ids passing the time/app/source filters, read from covering indexes (no table rows);
-        None when there are no such filters. Status, hidden and derived are checked later on
-        the few candidates."""
+        a BroadFilter when more than BROAD pass; None when there are no such filters. Status,
+        hidden and derived are checked later on the few candidates."""
         if not restrictive(f):
             return None
         clauses: list[str] = []
@@ -299,8 +345,14 @@ class Searcher:
             else:
                 clauses.append("kind = ?")
                 args.append(f.source)
-        sql = "SELECT id FROM memories WHERE " + " AND ".join(clauses)
-        return {i for (i,) in conn.execute(sql, args)}
+        where = " AND ".join(clauses)
+        (n,) = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT ?)",
+            [*args, BROAD + 1],
+        ).fetchone()
+        if n > BROAD:
+            return BroadFilter(conn, where, args)
+        return {i for (i,) in conn.execute("SELECT id FROM memories WHERE " + where, args)}
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
@@ -324,7 +376,7 @@ class Searcher:
         conn: Connection,
         terms: list[str],
         prefix_last: bool,
-        allowed: set[int] | None,
+        allowed: set[int] | BroadFilter | None,
         limit: int,
         also: Sequence[int] = (),
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
@@ -363,6 +415,8 @@ class Searcher:
                 (*also, match, cap + len(also)),
             ).fetchall()
             extra = {i: r for i, r, w in rows if w}
+            if isinstance(allowed, BroadFilter):
+                allowed.check([i for i, _, _ in rows])
             # All matching `also` ids came back, then the best others: at least `cap` of them,
             # so the best `cap` of these rows are the best `cap` of all matches.
             top = sorted((r, i) for i, r, _ in rows)[:cap]
@@ -376,6 +430,8 @@ class Searcher:
                 sql += "AND rowid < ? "
                 args.append(below)
             rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
+            if isinstance(allowed, BroadFilter):
+                allowed.check([i for i, _ in rows])
             for i, r in rows:
                 if allowed is None or i in allowed:
                     found.append((r, i))
@@ -401,7 +457,11 @@ class Searcher:
         return [(i, r) for r, i in found[:limit]], extra
 
     def vector_ids(
-        self, conn: Connection, qvec: np.ndarray, allowed: set[int] | None, limit: int
+        self,
+        conn: Connection,
+        qvec: np.ndarray,
+        allowed: set[int] | BroadFilter | None,
+        limit: int,
     ) -> list[tuple[int, float]]:
         """(id, cosine similarity) best first."""
         index = self._index()
@@ -410,6 +470,20 @@ class Searcher:
         if allowed is None:
             # Status/hidden/derived exclusions are rare: a margin covers them.
             return list(zip(*index.search(qvec, limit + limit // 2)))
+        if isinstance(allowed, BroadFilter):
+            # Nearest neighbours without the filter, checked in bulk, widening until enough
+            # pass; a filter that still starves them is listed after all.
+            want = 4 * limit
+            while True:
+                ids, sims = index.search(qvec, want)
+                allowed.check(ids)
+                found = [(i, s) for i, s in zip(ids, sims) if i in allowed]
+                if len(found) >= limit or len(ids) < want:
+                    return found[:limit]
+                if want >= BROAD_MAX_CANDIDATES:
+                    break
+                want = min(4 * want, BROAD_MAX_CANDIDATES)
+            allowed = allowed.listed()
         if not allowed:
             return []
         if len(allowed) <= EXACT_LIMIT:
