@@ -33,29 +33,13 @@ if str(ROOT) not in sys.path:
 from app.assistant import Answer  # noqa: E402
 from app.services import Services  # noqa: E402
 from bench.common import PASSPHRASE, emit, envelope  # noqa: E402
+from bench.llm import MEMORIES as LLM_MEMORIES  # noqa: E402
 from bench.synthetic import generate  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
 from core.types import NewMemory  # noqa: E402
 
 DAY = 86400.0
-LATENCY_MEMORIES = [
-    ("Anna: the dentist appointment is on Thursday at 3pm, don't forget.", "chat", "Anna"),
-    ("Weather in Paris: sunny, 18 degrees, light wind from the west.", "screen", "firefox"),
-    ("Invoice #4411 from Hetzner: total 23.80 EUR, due 30 November.", "screen", "thunderbird"),
-    ("Tom: I booked the train to Lyon, it leaves at 8:42 from Gare de Lyon.", "chat", "Tom"),
-    (
-        "Meeting notes: the Q4 budget was approved at 120,000 euros. Next review in January.",
-        "note",
-        None,
-    ),
-    ("The wifi password for the cabin is written on the fridge. Check-in after 4pm.", "note", None),
-    ("Sarah: my new phone number is 06 12 34 56 78.", "chat", "Sarah"),
-    (
-        "Recipe: lentil soup needs 200 g red lentils, one onion, two carrots and cumin.",
-        "screen",
-        "firefox",
-    ),
-]
+LATENCY_MEMORIES = LLM_MEMORIES  # the same 8 memories bench.llm times
 LATENCY_QUESTIONS = [
     "When is the dentist appointment?",
     "What time does the train to Lyon leave?",
