@@ -34,6 +34,7 @@ from app.assistant import Answer  # noqa: E402
 from app.services import Services  # noqa: E402
 from bench.common import PASSPHRASE, emit, envelope  # noqa: E402
 from bench.llm import MEMORIES as LLM_MEMORIES  # noqa: E402
+from bench.retrieval_quality import corpus_memories  # noqa: E402
 from bench.synthetic import generate  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
 from core.types import NewMemory  # noqa: E402
@@ -156,21 +157,7 @@ def quality(n_questions: int, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-quality-") as d:
         s = new_services(Path(d) / "store")
         try:
-            s.require_memory().add_many(
-                [
-                    NewMemory(
-                        kind="screen" if m.kind == "screen" else "import:jsonl",
-                        text=m.text,
-                        time=m.time,
-                        app=m.app,
-                        author=m.speaker if m.kind != "screen" else None,
-                        conversation=m.conversation if m.kind != "screen" else None,
-                        title=m.conversation,
-                        external_id=m.external_id,
-                    )
-                    for m in corpus.messages
-                ]
-            )
+            s.require_memory().add_many(corpus_memories(corpus))
             ext = dict(s.store.reader().execute("SELECT id, external_id FROM memories"))
             per: list[dict[str, Any]] = []
             assert s.assistant is not None

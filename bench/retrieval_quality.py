@@ -26,8 +26,9 @@ from core.types import NewMemory
 K = 10
 
 
-def load(memory: MemoryService, corpus: Corpus) -> tuple[dict[int, str], float]:
-    items = [
+def corpus_memories(corpus: Corpus) -> list[NewMemory]:
+    """The synthetic corpus as memories: screens as screens, chats as imported JSONL lines."""
+    return [
         NewMemory(
             kind="screen" if m.kind == "screen" else "import:jsonl",
             text=m.text,
@@ -40,6 +41,10 @@ def load(memory: MemoryService, corpus: Corpus) -> tuple[dict[int, str], float]:
         )
         for m in corpus.messages
     ]
+
+
+def load(memory: MemoryService, corpus: Corpus) -> tuple[dict[int, str], float]:
+    items = corpus_memories(corpus)
     t0 = time.perf_counter()
     report = memory.add_many(items)
     took = time.perf_counter() - t0
