@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
 from pathlib import Path
+from types import TracebackType
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
@@ -18,7 +21,7 @@ from app.logging_setup import setup_logging
 from app.retention import RetentionScheduler
 from app.services import Changes, Services
 from app.tasks import TaskRunner
-from core.errors import StoreLocked
+from core.errors import StoreLocked, UserFacingError
 from ui import erase_ui
 from ui.about import AboutWindow, add_help_menu
 from ui.capture_tray import CaptureControl
@@ -29,6 +32,18 @@ from ui.trust_review import ReviewBadge
 from ui.unlock import FirstRunWindow, UnlockWindow, centre
 
 log = logging.getLogger(__name__)
+
+# Windows Qt makes for itself that show no content: the tray icon's own window (X11 XEmbed).
+# Locking must leave them alone, or the tray icon disappears with the content.
+_SHELL_WINDOWS = ("QSystemTrayIconSys",)
+
+
+class _ChangeRelay(QObject):
+    """Lives on the GUI thread. Services announce changes from any thread; emitting a signal
+    of this object from a worker delivers it queued, in order, on the GUI thread, so no change
+    is lost between a copy and a clear of a shared list."""
+
+    changed = Signal(object)
 
 
 class Controller(QObject):
@@ -56,17 +71,17 @@ class Controller(QObject):
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
         self.server.newConnection.connect(self._other_instance)
-        # Changes arrive from worker threads; a timer on the GUI thread coalesces them.
+        # Changes arrive from worker threads as queued signals; the GUI thread gathers them and
+        # a single-shot timer coalesces a burst into one refresh.
         self._pending: list[Changes] = []
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(250)
         self._refresh_timer.timeout.connect(self._flush_changes)
-        self.services.subscribe(self._pending.append)
-        self._poll = QTimer(self)
-        self._poll.setInterval(300)
-        self._poll.timeout.connect(self._maybe_refresh)
-        self._poll.start()
+        self._changes = _ChangeRelay(self)
+        self._changes.changed.connect(self._change_arrived)
+        self.services.subscribe(self._changes.changed.emit)
+        self._quitting = False
         self.autolock = AutoLock(self.tasks, self.services.autolock_config, self._is_unlocked)
         self.autolock.lock_requested.connect(lambda reason: self.lock())
         self.backups = BackupScheduler(self.tasks, self.services.run_scheduled_backup)
@@ -262,6 +277,8 @@ class Controller(QObject):
         # Every window that may show content goes: dialogs, viewers, chat, the main window.
         was_showing = False
         for w in QApplication.topLevelWidgets():
+            if w.metaObject().className() in _SHELL_WINDOWS:
+                continue
             if w.isVisible() and w is not self.gate and w.isWindow():
                 was_showing = was_showing or not isinstance(w, QMenu)
                 w.hide()
@@ -276,11 +293,16 @@ class Controller(QObject):
         self._show_unlock(hidden=not was_showing and self.tray is not None)
 
     def quit(self) -> None:
-        self.app.quit()
+        """Leave the event loop now. `QApplication.quit()` asks every window to close first and
+        gives up when one refuses: the main window refuses (it hides to the tray), so Ctrl+Q
+        from a page would leave the process running with no window."""
+        self._quitting = True
+        self.app.exit(0)
 
     def shutdown(self) -> None:
-        self._poll.stop()
-        # A refresh already scheduled must not run after the windows are gone.
+        # A refresh already scheduled, or a change still queued, must not run after the
+        # windows are gone.
+        self._quitting = True
         self._refresh_timer.stop()
         self._pending.clear()
         if self.capture is not None:
@@ -290,8 +312,11 @@ class Controller(QObject):
         if self.hotkey is not None:
             self.hotkey.stop()
         self.retention.stop()
-        self.tasks.wait(10_000)
+        # Stop the work first, then wait for it: closing the store interrupts a running query
+        # (the task gets StoreLocked) and closing the model host ends a streaming answer, so
+        # quitting never waits for an answer or a long search to finish.
         self.services.close()
+        self.tasks.wait(3_000)
         if self.tray:
             self.tray.hide()
         self.server.close()
@@ -308,8 +333,12 @@ class Controller(QObject):
         parent = self.main if self.main is not None else self.gate
         QMessageBox.warning(parent, "Mnemo", text)
 
-    def _maybe_refresh(self) -> None:
-        if self._pending and not self._refresh_timer.isActive():
+    @Slot(object)
+    def _change_arrived(self, changes: Changes) -> None:
+        if self._quitting:
+            return
+        self._pending.append(changes)
+        if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
     def _notify(self, text: str) -> None:
@@ -319,7 +348,7 @@ class Controller(QObject):
             self.main.statusBar().showMessage(text, 15_000)
 
     def _flush_changes(self) -> None:
-        batch, self._pending[:] = list(self._pending), []
+        batch, self._pending = self._pending, []
         if any(c.locked for c in batch) and not self.services.unlocked and self.main is not None:
             self.lock()  # locked underneath us (damage found, another caller): hide content
             return
@@ -335,7 +364,34 @@ class Controller(QObject):
             ):
                 self.review_badge.update()
 
+    # -- one error path ------------------------------------------------------------------------
+    def install_excepthooks(self) -> None:
+        """An exception nothing caught, in a slot on the GUI thread or in any thread, is logged
+        with its traceback and shown in the crash dialog (the same path as a failed task)."""
+        self._previous_hooks = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self._unhandled
+        threading.excepthook = self._unhandled_in_thread
 
-def excepthook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-    log.error("unhandled error", exc_info=(exc_type, exc, tb))
-    sys.__excepthook__(exc_type, exc, tb)
+    def remove_excepthooks(self) -> None:
+        hooks = getattr(self, "_previous_hooks", None)
+        if hooks is not None:
+            sys.excepthook, threading.excepthook = hooks
+            self._previous_hooks = None
+
+    def _unhandled(
+        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        log.error("unhandled error", exc_info=(exc_type, exc, tb))
+        if isinstance(exc, UserFacingError):
+            self.tasks.user_error.emit(str(exc))
+        else:
+            # A signal of a GUI-thread object: from another thread it is delivered queued.
+            self.tasks.bug.emit("".join(traceback.format_exception(exc_type, exc, tb)))
+
+    def _unhandled_in_thread(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+            return
+        self._unhandled(args.exc_type, args.exc_value, args.exc_traceback)

@@ -65,7 +65,9 @@ def run_gui(argv: list[str]) -> int:
     from ui.controller import Controller
 
     controller = Controller(app, data_dir, name, start_in_tray=args.tray)
+    controller.install_excepthooks()
     controller.start()
     code = app.exec()
     controller.shutdown()
+    controller.remove_excepthooks()
     return int(code)

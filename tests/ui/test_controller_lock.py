@@ -80,7 +80,6 @@ def test_a_refresh_scheduled_before_shutdown_does_not_run_after_it(
     locks: list[bool] = []
     monkeypatch.setattr(c, "lock", lambda: locks.append(True))
     c.services.lock()  # the store locks underneath the window: a locked notice is queued
-    c._maybe_refresh()
     assert c._refresh_timer.isActive()
     c.tasks.wait(10_000)
     c.shutdown()
