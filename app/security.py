@@ -182,6 +182,15 @@ def keyring_fetch(data_dir: Path) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def keyring_remember(data_dir: Path, passphrase: str) -> None:
+    """Keep the passphrase in the keyring for unlock at login, once it has opened the key file
+    (a wrong one is refused with WrongPassphrase and nothing is kept)."""
+    from core.keys import unlock_key
+
+    unlock_key(data_dir, passphrase).wipe()
+    keyring_store(data_dir, passphrase)
+
+
 def keyring_forget(data_dir: Path) -> None:
     try:
         kr = _keyring()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from app.security import UnlockThrottle, keyring_store
 from core import audit
 from core import backup as backups
+from core.capture.exclusions import ExclusionRules
 from core.clock import Clock, SystemClock
 from core.db import DatabaseError, integrity_ok
 from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
@@ -307,6 +308,11 @@ class Services:
 
                 self.llm_host = make_host(self.settings)
             return self.llm_host
+
+    @staticmethod
+    def check_exclusions(apps: list[str], titles: list[str], domains: list[str]) -> None:
+        """Raises BadInput naming the exclusion the user typed that cannot be used."""
+        ExclusionRules.from_user(apps, titles, domains)
 
     def require_memory(self) -> MemoryService:
         if self.memory is None:

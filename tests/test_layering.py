@@ -27,6 +27,17 @@ FORBIDDEN = {
     "core": HEAVY | {"app", "ui", "models"},
     "models": {"app", "ui", "PySide6", "shiboken6"},
     "app": {"ui"},
+    "ui": {"models", "torch", "llama_cpp", "sentence_transformers", "rapidocr", "onnxruntime"},
+}
+# Widgets reach the domain through `app` services; from `core` they may use only its value
+# types and declarations (DESIGN.md: "ui imports app, and core types/errors").
+UI_MAY_USE_FROM_CORE = {
+    "core.errors",  # UserFacingError and its kinds, to show them as such
+    "core.types",  # the value types services hand back
+    "core.version",  # the About box
+    "core.settings",  # the declared settings the Settings page is built from
+    "core.passphrase",  # the strength meter under a passphrase field (a pure function)
+    "core.erase",  # EraseSpec / Preview / Receipt: the values of an erase
 }
 
 
@@ -49,6 +60,29 @@ def test_layers_import_only_downwards() -> None:
             if bad:
                 problems.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert not problems, "layering violated:\n" + "\n".join(problems)
+
+
+def core_modules_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "core")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "core":
+                found.update(f"core.{a.name}" for a in node.names)
+            elif node.module.startswith("core."):
+                found.add(node.module)
+    return found
+
+
+def test_widgets_use_only_core_types_and_errors() -> None:
+    problems = []
+    for path in sorted((ROOT / "ui").rglob("*.py")):
+        bad = core_modules_imported(path) - UI_MAY_USE_FROM_CORE
+        if bad:
+            problems.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not problems, "ui must reach core through app services:\n" + "\n".join(problems)
 
 
 def test_core_imports_without_heavy_engines() -> None:

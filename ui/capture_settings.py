@@ -159,9 +159,7 @@ class ExclusionEditor(QGroupBox):
         seq = self._seq
 
         def save() -> None:
-            from core.capture.exclusions import ExclusionRules
-
-            ExclusionRules.from_user(apps, titles, domains)  # BadInput says what is wrong
+            self.services.check_exclusions(apps, titles, domains)  # BadInput says what is wrong
             with self._save_lock:
                 if seq != self._seq:
                     return  # a newer edit is being saved: an older one must not overwrite it

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import backup_service as backups
 from app import security
 from app.autolock import ScreenLockProbe
 from app.services import Services
 from app.tasks import TaskRunner
-from core import backup as backups
 from core.errors import UserFacingError
 from core.passphrase import MIN_LENGTH, estimate
 
@@ -233,10 +233,7 @@ class KeyringBox(QGroupBox):
 
         def apply() -> None:
             if on:
-                from core.keys import unlock_key
-
-                unlock_key(data_dir, passphrase).wipe()  # only a right passphrase is kept
-                security.keyring_store(data_dir, passphrase)
+                security.keyring_remember(data_dir, passphrase)  # only a right one is kept
             else:
                 security.keyring_forget(data_dir)
             self.services.settings.set("device.use_keyring", on)
@@ -353,5 +350,5 @@ class DataFolderRow(QWidget):
             self.status.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
 
         self.tasks.run(
-            lambda: backups.restore_backup(Path(source), Path(target), passphrase), done, failed
+            lambda: backups.restore(Path(source), Path(target), passphrase), done, failed
         )
