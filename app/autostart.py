@@ -7,12 +7,13 @@ cannot be written."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import plistlib
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from app import paths
 from core.errors import UserFacingError
@@ -212,18 +213,24 @@ class LaunchAgentAutostart:
 
 
 # -- Windows ----------------------------------------------------------------------------------
+def _winreg() -> Any:
+    """The registry module (Windows only; typed loosely so the other platforms check too)."""
+    return importlib.import_module("winreg")
+
+
 class WindowsRunKeyAutostart:
     """HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run, value "Mnemo". Only on Windows."""
 
-    def _key(self, write: bool):  # type: ignore[no-untyped-def]
-        import winreg  # type: ignore[import-not-found, unused-ignore]
+    def _key(self, write: bool) -> Any:
+        winreg = _winreg()
 
         access = winreg.KEY_SET_VALUE if write else winreg.KEY_READ
         return winreg.OpenKey(winreg.HKEY_CURRENT_USER, WINDOWS_RUN_KEY, 0, access)
 
     def enable(self, command: list[str]) -> None:
         import subprocess
-        import winreg  # type: ignore[import-not-found, unused-ignore]
+
+        winreg = _winreg()
 
         with self._key(write=True) as key:
             winreg.SetValueEx(
@@ -231,7 +238,7 @@ class WindowsRunKeyAutostart:
             )
 
     def disable(self) -> None:
-        import winreg  # type: ignore[import-not-found, unused-ignore]
+        winreg = _winreg()
 
         try:
             with self._key(write=True) as key:
@@ -240,7 +247,7 @@ class WindowsRunKeyAutostart:
             pass
 
     def command(self) -> list[str] | None:
-        import winreg  # type: ignore[import-not-found, unused-ignore]
+        winreg = _winreg()
 
         try:
             with self._key(write=False) as key:

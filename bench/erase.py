@@ -73,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-erase-") as tmp:
         store = new_store(Path(tmp) / "store")
         load_s = load(store, args.n, args.days, now)
-        memory = MemoryService(store, SyntheticEmbedder(), background=True)  # type: ignore[arg-type]
+        memory = MemoryService(store, SyntheticEmbedder(), background=True)
         t0 = time.perf_counter()
         memory.open(wait=True)
         build_s = time.perf_counter() - t0

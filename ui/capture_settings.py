@@ -50,10 +50,13 @@ class _EntryList(QWidget):
         v.addWidget(self.list)
         row = QHBoxLayout()
         if pick:
-            self.entry: QLineEdit | QComboBox = QComboBox()
-            self.entry.setEditable(True)
-            self.entry.lineEdit().setPlaceholderText(placeholder)
-            self.entry.lineEdit().returnPressed.connect(self._add)
+            combo = QComboBox()
+            combo.setEditable(True)
+            line = combo.lineEdit()
+            assert line is not None  # an editable combo box has one
+            line.setPlaceholderText(placeholder)
+            line.returnPressed.connect(self._add)
+            self.entry: QLineEdit | QComboBox = combo
         else:
             self.entry = QLineEdit()
             self.entry.setPlaceholderText(placeholder)

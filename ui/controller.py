@@ -8,6 +8,7 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
@@ -324,7 +325,12 @@ class Controller(QObject):
     def _other_instance(self) -> None:
         sock: QLocalSocket | None = self.server.nextPendingConnection()
         if sock is not None:
-            sock.readyRead.connect(lambda: (sock.readAll(), self.open()))
+
+            def show() -> None:
+                sock.readAll()
+                self.open()
+
+            sock.readyRead.connect(show)
             sock.disconnected.connect(sock.deleteLater)
 
     def _user_error(self, text: str) -> None:
@@ -368,7 +374,7 @@ class Controller(QObject):
     def install_excepthooks(self) -> None:
         """An exception nothing caught, in a slot on the GUI thread or in any thread, is logged
         with its traceback and shown in the crash dialog (the same path as a failed task)."""
-        self._previous_hooks = (sys.excepthook, threading.excepthook)
+        self._previous_hooks: tuple[Any, Any] | None = (sys.excepthook, threading.excepthook)
         sys.excepthook = self._unhandled
         threading.excepthook = self._unhandled_in_thread
 
