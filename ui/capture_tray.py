@@ -163,7 +163,11 @@ class CaptureControl(QObject):
         self.resume_action.setVisible(paused)
         self.now_action.setVisible(True)
         if self.tray is not None:
-            self.tray.set_state(ICON_STATES.get(status.state, status.state), status.line)
+            self.tray.set_state(
+                ICON_STATES.get(status.state, status.state), status.line, part="capture"
+            )
+            # The tray's own status line says it already when capture is the most urgent.
+            self.status_action.setVisible(self.tray.status.text() != status.line)
             for text in capture.take_notices():
                 self.tray.icon.showMessage("Mnemo", text)
 

@@ -541,9 +541,9 @@ class ReviewBadge:
         self.action.setVisible(n > 0)
         self.action.setText(f"Review {n} suspicious memories…")
         if n:
-            self.tray.set_state("attention", f"{n} memories to review")
+            self.tray.set_state("attention", f"{n} memories to review", part="review")
         else:
-            self.tray.set_state("idle", "Unlocked")
+            self.tray.set_state("idle", "Unlocked", part="review")
 
 
 class TrustSettingsBox(QWidget):

@@ -73,6 +73,7 @@ def test_review_page_approve_reject_and_badge(
 ) -> None:
     first, second, third, benign = seed(services)
     tray = Tray()
+    tray.set_state("idle", "Unlocked")  # what the controller reports once the store is open
     badge = ReviewBadge(tray, services, tasks)
     page = TrustReviewPage(services, tasks)
     page.count_changed.connect(badge.show)
