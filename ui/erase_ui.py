@@ -480,6 +480,10 @@ class StoragePanel(QWidget):
         self.result.setText(text)
         self.result.setVisible(bool(text))
 
+    def memories_changed(self) -> None:
+        """Called by the Settings page when memories were added or erased anywhere."""
+        self.refresh()
+
     def refresh(self) -> None:
         erase = self.services.erase if self.services.unlocked else None
         if erase is None:

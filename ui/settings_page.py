@@ -358,9 +358,16 @@ class SettingsPage(Page):
             self.tabs.setCurrentIndex(titles.index(title))
 
     def refresh(self, changes: Changes | None = None) -> None:
-        if changes is not None and not changes.settings:
-            return  # memories changed: nothing shown here depends on them
         if not self.services.unlocked:
+            return
+        if changes is None or changes.memories_added or changes.memories_removed:
+            # Feature panels that show what is stored (Storage & erasure) follow erases and
+            # new memories; the declared settings do not depend on them.
+            for panel in self.findChildren(QWidget):
+                follow = getattr(panel, "memories_changed", None)
+                if callable(follow):
+                    follow()
+        if changes is not None and not changes.settings:
             return
 
         def show(values: object) -> None:

@@ -168,3 +168,27 @@ def test_search_result_menu_offers_forget(
     page.erase_flow.forget_button.click()
     qtbot.waitUntil(lambda: page.summary.text().startswith("Forgot 3"), timeout=10_000)
     assert count(services) == 1
+
+
+def test_storage_tab_follows_an_erase_made_elsewhere(
+    qtbot: QtBot, env: tuple[Services, TaskRunner, list[int]]
+) -> None:
+    """Seen: after "Forget the last 15 minutes" from the tray, the open Storage tab still
+    showed the old counts."""
+    from app.services import Changes
+
+    services, tasks, ids = env
+    page = SettingsPage(services, tasks)
+    qtbot.addWidget(page)
+    page.show()
+    page.show_section("storage")
+    panel = page.sections["storage"].findChild(erase_ui.StoragePanel)
+    assert panel is not None
+    qtbot.waitUntil(lambda: "4 memories using" in panel.usage_label.text(), timeout=10_000)
+    assert services.erase is not None
+    from core.erase import EraseSpec
+
+    receipt = services.erase.erase(EraseSpec(ids=list(ids[:2])))
+    assert receipt.memories == 2
+    page.refresh(Changes(memories_removed=2))  # what the window does with the announcement
+    qtbot.waitUntil(lambda: "2 memories using" in panel.usage_label.text(), timeout=10_000)
