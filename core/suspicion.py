@@ -502,7 +502,7 @@ _ROLE_TOKENS = re.compile(
     re.IGNORECASE,
 )
 _ROLE_HEADER = re.compile(
-    r"(?:^[ \t>*]*|(?<=[.:!?] )|(?<=\s)(?=\[))"
+    r"(?:^[ \t>*]*|(?<=[.:!?\])»”\"] )|(?<=\s)(?=\[))"
     r"(?:#{2,}\s*(?P<md>system|instruction|instructions|response|assistant|user)|"
     r"\[?(?P<sys>system)(?:\s+(?:prompt|message|note|instructions?))?\]?|"
     r"(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
@@ -596,7 +596,7 @@ _COMMITMENT = re.compile(
     r"\bfrom\s+now\s+on\b|\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
     r"only|never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|"
     r"reveal|give)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
-    r"disregard|bypass)\s+(?:my|the|all|your)\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
+    r"disregard|bypass)\s+(?:all\s+)?my\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
     r"policies|restrictions)\b|\b(?:share|give|tell)\s+it\s+(?:to|with)\s+anyone\b|\bwith\s+anyone"
     r"\s+who\s+asks\b|\bi\s+have\s+(?:sent|forwarded|shared|uploaded|posted|disabled|turned\s+off)\b"
     r"[^.\n]{0,50}?(?:https?://|\b\w+\.(?:com|net|org|io)\b|\bcontacts\b|\bemails?\b|"
@@ -608,8 +608,10 @@ _REMEMBER = re.compile(r"\bremember\s+(?:this|that|it)\b", re.IGNORECASE)
 
 def _fake_transcript(text: str) -> Flag | None:
     turns = list(_TURN.finditer(text))
-    if not any(t.group("role").lower() in _AI_ROLES or t.group("role").lower().startswith("gpt")
-               for t in turns):
+    if not any(
+        t.group("role").lower() in _AI_ROLES or t.group("role").lower().startswith("gpt")
+        for t in turns
+    ):
         return None
     for i, t in enumerate(turns):
         role = t.group("role").lower()

@@ -173,10 +173,13 @@ def source_identity(
         name = _basename(file) or "unknown file"
         conv = _norm(conversation, 120)
         who = _norm(author)
-        key = f"import:{fmt}:{name}" + (f"#{conv}" if conv else "") + (f"@{who}" if who else "")
         label = f"{name} — {conversation.strip()}" if conv and conversation else name
         if who and author:
-            label = f"{author.strip()} in {label}"
+            # A participant of a named conversation is the same person in every export of it:
+            # a later export (another file name) must not hand a caught participant a fresh start.
+            key = f"import:{fmt}:" + (f"#{conv}" if conv else name) + f"@{who}"
+            return key, f"Import ({fmt}): {author.strip()} in {label}"
+        key = f"import:{fmt}:{name}" + (f"#{conv}" if conv else "")
         return key, f"Import ({fmt}): {label}"
     if kind == API:
         client = _norm(app) or "unknown client"

@@ -74,8 +74,11 @@ def test_poisoned_page_is_quarantined_with_a_reason_and_not_searchable(
     assert any("instruction aimed at an AI" in r for r in m.reasons)
     _, a1, b1, t1 = source_row(services, mid)
     assert a1 == a0 and b1 > b0
-    # Every memory of the source carries the lowered score search weights by.
-    assert source_row(services, benign)[3] == pytest.approx(t1) and t1 < 0.5
+    # Every memory of the source carries the lowered score search weights by; the flagged one
+    # its own, lower score (its flags counted once more, on it alone).
+    score = a1 / (a1 + b1)
+    assert source_row(services, benign)[3] == pytest.approx(score) and score < 0.5
+    assert t1 == pytest.approx(a1 / (a1 + b1 + (b1 - b0))) and t1 < score
     events = tr.TrustRepository(services.store.reader()).history(sid)
     assert [(e.evidence, e.memory_id) for e in events] == [("suspicious", mid)]
     assert mid not in search_ids(services, "hiking boots instructions FastLoans")
@@ -324,7 +327,7 @@ def test_r18_sleeper_stays_contained_across_sessions_restart_and_restore(
         hits = s.memory.search("hiking boots FastLoans").hits
         assert sleeper not in [i for h in hits for i in (h.group_ids or [h.id])]
         score = tr.TrustRepository(s.store.reader()).scores([sid], s.clock.now())[sid]
-        assert score < 0.5 and m.trust == pytest.approx(score, abs=1e-6)
+        assert score < 0.5 and m.trust < score  # its own flags weigh on it once more
         return score
 
     scores = [contained(services)]
