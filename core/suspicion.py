@@ -398,7 +398,8 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"\b(?:for|to)\s+(?:any|all|every)\s+(?:questions?|queries|requests?)\s+(?:about|on|"
             r"regarding|concerning)\b[^\n]{0,80}?(?:\bthe\s+answer\s+is\b|\b(?:answer|reply|respond|"
-            r"say|state)\b(?!\s+(?:to|with|at|via|by)\b))|\b(?:any|all|every)\s+(?:questions?|"
+            r"say|state)\b(?!\s+(?:to|with|at|via|by|(?:the|a|our|this)\s+(?:survey|form|poll|"
+            r"questionnaire|phone|call|door|email))\b))|\b(?:any|all|every)\s+(?:questions?|"
             r"queries)\s+(?:about|on|regarding)\b[^\n]{0,60}?\b(?:should|must|shall|are\s+to)\s+be\s+"
             r"answered\b",
             _F,
@@ -428,10 +429,13 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
         "an instruction to make the user send money or visit a link",
     ),
     (
-        # A sentence that begins by ordering whoever reads it to tell "the user" something.
+        # An order to vouch for something to "the user" (a seller, a link, an account's state).
+        # Telling the user that an upload failed is a developer's to-do, and is left alone.
         re.compile(
-            r"(?:^|[.!?:]\s+|\)\s+)(?:please\s+)?(?:tell|inform|assure|convince|remind)\s+the\s+"
-            r"(?:user|human)\b",
+            r"\b(?:tell|inform|assure|convince|reassure)\s+the\s+(?:user|human)\s+(?:that\s+)?"
+            r"[^.\n]{0,60}?\b(?:is|are|was|has\s+been)\s+(?:fully\s+|now\s+)?(?:verified|safe|legit\w*|"
+            r"trusted|trustworthy|official|certified|approved|secure|suspended|locked|compromised|"
+            r"the\s+best)\b",
             _F,
         ),
         "an instruction aimed at an AI assistant",
@@ -523,8 +527,12 @@ _SYSTEM_DIRECTIVE = re.compile(
 # After "Assistant:": an injected turn that agrees to something it was never asked by the user.
 # Real transcripts ("Assistant: You can use list.reverse()") are left alone.
 _FAKE_COMPLIANCE = re.compile(
-    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on|as\s+instructed|"
-    r"(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|never))",
+    # "From now on" / "I will always" only as the assistant's own standing promise: "from now on
+    # you can find the file in Downloads" and "I will always do my best" are ordinary replies.
+    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on,?\s+i\b|"
+    r"as\s+instructed|(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|"
+    r"never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|reveal|"
+    r"give|ignore))",
     re.IGNORECASE,
 )
 
@@ -587,13 +595,16 @@ _TURN = re.compile(
 _AI_ROLES = {"assistant", "ai", "a.i.", "chatgpt", "claude", "bot", "chatbot", "copilot", "gemini"}
 _AI_ROLES |= {"llm", "model", "mnemo"}
 _SECRET_VALUE = re.compile(
+    # Not "code" alone: a bot handing out a discount or verification code is doing its job.
     r"\b(?:the|your|my|his|her|their|our)\s+(?:[\w-]+\s+){0,2}?(?:password|passcode|passphrase|"
-    r"pin|code|api\s+key|secret|token|credentials|login)\s+(?:is|was|=|:)\s*[\"'“]?"
+    r"pin|(?:door|alarm|gate|safe|access|building|lock|entry|security)\s+code|api\s+key|secret\s+key|"
+    r"credentials)\s+(?:is|was|=|:)\s*[\"'“]?"
     r"(?=[^\s\"'”]*[\d!@#$%^&*])[^\s\"'”]{3,}",
     re.IGNORECASE,
 )
 _COMMITMENT = re.compile(
-    r"\bfrom\s+now\s+on\b|\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
+    r"\bfrom\s+now\s+on,?\s+i\b|\bi(?:'ll|\s+will)\b[^.\n]{0,30}\bfrom\s+now\s+on\b|"
+    r"\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
     r"only|never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|"
     r"reveal|give)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
     r"disregard|bypass)\s+(?:all\s+)?my\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
@@ -604,6 +615,11 @@ _COMMITMENT = re.compile(
     re.IGNORECASE,
 )
 _REMEMBER = re.compile(r"\bremember\s+(?:this|that|it)\b", re.IGNORECASE)
+_COMPLIANT = re.compile(
+    r"(?:sure|of\s+course|certainly|absolutely|understood|noted|okay|ok|done|no\s+problem|got\s+it|"
+    r"as\s+(?:you\s+)?(?:requested|wish))\b",
+    re.IGNORECASE,
+)
 
 
 def _fake_transcript(text: str) -> Flag | None:
@@ -624,7 +640,11 @@ def _fake_transcript(text: str) -> Flag | None:
             why = "hands out a secret"
         elif _COMMITMENT.search(said):
             why = "agrees to a standing instruction"
-        elif len(turns) > i + 1 and _REMEMBER.search(text[t.end() :]):
+        elif (
+            len(turns) > i + 1
+            and _COMPLIANT.match(said.lstrip())
+            and _REMEMBER.search(text[t.end() :])
+        ):
             why = "is followed by a 'remember this'"
         if why and not _is_mention(text, t.start(), end):
             return Flag(
