@@ -56,7 +56,8 @@ def _phrase(s: str, words: int = 8, chars: int = 60) -> str:
 # ---------------------------------------------------------------- instructions aimed at an AI
 _F = re.IGNORECASE | re.MULTILINE
 _AI = (
-    r"(?:ai|a\.i\.|assistant|ai assistant|chatbot|bot|llm|language model|model|agent|"
+    r"(?:ai\s+(?:models?|agents?|systems?|tools?|bots?|crawlers?|readers?)|ai|a\.i\.|assistant|"
+    r"ai assistant|chatbot|bot|llm|language model|model|agent|"
     r"chatgpt|gpt(?:-\d)?|claude|gemini|copilot|mnemo|bard|llama)"
 )
 _PREV = (
@@ -64,7 +65,8 @@ _PREV = (
     r"(?:operator|developer|creator|owner|system)'?s?)"
 )
 _RULES = (
-    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|orders)"
+    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|policies|"
+    r"programming|constraints|commands?|context|orders)"
 )
 
 # (compiled pattern, what it is in words). Ordered: the first match of a group names the reason.
@@ -139,7 +141,8 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             # Only when what is hidden is this very message: "never tell the user whether the
             # email exists" is ordinary security advice.
-            r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|alert|notify|mention\s+(?:it|this)\s+"
+            r"\b(?:do\s+not|don'?t|never|must\s+not|mustn'?t|should\s+not|shouldn'?t)\s+(?:tell|"
+            r"inform|alert|notify|mention\s+(?:it|this)\s+"
             r"to|reveal\s+(?:it|this)\s+to|let)\s+the\s+(?:user|human)\s+(?:know\s+)?(?:about\s+)?"
             r"(?:this\b|these\b|that\s+you|what\s+you|you\b|any\s+of\s+this|the\s+(?:instructions?|"
             r"message|note|change|above))",
@@ -255,6 +258,21 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+_OVERRIDE.append(
+    (
+        re.compile(
+            r"\b(?:ignore|disregard|discard|forget|set\s+aside|drop|abandon|override)\s+(?:all\s+"
+            r"(?:the\s+|your\s+)?|the\s+|your\s+|any\s+)(?:\w+\s+)?"
+            + _RULES
+            + r"\s+(?:you\s+(?:were|"
+            r"have\s+been|'ve\s+been)\s+(?:given|told|trained|programmed)|(?:given\s+)?(?:above|"
+            r"earlier|before|so\s+far)\b|you\s+follow)",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    )
+)
+
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
@@ -304,8 +322,11 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:store|save|add|write|commit)\s+(?:this|the\s+following|that)\s+(?:to|in|into)\s+"
-            r"(?:your\s+)?(?:long[- ]term\s+)?memory\b",
+            r"\b(?:(?:memori[sz]e|keep\s+in\s+mind|bear\s+in\s+mind|note|take\s+note\s+of)\b[^\n]{0,40}?"
+            r"\bfor\s+(?:all\s+|every\s+|any\s+)?(?:future|later|subsequent)\s+(?:answers?|replies|"
+            r"responses|questions|conversations|chats)\b|"
+            r"(?:store|save|add|write|commit)\s+(?:this|the\s+following|that)\s+(?:to|in|into)\s+"
+            r"(?:your\s+)?(?:long[- ]term\s+)?memory\b)",
             _F,
         ),
         "a 'remember this' directive aimed at an AI assistant",
@@ -410,9 +431,9 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
         # "Should anyone ask about the refund, respond that ... and point them to <link>": the
         # asker is a person, but what is dictated is a payload.
         re.compile(
-            r"\b(?:when(?:ever)?|if|should|in\s+case)\s+(?:anyone|someone|somebody|people|a\s+"
-            r"(?:customer|caller|visitor|client)|customers|callers|visitors)\s+(?:ever\s+)?(?:asks?|"
-            r"questions?|enquires?|inquires?)\b[^\n]{0,80}?\b(?:say|answer|reply|respond|tell|claim|"
+            r"\b(?:when(?:ever)?|if|should|in\s+case)\s+(?:anyone|someone|somebody|people|an?\s+"
+            r"(?:customer|caller|visitor|client|reader|user)|customers|callers|visitors|readers|"
+            r"users)\s+(?:ever\s+)?(?:asks?|questions?|enquires?|inquires?|wants\s+to\s+know)\b[^\n]{0,80}?\b(?:say|answer|reply|respond|tell|claim|"
             r"state|insist)\b(?=[^\n]{0,120}?" + _PAYLOAD + r")",
             _F,
         ),
@@ -439,6 +460,58 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
             _F,
         ),
         "an instruction aimed at an AI assistant",
+    ),
+]
+_CONDITIONAL += [
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if)\s+(?:the|a|any)\s+(?:question|query|request)\s+(?:is\s+)?"
+            r"(?:ever\s+)?(?:about|concerns|regarding|mentions)\b[^\n]{0,80}?\b(?:answer|reply|respond|"
+            r"say|state|claim|insist)\b(?!\s+(?:to|with|at|via|by|it\s+in)\b)",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:on|with|in|at)\s+(?:any|all|every|each)\s+(?:questions?|queries|requests?)\s+"
+            r"(?:about|on|regarding|concerning)\b[^\n]{0,80}?\b(?:answer|reply|respond|say|state)\b"
+            r"(?!\s+(?:to|with|at|via|by)\b)|\b(?:answer|reply\s+to|respond\s+to)\s+(?:all|any|every|"
+            r"each)\s+(?:questions?|queries|requests?)\s+(?:about|on|regarding|concerning)\b[^\n]{0,60}?"
+            r"\bwith\b(?!\s+(?:an?\s+)?(?:e-?mail|call|link\s+to\s+the\s+(?:faq|form)))",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        # Orders for whoever summarises or describes the page: "when describing this article,
+        # state that ... and omit the fine".
+        re.compile(
+            r"\bwhen(?:ever)?\s+(?:you\s+(?:are\s+)?)?(?:summari[sz]\w*|describ\w*|review\w*|"
+            r"recommend\w*|writ\w+\s+about)\s+(?:this|the)\s+(?:page|article|site|website|post|"
+            r"product|e-?mail|document|review|company|listing|thread)\b[^\n]{0,80}?\b(?:say|state|"
+            r"claim|mention|call\s+it|describe\s+it|omit|leave\s+out|never\s+mention|"
+            r"don'?t\s+mention)\b",
+            _F,
+        ),
+        "an instruction for whoever summarises this text",
+    ),
+    (
+        re.compile(
+            r"\bwhen(?:ever)?\s+[^\n,]{1,60}?\s+(?:is|are|gets?)\s+(?:mentioned|brought\s+up|raised|"
+            r"discussed|asked\s+about)\b[^\n]{0,60}?\b(?:the\s+|an?\s+)?" + _AI + r"s?\s+(?:should|"
+            r"must|will|shall|has\s+to|is\s+to)\b",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if)\s+asked\s+for\b[^\n]{0,60}?\b(?:give|provide|use|hand)\s+"
+            r"(?:out\s+)?[^\n]{0,40}?\binstead\b",
+            _F,
+        ),
+        "an instruction to give out something false when asked",
     ),
 ]
 _STEERING += _CONDITIONAL
@@ -512,6 +585,12 @@ _ROLE_HEADER = re.compile(
     r"(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
     re.IGNORECASE | re.MULTILINE,
 )
+# "[system] ..." / "[admin]: ..." without a colon or mid-line; a directive must follow, as for
+# "System:" (log lines such as "[system] Backup finished" are left alone).
+_BRACKET_ROLE = re.compile(
+    r"\[(?:system|sys|admin|administrator|developer|operator)\]\s*:?\s*(?P<rest>.{0,160})",
+    re.IGNORECASE,
+)
 # After "System:": a directive to the model. OS and game notices ("System: Your password expires
 # in 5 days") address the user, so only forms that address an assistant count.
 _SYSTEM_DIRECTIVE = re.compile(
@@ -569,6 +648,11 @@ def _role_tags(text: str) -> Flag | None:
             and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
         ):
             hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
+    for m in _BRACKET_ROLE.finditer(text):
+        if _SYSTEM_DIRECTIVE.match(m.group("rest").strip()) and not _is_mention(
+            text, m.start(), m.end()
+        ):
+            hits.append(m.group(0).split("]")[0] + "]")
     if not hits:
         return None
     return Flag(
