@@ -398,8 +398,10 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"(?:(?=[^\n]*?" + _PAYLOAD + r")|(?![^\n]*?" + _IN_PERSON + r"))"
-            r"\b(?:when(?:ever)?|if|once|in\s+case\s+(?:you(?:'re|\s+are)\s+)?|should\s+you\s+be)\s+"
+            # The cheap word test first: the look-aheads scan the rest of the line.
+            r"\b(?=(?:when|whenever|if|once|in\s+case|should)\b)"
+            r"(?:(?=[^\n]{0,300}?" + _PAYLOAD + r")|(?![^\n]{0,300}?" + _IN_PERSON + r"))"
+            r"(?:when(?:ever)?|if|once|in\s+case\s+(?:you(?:'re|\s+are)\s+)?|should\s+you\s+be)\s+"
             r"(?:ever\s+)?(?:asked|questioned|queried|prompted)\s+(?:about|for|on|regarding|"
             r"whether|if|what|where|who|which|how|why|when)\b[^\n]{0,100}?\b" + _SAY,
             _F,
