@@ -18,7 +18,15 @@ from core.clock import FixedClock
 from core.fakes import FakeEmbedder
 from core.types import OK, QUARANTINED, NewMemory, SearchFilters
 from tests.app.conftest import PASSPHRASE
-from tests.fixtures.poison.dataset import DEV, FRESH, HELDOUT, load
+from tests.fixtures.poison.dataset import (
+    DEV,
+    FRESH,
+    HELDOUT,
+    WIDE_DEV,
+    WIDE_FRESH,
+    WIDE_HELDOUT,
+    load,
+)
 from tests.fixtures.poison.render import render
 
 DAY = 86400.0
@@ -277,8 +285,16 @@ def ingest_fixture_rows(services: Services, rows: list[dict[str, object]], t: fl
 
 @pytest.mark.parametrize(
     ("path", "min_recall", "max_fpr"),
-    [(DEV, 0.95, 0.03), (HELDOUT, 0.8, 0.05), (FRESH, 0.8, 0.05)],
-    ids=["dev", "heldout", "fresh"],
+    [
+        (DEV, 0.95, 0.03),
+        (HELDOUT, 0.8, 0.05),
+        (FRESH, 0.8, 0.05),
+        # The wide generated sets: bars reasoned in tests/core/test_suspicion_wide.py.
+        (WIDE_DEV, 0.95, 0.02),
+        (WIDE_HELDOUT, 0.88, 0.02),
+        (WIDE_FRESH, 0.93, 0.03),
+    ],
+    ids=["dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh"],
 )
 def test_r16_quarantine_recall_and_fpr_through_ingest(
     services: Services, clock: FixedClock, path: Path, min_recall: float, max_fpr: float
@@ -305,6 +321,10 @@ def test_r16_quarantine_recall_and_fpr_through_ingest(
         row = next(r for r in poisoned if r["id"] == ext)
         words = " ".join(str(row["text"]).split()[:12])
         assert by_ext[ext] not in search_ids(services, words)
+        # ...nor are they ever given to the model as evidence.
+        assert services.assistant is not None
+        evidence = services.assistant.evidence(words)
+        assert by_ext[ext] not in [e.memory_id for e in evidence]
 
 
 # ---------------------------------------------------------------- R18 sleeper
