@@ -67,39 +67,10 @@ def preset_flags(memory: NewMemory) -> list[su.Flag]:
 def sync_source_trust(
     conn: Connection, source_id: int, score: float, now: float | None = None
 ) -> int:
-    """Keep memories.trust (what search weights by and answers gate on) in step with the
-    source: its unflagged memories carry the source's score, a flagged one the lower score of
-    its own suspicion (trust.message_score), so a neighbour's flags never sink it further than
-    they sink the source. `now` decays the source as `score` was (None: as stored)."""
-    n = int(
-        conn.execute(
-            "UPDATE memories SET trust = ? WHERE source_id = ? AND reasons IS NULL "
-            "AND abs(trust - ?) > 1e-9",
-            (score, source_id, score),
-        ).rowcount
-    )
-    flagged = [
-        int(r[0])
-        for r in conn.execute(
-            "SELECT id FROM memories WHERE source_id = ? AND reasons IS NOT NULL", (source_id,)
-        )
-    ]
-    if not flagged:
-        return n
-    repo = tr.TrustRepository(conn)
-    penalties = repo.message_penalties(source_id)
-    src = repo.get(source_id, now)
-    for mid in flagged:
-        own = tr.message_score(src.trust, src.pinned, penalties.get(mid, 0.0))
-        if penalties.get(mid, 0.0) <= 0:
-            own = score
-        n += int(
-            conn.execute(
-                "UPDATE memories SET trust = ? WHERE id = ? AND abs(trust - ?) > 1e-9",
-                (own, mid, own),
-            ).rowcount
-        )
-    return n
+    """Keep memories.trust in step with the source (core.trust.TrustRepository.sync_memories):
+    unflagged memories carry its score, a flagged one its own lower score, so a neighbour's
+    flags never sink a memory further than they sink the source."""
+    return tr.TrustRepository(conn).sync_memories(source_id, score, now)
 
 
 def sync_all_trust(conn: Connection, now: float) -> int:

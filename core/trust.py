@@ -603,6 +603,39 @@ class TrustRepository:
         )
         return new, ev
 
+    def sync_memories(self, source_id: int, score: float, now: float | None = None) -> int:
+        """Bring memories.trust (what search weights by and answers gate on) in step with the
+        source: unflagged memories carry its score, a flagged one the lower message_score of its
+        own standing flags. `now` decays the source as `score` was (None: as stored). Returns
+        the rows changed."""
+        n = int(
+            self.conn.execute(
+                "UPDATE memories SET trust = ? WHERE source_id = ? AND reasons IS NULL "
+                "AND abs(trust - ?) > 1e-9",
+                (score, source_id, score),
+            ).rowcount
+        )
+        flagged = [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT id FROM memories WHERE source_id = ? AND reasons IS NOT NULL", (source_id,)
+            )
+        ]
+        if not flagged:
+            return n
+        penalties = self.message_penalties(source_id)
+        src = self.get(source_id, now)
+        for mid in flagged:
+            own = penalties.get(mid, 0.0)
+            value = message_score(src.trust, src.pinned, own) if own > 0 else score
+            n += int(
+                self.conn.execute(
+                    "UPDATE memories SET trust = ? WHERE id = ? AND abs(trust - ?) > 1e-9",
+                    (value, mid, value),
+                ).rowcount
+            )
+        return n
+
     def set_pinned(self, source_id: int, pinned: str | None, now: float) -> None:
         """'always', 'never' or None (back to the computed score); the choice is audited."""
         if pinned is not None and pinned not in PINS:
