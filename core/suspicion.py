@@ -273,6 +273,41 @@ _OVERRIDE.append(
     )
 )
 
+_OVERRIDE += [
+    (
+        re.compile(
+            r"\byour\s+(?:previous|prior|earlier|original|old|current|initial)?\s*"
+            + _RULES
+            + r"\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?(?:void|cancel+ed|revoked|invalid|"
+            r"obsolete|outdated|replaced|overridden|suspended|no\s+longer\s+(?:valid|apply|applicable|"
+            r"in\s+effect))",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:stop|quit)\s+(?:following|obeying|using)\s+(?:your|the|all|any)\s+(?:previous\s+|"
+            r"prior\s+|original\s+|current\s+)?"
+            + _RULES
+            + r"|\bpay\s+no\s+(?:attention|heed|mind)\s+to\s+"
+            r"(?:your|the|all|any)\s+(?:\w+\s+)?" + _RULES,
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        # Written to a model: "if you're an AI, ...". Not "if you are an AI researcher".
+        re.compile(
+            r"\bif\s+you(?:'re|\s+are)\s+an?\s+(?:ai|llm|language\s+model|chatbot|bot|assistant)"
+            r"(?:\s+(?:assistant|model|agent|system|tool))?\b(?!\s+(?:researcher|engineer|developer|"
+            r"enthusiast|company|startup|student|expert|fan|sceptic|skeptic|founder|user)s?\b)",
+            _F,
+        ),
+        "a message addressed to an AI assistant",
+    ),
+]
+
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
@@ -516,6 +551,52 @@ _CONDITIONAL += [
         "an instruction to give out something false when asked",
     ),
 ]
+_CONDITIONAL += [
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if|once|should)\s+(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:mentions?|"
+            r"brings?\s+up|wants?\s+to\s+know|enquires?|inquires?|searches\s+for|types?)\b[^\n]{0,80}?\b"
+            + _SAY,
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\bin\s+(?:your|the|any|every|all)\s+(?:answers?|repl(?:y|ies)|responses?|summar(?:y|ies))"
+            r"\s+(?:about|on|regarding|concerning|to\s+questions\s+about)\b[^\n]{0,80}?\b(?:say|state|"
+            r"claim|mention|include|add|recommend|insist)\b",
+            _F,
+        ),
+        "an instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:any\s*time|every\s+time|each\s+time|whenever)\s+[^\n,]{1,60}?\s+(?:comes\s+up|is\s+"
+            r"mentioned|is\s+raised|is\s+brought\s+up)\b[^\n]{0,60}?\b(?:answer|reply|respond|claim|"
+            r"insist|state|say\s+that|tell\s+the\s+(?:user|human))\b",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:respond|reply|answer)\s+to\s+(?:any|every|all|each)\s+(?:mentions?|questions?|"
+            r"queries|requests?)\s+(?:of|about|regarding|concerning)\b[^\n]{0,60}?\bwith\b(?!\s+(?:an?\s+)?"
+            r"(?:e-?mail|call))",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        re.compile(
+            r"\bupdate\s+your\s+(?:long[- ]term\s+)?memory\b|\byour\s+memory\s+should\s+(?:now\s+)?"
+            r"(?:include|say|contain|hold)\b",
+            _F,
+        ),
+        "a 'remember this' directive aimed at an AI assistant",
+    ),
+]
 _STEERING += _CONDITIONAL
 
 # Words that show the text is *about* injection rather than doing it.
@@ -577,20 +658,22 @@ _ROLE_TOKENS = re.compile(
     r"end_header_id|begin_of_text)\s*\|>|\[/?INST\]|<<\s*/?SYS\s*>>|"
     r"</?\s*(?:system|system_prompt|sys|assistant|instructions?)\s*>|"
     # Gemma's turns, and Bing's "[system](#instructions)" markdown role blocks.
-    r"<(?:start|end)_of_turn>|\[(?:system|assistant)\]\(#[\w-]+\)",
+    r"<(?:start|end)_of_turn>|\[(?:system|assistant)\]\(#[\w-]+\)|"
+    r"</?\s*(?:system_message|sys_msg|developer_message|system_instructions?)\s*>",
     re.IGNORECASE,
 )
 _ROLE_HEADER = re.compile(
     r"(?:^[ \t>*]*|(?<=[.:!?\])»”\"] )|(?<=\s)(?=\[))"
     r"(?:#{2,}\s*(?P<md>system|instruction|instructions|response|assistant|user)|"
-    r"\[?(?P<sys>system)(?:\s+(?:prompt|message|note|instructions?))?\]?|"
+    r"\[?(?P<sys>system|developer|operator)(?:\s+(?:prompt|message|note|instructions?))?\]?|"
     r"(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
     re.IGNORECASE | re.MULTILINE,
 )
 # "[system] ..." / "[admin]: ..." without a colon or mid-line; a directive must follow, as for
 # "System:" (log lines such as "[system] Backup finished" are left alone).
 _BRACKET_ROLE = re.compile(
-    r"\[(?:system|sys|admin|administrator|developer|operator)\]\s*:?\s*(?P<rest>.{0,160})",
+    r"(?:\[\[?|\()\s*(?:system|sys|admin|administrator|developer|operator)(?:\s+(?:note|message|"
+    r"prompt))?\s*(?:\]\]?\s*:?|:)\s*(?P<rest>.{0,160})",
     re.IGNORECASE,
 )
 # After "System:": a directive to the model. OS and game notices ("System: Your password expires
@@ -600,8 +683,8 @@ _SYSTEM_DIRECTIVE = re.compile(
     r"(?:reveal|mention|tell|refuse)|do\s+not\s+(?:reveal|tell|mention|refuse)|respond|answer|"
     r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
     r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
-    r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been)\s+"
-    r"(?:verified|authori[sz]ed|approved|an?\s+admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
+    r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been|has)\s+"
+    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
     r"user'?s?|their|all|any|stored|saved)\b)",
     re.IGNORECASE,
 )
