@@ -4,7 +4,8 @@ Prints one JSON document. Run: .venv/bin/python -m bench.suspicion
 
 Sets: dev (hand-written, tuned on), heldout (written after, used once for fixes), fresh (written
 after that, never tuned on); wide_dev / wide_heldout / wide_fresh are the generated sets of
-tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out)."""
+tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out), with
+the same roles: wide_fresh is the one never tuned on."""
 
 from __future__ import annotations
 
@@ -40,7 +41,13 @@ LOCOMO = Path(
 # Recorded, not recomputed: each held-out set's first run, before any change its misses prompted.
 FIRST_RUNS = {
     "heldout": {"recall": 0.8409, "fpr": 0.0175},
-    "wide_heldout": {"recall": 0.8491, "fpr": 0.004, "before_widening": {"recall": 0.6121}},
+    "wide_heldout": {
+        "before_widening": {"recall": 0.6121, "fpr": 0.004},
+        "first_run": {"recall": 0.8491, "fpr": 0.004},
+        "after_two_rounds_on_dev": {"recall": 0.9052, "fpr": 0.004},
+        "then": "used once for fixes",
+    },
+    # Never tuned on; the detector before this change: recall 0.5104, fpr 0.0232.
     "wide_fresh": {"recall": 0.9635, "fpr": 0.0232},
 }
 

@@ -319,7 +319,7 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
             r"(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|questions?)(?:\s+you)?|"
             r"(?:anyone|someone|somebody)\s+asks\s+you\b(?=[^\n]{0,80}?\b(?:answer|reply|respond|"
             r"state|claim|insist)\b))"
-            r"\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
+            r"\b[^\n]{0,80}?,?[ \t]*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
             r"say|reply|respond|tell\s+(?:them|him|her|the\s+user)|state|claim|insist|"
             r"recommend|mention)\b",
             _F,
@@ -436,7 +436,7 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
             # The cheap word test first: the look-aheads scan the rest of the line.
             r"\b(?=(?:when|whenever|if|once|in\s+case|should)\b)"
             r"(?:(?=[^\n]{0,300}?" + _PAYLOAD + r")|(?![^\n]{0,300}?" + _IN_PERSON + r"))"
-            r"(?:when(?:ever)?|if|once|in\s+case\s+(?:you(?:'re|\s+are)\s+)?|should\s+you\s+be)\s+"
+            r"(?:when(?:ever)?|if|once|in\s+case(?:\s+you(?:'re|\s+are))?|should\s+you\s+be)\s+"
             r"(?:ever\s+)?(?:asked|questioned|queried|prompted)\s+(?:about|for|on|regarding|"
             r"whether|if|what|where|who|which|how|why|when)\b[^\n]{0,100}?\b" + _SAY,
             _F,
@@ -554,7 +554,7 @@ _CONDITIONAL += [
 _CONDITIONAL += [
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if|once|should)\s+(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:mentions?|"
+            r"\b(?:when(?:ever)?|if|once|should)\s+(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|mentions?|"
             r"brings?\s+up|wants?\s+to\s+know|enquires?|inquires?|searches\s+for|types?)\b[^\n]{0,80}?\b"
             + _SAY,
             _F,
@@ -605,7 +605,7 @@ _META = re.compile(
     r"exploit(?:s|ed)?|"
     r"payloads?|red[- ]team(?:ing)?|adversarial|malicious|security|researchers?|vulnerab\w*|"
     r"defen[cs]es?|mitigat\w*|phrases?|examples?|paper|article|talk|cve|owasp|classic|"
-    r"famous|meme|tutorial|lesson|course|chapter)\b",
+    r"famous|meme|tutorial|lesson|course|chapter)\b(?![.-]\w)",
     re.IGNORECASE,
 )
 _QUOTES_OPEN = "\"'“‘«`„"
@@ -631,7 +631,9 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     after = text[end : end + 40]
     if _MENTION_AFTER.match(after):
         return True
-    quoted = before.rstrip()[-1:] in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
+    # (An empty prefix is not an opening quote: a match at the very start is not quoted.)
+    opener = before.rstrip()[-1:]
+    quoted = bool(opener) and opener in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
     near_meta = _META.search(text[max(0, start - 200) : end + 200]) is not None
     if quoted and near_meta:
         return True
@@ -684,7 +686,7 @@ _SYSTEM_DIRECTIVE = re.compile(
     r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
     r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
     r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been|has)\s+"
-    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
+    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
     r"user'?s?|their|all|any|stored|saved)\b)",
     re.IGNORECASE,
 )
