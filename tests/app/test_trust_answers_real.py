@@ -9,8 +9,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from app.services import Services
 from core.types import NewMemory
 from models.llm_host import LlmHost
@@ -21,6 +19,7 @@ DAY = 86400.0
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[LlmHost]:
+    """The real model, loaded once for the module (as tests/app/test_assistant_real.py)."""
     h = LlmHost()
     h.ensure_loaded()
     yield h

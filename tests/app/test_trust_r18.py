@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 
 from app.services import Services
-from core import backup as backups
 from core import trust as tr
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.types import OK, QUARANTINED, SearchFilters
-from tests.app.conftest import PASSPHRASE
+from tests.app.trusthelp import restart, restored_copy
 
 DAY = 86400.0
 CONVERSATION = "Book club"
@@ -128,28 +126,16 @@ def test_r18_a_participant_who_injected_stays_contained_across_exports_restart_a
         )
         assert st == OK and sid == marco and t == pytest.approx(score_of(services, marco))
         if week % 3 == 0:
-            services.lock()  # a restart
-            services.unlock(PASSPHRASE)
-            assert services.memory is not None
-            services.memory.wait_ready(10)
+            restart(services)
         marco_scores.append(contained(services))
     # Writing many clean messages never buys trust back.
     assert max(marco_scores) == pytest.approx(marco_scores[0])
     sources = {s.id: s for s in tr.TrustRepository(services.store.reader()).list_sources()}
     assert {sources[marco].kind, sources[ana].kind} == {"import:jsonl"} and len(sources) == 2
 
-    (tmp_path / "out").mkdir()
-    info = services.backup(tmp_path / "out")
-    backups.restore_backup(info.path, tmp_path / "restored", PASSPHRASE)
-    restored = Services(tmp_path / "restored", clock=clock, embedder=FakeEmbedder())
-    try:
-        restored.unlock(PASSPHRASE)
-        assert restored.memory is not None
-        restored.memory.wait_ready(10)
+    with restored_copy(services, tmp_path) as restored:
         assert contained(restored) == pytest.approx(marco_scores[-1])
         assert restored.trust is not None and poison_id in [i.id for i in restored.trust.queue()]
-    finally:
-        restored.close()
 
 
 def test_r18_a_clean_record_does_not_shield_a_participant_who_turns_bad(

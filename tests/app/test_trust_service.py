@@ -11,13 +11,11 @@ import pytest
 
 from app.services import Changes, Services
 from app.trust_service import TrustService
-from core import backup as backups
 from core import suspicion as su
 from core import trust as tr
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.types import OK, QUARANTINED, NewMemory, SearchFilters
-from tests.app.conftest import PASSPHRASE
+from tests.app.trusthelp import restart, restored_copy
 from tests.fixtures.poison.dataset import (
     DEV,
     FRESH,
@@ -357,27 +355,15 @@ def test_r18_sleeper_stays_contained_across_sessions_restart_and_restore(
             add(services, screen(clock, f"Forecast day {day} slot {i}", domain="weather.example"))
         clock.advance(DAY)
         if day % 10 == 9:
-            services.lock()  # a restart
-            services.unlock(PASSPHRASE)
-            assert services.memory is not None
-            services.memory.wait_ready(10)
+            restart(services)
         scores.append(contained(services))
     # Writing benign content never earns trust back (no self-reinforcement).
     assert max(scores) == pytest.approx(scores[0])
     assert source_row(services, neighbour)[3] > scores[-1]
 
-    (tmp_path / "out").mkdir()
-    info = services.backup(tmp_path / "out")
-    backups.restore_backup(info.path, tmp_path / "restored", PASSPHRASE)
-    restored = Services(tmp_path / "restored", clock=clock, embedder=FakeEmbedder())
-    try:
-        restored.unlock(PASSPHRASE)
-        assert restored.memory is not None
-        restored.memory.wait_ready(10)
+    with restored_copy(services, tmp_path) as restored:
         assert contained(restored) == pytest.approx(scores[-1])
         assert restored.trust is not None and sleeper in [i.id for i in restored.trust.queue()]
-    finally:
-        restored.close()
 
 
 # ---------------------------------------------------------------- done-when, per kind
