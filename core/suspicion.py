@@ -278,8 +278,8 @@ _OVERRIDE += [
         re.compile(
             r"\byour\s+(?:previous|prior|earlier|original|old|current|initial)?\s*"
             + _RULES
-            + r"\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?(?:void|cancel+ed|revoked|invalid|"
-            r"obsolete|outdated|replaced|overridden|suspended|no\s+longer\s+(?:valid|apply|applicable|"
+            + r"\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?(?:void|cancel+ed|revoked|"
+            r"invalid|obsolete|outdated|replaced|overridden|suspended|no\s+longer\s+(?:valid|apply|applicable|"
             r"in\s+effect))",
             _F,
         ),

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from app.services import Services
 from core.types import NewMemory
 from models.llm_host import LlmHost
