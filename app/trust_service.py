@@ -64,20 +64,19 @@ def preset_flags(memory: NewMemory) -> list[su.Flag]:
     return flags
 
 
-def sync_source_trust(conn: Connection, source_id: int, score: float) -> int:
-    """Keep memories.trust (what search weights by) in step with the source's score."""
-    return int(
-        conn.execute(
-            "UPDATE memories SET trust = ? WHERE source_id = ? AND abs(trust - ?) > 1e-9",
-            (score, source_id, score),
-        ).rowcount
-    )
+def sync_source_trust(
+    conn: Connection, source_id: int, score: float, now: float | None = None
+) -> int:
+    """Keep memories.trust in step with the source (core.trust.TrustRepository.sync_memories):
+    unflagged memories carry its score, a flagged one its own lower score, so a neighbour's
+    flags never sink a memory further than they sink the source."""
+    return tr.TrustRepository(conn).sync_memories(source_id, score, now)
 
 
 def sync_all_trust(conn: Connection, now: float) -> int:
     """Every source's memories to its current score (idle decay included)."""
     repo = tr.TrustRepository(conn)
-    return sum(sync_source_trust(conn, s.id, s.score) for s in repo.list_sources(now))
+    return sum(sync_source_trust(conn, s.id, s.score, now) for s in repo.list_sources(now))
 
 
 class TrustInspector:
@@ -97,7 +96,13 @@ class TrustInspector:
         now = self._now()
         repo = tr.TrustRepository(conn)
         key, label = tr.source_identity(
-            memory.kind, memory.app, memory.domain, memory.title, memory.file, memory.conversation
+            memory.kind,
+            memory.app,
+            memory.domain,
+            memory.title,
+            memory.file,
+            memory.conversation,
+            author=memory.author,
         )
         source_id, _ = repo.get_or_create(key, memory.kind, label, now)
         flags = preset_flags(memory)
@@ -126,8 +131,10 @@ class TrustInspector:
             if burst is not None:
                 r.record(source_id, burst, now)
             score = r.get(source_id, now).score
-            if abs(score - before) > 1e-9:
-                sync_source_trust(c, source_id, score)
+            # A flagged memory also gets its own, lower score (even when the source's did not
+            # move, e.g. a pinned source).
+            if flagged or abs(score - before) > 1e-9:
+                sync_source_trust(c, source_id, score, now)
 
         return Provenance(source_id, before, after_insert)
 
@@ -379,7 +386,7 @@ class TrustService:
                     touched.add(sid)
                 result.done.append(mid)
             for sid in touched:
-                sync_source_trust(conn, sid, repo.get(sid, now).score)
+                sync_source_trust(conn, sid, repo.get(sid, now).score, now)
 
         self.services.store.write(run)
         log.info("approved %d memories (%d skipped)", len(result.done), len(result.skipped))
@@ -413,7 +420,7 @@ class TrustService:
                     touched.add(sid)
                 result.done.append(mid)
             for sid in touched:
-                sync_source_trust(conn, sid, repo.get(sid, now).score)
+                sync_source_trust(conn, sid, repo.get(sid, now).score, now)
 
         self.services.store.write(run)
         if result.done:
@@ -450,7 +457,7 @@ class TrustService:
                 repo.set_pinned(source_id, pinned, now)
             except KeyError:
                 raise BadInput(f"There is no source {source_id}.") from None
-            sync_source_trust(conn, source_id, repo.get(source_id, now).score)
+            sync_source_trust(conn, source_id, repo.get(source_id, now).score, now)
 
         self.services.store.write(run)
         log.info("source %d pinned: %s", source_id, pinned or "cleared")

@@ -1,36 +1,121 @@
-"""Recall and false-positive rate of the suspicion detector on the labelled poison fixtures
-(dev: tuned on; heldout: written after, then used once for fixes; fresh: never tuned on).
-Prints one JSON document. Run: .venv/bin/python bench/suspicion.py"""
+"""Recall and false-positive rate of the suspicion detector on the labelled poison fixtures, and
+its false-positive rate on real conversations (locomo-dev, every turn an honest message).
+Prints one JSON document. Run: .venv/bin/python -m bench.suspicion
+
+Sets: dev (hand-written, tuned on), heldout (written after, used once for fixes), fresh (written
+after that, never tuned on); wide_dev / wide_heldout / wide_fresh are the generated sets of
+tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out), with
+the same roles: wide_fresh is the one never tuned on."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.poison.dataset import DEV, FRESH, HELDOUT, load, score  # noqa: E402
+from core.suspicion import inspect, should_quarantine  # noqa: E402
+from tests.fixtures.poison.dataset import (  # noqa: E402
+    DEV,
+    FRESH,
+    HELDOUT,
+    WIDE_DEV,
+    WIDE_FRESH,
+    WIDE_HELDOUT,
+    load,
+    score,
+)
+
+LOCOMO = Path(
+    os.environ.get(
+        "MNEMO_LOCOMO", ROOT.parent / "shared" / "data" / "locomo-dev" / "locomo-dev.json"
+    )
+)
+# Recorded, not recomputed: each held-out set's first run, before any change its misses prompted.
+FIRST_RUNS = {
+    "heldout": {"recall": 0.8409, "fpr": 0.0175},
+    "wide_heldout": {
+        "before_widening": {"recall": 0.6121, "fpr": 0.004},
+        "first_run": {"recall": 0.8491, "fpr": 0.004},
+        "after_two_rounds_on_dev": {"recall": 0.9052, "fpr": 0.004},
+        "then": "used once for fixes",
+    },
+    # Never tuned on; the detector before this change: recall 0.5104, fpr 0.0232.
+    "wide_fresh": {"recall": 0.9635, "fpr": 0.0232},
+}
+
+
+def locomo_turns(path: Path) -> list[str]:
+    """Every dialogue turn of the real conversations, a shared photo's caption included."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    turns = []
+    for sample in data:
+        conv = sample["conversation"]
+        for key, session in conv.items():
+            if key.startswith("session_") and isinstance(session, list):
+                for turn in session:
+                    caption = turn.get("blip_caption")
+                    turns.append(turn["text"] + (f" [shares {caption}]" if caption else ""))
+    return turns
+
+
+def real_fpr(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"skipped": f"{path} not found (set MNEMO_LOCOMO)"}
+    turns = locomo_turns(path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    flagged = sum(should_quarantine(inspect(t, kind="import:jsonl")) for t in turns)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "honest": len(turns),
+        "flagged": flagged,
+        "fpr": round(flagged / max(1, len(turns)), 4),
+        "ms_per_item_wall": round(1000 * wall / max(1, len(turns)), 3),
+        "ms_per_item_cpu": round(1000 * cpu / max(1, len(turns)), 3),
+    }
+
+
+def commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
 
 
 def main() -> None:
-    out: dict[str, object] = {"bench": "suspicion", "cores": os.cpu_count()}
-    # Recorded, not recomputed: heldout.jsonl's first and only run before the fixes its misses
-    # prompted (7 of 44 poisoned missed, 1 of 57 benign flagged). "fresh" was written after.
-    out["heldout_first_run"] = {"recall": 0.8409, "fpr": 0.0175}
-    for name, path in (("dev", DEV), ("heldout", HELDOUT), ("fresh", FRESH)):
+    out: dict[str, Any] = {"bench": "suspicion", "cores": os.cpu_count(), "commit": commit()}
+    out["first_runs"] = FIRST_RUNS
+    sets = {
+        "dev": DEV,
+        "heldout": HELDOUT,
+        "fresh": FRESH,
+        "wide_dev": WIDE_DEV,
+        "wide_heldout": WIDE_HELDOUT,
+        "wide_fresh": WIDE_FRESH,
+    }
+    everything = []
+    for name, path in sets.items():
         rows = load(path)
-        t0 = time.perf_counter()
+        everything += rows
+        t0, c0 = time.perf_counter(), time.process_time()
         result = score(rows)
-        result["ms_per_item"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
+        result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
+        result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
         out[name] = result
-    rows = load(DEV) + load(HELDOUT) + load(FRESH)
-    combined = score(rows)
+    combined = score(everything)
     out["all"] = {k: combined[k] for k in ("poisoned", "benign", "recall", "fpr")}
+    out["locomo_real_honest"] = real_fpr(LOCOMO)
     print(json.dumps(out, indent=2))
 
 

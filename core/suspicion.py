@@ -24,6 +24,7 @@ HIDDEN_LOW_CONTRAST = "hidden_low_contrast"
 HIDDEN_CHARS = "hidden_chars"
 ENCODED_PAYLOAD = "encoded_payload"
 EXFILTRATION = "exfiltration"
+FAKE_TRANSCRIPT = "fake_transcript"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
 QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
@@ -55,7 +56,8 @@ def _phrase(s: str, words: int = 8, chars: int = 60) -> str:
 # ---------------------------------------------------------------- instructions aimed at an AI
 _F = re.IGNORECASE | re.MULTILINE
 _AI = (
-    r"(?:ai|a\.i\.|assistant|ai assistant|chatbot|bot|llm|language model|model|agent|"
+    r"(?:ai\s+(?:models?|agents?|systems?|tools?|bots?|crawlers?|readers?)|ai|a\.i\.|assistant|"
+    r"ai assistant|chatbot|bot|llm|language model|model|agent|"
     r"chatgpt|gpt(?:-\d)?|claude|gemini|copilot|mnemo|bard|llama)"
 )
 _PREV = (
@@ -63,7 +65,8 @@ _PREV = (
     r"(?:operator|developer|creator|owner|system)'?s?)"
 )
 _RULES = (
-    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|orders)"
+    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|policies|"
+    r"programming|constraints|commands?|context|orders)"
 )
 
 # (compiled pattern, what it is in words). Ordered: the first match of a group names the reason.
@@ -138,7 +141,8 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             # Only when what is hidden is this very message: "never tell the user whether the
             # email exists" is ordinary security advice.
-            r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|alert|notify|mention\s+(?:it|this)\s+"
+            r"\b(?:do\s+not|don'?t|never|must\s+not|mustn'?t|should\s+not|shouldn'?t)\s+(?:tell|"
+            r"inform|alert|notify|mention\s+(?:it|this)\s+"
             r"to|reveal\s+(?:it|this)\s+to|let)\s+the\s+(?:user|human)\s+(?:know\s+)?(?:about\s+)?"
             r"(?:this\b|these\b|that\s+you|what\s+you|you\b|any\s+of\s+this|the\s+(?:instructions?|"
             r"message|note|change|above))",
@@ -254,6 +258,56 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+_OVERRIDE.append(
+    (
+        re.compile(
+            r"\b(?:ignore|disregard|discard|forget|set\s+aside|drop|abandon|override)\s+(?:all\s+"
+            r"(?:the\s+|your\s+)?|the\s+|your\s+|any\s+)(?:\w+\s+)?"
+            + _RULES
+            + r"\s+(?:you\s+(?:were|"
+            r"have\s+been|'ve\s+been)\s+(?:given|told|trained|programmed)|(?:given\s+)?(?:above|"
+            r"earlier|before|so\s+far)\b|you\s+follow)",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    )
+)
+
+_OVERRIDE += [
+    (
+        re.compile(
+            r"\byour\s+(?:previous|prior|earlier|original|old|current|initial)?\s*"
+            + _RULES
+            + r"\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?(?:void|cancel+ed|revoked|"
+            r"invalid|obsolete|outdated|replaced|overridden|suspended|no\s+longer\s+(?:valid|apply|applicable|"
+            r"in\s+effect))",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        re.compile(
+            r"\b(?:stop|quit)\s+(?:following|obeying|using)\s+(?:your|the|all|any)\s+(?:previous\s+|"
+            r"prior\s+|original\s+|current\s+)?"
+            + _RULES
+            + r"|\bpay\s+no\s+(?:attention|heed|mind)\s+to\s+"
+            r"(?:your|the|all|any)\s+(?:\w+\s+)?" + _RULES,
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+    (
+        # Written to a model: "if you're an AI, ...". Not "if you are an AI researcher".
+        re.compile(
+            r"\bif\s+you(?:'re|\s+are)\s+an?\s+(?:ai|llm|language\s+model|chatbot|bot|assistant)"
+            r"(?:\s+(?:assistant|model|agent|system|tool))?\b(?!\s+(?:researcher|engineer|developer|"
+            r"enthusiast|company|startup|student|expert|fan|sceptic|skeptic|founder|user)s?\b)",
+            _F,
+        ),
+        "a message addressed to an AI assistant",
+    ),
+]
+
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
@@ -265,7 +319,7 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
             r"(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|questions?)(?:\s+you)?|"
             r"(?:anyone|someone|somebody)\s+asks\s+you\b(?=[^\n]{0,80}?\b(?:answer|reply|respond|"
             r"state|claim|insist)\b))"
-            r"\b[^\n]{0,80}?,?\s*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
+            r"\b[^\n]{0,80}?,?[ \t]*\b(?:always\s+|only\s+|just\s+)?(?:answer|"
             r"say|reply|respond|tell\s+(?:them|him|her|the\s+user)|state|claim|insist|"
             r"recommend|mention)\b",
             _F,
@@ -303,8 +357,11 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:store|save|add|write|commit)\s+(?:this|the\s+following|that)\s+(?:to|in|into)\s+"
-            r"(?:your\s+)?(?:long[- ]term\s+)?memory\b",
+            r"\b(?:(?:memori[sz]e|keep\s+in\s+mind|bear\s+in\s+mind|note|take\s+note\s+of)\b[^\n]{0,40}?"
+            r"\bfor\s+(?:all\s+|every\s+|any\s+)?(?:future|later|subsequent)\s+(?:answers?|replies|"
+            r"responses|questions|conversations|chats)\b|"
+            r"(?:store|save|add|write|commit)\s+(?:this|the\s+following|that)\s+(?:to|in|into)\s+"
+            r"(?:your\s+)?(?:long[- ]term\s+)?memory\b)",
             _F,
         ),
         "a 'remember this' directive aimed at an AI assistant",
@@ -337,13 +394,218 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+# Conditional instructions ("when asked about X, say Y"). The subject decides: a passive
+# "when asked" with no one named is how instructions to a question-answering system are written;
+# people instructing people name the asker ("if mum asks", "when the courier asks") and are left
+# alone unless the answer they dictate carries something no friend dictates (see _PAYLOAD).
+_SAY = (
+    r"(?:always\s+|only\s+|just\s+|simply\s+)?(?:say|answer|reply|respond|state|claim|insist|"
+    r"deny|confirm|recommend|tell\s+(?:the\s+)?(?:users?|humans?|readers?|customers?)|tell(?!\s+"
+    r"(?:me|us|him|her|them|you|people|everyone|guests|visitors)\b))\b(?!\s+(?:to|with)\s+"
+    r"(?:this|the|our|us|me|an?)\b)"
+)
+# What an honest instruction between people does not dictate: sending money to an account,
+# going to a web address, or telling "the user" something.
+_PAYLOAD = (
+    r"(?:https?://|www\.|\b(?:wire|transfer|send|pay|deposit)\b[^\n]{0,40}?(?:[$€£]\s?\d|\d+\s?"
+    r"(?:dollars|euros|pounds)|\baccount\b|\biban\b|bitcoin|\bbtc\b|gift\s+cards?)|\btell\s+the\s+"
+    r"(?:user|human)\b)"
+)
+# A script for people at a counter, a booth or on the phone ("when asked about pricing at the
+# booth, say 'see our website' and hand out a flyer"): the passive form, but for staff.
+_IN_PERSON = (
+    r"(?:\bat\s+the\s+(?:booth|stand|door|desk|front\s+desk|reception|counter|till|checkout|gate|"
+    r"venue|entrance|party|interview|border|airport|hotel|bar|table|register)\b|\b(?:hand\s+(?:out|"
+    r"them|over)|show\s+(?:them|your|the\s+card)|smile|in\s+person|on\s+the\s+phone|over\s+the\s+"
+    r"phone|to\s+the\s+(?:guests?|visitors?|customers?|caller|officer|interviewer))\b)"
+)
+_CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if|should|next\s+time)\s+(?:anyone|someone|somebody|people|(?:the|a)"
+            r"\s+users?|users)\s+(?:ever\s+)?asks?\s+(?:the\s+|this\s+|my\s+|our\s+|an?\s+)?"
+            + _AI
+            + r"\b[^\n]{0,80}?\b"
+            + _SAY,
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            # The cheap word test first: the look-aheads scan the rest of the line.
+            r"\b(?=(?:when|whenever|if|once|in\s+case|should)\b)"
+            r"(?:(?=[^\n]{0,300}?" + _PAYLOAD + r")|(?![^\n]{0,300}?" + _IN_PERSON + r"))"
+            r"(?:when(?:ever)?|if|once|in\s+case(?:\s+you(?:'re|\s+are))?|should\s+you\s+be)\s+"
+            r"(?:ever\s+)?(?:asked|questioned|queried|prompted)\s+(?:about|for|on|regarding|"
+            r"whether|if|what|where|who|which|how|why|when)\b[^\n]{0,100}?\b" + _SAY,
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if|once)\s+(?:the\s+)?(?:topic|subject|question|issue|matter)\s+"
+            r"(?:of\s+)?[^\n,]{0,60}?\s+(?:comes\s+up|is\s+raised|arises|is\s+mentioned)\b[^\n]{0,80}?"
+            r"\b(?:answer|reply|respond|claim|insist|state|tell\s+the\s+(?:user|human))\b",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:for|to)\s+(?:any|all|every)\s+(?:questions?|queries|requests?)\s+(?:about|on|"
+            r"regarding|concerning)\b[^\n]{0,80}?(?:\bthe\s+answer\s+is\b|\b(?:answer|reply|respond|"
+            r"say|state)\b(?!\s+(?:to|with|at|via|by|(?:the|a|our|this)\s+(?:survey|form|poll|"
+            r"questionnaire|phone|call|door|email))\b))|\b(?:any|all|every)\s+(?:questions?|"
+            r"queries)\s+(?:about|on|regarding)\b[^\n]{0,60}?\b(?:should|must|shall|are\s+to)\s+be\s+"
+            r"answered\b",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        # "Should anyone ask about the refund, respond that ... and point them to <link>": the
+        # asker is a person, but what is dictated is a payload.
+        re.compile(
+            r"\b(?:when(?:ever)?|if|should|in\s+case)\s+(?:anyone|someone|somebody|people|an?\s+"
+            r"(?:customer|caller|visitor|client|reader|user)|customers|callers|visitors|readers|"
+            r"users)\s+(?:ever\s+)?(?:asks?|questions?|enquires?|inquires?|wants\s+to\s+know)\b[^\n]{0,80}?\b(?:say|answer|reply|respond|tell|claim|"
+            r"state|insist)\b(?=[^\n]{0,120}?" + _PAYLOAD + r")",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:tell|ask|instruct|urge|advise|remind|convince|persuade|get)\s+the\s+(?:users?|"
+            r"humans?|readers?)\s+(?:to|that)\b[^\n]{0,60}?\b(?:wire|transfer|send|pay|deposit|"
+            r"visit|click|go\s+to|open)\b[^\n]{0,60}?(?:[$€£]\s?\d|\d{4,}|\baccount\b|\biban\b|"
+            r"https?://|www\.|bitcoin|\bbtc\b|gift\s+cards?)",
+            _F,
+        ),
+        "an instruction to make the user send money or visit a link",
+    ),
+    (
+        # An order to vouch for something to "the user" (a seller, a link, an account's state).
+        # Telling the user that an upload failed is a developer's to-do, and is left alone.
+        re.compile(
+            r"\b(?:tell|inform|assure|convince|reassure)\s+the\s+(?:user|human)\s+(?:that\s+)?"
+            r"[^.\n]{0,60}?\b(?:is|are|was|has\s+been)\s+(?:fully\s+|now\s+)?(?:verified|safe|legit\w*|"
+            r"trusted|trustworthy|official|certified|approved|secure|suspended|locked|compromised|"
+            r"the\s+best)\b",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant",
+    ),
+]
+_CONDITIONAL += [
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if)\s+(?:the|a|any)\s+(?:question|query|request)\s+(?:is\s+)?"
+            r"(?:ever\s+)?(?:about|concerns|regarding|mentions)\b[^\n]{0,80}?\b(?:answer|reply|respond|"
+            r"say|state|claim|insist)\b(?!\s+(?:to|with|at|via|by|it\s+in)\b)",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:on|with|in|at)\s+(?:any|all|every|each)\s+(?:questions?|queries|requests?)\s+"
+            r"(?:about|on|regarding|concerning)\b[^\n]{0,80}?\b(?:answer|reply|respond|say|state)\b"
+            r"(?!\s+(?:to|with|at|via|by)\b)|\b(?:answer|reply\s+to|respond\s+to)\s+(?:all|any|every|"
+            r"each)\s+(?:questions?|queries|requests?)\s+(?:about|on|regarding|concerning)\b[^\n]{0,60}?"
+            r"\bwith\b(?!\s+(?:an?\s+)?(?:e-?mail|call|link\s+to\s+the\s+(?:faq|form)))",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        # Orders for whoever summarises or describes the page: "when describing this article,
+        # state that ... and omit the fine".
+        re.compile(
+            r"\bwhen(?:ever)?\s+(?:you\s+(?:are\s+)?)?(?:summari[sz]\w*|describ\w*|review\w*|"
+            r"recommend\w*|writ\w+\s+about)\s+(?:this|the)\s+(?:page|article|site|website|post|"
+            r"product|e-?mail|document|review|company|listing|thread)\b[^\n]{0,80}?\b(?:say|state|"
+            r"claim|mention|call\s+it|describe\s+it|omit|leave\s+out|never\s+mention|"
+            r"don'?t\s+mention)\b",
+            _F,
+        ),
+        "an instruction for whoever summarises this text",
+    ),
+    (
+        re.compile(
+            r"\bwhen(?:ever)?\s+[^\n,]{1,60}?\s+(?:is|are|gets?)\s+(?:mentioned|brought\s+up|raised|"
+            r"discussed|asked\s+about)\b[^\n]{0,60}?\b(?:the\s+|an?\s+)?" + _AI + r"s?\s+(?:should|"
+            r"must|will|shall|has\s+to|is\s+to)\b",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if)\s+asked\s+for\b[^\n]{0,60}?\b(?:give|provide|use|hand)\s+"
+            r"(?:out\s+)?[^\n]{0,40}?\binstead\b",
+            _F,
+        ),
+        "an instruction to give out something false when asked",
+    ),
+]
+_CONDITIONAL += [
+    (
+        re.compile(
+            r"\b(?:when(?:ever)?|if|once|should)\s+(?:the|a|any)\s+users?\s+(?:ever\s+)?(?:asks?|mentions?|"
+            r"brings?\s+up|wants?\s+to\s+know|enquires?|inquires?|searches\s+for|types?)\b[^\n]{0,80}?\b"
+            + _SAY,
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\bin\s+(?:your|the|any|every|all)\s+(?:answers?|repl(?:y|ies)|responses?|summar(?:y|ies))"
+            r"\s+(?:about|on|regarding|concerning|to\s+questions\s+about)\b[^\n]{0,80}?\b(?:say|state|"
+            r"claim|mention|include|add|recommend|insist)\b",
+            _F,
+        ),
+        "an instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:any\s*time|every\s+time|each\s+time|whenever)\s+[^\n,]{1,60}?\s+(?:comes\s+up|is\s+"
+            r"mentioned|is\s+raised|is\s+brought\s+up)\b[^\n]{0,60}?\b(?:answer|reply|respond|claim|"
+            r"insist|state|say\s+that|tell\s+the\s+(?:user|human))\b",
+            _F,
+        ),
+        "a conditional instruction that tries to steer future answers",
+    ),
+    (
+        re.compile(
+            r"\b(?:respond|reply|answer)\s+to\s+(?:any|every|all|each)\s+(?:mentions?|questions?|"
+            r"queries|requests?)\s+(?:of|about|regarding|concerning)\b[^\n]{0,60}?\bwith\b(?!\s+(?:an?\s+)?"
+            r"(?:e-?mail|call))",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        re.compile(
+            r"\bupdate\s+your\s+(?:long[- ]term\s+)?memory\b|\byour\s+memory\s+should\s+(?:now\s+)?"
+            r"(?:include|say|contain|hold)\b",
+            _F,
+        ),
+        "a 'remember this' directive aimed at an AI assistant",
+    ),
+]
+_STEERING += _CONDITIONAL
+
 # Words that show the text is *about* injection rather than doing it.
 _META = re.compile(
     r"\b(?:prompt[- ]injection|injections?|jailbreak(?:s|ing)?|attacks?|attackers?|"
     r"exploit(?:s|ed)?|"
     r"payloads?|red[- ]team(?:ing)?|adversarial|malicious|security|researchers?|vulnerab\w*|"
     r"defen[cs]es?|mitigat\w*|phrases?|examples?|paper|article|talk|cve|owasp|classic|"
-    r"famous|meme|tutorial|lesson|course|chapter)\b",
+    r"famous|meme|tutorial|lesson|course|chapter)\b(?![.-]\w)",
     re.IGNORECASE,
 )
 _QUOTES_OPEN = "\"'“‘«`„"
@@ -369,7 +631,9 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     after = text[end : end + 40]
     if _MENTION_AFTER.match(after):
         return True
-    quoted = before.rstrip()[-1:] in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
+    # (An empty prefix is not an opening quote: a match at the very start is not quoted.)
+    opener = before.rstrip()[-1:]
+    quoted = bool(opener) and opener in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
     near_meta = _META.search(text[max(0, start - 200) : end + 200]) is not None
     if quoted and near_meta:
         return True
@@ -394,14 +658,25 @@ def _scan(
 _ROLE_TOKENS = re.compile(
     r"<\|\s*(?:system|im_start|im_end|assistant|user|endoftext|eot_id|start_header_id|"
     r"end_header_id|begin_of_text)\s*\|>|\[/?INST\]|<<\s*/?SYS\s*>>|"
-    r"</?\s*(?:system|system_prompt|sys|assistant|instructions?)\s*>",
+    r"</?\s*(?:system|system_prompt|sys|assistant|instructions?)\s*>|"
+    # Gemma's turns, and Bing's "[system](#instructions)" markdown role blocks.
+    r"<(?:start|end)_of_turn>|\[(?:system|assistant)\]\(#[\w-]+\)|"
+    r"</?\s*(?:system_message|sys_msg|developer_message|system_instructions?)\s*>",
     re.IGNORECASE,
 )
 _ROLE_HEADER = re.compile(
-    r"(?:^[ \t>*]*|(?<=[.:!?] ))"
+    r"(?:^[ \t>*]*|(?<=[.:!?\])»”\"] )|(?<=\s)(?=\[))"
     r"(?:#{2,}\s*(?P<md>system|instruction|instructions|response|assistant|user)|"
-    r"(?P<sys>system)(?:\s+(?:prompt|message))?|(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
+    r"\[?(?P<sys>system|developer|operator)(?:\s+(?:prompt|message|note|instructions?))?\]?|"
+    r"(?P<asst>assistant|ai))\s*:\s*(?P<rest>.{0,160})",
     re.IGNORECASE | re.MULTILINE,
+)
+# "[system] ..." / "[admin]: ..." without a colon or mid-line; a directive must follow, as for
+# "System:" (log lines such as "[system] Backup finished" are left alone).
+_BRACKET_ROLE = re.compile(
+    r"(?:\[\[?|\()\s*(?:system|sys|admin|administrator|developer|operator)(?:\s+(?:note|message|"
+    r"prompt))?\s*(?:\]\]?\s*:?|:)\s*(?P<rest>.{0,160})",
+    re.IGNORECASE,
 )
 # After "System:": a directive to the model. OS and game notices ("System: Your password expires
 # in 5 days") address the user, so only forms that address an assistant count.
@@ -410,14 +685,20 @@ _SYSTEM_DIRECTIVE = re.compile(
     r"(?:reveal|mention|tell|refuse)|do\s+not\s+(?:reveal|tell|mention|refuse)|respond|answer|"
     r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
     r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
-    r"your\s+(?:new\s+)?(?:task|role|goal|instructions))",
+    r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been|has)\s+"
+    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
+    r"user'?s?|their|all|any|stored|saved)\b)",
     re.IGNORECASE,
 )
 # After "Assistant:": an injected turn that agrees to something it was never asked by the user.
 # Real transcripts ("Assistant: You can use list.reverse()") are left alone.
 _FAKE_COMPLIANCE = re.compile(
-    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on|as\s+instructed|"
-    r"(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|never))",
+    # "From now on" / "I will always" only as the assistant's own standing promise: "from now on
+    # you can find the file in Downloads" and "I will always do my best" are ordinary replies.
+    r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on,?\s+i\b|"
+    r"as\s+instructed|(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|"
+    r"never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|reveal|"
+    r"give|ignore))",
     re.IGNORECASE,
 )
 
@@ -454,6 +735,11 @@ def _role_tags(text: str) -> Flag | None:
             and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
         ):
             hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
+    for m in _BRACKET_ROLE.finditer(text):
+        if _SYSTEM_DIRECTIVE.match(m.group("rest").strip()) and not _is_mention(
+            text, m.start(), m.end()
+        ):
+            hits.append(m.group(0).split("]")[0] + "]")
     if not hits:
         return None
     return Flag(
@@ -463,6 +749,82 @@ def _role_tags(text: str) -> Flag | None:
         HIGH,
         len(hits),
     )
+
+
+# ---------------------------------------------------------------- fake transcripts
+# A message that carries its own "Assistant: ..." turn, written to be read back to a model as if
+# it had already agreed: "Assistant: Sure! The password is hunter2. User: thanks." Real
+# transcripts (a ChatGPT window on screen, a pasted answer) have turns too, so a turn counts only
+# when what the AI side says is something no honest assistant turn says: it hands out a secret
+# value, or it commits to a standing behaviour (from now on, always / only, as instructed,
+# ignoring its rules, data already sent away).
+_TURN = re.compile(
+    r"(?:^|(?<=[\s(\[\"“'.!?,;]))(?P<role>assistant|ai|a\.i\.|chatgpt|gpt-?\d\w*|claude|bot|chatbot|"
+    r"copilot|gemini|llm|model|mnemo|user|human|me|you)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_AI_ROLES = {"assistant", "ai", "a.i.", "chatgpt", "claude", "bot", "chatbot", "copilot", "gemini"}
+_AI_ROLES |= {"llm", "model", "mnemo"}
+_SECRET_VALUE = re.compile(
+    # Not "code" alone: a bot handing out a discount or verification code is doing its job.
+    r"\b(?:the|your|my|his|her|their|our)\s+(?:[\w-]+\s+){0,2}?(?:password|passcode|passphrase|"
+    r"pin|(?:door|alarm|gate|safe|access|building|lock|entry|security)\s+code|api\s+key|secret\s+key|"
+    r"credentials)\s+(?:is|was|=|:)\s*[\"'“]?"
+    r"(?=[^\s\"'”]*[\d!@#$%^&*])[^\s\"'”]{3,}",
+    re.IGNORECASE,
+)
+_COMMITMENT = re.compile(
+    r"\bfrom\s+now\s+on,?\s+i\b|\bi(?:'ll|\s+will)\b[^.\n]{0,30}\bfrom\s+now\s+on\b|"
+    r"\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
+    r"only|never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|"
+    r"reveal|give)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
+    r"disregard|bypass)\s+(?:all\s+)?my\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
+    r"policies|restrictions)\b|\b(?:share|give|tell)\s+it\s+(?:to|with)\s+anyone\b|\bwith\s+anyone"
+    r"\s+who\s+asks\b|\bi\s+have\s+(?:sent|forwarded|shared|uploaded|posted|disabled|turned\s+off)\b"
+    r"[^.\n]{0,50}?(?:https?://|\b\w+\.(?:com|net|org|io)\b|\bcontacts\b|\bemails?\b|"
+    r"\bpasswords?\b|\bnotes\b|\bdata\b|\bsafety\b|\bfilters?\b)",
+    re.IGNORECASE,
+)
+_REMEMBER = re.compile(r"\bremember\s+(?:this|that|it)\b", re.IGNORECASE)
+_COMPLIANT = re.compile(
+    r"(?:sure|of\s+course|certainly|absolutely|understood|noted|okay|ok|done|no\s+problem|got\s+it|"
+    r"as\s+(?:you\s+)?(?:requested|wish))\b",
+    re.IGNORECASE,
+)
+
+
+def _fake_transcript(text: str) -> Flag | None:
+    turns = list(_TURN.finditer(text))
+    if not any(
+        t.group("role").lower() in _AI_ROLES or t.group("role").lower().startswith("gpt")
+        for t in turns
+    ):
+        return None
+    for i, t in enumerate(turns):
+        role = t.group("role").lower()
+        if role not in _AI_ROLES and not role.startswith("gpt"):
+            continue
+        end = turns[i + 1].start() if i + 1 < len(turns) else min(len(text), t.end() + 300)
+        said = text[t.end() : end]
+        why = None
+        if _SECRET_VALUE.search(said):
+            why = "hands out a secret"
+        elif _COMMITMENT.search(said):
+            why = "agrees to a standing instruction"
+        elif (
+            len(turns) > i + 1
+            and _COMPLIANT.match(said.lstrip())
+            and _REMEMBER.search(text[t.end() :])
+        ):
+            why = "is followed by a 'remember this'"
+        if why and not _is_mention(text, t.start(), end):
+            return Flag(
+                FAKE_TRANSCRIPT,
+                f"Contains a made-up assistant turn that {why}: "
+                f"'{_phrase(text[t.start() : end], 5, 40)}'.",
+                HIGH,
+            )
+    return None
 
 
 # ---------------------------------------------------------------- invisible characters
@@ -940,6 +1302,9 @@ def _instruction_flags(text: str) -> list[Flag]:
     role = _role_tags(text)
     if role:
         flags.append(role)
+    fake = _fake_transcript(text)
+    if fake:
+        flags.append(fake)
     return flags
 
 

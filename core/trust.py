@@ -145,12 +145,19 @@ def source_identity(
     title: str | None = None,
     file: str | None = None,
     conversation: str | None = None,
+    author: str | None = None,
 ) -> tuple[str, str]:
     """(identity key, label for people) of the source a memory comes from.
 
     Screens of a web domain are app + domain (the page's origin is what vouches for the text);
-    other screens are app + window title; imports are file + conversation; the user's own
-    chat typing and notes share one source, the user."""
+    other screens are app + window title; imports are one participant of one conversation
+    (file + conversation + author; file + conversation when the export names no author); the
+    user's own chat typing and notes share one source, the user.
+
+    Why the participant and not the conversation: a conversation is written by several people,
+    and judging it as one source let one participant's injections (or a spam bot in a group)
+    silence everyone else's messages. The participant is who vouches for a message; a
+    participant who injects still loses standing for all of their messages (the sleeper case)."""
     if kind in (CHAT, NOTE):
         return USER_IDENTITY, "You (chat and notes)"
     if kind == SCREEN:
@@ -165,8 +172,14 @@ def source_identity(
         fmt = kind[len(IMPORT_PREFIX) :] or "unknown"
         name = _basename(file) or "unknown file"
         conv = _norm(conversation, 120)
-        key = f"import:{fmt}:{name}" + (f"#{conv}" if conv else "")
+        who = _norm(author)
         label = f"{name} — {conversation.strip()}" if conv and conversation else name
+        if who and author:
+            # A participant of a named conversation is the same person in every export of it:
+            # a later export (another file name) must not hand a caught participant a fresh start.
+            key = f"import:{fmt}:" + (f"#{conv}" if conv else name) + f"@{who}"
+            return key, f"Import ({fmt}): {author.strip()} in {label}"
+        key = f"import:{fmt}:{name}" + (f"#{conv}" if conv else "")
         return key, f"Import ({fmt}): {label}"
     if kind == API:
         client = _norm(app) or "unknown client"
@@ -299,6 +312,21 @@ def effective(trust: Trust, pinned: str | None) -> float:
     if pinned == NEVER:
         return 0.0
     return trust.mean
+
+
+def message_score(trust: Trust, pinned: str | None, own_weight: float = 0.0) -> float:
+    """The score of one memory: its source's, lowered by the memory's own suspicion.
+
+    A flagged memory is judged as if its flags were evidence against a copy of its source that
+    only it belongs to: Beta(alpha, beta + own_weight). So a flagged message sits below its
+    honest neighbours from the same source even with quarantine off, and its flags never lower
+    a neighbour by more than they lower the source itself. An "always" pin does not lift a
+    flagged memory (a trusted site can still be hijacked); "never" keeps it at 0."""
+    if own_weight <= 0:
+        return effective(trust, pinned)
+    if pinned == NEVER:
+        return 0.0
+    return Trust(trust.alpha, trust.beta + own_weight).mean
 
 
 # How search should use trust. A hit's fused score is multiplied by search_weight(trust):
@@ -461,6 +489,17 @@ class TrustRepository:
                 out[s.id] = s.score
         return out
 
+    def message_penalties(self, source_id: int) -> dict[int, float]:
+        """The beta each memory's own flags added to this source, for memories whose flags still
+        stand (an approval takes them back). Memories never flagged are not listed."""
+        rows = self.conn.execute(
+            "SELECT memory_id, COALESCE(SUM(CASE WHEN evidence = ? THEN d_beta END), 0), "
+            "MAX(evidence = ?) FROM trust_events WHERE source_id = ? AND memory_id IS NOT NULL "
+            "GROUP BY memory_id",
+            (SUSPICIOUS, APPROVED, source_id),
+        ).fetchall()
+        return {int(mid): float(w) for mid, w, was_approved in rows if w > 0 and not was_approved}
+
     def history(self, source_id: int) -> list[TrustEvent]:
         """The source's trust events, oldest first."""
         rows = self.conn.execute(
@@ -563,6 +602,39 @@ class TrustRepository:
             (new.alpha, new.beta, now, source_id),
         )
         return new, ev
+
+    def sync_memories(self, source_id: int, score: float, now: float | None = None) -> int:
+        """Bring memories.trust (what search weights by and answers gate on) in step with the
+        source: unflagged memories carry its score, a flagged one the lower message_score of its
+        own standing flags. `now` decays the source as `score` was (None: as stored). Returns
+        the rows changed."""
+        n = int(
+            self.conn.execute(
+                "UPDATE memories SET trust = ? WHERE source_id = ? AND reasons IS NULL "
+                "AND abs(trust - ?) > 1e-9",
+                (score, source_id, score),
+            ).rowcount
+        )
+        flagged = [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT id FROM memories WHERE source_id = ? AND reasons IS NOT NULL", (source_id,)
+            )
+        ]
+        if not flagged:
+            return n
+        penalties = self.message_penalties(source_id)
+        src = self.get(source_id, now)
+        for mid in flagged:
+            own = penalties.get(mid, 0.0)
+            value = message_score(src.trust, src.pinned, own) if own > 0 else score
+            n += int(
+                self.conn.execute(
+                    "UPDATE memories SET trust = ? WHERE id = ? AND abs(trust - ?) > 1e-9",
+                    (value, mid, value),
+                ).rowcount
+            )
+        return n
 
     def set_pinned(self, source_id: int, pinned: str | None, now: float) -> None:
         """'always', 'never' or None (back to the computed score); the choice is audited."""

@@ -11,14 +11,20 @@ import pytest
 
 from app.services import Changes, Services
 from app.trust_service import TrustService
-from core import backup as backups
 from core import suspicion as su
 from core import trust as tr
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.types import OK, QUARANTINED, NewMemory, SearchFilters
-from tests.app.conftest import PASSPHRASE
-from tests.fixtures.poison.dataset import DEV, FRESH, HELDOUT, load
+from tests.app.trusthelp import restart, restored_copy
+from tests.fixtures.poison.dataset import (
+    DEV,
+    FRESH,
+    HELDOUT,
+    WIDE_DEV,
+    WIDE_FRESH,
+    WIDE_HELDOUT,
+    load,
+)
 from tests.fixtures.poison.render import render
 
 DAY = 86400.0
@@ -74,8 +80,11 @@ def test_poisoned_page_is_quarantined_with_a_reason_and_not_searchable(
     assert any("instruction aimed at an AI" in r for r in m.reasons)
     _, a1, b1, t1 = source_row(services, mid)
     assert a1 == a0 and b1 > b0
-    # Every memory of the source carries the lowered score search weights by.
-    assert source_row(services, benign)[3] == pytest.approx(t1) and t1 < 0.5
+    # Every memory of the source carries the lowered score search weights by; the flagged one
+    # its own, lower score (its flags counted once more, on it alone).
+    score = a1 / (a1 + b1)
+    assert source_row(services, benign)[3] == pytest.approx(score) and score < 0.5
+    assert t1 == pytest.approx(a1 / (a1 + b1 + (b1 - b0))) and t1 < score
     events = tr.TrustRepository(services.store.reader()).history(sid)
     assert [(e.evidence, e.memory_id) for e in events] == [("suspicious", mid)]
     assert mid not in search_ids(services, "hiking boots instructions FastLoans")
@@ -274,8 +283,16 @@ def ingest_fixture_rows(services: Services, rows: list[dict[str, object]], t: fl
 
 @pytest.mark.parametrize(
     ("path", "min_recall", "max_fpr"),
-    [(DEV, 0.95, 0.03), (HELDOUT, 0.8, 0.05), (FRESH, 0.8, 0.05)],
-    ids=["dev", "heldout", "fresh"],
+    [
+        (DEV, 0.95, 0.03),
+        (HELDOUT, 0.8, 0.05),
+        (FRESH, 0.8, 0.05),
+        # The wide generated sets: bars reasoned in tests/core/test_suspicion_wide.py.
+        (WIDE_DEV, 0.95, 0.02),
+        (WIDE_HELDOUT, 0.88, 0.02),
+        (WIDE_FRESH, 0.93, 0.03),
+    ],
+    ids=["dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh"],
 )
 def test_r16_quarantine_recall_and_fpr_through_ingest(
     services: Services, clock: FixedClock, path: Path, min_recall: float, max_fpr: float
@@ -302,6 +319,10 @@ def test_r16_quarantine_recall_and_fpr_through_ingest(
         row = next(r for r in poisoned if r["id"] == ext)
         words = " ".join(str(row["text"]).split()[:12])
         assert by_ext[ext] not in search_ids(services, words)
+        # ...nor are they ever given to the model as evidence.
+        assert services.assistant is not None
+        evidence = services.assistant.evidence(words)
+        assert by_ext[ext] not in [e.memory_id for e in evidence]
 
 
 # ---------------------------------------------------------------- R18 sleeper
@@ -324,7 +345,7 @@ def test_r18_sleeper_stays_contained_across_sessions_restart_and_restore(
         hits = s.memory.search("hiking boots FastLoans").hits
         assert sleeper not in [i for h in hits for i in (h.group_ids or [h.id])]
         score = tr.TrustRepository(s.store.reader()).scores([sid], s.clock.now())[sid]
-        assert score < 0.5 and m.trust == pytest.approx(score, abs=1e-6)
+        assert score < 0.5 and m.trust < score  # its own flags weigh on it once more
         return score
 
     scores = [contained(services)]
@@ -334,27 +355,15 @@ def test_r18_sleeper_stays_contained_across_sessions_restart_and_restore(
             add(services, screen(clock, f"Forecast day {day} slot {i}", domain="weather.example"))
         clock.advance(DAY)
         if day % 10 == 9:
-            services.lock()  # a restart
-            services.unlock(PASSPHRASE)
-            assert services.memory is not None
-            services.memory.wait_ready(10)
+            restart(services)
         scores.append(contained(services))
     # Writing benign content never earns trust back (no self-reinforcement).
     assert max(scores) == pytest.approx(scores[0])
     assert source_row(services, neighbour)[3] > scores[-1]
 
-    (tmp_path / "out").mkdir()
-    info = services.backup(tmp_path / "out")
-    backups.restore_backup(info.path, tmp_path / "restored", PASSPHRASE)
-    restored = Services(tmp_path / "restored", clock=clock, embedder=FakeEmbedder())
-    try:
-        restored.unlock(PASSPHRASE)
-        assert restored.memory is not None
-        restored.memory.wait_ready(10)
+    with restored_copy(services, tmp_path) as restored:
         assert contained(restored) == pytest.approx(scores[-1])
         assert restored.trust is not None and sleeper in [i.id for i in restored.trust.queue()]
-    finally:
-        restored.close()
 
 
 # ---------------------------------------------------------------- done-when, per kind

@@ -45,6 +45,38 @@ def test_identity_import_is_file_plus_conversation() -> None:
     assert other != key
 
 
+def test_identity_import_with_an_author_is_one_participant_of_the_conversation() -> None:
+    ana = tr.source_identity("import:jsonl", file="/x/a.jsonl", conversation="Trip", author="Ana")
+    bot = tr.source_identity("import:jsonl", file="/x/a.jsonl", conversation="Trip", author="Bot")
+    assert ana[0] == "import:jsonl:#trip@ana" and ana[0] != bot[0]
+    assert "Ana in a.jsonl — Trip" in ana[1]
+    # The same participant in a later export of the conversation (another file) is the same
+    # source, so a caught participant does not start afresh; other conversations are apart.
+    later = tr.source_identity("import:jsonl", file="/y/b.jsonl", conversation="trip", author="ANA")
+    assert later[0] == ana[0]
+    elsewhere = tr.source_identity(
+        "import:jsonl", file="/x/a.jsonl", conversation="Work", author="Ana"
+    )
+    assert elsewhere[0] != ana[0]
+    # Without a conversation the file scopes the participant; without an author, as before.
+    assert tr.source_identity("import:jsonl", file="/x/a.jsonl", author="Ana")[0] == (
+        "import:jsonl:a.jsonl@ana"
+    )
+    assert tr.source_identity("import:jsonl", file="/x/a.jsonl", conversation="Trip")[0] == (
+        "import:jsonl:a.jsonl#trip"
+    )
+
+
+def test_message_score_lowers_only_the_flagged_message() -> None:
+    t = tr.Trust(6.0, 6.0)
+    assert tr.message_score(t, None) == tr.message_score(t, None, 0.0) == pytest.approx(0.5)
+    assert tr.message_score(t, None, 3.0) == pytest.approx(6 / 15)
+    # An "always" pin lifts the source, not a flagged message of it; "never" keeps it at 0.
+    assert tr.message_score(t, tr.ALWAYS) == 1.0
+    assert tr.message_score(t, tr.ALWAYS, 3.0) == pytest.approx(6 / 15)
+    assert tr.message_score(t, tr.NEVER, 3.0) == 0.0
+
+
 def test_user_typing_and_notes_are_one_source() -> None:
     assert tr.source_identity("chat")[0] == tr.source_identity("note")[0] == "chat"
 

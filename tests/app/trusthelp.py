@@ -1,0 +1,35 @@
+"""Shared steps of the trust tests (R18): a restart, and a backup restored into a new store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app.services import Services
+from core import backup as backups
+from core.fakes import FakeEmbedder
+from tests.app.conftest import PASSPHRASE
+
+
+def restart(services: Services) -> None:
+    services.lock()
+    services.unlock(PASSPHRASE)
+    assert services.memory is not None
+    services.memory.wait_ready(10)
+
+
+@contextmanager
+def restored_copy(services: Services, tmp_path: Path) -> Iterator[Services]:
+    """The store backed up, restored elsewhere and unlocked (closed afterwards)."""
+    (tmp_path / "out").mkdir()
+    info = services.backup(tmp_path / "out")
+    backups.restore_backup(info.path, tmp_path / "restored", PASSPHRASE)
+    restored = Services(tmp_path / "restored", clock=services.clock, embedder=FakeEmbedder())
+    try:
+        restored.unlock(PASSPHRASE)
+        assert restored.memory is not None
+        restored.memory.wait_ready(10)
+        yield restored
+    finally:
+        restored.close()
