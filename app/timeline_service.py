@@ -240,6 +240,14 @@ class TimelineService:
         )
         return None if row is None else Frame(int(row[0]), float(row[1]), *row[2:6])
 
+    def time_of(self, memory_id: int) -> float | None:
+        row = (
+            self.store.reader()
+            .execute("SELECT time FROM memories WHERE id = ? AND hidden = 0", (memory_id,))
+            .fetchone()
+        )
+        return None if row is None else float(row[0])
+
     def frame_text(self, media_id: int) -> list[TextBox]:
         """The OCR lines of a frame in reading order (for selecting and copying its text)."""
         boxes: list[TextBox] = []

@@ -56,7 +56,12 @@ SECTION_EXTRAS: dict[str, list[Factory]] = {
     "models": [model_settings.ModelsBox],
 }
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
-CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS, *model_settings.KEYS}
+CUSTOM_KEYS: set[str] = {
+    "device.use_keyring",
+    "device.window_size",  # the main window remembers its own size
+    *capture_settings.KEYS,
+    *model_settings.KEYS,
+}
 SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
 
 

@@ -68,7 +68,7 @@ class TimelinePage(Page):
         self._direction = 1  # the way the cursor last moved, for prefetching
         self._index_of: dict[int, int] = {}
         self._loading_full: int | None = None
-        self._pending_focus: tuple[int, list[str], int | None] | None = None
+        self._pending_focus: tuple[int | None, float] | None = None  # frame, time to open at
         self._highlight: tuple[int, int, list[str]] | None = None  # media, memory, terms
         self.viewer: MemoryViewer | None = None
         self.loaded_at: float | None = None
@@ -237,6 +237,7 @@ class TimelinePage(Page):
         self.strip.set_data(span.start, span.end, span.frames, span.markers, span.gaps)
         self.day_shown.emit(day)
         if not span.frames:
+            self._pending_focus = None
             self.caption.clear()
             capture = getattr(self.services, "capture", None)
             on = capture is not None and getattr(capture, "running", False)
@@ -256,8 +257,11 @@ class TimelinePage(Page):
             return
         index = len(span.frames) - 1
         if self._pending_focus is not None:
-            media_id = self._pending_focus[0]
-            index = next((i for i, f in enumerate(span.frames) if f.media_id == media_id), index)
+            media_id, when = self._pending_focus
+            self._pending_focus = None
+            near = self.strip.index_near(when)
+            index = self._index_of.get(media_id, near) if media_id is not None else near
+            index = index if index is not None else len(span.frames) - 1
         elif keep is not None:
             index = next(
                 (i for i, f in enumerate(span.frames) if f.media_id == keep.media_id), index
@@ -436,23 +440,30 @@ class TimelinePage(Page):
 
     # -- from search, to the viewer ------------------------------------------------------------
     def open_at(self, memory_id: int, terms: list[str] | None = None) -> None:
-        """Show the frame a memory was read from, its words in `terms` boxed."""
+        """Show the frame a memory was read from, its words in `terms` boxed; a memory without
+        a frame (a chat, a note) opens the strip at its time."""
         service = self.timeline()
         if service is None:
             return
 
-        def located(frame: Frame | None) -> None:
-            if frame is None:
-                self.open_memory(memory_id)  # no picture (a chat, an erased screen)
+        def find() -> tuple[Frame | None, float | None]:
+            frame = service.locate(memory_id)
+            return frame, frame.time if frame else service.time_of(memory_id)
+
+        def located(found: tuple[Frame | None, float | None]) -> None:
+            frame, when = found
+            if when is None:
+                self.view.show_message("This memory is gone (it was erased).")
                 return
-            self._pending_focus = (frame.media_id, list(terms or []), memory_id)
-            self._highlight = (frame.media_id, memory_id, list(terms or []))
-            self.day = date.fromtimestamp(frame.time)
+            if frame is not None:
+                self._highlight = (frame.media_id, memory_id, list(terms or []))
+            self._pending_focus = (frame.media_id if frame else None, when)
+            self.day = date.fromtimestamp(when)
             self._sync_date_edit()
             self.strip.setFocus(Qt.FocusReason.OtherFocusReason)
             self.load_day()
 
-        run_guarded(self.tasks, self, lambda: service.locate(memory_id), located, lambda e: None)
+        run_guarded(self.tasks, self, find, located, lambda e: None)
 
     def _marker_activated(self, marker: Marker) -> None:
         self.open_memory(marker.memory_id)
