@@ -375,6 +375,7 @@ def drive(
             }
         )
     out["drags"] = drags
+    out["paint_cpu_ms"] = paint_costs(page)
     # Keys: 100 steps of Right, each waiting for its frame (full or preview) to be painted.
     page.strip.setFocus()
     strip.set_current(0)
@@ -391,6 +392,54 @@ def drive(
     tasks.wait()
     page.close()
     return out
+
+
+def paint_costs(page: Any, n: int = 30) -> dict[str, float]:
+    """CPU milliseconds on the GUI thread to put one frame on screen (scale + paint), and to
+    repaint the strip: what a drag costs per shown frame, whatever else the machine runs."""
+    from statistics import median
+
+    from PySide6.QtCore import QSize
+
+    timeline = page.timeline()
+    frames = page.span.frames[:n]
+    out: dict[str, float] = {}
+    for kind, load in (("preview", timeline.preview), ("full", timeline.full)):
+        costs = []
+        for f in frames:
+            image = load(f.media_id)
+            c0 = time.thread_time()
+            page.view.set_frame(f.media_id, image, kind == "full", QSize(f.width, f.height))
+            page.view.repaint()
+            costs.append((time.thread_time() - c0) * 1000)
+        out[f"frame_{kind}"] = round(median(costs), 2)
+    costs = []
+    for i in range(n):
+        c0 = time.thread_time()
+        page.strip.set_current(i)
+        page.strip.repaint()
+        costs.append((time.thread_time() - c0) * 1000)
+    out["strip"] = round(median(costs), 2)
+    # One shown frame while dragging: a preview decoded on a worker, scaled and painted, plus
+    # the strip repainted for the mouse events in between.
+    per_frame = out["frame_preview"] + out["strip"] + page_preview_cpu(timeline, frames)
+    out["per_dragged_frame"] = round(per_frame, 2)
+    out["frames_per_cpu_second"] = round(1000 / per_frame, 1)
+    return out
+
+
+def page_preview_cpu(timeline: Any, frames: list[Any]) -> float:
+    from statistics import median
+
+    from app.timeline_service import TimelineService
+
+    fresh = TimelineService(timeline.store, timeline.media)
+    costs = []
+    for f in frames:
+        c0 = time.thread_time()
+        fresh.preview(f.media_id)
+        costs.append((time.thread_time() - c0) * 1000)
+    return float(median(costs))
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ from app.services import Services
 from app.tasks import TaskRunner
 from core import backup as backups
 from core.errors import UserFacingError
-from core.passphrase import MIN_LENGTH, estimate
+from core.passphrase import MIN_LENGTH, estimate, strength_text
 
 KEYRING_TRADE_OFF = (
     "Mnemo then unlocks by itself when you log in: your system keyring (unlocked by your login "
@@ -105,7 +105,7 @@ class PassphraseBox(QGroupBox):
         self.strength.setValue(s.score)
         colour = ["#d93025", "#d93025", "#d98e04", "#1f9d55", "#1f9d55"][s.score]
         self.strength.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        self.hint.setText(f"Strength: {s.label}. {s.hint}" if self.new.text() else s.hint)
+        self.hint.setText(strength_text(self.new.text()))
         differ = bool(self.again.text()) and self.again.text() != self.new.text()
         self.error.setText("The two new passphrases differ." if differ else "")
         self.error.setVisible(differ)

@@ -314,6 +314,7 @@ class TimelinePage(Page):
         size = QSize(frame.width or image.width(), frame.height or image.height())
         new_frame = frame.media_id != self.view.frame_id
         self.view.set_frame(frame.media_id, image, full, size)
+        self._caption(frame)
         self.frame_shown.emit(frame.media_id)
         if full and (new_frame or not self.view.boxes):
             self._load_text(frame)
@@ -341,14 +342,9 @@ class TimelinePage(Page):
 
         def done(image: Any) -> None:
             self._loading_previews.discard(frame.media_id)
-            current = self.current_frame()
-            if current is None:
-                return
-            if (
-                image is not None
-                and current.media_id == frame.media_id
-                and (self.view.frame_id != frame.media_id or not self.view.full)
-            ):
+            if image is not None and self._closer_than_shown(frame):
+                # The cursor may have moved on: a frame nearer to it than the one on screen
+                # is still worth showing (a fast drag shows every frame it can decode).
                 self._put(frame, image, False)
             self._load_preview()
 
@@ -356,6 +352,17 @@ class TimelinePage(Page):
             self._loading_previews.discard(frame.media_id)
 
         run_guarded(self.tasks, self, lambda: service.preview(frame.media_id), done, failed)
+
+    def _closer_than_shown(self, frame: Frame) -> bool:
+        here = self.strip.current
+        if here is None:
+            return False
+        if self.view.frame_id == frame.media_id:
+            return not self.view.full
+        if self.view.frame_id is None or self.view.frame_id not in self._index_of:
+            return True
+        shown = self._index_of[self.view.frame_id]
+        return abs(self._index_of.get(frame.media_id, -(10**9)) - here) < abs(shown - here)
 
     def _load_full(self) -> None:
         frame = self.current_frame()
@@ -426,7 +433,7 @@ class TimelinePage(Page):
     def _caption(self, frame: Frame) -> None:
         when = datetime.fromtimestamp(frame.time).strftime("%H:%M:%S")
         n = len(self.span.frames) if self.span else 0
-        i = (self.strip.current or 0) + 1
+        i = self._index_of.get(frame.media_id, self.strip.current or 0) + 1
         parts = [when, frame.app or "Unknown app"]
         if frame.title:
             parts.append(frame.title)
