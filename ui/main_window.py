@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -384,6 +385,16 @@ class MainWindow(QMainWindow):
         else:
             event.accept()
             self.quit_requested.emit()
+
+
+def start_folder() -> Path:
+    """Where file dialogs open: the Downloads folder (where exports land), else home; never
+    the folder Mnemo happened to be started from."""
+    downloads = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    for candidate in (downloads, str(Path.home())):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path.home()
 
 
 def parse_size(text: str) -> QSize | None:

@@ -31,6 +31,7 @@ from app.tasks import TaskRunner
 from core import backup as backups
 from core.errors import UserFacingError
 from core.passphrase import MIN_LENGTH, estimate, strength_text
+from ui.main_window import start_folder
 
 KEYRING_TRADE_OFF = (
     "Mnemo then unlocks by itself when you log in: your system keyring (unlocked by your login "
@@ -319,7 +320,7 @@ class DataFolderRow(QWidget):
 
     def _restore(self) -> None:
         source, _ = QFileDialog.getOpenFileName(
-            self, "Backup to restore", str(Path.home()), f"Mnemo backups (*{backups.SUFFIX})"
+            self, "Backup to restore", str(start_folder()), f"Mnemo backups (*{backups.SUFFIX})"
         )
         if not source:
             return

@@ -37,7 +37,7 @@ from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
 from ui import capture_settings, erase_ui, model_settings, security_settings, trust_review
-from ui.main_window import Page
+from ui.main_window import Page, start_folder
 
 SECTION_TITLES = {
     "general": "General",
@@ -178,9 +178,13 @@ class SettingEditor(QWidget):
     def _pick(self) -> None:
         assert isinstance(self.editor, QLineEdit)
         if self.setting.key.endswith("folder"):
-            chosen = QFileDialog.getExistingDirectory(self, self.setting.label, self.editor.text())
+            chosen = QFileDialog.getExistingDirectory(
+                self, self.setting.label, self.editor.text() or str(start_folder())
+            )
         else:
-            chosen, _ = QFileDialog.getOpenFileName(self, self.setting.label, self.editor.text())
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, self.setting.label, self.editor.text() or str(start_folder())
+            )
         if chosen:
             self.editor.setText(chosen)
             self._changed(chosen)
