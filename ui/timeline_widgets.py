@@ -30,11 +30,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.timeline_service import Frame, Gap, Marker, TextBox
+from ui.result_list import ACCENT, MUTED
 
-ACCENT = QColor("#2f6fde")
 MATCH = QColor("#f0a000")
-INK = QColor("#1f2430")
-MUTED = QColor("#6b7385")
 Rect = tuple[int, int, int, int]
 
 # Visible spans of the strip, widest first: a day down to five minutes.
@@ -184,10 +182,7 @@ class FrameView(QWidget):
             p.setPen(QPen(ACCENT, 1, Qt.PenStyle.DashLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(QRectF(self._drag_from, self._drag_to).normalized())
-        if self.hasFocus():
-            p.setPen(QPen(ACCENT, 2))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
+        focus_ring(p, self)
         p.end()
 
     # -- selecting text ---------------------------------------------------------------------
@@ -427,10 +422,7 @@ class TimeStrip(QWidget):
             x = self.x_of(self.times[self.current])
             p.setPen(QPen(ACCENT, 3))
             p.drawLine(QPointF(x, 2), QPointF(x, self.height() - 2))
-        if self.hasFocus():
-            p.setPen(QPen(ACCENT, 2))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
+        focus_ring(p, self)
         p.end()
 
     # -- moving through time ---------------------------------------------------------------
@@ -518,6 +510,13 @@ class TimeStrip(QWidget):
             self.set_zoom(self.zoom - 1)
         else:
             super().keyPressEvent(event)
+
+
+def focus_ring(p: QPainter, widget: QWidget) -> None:
+    if widget.hasFocus():
+        p.setPen(QPen(ACCENT, 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(QRectF(widget.rect()).adjusted(1, 1, -1, -1))
 
 
 def _label_step(span: float) -> float:
