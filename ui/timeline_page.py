@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
 )
 
@@ -90,7 +91,7 @@ class TimelinePage(Page):
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("dddd d MMMM yyyy")
         self.date_edit.setAccessibleName("Day")
-        self.date_edit.setMinimumWidth(220)
+        self.date_edit.setMinimumWidth(250)
         self.date_edit.dateChanged.connect(self._date_edited)
         self.now_button = QPushButton("Now")
         self.now_button.setToolTip("The latest frame (End)")
@@ -110,6 +111,8 @@ class TimelinePage(Page):
         self.caption = QLabel()
         self.caption.setObjectName("frameCaption")
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        # A long window title must not widen the window: the caption takes what is left.
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(self.caption, 1)
         self.copy_button = QPushButton("Copy text")
         self.copy_button.setToolTip("Copy the selected text of the frame, or all of it (Ctrl+C)")

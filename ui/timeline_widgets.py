@@ -352,17 +352,6 @@ class TimeStrip(QWidget):
         top = fm.height() + 6  # markers and the time labels live above the tiles
         tiles = QRectF(0, top, self.width(), TILE_H)
         lo, hi = self.view_start, self.view_start + self.span
-        # Gaps: hatched, with their reason when there is room.
-        for g in self.gaps:
-            if g.end < lo or g.start > hi:
-                continue
-            r = QRectF(
-                self.x_of(g.start), tiles.top(), self.x_of(g.end) - self.x_of(g.start), TILE_H
-            )
-            p.fillRect(r, QBrush(QColor("#c9ceda"), Qt.BrushStyle.BDiagPattern))
-            p.setPen(MUTED)
-            if r.width() > fm.horizontalAdvance(g.reason) + 8:
-                p.drawText(r, Qt.AlignmentFlag.AlignCenter, g.reason)
         # Tiles: one per TILE_W of width, the frame nearest its middle if it falls inside.
         first, last = bisect_left(self.times, lo), bisect_right(self.times, hi)
         self.tiles_painted = 0
@@ -402,6 +391,18 @@ class TimeStrip(QWidget):
                 if x != last_x:
                     p.drawLine(x, int(tiles.bottom()) + 3, x, int(tiles.bottom()) + 9)
                     last_x = x
+        # Gaps over the tiles (a tile stands for a stretch of time): hatched, with the reason
+        # when there is room and as a tooltip.
+        for g in self.gaps:
+            if g.end < lo or g.start > hi:
+                continue
+            x0, x1 = self.x_of(g.start), self.x_of(g.end)
+            r = QRectF(x0, tiles.top(), max(3.0, x1 - x0), TILE_H)
+            p.fillRect(r, QColor(244, 245, 248, 235))
+            p.fillRect(r, QBrush(QColor("#aab1c2"), Qt.BrushStyle.BDiagPattern))
+            p.setPen(MUTED)
+            if r.width() > fm.horizontalAdvance(g.reason) + 8:
+                p.drawText(r, Qt.AlignmentFlag.AlignCenter, g.reason)
         # Chats and notes: dots above the tiles.
         for m in self.markers:
             if lo <= m.time <= hi:
@@ -446,9 +447,18 @@ class TimeStrip(QWidget):
                     self.scrubbed.emit(i)
             return
         marker = self._marker_at(event.position())
-        self.setToolTip(
-            f"{marker.label} · {datetime.fromtimestamp(marker.time):%H:%M}" if marker else ""
-        )
+        t = self.time_at(event.position().x())
+        gap = next((g for g in self.gaps if g.start <= t <= g.end), None)
+        if marker is not None:
+            tip = f"{marker.label} · {datetime.fromtimestamp(marker.time):%H:%M}"
+        elif gap is not None:
+            tip = (
+                f"{gap.reason}: {datetime.fromtimestamp(gap.start):%H:%M}–"
+                f"{datetime.fromtimestamp(gap.end):%H:%M}, nothing captured"
+            )
+        else:
+            tip = ""
+        self.setToolTip(tip)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._dragging:
