@@ -196,8 +196,14 @@ def run_gui(data: Path, out: Path) -> int:
         (17.0, lambda: shot("06-scrubbed-zoomed-hour.png")),
         (17.5, app.quit),
     ]
-    for at, fn in steps:
-        QTimer.singleShot(int(at * 1000), fn)  # type: ignore[arg-type]
+    # One step after the other (timers set all at once fire out of order on a loaded machine).
+    def run(i: int) -> None:
+        at, fn = steps[i]
+        fn()  # type: ignore[operator]
+        if i + 1 < len(steps):
+            QTimer.singleShot(int((steps[i + 1][0] - at) * 1000), lambda: run(i + 1))
+
+    QTimer.singleShot(int(steps[0][0] * 1000), lambda: run(0))
     code = app.exec()
     tasks.wait()
     services.lock()
