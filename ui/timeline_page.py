@@ -437,10 +437,10 @@ class TimelinePage(Page):
         when = datetime.fromtimestamp(frame.time).strftime("%H:%M:%S")
         n = len(self.span.frames) if self.span else 0
         i = self._index_of.get(frame.media_id, self.strip.current or 0) + 1
-        parts = [when, frame.app or "Unknown app"]
+        parts = [when, f"frame {i:,} of {n:,}", frame.app or "Unknown app"]
         if frame.title:
             parts.append(frame.title)
-        self.caption.setText(" · ".join(parts) + f"   (frame {i:,} of {n:,})")
+        self.caption.setText(" · ".join(parts))  # the title last: it is what gets cut
         self.caption.setToolTip(frame.title or "")
 
     def _zoom_changed(self, zoom: int) -> None:
