@@ -176,7 +176,8 @@ class TimelinePage(Page):
             if service is not None:
                 service.forget()
         if changes is None or changes.memories_added or changes.memories_removed:
-            self.load_day(keep_position=changes is not None)
+            # Coming back to the page, or new captures: stay on the frame on screen.
+            self.load_day(keep_position=self.span is not None)
 
     def step_day(self, days: int) -> None:
         self.set_day(self.day + timedelta(days=days))
@@ -188,15 +189,11 @@ class TimelinePage(Page):
         self.load_day()
 
     def show_now(self) -> None:
-        """Today's latest frame (the global shortcut opens the timeline here)."""
+        """Today's latest frame (Ctrl+T and the global shortcut open the timeline here). The
+        day is read again: a load started before (the page being shown) is superseded."""
         self._pending_focus = None
         self._highlight = None
-        today = date.fromtimestamp(self.now())
-        if self.day != today or self.span is None:
-            self.set_day(today)
-        elif self.span.frames:
-            self.strip.set_current(len(self.span.frames) - 1, notify=True)
-            self._settled(len(self.span.frames) - 1)
+        self.set_day(date.fromtimestamp(self.now()))
         self.strip.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _sync_date_edit(self) -> None:

@@ -142,6 +142,7 @@ def main() -> int:
         (20.0, lambda: shot("16-help-shortcuts.png")),
         (20.5, app.quit),
     ]
+
     # One step after the other (timers set all at once fire out of order on a loaded machine).
     def run(i: int) -> None:
         at, fn = steps[i]

@@ -196,6 +196,7 @@ def run_gui(data: Path, out: Path) -> int:
         (17.0, lambda: shot("06-scrubbed-zoomed-hour.png")),
         (17.5, app.quit),
     ]
+
     # One step after the other (timers set all at once fire out of order on a loaded machine).
     def run(i: int) -> None:
         at, fn = steps[i]

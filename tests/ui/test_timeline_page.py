@@ -211,3 +211,18 @@ def test_locked_store_says_so_and_no_frame_survives_the_lock(qtbot, page, servic
     page.refresh(Changes(locked=True))
     assert "locked" in page.view.message and page.view.image.isNull()
     assert len(timeline.full_cache) == 0
+
+
+def test_coming_back_keeps_the_frame_and_now_goes_to_the_latest(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    ids = frames(page)
+    page.strip.setFocus()
+    qtbot.keyClick(page.strip, Qt.Key.Key_Home)
+    wait_full(qtbot, page, ids[0])
+    page.refresh()  # the page shown again
+    qtbot.wait(300)
+    wait_full(qtbot, page, ids[0])
+    page.refresh()
+    page.show_now()  # Ctrl+T: both in a row, the latest frame wins
+    wait_full(qtbot, page, ids[-1])
