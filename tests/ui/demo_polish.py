@@ -21,7 +21,6 @@ PASSPHRASE = "correct horse battery staple 42"
 def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import paths
@@ -143,14 +142,9 @@ def main() -> int:
         (20.5, app.quit),
     ]
 
-    # One step after the other (timers set all at once fire out of order on a loaded machine).
-    def run(i: int) -> None:
-        at, fn = steps[i]
-        fn()  # type: ignore[operator]
-        if i + 1 < len(steps):
-            QTimer.singleShot(int((steps[i + 1][0] - at) * 1000), lambda: run(i + 1))
+    from tests.ui.demo_timeline import run_steps
 
-    QTimer.singleShot(int(steps[0][0] * 1000), lambda: run(0))
+    run_steps(steps)
     code = app.exec()
     tasks.wait()
     services.close()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOT = "/work/shared/tools/screenshot"
@@ -129,7 +130,6 @@ def capture(data: Path, env: dict[str, str]) -> None:
 def run_gui(data: Path, out: Path) -> int:
     from datetime import date
 
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import paths
@@ -197,18 +197,25 @@ def run_gui(data: Path, out: Path) -> int:
         (17.5, app.quit),
     ]
 
-    # One step after the other (timers set all at once fire out of order on a loaded machine).
-    def run(i: int) -> None:
-        at, fn = steps[i]
-        fn()  # type: ignore[operator]
-        if i + 1 < len(steps):
-            QTimer.singleShot(int((steps[i + 1][0] - at) * 1000), lambda: run(i + 1))
-
-    QTimer.singleShot(int(steps[0][0] * 1000), lambda: run(0))
+    run_steps(steps)
     code = app.exec()
     tasks.wait()
     services.lock()
     return code
+
+
+def run_steps(steps: list[tuple[float, Any]]) -> None:
+    """Run (seconds, fn) steps one after the other on the event loop (timers set all at once
+    fire out of order on a loaded machine)."""
+    from PySide6.QtCore import QTimer
+
+    def run(i: int) -> None:
+        at, fn = steps[i]
+        fn()
+        if i + 1 < len(steps):
+            QTimer.singleShot(int((steps[i + 1][0] - at) * 1000), lambda: run(i + 1))
+
+    QTimer.singleShot(int(steps[0][0] * 1000), lambda: run(0))
 
 
 if __name__ == "__main__":
