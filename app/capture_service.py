@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import suspicion
+from core import audit, suspicion
 from core.capture.change import ChangeDetector, FrameChange, RegionTextCache
 from core.capture.exclusions import CaptureDecision, DropReason, ExclusionRules, decide
 from core.capture.frame import process_frame
@@ -232,6 +232,7 @@ class CaptureService:
         self._tokens_at = time.monotonic()
         self._grabber: Any = None
         self._context: Any = None
+        self._recorded_state: str | None = None  # last state written for the timeline's gaps
 
     # -- control ---------------------------------------------------------------------------
     @property
@@ -260,6 +261,7 @@ class CaptureService:
             if t is not None and t is not threading.current_thread():
                 t.join(timeout)
         self._thread = self._worker = None
+        self._record_state("off")
         with self._cond:
             if worker is None or not worker.is_alive():
                 self.cache.clear()  # no text stays in memory while stopped
@@ -453,16 +455,42 @@ class CaptureService:
             active = self._running and self._paused_until is None
         if self._disk_full:
             if self._free_bytes() < RESUME_FREE_BYTES:
+                self._record_state("disk_full")
                 return
             self._disk_full = False
             self._notice("There is disk space again: screen capture resumed.")
         if not (active or forced):
+            self._record_state("paused" if self._running else "off")
             return
         self._open_devices()
         if forced:
             self._detector.invalidate()
         self._tick(settings, forced=forced)
         self._problem = None
+        if not forced:
+            self._record_state(
+                "screen_locked"
+                if self._screen_locked
+                else "excluded"
+                if self._active_excluded
+                else "capturing"
+            )
+
+    def _record_state(self, state: str) -> None:
+        """Write each change of state to the audit log (a code, no content): the timeline shows
+        a pause, a locked screen or an excluded window as a gap with its reason."""
+        if state == self._recorded_state:
+            return
+        store = getattr(self.services, "store", None)
+        if store is None or not getattr(self.services, "unlocked", False):
+            return
+        now = self._now()
+        try:
+            store.write(lambda c: audit.record(c, "capture_state", now, state=state))
+        except Exception as e:  # the timeline loses a label; capture goes on
+            _log_failure("recording the capture state", e)
+            return
+        self._recorded_state = state
 
     def _tick(self, settings: CaptureSettings, forced: bool = False) -> None:
         """Grab every monitor once and queue the frames worth reading."""

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 log = logging.getLogger(__name__)
 
 DEFAULT_KEYS = "Ctrl+Alt+M"  # "M for Mnemo"; rarely taken by desktops or apps
+TIMELINE_KEYS = "Ctrl+Alt+R"  # "R for rewind" (Ctrl+Alt+T opens a terminal on many desktops)
 
 _MODIFIERS = {"ctrl": "ControlMask", "shift": "ShiftMask", "alt": "Mod1Mask", "super": "Mod4Mask"}
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from app.erase_service import ErasureService
     from app.import_service import ImportService
     from app.memory_service import MemoryService
+    from app.timeline_service import TimelineService
     from app.trust_service import TrustService
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class Services:
         # The assistant (app.assistant) while unlocked; the model host it uses is created on
         # first need and outlives lock/unlock (the model stays loaded), closed in close().
         self.assistant: AssistantService | None = None
+        # The visual timeline's frames and their in-memory cache (app.timeline_service).
+        self.timeline: TimelineService | None = None
         self.llm_host: ModelHost | None = None
         self._llm_lock = threading.Lock()
         self._listeners: list[Callable[[Changes], None]] = []
@@ -154,6 +157,9 @@ class Services:
 
         self.media = ScreenMedia(self.store)
         self.media.sweep_orphans()
+        from app.timeline_service import TimelineService
+
+        self.timeline = TimelineService(self.store, self.media)
         self.capture = CaptureService(self)
         self.memory = MemoryService(
             self.store,
@@ -241,6 +247,9 @@ class Services:
         self.erase = None
         self.settings = self._make_settings(None, None)
         self.media = None
+        timeline, self.timeline = self.timeline, None
+        if timeline is not None:
+            timeline.forget()  # no decoded frame outlives the lock
         self.announce(Changes(locked=True))
 
     def change_passphrase(self, old: str, new: str) -> None:

@@ -73,8 +73,15 @@ def estimate(passphrase: str) -> Strength:
     if bits < 60:
         return Strength(2, "fair", "Longer is stronger: add another word.", bits)
     if bits < 80:
-        return Strength(3, "good", "Good. Make sure you will remember it.", bits)
-    return Strength(4, "strong", "Strong. Make sure you will remember it.", bits)
+        return Strength(3, "good", "Make sure you will remember it.", bits)
+    return Strength(4, "strong", "Make sure you will remember it.", bits)
+
+
+def strength_text(passphrase: str) -> str:
+    """The line under a new passphrase field: 'Strength: strong. Make sure you will remember
+    it.' (the label is said once), or only what to do while the field is empty."""
+    s = estimate(passphrase)
+    return f"Strength: {s.label}. {s.hint}" if passphrase else s.hint
 
 
 def require_acceptable(passphrase: str) -> None:

@@ -318,6 +318,15 @@ SETTINGS: tuple[Setting, ...] = (
         "general",
         scope="device",
     ),
+    S(
+        "device.window_size",
+        "",
+        str,
+        "Main window size",
+        "Remembered when the window is resized (WIDTHxHEIGHT); empty: fit the screen.",
+        "general",
+        scope="device",
+    ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 

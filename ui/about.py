@@ -4,6 +4,7 @@ Reached from the tray menu, the main window's Help menu, and F1."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -47,6 +48,38 @@ def gui_facts() -> dict[str, Any]:
             f"{s.size().width()}x{s.size().height()}@{s.devicePixelRatio():g}" for s in screens
         ],
     }
+
+
+# Every shortcut, as Help lists them (kept next to the dialog that shows them).
+SHORTCUTS: list[tuple[str, str]] = [
+    ("Ctrl+Alt+R", "From anywhere (X11): the timeline at now"),
+    ("Ctrl+Alt+M", "From anywhere (X11): ask Mnemo"),
+    ("Ctrl+1 … Ctrl+7", "Go to a page (Search, Home, Timeline, …, in the order on the left)"),
+    ("Ctrl+F / Ctrl+K", "Search"),
+    ("Ctrl+T", "Timeline at the latest frame"),
+    ("Ctrl+J", "Chat"),
+    ("↓ / ↑, Enter", "Search: move through the results, open one"),
+    ("Ctrl+Enter", "Search: show the selected screen on the timeline"),
+    ("← / →, Shift+← / →", "Timeline: one frame, ten frames"),
+    ("PgUp / PgDn, Home / End", "Timeline: 25 frames, first / last frame of the day"),
+    ("+ / −, Ctrl+wheel", "Timeline: zoom from the day to five minutes"),
+    ("Alt+← / Alt+→", "Timeline: previous / next day"),
+    ("Ctrl+C, Ctrl+A", "Timeline: copy the selected text of the frame, select all of it"),
+    ("Ctrl+Enter", "Home: remember the note"),
+    ("Tab / Shift+Tab", "Move between the parts of a page"),
+    ("Ctrl+L", "Lock Mnemo"),
+    ("Ctrl+Q", "Quit"),
+    ("F1", "This window"),
+]
+
+
+def shortcuts_html() -> str:
+    rows = "".join(
+        f"<tr><td style='padding-right:18px'><b>{html.escape(k)}</b></td>"
+        f"<td>{html.escape(v)}</td></tr>"
+        for k, v in SHORTCUTS
+    )
+    return f"<table cellspacing='2'>{rows}</table>"
 
 
 class AboutWindow(QDialog):
@@ -117,6 +150,14 @@ class AboutWindow(QDialog):
         self.runtime = QLabel()
         self.runtime.setObjectName("hint")
         layout.addWidget(self.runtime)
+
+        keys_title = QLabel("Keyboard shortcuts")
+        keys_title.setObjectName("section")
+        layout.addWidget(keys_title)
+        self.shortcuts = QLabel(shortcuts_html())
+        self.shortcuts.setTextFormat(Qt.TextFormat.RichText)
+        self.shortcuts.setAccessibleName("Keyboard shortcuts")
+        layout.addWidget(self.shortcuts)
 
         self.report = QPlainTextEdit()
         self.report.setReadOnly(True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -39,6 +40,25 @@ def running_apps() -> list[str]:
             close()
 
 
+class AppPicker(QComboBox):
+    """An editable combo of running apps that asks for the list again each time it opens:
+    an app started after the page was built (a new xterm) is there too."""
+
+    opening = Signal()
+
+    def showPopup(self) -> None:
+        self.opening.emit()
+        super().showPopup()
+
+    def set_apps(self, apps: list[str]) -> None:
+        text = self.currentText()
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(apps)
+        self.setEditText(text)
+        self.blockSignals(False)
+
+
 class _EntryList(QWidget):
     def __init__(self, placeholder: str, changed: Callable[[], None], pick: bool = False) -> None:
         super().__init__()
@@ -50,7 +70,7 @@ class _EntryList(QWidget):
         v.addWidget(self.list)
         row = QHBoxLayout()
         if pick:
-            combo = QComboBox()
+            combo = AppPicker()
             combo.setEditable(True)
             line = combo.lineEdit()
             assert line is not None  # an editable combo box has one
@@ -129,6 +149,8 @@ class ExclusionEditor(QGroupBox):
         v.addWidget(self.error)
         self._seq = 0
         self._save_lock = threading.Lock()
+        assert isinstance(self.apps.entry, AppPicker)
+        self.apps.entry.opening.connect(self.refresh_apps)
         self._load()
 
     def _load(self) -> None:
@@ -148,10 +170,24 @@ class ExclusionEditor(QGroupBox):
             values, apps = result
             for w, items in zip((self.apps, self.titles, self.domains), values):
                 w.set_items(items)
-            assert isinstance(self.apps.entry, QComboBox)
-            self.apps.entry.clear()
-            self.apps.entry.addItems(apps)
+            assert isinstance(self.apps.entry, AppPicker)
+            self.apps.entry.set_apps(apps)
             self.apps.entry.setEditText("")
+
+        self.tasks.run(read, show, lambda e: None)
+
+    def refresh_apps(self) -> None:
+        """The apps of every visible window now (on the task runner: it asks the display)."""
+
+        def read() -> list[str]:
+            try:
+                return running_apps()
+            except Exception:
+                return []
+
+        def show(apps: list[str]) -> None:
+            if isinstance(self.apps.entry, AppPicker) and apps:
+                self.apps.entry.set_apps(apps)
 
         self.tasks.run(read, show, lambda e: None)
 

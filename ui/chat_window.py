@@ -273,6 +273,26 @@ class QuestionBubble(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label)
+        # A wrapped QLabel guesses a narrow width and grows tall; a bubble is as wide as its
+        # text (up to the width the transcript allows) and exactly as tall as that needs.
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        m = self.layout().contentsMargins()
+        natural = self.label.fontMetrics().horizontalAdvance(self.label.text()) + 4
+        width = min(self.maximumWidth() - m.left() - m.right(), natural)
+        width = max(width, 40)
+        return QSize(
+            width + m.left() + m.right(), self.label.heightForWidth(width) + m.top() + m.bottom()
+        )
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        m = self.layout().contentsMargins()
+        inner = max(40, width - m.left() - m.right())
+        return self.label.heightForWidth(inner) + m.top() + m.bottom()
 
 
 class AnswerBubble(QFrame):
@@ -400,8 +420,8 @@ class Transcript(QScrollArea):
         row.setContentsMargins(0, 0, 0, 0)
         if mine:
             row.addStretch(1)
-            row.addWidget(bubble)
             bubble.setMaximumWidth(self._question_width())
+            row.addWidget(bubble)
             self._mine.append(bubble)
         else:
             row.addWidget(bubble, 6)
@@ -416,6 +436,7 @@ class Transcript(QScrollArea):
         width = self._question_width()
         for b in self._mine:
             b.setMaximumWidth(width)
+            b.updateGeometry()
 
     def bubbles(self) -> list[QWidget]:
         out = []

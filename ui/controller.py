@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from app import paths, security
 from app.autolock import AutoLock, BackupScheduler
-from app.hotkey import GlobalHotkey
+from app.hotkey import TIMELINE_KEYS, GlobalHotkey
 from app.logging_setup import setup_logging
 from app.retention import RetentionScheduler
 from app.services import Changes, Services
@@ -68,6 +68,7 @@ class Controller(QObject):
         self.about: AboutWindow | None = None
         self._open_chat_after_unlock = False
         self.hotkey: GlobalHotkey | None = None
+        self.timeline_hotkey: GlobalHotkey | None = None
         self.server = QLocalServer(self)
         QLocalServer.removeServer(instance)
         self.server.listen(instance)
@@ -126,6 +127,10 @@ class Controller(QObject):
         self.hotkey = GlobalHotkey(parent=self)
         if self.app.platformName() == "xcb" and self.hotkey.start():
             self.hotkey.pressed.connect(self.open_chat)
+        # Ctrl+Alt+R from anywhere rewinds: the timeline at "now" (in-app: Ctrl+T).
+        self.timeline_hotkey = GlobalHotkey(TIMELINE_KEYS, parent=self)
+        if self.app.platformName() == "xcb" and self.timeline_hotkey.start():
+            self.timeline_hotkey.pressed.connect(self.open_timeline)
         self.capture = CaptureControl(self.services, self.tasks, self.tray)
         if self.services.initialised:
             self._start_locked()
@@ -250,6 +255,18 @@ class Controller(QObject):
             self._open_chat_after_unlock = True
             self.open()
 
+    def open_timeline(self) -> None:
+        """The main window on the Timeline page at the latest frame."""
+        if self.services.unlocked and self.main is not None:
+            self.main.show_page("Timeline")
+            self.main.bring_forward()
+            page = self.main.page("Timeline")
+            show_now = getattr(page, "show_now", None)
+            if show_now is not None:
+                show_now()
+        else:
+            self.open()
+
     def _open_review(self) -> None:
         self.open()
         if self.main is not None:
@@ -312,6 +329,8 @@ class Controller(QObject):
         self.backups.stop()
         if self.hotkey is not None:
             self.hotkey.stop()
+        if self.timeline_hotkey is not None:
+            self.timeline_hotkey.stop()
         self.retention.stop()
         # Stop the work first, then wait for it: closing the store interrupts a running query
         # (the task gets StoreLocked) and closing the model host ends a streaming answer, so

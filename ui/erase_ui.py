@@ -7,14 +7,14 @@ All work runs on the task runner; widgets only show what comes back."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, QRectF, QSize, Qt
+from PySide6.QtCore import QDateTime, QRectF, QSize, Qt, QTime
 from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
+    QDateTimeEdit,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -32,7 +32,7 @@ from app.tasks import TaskRunner
 from core.erase import EraseSpec, Preview, Receipt
 from core.errors import UserFacingError
 from core.types import Memory
-from ui.result_list import day_bounds, run_guarded, source_label
+from ui.result_list import run_guarded, source_label
 
 FORGET_LAST = [("Forget the last 15 minutes", 15 * 60), ("Forget the last hour", 3600),
                ("Forget the last day", 86400)]  # fmt: skip
@@ -349,6 +349,22 @@ class BarChart(QWidget):
 
 
 # -- Settings → Storage & erasure ------------------------------------------------------------
+def range_spec(start: QDateTime, end: QDateTime) -> tuple[EraseSpec, str]:
+    """The erase of everything from `start` to the end of `end`'s minute (both included, as
+    the user reads "09:00 to 09:30"), and how to say it."""
+    a, b = start.toSecsSinceEpoch(), end.toSecsSinceEpoch()
+    if b < a:
+        a, b = b, a
+    a -= a % 60
+    b = b - b % 60 + 60  # the whole last minute
+    da, db = datetime.fromtimestamp(a), datetime.fromtimestamp(b) - timedelta(minutes=1)
+    if da.date() == db.date():
+        what = f"on {da:%d %b %Y} from {da:%H:%M} to {db:%H:%M}"
+    else:
+        what = f"from {da:%d %b %Y %H:%M} to {db:%d %b %Y %H:%M}"
+    return EraseSpec(since=float(a), until=float(b)), what
+
+
 class StoragePanel(QWidget):
     """Usage (now, by day, by app) against the limits, and erase by range / app / source with a
     preview and a confirmation. Loads on the task runner when shown."""
@@ -386,12 +402,13 @@ class StoragePanel(QWidget):
         range_row = QWidget()
         rr = QHBoxLayout(range_row)
         rr.setContentsMargins(0, 0, 0, 0)
-        today = QDate.currentDate()
-        self.date_from = QDateEdit(today)
-        self.date_to = QDateEdit(today)
+        # Times, not only days: "this morning from 9:00 to 9:30" is a range people forget.
+        now = QDateTime.currentDateTime()
+        self.date_from = QDateTimeEdit(QDateTime(now.date(), QTime(0, 0)))
+        self.date_to = QDateTimeEdit(now)
         for w, name in ((self.date_from, "From"), (self.date_to, "To")):
             w.setCalendarPopup(True)
-            w.setDisplayFormat("d MMM yyyy")
+            w.setDisplayFormat("d MMM yyyy HH:mm")
             w.setAccessibleName(name)
         rr.addWidget(self.date_from)
         rr.addWidget(QLabel("to"))
@@ -443,12 +460,7 @@ class StoragePanel(QWidget):
     def spec(self) -> tuple[EraseSpec, str]:
         i = self.kind.currentIndex()
         if i == 0:
-            a, b = self.date_from.date().toPython(), self.date_to.date().toPython()
-            assert isinstance(a, date) and isinstance(b, date)
-            if b < a:
-                a, b = b, a
-            what = f"from {a:%d %b %Y} to {b:%d %b %Y}" if a != b else f"on {a:%d %b %Y}"
-            return EraseSpec(since=day_bounds(a)[0], until=day_bounds(b)[1]), what
+            return range_spec(self.date_from.dateTime(), self.date_to.dateTime())
         if i == 1:
             app = self.app_box.currentData()
             if not app:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -30,7 +31,7 @@ from app.import_service import Conversation, ImportProgress, ImportResult, forma
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
-from ui.main_window import Page
+from ui.main_window import Page, start_folder
 from ui.memory_viewer import MemoryViewer, media_of, memory_of
 from ui.result_list import absolute_time, source_label
 
@@ -169,6 +170,14 @@ class ImportPage(Page):
         self.no_conversations = QLabel("Nothing imported yet.")
         self.no_conversations.setObjectName("hint")
         layout.addWidget(self.no_conversations)
+        # Takes the spare height while neither list is shown, so the parts above stay together
+        # instead of being spread over the page.
+        self.filler = QWidget()
+        self.filler.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        layout.addWidget(self.filler, 1)
+
+    def _fill(self) -> None:
+        self.filler.setVisible(self.report.isHidden() and self.conversations.isHidden())
 
     @staticmethod
     def _stretch_first(tree: QTreeWidget) -> None:
@@ -180,12 +189,16 @@ class ImportPage(Page):
 
     # -- choosing ------------------------------------------------------------------------------
     def choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Import chat exports", "", EXPORT_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import chat exports", str(start_folder()), EXPORT_FILTER
+        )
         if paths:
             self.start([Path(p) for p in paths])
 
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Import a folder of notes or exports")
+        path = QFileDialog.getExistingDirectory(
+            self, "Import a folder of notes or exports", str(start_folder())
+        )
         if path:
             self.start([Path(path)])
 
@@ -327,6 +340,7 @@ class ImportPage(Page):
             self.report.addTopLevelItem(item)
             item.setExpanded(f.error is not None or f.rejected > 0)
         self.report.show()
+        self._fill()
 
     # -- browsing ------------------------------------------------------------------------------
     def refresh(self, changes: Changes | None = None) -> None:
@@ -356,6 +370,7 @@ class ImportPage(Page):
             self.conversations.addTopLevelItem(item)
         self.conversations.setVisible(bool(convs))
         self.no_conversations.setVisible(not convs)
+        self._fill()
 
     def _open_conversation(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         mid = item.data(0, Qt.ItemDataRole.UserRole)

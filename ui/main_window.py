@@ -3,10 +3,12 @@ each feature adds its own without touching the others."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -24,6 +26,9 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from ui.icons import app_icon
+
+log = logging.getLogger(__name__)
+SHOW_ON_TIMELINE = "Show on timeline"
 
 
 class Page(QWidget):
@@ -48,6 +53,51 @@ def empty_state(text: str) -> QLabel:
     return label
 
 
+def nothing_yet(services: object) -> str:
+    """The empty state: what to do to get memories, knowing whether capture is on already."""
+    capture = getattr(services, "capture", None)
+    if capture is not None and getattr(capture, "running", False):
+        return (
+            "No memories yet.\nScreen capture is on: what you read on screen shows up here "
+            "within a minute or so. You can also import a chat history or write a note."
+        )
+    return (
+        "No memories yet.\nTurn on screen capture from the tray icon or in Settings → Capture, "
+        "import a chat history, or write a note: everything you keep stays encrypted on this "
+        "computer."
+    )
+
+
+def memories_phrase(n: int) -> str:
+    return f"{n:,} memor{'y' if n == 1 else 'ies'}"
+
+
+IMPORT_FORMATS = {
+    "chatgpt": "ChatGPT",
+    "claude": "Claude",
+    "whatsapp": "WhatsApp",
+    "telegram": "Telegram",
+    "jsonl": "JSON Lines",
+    "markdown": "Markdown",
+    "screenshots": "screenshot",
+}
+
+
+def kind_phrase(kind: str, n: int) -> str:
+    """'4 imported from JSON Lines files' for the stored kind 'import:jsonl', and so on."""
+    if kind == "screen":
+        return f"{n:,} read from the screen"
+    if kind == "chat":
+        return f"{n:,} chat message{'s' if n != 1 else ''}"
+    if kind == "note":
+        return f"{n:,} note{'s' if n != 1 else ''}"
+    if kind.startswith("import:"):
+        fmt = kind.split(":", 1)[1]
+        name = IMPORT_FORMATS.get(fmt, fmt)
+        return f"{n:,} imported from {name} file{'s' if n != 1 else ''}"
+    return f"{n:,} {kind}"
+
+
 class HomePage(Page):
     """What is in the store, and a quick note. Honest about what is empty."""
 
@@ -64,11 +114,10 @@ class HomePage(Page):
         self.summary.setObjectName("subtitle")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
-        self.empty = empty_state(
-            "No memories yet.\nTurn on screen capture in Settings, import a chat history, or "
-            "write a note below: everything you keep stays encrypted on this computer."
-        )
-        layout.addWidget(self.empty, 1)
+        self.empty = empty_state(nothing_yet(services))
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.empty)
+        layout.addSpacing(12)
         note_label = QLabel("Write a note to remember")
         layout.addWidget(note_label)
         self.note = QPlainTextEdit()
@@ -85,6 +134,7 @@ class HomePage(Page):
         self.save.clicked.connect(self._save_note)
         row.addWidget(self.save)
         layout.addLayout(row)
+        layout.addStretch(1)  # extra height goes below the note, not between the parts
         save_action = QAction(self)
         save_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         save_action.triggered.connect(self._save_note)
@@ -116,13 +166,14 @@ class HomePage(Page):
             assert isinstance(status, dict)
             mem = status.get("memories", {})
             total = mem.get("total", 0)
-            parts = [f"{n} {kind}" for kind, n in sorted(mem.get("by_source", {}).items())]
+            parts = [kind_phrase(kind, n) for kind, n in sorted(mem.get("by_source", {}).items())]
             size_mb = sum(status.get("sizes", {}).values()) / 1e6
             self.summary.setText(
-                f"{total} memories"
-                + (f" ({', '.join(parts)})" if parts else "")
-                + f" · {size_mb:.1f} MB on disk, encrypted · data folder: {status['data_dir']}"
+                f"You have {memories_phrase(total)}"
+                + (f": {', '.join(parts)}." if parts else ".")
+                + f"\n{size_mb:.1f} MB on disk, encrypted, in {status['data_dir']}"
             )
+            self.empty.setText(nothing_yet(self.services))
             self.empty.setVisible(total == 0)
 
         self.tasks.run(self.services.status, show, lambda e: None)
@@ -189,7 +240,11 @@ class MainWindow(QMainWindow):
         self._told_about_tray = False
         self.setWindowTitle("Mnemo")
         self.setWindowIcon(app_icon())
-        self.resize(1100, 720)
+        self._size_saver = QTimer(self)
+        self._size_saver.setSingleShot(True)
+        self._size_saver.setInterval(600)
+        self._size_saver.timeout.connect(self.remember_size)
+        self.resize(self.first_size())
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -214,12 +269,14 @@ class MainWindow(QMainWindow):
                 act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
                 act.triggered.connect(lambda _=False, n=i: self.nav.setCurrentRow(n))
                 self.addAction(act)
-            # A page may claim window-wide shortcuts that bring it forward (Search: Ctrl+F/K).
+            # A page may claim window-wide shortcuts that bring it forward (Search: Ctrl+F/K,
+            # Timeline: Ctrl+T, at "now").
             for seq in getattr(page, "shortcuts", ()):
                 act = QAction(self)
                 act.setShortcut(QKeySequence(seq))
                 act.triggered.connect(lambda _=False, n=i: self._focus_page(n))
                 self.addAction(act)
+        self._connect_timeline()
         self.nav.currentRowChanged.connect(self._show_page)
         self.nav.setCurrentRow(0)
         lock = QAction("Lock", self)
@@ -232,6 +289,29 @@ class MainWindow(QMainWindow):
         self.addAction(quit_)
         self.statusBar().showMessage("Unlocked · Ctrl+L locks · Ctrl+Q quits")
 
+    def first_size(self) -> QSize:
+        """The size remembered from last time if it still fits the screen, else a natural one
+        for the screen (1440x900 on 1920x1080)."""
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry().size() if screen is not None else QSize(1920, 1050)
+        remembered = parse_size(str(self.services.settings.get("device.window_size") or ""))
+        if remembered is not None:
+            return remembered.boundedTo(avail).expandedTo(QSize(640, 480))
+        return natural_size(avail)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.isVisible() and not self.isMaximized() and not self.isFullScreen():
+            self._size_saver.start()
+
+    def remember_size(self) -> None:
+        size = f"{self.width()}x{self.height()}"
+        try:
+            if self.services.settings.get("device.window_size") != size:
+                self.services.settings.set("device.window_size", size)
+        except Exception:  # a read-only data folder: the size is simply not remembered
+            log.warning("the window size could not be remembered", exc_info=True)
+
     def page(self, title: str) -> Page | None:
         return next((p for p in self.pages if p.title == title), None)
 
@@ -242,7 +322,38 @@ class MainWindow(QMainWindow):
 
     def _focus_page(self, row: int) -> None:
         self.nav.setCurrentRow(row)
-        self.pages[row].setFocus(Qt.FocusReason.ShortcutFocusReason)
+        page = self.pages[row]
+        show_now = getattr(page, "show_now", None)
+        if show_now is not None:
+            show_now()
+        page.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _connect_timeline(self) -> None:
+        """Search hits (Ctrl+Enter) and the viewer's "Show on timeline" open the timeline at
+        their frame."""
+        timeline = self.page("Timeline")
+        if timeline is None or not hasattr(timeline, "open_at"):
+            return
+        search = self.page("Search")
+        if search is not None and hasattr(search, "timeline_requested"):
+            search.timeline_requested.connect(self.show_on_timeline)
+        from ui.memory_viewer import VIEWER_ACTIONS, ViewerAction
+
+        VIEWER_ACTIONS[:] = [a for a in VIEWER_ACTIONS if a.label != SHOW_ON_TIMELINE]
+        VIEWER_ACTIONS.insert(
+            0,
+            ViewerAction(
+                SHOW_ON_TIMELINE,
+                lambda viewer, m: (viewer.close(), self.show_on_timeline(m.id, viewer.terms)),
+            ),
+        )
+
+    def show_on_timeline(self, memory_id: int, terms: list[str]) -> None:
+        timeline = self.page("Timeline")
+        if timeline is None:
+            return
+        self.show_page("Timeline")
+        timeline.open_at(memory_id, terms)  # type: ignore[attr-defined]
 
     def _show_page(self, row: int) -> None:
         if 0 <= row < len(self.pages):
@@ -261,6 +372,9 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._size_saver.isActive():
+            self._size_saver.stop()
+            self.remember_size()
         if self.tray_available:
             # Closing keeps Mnemo running in the tray; Quit is in the tray menu (and Ctrl+Q).
             event.ignore()
@@ -271,6 +385,30 @@ class MainWindow(QMainWindow):
         else:
             event.accept()
             self.quit_requested.emit()
+
+
+def start_folder() -> Path:
+    """Where file dialogs open: the Downloads folder (where exports land), else home; never
+    the folder Mnemo happened to be started from."""
+    downloads = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    for candidate in (downloads, str(Path.home())):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path.home()
+
+
+def parse_size(text: str) -> QSize | None:
+    w, _, h = text.partition("x")
+    if not (w.isdigit() and h.isdigit()):
+        return None
+    return QSize(int(w), int(h))
+
+
+def natural_size(avail: QSize) -> QSize:
+    """Three quarters of the screen or so, never cramped, never more than a page needs."""
+    w = max(min(avail.width(), 960), min(1440, round(avail.width() * 0.75)))
+    h = max(min(avail.height(), 640), min(900, round(avail.height() * 0.86)))
+    return QSize(w, h)
 
 
 def show_bug(parent: QWidget | None, details: str) -> None:

@@ -154,6 +154,18 @@ def insert_marked(
         cursor.insertText(text[pos:], base)
 
 
+def trust_sentence(trust: float) -> str:
+    """What a trust score means, in words (the number itself is on the Trust review page)."""
+    if trust >= 0.75:
+        return "Trusted source: nothing from it has tried to instruct an AI"
+    if trust >= 0.45:
+        return "Source with no reason for doubt so far"
+    return (
+        "Less trusted source: some of what it showed read like instructions to an AI, "
+        "so it counts for less in answers"
+    )
+
+
 def is_conversation(m: Memory) -> bool:
     return m.kind == CHAT or m.kind.startswith(IMPORT_PREFIX) or bool(m.conversation)
 
@@ -316,8 +328,7 @@ class MemoryViewer(QDialog):
             prov.append(f"in “{m.conversation}”")
         if m.file:
             prov.append(f"imported from {m.file}")
-        prov.append(f"trust {m.trust:.2f}")
-        prov.append("reviewed: ok" if m.status == OK else f"review: {m.status}")
+        prov.append(trust_sentence(m.trust))
         if self.seen > 1:
             prov.append(f"seen {self.seen} times (near-identical captures)")
         self.provenance.setText(" · ".join(prov))

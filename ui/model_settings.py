@@ -25,6 +25,7 @@ from app.services import Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY
+from ui.main_window import start_folder
 
 KEYS = ("models.llm_path", "models.llm_context", "models.llm_threads")
 PROGRESS_AFTER_MS = 500
@@ -140,7 +141,7 @@ class ModelsBox(QGroupBox):
             self._use(text)
 
     def _pick(self) -> None:
-        start = self.path.text() or str(Path.home())
+        start = self.path.text() or str(start_folder())
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Choose a language model", start, "GGUF models (*.gguf);;All files (*)"
         )

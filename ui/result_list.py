@@ -377,8 +377,10 @@ class ResultsModel(QAbstractListModel):
         return self.rows[i] if 0 <= i < len(self.rows) else None
 
 
-THUMB_W, THUMB_H = 120, 72
+# Big enough to recognise the screen (a 640 px thumbnail made at capture, shown at 224 px).
+THUMB_W, THUMB_H = 224, 126
 PAD = 10
+PICTURE_LINES = 4  # rows with a picture have room for more of the snippet
 
 
 class ResultDelegate(QStyledItemDelegate):
@@ -398,16 +400,18 @@ class ResultDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         small, bold, body = self._fonts(option.font)  # type: ignore[attr-defined]
+        row = index.data(ROW_ROLE)
+        picture = isinstance(row, ResultRow) and row.media_id is not None
         h = (
             PAD
             + QFontMetrics(small).height()
             + 3
             + QFontMetrics(bold).height()
             + 3
-            + QFontMetrics(body).lineSpacing() * self.snippet_lines
+            + QFontMetrics(body).lineSpacing() * (PICTURE_LINES if picture else self.snippet_lines)
             + PAD
         )
-        return QSize(400, max(h, THUMB_H + 2 * PAD))
+        return QSize(400, max(h, THUMB_H + 2 * PAD) if picture else h)
 
     def paint(
         self,
@@ -489,7 +493,8 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawText(QPointF(x, y + fm_bold.ascent()), heading)
         y += fm_bold.height() + 3
 
-        draw_marked_text(painter, body, row.plain, row.ranges, x, y, right - x, self.snippet_lines)
+        lines = PICTURE_LINES if row.media_id is not None else self.snippet_lines
+        draw_marked_text(painter, body, row.plain, row.ranges, x, y, right - x, lines)
         painter.restore()
 
 

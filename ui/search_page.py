@@ -31,7 +31,7 @@ from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.types import SearchFilters, SearchResults
 from ui import erase_ui
-from ui.main_window import Page, empty_state
+from ui.main_window import Page, empty_state, memories_phrase, nothing_yet
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.result_list import (
     ResultDelegate,
@@ -61,10 +61,7 @@ SOURCE_WORDS = {"screen": "screens", "chat": "chats", "note": "notes", "import":
 ANY_TIME, TODAY, LAST_7, LAST_30, CUSTOM = range(5)
 DATE_PRESETS = ["Any time", "Today", "Last 7 days", "Last 30 days", "Custom range…"]
 
-NOTHING_YET = (
-    "Nothing remembered yet…\nTurn on screen capture in Settings, import a chat history, or "
-    "write a note on the Home page."
-)
+NOTHING_YET = nothing_yet(None)  # capture off; nothing_yet(services) knows
 LOCKED = "Mnemo is locked. Unlock it to search your memories."
 NOT_READY = "Search is starting… it will be ready in a moment."
 
@@ -91,6 +88,7 @@ class SearchPage(Page):
 
     results_shown = Signal(object)  # the SearchResults now on screen
     viewer_opened = Signal(object)  # the MemoryViewer just opened
+    timeline_requested = Signal(int, list)  # memory id, words to box: open it on the timeline
 
     def __init__(
         self,
@@ -158,7 +156,7 @@ class SearchPage(Page):
         self.list.setObjectName("results")
         self.list.setModel(self.model)
         self.list.setItemDelegate(ResultDelegate(self.list))
-        self.list.setUniformItemSizes(True)
+        self.list.setUniformItemSizes(False)  # rows with a picture are taller
         self.list.setMouseTracking(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -434,7 +432,7 @@ class SearchPage(Page):
         )
         if not rows:
             self.summary.clear()
-            self._show_message(NOTHING_YET if self.total == 0 else no_results(query))
+            self._show_message(nothing_yet(self.services) if self.total == 0 else no_results(query))
         else:
             self.stack.setCurrentWidget(self.list)
             ids = [r.id for r in rows]
@@ -481,10 +479,10 @@ class SearchPage(Page):
         self.applied.hide()
         self.summary.clear()
         if self.total == 0:
-            self._show_message(NOTHING_YET)
+            self._show_message(nothing_yet(self.services))
         elif self.total is not None:
             self._show_message(
-                f"Search {self.total:,} memories by words or meaning.\n"
+                f"Search {memories_phrase(self.total)} by words or meaning.\n"
                 "Time words work too: “yesterday”, “last week”, “in March”."
             )
 
@@ -493,6 +491,13 @@ class SearchPage(Page):
         if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
             return False
         key = event.key()
+        if (
+            key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and watched in (self.box, self.list)
+        ):
+            self.show_on_timeline()
+            return True
         if watched is self.box:
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown) and self.model.rows:
                 self.stack.setCurrentWidget(self.list)
@@ -513,7 +518,7 @@ class SearchPage(Page):
             if key == Qt.Key.Key_Escape and self.box.text():
                 self.box.clear()
                 return True
-        elif watched is self.list:
+        if watched is self.list:
             if key == Qt.Key.Key_Escape or (
                 key == Qt.Key.Key_Up and self.list.currentIndex().row() <= 0
             ):
@@ -541,6 +546,14 @@ class SearchPage(Page):
         row = self.model.row_at(index.row())
         if row is not None:
             self.open_memory(row.id, highlighted_terms(row.snippet), row.count)
+
+    def show_on_timeline(self) -> bool:
+        """The selected hit on the timeline, at its frame (screens only)."""
+        row = self.model.row_at(self.list.currentIndex().row())
+        if row is None or row.media_id is None:
+            return False
+        self.timeline_requested.emit(row.id, highlighted_terms(row.snippet))
+        return True
 
     def _back_from_viewer(self) -> None:
         self.window().activateWindow()

@@ -30,7 +30,8 @@ from app.autolock import ScreenLockProbe
 from app.services import Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
-from core.passphrase import MIN_LENGTH, estimate
+from core.passphrase import MIN_LENGTH, estimate, strength_text
+from ui.main_window import start_folder
 
 KEYRING_TRADE_OFF = (
     "Mnemo then unlocks by itself when you log in: your system keyring (unlocked by your login "
@@ -105,7 +106,7 @@ class PassphraseBox(QGroupBox):
         self.strength.setValue(s.score)
         colour = ["#d93025", "#d93025", "#d98e04", "#1f9d55", "#1f9d55"][s.score]
         self.strength.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        self.hint.setText(f"Strength: {s.label}. {s.hint}" if self.new.text() else s.hint)
+        self.hint.setText(strength_text(self.new.text()))
         differ = bool(self.again.text()) and self.again.text() != self.new.text()
         self.error.setText("The two new passphrases differ." if differ else "")
         self.error.setVisible(differ)
@@ -316,7 +317,7 @@ class DataFolderRow(QWidget):
 
     def _restore(self) -> None:
         source, _ = QFileDialog.getOpenFileName(
-            self, "Backup to restore", str(Path.home()), f"Mnemo backups (*{backups.SUFFIX})"
+            self, "Backup to restore", str(start_folder()), f"Mnemo backups (*{backups.SUFFIX})"
         )
         if not source:
             return

@@ -37,7 +37,7 @@ from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
 from ui import capture_settings, erase_ui, model_settings, security_settings, trust_review
-from ui.main_window import Page
+from ui.main_window import Page, start_folder
 
 SECTION_TITLES = {
     "general": "General",
@@ -56,7 +56,12 @@ SECTION_EXTRAS: dict[str, list[Factory]] = {
     "models": [model_settings.ModelsBox],
 }
 # keys whose editor a feature provides itself (in SECTION_EXTRAS); skipped by the generic form.
-CUSTOM_KEYS: set[str] = {"device.use_keyring", *capture_settings.KEYS, *model_settings.KEYS}
+CUSTOM_KEYS: set[str] = {
+    "device.use_keyring",
+    "device.window_size",  # the main window remembers its own size
+    *capture_settings.KEYS,
+    *model_settings.KEYS,
+}
 SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
 
 
@@ -173,9 +178,13 @@ class SettingEditor(QWidget):
     def _pick(self) -> None:
         assert isinstance(self.editor, QLineEdit)
         if self.setting.key.endswith("folder"):
-            chosen = QFileDialog.getExistingDirectory(self, self.setting.label, self.editor.text())
+            chosen = QFileDialog.getExistingDirectory(
+                self, self.setting.label, self.editor.text() or str(start_folder())
+            )
         else:
-            chosen, _ = QFileDialog.getOpenFileName(self, self.setting.label, self.editor.text())
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, self.setting.label, self.editor.text() or str(start_folder())
+            )
         if chosen:
             self.editor.setText(chosen)
             self._changed(chosen)

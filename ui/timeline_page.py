@@ -1,195 +1,51 @@
-"""The timeline page: pick a day, see how much was remembered in each hour, click an hour to
-list its memories and open them in the viewer."""
+"""The timeline page: rewind the screen. A captured frame large on top, the day's frames along a
+time strip under it; drag, scroll or use the arrow keys to move through time. A search hit opens
+here at its frame with its words boxed. Frames come decoded from app.timeline_service (on the
+task runner, cached in memory only); while dragging the quick preview is shown and the full
+frame replaces it as soon as the cursor rests."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QAction,
-    QColor,
-    QFocusEvent,
-    QFont,
-    QFontMetrics,
-    QKeyEvent,
-    QKeySequence,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-)
+from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QComboBox,
     QDateEdit,
     QHBoxLayout,
     QLabel,
-    QListView,
     QPushButton,
     QSizePolicy,
-    QStackedWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from app.services import Changes, Services
 from app.tasks import TaskRunner
-from ui.main_window import Page, empty_state
+from app.timeline_service import Frame, Marker, TimelineSpan
+from ui.main_window import Page
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
-from ui.result_list import (
-    ACCENT,
-    INK,
-    MUTED,
-    ResultDelegate,
-    ResultRow,
-    ResultsModel,
-    day_bounds,
-    drop_down_arrows,
-    run_guarded,
-    thumbnail_loader,
-)
+from ui.result_list import day_bounds, drop_down_arrows, run_guarded
+from ui.timeline_widgets import ZOOM_NAMES, FrameView, TimeStrip
 
-HOUR_LIMIT = 200
+SETTLE_MS = 90  # the cursor rests this long before the full frame is decoded
+PREVIEW_LOADS = 2  # previews decoded at once (2 cores)
+PREFETCH = 4  # previews decoded ahead of the cursor
 
 
-class HourChart(QWidget):
-    """24 bars, one per hour of the day; click or use Left/Right to pick an hour."""
-
-    hour_selected = Signal(int)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("hourChart")
-        self.counts: list[int] = [0] * 24
-        self.selected: int | None = None
-        self.future_from: int | None = None  # today: hours from here on have not happened
-        self.hover: int | None = None
-        self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumHeight(150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName("Memories per hour")
-
-    def sizeHint(self) -> QSize:
-        return QSize(720, 170)
-
-    def set_counts(self, counts: list[int]) -> None:
-        self.counts = list(counts) or [0] * 24
-        self.update()
-
-    def select(self, hour: int | None, notify: bool = True) -> None:
-        self.selected = hour
-        self.update()
-        if notify and hour is not None:
-            self.hour_selected.emit(hour)
-
-    def _plot(self) -> QRectF:
-        fm = QFontMetrics(self.font())
-        return QRectF(14, fm.height() + 10, self.width() - 28, self.height() - 2 * fm.height() - 20)
-
-    def bar_rect(self, hour: int) -> QRectF:
-        plot = self._plot()
-        slot = plot.width() / len(self.counts)
-        return QRectF(plot.left() + hour * slot, plot.top(), slot, plot.height())
-
-    def hour_at(self, x: float) -> int | None:
-        plot = self._plot()
-        if not plot.left() <= x < plot.right():
-            return None
-        return min(len(self.counts) - 1, int((x - plot.left()) / (plot.width() / len(self.counts))))
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QColor("#dde1e8"))
-        p.setBrush(QColor("white"))
-        p.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
-        plot = self._plot()
-        top = max(self.counts) if self.counts else 0
-        fm = QFontMetrics(self.font())
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
-        fms = QFontMetrics(small)
-        p.setPen(QColor("#e3e6ed"))
-        p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
-        if self.future_from is not None and self.future_from < len(self.counts):
-            start = self.bar_rect(self.future_from).left()
-            p.fillRect(
-                QRectF(start, plot.top(), plot.right() - start, plot.height()), QColor("#f4f5f8")
-            )
-        for h, n in enumerate(self.counts):
-            slot = self.bar_rect(h)
-            if h == self.hover and h != self.selected:
-                p.fillRect(slot, QColor("#f3f5f9"))
-            if h == self.selected:
-                p.fillRect(slot, QColor("#eaf0fd"))
-            if n and top:
-                bh = max(3.0, plot.height() * n / top)
-                bar = QRectF(
-                    slot.left() + slot.width() * 0.18, plot.bottom() - bh, slot.width() * 0.64, bh
-                )
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(ACCENT if h == self.selected else QColor("#9db5ea"))
-                p.drawRoundedRect(bar, 2.5, 2.5)
-                if h in (self.selected, self.hover):
-                    p.setFont(small)
-                    p.setPen(INK)
-                    label = str(n)
-                    p.drawText(
-                        QPointF(
-                            slot.center().x() - fms.horizontalAdvance(label) / 2, bar.top() - 4
-                        ),
-                        label,
-                    )
-            if h % 3 == 0:
-                p.setFont(small)
-                p.setPen(MUTED)
-                label = f"{h:02d}"
-                p.drawText(QPointF(slot.left() + 2, plot.bottom() + fm.height()), label)
-        if self.hasFocus() and self.selected is not None:
-            p.setPen(ACCENT)
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(self.bar_rect(self.selected).adjusted(0.5, 0.5, -0.5, -0.5))
-        p.end()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        hour = self.hour_at(event.position().x())
-        if hour != self.hover:
-            self.hover = hour
-            self.update()
-
-    def leaveEvent(self, event: QEvent) -> None:
-        self.hover = None
-        self.update()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        hour = self.hour_at(event.position().x())
-        if hour is not None and event.button() == Qt.MouseButton.LeftButton:
-            self.select(hour)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}.get(Qt.Key(event.key()))
-        if step and not event.modifiers() & Qt.KeyboardModifier.AltModifier:
-            current = self.selected if self.selected is not None else 0
-            self.select(max(0, min(len(self.counts) - 1, current + step)))
-            return
-        super().keyPressEvent(event)
-
-    def focusInEvent(self, event: QFocusEvent) -> None:
-        super().focusInEvent(event)
-        self.update()
-
-    def focusOutEvent(self, event: QFocusEvent) -> None:
-        super().focusOutEvent(event)
-        self.update()
+def timeline_of(services: object) -> ServiceAccessor:
+    return lambda: getattr(services, "timeline", None)
 
 
 class TimelinePage(Page):
     title = "Timeline"
+    shortcuts = ("Ctrl+T",)
 
-    day_shown = Signal(object)  # the date whose histogram is on screen
-    hour_listed = Signal(int)  # the hour whose memories are listed
+    day_shown = Signal(object)  # the date whose frames are on the strip
+    frame_shown = Signal(int)  # media id of the frame now in the viewer (full or preview)
     viewer_opened = Signal(object)
 
     def __init__(
@@ -198,21 +54,29 @@ class TimelinePage(Page):
         tasks: TaskRunner,
         memory: ServiceAccessor | None = None,
         media: ServiceAccessor | None = None,
+        timeline: ServiceAccessor | None = None,
         now: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(services, tasks)
         self.memory = memory or memory_of(services)
         self.media = media or media_of(services)
+        self.timeline = timeline or timeline_of(services)
         self.now = now or time.time
         self.day: date = date.fromtimestamp(self.now())
-        self.hours: list[tuple[float, int]] = []
+        self.span: TimelineSpan | None = None
         self._day_request = 0
-        self._hour_request = 0
+        self._loading_previews: set[int] = set()
+        self._direction = 1  # the way the cursor last moved, for prefetching
+        self._index_of: dict[int, int] = {}
+        self._loading_full: int | None = None
+        self._pending_focus: tuple[int | None, float] | None = None  # frame, time to open at
+        self._highlight: tuple[int, int, list[str]] | None = None  # media, memory, terms
         self.viewer: MemoryViewer | None = None
+        self.loaded_at: float | None = None
 
         self.setStyleSheet(drop_down_arrows())
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 18, 24, 12)
+        layout.setContentsMargins(16, 12, 16, 10)
         layout.setSpacing(8)
         top = QHBoxLayout()
         self.prev_button = QPushButton("‹")
@@ -227,60 +91,93 @@ class TimelinePage(Page):
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("dddd d MMMM yyyy")
         self.date_edit.setAccessibleName("Day")
-        self.date_edit.setMinimumWidth(220)
+        self.date_edit.setMinimumWidth(250)
         self.date_edit.dateChanged.connect(self._date_edited)
-        self.today_button = QPushButton("Today")
-        self.today_button.clicked.connect(lambda: self.set_day(date.fromtimestamp(self.now())))
+        self.now_button = QPushButton("Now")
+        self.now_button.setToolTip("The latest frame (End)")
+        self.now_button.clicked.connect(self.show_now)
+        self.zoom_box = QComboBox()
+        self.zoom_box.addItems(list(ZOOM_NAMES))
+        self.zoom_box.setAccessibleName("Zoom")
+        self.zoom_box.setToolTip("How much time the strip shows (+ and - on the strip)")
         top.addWidget(self.prev_button)
         top.addWidget(self.date_edit)
         top.addWidget(self.next_button)
-        top.addWidget(self.today_button)
-        top.addStretch(1)
-        self.day_summary = QLabel()
-        self.day_summary.setObjectName("hint")
-        top.addWidget(self.day_summary)
+        top.addWidget(self.now_button)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.zoom_box)
+        top.addSpacing(12)
+        self.caption = QLabel()
+        self.caption.setObjectName("frameCaption")
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        # A long window title must not widen the window: the caption takes what is left.
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top.addWidget(self.caption, 1)
+        self.copy_button = QPushButton("Copy text")
+        self.copy_button.setToolTip("Copy the selected text of the frame, or all of it (Ctrl+C)")
+        self.copy_button.clicked.connect(self.copy_text)
+        self.open_button = QPushButton("Open memory")
+        self.open_button.setToolTip("Open what was read from this frame (Enter)")
+        self.open_button.clicked.connect(self.open_current)
+        top.addWidget(self.copy_button)
+        top.addWidget(self.open_button)
         layout.addLayout(top)
 
-        self.chart = HourChart()
-        self.chart.hour_selected.connect(self.list_hour)
-        layout.addWidget(self.chart)
-        self.hour_label = QLabel()
-        self.hour_label.setObjectName("sectionTitle")
-        layout.addWidget(self.hour_label)
+        self.view = FrameView()
+        self.view.selection_changed.connect(self._selection_changed)
+        layout.addWidget(self.view, 1)
+        self.strip = TimeStrip(self._want_tile)
+        self.strip.scrubbed.connect(self._scrubbed)
+        self.strip.settled.connect(self._settled)
+        self.strip.zoom_changed.connect(self._zoom_changed)
+        self.strip.marker_activated.connect(self._marker_activated)
+        self.zoom_box.currentIndexChanged.connect(self.strip.set_zoom)
+        layout.addWidget(self.strip)
+        self.hint = QLabel(
+            "Drag the strip, scroll, or use ←/→ (Shift: 10 frames, PgUp/PgDn: 25) · +/− zoom · "
+            "Alt+←/→ another day · select text on the frame and Ctrl+C copies it"
+        )
+        self.hint.setObjectName("hint")
+        layout.addWidget(self.hint)
 
-        self.model = ResultsModel(None, self)
-        self.model.want_thumbnail = thumbnail_loader(self, tasks, self.media, self.model)
-        self.list = QListView()
-        self.list.setObjectName("results")
-        self.list.setModel(self.model)
-        self.list.setItemDelegate(ResultDelegate(self.list))
-        self.list.setUniformItemSizes(True)
-        self.list.setMouseTracking(True)
-        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.list.activated.connect(self._open_index)
-        self.list.installEventFilter(self)
-        self.chart.installEventFilter(self)  # Down moves from the chart into the list
-        self.message = empty_state("")
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.list)
-        self.stack.addWidget(self.message)
-        layout.addWidget(self.stack, 1)
-
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._load_full)
         for seq, step in (("Alt+Left", -1), ("Alt+Right", 1)):
             act = QAction(self)
             act.setShortcut(QKeySequence(seq))
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             act.triggered.connect(lambda _=False, s=step: self.step_day(s))
             self.addAction(act)
+        for seq, fn in (("Ctrl+C", self.copy_text), ("Return", self.open_current)):
+            act = QAction(self)
+            act.setShortcut(QKeySequence(seq))
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.triggered.connect(fn)
+            self.addAction(act)
+        self.setFocusProxy(self.strip)
         self._sync_date_edit()
+
+    def sizeHint(self) -> QSize:
+        return QSize(1400, 900)
 
     # -- days ---------------------------------------------------------------------------------
     def refresh(self, changes: Changes | None = None) -> None:
-        if self.memory() is None:
-            self._show_message("Mnemo is locked. Unlock it to browse your memories.")
+        if self.timeline() is None:
+            self.span = None
+            self.strip.set_data(*day_bounds(self.day), [], [], [])
+            self.view.show_message("Mnemo is locked. Unlock it to rewind your screen.")
+            self.caption.clear()
             return
+        if changes is not None and changes.memories_removed:
+            service = self.timeline()
+            if service is not None:
+                service.forget()
         if changes is None or changes.memories_added or changes.memories_removed:
-            self.load_day()
+            # Coming back to the page, or new captures: stay on the frame on screen.
+            self.load_day(keep_position=self.span is not None)
 
     def step_day(self, days: int) -> None:
         self.set_day(self.day + timedelta(days=days))
@@ -289,8 +186,15 @@ class TimelinePage(Page):
         today = date.fromtimestamp(self.now())
         self.day = min(day, today)
         self._sync_date_edit()
-        self.chart.select(None, notify=False)
         self.load_day()
+
+    def show_now(self) -> None:
+        """Today's latest frame (Ctrl+T and the global shortcut open the timeline here). The
+        day is read again: a load started before (the page being shown) is superseded."""
+        self._pending_focus = None
+        self._highlight = None
+        self.set_day(date.fromtimestamp(self.now()))
+        self.strip.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _sync_date_edit(self) -> None:
         today = date.fromtimestamp(self.now())
@@ -299,136 +203,301 @@ class TimelinePage(Page):
         self.date_edit.setDate(QDate(self.day.year, self.day.month, self.day.day))
         self.date_edit.blockSignals(False)
         self.next_button.setEnabled(self.day < today)
-        self.today_button.setEnabled(self.day != today)
 
     def _date_edited(self, qdate: QDate) -> None:
         d = qdate.toPython()
         if isinstance(d, date) and d != self.day:
             self.set_day(d)
 
-    def load_day(self) -> None:
-        service = self.memory()
+    def load_day(self, keep_position: bool = False) -> None:
+        service = self.timeline()
         if service is None:
             return
         self._day_request += 1
         rid, day = self._day_request, self.day
         start, end = day_bounds(day)
+        keep = self.current_frame() if keep_position else None
         run_guarded(
             self.tasks,
             self,
-            lambda: service.day_histogram(start, end),
-            lambda hours: self._day_loaded(rid, day, hours),
-            lambda e: self._failed(rid, e),
+            lambda: service.span(start, end),
+            lambda span: self._day_loaded(rid, day, span, keep),
+            lambda e: self._failed(rid),
         )
 
-    def _failed(self, rid: int, err: BaseException) -> None:
+    def _failed(self, rid: int) -> None:
         if rid == self._day_request:
-            self._show_message("This day could not be loaded. Try again.")
+            self.view.show_message("This day could not be loaded. Try again.")
 
-    def _day_loaded(self, rid: int, day: date, hours: list[tuple[float, int]]) -> None:
+    def _day_loaded(self, rid: int, day: date, span: TimelineSpan, keep: Frame | None) -> None:
         if rid != self._day_request:
             return
-        self.hours = list(hours)
-        counts = [n for _, n in self.hours]
-        self.chart.set_counts(counts)
-        now = self.now()
-        self.chart.future_from = (
-            next((h for h, (start, _) in enumerate(self.hours) if start > now), len(self.hours))
-            if day == date.fromtimestamp(now)
-            else None
-        )
-        total = sum(counts)
-        self.day_summary.setText(f"{total:,} memor{'y' if total == 1 else 'ies'} this day")
+        self.span = span
+        self._index_of = {f.media_id: i for i, f in enumerate(span.frames)}
+        self.strip.set_data(span.start, span.end, span.frames, span.markers, span.gaps)
         self.day_shown.emit(day)
-        if total == 0:
-            self.chart.select(None, notify=False)
-            self.model.clear()
-            self.hour_label.clear()
-            self._show_message("Nothing was remembered on this day.")
+        if not span.frames:
+            self._pending_focus = None
+            self.caption.clear()
+            capture = getattr(self.services, "capture", None)
+            on = capture is not None and getattr(capture, "running", False)
+            self.view.show_message(
+                "No screens were captured on this day."
+                + (
+                    ""
+                    if on or day != date.fromtimestamp(self.now())
+                    else " Turn on screen capture from the tray icon or in Settings → Capture."
+                )
+                + (
+                    f"\n{len(span.markers)} chat and note messages are marked on the strip."
+                    if span.markers
+                    else ""
+                )
+            )
             return
-        keep = self.chart.selected
-        if keep is None or keep >= len(counts) or counts[keep] == 0:
-            keep = max(h for h, n in enumerate(counts) if n)  # the latest busy hour
-        self.chart.select(keep)
+        index = len(span.frames) - 1
+        if self._pending_focus is not None:
+            media_id, when = self._pending_focus
+            self._pending_focus = None
+            near = self.strip.index_near(when)
+            index = self._index_of.get(media_id, near) if media_id is not None else near
+            index = index if index is not None else len(span.frames) - 1
+        elif keep is not None:
+            index = next(
+                (i for i, f in enumerate(span.frames) if f.media_id == keep.media_id), index
+            )
+        self.strip.set_current(index)
+        self._show(index, settle_now=True)
 
-    # -- hours --------------------------------------------------------------------------------
-    def hour_span(self, hour: int) -> tuple[float, float]:
-        start = self.hours[hour][0]
-        end = self.hours[hour + 1][0] if hour + 1 < len(self.hours) else day_bounds(self.day)[1]
-        return start, end
+    # -- frames -------------------------------------------------------------------------------
+    def current_frame(self) -> Frame | None:
+        if self.span is None or self.strip.current is None:
+            return None
+        if not 0 <= self.strip.current < len(self.span.frames):
+            return None
+        return self.span.frames[self.strip.current]
 
-    def list_hour(self, hour: int) -> None:
-        service = self.memory()
-        if service is None or not 0 <= hour < len(self.hours):
+    def _scrubbed(self, index: int) -> None:
+        shown = self.view.frame_id
+        if self.span is not None and shown is not None:
+            before = next((i for i, f in enumerate(self.span.frames) if f.media_id == shown), index)
+            if index != before:
+                self._direction = 1 if index > before else -1
+        self._show(index, settle_now=False)
+
+    def _settled(self, index: int) -> None:
+        self._show(index, settle_now=True)
+
+    def _show(self, index: int, settle_now: bool) -> None:
+        """The full frame if it is decoded already, else its preview (loaded if need be); the
+        full frame follows once the cursor rests."""
+        frame = self.current_frame()
+        service = self.timeline()
+        if frame is None or service is None:
             return
-        self._hour_request += 1
-        rid = self._hour_request
-        since, until = self.hour_span(hour)
-        n = self.hours[hour][1]
-        label = datetime.fromtimestamp(since).strftime("%H:%M")
-        end_label = datetime.fromtimestamp(until).strftime("%H:%M")
-        self.hour_label.setText(f"{label}–{end_label} · {n:,} memor{'y' if n == 1 else 'ies'}")
-
-        def show(memories: list) -> None:  # type: ignore[type-arg]
-            if rid != self._hour_request:
-                return
-            self.model.set_rows([ResultRow.from_memory(m) for m in memories], self.now())
-            if memories:
-                self.stack.setCurrentWidget(self.list)
-                self.list.setCurrentIndex(self.model.index(0))
-                self.list.scrollToTop()
+        self._caption(frame)
+        full = service.cached_full(frame.media_id)
+        if full is not None:
+            self._put(frame, full, True)
+        else:
+            preview = service.cached_preview(frame.media_id)
+            if preview is not None:
+                self._put(frame, preview, False)
             else:
-                self._show_message("Nothing was remembered in this hour.")
-            self.hour_listed.emit(hour)
+                self._load_preview()
+            if settle_now:
+                self._settle.start(0)
+            else:
+                self._settle.start()
 
-        run_guarded(
-            self.tasks,
-            self,
-            lambda: service.list_between(since, until, HOUR_LIMIT),
-            show,
-            lambda e: self._failed(self._day_request, e),
+    def _put(self, frame: Frame, image: QImage, full: bool) -> None:
+        size = QSize(frame.width or image.width(), frame.height or image.height())
+        new_frame = frame.media_id != self.view.frame_id
+        self.view.set_frame(frame.media_id, image, full, size)
+        self._caption(frame)
+        self.frame_shown.emit(frame.media_id)
+        if full and (new_frame or not self.view.boxes):
+            self._load_text(frame)
+
+    def _load_preview(self) -> None:
+        """Previews of the frame under the cursor and of the next ones in the direction it
+        moves, PREVIEW_LOADS at a time: a fast drag skips frames instead of queueing them."""
+        service = self.timeline()
+        if service is None or self.span is None or self.strip.current is None:
+            return
+        frames, here = self.span.frames, self.strip.current
+        ahead = [here + self._direction * k for k in range(PREFETCH + 1)]
+        for i in ahead:
+            if len(self._loading_previews) >= PREVIEW_LOADS:
+                return
+            if not 0 <= i < len(frames):
+                break
+            mid = frames[i].media_id
+            if mid in self._loading_previews or service.cached_preview(mid) is not None:
+                continue
+            self._start_preview(service, frames[i])
+
+    def _start_preview(self, service: Any, frame: Frame) -> None:
+        self._loading_previews.add(frame.media_id)
+
+        def done(image: Any) -> None:
+            self._loading_previews.discard(frame.media_id)
+            if image is not None and self._closer_than_shown(frame):
+                # The cursor may have moved on: a frame nearer to it than the one on screen
+                # is still worth showing (a fast drag shows every frame it can decode).
+                self._put(frame, image, False)
+            self._load_preview()
+
+        def failed(err: BaseException) -> None:
+            self._loading_previews.discard(frame.media_id)
+
+        run_guarded(self.tasks, self, lambda: service.preview(frame.media_id), done, failed)
+
+    def _closer_than_shown(self, frame: Frame) -> bool:
+        here = self.strip.current
+        if here is None:
+            return False
+        if self.view.frame_id == frame.media_id:
+            return not self.view.full
+        if self.view.frame_id is None or self.view.frame_id not in self._index_of:
+            return True
+        shown = self._index_of[self.view.frame_id]
+        return abs(self._index_of.get(frame.media_id, -(10**9)) - here) < abs(shown - here)
+
+    def _load_full(self) -> None:
+        frame = self.current_frame()
+        service = self.timeline()
+        if frame is None or service is None:
+            return
+        if self._loading_full is not None:
+            self._settle.start()  # one at a time; try again when this one is in
+            return
+        if self.view.frame_id == frame.media_id and self.view.full:
+            return
+        self._loading_full = frame.media_id
+
+        def done(image: Any) -> None:
+            self._loading_full = None
+            current = self.current_frame()
+            if current is None:
+                return
+            if current.media_id != frame.media_id:
+                self._settle.start()
+                return
+            if image is None:
+                if self.view.frame_id != frame.media_id:
+                    self.view.show_message("This screen was erased.")
+                return
+            self._put(frame, image, True)
+
+        def failed(err: BaseException) -> None:
+            self._loading_full = None
+            self.view.show_message(str(err) or "This screen could not be read.")
+
+        run_guarded(self.tasks, self, lambda: service.full(frame.media_id), done, failed)
+
+    def _load_text(self, frame: Frame) -> None:
+        service = self.timeline()
+        if service is None:
+            return
+        highlight = (
+            self._highlight if self._highlight and self._highlight[0] == frame.media_id else None
         )
 
-    def _show_message(self, text: str) -> None:
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.message)
+        def fetch() -> tuple[list[Any], list[Any]]:
+            boxes = service.frame_text(frame.media_id)
+            matches = (
+                service.match_boxes(frame.media_id, highlight[1], highlight[2]) if highlight else []
+            )
+            return boxes, matches
 
-    # -- opening ------------------------------------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            watched is self.chart
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() == Qt.Key.Key_Down
-            and self.model.rows
-        ):
-            self.stack.setCurrentWidget(self.list)
-            self.list.setFocus()
-            return True
-        if (
-            watched is self.list
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-        ):
-            idx = self.list.currentIndex()
-            if idx.isValid():
-                self._open_index(idx)
-            return True
-        return False
+        def done(result: tuple[list[Any], list[Any]]) -> None:
+            boxes, matches = result
+            self.view.set_text(frame.media_id, boxes)
+            if matches:
+                self.view.set_matches(frame.media_id, matches)
 
-    def _open_index(self, index: QModelIndex) -> None:
-        row = self.model.row_at(index.row())
-        if row is not None:
-            self.open_memory(row.id)
+        run_guarded(self.tasks, self, fetch, done, lambda e: None)
+
+    def _want_tile(self, media_id: int) -> None:
+        service = self.timeline()
+        if service is None:
+            return
+
+        def done(image: Any) -> None:
+            if image is not None:
+                self.strip.set_tile(media_id, image)
+
+        run_guarded(self.tasks, self, lambda: service.preview(media_id), done, lambda e: None)
+
+    def _caption(self, frame: Frame) -> None:
+        when = datetime.fromtimestamp(frame.time).strftime("%H:%M:%S")
+        n = len(self.span.frames) if self.span else 0
+        i = self._index_of.get(frame.media_id, self.strip.current or 0) + 1
+        parts = [when, f"frame {i:,} of {n:,}", frame.app or "Unknown app"]
+        if frame.title:
+            parts.append(frame.title)
+        self.caption.setText(" · ".join(parts))  # the title last: it is what gets cut
+        self.caption.setToolTip(frame.title or "")
+
+    def _zoom_changed(self, zoom: int) -> None:
+        self.zoom_box.blockSignals(True)
+        self.zoom_box.setCurrentIndex(zoom)
+        self.zoom_box.blockSignals(False)
+
+    # -- from search, to the viewer ------------------------------------------------------------
+    def open_at(self, memory_id: int, terms: list[str] | None = None) -> None:
+        """Show the frame a memory was read from, its words in `terms` boxed; a memory without
+        a frame (a chat, a note) opens the strip at its time."""
+        service = self.timeline()
+        if service is None:
+            return
+
+        def find() -> tuple[Frame | None, float | None]:
+            frame = service.locate(memory_id)
+            return frame, frame.time if frame else service.time_of(memory_id)
+
+        def located(found: tuple[Frame | None, float | None]) -> None:
+            frame, when = found
+            if when is None:
+                self.view.show_message("This memory is gone (it was erased).")
+                return
+            if frame is not None:
+                self._highlight = (frame.media_id, memory_id, list(terms or []))
+            self._pending_focus = (frame.media_id if frame else None, when)
+            self.day = date.fromtimestamp(when)
+            self._sync_date_edit()
+            self.strip.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.load_day()
+
+        run_guarded(self.tasks, self, find, located, lambda e: None)
+
+    def _marker_activated(self, marker: Marker) -> None:
+        self.open_memory(marker.memory_id)
+
+    def open_current(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+        ids = {b.memory_id for b in self.view.boxes}
+        if self._highlight and self._highlight[0] == frame.media_id:
+            self.open_memory(self._highlight[1])
+        elif ids:
+            self.open_memory(min(ids))
 
     def open_memory(self, memory_id: int) -> MemoryViewer:
         viewer = MemoryViewer(
             self.memory, self.media, self.tasks, memory_id, [], self.window(), self.now
         )
-        viewer.forgotten.connect(lambda _: self.load_day())
-        viewer.finished.connect(lambda _: (self.window().activateWindow(), self.list.setFocus()))
+        viewer.forgotten.connect(lambda _: self.refresh(Changes(memories_removed=1)))
+        viewer.finished.connect(lambda _: (self.window().activateWindow(), self.strip.setFocus()))
         self.viewer = viewer
         viewer.present()
         self.viewer_opened.emit(viewer)
         return viewer
+
+    def copy_text(self) -> None:
+        self.view.copy()
+
+    def _selection_changed(self, text: str) -> None:
+        self.copy_button.setText("Copy selection" if text else "Copy text")

@@ -34,6 +34,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from app.trust_service import ReviewItem, SourceInfo
 from ui.main_window import Page, empty_state
+from ui.memory_viewer import trust_sentence
 
 TITLE = "Trust review"
 PREVIEW_MAX = QSize(520, 300)
@@ -344,7 +345,7 @@ class SourcesView(QWidget):
         src = next((s for s in self.sources if s.id == sid), None)
         if src is not None:
             self.detail_title.setText(
-                f"{src.label}: trust {src.trust:.2f} (Beta {src.alpha:.1f} / {src.beta:.1f})"
+                f"{src.label}: {round(src.trust * 100)} % trusted. {trust_sentence(src.trust)}."
             )
         self.page.load_history(sid)
 

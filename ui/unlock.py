@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from app.services import Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError, WrongPassphrase
-from core.passphrase import MIN_LENGTH, estimate
+from core.passphrase import MIN_LENGTH, estimate, strength_text
 from ui.icons import app_icon
 
 NO_RECOVERY = (
@@ -64,6 +64,20 @@ class _PassphraseWindow(QDialog):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+        self.fit_contents()
+
+    def fit_contents(self) -> None:
+        """Grow (never shrink) to the height the wrapped text needs at the current width, so a
+        message is never clipped."""
+        layout = self.layout_
+        layout.activate()
+        need = (
+            layout.totalHeightForWidth(self.width())
+            if layout.hasHeightForWidth()
+            else layout.totalSizeHint().height()
+        )
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
@@ -150,7 +164,7 @@ class FirstRunWindow(_PassphraseWindow):
         self.strength.setValue(s.score)
         colour = ["#d93025", "#d93025", "#d98e04", "#1f9d55", "#1f9d55"][s.score]
         self.strength.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        self.hint.setText(f"Strength: {s.label}. {s.hint}" if self.first.text() else s.hint)
+        self.hint.setText(strength_text(self.first.text()))
         match = self.first.text() == self.second.text()
         if self.second.text() and not match:
             self.show_error("The two passphrases differ.")

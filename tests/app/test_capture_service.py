@@ -86,7 +86,7 @@ def test_text_on_screen_becomes_a_searchable_memory_with_a_screenshot(rig, servi
     assert hits and hits[0].app == "gedit" and hits[0].media_id == media_id
     image = Image.open(io.BytesIO(services.media.load_image(media_id)))
     assert image.size == (400, 300) and image.format == "WEBP"
-    assert Image.open(io.BytesIO(services.media.thumbnail(media_id))).size[0] <= 320
+    assert Image.open(io.BytesIO(services.media.thumbnail(media_id))).size[0] <= 640
     rects = services.media.match_boxes(hits[0].id, ["planning"])
     assert len(rects) == 1
     x, y, w, _h = rects[0]

@@ -84,3 +84,24 @@ def test_tray_section_pauses_and_resumes_capture(qtbot: QtBot, env) -> None:
     assert control.toggle_action.text() == "Stop capturing"
     capture.stop()
     tasks.wait(5_000)
+
+
+def test_app_picker_lists_an_app_started_after_the_page_opened(
+    qtbot: QtBot, env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.capture_settings as cs
+
+    services, tasks = env
+    running = ["code", "firefox"]
+    monkeypatch.setattr(cs, "running_apps", lambda: list(running))
+    editor = ExclusionEditor(services, tasks)
+    qtbot.addWidget(editor)
+    editor.show()
+    picker = editor.apps.entry
+    qtbot.waitUntil(lambda: picker.count() == 2, timeout=5000)
+    running.append("xterm")  # started later, while Settings is open
+    picker.setEditText("xt")
+    picker.showPopup()
+    qtbot.waitUntil(lambda: picker.findText("xterm") >= 0, timeout=5000)
+    assert picker.currentText() == "xt"  # what the user was typing stays
+    picker.hidePopup()

@@ -475,3 +475,22 @@ def test_an_assistant_attached_later_enables_the_box(qtbot, tasks) -> None:
     services.assistant = FakeAssistant()
     qtbot.waitUntil(panel.box.isEnabled, timeout=2000)
     assert panel.status.text() == chat_window.STATUS_TEXT["ready"]
+
+
+def test_question_bubbles_are_as_wide_as_their_text_not_stretched_tall(qtbot) -> None:
+    from ui.chat_window import QuestionBubble, Transcript
+
+    t = Transcript()
+    qtbot.addWidget(t)
+    t.resize(900, 700)
+    t.show()
+    short = QuestionBubble("When is my flight to Lisbon?")
+    long = QuestionBubble("Where is the spare key kept, and does Anna know about it? " * 4)
+    t.add(short, True)
+    t.add(long, True)
+    line = short.label.fontMetrics().lineSpacing()
+    qtbot.waitUntil(lambda: 0 < short.label.height() < 2 * line, timeout=2000)
+    assert short.label.height() < 2 * line  # one line, not wrapped into a tall narrow box
+    assert long.width() <= t._question_width()
+    assert long.label.height() <= long.label.heightForWidth(long.label.width()) + 2
+    assert long.label.height() < 5 * line  # wraps at the bubble's real width

@@ -192,3 +192,17 @@ def test_storage_tab_follows_an_erase_made_elsewhere(
     assert receipt.memories == 2
     page.refresh(Changes(memories_removed=2))  # what the window does with the announcement
     qtbot.waitUntil(lambda: "2 memories using" in panel.usage_label.text(), timeout=10_000)
+
+
+def test_erase_range_takes_times_not_only_days() -> None:
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    from ui.erase_ui import range_spec
+
+    day = QDate(2026, 11, 20)
+    spec, what = range_spec(QDateTime(day, QTime(9, 0)), QDateTime(day, QTime(9, 30, 20)))
+    assert spec.until - spec.since == 31 * 60  # 9:00 up to the end of the 9:30 minute
+    assert spec.since == QDateTime(day, QTime(9, 0)).toSecsSinceEpoch()
+    assert what == "on 20 Nov 2026 from 09:00 to 09:30"
+    _, what = range_spec(QDateTime(day, QTime(22, 0)), QDateTime(day.addDays(1), QTime(1, 0)))
+    assert what == "from 20 Nov 2026 22:00 to 21 Nov 2026 01:00"

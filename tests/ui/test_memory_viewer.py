@@ -44,7 +44,9 @@ def test_screen_memory_with_screenshot_and_review_status(qtbot, tasks) -> None:
     assert viewer.meta.text() == "Fri 20 Nov 2026, 17:58 (2 min ago) · Screen · firefox".replace(
         " 2026", ""
     )
-    assert "trust 0.35" in viewer.provenance.text()
+    # Plain words, not "trust 0.35 · reviewed: ok".
+    assert "Less trusted source" in viewer.provenance.text()
+    assert "0.35" not in viewer.provenance.text() and "review" not in viewer.provenance.text()
     assert viewer.review.isVisible()
     assert "reads like instructions" in viewer.review.text()
     qtbot.waitUntil(viewer.screenshot.isVisible, timeout=2000)

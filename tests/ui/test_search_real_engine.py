@@ -12,9 +12,8 @@ from PySide6.QtCore import Qt
 
 pytest.importorskip("app.memory_service")
 
-from core.fakes import FakeEmbedder
-
 from app.services import Services
+from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import CHAT, NOTE, SCREEN, NewMemory
 from ui.result_list import day_bounds
@@ -121,11 +120,12 @@ def test_viewer_and_timeline_on_the_real_engine(qtbot, tasks, services) -> None:
     timeline = TimelinePage(services, tasks)
     qtbot.addWidget(timeline)
     timeline.show()
-    with qtbot.waitSignal(timeline.hour_listed, timeout=5000) as listed:
+    with qtbot.waitSignal(timeline.day_shown, timeout=5000) as shown_day:
         timeline.set_day(date.today() - timedelta(days=1))
-    assert listed.args == [12]
-    assert sum(timeline.chart.counts) == 5 and timeline.chart.counts[12] == 5
-    assert timeline.model.rows[0].plain == "thanks!"
+    assert shown_day.args == [date.today() - timedelta(days=1)]
+    # No screenshots that day: the chats and the note are markers on the strip.
+    assert sorted(m.kind for m in timeline.strip.markers) == ["chat", "chat", "chat", "note"]
+    assert "No screens were captured" in timeline.view.message
     t0 = time.perf_counter()
-    timeline.chart.grab()
+    timeline.strip.grab()
     assert time.perf_counter() - t0 < 1.0

@@ -1,119 +1,228 @@
-"""The timeline page against the fake engine: the day's histogram, listing an hour, moving
-between days, opening a memory."""
+"""The visual timeline on a real encrypted store (fake embedder): the latest frame shown, moving
+with the keys and by dragging, a search hit opened at its frame with its words boxed, text
+selected and copied, gaps and markers on the strip, the locked state."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QGuiApplication, QMouseEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
-from core.types import NOTE, SCREEN
-from tests.ui.fake_memory import FakeMemoryService, StubServices, memory
+from app.services import Changes, Services
+from core import audit
+from core.clock import FixedClock
+from core.fakes import FakeEmbedder
+from core.keys import TEST_KDF
+from core.types import NewMemory
 from ui.timeline_page import TimelinePage
 
-NOW = datetime(2026, 11, 20, 18, 0).timestamp()
 DAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, 18, 0).timestamp()
 
 
-def at(hour: int, minute: int = 0, day: int = 20) -> float:
-    return datetime(2026, 11, day, hour, minute).timestamp()
+def at(hour: int, minute: int = 0, second: int = 0) -> float:
+    return datetime(2026, 11, 20, hour, minute, second).timestamp()
 
 
-@pytest.fixture
-def fake() -> FakeMemoryService:
-    return FakeMemoryService(
-        [
-            memory(1, "standup notes", at(9, 5), NOTE),
-            memory(2, "budget sheet", at(9, 40), SCREEN, app="libreoffice", title="Budget"),
-            memory(3, "train tickets", at(14, 10), SCREEN, app="firefox", title="Tickets"),
-            memory(4, "yesterday's thing", at(11, 0, day=19), NOTE),
-        ]
-    )
+def picture(w: int, h: int, shade: int) -> bytes:
+    image = Image.new("RGB", (w, h), (shade, shade, 255 - shade))
+    ImageDraw.Draw(image).rectangle((10, 10, w // 2, 30), fill=(0, 0, 0))
+    buf = io.BytesIO()
+    image.save(buf, "WEBP", quality=60)
+    return buf.getvalue()
 
 
 @pytest.fixture
-def page(qtbot, tasks, fake):  # type: ignore[no-untyped-def]
-    p = TimelinePage(StubServices(fake), tasks, now=lambda: NOW)  # type: ignore[arg-type]
+def services(tmp_path: Path) -> Iterator[Services]:
+    clock = FixedClock(datetime.fromtimestamp(NOW).astimezone())
+    s = Services(tmp_path / "store", clock=clock, embedder=FakeEmbedder())
+    s.create("timeline test passphrase", kdf=TEST_KDF)
+    assert s.memory is not None and s.media is not None
+    s.memory.wait_ready(10)
+    for i in range(12):
+        when = at(9, 0) + i * 60 if i < 6 else at(14, 0) + i * 60
+        mid = s.media.put(
+            picture(800, 450, 20 * i),
+            mime="image/webp",
+            time=when,
+            width=800,
+            height=450,
+            thumbnail=picture(320, 180, 20 * i),
+            app="xterm" if i % 2 else "code",
+            title=f"window {i}",
+        )
+        lines = [f"frame number {i}", "crane maintenance schedule" if i == 3 else "other words"]
+        s.memory.add(
+            [
+                NewMemory(
+                    kind="screen",
+                    text="\n".join(lines),
+                    time=when,
+                    app="xterm" if i % 2 else "code",
+                    title=f"window {i}",
+                    media_id=mid,
+                    boxes=[
+                        {"x": 20, "y": 40 + 40 * k, "w": 300, "h": 24, "text": t}
+                        for k, t in enumerate(lines)
+                    ],
+                )
+            ]
+        )
+    s.memory.add([NewMemory(kind="note", text="buy milk", time=at(10, 0))])
+    s.store.write(lambda c: audit.record(c, "capture_state", at(10, 0), state="screen_locked"))
+    s.store.write(lambda c: audit.record(c, "capture_state", at(13, 0), state="capturing"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def page(qtbot, tasks, services):  # type: ignore[no-untyped-def]
+    p = TimelinePage(services, tasks, now=lambda: NOW)
     qtbot.addWidget(p)
-    p.resize(900, 640)
+    p.resize(1100, 700)
     p.show()
     return p
 
 
-def test_day_histogram_and_the_latest_busy_hour_listed(qtbot, page) -> None:
-    with qtbot.waitSignal(page.hour_listed, timeout=2000) as listed:
-        page.refresh()
-    assert page.day == DAY
-    counts = page.chart.counts
-    assert len(counts) == 24 and counts[9] == 2 and counts[14] == 1 and sum(counts) == 3
-    assert listed.args == [14]
-    assert page.chart.selected == 14
-    assert [r.id for r in page.model.rows] == [3]
-    assert page.hour_label.text() == "14:00–15:00 · 1 memory"
-    assert page.day_summary.text() == "3 memories this day"
-    assert not page.next_button.isEnabled()  # no browsing into the future
+def shown(page: TimelinePage) -> tuple[int | None, bool]:
+    return page.view.frame_id, page.view.full
 
 
-def test_clicking_an_hour_lists_its_memories_newest_first(qtbot, page, fake) -> None:
-    with qtbot.waitSignal(page.hour_listed, timeout=2000):
-        page.refresh()
-    centre = page.chart.bar_rect(9).center()
-    with qtbot.waitSignal(page.hour_listed, timeout=2000) as listed:
-        qtbot.mouseClick(
-            page.chart, Qt.MouseButton.LeftButton, pos=QPoint(int(centre.x()), int(centre.y()))
+def frames(page: TimelinePage) -> list[int]:
+    assert page.span is not None
+    return [f.media_id for f in page.span.frames]
+
+
+def wait_full(qtbot, page: TimelinePage, media_id: int) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: shown(page) == (media_id, True), timeout=5000)
+
+
+def test_opens_at_the_latest_frame_full_size_with_its_caption(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and len(page.span.frames) == 12, timeout=5000)
+    wait_full(qtbot, page, frames(page)[-1])
+    assert page.view.image.width() == 800  # the stored frame, not the thumbnail
+    assert page.caption.text() == "14:11:00 · frame 12 of 12 · xterm · window 11"
+    reasons = [g.reason for g in page.strip.gaps]
+    assert reasons == ["The screen was locked"]
+    assert [m.kind for m in page.strip.markers] == ["note"]
+
+
+def test_arrow_keys_step_frames_and_alt_arrows_change_day(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    ids = frames(page)
+    page.strip.setFocus()
+    qtbot.keyClick(page.strip, Qt.Key.Key_Left)
+    wait_full(qtbot, page, ids[-2])
+    qtbot.keyClick(page.strip, Qt.Key.Key_Home)
+    wait_full(qtbot, page, ids[0])
+    qtbot.keyClick(page.strip, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    wait_full(qtbot, page, ids[10])
+    with qtbot.waitSignal(page.day_shown, timeout=5000) as sig:
+        qtbot.keyClick(page.strip, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert sig.args == [date(2026, 11, 19)]
+    assert "No screens were captured" in page.view.message
+
+
+def test_dragging_shows_previews_then_the_full_frame_where_it_rests(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    ids = frames(page)
+    strip = page.strip
+    strip.set_zoom(2)  # an hour: the morning frames spread out
+    strip.set_current(0)
+    x = [round(strip.x_of(f.time)) for f in page.span.frames[:6]]  # type: ignore[union-attr]
+    page.view.painted.clear()
+    qtbot.mousePress(strip, Qt.MouseButton.LeftButton, pos=QPoint(x[0], 40))
+    for k in range(1, 6):
+        drag_to(strip, x[k])
+        qtbot.waitUntil(
+            lambda k=k: [f for f, _ in page.view.painted[-1:]] == [ids[k]], timeout=5000
         )
-    assert listed.args == [9]
-    assert [r.id for r in page.model.rows] == [2, 1]
-    since, until, _ = next(a for n, a in reversed(fake.calls) if n == "list_between")
-    assert (since, until) == (at(9), at(10))
-    # Left/Right on the chart walk the hours.
-    page.chart.setFocus()
-    with qtbot.waitSignal(page.hour_listed, timeout=2000) as listed:
-        qtbot.keyClick(page.chart, Qt.Key.Key_Right)
-    assert listed.args == [10]
-    assert page.message.text() == "Nothing was remembered in this hour."
+    qtbot.mouseRelease(strip, Qt.MouseButton.LeftButton, pos=QPoint(x[-1], 40))
+    qtbot.waitUntil(lambda: page.view.painted[-1:] == [(ids[5], True)], timeout=5000)
+    assert any(not full for _, full in page.view.painted)  # previews while the cursor moved
+    # The decoded frames stay within the cache's bound.
+    timeline = page.timeline()
+    assert timeline.full_cache.bytes <= timeline.full_cache.max_bytes
 
 
-def test_alt_left_goes_to_the_previous_day(qtbot, page) -> None:
-    with qtbot.waitSignal(page.hour_listed, timeout=2000):
-        page.refresh()
-    page.chart.setFocus()
-    with qtbot.waitSignal(page.hour_listed, timeout=2000) as listed:
-        qtbot.keyClick(page.chart, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
-    assert page.day == date(2026, 11, 19)
-    assert page.date_edit.date().toPython() == date(2026, 11, 19)
-    assert listed.args == [11]
-    assert [r.id for r in page.model.rows] == [4]
-    assert page.next_button.isEnabled()
-    with qtbot.waitSignal(page.day_shown, timeout=2000) as shown:
-        page.step_day(-5)
-    assert shown.args == [date(2026, 11, 14)]
-    assert page.message.text() == "Nothing was remembered on this day."
-    assert page.model.rowCount() == 0
+def test_a_search_hit_opens_at_its_frame_with_the_words_boxed(qtbot, page, services) -> None:
+    hit = services.memory.search("crane maintenance").hits[0]
+    page.open_at(hit.id, ["crane", "maintenance"])
+    target = frames_of(services)[3]
+    qtbot.waitUntil(lambda: shown(page) == (target, True) and bool(page.view.matches), timeout=5000)
+    ((x, y, w, h),) = page.view.matches
+    assert y == 80 and h == 24 and x >= 20 and x + w <= 320  # on the second line's box
+    qtbot.keyClick(page.strip, Qt.Key.Key_Right)
+    wait_full(qtbot, page, frames_of(services)[4])  # what came after
 
 
-def test_enter_opens_the_memory(qtbot, page) -> None:
-    with qtbot.waitSignal(page.hour_listed, timeout=2000):
-        page.refresh()
-    page.chart.setFocus()
-    qtbot.keyClick(page.chart, Qt.Key.Key_Down)  # from the chart into the list
-    assert page.focusWidget() is page.list
-    with qtbot.waitSignal(page.viewer_opened, timeout=1000) as opened:
-        qtbot.keyClick(page.list, Qt.Key.Key_Return)
-    viewer = opened.args[0]
-    with qtbot.waitSignal(viewer.loaded, timeout=2000):
-        pass
-    assert viewer.memory.id == 3
-    assert viewer.text.toPlainText() == "train tickets"
-    assert viewer.heading.text() == "Tickets"
-    viewer.close()
+def drag_to(widget: QWidget, x: int) -> None:
+    """A mouse move with the left button held (qtbot.mouseMove carries no buttons)."""
+    pos = QPointF(x, 40)
+    QApplication.sendEvent(
+        widget,
+        QMouseEvent(
+            QEvent.Type.MouseMove,
+            pos,
+            widget.mapToGlobal(pos),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
 
 
-def test_today_marks_the_hours_still_to_come(qtbot, page) -> None:
-    with qtbot.waitSignal(page.day_shown, timeout=2000):
-        page.refresh()
-    assert page.chart.future_from == 19  # NOW is 18:00; the 18:00 hour has begun
-    with qtbot.waitSignal(page.day_shown, timeout=2000):
-        page.step_day(-1)
-    assert page.chart.future_from is None
+def frames_of(services: Services) -> list[int]:
+    return [r[0] for r in services.store.reader().execute("SELECT id FROM media ORDER BY time")]
+
+
+def test_selecting_text_on_the_frame_copies_the_ocr_lines(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.view.full and bool(page.view.boxes), timeout=5000)
+    view = page.view
+    top_left = view.to_widget((20, 40, 1, 1)).topLeft().toPoint()
+    bottom = view.to_widget((300, 104, 1, 1)).topLeft().toPoint()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=top_left)
+    view._drag_to = bottom.toPointF()
+    view._select_between(top_left.toPointF(), bottom.toPointF())
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=bottom)
+    assert view.selected_text() == "frame number 11\nother words"
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "frame number 11\nother words"
+    assert page.copy_button.text() == "Copy selection"
+
+
+def test_locked_store_says_so_and_no_frame_survives_the_lock(qtbot, page, services) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.view.full, timeout=5000)
+    timeline = services.timeline
+    services.lock()
+    page.refresh(Changes(locked=True))
+    assert "locked" in page.view.message and page.view.image.isNull()
+    assert len(timeline.full_cache) == 0
+
+
+def test_coming_back_keeps_the_frame_and_now_goes_to_the_latest(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    ids = frames(page)
+    page.strip.setFocus()
+    qtbot.keyClick(page.strip, Qt.Key.Key_Home)
+    wait_full(qtbot, page, ids[0])
+    page.refresh()  # the page shown again
+    qtbot.wait(300)
+    wait_full(qtbot, page, ids[0])
+    page.refresh()
+    page.show_now()  # Ctrl+T: both in a row, the latest frame wins
+    wait_full(qtbot, page, ids[-1])

@@ -80,3 +80,31 @@ def test_unlock_wrong_then_waits_then_right(
     assert services.unlocked and services.status()["memories"]["total"] == 1
     assert w.passphrase.text() == ""
     services.close()
+
+
+def test_the_wrong_passphrase_dialog_grows_to_show_its_whole_message(
+    qtbot: QtBot, tmp_path: Path, tasks: TaskRunner
+) -> None:
+    services = Services(tmp_path / "data")
+    services.create(PASSPHRASE, TEST_KDF)
+    services.lock()
+    w = UnlockWindow(services, tasks)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(460, w.minimumSizeHint().height())  # as small as it opens
+    qtbot.keyClicks(w.passphrase, "not the passphrase at all")
+    w.button.click()
+    qtbot.waitUntil(lambda: w.error.isVisible() and w.error.text().startswith("Wrong"))
+    w.show_error(
+        "Wrong passphrase. Nothing was changed; try again. " * 3
+    )  # a long message wraps onto several lines
+    qtbot.waitUntil(lambda: w.error.height() >= w.error.heightForWidth(w.error.width()))
+    assert w.button.geometry().bottom() <= w.height()  # nothing pushed out of the window
+
+
+def test_strength_is_said_once() -> None:
+    from core.passphrase import MIN_LENGTH, strength_text
+
+    text = strength_text("correct horse battery staple violet harbour 93!")
+    assert text == "Strength: strong. Make sure you will remember it."
+    assert strength_text("") == f"Use at least {MIN_LENGTH} characters."
