@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QResizeEvent
@@ -26,6 +27,10 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from ui.icons import app_icon
+
+if TYPE_CHECKING:
+    from core.types import Memory
+    from ui.memory_viewer import MemoryViewer
 
 log = logging.getLogger(__name__)
 SHOW_ON_TIMELINE = "Show on timeline"
@@ -339,14 +344,12 @@ class MainWindow(QMainWindow):
             search.timeline_requested.connect(self.show_on_timeline)
         from ui.memory_viewer import VIEWER_ACTIONS, ViewerAction
 
+        def open_on_timeline(viewer: MemoryViewer, m: Memory) -> None:
+            viewer.close()
+            self.show_on_timeline(m.id, viewer.terms)
+
         VIEWER_ACTIONS[:] = [a for a in VIEWER_ACTIONS if a.label != SHOW_ON_TIMELINE]
-        VIEWER_ACTIONS.insert(
-            0,
-            ViewerAction(
-                SHOW_ON_TIMELINE,
-                lambda viewer, m: (viewer.close(), self.show_on_timeline(m.id, viewer.terms)),
-            ),
-        )
+        VIEWER_ACTIONS.insert(0, ViewerAction(SHOW_ON_TIMELINE, open_on_timeline))
 
     def show_on_timeline(self, memory_id: int, terms: list[str]) -> None:
         timeline = self.page("Timeline")
