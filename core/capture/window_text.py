@@ -1,0 +1,99 @@
+"""What text is on screen now, and one memory per window state. `ScreenText` keeps the OCR
+boxes currently visible on one monitor (a frame re-reads only what changed; the rest stays);
+`merge_lines` grows a window memory's text as the window changes: its indexed text is the
+union of every line the window showed in that state, in screen order, so a line that scrolled
+away or was edited is still found, and search returns the window once, not once per change."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.capture.geometry import Rect
+from core.interfaces import OcrBox
+
+_WS = re.compile(r"\s+")
+# A window memory's text stops growing here: past it, the window's next change starts a new
+# memory (a terminal that ran all day is many memories, each a readable state).
+MAX_UNION_CHARS = 20_000
+
+
+def _touches(b: OcrBox, r: Rect) -> bool:
+    return b.x < r.right and r.x < b.x + b.w and b.y < r.bottom and r.y < b.y + b.h
+
+
+@dataclass(slots=True)
+class ScreenText:
+    """The redacted OCR boxes visible on one monitor, in its pixels. In memory only."""
+
+    boxes: list[OcrBox] = field(default_factory=list)
+
+    def expand(self, regions: Sequence[Rect], bounds: Rect) -> list[Rect]:
+        """`regions` grown until each holds every known box it touches whole: a change next
+        to a line re-reads the whole line, never a shard of it ("Inv Amo" of "Invoice
+        Amount"). Regions that come to overlap are merged."""
+        out = [r for r in regions if not r.empty()]
+        changed = True
+        while changed:
+            changed = False
+            for i, r in enumerate(out):
+                for b in self.boxes:
+                    if _touches(b, r):
+                        u = r.union(Rect(b.x, b.y, b.w, b.h))
+                        if u != r:
+                            r = u
+                            changed = True
+                out[i] = r.intersect(bounds) or r
+            merged: list[Rect] = []
+            for r in out:
+                for k, m in enumerate(merged):
+                    if r.intersect(m) is not None:
+                        merged[k] = m.union(r)
+                        changed = True
+                        break
+                else:
+                    merged.append(r)
+            out = merged
+        return sorted(out, key=lambda r: (r.y, r.x))
+
+    def update(
+        self, regions: Sequence[Rect], read: Sequence[OcrBox], hidden: Sequence[Rect] = ()
+    ) -> None:
+        """The boxes in `regions` were read again as `read`: they replace what was there.
+        Boxes under `hidden` (blacked-out windows) are forgotten."""
+        kept = [b for b in self.boxes if not any(_touches(b, r) for r in regions)]
+        kept.extend(read)
+        self.boxes = [b for b in kept if not any(_touches(b, r) for r in hidden)]
+
+    def clear(self) -> None:
+        self.boxes = []
+
+
+def norm_line(line: str) -> str:
+    return _WS.sub(" ", line.strip()).lower()
+
+
+def merge_lines(old: Sequence[str], new: Sequence[str]) -> list[str]:
+    """The union of two texts' lines: `old` in its order, each line of `new` it lacks placed
+    right after the line that precedes it in `new` (or at the top)."""
+    out = list(old)
+    index = {norm_line(s): i for i, s in enumerate(out)}
+    pos = 0
+    for line in new:
+        key = norm_line(line)
+        if not key:
+            continue
+        at = index.get(key)
+        if at is not None:
+            pos = at + 1
+            continue
+        out.insert(pos, line)
+        index = {norm_line(s): i for i, s in enumerate(out)}
+        pos += 1
+    return out
+
+
+def window_key(app: str | None, title: str | None, domain: str | None) -> str:
+    """Which window state a memory belongs to: the same app showing the same title."""
+    return "\x1f".join((app or "", title or "", domain or ""))
