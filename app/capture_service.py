@@ -252,6 +252,7 @@ class CaptureService:
         self._screen_locked = False
         self._active_excluded = False
         self._clear_cache = False
+        self._reread = False  # set by the worker: the next frames are read whole
         self._last_capture: float | None = None
         self._now_requested = False
         self._notices: list[str] = []
@@ -296,10 +297,11 @@ class CaptureService:
                 t.join(timeout)
         self._thread = self._worker = None
         with self._cond:
+            # The region cache is dropped; what the screen shows now (`_screens`) is kept
+            # while the store is unlocked (it is in the store anyway): started again, an
+            # unchanged screen is not read again. Pausing and locking forget it too.
             if worker is None or not worker.is_alive():
-                self.cache.clear()  # no text stays in memory while stopped
-                self._screens.clear()
-                self.windows.forget()
+                self.cache.clear()
             else:
                 self._clear_cache = True  # the worker owns the cache while it runs
         log.info("capture stopped")
@@ -432,6 +434,8 @@ class CaptureService:
                 if not self._busy and not self._has_work and self._current is None:
                     if self.backlog_summary().count == 0:
                         return True
+                if self._disk_full and not self._busy:
+                    return True  # nothing can be stored until space returns; frames wait
                     self._has_work = True
                     self._cond.notify_all()
                 left = None if end is None else end - time.monotonic()
@@ -534,6 +538,9 @@ class CaptureService:
         if settings.primary_only and monitors:
             monitors = [next((m for m in monitors if m.primary), monitors[0])]
         active_excluded = False
+        if self._reread:
+            self._reread = False
+            self._detector.invalidate()
         for m in monitors:
             try:
                 before: Any = ctx.windows()
@@ -594,11 +601,7 @@ class CaptureService:
         key = frame.monitor_key
         with self._cond:
             last = self._last_queued.get(key)
-            fold = (
-                last is not None
-                and last.id != self._current
-                and frame.time - last.time < VISIBLE_MOMENT_S
-            )
+            fold = last is not None and frame.time - last.time < VISIBLE_MOMENT_S
         if fold:
             assert last is not None
             frame.change = self._detector.merge(last.frame.change, frame.change)
@@ -704,10 +707,15 @@ class CaptureService:
                     continue
                 self._current = entry.id
                 self._busy = True
+                # Being read now: a newer frame can no longer be folded into it.
+                for k in [k for k, q in self._last_queued.items() if q.id == entry.id]:
+                    del self._last_queued[k]
                 if self._clear_cache:
                     self.cache.clear()
                     self._screens.clear()
+                    self.windows.forget()
                     self._clear_cache = False
+                    self._reread = True  # the screen's text is forgotten: read it whole
             spent = time.thread_time()
             done = False
             try:

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,16 +276,21 @@ class FrameBacklog:
             "SELECT id FROM capture_backlog WHERE time >= ? AND time <= ?", (lo, hi))]  # fmt: skip
         return self.drop(ids)
 
-    def sweep_orphans(self) -> int:
-        """Remove backlog files no row names (their key never committed or is gone)."""
+    def sweep_orphans(self, min_age_s: float = 60.0) -> int:
+        """Remove backlog files no row names (their key never committed or is gone). Files
+        younger than `min_age_s` are left: their row may be about to commit."""
         if not self.root.exists():
             return 0
         known = {r[0] for r in self.store.reader().execute("SELECT path FROM capture_backlog")}
         removed = 0
+        cutoff = time.time() - min_age_s
         for p in self.root.iterdir():
-            if p.is_file() and p.name not in known:
-                p.unlink()
-                removed += 1
+            try:
+                if p.is_file() and p.name not in known and p.stat().st_mtime <= cutoff:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
         if removed:
             log.info("removed %d orphaned backlog files", removed)
         return removed

@@ -75,22 +75,39 @@ def norm_line(line: str) -> str:
 
 
 def merge_lines(old: Sequence[str], new: Sequence[str]) -> list[str]:
-    """The union of two texts' lines: `old` in its order, each line of `new` it lacks placed
-    right after the line that precedes it in `new` (or at the top)."""
+    """The union of two texts' lines: `old` in its order; the lines of `new` it lacks go
+    where `new` has them: before the next line both share, or after the last shared one."""
     out = list(old)
     index = {norm_line(s): i for i, s in enumerate(out)}
     pos = 0
+    anchored = False
+    pending: list[str] = []
+    waiting: set[str] = set()
+
+    def place(where: int) -> int:
+        out[where:where] = pending
+        n = len(pending)
+        pending.clear()
+        waiting.clear()
+        index.clear()
+        index.update({norm_line(s): i for i, s in enumerate(out)})
+        return n
+
     for line in new:
         key = norm_line(line)
-        if not key:
+        if not key or key in waiting:
             continue
         at = index.get(key)
-        if at is not None:
-            pos = at + 1
+        if at is None:
+            pending.append(line)
+            waiting.add(key)
             continue
-        out.insert(pos, line)
-        index = {norm_line(s): i for i, s in enumerate(out)}
-        pos += 1
+        where = max(pos, at)
+        shift = place(where) if pending else 0
+        pos = (at + shift if where <= at else at) + 1
+        anchored = True
+    if pending:
+        place(pos if anchored else len(out))  # nothing shared: the new lines come after
     return out
 
 

@@ -29,13 +29,14 @@ class FakeGrabber:
         self.pixels = np.zeros((h, w, 4), np.uint8)
         self.monitor = Monitor(1, 0, 0, w, h, name="fake", primary=True)
         self.grabs = 0
+        self.time: float | None = None  # the frames' time (None: now)
 
     def monitors(self) -> list[Monitor]:
         return [self.monitor]
 
     def grab(self, m: Monitor) -> Frame:
         self.grabs += 1
-        return Frame(m, self.pixels.copy(), time.time(), 0.0)
+        return Frame(m, self.pixels.copy(), self.time or time.time(), 0.0)
 
     def draw(self, box: OcrBox, value: int = 220) -> None:
         # A light box with dark strokes: contrast like text (flat boxes read as hidden text).
@@ -48,6 +49,13 @@ VAULT = WindowInfo("keepassxc", "Passwords.kdbx - KeePassXC", 250, 0, 150, 300, 
 HELLO = OcrBox(20, 40, 120, 16, "quarterly planning meeting", 0.99)
 CANARY = OcrBox(270, 40, 110, 16, "vaultcanary zq77", 0.99)
 LATER = OcrBox(20, 200, 120, 16, "followup budget review", 0.99)
+LEDGER = [OcrBox(20, 20 + 30 * n, 200, 16, f"line {n} of the ledger", 0.99) for n in range(9)]
+
+
+def lines_on_screen(grabber: FakeGrabber, n: int) -> None:
+    """The first `n` ledger lines drawn (a terminal printing one line after another)."""
+    for box in LEDGER[:n]:
+        grabber.draw(box)
 
 
 @pytest.fixture
@@ -93,20 +101,39 @@ def test_text_on_screen_becomes_a_searchable_memory_with_a_screenshot(rig, servi
     assert HELLO.x < x < x + w < HELLO.x + HELLO.w and y == HELLO.y
 
 
+def ticks(service: CaptureService, n: int = 1) -> None:
+    """`n` grabs of the running service, each followed by reading what they queued."""
+    from app.capture_service import CaptureSettings
+
+    service._running = True
+    service._open_devices()
+    service._start_threads(loop=False)
+    settings = CaptureSettings.read(service.services.settings.get)
+    for _ in range(n):
+        service._tick(settings)
+        assert service.wait_idle(10)
+
+
 def test_a_static_screen_adds_nothing_and_a_change_adds_one(rig, services) -> None:
     service, grabber, _ctx, ocr = rig
     grabber.draw(HELLO)
-    service.run_headless(None)
+    ticks(service)
     calls = len(ocr.calls)
-    service.run_headless(None)
-    service.run_headless(None)
+    ticks(service, 2)
     assert len(rows(services)) == 1
     assert len(ocr.calls) == calls  # unchanged frames never reach OCR
     assert service.stats.changed == 1 and service.stats.frames == 3
     grabber.draw(LATER)
-    service.run_headless(None)
-    texts = sorted(r[0] for r in rows(services))
-    assert texts == ["followup budget review", "quarterly planning meeting"]
+    ticks(service)
+    # The window's memory took the new line (one memory per window state, two versions).
+    texts = [r[0] for r in rows(services)]
+    assert texts == ["quarterly planning meeting\nfollowup budget review"]
+    assert service.stats.memories_updated == 1
+    versions = services.store.reader().execute("SELECT text FROM memory_versions").fetchall()
+    assert [v[0] for v in versions] == [
+        "quarterly planning meeting",
+        "quarterly planning meeting\nfollowup budget review",
+    ]
     # Only the changed region was read; the region around HELLO was not OCR'd again.
     assert all(r.y > HELLO.y + HELLO.h for r in ocr.calls[calls:])
 
@@ -170,7 +197,7 @@ def test_a_locked_screen_pauses_capture_and_locking_the_store_stops_it(rig, serv
     assert services.capture is None and not thread.is_alive()
 
 
-def test_newest_frame_wins_and_keeps_what_the_replaced_one_changed(rig, services) -> None:
+def test_a_frame_shown_only_a_moment_is_folded_into_the_next(rig, services) -> None:
     service, grabber, _ctx, ocr = rig
     service._open_devices()
     from app.capture_service import CaptureSettings
@@ -181,7 +208,7 @@ def test_newest_frame_wins_and_keeps_what_the_replaced_one_changed(rig, services
     service._tick(settings)  # queued; no worker runs yet
     grabber.draw(LATER)
     service._tick(settings)
-    assert service.stats.skipped["ocr_backlog"] == 1
+    assert service.stats.skipped["coalesced"] == 1
     assert service.status().backlog == 1
     service._running = True
     service._start_threads(loop=False)
