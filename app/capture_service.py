@@ -35,7 +35,6 @@ from core.redaction import RedactionSettings
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
-    from app.grabber import Frame, Monitor
     from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -431,12 +430,12 @@ class CaptureService:
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._cond:
+                if self._disk_full and not self._busy:
+                    return True  # nothing can be stored until space returns; frames wait
                 if not self._busy and not self._has_work and self._current is None:
                     if self.backlog_summary().count == 0:
                         return True
-                if self._disk_full and not self._busy:
-                    return True  # nothing can be stored until space returns; frames wait
-                    self._has_work = True
+                    self._has_work = True  # frames the worker has not seen yet
                     self._cond.notify_all()
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:

@@ -81,7 +81,7 @@ def encode_frame(f: QueuedFrame) -> bytes:
     """The frame as bytes: a JSON header, then the raw arrays it names (no pickle)."""
     sig = f.change.signature
     d = f.decision
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "hashes": np.ascontiguousarray(sig.hashes, dtype=np.uint64),
         "row_edges": np.ascontiguousarray(sig.row_edges, dtype=np.int64),
         "col_edges": np.ascontiguousarray(sig.col_edges, dtype=np.int64),

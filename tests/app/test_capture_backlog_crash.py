@@ -16,7 +16,7 @@ from app.capture_service import CaptureService
 from app.services import Services
 from core.capture.fakes import FakeOcrEngine, FakeWindowContext
 from core.fakes import FakeEmbedder
-from tests.app.test_capture_service import EDITOR, LEDGER, FakeGrabber, lines_on_screen
+from tests.app.test_capture_service import EDITOR, LEDGER, FakeGrabber
 from tests.storehelp import PASSPHRASE, ROOT
 
 CHANGES = 8

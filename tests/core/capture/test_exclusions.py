@@ -148,7 +148,9 @@ def test_an_excluded_window_under_others_is_blacked_out_where_it_shows_in_either
     cover = win("gedit", "notes", 0, 0, 600, 400)
     # Before the grab the editor covered the vault; after it, it had moved away: the vault
     # may have shown during the grab, so it is blacked out.
-    d = decide([vault, cover], MONITOR, RULES, after=[vault, win("gedit", "notes", 900, 0, 600, 400)])
+    d = decide(
+        [vault, cover], MONITOR, RULES, after=[vault, win("gedit", "notes", 900, 0, 600, 400)]
+    )
     assert covered_area(d.blackout) == 600 * 400
     # Covered in both lists: nothing of it shows, nothing to black out.
     d = decide([vault, cover], MONITOR, RULES, after=[vault, cover])
