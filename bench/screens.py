@@ -13,13 +13,19 @@ from PIL import Image, ImageDraw, ImageFont
 
 SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
-WORDS = (
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+WORDS = _words(
     "invoice meeting budget harbour crane ledger vendor contract release roadmap review "
     "quarterly summary customer schedule deadline travel expense hiring design report status "
     "update draft agenda minutes project planning support account payment shipment warehouse "
     "inventory forecast marketing campaign analysis security backup migration database server"
-).split()
-NAMES = "Alice Bruno Chen Dana Emeka Farah Goran Hana Ivan Julia Kenji Lena".split()
+)
+NAMES = _words("Alice Bruno Chen Dana Emeka Farah Goran Hana Ivan Julia Kenji Lena")
 THEMES = {
     "light": {"bg": (255, 255, 255), "fg": (20, 20, 20), "panel": (236, 238, 242),
               "accent": (30, 90, 200)},
@@ -87,8 +93,11 @@ def render(kind: str, theme: str, density: str, size: tuple[int, int], seed: int
         for i in range(24 if dense else 10):
             name, arg = rng.choice(WORDS), rng.choice(WORDS)
             indent = "    " * (i % 3)
-            line = f"{indent}def {name}_{i}({arg}, {rng.choice(WORDS)}):" if i % 3 == 0 else (
-                f"{indent}return {arg}.{rng.choice(WORDS)}({rng.randint(1, 99)})")
+            line = (
+                f"{indent}def {name}_{i}({arg}, {rng.choice(WORDS)}):"
+                if i % 3 == 0
+                else (f"{indent}return {arg}.{rng.choice(WORDS)}({rng.randint(1, 99)})")
+            )
             c.text((250, 20 + 28 * i), line, 15, True)
     elif kind == "sheet":
         cols = 6 if dense else 4
@@ -100,7 +109,7 @@ def render(kind: str, theme: str, density: str, size: tuple[int, int], seed: int
                                  outline=c.t["panel"])  # fmt: skip
                 c.text((28 + 190 * k, 26 + 32 * r), cell, 15)
     elif kind == "calendar":
-        days = "Monday Tuesday Wednesday Thursday Friday".split()
+        days = _words("Monday Tuesday Wednesday Thursday Friday")
         for k, d in enumerate(days):
             c.text((30 + 245 * k, 20), d, 16, colour="accent")
             for j in range(4 if dense else 2):
