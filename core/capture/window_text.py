@@ -23,6 +23,11 @@ def _touches(b: OcrBox, r: Rect) -> bool:
     return b.x < r.right and r.x < b.x + b.w and b.y < r.bottom and r.y < b.y + b.h
 
 
+def _centred_in(b: OcrBox, r: Rect) -> bool:
+    cx, cy = b.x + b.w / 2, b.y + b.h / 2
+    return r.x <= cx < r.right and r.y <= cy < r.bottom
+
+
 @dataclass(slots=True)
 class ScreenText:
     """The redacted OCR boxes visible on one monitor, in its pixels. In memory only."""
@@ -61,10 +66,11 @@ class ScreenText:
         self, regions: Sequence[Rect], read: Sequence[OcrBox], hidden: Sequence[Rect] = ()
     ) -> None:
         """The boxes in `regions` were read again as `read`: they replace what was there.
-        Boxes under `hidden` (blacked-out windows) are forgotten."""
+        Boxes centred under `hidden` (blacked-out windows) are forgotten; a box that only
+        brushes one (the detector pads boxes by a few pixels) stays."""
         kept = [b for b in self.boxes if not any(_touches(b, r) for r in regions)]
         kept.extend(read)
-        self.boxes = [b for b in kept if not any(_touches(b, r) for r in hidden)]
+        self.boxes = [b for b in kept if not any(_centred_in(b, r) for r in hidden)]
 
     def clear(self) -> None:
         self.boxes = []

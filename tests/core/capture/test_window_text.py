@@ -42,6 +42,10 @@ def test_update_replaces_what_was_reread_and_forgets_hidden_text() -> None:
     assert sorted(b.text for b in st.boxes) == ["kept line", "new line"]
     st.update([], [], hidden=[Rect(0, 290, 1000, 50)])
     assert [b.text for b in st.boxes] == ["new line"]
+    # A box that only brushes a blacked-out window beside it (its padding) stays: a text
+    # window lying over an excluded one keeps its lines.
+    st.update([], [], hidden=[Rect(0, 0, 102, 800)])
+    assert [b.text for b in st.boxes] == ["new line"]
     st.clear()
     assert st.boxes == []
 
