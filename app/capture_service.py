@@ -96,6 +96,40 @@ def shared_ocr() -> Any:
         return _shared_ocr
 
 
+_malloc_tuned = False
+
+
+def tune_malloc() -> None:
+    """glibc only: OCR and frame buffers are large and short-lived. By default glibc raises its
+    mmap threshold after such a block is freed, so later ones come from the heap and stay
+    resident (fragmented) long after use; and each thread gets its own arena. A fixed 1 MB
+    threshold returns big buffers to the system when freed; two arenas are enough here."""
+    global _malloc_tuned
+    if _malloc_tuned or not sys.platform.startswith("linux"):
+        return
+    _malloc_tuned = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        log.info("malloc tuning is not available on this C library")
+
+
+def trim_memory() -> None:
+    """Give freed heap back to the system (after a frame: its buffers are gone)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def name_this_process() -> None:
     """Call the process SELF_APP so its windows are excluded (X11 reports /proc/<pid>/comm)."""
     comm = Path("/proc/self/comm")
@@ -676,6 +710,7 @@ class CaptureService:
         return min(1.0, deficit / max(self._budget(), 1e-6))
 
     def _work(self, stopping: threading.Event) -> None:
+        tune_malloc()
         try:
             self.backlog.sweep_orphans()  # files of frames whose row never committed
         except StoreLocked:
@@ -742,6 +777,7 @@ class CaptureService:
                     self.backlog_summary()
                 except StoreLocked:
                     pass
+                trim_memory()
                 with self._cond:
                     self._tokens -= time.thread_time() - spent
                     self._forced_ids.discard(entry.id)
