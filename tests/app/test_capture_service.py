@@ -363,3 +363,101 @@ def test_faint_text_is_quarantined_and_contrast_reads_the_frame_as_rgb(rig, serv
     got = services.store.reader().execute("SELECT text, status, reasons FROM memories").fetchall()
     ((text, status, reasons),) = got
     assert "ignore all previous" in text and status == QUARANTINED and "contrast" in reasons
+
+
+def test_every_change_waits_in_the_backlog_and_the_status_says_so(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    service._open_devices()
+    service._running = True
+    services.capture = service
+    settings = CaptureSettings.read(services.settings.get)
+    for n in range(3):  # three changes 10 s apart, and no worker: all wait, none is lost
+        grabber.time = time.time() - 30 + 10 * n
+        lines_on_screen(grabber, n + 1)
+        service._tick(settings)
+    status = service.status()
+    assert status.backlog == 3 and status.backlog_oldest_s is not None
+    assert status.backlog_oldest_s >= 25 and "to read 3 (oldest" in status.line
+    doc = services.status()["capture"]["backlog"]
+    assert doc["frames"] == 3 and doc["bytes"] > 0 and doc["oldest_age_s"] >= 25
+    assert ocr.calls == []
+    service._start_threads(loop=False)
+    assert service.wait_idle(10)
+    assert service.stats.processed == 3 and service.status().backlog == 0
+    ((text,),) = services.store.reader().execute("SELECT text FROM memories").fetchall()
+    assert text.split("\n") == [b.text for b in LEDGER[:3]]
+
+
+def test_the_backlog_cap_drops_the_oldest_frames_and_counts_them(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    service._open_devices()
+    service._running = True
+    settings = CaptureSettings.read(services.settings.get)
+    for n in range(4):
+        grabber.time = time.time() - 40 + 10 * n
+        lines_on_screen(grabber, n + 1)
+        service._tick(settings)
+    size = service.backlog.summary().bytes
+    settings.backlog_max_bytes = size // 2
+    lines_on_screen(grabber, 5)
+    grabber.time = time.time()
+    service._tick(settings)
+    assert service.stats.skipped["backlog_full"] >= 2
+    assert any("oldest" in n for n in service.take_notices())
+    assert service.backlog.summary().bytes <= size // 2
+    # The next frame read is read whole: what the dropped frames changed is not lost.
+    service._start_threads(loop=False)
+    assert service.wait_idle(10)
+    ((text,),) = services.store.reader().execute("SELECT text FROM memories").fetchall()
+    assert text.split("\n") == [b.text for b in LEDGER[:5]]
+
+
+def test_erasing_a_window_memory_erases_its_versions_and_their_screenshots(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    for n in range(3):
+        lines_on_screen(grabber, n + 1)
+        ticks(service)
+    conn = services.store.reader()
+    ((mid,),) = conn.execute("SELECT id FROM memories").fetchall()
+    media = {r[0] for r in conn.execute("SELECT media_id FROM memory_versions")}
+    assert len(media) == 3 and conn.execute("SELECT count(*) FROM media").fetchone()[0] == 3
+    receipt = services.erase.erase_ids([mid])
+    assert receipt.memories == 1 and receipt.media_items == 3
+    assert conn.execute("SELECT count(*) FROM memory_versions").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM media").fetchone()[0] == 0
+    assert list((services.data_dir / "media").rglob("*.bin")) == []
+
+
+def test_forgetting_a_time_range_takes_window_memories_seen_then_and_queued_frames(
+    rig, services
+) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    t0 = services.store.now()
+    grabber.time = t0 - 3600
+    lines_on_screen(grabber, 1)
+    ticks(service)  # seen an hour ago...
+    grabber.time = t0
+    lines_on_screen(grabber, 2)
+    ticks(service)  # ...and updated now
+    settings = CaptureSettings.read(services.settings.get)
+    service.stop()
+    grabber.time = t0 - 3500
+    lines_on_screen(grabber, 3)
+    service._open_devices()
+    service._tick(settings)  # queued, not read yet
+    assert service.backlog.summary().count == 1
+    from core.erase import EraseSpec
+
+    receipt = services.erase.erase(EraseSpec(since=t0 - 3700, until=t0 - 3000))
+    assert receipt.memories == 1  # its earlier version lay in the range
+    assert service.backlog.summary().count == 0
