@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def levenshtein(a: str, b: str) -> int:
 
 def closest(line: str, stored: list[str]) -> tuple[int, str]:
     """(edit distance, stored line) of the stored line, or run of two, closest to `line`."""
-    candidates = stored + [a + " " + b for a, b in zip(stored, stored[1:])]
+    candidates = stored + [a + " " + b for a, b in pairwise(stored)]
     best = min(candidates, key=lambda s: levenshtein(line.lower(), s.lower()))
     return levenshtein(line.lower(), best.lower()), best
 
