@@ -894,38 +894,17 @@ def store_memories(
     memory = services.memory
     if memory is None:
         raise StoreLocked()
-    from app.screen_media import encode_screenshot, rgb_image, scale_boxes
+    from app.window_memories import store_screenshot
 
-    image = rgb_image(pixels)
     # An RGB view of the frame for the contrast checks: a PIL image would be copied whole
     # (6 MB at 1080p) for every box.
     rgb = _rgb_view(pixels)
     for m in memories:
         _inspect_hidden_text(m, rgb)
-    media_id = None
-    nbytes = 0
     media = services.media
-    if s.keep_screenshots and media is not None:
-        shot = encode_screenshot(image, s.max_width, s.quality)
-        media_id = media.put(
-            shot.data,
-            mime=shot.mime,
-            time=when,
-            width=shot.width,
-            height=shot.height,
-            thumbnail=shot.thumbnail,
-            app=app or memories[0].app,
-            title=title or memories[0].title,
-        )
-        nbytes = len(shot.data) + len(shot.thumbnail)
-        for m in memories:
-            m.media_id = media_id
-            m.boxes = scale_boxes(m.boxes, shot.scale)
-            if m.region is not None:
-                (m.region,) = scale_boxes([m.region], shot.scale) or [m.region]
-    else:
-        for m in memories:
-            m.boxes, m.region = None, None
+    media_id, nbytes = store_screenshot(
+        services, memories, pixels, when, s, app or memories[0].app, title or memories[0].title
+    )
     try:
         report = memory.add_many(memories)
     except BaseException:

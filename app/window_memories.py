@@ -61,6 +61,44 @@ class Outcome:
     quarantined: int = 0
 
 
+def store_screenshot(
+    services: Services,
+    memories: list[NewMemory],
+    pixels: Any,
+    when: float,
+    s: CaptureSettings,
+    app: str | None,
+    title: str | None,
+) -> tuple[int | None, int]:
+    """Store the frame (blacked out, redacted) as an encrypted screenshot, if the settings keep
+    them, and point `memories` at it with their boxes scaled to it; without one they keep no
+    boxes. Returns (media id or None, bytes stored)."""
+    media = services.media
+    if not s.keep_screenshots or media is None:
+        for m in memories:
+            m.boxes, m.region = None, None
+        return None, 0
+    from app.screen_media import encode_screenshot, rgb_image, scale_boxes
+
+    shot = encode_screenshot(rgb_image(pixels), s.max_width, s.quality)
+    media_id = media.put(
+        shot.data,
+        mime=shot.mime,
+        time=when,
+        width=shot.width,
+        height=shot.height,
+        thumbnail=shot.thumbnail,
+        app=app,
+        title=title,
+    )
+    for m in memories:
+        m.media_id = media_id
+        m.boxes = scale_boxes(m.boxes, shot.scale)
+        if m.region is not None:
+            (m.region,) = scale_boxes([m.region], shot.scale) or [m.region]
+    return media_id, len(shot.data) + len(shot.thumbnail)
+
+
 class WindowMemories:
     """Used by the capture worker only (not thread-safe)."""
 
@@ -107,19 +145,15 @@ class WindowMemories:
         rgb = _rgb_view(pixels)
         for m, _, _ in changed:
             _inspect_hidden_text(m, rgb)
-        media_id, out.media_bytes, scale = self._screenshot(
-            pixels, when, s, app or changed[0][0].app, title or changed[0][0].title
+        media_id, out.media_bytes = store_screenshot(
+            self.services,
+            [m for m, _, _ in changed],
+            pixels,
+            when,
+            s,
+            app or changed[0][0].app,
+            title or changed[0][0].title,
         )
-        for m, _, _ in changed:
-            if media_id is None:
-                m.boxes, m.region = None, None
-            else:
-                from app.screen_media import scale_boxes
-
-                m.media_id = media_id
-                m.boxes = scale_boxes(m.boxes, scale)
-                if m.region is not None:
-                    (m.region,) = scale_boxes([m.region], scale) or [m.region]
         fresh: list[tuple[NewMemory, str]] = []
         updates: list[tuple[NewMemory, _Window, str, list[str]]] = []
         for m, known, vis in changed:
@@ -155,27 +189,6 @@ class WindowMemories:
         return out
 
     # -- pieces --------------------------------------------------------------------------------
-    def _screenshot(
-        self, pixels: Any, when: float, s: CaptureSettings, app: str | None, title: str | None
-    ) -> tuple[int | None, int, float]:
-        media = self.services.media
-        if not s.keep_screenshots or media is None:
-            return None, 0, 1.0
-        from app.screen_media import encode_screenshot, rgb_image
-
-        shot = encode_screenshot(rgb_image(pixels), s.max_width, s.quality)
-        media_id = media.put(
-            shot.data,
-            mime=shot.mime,
-            time=when,
-            width=shot.width,
-            height=shot.height,
-            thumbnail=shot.thumbnail,
-            app=app,
-            title=title,
-        )
-        return media_id, len(shot.data) + len(shot.thumbnail), shot.scale
-
     def _lookup(self, m: NewMemory, when: float) -> _Window | None:
         """The window's memory from the store (after a restart), if it was seen recently."""
         conn = self.services.store.reader()
