@@ -159,6 +159,14 @@ class ErasureService:
         spec.kind()  # refuse an empty spec before anything is journalled
         with self._lock:
             receipt = self.eraser.erase(spec)
+            if spec.everything or spec.kind() == "range":
+                # Screen changes still waiting to be read from that time go too.
+                from core.capture.backlog import FrameBacklog
+
+                FrameBacklog(self.store).erase_range(
+                    None if spec.everything else spec.since,
+                    None if spec.everything else spec.until,
+                )
         log.info(
             "erase job %d (%s): %d memories, %d media items in %.0f ms",
             receipt.job_id,

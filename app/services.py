@@ -400,8 +400,19 @@ class Services:
             counts = count_memories(conn)
             doc["memories"] = {"total": sum(counts.values()), "by_source": counts}
             doc["schema"] = {"version": schema_version(conn), "supported": LATEST}
-            state = self.capture.status().state if self.capture is not None else "off"
-            doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": state}
+            doc["capture"] = {"enabled": self.settings.get("capture.enabled"), "state": "off"}
+            if self.capture is not None:
+                st = self.capture.status()
+                doc["capture"].update(
+                    state=st.state,
+                    backlog={
+                        "frames": st.backlog,
+                        "bytes": st.backlog_bytes,
+                        "oldest_age_s": None
+                        if st.backlog_oldest_s is None
+                        else round(st.backlog_oldest_s, 1),
+                    },
+                )
             if self.memory is not None:
                 self.memory.wait_ready(timeout=120)
                 doc["index"] = self.memory.index_health()

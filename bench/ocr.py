@@ -1,5 +1,7 @@
 """OCR latency of the RapidOCR adapter: a full 1080p frame (sparse and dense text) and single
-changed regions. Prints one JSON document. Run: .venv/bin/python bench/ocr.py [--repeat N]"""
+changed regions, CPU and wall, with the character error rate against the rendered text; the
+shipped settings and the earlier ones (full-size detection, unpadded line crops) side by side in
+one run. Prints one JSON document. Run: .venv/bin/python bench/ocr.py [--repeat N]"""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageDraw, ImageFont
 
+import models.ocr as ocr_module
 from core.capture.geometry import Rect
+from core.redaction import reading_order
 from models.ocr import RapidOcrEngine
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -61,6 +65,23 @@ def screen(lines: int, seed: int = 0) -> tuple[Image.Image, list[str]]:
     return img, texts
 
 
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(boxes: list, truth: list[str]) -> float:  # type: ignore[type-arg]
+    """Character error rate: each rendered line against the closest line read back."""
+    lines = [" ".join(boxes[i].text for i in line) for line in reading_order(boxes)]
+    errors = sum(min((levenshtein(t, r) for r in lines), default=len(t)) for t in truth)
+    return errors / max(1, sum(len(t) for t in truth))
+
+
 def timed(fn, repeat: int) -> dict:  # type: ignore[no-untyped-def]
     """Median wall and CPU seconds (CPU time says more on a loaded machine), and box count."""
     walls, cpus = [], []
@@ -77,32 +98,53 @@ def timed(fn, repeat: int) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0)
-    args = ap.parse_args()
-    engine = RapidOcrEngine(threads=args.threads or None)
-    t = time.perf_counter()
-    engine.load()
-    load_s = time.perf_counter() - t
-    sparse, _ = screen(8)
+CONFIGS = {
+    "before": {"DET_SCALE": 1.0, "LINE_PAD": 1.0},
+    "shipped": {"DET_SCALE": ocr_module.DET_SCALE, "LINE_PAD": ocr_module.LINE_PAD},
+}
+
+
+def run(engine: RapidOcrEngine, repeat: int) -> dict:  # type: ignore[type-arg]
+    sparse, sparse_texts = screen(8)
     dense, dense_texts = screen(36)
     engine.recognise(sparse)  # warm-up
-    results = {}
-    for name, img in (("full_1080p_sparse_8_lines", sparse), ("full_1080p_dense_36_lines", dense)):
-        results[name] = timed(lambda img=img: engine.recognise(img), args.repeat)
+    results: dict = {}  # type: ignore[type-arg]
+    for name, img, texts in (
+        ("full_1080p_sparse_8_lines", sparse, sparse_texts),
+        ("full_1080p_dense_36_lines", dense, dense_texts),
+    ):
+        results[name] = timed(lambda img=img: engine.recognise(img), repeat)
+        results[name]["cer"] = round(cer(engine.recognise(img), texts), 4)
     regions = {
         "region_one_line_600x40": Rect(30, 30, 600, 40),
         "region_paragraph_900x200": Rect(30, 30, 900, 200),
         "region_quarter_960x540": Rect(0, 0, 960, 540),
     }
     for name, rect in regions.items():
-        results[name] = timed(lambda r=rect: engine.recognise_regions(dense, [r]), args.repeat)
+        results[name] = timed(lambda r=rect: engine.recognise_regions(dense, [r]), repeat)
         results[name]["area_fraction"] = round(rect.area / (1920 * 1080), 3)
     found = " ".join(b.text for b in engine.recognise(dense))
     words = [w for t in dense_texts for w in t.split()]
-    recall = sum(1 for w in set(words) if w in found) / len(set(words))
+    results["dense_word_recall"] = round(
+        sum(1 for w in set(words) if w in found) / len(set(words)), 3
+    )
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    engine = RapidOcrEngine(threads=args.threads or None)
+    t = time.perf_counter()
+    engine.load()
+    load_s = time.perf_counter() - t
+    out = {}
+    for name, config in CONFIGS.items():
+        for k, v in config.items():
+            setattr(ocr_module, k, v)
+        out[name] = {"settings": config, "results": run(engine, args.repeat)}
     print(
         json.dumps(
             {
@@ -111,9 +153,8 @@ def main() -> None:
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "threads": args.threads or "all",
                 "model_load_s": round(load_s, 3),
-                "bar_full_frame_s": 1.5,
-                "results": results,
-                "dense_word_recall": round(recall, 3),
+                "bar_full_frame_cpu_s": {"sparse": 1.5, "dense": 3.0},
+                **out,
             },
             indent=2,
         )

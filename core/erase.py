@@ -149,12 +149,16 @@ def _where(spec: EraseSpec) -> tuple[str, list[Any]]:
             return "0", []
         clauses.append(f"id IN ({','.join('?' * len(spec.ids))})")
         params.extend(int(i) for i in spec.ids)
-    if spec.since is not None:
-        clauses.append("time >= ?")
-        params.append(spec.since)
-    if spec.until is not None:
-        clauses.append("time < ?")
-        params.append(spec.until)
+    if spec.since is not None or spec.until is not None:
+        # A window memory is updated as the window changes: it is in the range when its
+        # latest state or any of its earlier versions is.
+        lo = -1e18 if spec.since is None else spec.since
+        hi = 1e18 if spec.until is None else spec.until
+        clauses.append(
+            "((time >= ? AND time < ?) OR id IN (SELECT memory_id FROM memory_versions "
+            "WHERE time >= ? AND time < ?))"
+        )
+        params.extend([lo, hi, lo, hi])
     if spec.app is not None:
         clauses.append("lower(app) = lower(?)")
         params.append(spec.app)
@@ -341,9 +345,10 @@ class Eraser:
                 media_ids = [
                     r[0]
                     for r in conn.execute(
-                        f"SELECT DISTINCT media_id FROM memories WHERE media_id IS NOT NULL "
-                        f"AND id IN ({marks})",
-                        chunk,
+                        f"SELECT media_id FROM memories WHERE media_id IS NOT NULL "
+                        f"AND id IN ({marks}) UNION SELECT media_id FROM memory_versions "
+                        f"WHERE media_id IS NOT NULL AND memory_id IN ({marks})",
+                        chunk + chunk,
                     )
                 ]
                 files += MediaStore.destroy_keys(conn, media_ids)

@@ -146,6 +146,17 @@ SETTINGS: tuple[Setting, ...] = (
         640,
         3840,
     ),
+    S(
+        "capture.backlog_max_mb",
+        1024,
+        int,
+        "Waiting screen changes (MB)",
+        "Screen changes wait here, encrypted, until they are read. Past this size the oldest "
+        "are dropped (and counted).",
+        "capture",
+        50,
+        100_000,
+    ),
     # Privacy
     S(
         "privacy.excluded_apps",

@@ -14,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 
 from core.capture.context import domain_from_title, normalise_domain
-from core.capture.geometry import Rect
+from core.capture.geometry import Rect, subtract
 from core.errors import BadInput
 from core.interfaces import WindowInfo
 
@@ -215,6 +215,7 @@ def decide(
     rules: ExclusionRules,
     locked: bool | BaseException | None = False,
     *,
+    after: Sequence[WindowInfo] | BaseException | None = None,
     fill_fraction: float = 0.9,
 ) -> CaptureDecision:
     """Decide what happens to a frame of `monitor` (its rectangle in screen coordinates).
@@ -223,7 +224,20 @@ def decide(
     when it could not be asked: all three but a list drop the frame. `locked` is
     WindowContext.screen_locked() or the exception it raised. To close the race with a window
     appearing or closing during the grab, pass the windows read before the grab followed by
-    those read after it: every excluded window of either is blacked out."""
+    those read after it as `after`: every excluded window of either is blacked out.
+
+    Blacking out follows the window stack: only the part of an excluded window that no window
+    above it covers is blacked out (in each of the two lists), so a window lying over an
+    excluded one (or over Mnemo's own) is captured."""
+    if after is not None:
+        if isinstance(after, BaseException):
+            return CaptureDecision.dropped(DropReason.WINDOW_INFO_UNAVAILABLE)
+        stacks: list[Sequence[WindowInfo]] = []
+        if not isinstance(windows, BaseException) and windows is not None:
+            stacks = [windows, after]
+            windows = [*windows, *after]
+    else:
+        stacks = [] if windows is None or isinstance(windows, BaseException) else [windows]
     if windows is None or isinstance(windows, BaseException):
         return CaptureDecision.dropped(DropReason.WINDOW_INFO_UNAVAILABLE)
     if locked is None or isinstance(locked, BaseException):
@@ -235,7 +249,8 @@ def decide(
     visible: list[tuple[WindowInfo, Rect]] = []
     active: WindowInfo | None = None
     active_excluded = False
-    for w in windows:
+    shown = _shown_parts(stacks, monitor)
+    for n, w in enumerate(windows):
         because = rules.excluded_because(w)
         rect = Rect(w.x, w.y, w.w, w.h)
         if because is ExcludedBecause.LOCK_SCREEN:
@@ -244,9 +259,8 @@ def decide(
             if rect.empty():
                 return CaptureDecision.dropped(DropReason.EXCLUDED_WINDOW_UNLOCATED)
             reasons.append(because)
-            on_monitor = rect.intersect(monitor)
-            if on_monitor is not None:
-                blackout.append(on_monitor.translate(-monitor.x, -monitor.y))
+            for part in shown[n]:
+                blackout.append(part.translate(-monitor.x, -monitor.y))
             if w.active:
                 active, active_excluded = None, True
             continue
@@ -265,6 +279,22 @@ def decide(
         windows=visible,
         excluded=reasons,
     )
+
+
+def _shown_parts(stacks: Sequence[Sequence[WindowInfo]], monitor: Rect) -> list[list[Rect]]:
+    """For each window of the stacks (concatenated, as `decide` numbers them), the parts of it
+    on `monitor` that no window above it in its own stack covers (screen coordinates)."""
+    out: list[list[Rect]] = []
+    for stack in stacks:
+        rects = [Rect(w.x, w.y, w.w, w.h) for w in stack]
+        for i, r in enumerate(rects):
+            on_monitor = r.intersect(monitor) if not r.empty() else None
+            if on_monitor is None:
+                out.append([])
+                continue
+            above = [a for a in rects[i + 1 :] if not a.empty()]
+            out.append(subtract(on_monitor, above))
+    return out
 
 
 def covered_area(rects: Sequence[Rect]) -> int:

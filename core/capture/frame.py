@@ -38,6 +38,7 @@ class FrameResult:
     regions_ocred: int = 0
     regions_reused: int = 0
     regions_skipped: int = 0
+    boxes: list[OcrBox] = field(default_factory=list)  # every box read, redacted
 
     @property
     def stored_nothing(self) -> bool:
@@ -63,10 +64,12 @@ def process_frame(
     cache: RegionTextCache,
     redaction: RedactionSettings,
     time: float,
+    regions: Sequence[Rect] | None = None,
 ) -> FrameResult:
     """`pixels` is one monitor's frame (BGRA, monitor pixels), `change` what ChangeDetector saw
-    on it, `decision` what exclusions.decide said for it. Boxes and regions of the memories
-    are in the frame's pixels: scale them with the stored screenshot."""
+    on it, `decision` what exclusions.decide said for it; `regions` replaces the change's
+    regions (e.g. grown to whole lines). Boxes and regions of the memories are in the frame's
+    pixels: scale them with the stored screenshot."""
     if decision.drop:
         return FrameResult(dropped=decision.reason)
     if not change.changed or change.blank:
@@ -74,7 +77,7 @@ def process_frame(
     black_out(pixels, decision.blackout)
     boxes: list[OcrBox] = []
     result = FrameResult(blacked_out=list(decision.blackout))
-    for region in change.regions:
+    for region in change.regions if regions is None else regions:
         hidden = [c for r in decision.blackout if (c := r.intersect(region)) is not None]
         if hidden and covered_area(hidden) == region.area:
             result.regions_skipped += 1  # all black: an excluded window changed, nothing to read
@@ -97,6 +100,7 @@ def process_frame(
     black_out(pixels, redacted.rects)
     result.blacked_out.extend(redacted.rects)
     result.redactions = redacted.counts
+    result.boxes = list(redacted.boxes)
     result.memories = group_by_window(redacted.boxes, decision.windows, time)
     return result
 

@@ -72,3 +72,28 @@ def merge_rects(rects: Iterable[Rect], gap_x: int = 0, gap_y: int = 0) -> list[R
                 out.append(r)
         pending = out
     return sorted(pending, key=lambda r: (r.y, r.x))
+
+
+def subtract(rect: Rect, cover: Iterable[Rect]) -> list[Rect]:
+    """The parts of `rect` that no rectangle of `cover` overlaps, as disjoint rectangles."""
+    parts = [rect] if not rect.empty() else []
+    for c in cover:
+        nxt: list[Rect] = []
+        for p in parts:
+            i = p.intersect(c)
+            if i is None:
+                nxt.append(p)
+                continue
+            # Up to four bands around the overlap: above, below, left and right of it.
+            if i.y > p.y:
+                nxt.append(Rect(p.x, p.y, p.w, i.y - p.y))
+            if i.bottom < p.bottom:
+                nxt.append(Rect(p.x, i.bottom, p.w, p.bottom - i.bottom))
+            if i.x > p.x:
+                nxt.append(Rect(p.x, i.y, i.x - p.x, i.h))
+            if i.right < p.right:
+                nxt.append(Rect(i.right, i.y, p.right - i.right, i.h))
+        parts = nxt
+        if not parts:
+            break
+    return parts

@@ -11,6 +11,7 @@ from core.migrations import (
     m0001_initial,
     m0002_memory_ids_never_reused,
     m0003_scoped_jsonl_ids,
+    m0005_capture_backlog_versions,
     m0007_participant_sources,
 )
 
@@ -22,6 +23,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (1, m0001_initial.SQL),
     (2, m0002_memory_ids_never_reused.SQL),
     (3, m0003_scoped_jsonl_ids.run),
+    (5, m0005_capture_backlog_versions.SQL),
     (7, m0007_participant_sources.run),
 ]
 LATEST = MIGRATIONS[-1][0]

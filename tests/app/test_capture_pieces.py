@@ -53,7 +53,7 @@ def test_text_of_a_window_becomes_a_memory_and_excluded_text_never_does(
         frame = grabber.grab(monitor)
         windows, locked = ctx.snapshot()
         change = detector.detect(monitor.key, frame.pixels)
-        decision = decide(before + windows, monitor.rect, ExclusionRules(), locked)
+        decision = decide(before, monitor.rect, ExclusionRules(), locked, after=windows)
         result = process_frame(
             frame.pixels, change, decision, ocr, cache, RedactionSettings(), frame.time
         )

@@ -29,13 +29,14 @@ class FakeGrabber:
         self.pixels = np.zeros((h, w, 4), np.uint8)
         self.monitor = Monitor(1, 0, 0, w, h, name="fake", primary=True)
         self.grabs = 0
+        self.time: float | None = None  # the frames' time (None: now)
 
     def monitors(self) -> list[Monitor]:
         return [self.monitor]
 
     def grab(self, m: Monitor) -> Frame:
         self.grabs += 1
-        return Frame(m, self.pixels.copy(), time.time(), 0.0)
+        return Frame(m, self.pixels.copy(), self.time or time.time(), 0.0)
 
     def draw(self, box: OcrBox, value: int = 220) -> None:
         # A light box with dark strokes: contrast like text (flat boxes read as hidden text).
@@ -48,6 +49,13 @@ VAULT = WindowInfo("keepassxc", "Passwords.kdbx - KeePassXC", 250, 0, 150, 300, 
 HELLO = OcrBox(20, 40, 120, 16, "quarterly planning meeting", 0.99)
 CANARY = OcrBox(270, 40, 110, 16, "vaultcanary zq77", 0.99)
 LATER = OcrBox(20, 200, 120, 16, "followup budget review", 0.99)
+LEDGER = [OcrBox(20, 20 + 30 * n, 200, 16, f"line {n} of the ledger", 0.99) for n in range(9)]
+
+
+def lines_on_screen(grabber: FakeGrabber, n: int) -> None:
+    """The first `n` ledger lines drawn (a terminal printing one line after another)."""
+    for box in LEDGER[:n]:
+        grabber.draw(box)
 
 
 @pytest.fixture
@@ -93,20 +101,39 @@ def test_text_on_screen_becomes_a_searchable_memory_with_a_screenshot(rig, servi
     assert HELLO.x < x < x + w < HELLO.x + HELLO.w and y == HELLO.y
 
 
+def ticks(service: CaptureService, n: int = 1) -> None:
+    """`n` grabs of the running service, each followed by reading what they queued."""
+    from app.capture_service import CaptureSettings
+
+    service._running = True
+    service._open_devices()
+    service._start_threads(loop=False)
+    settings = CaptureSettings.read(service.services.settings.get)
+    for _ in range(n):
+        service._tick(settings)
+        assert service.wait_idle(10)
+
+
 def test_a_static_screen_adds_nothing_and_a_change_adds_one(rig, services) -> None:
     service, grabber, _ctx, ocr = rig
     grabber.draw(HELLO)
-    service.run_headless(None)
+    ticks(service)
     calls = len(ocr.calls)
-    service.run_headless(None)
-    service.run_headless(None)
+    ticks(service, 2)
     assert len(rows(services)) == 1
     assert len(ocr.calls) == calls  # unchanged frames never reach OCR
     assert service.stats.changed == 1 and service.stats.frames == 3
     grabber.draw(LATER)
-    service.run_headless(None)
-    texts = sorted(r[0] for r in rows(services))
-    assert texts == ["followup budget review", "quarterly planning meeting"]
+    ticks(service)
+    # The window's memory took the new line (one memory per window state, two versions).
+    texts = [r[0] for r in rows(services)]
+    assert texts == ["quarterly planning meeting\nfollowup budget review"]
+    assert service.stats.memories_updated == 1
+    versions = services.store.reader().execute("SELECT text FROM memory_versions").fetchall()
+    assert [v[0] for v in versions] == [
+        "quarterly planning meeting",
+        "quarterly planning meeting\nfollowup budget review",
+    ]
     # Only the changed region was read; the region around HELLO was not OCR'd again.
     assert all(r.y > HELLO.y + HELLO.h for r in ocr.calls[calls:])
 
@@ -170,7 +197,7 @@ def test_a_locked_screen_pauses_capture_and_locking_the_store_stops_it(rig, serv
     assert services.capture is None and not thread.is_alive()
 
 
-def test_newest_frame_wins_and_keeps_what_the_replaced_one_changed(rig, services) -> None:
+def test_a_frame_shown_only_a_moment_is_folded_into_the_next(rig, services) -> None:
     service, grabber, _ctx, ocr = rig
     service._open_devices()
     from app.capture_service import CaptureSettings
@@ -181,7 +208,7 @@ def test_newest_frame_wins_and_keeps_what_the_replaced_one_changed(rig, services
     service._tick(settings)  # queued; no worker runs yet
     grabber.draw(LATER)
     service._tick(settings)
-    assert service.stats.skipped["ocr_backlog"] == 1
+    assert service.stats.skipped["coalesced"] == 1
     assert service.status().backlog == 1
     service._running = True
     service._start_threads(loop=False)
@@ -336,3 +363,101 @@ def test_faint_text_is_quarantined_and_contrast_reads_the_frame_as_rgb(rig, serv
     got = services.store.reader().execute("SELECT text, status, reasons FROM memories").fetchall()
     ((text, status, reasons),) = got
     assert "ignore all previous" in text and status == QUARANTINED and "contrast" in reasons
+
+
+def test_every_change_waits_in_the_backlog_and_the_status_says_so(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    service._open_devices()
+    service._running = True
+    services.capture = service
+    settings = CaptureSettings.read(services.settings.get)
+    for n in range(3):  # three changes 10 s apart, and no worker: all wait, none is lost
+        grabber.time = time.time() - 30 + 10 * n
+        lines_on_screen(grabber, n + 1)
+        service._tick(settings)
+    status = service.status()
+    assert status.backlog == 3 and status.backlog_oldest_s is not None
+    assert status.backlog_oldest_s >= 25 and "to read 3 (oldest" in status.line
+    doc = services.status()["capture"]["backlog"]
+    assert doc["frames"] == 3 and doc["bytes"] > 0 and doc["oldest_age_s"] >= 25
+    assert ocr.calls == []
+    service._start_threads(loop=False)
+    assert service.wait_idle(10)
+    assert service.stats.processed == 3 and service.status().backlog == 0
+    ((text,),) = services.store.reader().execute("SELECT text FROM memories").fetchall()
+    assert text.split("\n") == [b.text for b in LEDGER[:3]]
+
+
+def test_the_backlog_cap_drops_the_oldest_frames_and_counts_them(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    service._open_devices()
+    service._running = True
+    settings = CaptureSettings.read(services.settings.get)
+    for n in range(4):
+        grabber.time = time.time() - 40 + 10 * n
+        lines_on_screen(grabber, n + 1)
+        service._tick(settings)
+    size = service.backlog.summary().bytes
+    settings.backlog_max_bytes = size // 2
+    lines_on_screen(grabber, 5)
+    grabber.time = time.time()
+    service._tick(settings)
+    assert service.stats.skipped["backlog_full"] >= 2
+    assert any("oldest" in n for n in service.take_notices())
+    assert service.backlog.summary().bytes <= size // 2
+    # The next frame read is read whole: what the dropped frames changed is not lost.
+    service._start_threads(loop=False)
+    assert service.wait_idle(10)
+    ((text,),) = services.store.reader().execute("SELECT text FROM memories").fetchall()
+    assert text.split("\n") == [b.text for b in LEDGER[:5]]
+
+
+def test_erasing_a_window_memory_erases_its_versions_and_their_screenshots(rig, services) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    for n in range(3):
+        lines_on_screen(grabber, n + 1)
+        ticks(service)
+    conn = services.store.reader()
+    ((mid,),) = conn.execute("SELECT id FROM memories").fetchall()
+    media = {r[0] for r in conn.execute("SELECT media_id FROM memory_versions")}
+    assert len(media) == 3 and conn.execute("SELECT count(*) FROM media").fetchone()[0] == 3
+    receipt = services.erase.erase_ids([mid])
+    assert receipt.memories == 1 and receipt.media_items == 3
+    assert conn.execute("SELECT count(*) FROM memory_versions").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM media").fetchone()[0] == 0
+    assert list((services.data_dir / "media").rglob("*.bin")) == []
+
+
+def test_forgetting_a_time_range_takes_window_memories_seen_then_and_queued_frames(
+    rig, services
+) -> None:
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = list(LEDGER)
+    from app.capture_service import CaptureSettings
+
+    t0 = services.store.now()
+    grabber.time = t0 - 3600
+    lines_on_screen(grabber, 1)
+    ticks(service)  # seen an hour ago...
+    grabber.time = t0
+    lines_on_screen(grabber, 2)
+    ticks(service)  # ...and updated now
+    settings = CaptureSettings.read(services.settings.get)
+    service.stop()
+    grabber.time = t0 - 3500
+    lines_on_screen(grabber, 3)
+    service._open_devices()
+    service._tick(settings)  # queued, not read yet
+    assert service.backlog.summary().count == 1
+    from core.erase import EraseSpec
+
+    receipt = services.erase.erase(EraseSpec(since=t0 - 3700, until=t0 - 3000))
+    assert receipt.memories == 1  # its earlier version lay in the range
+    assert service.backlog.summary().count == 0

@@ -99,7 +99,8 @@ def test_second_monitor_coordinates_are_monitor_relative() -> None:
         win("gedit", "a", 2000, 50, 300, 300, active=True),
     ]
     d = decide(windows, right, RULES)
-    assert d.blackout == [Rect(0, 100, 180, 200)]
+    # The editor lies over the vault from x=2000: only the 80 px of the vault left of it show.
+    assert d.blackout == [Rect(0, 100, 80, 200)]
     assert d.active is not None and d.active.app == "gedit"
     assert d.windows[0][1] == Rect(80, 50, 300, 300)
     # On the left monitor only the password manager's visible part is blacked out.
@@ -120,9 +121,43 @@ def test_excluded_window_filling_the_screen_drops() -> None:
 def test_windows_before_and_after_the_grab_are_both_blacked_out() -> None:
     before = [win("gedit", "a"), win("keepassxc", "", 500, 500, 100, 100)]
     after = [win("gedit", "a", active=True)]  # the vault closed during the grab
-    d = decide(before + after, MONITOR, RULES)
+    d = decide(before, MONITOR, RULES, after=after)
     assert d.blackout == [Rect(500, 500, 100, 100)]
     assert d.active is not None and d.active.app == "gedit"
+
+
+def test_a_window_lying_over_an_excluded_one_is_captured() -> None:
+    # Mnemo's own window (excluded) below an editor that overlaps its left half: only the
+    # uncovered right half is blacked out; the editor's text is captured.
+    rules = ExclusionRules.from_user(["mnemo"])
+    windows = [
+        win("mnemo", "Mnemo", 100, 100, 800, 600),
+        win("xterm", "invoice", 50, 50, 500, 400, active=True),
+    ]
+    d = decide(windows, MONITOR, rules)
+    assert covered_area(d.blackout) == 800 * 600 - (550 - 100) * (450 - 100)
+    assert all(r.intersect(Rect(50, 50, 500, 400)) is None for r in d.blackout)
+    assert [w.app for w, _ in d.windows] == ["xterm"]
+    # The other way round (the excluded window on top), all of it is blacked out.
+    d = decide(windows[::-1], MONITOR, rules)
+    assert d.blackout == [Rect(100, 100, 800, 600)]
+
+
+def test_an_excluded_window_under_others_is_blacked_out_where_it_shows_in_either_list() -> None:
+    vault = win("keepassxc", "", 0, 0, 600, 400)
+    cover = win("gedit", "notes", 0, 0, 600, 400)
+    # Before the grab the editor covered the vault; after it, it had moved away: the vault
+    # may have shown during the grab, so it is blacked out.
+    d = decide(
+        [vault, cover], MONITOR, RULES, after=[vault, win("gedit", "notes", 900, 0, 600, 400)]
+    )
+    assert covered_area(d.blackout) == 600 * 400
+    # Covered in both lists: nothing of it shows, nothing to black out.
+    d = decide([vault, cover], MONITOR, RULES, after=[vault, cover])
+    assert d.blackout == [] and not d.drop
+    # Window information failing after the grab drops the frame.
+    err = RuntimeError("gone")
+    assert decide([vault], MONITOR, RULES, after=err).reason is DropReason.WINDOW_INFO_UNAVAILABLE
 
 
 def test_user_apps_titles_and_domains() -> None:

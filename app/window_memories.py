@@ -1,0 +1,292 @@
+"""One memory per window state: the capture worker hands over the whole text of each window on
+screen; a window seen before (same app and title, recently) has its memory updated in place (the
+indexed text grows to the union of its lines, the vector is re-embedded, the previous state is
+kept as a version with its screenshot) instead of a new memory per change; a window whose text
+did not change adds nothing, not even a screenshot."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.capture.window_text import MAX_UNION_CHARS, merge_lines, norm_line, window_key
+from core.db import Connection
+from core.errors import StoreLocked
+from core.ingest import normalise_text, vector_blob
+from core.memories import dedup_key
+from core.types import QUARANTINED, SCREEN, NewMemory
+
+if TYPE_CHECKING:
+    from app.capture_service import CaptureSettings
+    from app.services import Services
+
+log = logging.getLogger(__name__)
+
+# A window state continues (the same memory is updated) while it was seen this recently.
+WINDOW_GAP_S = 6 * 3600.0
+# Short lines (clocks, counters, "3 unread") whose digits change are not a new state.
+_SHORT = 20
+_DIGITS = re.compile(r"\d")
+
+
+def visible_key(text: str) -> str:
+    """Equal for two readings of a window that show the same thing: whitespace and case
+    ignored, and digits in short lines (a clock ticking is not a new window state)."""
+    lines = []
+    for line in text.split("\n"):
+        n = norm_line(line)
+        if n:
+            lines.append(_DIGITS.sub("0", n) if len(n) <= _SHORT else n)
+    return dedup_key("\n".join(lines))
+
+
+@dataclass(slots=True)
+class _Window:
+    memory_id: int
+    lines: list[str]  # the memory's indexed text (the union), line by line
+    visible: str  # visible_key of the last state stored
+    seen: float
+
+
+@dataclass(slots=True)
+class Outcome:
+    added: int = 0
+    updated: int = 0
+    media_bytes: int = 0
+    quarantined: int = 0
+
+
+def store_screenshot(
+    services: Services,
+    memories: list[NewMemory],
+    pixels: Any,
+    when: float,
+    s: CaptureSettings,
+    app: str | None,
+    title: str | None,
+) -> tuple[int | None, int]:
+    """Store the frame (blacked out, redacted) as an encrypted screenshot, if the settings keep
+    them, and point `memories` at it with their boxes scaled to it; without one they keep no
+    boxes. Returns (media id or None, bytes stored)."""
+    media = services.media
+    if not s.keep_screenshots or media is None:
+        for m in memories:
+            m.boxes, m.region = None, None
+        return None, 0
+    from app.screen_media import encode_screenshot, rgb_image, scale_boxes
+
+    shot = encode_screenshot(rgb_image(pixels), s.max_width, s.quality)
+    media_id = media.put(
+        shot.data,
+        mime=shot.mime,
+        time=when,
+        width=shot.width,
+        height=shot.height,
+        thumbnail=shot.thumbnail,
+        app=app,
+        title=title,
+    )
+    for m in memories:
+        m.media_id = media_id
+        m.boxes = scale_boxes(m.boxes, shot.scale)
+        if m.region is not None:
+            (m.region,) = scale_boxes([m.region], shot.scale) or [m.region]
+    return media_id, len(shot.data) + len(shot.thumbnail)
+
+
+class WindowMemories:
+    """Used by the capture worker only (not thread-safe)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._known: dict[str, _Window] = {}
+
+    def forget(self) -> None:
+        """Drop what is remembered in memory (the store still has it)."""
+        self._known.clear()
+
+    def remember(
+        self,
+        memories: list[NewMemory],
+        pixels: Any,
+        when: float,
+        s: CaptureSettings,
+        *,
+        app: str | None = None,
+        title: str | None = None,
+    ) -> Outcome:
+        from app.capture_service import _inspect_hidden_text, _rgb_view
+
+        memory = self.services.memory
+        if memory is None:
+            raise StoreLocked()
+        out = Outcome()
+        changed: list[tuple[NewMemory, _Window | None, str]] = []
+        for m in memories:
+            m.text = normalise_text(m.text)
+            if not m.text:
+                continue
+            key = window_key(m.app, m.title, m.domain)
+            vis = visible_key(m.text)
+            known = self._known.get(key) or self._lookup(m, when)
+            if known is not None and known.visible == vis:
+                known.seen = when
+                self._known[key] = known
+                continue
+            changed.append((m, known, vis))
+        self._prune(when)
+        if not changed:
+            return out
+        rgb = _rgb_view(pixels)
+        for m, _, _ in changed:
+            _inspect_hidden_text(m, rgb)
+        media_id, out.media_bytes = store_screenshot(
+            self.services,
+            [m for m, _, _ in changed],
+            pixels,
+            when,
+            s,
+            app or changed[0][0].app,
+            title or changed[0][0].title,
+        )
+        fresh: list[tuple[NewMemory, str]] = []
+        updates: list[tuple[NewMemory, _Window, str, list[str]]] = []
+        for m, known, vis in changed:
+            lines = m.text.split("\n")
+            if known is not None:
+                union = merge_lines(known.lines, lines)
+                if sum(len(x) + 1 for x in union) <= MAX_UNION_CHARS:
+                    updates.append((m, known, vis, union))
+                    continue
+            fresh.append((m, vis))
+        try:
+            if updates:
+                gone = self._update(updates, when, media_id)
+                out.updated = len(updates) - len(gone)
+                fresh.extend((m, vis) for m, _, vis, _ in updates if id(m) in gone)
+            if fresh:
+                report = memory.add_many([m for m, _ in fresh])
+                out.added = report.added
+                self._versions([(mid, m.text) for mid, (m, _) in zip(report.ids, fresh)],
+                               when, media_id)  # fmt: skip
+                for mid, (m, vis) in zip(report.ids, fresh):
+                    key = window_key(m.app, m.title, m.domain)
+                    self._known[key] = _Window(mid, m.text.split("\n"), vis, when)
+        except BaseException:
+            if media_id is not None and self.services.unlocked and out.added + out.updated == 0:
+                from app.capture_service import _drop_media
+
+                media = self.services.media
+                if media is not None:
+                    _drop_media(media, media_id)
+            raise
+        out.quarantined = sum(1 for m, _, _ in changed if m.status == QUARANTINED)
+        return out
+
+    # -- pieces --------------------------------------------------------------------------------
+    def _lookup(self, m: NewMemory, when: float) -> _Window | None:
+        """The window's memory from the store (after a restart), if it was seen recently."""
+        conn = self.services.store.reader()
+        row = conn.execute(
+            "SELECT id, text, time FROM memories WHERE kind = ? AND app IS ? AND title IS ? "
+            "AND domain IS ? AND hidden = 0 AND status != 'rejected' AND time >= ? "
+            "ORDER BY time DESC LIMIT 1",
+            (SCREEN, m.app, m.title, m.domain, when - WINDOW_GAP_S),
+        ).fetchone()
+        if row is None:
+            return None
+        last = conn.execute(
+            "SELECT text FROM memory_versions WHERE memory_id = ? ORDER BY time DESC, id DESC "
+            "LIMIT 1",
+            (row[0],),
+        ).fetchone()
+        visible = visible_key(last[0] if last else row[1])
+        return _Window(int(row[0]), str(row[1]).split("\n"), visible, float(row[2]))
+
+    def _update(
+        self,
+        updates: list[tuple[NewMemory, _Window, str, list[str]]],
+        when: float,
+        media_id: int | None,
+    ) -> set[int]:
+        """Write new states of known windows; returns id() of the memories whose row is gone
+        (erased meanwhile), which the caller adds as new memories instead."""
+        memory = self.services.memory
+        assert memory is not None
+        texts = ["\n".join(union) for _, _, _, union in updates]
+        vecs = memory.embedder.embed(texts)
+        model = memory.model_name
+
+        def write(conn: Connection) -> set[int]:
+            gone: set[int] = set()
+            for (m, known, _, _), text, vec in zip(updates, texts, vecs):
+                cur = conn.execute(
+                    "UPDATE memories SET text = ?, time = ?, media_id = coalesce(?, media_id), "
+                    "boxes = ?, region = ?, dedup_key = ?, "
+                    "status = CASE WHEN ? = 'quarantined' AND status = 'ok' THEN ? ELSE status "
+                    "END, reasons = CASE WHEN ? IS NULL THEN reasons ELSE ? END "
+                    "WHERE id = ? AND hidden = 0",
+                    (
+                        text,
+                        when,
+                        media_id,
+                        json.dumps(m.boxes) if m.boxes else None,
+                        json.dumps(m.region) if m.region else None,
+                        dedup_key(text, SCREEN),
+                        m.status,
+                        QUARANTINED,
+                        json.dumps(m.reasons) if m.reasons else None,
+                        json.dumps(m.reasons) if m.reasons else None,
+                        known.memory_id,
+                    ),
+                )
+                if cur.rowcount == 0:
+                    gone.add(id(m))
+                    continue
+                conn.execute(
+                    "UPDATE vectors SET vec = ?, model = ? WHERE memory_id = ?",
+                    (vector_blob(vec), model, known.memory_id),
+                )
+                conn.execute(
+                    "INSERT INTO memory_versions(memory_id, time, text, media_id) "
+                    "VALUES (?, ?, ?, ?)",
+                    (known.memory_id, when, m.text, media_id),
+                )
+            return gone
+
+        gone = self.services.store.write(write)
+        ids, rows = [], []
+        for (m, known, vis, union), vec in zip(updates, vecs):
+            key = window_key(m.app, m.title, m.domain)
+            if id(m) in gone:
+                self._known.pop(key, None)
+                continue
+            self._known[key] = _Window(known.memory_id, union, vis, when)
+            ids.append(known.memory_id)
+            rows.append(vec)
+        if ids:
+            # The same label again overwrites the vector in place (hnswlib add_items).
+            memory.wait_ready(60)
+            memory.index.add(ids, np.stack(rows).astype(np.float32))
+        return gone
+
+    def _versions(self, items: list[tuple[int, str]], when: float, media_id: int | None) -> None:
+        if not items:
+            return
+
+        def write(conn: Connection) -> None:
+            conn.executemany(
+                "INSERT INTO memory_versions(memory_id, time, text, media_id) VALUES (?,?,?,?)",
+                [(mid, when, text, media_id) for mid, text in items],
+            )
+
+        self.services.store.write(write)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, w in self._known.items() if now - w.seen > WINDOW_GAP_S]:
+            del self._known[key]
