@@ -36,6 +36,14 @@ OVERFETCH = 4
 TIMELINE_MAX_MEMORIES = 2000
 TIMELINE_MAX_SPAN_S = 31 * 86400.0
 EXCERPT_CHARS = 240
+# Writes per client per minute, counted in the store (so every server process and the CLI see
+# the same count). An assistant that files a note per exchange writes a few a minute; beyond
+# RATE_HOLD a minute its writes wait for review (a flood is held, not lost), beyond RATE_REFUSE
+# they are refused. The trust machinery's own burst evidence (core.trust.BURST_LIMITS) comes
+# on top and lowers the client's trust.
+RATE_WINDOW_S = 60.0
+RATE_HOLD = 10
+RATE_REFUSE = 30
 
 
 @dataclass(slots=True)
@@ -326,14 +334,24 @@ class ClientsService:
         memory = self.services.require_memory()
         score = self.trust_of(client)
         decision = cl.write_decision(score)
+        recent = self._recent_writes(client)
         if decision == cl.WRITE_REFUSE:
-            self._audit("client_write_refused", client)
+            self._audit("client_write_refused", client, why="trust")
             raise cl.ClientRefused(
                 f"{client.name}'s trust is too low for Mnemo to accept what it writes. The user "
                 "can review it in Settings → Connected apps."
             )
+        if recent >= RATE_REFUSE:
+            self._audit("client_write_refused", client, why="rate")
+            raise cl.ClientRefused(
+                f"{client.name} is writing too fast ({recent} notes in the last minute). "
+                "Wait a minute and write less often."
+            )
         from app.trust_service import quarantine_enabled
 
+        reason = cl.LOW_TRUST_REASON
+        if decision == cl.WRITE_OK and recent >= RATE_HOLD:
+            decision, reason = cl.WRITE_QUARANTINE, cl.BURST_REASON
         hold = decision == cl.WRITE_QUARANTINE
         held: list[bool] = []
 
@@ -352,8 +370,8 @@ class ClientsService:
             import json
 
             reasons = json.loads(row[1]) if row[1] else []
-            if cl.LOW_TRUST_REASON not in reasons:
-                reasons.append(cl.LOW_TRUST_REASON)
+            if reason not in reasons:
+                reasons.append(reason)
             conn.execute(
                 "UPDATE memories SET status = ?, reasons = ? WHERE id = ?",
                 (QUARANTINED, json.dumps(reasons), row[0]),
@@ -377,6 +395,19 @@ class ClientsService:
             "id": mid,
             "status": "stored" if status == "ok" else "waiting for the user's review",
         }
+
+    def _recent_writes(self, client: cl.Client) -> int:
+        if client.source_id is None:
+            return 0
+        row = (
+            self._reader()
+            .execute(
+                "SELECT count(*) FROM memories WHERE source_id = ? AND created_at > ?",
+                (client.source_id, self._now() - RATE_WINDOW_S),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     # ------------------------------------------------------------------ what the user does
     def trust_of(self, client: cl.Client) -> float:

@@ -52,6 +52,7 @@ WRITE_OK = "ok"
 WRITE_QUARANTINE = "quarantine"
 WRITE_REFUSE = "refuse"
 LOW_TRUST_REASON = "Written by a connected app whose trust is low; waits for your review."
+BURST_REASON = "One of a burst of notes from a connected app; waits for your review."
 
 MAX_NAME = 40
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
