@@ -190,8 +190,8 @@ class ClientsService:
             if m is None or not rule.allows(m):
                 continue
             doc = h.to_json()
-            doc["snippet"] = (_clean(h.snippet, secrets) or "").replace(HL_START, "").replace(
-                HL_END, ""
+            doc["snippet"] = (
+                (_clean(h.snippet, secrets) or "").replace(HL_START, "").replace(HL_END, "")
             )
             doc["title"] = _clean(h.title, secrets)
             hits.append(doc)
@@ -535,8 +535,7 @@ class ClientsService:
             if row[0] == QUARANTINED:
                 return False
             done = conn.execute(
-                "SELECT 1 FROM trust_events WHERE source_id = ? AND memory_id = ? "
-                "AND evidence = ?",
+                "SELECT 1 FROM trust_events WHERE source_id = ? AND memory_id = ? AND evidence = ?",
                 (client.source_id, memory_id, tr.APPROVED),
             ).fetchone()
             if done:

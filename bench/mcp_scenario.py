@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 from app import clients_service as cs  # noqa: E402
 from app.clients_service import ClientsService  # noqa: E402
 from app.services import Services  # noqa: E402
-from bench.common import envelope, emit  # noqa: E402
+from bench.common import emit, envelope  # noqa: E402
 from core import clients as cl  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
@@ -76,7 +76,9 @@ def locomo_turns() -> list[str]:
 def corpora(rng: random.Random) -> dict[str, list[Any]]:
     rows = load(DEV) + load(HELDOUT) + load(FRESH)
     lookalikes = [r["text"] for r in rows if r["label"] == "benign" and not r.get("image")]
-    poison = [(r["text"], r["category"]) for r in rows if r["label"] == "poisoned" and not r.get("image")]
+    poison = [
+        (r["text"], r["category"]) for r in rows if r["label"] == "poisoned" and not r.get("image")
+    ]
     real = locomo_turns()
     rng.shuffle(real)
     rng.shuffle(lookalikes)
@@ -202,7 +204,9 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
                 trust.reject([i.id for i in items if i.id in poisoned_ids])
                 trust.approve([i.id for i in items if i.id not in poisoned_ids])
                 for name, rows in week_ok.items():
-                    sample = rng.sample(rows, max(1, round(len(rows) * REVIEW_SHARE))) if rows else []
+                    sample = (
+                        rng.sample(rows, max(1, round(len(rows) * REVIEW_SHARE))) if rows else []
+                    )
                     bad = [mid for mid, p in sample if p]
                     if bad:
                         trust.reject(bad)
@@ -237,7 +241,9 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
 
     def share(client: str, kinds: tuple[str, ...], outs: tuple[str, ...]) -> float | None:
         total = sum(n for (c, k, _), n in outcomes.items() if c == client and k in kinds)
-        hit = sum(n for (c, k, o), n in outcomes.items() if c == client and k in kinds and o in outs)
+        hit = sum(
+            n for (c, k, o), n in outcomes.items() if c == client and k in kinds and o in outs
+        )
         return round(hit / total, 4) if total else None
 
     poison_kinds = ("instruction", "hidden", "quiet", "burst")

