@@ -416,13 +416,13 @@ class ClientsService:
         src = tr.TrustRepository(self._reader()).get(client.source_id, self._now())
         return src.score
 
-    def list(self) -> list[ClientView]:
+    def views(self) -> list[ClientView]:
         conn = self._reader()
         repo = cl.ClientRepository(conn)
         trust = tr.TrustRepository(conn)
         now = self._now()
         out = []
-        for c in repo.list():
+        for c in repo.all():
             src = None
             waiting = 0
             if c.source_id is not None:
@@ -471,7 +471,7 @@ class ClientsService:
         client = self._write(lambda c: cl.ClientRepository(c).set_scope(name, scope))
         self._audit("client_scope", client)
         self._announce()
-        return client  # type: ignore[no-any-return]
+        return client
 
     def update_scope(self, name: str, **changes: Any) -> cl.Client:
         return self.set_scope(name, replace(self.get(name).scope, **changes))
@@ -482,13 +482,13 @@ class ClientsService:
         self._audit("client_cut_off", client)
         log.info("connected app %d cut off", client.id)
         self._announce()
-        return client  # type: ignore[no-any-return]
+        return client
 
     def restore(self, name: str) -> cl.Client:
         client = self._write(lambda c: cl.ClientRepository(c).restore(name))
         self._audit("client_restored", client)
         self._announce()
-        return client  # type: ignore[no-any-return]
+        return client
 
     def reads(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
         """What did this app read? Time, tool and memory id; whether the memory still exists

@@ -237,7 +237,7 @@ class ClientRepository:
         ).fetchone()
         return None if row is None else _row(row)
 
-    def list(self) -> list[Client]:
+    def all(self) -> list[Client]:
         rows = self.conn.execute(f"SELECT {_COLS} FROM clients ORDER BY name").fetchall()
         return [_row(r) for r in rows]
 

@@ -211,7 +211,7 @@ class ConnectedAppsPanel(QWidget):
     def refresh(self) -> None:
         if not self.services.unlocked:
             return
-        self.tasks.run(lambda: self._gate().list(), self._show_list, self._failed)
+        self.tasks.run(lambda: self._gate().views(), self._show_list, self._failed)
 
     def _show_list(self, views: Any) -> None:
         self.views = {v.name: v for v in views}

@@ -206,12 +206,12 @@ def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
-    return {"clients": [c.to_json() for c in _clients(ctx).list()]}
+    return {"clients": [c.to_json() for c in _clients(ctx).views()]}
 
 
 def _view(svc: Any, name: str) -> dict[str, Any]:
     n = cl.normalise_name(name)
-    return next(c.to_json() for c in svc.list() if c.name == n)
+    return next(c.to_json() for c in svc.views() if c.name == n)
 
 
 def cmd_allow(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def ids(result: dict) -> set[int]:  # type: ignore[type-arg]
 def test_unknown_client_is_refused_and_waits_for_the_user(gate: ClientsService) -> None:
     with pytest.raises(cl.ClientRefused, match="has not allowed"):
         gate.connect("Stranger", "whatever", "Stranger AI 2.1")
-    (view,) = gate.list()
+    (view,) = gate.views()
     assert view.name == "stranger" and view.status == cl.PENDING
     assert view.declared_name == "Stranger AI 2.1"
 
