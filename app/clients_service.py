@@ -44,6 +44,12 @@ EXCERPT_CHARS = 240
 RATE_WINDOW_S = 60.0
 RATE_HOLD = 10
 RATE_REFUSE = 30
+# Probation: while a note of the client that the detector flagged waits for review (and was
+# flagged less than a day ago), everything else it writes waits too. A client caught writing an
+# injection may also be writing what the detector cannot see (quiet misinformation), and its
+# trust, banked over weeks, only collapses once the user rejects. Approving the flagged note
+# (a false positive) ends probation at once; a day bounds what one false positive costs.
+PROBATION_S = 86400.0
 
 
 @dataclass(slots=True)
@@ -352,6 +358,8 @@ class ClientsService:
         reason = cl.LOW_TRUST_REASON
         if decision == cl.WRITE_OK and recent >= RATE_HOLD:
             decision, reason = cl.WRITE_QUARANTINE, cl.BURST_REASON
+        if decision == cl.WRITE_OK and self._on_probation(client):
+            decision, reason = cl.WRITE_QUARANTINE, cl.PROBATION_REASON
         hold = decision == cl.WRITE_QUARANTINE
         held: list[bool] = []
 
@@ -395,6 +403,21 @@ class ClientsService:
             "id": mid,
             "status": "stored" if status == "ok" else "waiting for the user's review",
         }
+
+    def _on_probation(self, client: cl.Client) -> bool:
+        if client.source_id is None:
+            return False
+        row = (
+            self._reader()
+            .execute(
+                "SELECT 1 FROM trust_events e JOIN memories m ON m.id = e.memory_id "
+                "WHERE e.source_id = ? AND e.evidence = ? AND e.time > ? AND m.status = ? "
+                "AND m.hidden = 0 LIMIT 1",
+                (client.source_id, tr.SUSPICIOUS, self._now() - PROBATION_S, QUARANTINED),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def _recent_writes(self, client: cl.Client) -> int:
         if client.source_id is None:
@@ -491,16 +514,24 @@ class ClientsService:
         return client
 
     def reads(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
-        """What did this app read? Time, tool and memory id; whether the memory still exists
-        (content is never logged: open the memory to see it)."""
+        """What did this app read? Time, tool and memory id, and for the user's own view where
+        that memory came from (its kind, app and window; the log itself holds ids only, and
+        content is never shown here: open the memory to see it)."""
         conn = self._reader()
         client = cl.ClientRepository(conn).require(name)
         rows = cl.ClientRepository(conn).reads(client.id, limit)
-        alive = {m.id for m in get_memories(conn, sorted({r[2] for r in rows}))}
-        return [
-            {"time": utc_iso(t), "tool": tool, "memory_id": mid, "exists": mid in alive}
-            for t, tool, mid in rows
-        ]
+        alive = {m.id: m for m in get_memories(conn, sorted({r[2] for r in rows}))}
+        out = []
+        for t, tool, mid in rows:
+            m = alive.get(mid)
+            where = None
+            if m is not None:
+                where = " — ".join(x for x in (m.app or m.kind, m.title or m.conversation) if x)
+            out.append(
+                {"time": utc_iso(t), "tool": tool, "memory_id": mid, "exists": m is not None,
+                 "from": where}
+            )  # fmt: skip
+        return out
 
     def written(self, name: str, limit: int = 500) -> list[dict[str, Any]]:
         """The memories this app wrote, newest first, with their review status."""

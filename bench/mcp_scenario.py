@@ -146,7 +146,7 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
         hi = si = 0
 
         def write(name: str, text: str, kind: str) -> None:
-            poisoned = kind != "honest" and kind != "good"
+            poisoned = kind not in ("honest", "good", "cover")
             client = svc.connect(name, tokens[name])
             try:
                 r = svc.remember(client, text)
@@ -173,12 +173,12 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
                 plan = ["good"] * HONEST_PER_DAY
             else:
                 step = day - TURN_DAY
-                plan = ["good", "good", "instruction", "hidden", "quiet", "instruction"]
+                plan = ["cover", "cover", "instruction", "hidden", "quiet", "instruction"]
                 if step == 2:
                     plan += ["burst"] * 40
             for i, kind in enumerate(plan):
                 at(clock, t0 + (6 * 900 + i * 1.0 if kind == "burst" else i * 900))
-                if kind == "good":
+                if kind in ("good", "cover"):
                     text = good_pool[si % len(good_pool)]
                     si += 1
                 elif kind == "instruction":
@@ -261,6 +261,8 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
         "poisoned_caught_by_kind": {k: share("helper-agent", (k,), caught) for k in poison_kinds},
         "honest_wrongly_held_share": share("notes-assistant", ("honest",), caught),
         "sleeper_good_period_wrongly_held_share": share("helper-agent", ("good",), caught),
+        # Benign-looking notes the sleeper keeps writing after it turned: holding them is right.
+        "sleeper_cover_notes_held_share": share("helper-agent", ("cover",), caught),
         "trust_final": {"honest": daily[-1]["honest"], "sleeper": after},
         "trust_gap_final": round(daily[-1]["honest"] - after, 4),
         "sleeper_trust_at_turn": round(before, 4),

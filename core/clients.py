@@ -53,6 +53,9 @@ WRITE_QUARANTINE = "quarantine"
 WRITE_REFUSE = "refuse"
 LOW_TRUST_REASON = "Written by a connected app whose trust is low; waits for your review."
 BURST_REASON = "One of a burst of notes from a connected app; waits for your review."
+PROBATION_REASON = (
+    "Written while another note from this app waits for review as suspicious; waits too."
+)
 
 MAX_NAME = 40
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

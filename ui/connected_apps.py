@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
@@ -59,6 +60,10 @@ def config_snippet(data_dir: str, name: str, token: str) -> str:
         "env": {"MNEMO_CLIENT_TOKEN": token},
     }
     return json.dumps({"mcpServers": {"mnemo": server}}, indent=2)
+
+
+def _n(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _when(t: str | None) -> str:
@@ -185,11 +190,39 @@ class ConnectedAppsPanel(QWidget):
         log_box = QGroupBox("What did this app read?")
         lv = QVBoxLayout(log_box)
         self.reads = QTreeWidget()
-        self.reads.setHeaderLabels(["When", "Tool", "Memory", ""])
+        self.reads.setHeaderLabels(["When", "Tool", "Memory", "From"])
         self.reads.setRootIsDecorated(False)
         self.reads.setAccessibleName("Read log")
+        self.reads.setMinimumHeight(110)
+        self.reads.setMaximumHeight(200)
         lv.addWidget(self.reads)
-        d.addWidget(log_box, 1)
+        d.addWidget(log_box, 3)
+
+        wrote_box = QGroupBox("What did this app write?")
+        wv = QVBoxLayout(wrote_box)
+        self.written = QTreeWidget()
+        self.written.setHeaderLabels(["When", "Memory", "Status"])
+        self.written.setRootIsDecorated(False)
+        self.written.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.written.setAccessibleName("Notes written by this app")
+        self.written.setMinimumHeight(90)
+        self.written.setMaximumHeight(160)
+        wv.addWidget(self.written)
+        wrow = QHBoxLayout()
+        hint = QLabel("Your word is what moves its trust:")
+        hint.setObjectName("hint")
+        wrow.addWidget(hint)
+        self.confirm_button = QPushButton("Looks right")
+        self.confirm_button.setToolTip("Raise this app's trust: the note is correct")
+        self.confirm_button.clicked.connect(self._confirm)
+        wrow.addWidget(self.confirm_button)
+        self.reject_button = QPushButton("Reject and erase")
+        self.reject_button.setToolTip("Erase the note and lower this app's trust")
+        self.reject_button.clicked.connect(self._reject)
+        wrow.addWidget(self.reject_button)
+        wrow.addStretch(1)
+        wv.addLayout(wrow)
+        d.addWidget(wrote_box, 2)
         row.addWidget(self.detail, 1)
         self.detail.setEnabled(False)
         self.empty = QLabel("No app has asked to connect yet.")
@@ -244,6 +277,7 @@ class ConnectedAppsPanel(QWidget):
             self.heading.setText("")
             self.status.setText("")
             self.reads.clear()
+            self.written.clear()
             return
         self._loading = True
         self.heading.setText(v.name)
@@ -251,12 +285,12 @@ class ConnectedAppsPanel(QWidget):
         trust = (
             "no trust record yet"
             if v.trust is None
-            else f"trust {v.trust:.2f} (Beta {v.alpha:.1f}, {v.beta:.1f})"
+            else f"Trust {v.trust:.2f} (Beta {v.alpha:.1f}, {v.beta:.1f})"
         )
         self.status.setText(
-            f"{STATUS_WORDS[v.status]}. {trust}; {v.writes} notes written, {v.waiting} waiting "
-            f"for review; {v.reads} memories read; last call {_when(v.to_json()['last_seen'])}."
-            + declared
+            f"{STATUS_WORDS[v.status]} · {trust} · {_n(v.writes, 'note')} written, "
+            f"{v.waiting} waiting for review · {_n(v.reads, 'memory', 'memories')} read · "
+            f"last call {_when(v.to_json()['last_seen'])}." + declared
         )
         self.allow_button.setVisible(v.status == cl.PENDING)
         self.cut_button.setVisible(v.status == cl.ALLOWED)
@@ -270,16 +304,59 @@ class ConnectedAppsPanel(QWidget):
         self._loading = False
         name = v.name
         self.tasks.run(lambda: self._gate().reads(name, 200), self._show_reads, self._failed)
+        self.tasks.run(lambda: self._gate().written(name, 200), self._show_written, self._failed)
 
     def _show_reads(self, rows: Any) -> None:
         self.reads.clear()
         for r in rows:
-            item = QTreeWidgetItem(
-                [_when(r["time"]), r["tool"], f"#{r['memory_id']}", "" if r["exists"] else "erased"]
-            )
+            where = r["from"] if r["exists"] else "(erased since)"
+            item = QTreeWidgetItem([_when(r["time"]), r["tool"], f"#{r['memory_id']}", where])
             self.reads.addTopLevelItem(item)
         for col in range(3):
             self.reads.resizeColumnToContents(col)
+
+    def _show_written(self, rows: Any) -> None:
+        self.written.clear()
+        words = {"ok": "stored", "quarantined": "waiting for your review"}
+        for r in rows:
+            item = QTreeWidgetItem(
+                [_when(r["time"]), f"#{r['id']}", words.get(r["status"], r["status"])]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, r["id"])
+            item.setData(1, Qt.ItemDataRole.UserRole, r["status"])
+            self.written.addTopLevelItem(item)
+        for col in range(2):
+            self.written.resizeColumnToContents(col)
+
+    def _chosen_notes(self) -> tuple[list[int], list[int]]:
+        """(stored, waiting) ids of the selected notes."""
+        ok, waiting = [], []
+        for item in self.written.selectedItems():
+            mid = int(item.data(0, Qt.ItemDataRole.UserRole))
+            (waiting if item.data(1, Qt.ItemDataRole.UserRole) == "quarantined" else ok).append(mid)
+        return ok, waiting
+
+    def _confirm(self) -> None:
+        name = self.current
+        ok, waiting = self._chosen_notes()
+        if not name or not (ok or waiting):
+            return
+        trust = self.services.trust
+
+        def run() -> None:
+            gate = self._gate()
+            for mid in ok:
+                gate.confirm(name, mid)
+            if waiting and trust is not None:
+                trust.approve(waiting)  # releases them and raises the app's trust
+
+        self._run(run)
+
+    def _reject(self) -> None:
+        ok, waiting = self._chosen_notes()
+        trust = self.services.trust
+        if trust is not None and (ok or waiting):
+            self._run(lambda: trust.reject(ok + waiting))
 
     # -- actions ------------------------------------------------------------------------------
     def _run(self, fn: Any, done: Any = None) -> None:

@@ -182,7 +182,7 @@ def test_every_read_is_logged_with_ids_only(
         ("search", b),
         ("get_memory", a),
     }
-    assert all(set(r) == {"time", "tool", "memory_id", "exists"} for r in reads)
+    assert all(set(r) == {"time", "tool", "memory_id", "exists", "from"} for r in reads)
     # A search whose hits are all out of scope logs nothing.
     other, _ = allow(gate, "other", readable=frozenset({cl.NOTES}))
     gate.search(other, "puffin")
@@ -329,3 +329,34 @@ def test_timeline_groups_stretches_of_the_same_window(
     assert segs[0]["summary"].startswith("Budget 2026")
     with pytest.raises(BadInput):
         gate.timeline(client, start, start)
+
+
+def test_a_flagged_note_puts_a_trusted_client_on_probation(
+    services: Services, gate: ClientsService, clock: FixedClock
+) -> None:
+    client, token = allow(gate, may_write=True)
+    for i in range(30):  # weeks of notes the user confirmed: trust banked high
+        clock.advance(3600)
+        gate.confirm("agent", gate.remember(client, f"Met Ana for lunch, week {i}.")["id"])
+    assert gate.trust_of(client) > 0.9
+    clock.advance(3600)
+    flagged = gate.remember(client, POISON)["id"]
+    assert gate.trust_of(client) > cl.QUARANTINE_BELOW  # still trusted: trust alone lets it in
+    clock.advance(60)
+    quiet = gate.remember(gate.connect("agent", token), "The user's bank changed its number.")
+    assert quiet["status"] != "stored"
+    reasons = services.store.reader().execute(
+        "SELECT reasons FROM memories WHERE id = ?", (quiet["id"],)
+    ).fetchone()[0]
+    assert cl.PROBATION_REASON in reasons
+    # The user approves the flagged note (a false positive): probation ends at once.
+    assert services.trust is not None
+    services.trust.approve([flagged])
+    clock.advance(60)
+    assert gate.remember(gate.connect("agent", token), "Lunch again.")["status"] == "stored"
+    # A flag nobody reviews holds the client for a day, not for ever.
+    gate.remember(gate.connect("agent", token), POISON + " Twice.")
+    clock.advance(60)
+    assert gate.remember(gate.connect("agent", token), "Tea.")["status"] != "stored"
+    clock.advance(86400)
+    assert gate.remember(gate.connect("agent", token), "Coffee.")["status"] == "stored"
