@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.clients_service import ClientsService, ClientView
-from app.services import Changes, Services
+from app.services import Services
 from app.tasks import TaskRunner
 from core import clients as cl
 from core.errors import UserFacingError
@@ -229,7 +229,9 @@ class ConnectedAppsPanel(QWidget):
         self.empty.setObjectName("hint")
         outer.addWidget(self.empty)
 
-        services.subscribe(self._changed)
+        # No change subscription: services announce from worker threads, and what changes here
+        # mostly happens in other processes (the MCP servers) that announce nothing. The panel
+        # reloads when shown and after each of its own actions.
         self.refresh()
 
     # -- loading ------------------------------------------------------------------------------
@@ -237,9 +239,9 @@ class ConnectedAppsPanel(QWidget):
         self.services.require_unlocked()
         return ClientsService(self.services)
 
-    def _changed(self, changes: Changes) -> None:
-        if changes.trust or changes.locked is not None:
-            self.refresh()
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.refresh()
 
     def refresh(self) -> None:
         if not self.services.unlocked:
@@ -453,4 +455,7 @@ class ConnectedAppsPanel(QWidget):
         name, scope = self.current, self._scope_from_boxes()
         if scope == self.views[name].scope:
             return
+        # What is shown is what will be stored: a second change before the refresh arrives is
+        # compared with this one, not with the scope as it was loaded.
+        self.views[name].scope = scope
         self._run(lambda: self._gate().set_scope(name, scope))
