@@ -111,12 +111,18 @@ def at(clock: FixedClock, t: float) -> None:
 @contextmanager
 def gate_off() -> Any:
     """The 'before' arm: the detector and quarantine of every memory, no per-client gate."""
-    saved = (cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE)
-    cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE = 0.0, 0.0, 10**9, 10**9
+    saved = (cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE, cs.PROBATION_S)
+    cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE, cs.PROBATION_S = (
+        0.0,
+        0.0,
+        10**9,
+        10**9,
+        0.0,
+    )
     try:
         yield
     finally:
-        cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE = saved
+        (cl.QUARANTINE_BELOW, cl.REFUSE_BELOW, cs.RATE_HOLD, cs.RATE_REFUSE, cs.PROBATION_S) = saved
 
 
 def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
@@ -313,6 +319,7 @@ def main() -> None:
                 "refuse_below": cl.REFUSE_BELOW,
                 "rate_hold_per_min": cs.RATE_HOLD,
                 "rate_refuse_per_min": cs.RATE_REFUSE,
+                "probation_s": cs.PROBATION_S,
             },
             user_model={"weekly_queue_review": True, "share_of_ok_notes_read": REVIEW_SHARE},
             aims={"caught": 0.95, "honest_held": 0.05, "gap": 0.90, "drop_pct": 72},
