@@ -216,8 +216,6 @@ def _view(svc: Any, name: str) -> dict[str, Any]:
 
 def cmd_allow(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     svc = _clients(ctx)
-    from core.db import Connection  # noqa: F401  (typing only)
-
     existing = cl.ClientRepository(ctx.services().store.reader()).get(args.name)
     base = existing.scope if existing is not None else cl.Scope()
     client, token = svc.allow(args.name, _scope_from(args, base))
