@@ -16,7 +16,9 @@ from tests.storehelp import cli_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(tmp: Path, *args: str, token: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run(
+    tmp: Path, *args: str, token: str | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = cli_env(tmp)
     if token is not None:
         env["MNEMO_CLIENT_TOKEN"] = token
