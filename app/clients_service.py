@@ -144,11 +144,11 @@ class ClientsService:
 
         def run(conn: Connection) -> tuple[cl.Client | None, str | None]:
             repo = cl.ClientRepository(conn)
-            if repo.get(name) is None:
-                repo.request(name, declared_name, now)
+            known = repo.get(name) or repo.request(name, declared_name, now)
             try:
                 client = repo.verify(name, token)
             except cl.ClientRefused as e:
+                repo.seen(known.id, declared_name, now)  # the user sees it knocked, and when
                 return None, str(e)
             repo.seen(client.id, declared_name, now)
             return client, None
