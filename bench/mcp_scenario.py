@@ -284,6 +284,7 @@ def run_arm(embedder: Any, *, review: bool, seed: int = 18) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fake-embedder", action="store_true", help="hash vectors (no model load)")
+    ap.add_argument("--arms", help="comma-separated arm names (default: all four)")
     args = ap.parse_args()
     if args.fake_embedder:
         from core.fakes import FakeEmbedder
@@ -301,6 +302,8 @@ def main() -> None:
         ("no_review", False, True),
         ("no_review_detector_only", False, False),
     ):
+        if args.arms and name not in args.arms.split(","):
+            continue
         a0, ac = time.perf_counter(), time.process_time()
         if gated:
             arms[name] = run_arm(embedder, review=review)
