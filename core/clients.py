@@ -327,11 +327,6 @@ class ClientRepository:
                 "Settings → Connected apps (or `mnemo clients allow NAME`), then put the token "
                 "it shows in this app's MNEMO_CLIENT_TOKEN."
             )
-        if client.status == CUT_OFF:
-            raise ClientRefused(
-                f"The user cut off {client.name}. Nothing is readable or writable until they "
-                "allow it again in Settings → Connected apps."
-            )
         if (
             not token
             or client.token_hash is None
@@ -340,6 +335,12 @@ class ClientRepository:
             raise ClientRefused(
                 f"Wrong or missing token for {client.name}. Copy the token from Settings → "
                 "Connected apps (or `mnemo clients token NAME`) into MNEMO_CLIENT_TOKEN."
+            )
+        # After the token: a caller without it learns nothing about the app's state.
+        if client.status == CUT_OFF:
+            raise ClientRefused(
+                f"The user cut off {client.name}. Nothing is readable or writable until they "
+                "allow it again in Settings → Connected apps."
             )
         return client
 

@@ -177,3 +177,12 @@ def test_scope_change_keeps_the_rest(conn: sqlite3.Connection) -> None:
     repo.set_scope("agent", replace(c.scope, excluded_apps=("code",)))
     got = repo.verify("agent", token)
     assert got.scope.excluded_apps == ("code",) and got.status == cl.ALLOWED
+
+
+def test_a_caller_without_the_token_learns_nothing_of_a_cut_off(conn: sqlite3.Connection) -> None:
+    repo = cl.ClientRepository(conn)
+    repo.allow("agent", None, T0)
+    repo.cut_off("agent", T0 + 1)
+    with pytest.raises(cl.ClientRefused, match="Wrong or missing token") as e:
+        repo.verify("agent", "guess")
+    assert "cut off" not in str(e.value)
