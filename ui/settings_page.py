@@ -36,7 +36,14 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY, SETTINGS, Setting
-from ui import capture_settings, erase_ui, model_settings, security_settings, trust_review
+from ui import (
+    capture_settings,
+    connected_apps,
+    erase_ui,
+    model_settings,
+    security_settings,
+    trust_review,
+)
 from ui.main_window import Page, start_folder
 
 SECTION_TITLES = {
@@ -47,6 +54,7 @@ SECTION_TITLES = {
     "models": "Models",
     "trust": "Trust",
     "security": "Security",
+    "connected": "Connected apps",
 }
 # section -> widget factories (services, tasks) added below the declared settings.
 Factory = Callable[[Services, TaskRunner], QWidget]
@@ -63,6 +71,9 @@ CUSTOM_KEYS: set[str] = {
     *model_settings.KEYS,
 }
 SECTION_EXTRAS["trust"] = [trust_review.TrustSettingsBox]  # the way to the review page
+SECTION_EXTRAS["connected"] = [connected_apps.ConnectedAppsPanel]
+# Tabs with no declared settings of their own, after the declared sections.
+EXTRA_SECTIONS = ["connected"]
 
 
 @dataclass(frozen=True)
@@ -305,7 +316,7 @@ class SettingsPage(Page):
         for s in SETTINGS:
             if s.section not in order:
                 order.append(s.section)
-        for section in order:
+        for section in order + [x for x in EXTRA_SECTIONS if x not in order]:
             self.tabs.addTab(self._section(section), SECTION_TITLES.get(section, section.title()))
 
     def _section(self, section: str) -> QWidget:

@@ -11,14 +11,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import assistant, basic, capture, erase, memory, security, trust
+from app.cli import assistant, basic, capture, clients, erase, memory, security, trust
 from core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
 # Each module adds its sub-commands; a handler takes (args, ctx) and returns a JSON-able dict
 # (printed as JSON with --json) or prints its own human output and returns None.
-COMMAND_MODULES = [basic, memory, security, trust, capture, erase, assistant]
+COMMAND_MODULES = [basic, memory, security, trust, capture, erase, assistant, clients]
 
 EXIT_USER_ERROR = 1
 EXIT_BUG = 70

@@ -12,6 +12,7 @@ from core.migrations import (
     m0002_memory_ids_never_reused,
     m0003_scoped_jsonl_ids,
     m0005_capture_backlog_versions,
+    m0006_connected_apps,
     m0007_participant_sources,
 )
 
@@ -24,6 +25,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (2, m0002_memory_ids_never_reused.SQL),
     (3, m0003_scoped_jsonl_ids.run),
     (5, m0005_capture_backlog_versions.SQL),
+    (6, m0006_connected_apps.SQL),
     (7, m0007_participant_sources.run),
 ]
 LATEST = MIGRATIONS[-1][0]
