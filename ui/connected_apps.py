@@ -332,7 +332,8 @@ class ConnectedAppsPanel(QWidget):
 
     def _chosen_notes(self) -> tuple[list[int], list[int]]:
         """(stored, waiting) ids of the selected notes."""
-        ok, waiting = [], []
+        ok: list[int] = []
+        waiting: list[int] = []
         for item in self.written.selectedItems():
             mid = int(item.data(0, Qt.ItemDataRole.UserRole))
             (waiting if item.data(1, Qt.ItemDataRole.UserRole) == "quarantined" else ok).append(mid)
