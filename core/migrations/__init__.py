@@ -7,7 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import StoreTooNew
-from core.migrations import m0001_initial, m0002_memory_ids_never_reused, m0003_scoped_jsonl_ids
+from core.migrations import (
+    m0001_initial,
+    m0002_memory_ids_never_reused,
+    m0003_scoped_jsonl_ids,
+    m0004_retrieval_units,
+)
 
 # A step is an SQL script, or a function run with the connection inside the transaction (for
 # data changes SQL cannot compute).
@@ -17,6 +22,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (1, m0001_initial.SQL),
     (2, m0002_memory_ids_never_reused.SQL),
     (3, m0003_scoped_jsonl_ids.run),
+    (4, m0004_retrieval_units.SQL),
 ]
 LATEST = MIGRATIONS[-1][0]
 
