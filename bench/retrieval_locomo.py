@@ -5,6 +5,7 @@ all in the same run:
 
 - `shipped`: `MemoryService.search` (what `search` and the search window run);
 - `fts`, `vector`: the searcher's word-only and meaning-only modes;
+- `convex`, `rrf2`: the earlier fusions of those two (convex was shipped before the units);
 - `bm25`: plain FTS5 `MATCH` of the question's OR-ed words over the turns, no Mnemo layer;
 - `bm25_window`: the same over each turn joined with the turn before it (an in-memory table).
 
@@ -29,7 +30,7 @@ from bench.locomo import CATEGORIES, Conversation, LocomoStores, Question, iter_
 
 KS = (1, 5, 10, 25)
 DEPTH = max(KS)
-MODES = ("shipped", "fts", "vector", "hybrid_rrf_plain", "bm25", "bm25_window")
+MODES = ("shipped", "fts", "vector", "convex", "rrf2", "bm25", "bm25_window")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 Ranker = Callable[[Question], list[int]]
@@ -80,18 +81,22 @@ def rankers(conv: Conversation, modes: Sequence[str]) -> dict[str, Ranker]:
             out[mode] = lambda q, m=mode: [  # type: ignore[misc]
                 h.id for h in memory.searcher.search(q.question, None, DEPTH, mode=m).hits
             ]
-        elif mode == "hybrid_rrf_plain":
+        elif mode in ("convex", "rrf2"):
+            # The earlier fusions of the turn's words and meaning alone (convex: shipped
+            # before the units, cosine weight 0.8; rrf2: RRF of those two lists).
             from core.search import FusionParams
 
-            def rrf(q: Question) -> list[int]:
+            params = FusionParams(method="convex" if mode == "convex" else "rrf")
+
+            def fused(q: Question, params: FusionParams = params) -> list[int]:
                 saved = memory.searcher.fusion
-                memory.searcher.fusion = FusionParams(method="rrf")
+                memory.searcher.fusion = params
                 try:
                     return [h.id for h in memory.searcher.search(q.question, None, DEPTH).hits]
                 finally:
                     memory.searcher.fusion = saved
 
-            out[mode] = rrf
+            out[mode] = fused
         elif mode == "bm25":
             bare = BareBM25({i: t for i, _, t in turns(conv)})
             out[mode] = lambda q, b=bare: b.rank(q.question)  # type: ignore[misc]
