@@ -591,6 +591,8 @@ class Searcher:
         ).fetchall()
         if hint is not None and mode == "hybrid":
             self._time_boost(conn, rows, fused, hint)
+        if multi:
+            self._speaker_boost(rows, fused, terms)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(conn, scored, f, terms, prefix_last, k)
@@ -671,6 +673,21 @@ class Searcher:
             for rank, mid in enumerate(lst):
                 fused[mid] = fused.get(mid, 0.0) + 1.0 / (p.k + rank + 1)
         return fused
+
+    def _speaker_boost(
+        self, rows: list[tuple[Any, ...]], fused: dict[int, float], terms: list[str]
+    ) -> None:
+        """Names are the strongest cue in personal memory: when the query names a speaker of
+        the candidates ("When did Caroline..."), that speaker's memories form one more ranked
+        list (in their fused order). Naming every speaker changes nothing."""
+        words = set(terms)
+        authors = {str(r[_AUTHOR]) for r in rows if r[_AUTHOR]}
+        named = {a for a in authors if words & {w.lower() for w in _WORD.findall(a)}}
+        if not named or named == authors:
+            return
+        theirs = [int(r[0]) for r in rows if r[_AUTHOR] in named]
+        for rank, mid in enumerate(sorted(theirs, key=lambda m: -fused[m])):
+            fused[mid] += 1.0 / (self.fusion.k + rank + 1)
 
     def _time_boost(
         self,
@@ -783,7 +800,7 @@ _HIT_COLUMNS = (
     "m.id, m.external_id, m.time, m.kind, m.app, m.title, m.text, m.trust, m.dedup_key, "
     "m.author, m.conversation, m.media_id, m.status"
 )
-_TIME, _TEXT, _TRUST, _DEDUP = 2, 6, 7, 8
+_TIME, _TEXT, _TRUST, _DEDUP, _AUTHOR = 2, 6, 7, 8, 9
 JSONL_KIND = "import:jsonl"  # its external ids carry a scope suffix (core.importers.jsonl)
 
 

@@ -175,3 +175,30 @@ def test_a_store_from_schema_3_gets_units_on_unlock(tmp_path: Path, clock: Fixed
     s.require_memory().wait_ready(10)
     assert unit_text_ids(s, "support") == {ids[0], ids[1]}
     s.close()
+
+
+def test_a_named_speaker_weighs(services: Services, clock: FixedClock) -> None:
+    memory = services.require_memory()
+    t = clock.now() - DAY
+    a, b = memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text="I love hiking in the hills",
+                time=t,
+                author="Ben",
+                conversation="c",
+                external_id="1",
+            ),
+            NewMemory(
+                kind="import:jsonl",
+                text="Hiking in the hills is my thing",
+                time=t + 9000,
+                author="Caroline",
+                conversation="c",
+                external_id="2",
+            ),
+        ]
+    )
+    assert memory.search("what does Caroline like hiking hills").hits[0].id == b
+    assert memory.search("what does Ben like hiking hills").hits[0].id == a
