@@ -92,6 +92,10 @@ class FusionParams:
     w_fts: float = 1.0
     w_vec: float = 1.0
     depth: int = 50  # candidates taken from each side (at least 3 * k)
+    # RRF constant of the "units" fusion and its boosts. Chosen from {20, 60} (60: the usual
+    # default) with leave-one-conversation-out validation on locomo-dev: 20 won in all five
+    # folds (held-out recall@10 0.767 against 0.743 on every fourth question).
+    units_k: float = 20.0
 
 
 def query_terms(text: str) -> list[str]:
@@ -643,7 +647,8 @@ class Searcher:
         fts: list[tuple[int, float]],
         vec: list[tuple[int, float]],
     ) -> dict[int, float]:
-        """Reciprocal rank fusion (constant `k`) of four rankings of the memories:
+        """Reciprocal rank fusion (constant `units_k`; words lists weigh `w_fts`, meaning
+        lists `w_vec`) of four rankings of the memories:
         1. the turn's own words (BM25 over memories_fts),
         2. its window's words (BM25 over units_fts: neighbours and speaker names),
         3. the turn's meaning (cosine, HNSW),
@@ -669,9 +674,10 @@ class Searcher:
                 wcos[c] = (2 * got[c] + sum(others)) / (2 + len(others))
             lists.append(sorted(wcos, key=lambda m: -wcos[m]))
         fused: dict[int, float] = {}
-        for lst in lists:
+        for n, lst in enumerate(lists):
+            w = p.w_fts if n in (0, 1) else p.w_vec  # words lists, then meaning lists
             for rank, mid in enumerate(lst):
-                fused[mid] = fused.get(mid, 0.0) + 1.0 / (p.k + rank + 1)
+                fused[mid] = fused.get(mid, 0.0) + w / (p.units_k + rank + 1)
         return fused
 
     def _speaker_boost(
@@ -687,7 +693,7 @@ class Searcher:
             return
         theirs = [int(r[0]) for r in rows if r[_AUTHOR] in named]
         for rank, mid in enumerate(sorted(theirs, key=lambda m: -fused[m])):
-            fused[mid] += 1.0 / (self.fusion.k + rank + 1)
+            fused[mid] += 1.0 / (self.fusion.units_k + rank + 1)
 
     def _time_boost(
         self,
@@ -722,7 +728,7 @@ class Searcher:
                 if "no such table" not in str(e):
                     raise
         for rank, mid in enumerate(sorted(inside, key=lambda m: -fused[m])):
-            fused[mid] += 1.0 / (self.fusion.k + rank + 1)
+            fused[mid] += 1.0 / (self.fusion.units_k + rank + 1)
 
     def _convex(
         self,
