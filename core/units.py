@@ -131,9 +131,12 @@ def _refresh_ids(conn: Connection, ids: Iterable[int]) -> None:
 def refresh_step(conn: Connection, limit: int = CHUNK) -> int:
     """Build the units and event times of up to `limit` stale memories (in the caller's
     transaction); returns how many were taken (0: nothing left)."""
-    ids = [int(i) for (i,) in conn.execute(
-        "SELECT memory_id FROM units_stale ORDER BY memory_id LIMIT ?", (limit,)
-    )]
+    ids = [
+        int(i)
+        for (i,) in conn.execute(
+            "SELECT memory_id FROM units_stale ORDER BY memory_id LIMIT ?", (limit,)
+        )
+    ]
     if not ids:
         return 0
     _refresh_ids(conn, ids)
