@@ -135,7 +135,8 @@ class ErasureService:
             from core.errors import StoreLocked
 
             raise StoreLocked()
-        results = memory.search(query, filters, k)
+        # Never widened: erasing by query must stay within the filters given.
+        results = memory.search(query, filters, k, fallback=False)
         ids: list[int] = []
         seen: set[int] = set()
         for hit in results.hits:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core import audit
+from core import audit, units
 from core.db import Connection
 from core.errors import BadInput
 from core.ingest import MAX_TEXT_CHARS, Cancelled, Ingestor, IngestReport, Inspector
@@ -96,8 +96,15 @@ class MemoryService:
             self._open_error = e
             log.exception("the vector index could not be opened")
         finally:
-            self._ready.set()
             self._searchable.set()
+            # Before inserts may start: units of memories added, changed or orphaned while the
+            # units were not kept (a crash between a write and its refresh, an upgrade).
+            try:
+                self.refresh_units()
+            except Exception:
+                # Searches still find every memory by itself; the next add tries again.
+                log.exception("the retrieval units could not be brought up to date")
+            self._ready.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
@@ -147,9 +154,22 @@ class MemoryService:
             cancelled=cancelled,
             in_transaction=in_transaction,
         )
+        if report.added:
+            self.refresh_units()
         if report.added and self._on_added is not None:
             self._on_added(report.added)
         return report
+
+    def refresh_units(self, max_steps: int | None = None) -> int:
+        """Build the retrieval units and event times of new, changed and orphaned-neighbour
+        memories (core.units), one write transaction per chunk; returns how many were done."""
+        done = steps = 0
+        while max_steps is None or steps < max_steps:
+            n = int(self.store.write(units.refresh_step))
+            if n == 0:
+                break
+            done, steps = done + n, steps + 1
+        return done
 
     def set_inspector(self, inspect: Inspector | None) -> None:
         """The trust seam (see core.ingest.Inspector)."""
@@ -277,6 +297,7 @@ class MemoryService:
 
         n = int(self.store.write(run))
         self.remove_from_index(ids)
+        self.refresh_units()
         return n
 
     # -- reading -----------------------------------------------------------------------------------
@@ -287,12 +308,17 @@ class MemoryService:
         k: int = 20,
         *,
         wait_for_model: bool = True,
+        fallback: bool = True,
     ) -> SearchResults:
         """With wait_for_model=False, a search made while the embedding model is still loading
         (seconds after unlock, on a cold start) ranks by words only instead of waiting; the
-        caller can search again once `model_ready()`."""
+        caller can search again once `model_ready()`.
+
+        With `fallback` (the search window, the CLI), filters that leave nothing give way to
+        an unfiltered search and `SearchResults.fallback` says so; callers that act on the
+        results (erase by query) pass fallback=False."""
         mode = "hybrid" if wait_for_model or self.model_ready() else "fts"
-        return self.searcher.search(query, filters, k, mode=mode)
+        return self.searcher.search(query, filters, k, mode=mode, fallback=fallback)
 
     def model_ready(self) -> bool:
         return bool(getattr(self.embedder, "loaded", True))

@@ -2,7 +2,8 @@
 
     python -m bench [--only name[,name]] [--quick]
 
---quick skips the 1M latency size (its build alone takes several minutes on 2 cores)."""
+--quick skips the 1M latency size (its build alone takes several minutes on 2 cores) and
+scores every fourth locomo-dev question (bench/retrieval_locomo.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # screens: rendered test screens (a library); capture_demo: needs a display with a tray and an
-# xterm (run it under /work/shared/tools/with-display).
+# xterm (run it under /work/shared/tools/with-display); locomo: the loader the benches share.
 NOT_BENCHES = {"__init__", "__main__", "common", "synthetic", "gen_exports", "screens",
-               "capture_demo"}  # fmt: skip
+               "capture_demo", "locomo"}  # fmt: skip
 
 
 def main() -> int:
@@ -30,6 +31,8 @@ def main() -> int:
     failed = 0
     for name in names:
         extra = ["--sizes", "10000,100000"] if args.quick and name == "search_latency" else []
+        if args.quick and name == "retrieval_locomo":
+            extra = ["--quick"]
         print(f"# bench {name}", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, "-m", f"bench.{name}", *extra], cwd=HERE.parent)
         failed += proc.returncode != 0

@@ -87,6 +87,7 @@ def score(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-grid", action="store_true", help="skip the dev-half fusion grid")
     args = ap.parse_args()
     from models.embedder import MiniLMEmbedder
 
@@ -105,6 +106,8 @@ def main() -> None:
             for k in (5, 15, 30, 60)
             for w in (0.5, 1.0, 1.5, 2.0, 3.0)
         ] + [FusionParams(method="convex", alpha=a / 10) for a in range(1, 10)]
+        if args.no_grid:
+            grid = [FusionParams()]
         dev_scores = [(score(memory, dev, ext, "hybrid", p), p) for p in grid]
         grid_dev = [
             {"fusion": asdict(p), "dev_mrr": sc["mrr"], "dev_recall@5": sc["recall@5"]}
@@ -118,6 +121,10 @@ def main() -> None:
                 "fts": score(memory, questions, ext, "fts", default),
                 "vector": score(memory, questions, ext, "vector", default),
                 "hybrid_default": score(memory, questions, ext, "hybrid", default),
+                # What was shipped before the retrieval units: convex, cosine weight 0.8.
+                "hybrid_convex_before": score(
+                    memory, questions, ext, "hybrid", FusionParams(method="convex")
+                ),
                 "hybrid_tuned_on_dev": score(memory, questions, ext, "hybrid", best),
             }
         by_kind = {}

@@ -109,6 +109,9 @@ class SearchHit:
     conversation: str | None = None
     media_id: int | None = None
     status: str = OK
+    # "words": the memory's own text holds query words (they are highlighted in the snippet);
+    # "meaning": found by meaning or through its neighbours' words only.
+    match: str = "words"
 
     def to_json(self) -> dict[str, Any]:
         from core.clock import utc_iso
@@ -126,6 +129,7 @@ class SearchHit:
             "score": round(self.score, 6),
             "trust": round(self.trust, 4),
             "count": self.count,
+            "match": self.match,
         }
 
 
@@ -139,5 +143,16 @@ HL_END = "\x03"
 class SearchResults:
     hits: list[SearchHit]
     query: str  # the words searched for, once time expressions were taken out
-    filters: SearchFilters  # the filters applied, including those read from the query
+    filters: SearchFilters  # the filters applied (time words in the query only boost)
     took_ms: float = 0.0
+    # The time range read from the query's words ("in May", "last year"), [since, until):
+    # memories from then, or whose text speaks of then, rank higher; nothing is left out.
+    time_hint: tuple[float | None, float | None] | None = None
+    # Set when the chosen filters left nothing and the results come from an unfiltered search:
+    # a sentence saying so.
+    fallback: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether any hit matches the words (else: "No exact matches" above the results)."""
+        return any(h.match == "words" for h in self.hits)

@@ -246,6 +246,7 @@ class ResultRow:
     count: int = 1
     media_id: int | None = None
     status: str = OK
+    match: str = "words"  # words | meaning (core.types.SearchHit.match)
     plain: str = ""
     ranges: Ranges = field(default_factory=list)
 
@@ -266,6 +267,7 @@ class ResultRow:
             count=max(1, hit.count),
             media_id=hit.media_id,
             status=hit.status,
+            match=hit.match,
         )
 
     @classmethod
@@ -293,7 +295,8 @@ class ResultRow:
         return self.app or source_label(self.kind)
 
     def origin(self) -> str:
-        parts = [source_label(self.kind)]
+        parts = ["by meaning"] if self.match == "meaning" else []
+        parts.append(source_label(self.kind))
         if self.app:
             parts.append(self.app)
         if self.author:

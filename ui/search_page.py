@@ -464,7 +464,15 @@ class SearchPage(Page):
         words = results.query.strip()
         if words and words.lower() != typed.strip().lower():
             parts.append(f"words “{words}”")
-        return ("Showing: " + " · ".join(parts)) if parts else ""
+        lines = [("Showing: " + " · ".join(parts))] if parts else []
+        if results.time_hint is not None and results.hits:
+            lo, hi = results.time_hint
+            lines.append(f"Memories from {describe_range(lo, hi, self.now())} first")
+        if results.fallback:
+            lines.append(results.fallback)
+        if results.hits and words and not results.exact:
+            lines.append(f"No exact matches for “{words}”; these are close in meaning.")
+        return "\n".join(lines)
 
     def _current_id(self) -> int | None:
         row = self.model.row_at(self.list.currentIndex().row())

@@ -81,6 +81,14 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
             "source": f.source,
         },
         "hits": [h.to_json() for h in results.hits],
+        # False: no hit holds the words, every one is a meaning match ("No exact matches").
+        "exact": results.exact,
+        # The time read from the query's words: it ranks memories from then first.
+        "time_hint": None
+        if results.time_hint is None
+        else {"since": results.time_hint[0], "until": results.time_hint[1]},
+        # A sentence when the filters left nothing and the hits come from everywhere.
+        "fallback": results.fallback,
         "took_ms": round(results.took_ms, 2),
     }
 
@@ -89,6 +97,10 @@ def format_search(result: dict[str, Any]) -> str:
     if not result["hits"]:
         return "No memories found."
     lines = []
+    if result.get("fallback"):
+        lines.append(result["fallback"])
+    if result.get("exact") is False:
+        lines.append("No exact matches; these are close in meaning:")
     for h in result["hits"]:
         snippet = h["snippet"].replace(HL_START, "[").replace(HL_END, "]")
         where = h["app"] or h["conversation"] or h["source"]

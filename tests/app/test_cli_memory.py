@@ -76,8 +76,9 @@ def test_import_search_note_and_status(tmp_path: Path) -> None:
     )
     assert out["hits"][0]["external_id"] == "msg-1"  # the file's own id, without its scope
     assert "\u0002dentist\u0003" in out["hits"][0]["snippet"]
-    assert set(out) == {"query", "filters", "hits", "took_ms"}
+    assert set(out) == {"query", "filters", "hits", "exact", "time_hint", "fallback", "took_ms"}
     hit = out["hits"][0]
+    assert out["exact"] is True and hit["match"] == "words" and out["fallback"] is None
     assert {
         "id",
         "external_id",

@@ -103,15 +103,18 @@ def test_filters_app_source_and_time(memory: MemoryService, clock: FixedClock) -
     assert f["taxes"] not in ids(memory.search("tax return deadline", SearchFilters(app="code")))
 
 
-def test_time_words_in_the_query_become_filters(memory: MemoryService, clock: FixedClock) -> None:
+def test_time_words_in_the_query_boost_not_filter(memory: MemoryService, clock: FixedClock) -> None:
     f = fixture(memory, clock)
     res = memory.search("appointment yesterday")
     assert res.query == "appointment"
-    assert res.filters.since == clock.now() - 12 * 3600 - DAY  # midnight UTC yesterday
-    assert ids(res) == [f["dentist"]]
+    assert res.time_hint == (clock.now() - 12 * 3600 - DAY, clock.now() - 12 * 3600)
+    assert res.filters.since is None and res.filters.until is None
+    assert ids(res)[0] == f["dentist"]
+    # A time that does not fit the words moves nothing out: the match is still found.
     feb = memory.search("appointment last month")
-    assert f["dentist"] not in ids(feb)
-    assert all(h.time < clock.now() - 17 * DAY for h in feb.hits)
+    assert ids(feb)[0] == f["dentist"]
+    # Time words alone ask for that time: a listing of it.
+    assert set(ids(memory.search("yesterday"))) == {f["dentist"]}
 
 
 def test_empty_query_lists_newest_first(memory: MemoryService, clock: FixedClock) -> None:
@@ -317,7 +320,11 @@ def test_broad_filters_find_what_listed_filters_find(
     assert all(listed)
     # The graph is approximate, so the tails may differ a little (measured: 18 of 20 lists
     # identical, the others 7 and 9 of 10; the old filtered graph walk: 16 of 20).
-    assert all(b[:5] == x[:5] for b, x in zip(broad, listed))
+    # With rank fusion of four lists (core.search._multi), ties among these near-identical
+    # texts reorder within the top five when a list is a little shorter (measured: 17 of 20
+    # top fives identical, the others differing in places 3-5): the top two must agree.
+    assert all(b[:2] == x[:2] for b, x in zip(broad, listed))
+    assert all(len(set(b[:5]) & set(x[:5])) >= 3 for b, x in zip(broad, listed))
     shared = sum(len(set(b) & set(x)) for b, x in zip(broad, listed))
     assert shared >= 0.9 * sum(len(x) for x in listed)
     # And every hit passes its filter.

@@ -80,15 +80,16 @@ def test_search_page_on_the_real_engine(qtbot, tasks, services) -> None:
     assert all(r.ranges for r in page.model.rows if "invoice" in r.plain.lower())
     page.list.grab()
 
-    # A time word in the query becomes a filter, and the page says so.
+    # A time word in the query ranks that time first (it is no wall), and the page says so.
     page.box.setText("invoice yesterday")
     with qtbot.waitSignal(page.results_shown, timeout=10_000) as shown:
         page.run_search()
     results = shown.args[0]
     since, until = day_bounds(date.today() - timedelta(days=1))
-    assert (results.filters.since, results.filters.until) == (since, until)
-    assert page.applied.text().startswith("Showing: yesterday")
-    assert "An old invoice" not in " ".join(r.plain for r in page.model.rows)
+    assert results.time_hint == (since, until)
+    assert results.filters.since is None and results.filters.until is None
+    assert "Memories from yesterday first" in page.applied.text()
+    assert "An old invoice" not in page.model.rows[0].plain
 
     # Filters from the controls reach the engine.
     page.box.setText("invoice")

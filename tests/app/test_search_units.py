@@ -1,0 +1,204 @@
+"""Retrieval units (core.units) through the memory service on a real store: a turn is found
+through its neighbours' words and its speaker's name; an erased or quarantined turn is not
+findable through any unit that held it (and its neighbours' units are rebuilt without it); units
+survive a restart and a backup/restore; match labels; time words boost and never empty a search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.services import Services
+from core import units
+from core.backup import restore_backup
+from core.clock import FixedClock
+from core.erase import EraseSpec
+from core.fakes import FakeEmbedder
+from core.keys import TEST_KDF
+from core.types import NewMemory, SearchFilters
+from tests.app.conftest import PASSPHRASE, TZ
+
+DAY = 86400.0
+
+
+def chat(services: Services, clock: FixedClock) -> list[int]:
+    t = clock.now() - 3 * DAY
+    lines = [
+        ("Melanie", "How was the support group meeting?"),
+        ("Caroline", "It was wonderful, I felt so welcome there"),
+        ("Melanie", "I'm so glad to hear that"),
+        ("Caroline", "Next week I start the pottery class"),
+    ]
+    memory = services.require_memory()
+    return memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text=text,
+                time=t + 60 * n,
+                author=who,
+                conversation="conv",
+                external_id=f"D1:{n}",
+            )
+            for n, (who, text) in enumerate(lines)
+        ]
+    )
+
+
+def unit_text_ids(services: Services, word: str) -> set[int]:
+    conn = services.store.reader()
+    return {
+        int(r[0])
+        for r in conn.execute("SELECT rowid FROM units_fts WHERE units_fts MATCH ?", (word,))
+    }
+
+
+def test_a_turn_is_found_through_its_window_and_labelled_honestly(
+    services: Services, clock: FixedClock
+) -> None:
+    ids = chat(services, clock)
+    memory = services.require_memory()
+    assert units.pending(services.store.reader()) == 0
+    # "support group" is only in the question before Caroline's answer.
+    assert unit_text_ids(services, "support") == {ids[0], ids[1]}
+    assert unit_text_ids(services, "caroline") == set(ids)  # speakers are in every window
+    res = memory.search("Caroline support group welcome")
+    found = {h.id: h for h in res.hits}
+    assert ids[1] in found and found[ids[1]].match == "words"  # "welcome" is its own word
+    res = memory.search("support group")
+    labels = {h.id: h.match for h in res.hits}
+    assert labels[ids[0]] == "words"
+    assert labels.get(ids[1]) == "meaning"  # through its neighbour only: not a word match
+    assert res.exact
+    nothing = memory.search("zeppelin")
+    assert all(h.match == "meaning" for h in nothing.hits) and not nothing.exact
+
+
+def test_erased_turn_is_in_no_unit_and_neighbours_are_rebuilt(
+    services: Services, clock: FixedClock
+) -> None:
+    ids = chat(services, clock)
+    erase = services.erase
+    assert erase is not None
+    erase.erase(EraseSpec(ids=[ids[0]]))
+    services.require_memory().refresh_units()
+    assert unit_text_ids(services, "support") == set()
+    assert unit_text_ids(services, "group") == set()
+    conn = services.store.reader()
+    assert conn.execute(
+        "SELECT count(*) FROM unit_members WHERE memory_id = ?", (ids[0],)
+    ).fetchone() == (0,)
+    # Caroline's answer still has a window: without the erased question.
+    assert ids[1] in unit_text_ids(services, "welcome")
+    hits = services.require_memory().search("support group").hits
+    assert ids[0] not in {h.id for h in hits}
+
+
+def test_quarantined_turn_leaves_the_windows(services: Services, clock: FixedClock) -> None:
+    ids = chat(services, clock)
+    services.store.write(
+        lambda c: c.execute("UPDATE memories SET status = 'quarantined' WHERE id = ?", (ids[2],))
+    )
+    assert ids[2] not in unit_text_ids(services, "glad")  # gone at once, by trigger
+    assert unit_text_ids(services, "glad") == set()
+    services.require_memory().refresh_units()
+    assert unit_text_ids(services, "glad") == set()  # rebuilt windows leave it out
+    assert ids[1] in unit_text_ids(services, "pottery") or ids[3] in unit_text_ids(
+        services, "welcome"
+    )
+
+
+def test_units_survive_restart_and_backup_restore(
+    services: Services, clock: FixedClock, tmp_path: Path
+) -> None:
+    ids = chat(services, clock)
+    services.backup(tmp_path / "b.mnemo-backup")
+    services.lock()
+    services.unlock(PASSPHRASE)
+    assert unit_text_ids(services, "support") == {ids[0], ids[1]}
+    restore_backup(tmp_path / "b.mnemo-backup", tmp_path / "restored", PASSPHRASE)
+    other = Services(tmp_path / "restored", clock=clock, embedder=FakeEmbedder())
+    other.unlock(PASSPHRASE)
+    try:
+        assert unit_text_ids(other, "support") == {ids[0], ids[1]}
+        assert ids[1] in {h.id for h in other.require_memory().search("support group").hits}
+    finally:
+        other.close()
+
+
+def test_time_words_boost_and_never_empty(services: Services, clock: FixedClock) -> None:
+    memory = services.require_memory()
+    memory.searcher.tz = TZ
+    (old,) = memory.add(
+        [NewMemory(kind="note", text="dentist visit, old town", time=clock.now() - 400 * DAY)]
+    )
+    (new,) = memory.add(
+        [NewMemory(kind="note", text="dentist visit downtown", time=clock.now() - DAY)]
+    )
+    res = memory.search("dentist last year")
+    assert {h.id for h in res.hits} == {old, new}  # not a wall
+    assert res.hits[0].id == old and res.time_hint is not None
+    assert res.filters.since is None
+    # An explicit filter that leaves nothing falls back, and says so.
+    far = SearchFilters(since=clock.now() + 10 * DAY)
+    res = memory.search("dentist", far)
+    assert res.hits and res.fallback
+    assert not memory.searcher.search("dentist", far).hits  # the searcher itself is strict
+    # Time words alone list that time; with nothing then, they fall back too.
+    assert memory.search("yesterday").hits[0].id == new
+    assert memory.search("in 1990").fallback
+
+
+def test_event_dates_are_stored_against_the_memory_time(
+    services: Services, clock: FixedClock
+) -> None:
+    memory = services.require_memory()
+    t = clock.now() - 30 * DAY
+    (mid,) = memory.add([NewMemory(kind="note", text="I went hiking yesterday", time=t)])
+    rows = (
+        services.store.reader()
+        .execute("SELECT start_day, end_day FROM memory_events WHERE memory_id = ?", (mid,))
+        .fetchall()
+    )
+    assert rows == [(units.day_of(t) - 1, units.day_of(t) - 1)]
+
+
+def test_a_store_from_schema_3_gets_units_on_unlock(tmp_path: Path, clock: FixedClock) -> None:
+    s = Services(tmp_path / "s", clock=clock, embedder=FakeEmbedder())
+    s.create(PASSPHRASE, kdf=TEST_KDF)
+    ids = chat(s, clock)
+    # Pretend the units were never built (as after the migration of an older store).
+    s.store.write(lambda c: c.execute("DELETE FROM units_fts"))
+    s.store.write(lambda c: c.execute("DELETE FROM unit_members"))
+    s.store.write(lambda c: c.execute("INSERT INTO units_stale SELECT id FROM memories"))
+    s.lock()
+    s.unlock(PASSPHRASE)
+    s.require_memory().wait_ready(10)
+    assert unit_text_ids(s, "support") == {ids[0], ids[1]}
+    s.close()
+
+
+def test_a_named_speaker_weighs(services: Services, clock: FixedClock) -> None:
+    memory = services.require_memory()
+    t = clock.now() - DAY
+    a, b = memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text="I love hiking in the hills",
+                time=t,
+                author="Ben",
+                conversation="c",
+                external_id="1",
+            ),
+            NewMemory(
+                kind="import:jsonl",
+                text="Hiking in the hills is my thing",
+                time=t + 9000,
+                author="Caroline",
+                conversation="c",
+                external_id="2",
+            ),
+        ]
+    )
+    assert memory.search("what does Caroline like hiking hills").hits[0].id == b
+    assert memory.search("what does Ben like hiking hills").hits[0].id == a
