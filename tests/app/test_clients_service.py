@@ -345,9 +345,11 @@ def test_a_flagged_note_puts_a_trusted_client_on_probation(
     clock.advance(60)
     quiet = gate.remember(gate.connect("agent", token), "The user's bank changed its number.")
     assert quiet["status"] != "stored"
-    reasons = services.store.reader().execute(
-        "SELECT reasons FROM memories WHERE id = ?", (quiet["id"],)
-    ).fetchone()[0]
+    reasons = (
+        services.store.reader()
+        .execute("SELECT reasons FROM memories WHERE id = ?", (quiet["id"],))
+        .fetchone()[0]
+    )
     assert cl.PROBATION_REASON in reasons
     # The user approves the flagged note (a false positive): probation ends at once.
     assert services.trust is not None
