@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -89,7 +90,7 @@ def main() -> int:
         capture = services.capture
         capture.start()
         end = time.monotonic() + args.minutes * 60
-        counts = []
+        counts: list[Any] = []
         while time.monotonic() < end:
             app.processEvents()
             time.sleep(0.2)
@@ -129,7 +130,7 @@ def main() -> int:
         report["search_hits"] = [{"id": h.id, "app": h.app, "title": h.title} for h in hits]
         term.terminate()
         term.wait(10)
-        page = window.page("Search")  # type: ignore[attr-defined]
+        page: Any = window.page("Search")
         page.box.setText("invoice harbour cranes")
         page.run_search()
         t0 = time.monotonic()

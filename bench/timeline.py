@@ -466,12 +466,12 @@ def main() -> int:
         day = date.fromtimestamp(time.time()) - timedelta(days=1)
         if services.store.exists():
             services.unlock(PASSPHRASE)
-            services.memory.wait_ready(60)
+            services.require_memory().wait_ready(60)
             gen: dict[str, Any] = {"reused": str(data)}
             day = date.fromtimestamp(_first_frame_time(services))
         else:
             services.create(PASSPHRASE, TEST_KDF)
-            services.memory.wait_ready(60)
+            services.require_memory().wait_ready(60)
             c0, t0 = time.process_time(), time.perf_counter()
             gen = generate_day(services, day_bounds(day)[0], args.frames)
             gen["generate_wall_s"] = round(time.perf_counter() - t0, 1)
