@@ -38,6 +38,7 @@ UI_MAY_USE_FROM_CORE = {
     "core.settings",  # the declared settings the Settings page is built from
     "core.passphrase",  # the strength meter under a passphrase field (a pure function)
     "core.erase",  # EraseSpec / Preview / Receipt: the values of an erase
+    "core.clients",  # consent states and Scope: the values the Connected apps page edits
 }
 
 
