@@ -176,8 +176,13 @@ class _Rules:
             rf"{_B}(?:the\s+)?(?P<unit>week|weekend|month|year)\s+before{_E}",
             self._before_unit,
         )
-        add(rf"{_B}(?P<which>last|this|next|past|coming)\s+(?P<wd>{_WEEKDAY_RE}){_E}", self._weekday)
-        add(rf"{_B}(?:on\s+)?(?P<wd>{_WEEKDAY_RE})(?:\s+(?:night|morning|evening))?{_E}", self._weekday)
+        add(
+            rf"{_B}(?P<which>last|this|next|past|coming)\s+(?P<wd>{_WEEKDAY_RE}){_E}", self._weekday
+        )
+        add(
+            rf"{_B}(?:on\s+)?(?P<wd>{_WEEKDAY_RE})(?:\s+(?:night|morning|evening))?{_E}",
+            self._weekday,
+        )
         add(
             rf"{_B}(?P<prep>in|since|during|from|until|by|of|early|late|mid|end\s+of|back\s+in)[\s-]+"
             rf"(?P<month>{_MONTH_RE}){_E}(?!\s+\d)",
@@ -239,7 +244,9 @@ class _Rules:
         s, e = _month_range(year, month)
         return s, e, MONTH, format_month(year, month), False, False
 
-    def _anchored(self, m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+    def _anchored(
+        self, m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
         inner = resolve(m.group("date"), anchor)
         if not inner or inner[0].span_start != 0 or inner[0].precision != DAY:
             return None
@@ -270,14 +277,35 @@ class _Rules:
         if unit == "day":
             d = anchor - timedelta(days=n)
             if vague:
-                return d - timedelta(days=2), d + timedelta(days=1), WEEK, f"{words} before {format_day(anchor)}", True, True
+                return (
+                    d - timedelta(days=2),
+                    d + timedelta(days=1),
+                    WEEK,
+                    f"{words} before {format_day(anchor)}",
+                    True,
+                    True,
+                )
             return d, d, DAY, format_day(d), True, False
         if unit in ("week", "weekend"):
             if unit == "weekend":
                 sat = _last_weekend(anchor) - timedelta(days=7 * (n - 1))
-                return sat, sat + timedelta(days=1), WEEK, f"{words} before {format_day(anchor)}", True, vague
+                return (
+                    sat,
+                    sat + timedelta(days=1),
+                    WEEK,
+                    f"{words} before {format_day(anchor)}",
+                    True,
+                    vague,
+                )
             mon = _monday(anchor) - timedelta(days=7 * n)
-            return mon, mon + timedelta(days=6), WEEK, f"{words} before {format_day(anchor)}", True, vague
+            return (
+                mon,
+                mon + timedelta(days=6),
+                WEEK,
+                f"{words} before {format_day(anchor)}",
+                True,
+                vague,
+            )
         if unit == "month":
             y, mo = _add_months(anchor.year, anchor.month, -n)
             s, e = _month_range(y, mo)
@@ -286,7 +314,14 @@ class _Rules:
             return s, e, MONTH, format_month(y, mo), True, False
         year = anchor.year - n
         if vague:
-            return date(year, 1, 1), date(year, 12, 31), YEAR, f"{words} before {anchor.year}", True, True
+            return (
+                date(year, 1, 1),
+                date(year, 12, 31),
+                YEAR,
+                f"{words} before {anchor.year}",
+                True,
+                True,
+            )
         return date(year, 1, 1), date(year, 12, 31), YEAR, str(year), True, False
 
     @staticmethod
@@ -309,10 +344,14 @@ class _Rules:
         return date(year, 1, 1), date(year, 12, 31), YEAR, str(year), True, vague
 
     @staticmethod
-    def _this_unit(m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+    def _this_unit(
+        m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
         which = m.group("which").lower()
         unit = m.group("unit").lower()
-        step = {"last": -1, "past": -1, "previous": -1, "this": 0, "earlier": 0, "later": 0}.get(which, 1)
+        step = {"last": -1, "past": -1, "previous": -1, "this": 0, "earlier": 0, "later": 0}.get(
+            which, 1
+        )
         if unit in ("summer", "winter", "spring", "fall", "autumn"):
             return _season(unit, step, anchor)
         if step == 0:
@@ -333,7 +372,9 @@ class _Rules:
         return s, e, prec, _relation_label(unit, direction, anchor), True, False
 
     @staticmethod
-    def _before_unit(m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+    def _before_unit(
+        m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
         unit = m.group("unit").lower()
         got = _relative_unit(unit, "before", anchor)
         assert got is not None
@@ -349,7 +390,14 @@ class _Rules:
         which = (m.groupdict().get("which") or "").lower()
         if which in ("next", "coming"):
             d = anchor + timedelta(days=(wd - anchor.weekday()) % 7 or 7)
-            return d, d, DAY, _relation_label(_WEEKDAY_NAMES[wd].lower(), "after", anchor), True, False
+            return (
+                d,
+                d,
+                DAY,
+                _relation_label(_WEEKDAY_NAMES[wd].lower(), "after", anchor),
+                True,
+                False,
+            )
         if which == "this":
             d = _monday(anchor) + timedelta(days=wd)
             return d, d, DAY, format_day(d), True, False
@@ -358,9 +406,13 @@ class _Rules:
         return d, d, DAY, _relation_label(_WEEKDAY_NAMES[wd].lower(), "before", anchor), True, False
 
     @staticmethod
-    def _bare_month(m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+    def _bare_month(
+        m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
         word = m.group("month")
-        if word[0].islower() and (word.lower() in ("may", "mar", "jun", "jan", "dec", "sat") or len(word) <= 3):
+        if word[0].islower() and (
+            word.lower() in ("may", "mar", "jun", "jan", "dec", "sat") or len(word) <= 3
+        ):
             return None
         month = MONTHS[word.lower().rstrip(".")]
         # The occurrence of that month nearest the memory's time (ties go to the past).
@@ -374,7 +426,9 @@ class _Rules:
         return s, e, MONTH, format_month(best[1], month), True, False
 
     @staticmethod
-    def _bare_year(m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+    def _bare_year(
+        m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
         year = int(m.group("year"))
         return date(year, 1, 1), date(year, 12, 31), YEAR, str(year), False, False
 
@@ -437,13 +491,23 @@ def _relation_label(unit: str, direction: str, ref: date) -> str:
     return f"the {name} {direction} {format_day(ref)}"
 
 
-_SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
+_SEASONS = {
+    "spring": (3, 5),
+    "summer": (6, 8),
+    "fall": (9, 11),
+    "autumn": (9, 11),
+    "winter": (12, 2),
+}
 
 
 def _season(unit: str, step: int, anchor: date) -> tuple[date, date, str, str, bool, bool]:
     first, last = _SEASONS[unit]
     # The season's occurrence that contains or last started before the anchor, then stepped.
-    year = anchor.year if anchor.month >= first or (first == 12 and anchor.month <= last) else anchor.year - 1
+    year = (
+        anchor.year
+        if anchor.month >= first or (first == 12 and anchor.month <= last)
+        else anchor.year - 1
+    )
     if first == 12 and anchor.month <= last:
         year = anchor.year - 1
     if step < 0 and date(year, first, 1) <= anchor:
@@ -454,7 +518,14 @@ def _season(unit: str, step: int, anchor: date) -> tuple[date, date, str, str, b
     start = date(year, first, 1)
     end = _season_end(year, first, last)
     name = "autumn" if unit == "fall" else unit
-    return start, end, MONTH, f"{name} {year}" if first != 12 else f"winter {year}/{year + 1}", True, False
+    return (
+        start,
+        end,
+        MONTH,
+        f"{name} {year}" if first != 12 else f"winter {year}/{year + 1}",
+        True,
+        False,
+    )
 
 
 def _season_end(year: int, first: int, last: int) -> date:

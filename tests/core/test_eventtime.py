@@ -18,30 +18,158 @@ def one(text: str, at: date) -> TimeMention:
 @pytest.mark.parametrize(
     ("text", "at", "start", "end", "precision", "label"),
     [
-        ("I signed up for a pottery class yesterday!", date(2023, 7, 3), date(2023, 7, 2), date(2023, 7, 2), DAY, "2 July 2023"),
-        ("we talked last night", date(2023, 7, 3), date(2023, 7, 2), date(2023, 7, 2), DAY, "2 July 2023"),
-        ("I'll go tomorrow", date(2023, 7, 3), date(2023, 7, 4), date(2023, 7, 4), DAY, "4 July 2023"),
-        ("it was the day before yesterday", date(2023, 7, 3), date(2023, 7, 1), date(2023, 7, 1), DAY, "1 July 2023"),
-        ("I went to a support group last week", date(2023, 6, 9), date(2023, 5, 29), date(2023, 6, 4), WEEK, "the week before 9 June 2023"),
-        ("We ran a charity race last Sunday.", date(2023, 5, 25), date(2023, 5, 21), date(2023, 5, 21), DAY, "the Sunday before 25 May 2023"),
-        ("the adoption meeting last Friday", date(2023, 7, 15), date(2023, 7, 14), date(2023, 7, 14), DAY, "the Friday before 15 July 2023"),
-        ("I joined last weekend", date(2023, 7, 17), date(2023, 7, 15), date(2023, 7, 16), WEEK, "the weekend before 17 July 2023"),
-        ("Went camping two weekends ago", date(2023, 7, 17), date(2023, 7, 8), date(2023, 7, 9), WEEK, "two weekends before 17 July 2023"),
-        ("I moved two weeks ago", date(2023, 7, 12), date(2023, 6, 26), date(2023, 7, 2), WEEK, "two weeks before 12 July 2023"),
-        ("three days ago", date(2023, 7, 10), date(2023, 7, 7), date(2023, 7, 7), DAY, "7 July 2023"),
-        ("planning camping next month", date(2023, 5, 25), date(2023, 6, 1), date(2023, 6, 30), MONTH, "June 2023"),
-        ("last month was hard", date(2023, 1, 10), date(2022, 12, 1), date(2022, 12, 31), MONTH, "December 2022"),
-        ("I painted that in 2022", date(2023, 5, 8), date(2022, 1, 1), date(2022, 12, 31), YEAR, "2022"),
+        (
+            "I signed up for a pottery class yesterday!",
+            date(2023, 7, 3),
+            date(2023, 7, 2),
+            date(2023, 7, 2),
+            DAY,
+            "2 July 2023",
+        ),
+        (
+            "we talked last night",
+            date(2023, 7, 3),
+            date(2023, 7, 2),
+            date(2023, 7, 2),
+            DAY,
+            "2 July 2023",
+        ),
+        (
+            "I'll go tomorrow",
+            date(2023, 7, 3),
+            date(2023, 7, 4),
+            date(2023, 7, 4),
+            DAY,
+            "4 July 2023",
+        ),
+        (
+            "it was the day before yesterday",
+            date(2023, 7, 3),
+            date(2023, 7, 1),
+            date(2023, 7, 1),
+            DAY,
+            "1 July 2023",
+        ),
+        (
+            "I went to a support group last week",
+            date(2023, 6, 9),
+            date(2023, 5, 29),
+            date(2023, 6, 4),
+            WEEK,
+            "the week before 9 June 2023",
+        ),
+        (
+            "We ran a charity race last Sunday.",
+            date(2023, 5, 25),
+            date(2023, 5, 21),
+            date(2023, 5, 21),
+            DAY,
+            "the Sunday before 25 May 2023",
+        ),
+        (
+            "the adoption meeting last Friday",
+            date(2023, 7, 15),
+            date(2023, 7, 14),
+            date(2023, 7, 14),
+            DAY,
+            "the Friday before 15 July 2023",
+        ),
+        (
+            "I joined last weekend",
+            date(2023, 7, 17),
+            date(2023, 7, 15),
+            date(2023, 7, 16),
+            WEEK,
+            "the weekend before 17 July 2023",
+        ),
+        (
+            "Went camping two weekends ago",
+            date(2023, 7, 17),
+            date(2023, 7, 8),
+            date(2023, 7, 9),
+            WEEK,
+            "two weekends before 17 July 2023",
+        ),
+        (
+            "I moved two weeks ago",
+            date(2023, 7, 12),
+            date(2023, 6, 26),
+            date(2023, 7, 2),
+            WEEK,
+            "two weeks before 12 July 2023",
+        ),
+        (
+            "three days ago",
+            date(2023, 7, 10),
+            date(2023, 7, 7),
+            date(2023, 7, 7),
+            DAY,
+            "7 July 2023",
+        ),
+        (
+            "planning camping next month",
+            date(2023, 5, 25),
+            date(2023, 6, 1),
+            date(2023, 6, 30),
+            MONTH,
+            "June 2023",
+        ),
+        (
+            "last month was hard",
+            date(2023, 1, 10),
+            date(2022, 12, 1),
+            date(2022, 12, 31),
+            MONTH,
+            "December 2022",
+        ),
+        (
+            "I painted that in 2022",
+            date(2023, 5, 8),
+            date(2022, 1, 1),
+            date(2022, 12, 31),
+            YEAR,
+            "2022",
+        ),
         ("last year", date(2023, 5, 8), date(2022, 1, 1), date(2022, 12, 31), YEAR, "2022"),
         ("10 years ago", date(2023, 5, 8), date(2013, 1, 1), date(2013, 12, 31), YEAR, "2013"),
-        ("the week before", date(2023, 6, 9), date(2023, 5, 29), date(2023, 6, 4), WEEK, "the week before 9 June 2023"),
-        ("this week", date(2023, 8, 23), date(2023, 8, 21), date(2023, 8, 27), WEEK, "the week of 23 August 2023"),
-        ("in two weeks", date(2023, 8, 23), date(2023, 9, 4), date(2023, 9, 10), WEEK, "the week of 4 September 2023"),
-        ("in March I went", date(2023, 7, 10), date(2023, 3, 1), date(2023, 3, 31), MONTH, "March 2023"),
+        (
+            "the week before",
+            date(2023, 6, 9),
+            date(2023, 5, 29),
+            date(2023, 6, 4),
+            WEEK,
+            "the week before 9 June 2023",
+        ),
+        (
+            "this week",
+            date(2023, 8, 23),
+            date(2023, 8, 21),
+            date(2023, 8, 27),
+            WEEK,
+            "the week of 23 August 2023",
+        ),
+        (
+            "in two weeks",
+            date(2023, 8, 23),
+            date(2023, 9, 4),
+            date(2023, 9, 10),
+            WEEK,
+            "the week of 4 September 2023",
+        ),
+        (
+            "in March I went",
+            date(2023, 7, 10),
+            date(2023, 3, 1),
+            date(2023, 3, 31),
+            MONTH,
+            "March 2023",
+        ),
         ("since 2016", date(2023, 7, 10), date(2016, 1, 1), date(2016, 12, 31), YEAR, "2016"),
     ],
 )
-def test_relative_expressions_resolve_against_the_memory_time(text, at, start, end, precision, label):
+def test_relative_expressions_resolve_against_the_memory_time(
+    text, at, start, end, precision, label
+):
     m = one(text, at)
     assert (m.start, m.end, m.precision, m.label) == (start, end, precision, label)
     assert text[m.span_start : m.span_end] == m.text
@@ -69,12 +197,21 @@ def test_a_date_without_year_takes_the_occurrence_nearest_the_memory():
 
 def test_month_and_year_has_month_precision():
     m = one("back in June 2021", date(2023, 7, 1))
-    assert (m.start, m.end, m.precision, m.label) == (date(2021, 6, 1), date(2021, 6, 30), MONTH, "June 2021")
+    assert (m.start, m.end, m.precision, m.label) == (
+        date(2021, 6, 1),
+        date(2021, 6, 30),
+        MONTH,
+        "June 2021",
+    )
 
 
 def test_anchored_relation_uses_the_written_date_not_the_memory_time():
     m = one("the week before 9 June 2023 I spoke", date(2023, 12, 1))
-    assert (m.start, m.end, m.label) == (date(2023, 5, 29), date(2023, 6, 4), "the week before 9 June 2023")
+    assert (m.start, m.end, m.label) == (
+        date(2023, 5, 29),
+        date(2023, 6, 4),
+        "the week before 9 June 2023",
+    )
     assert m.text == "the week before 9 June 2023"
 
 
