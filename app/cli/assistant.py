@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def answer_json(ans: Answer) -> dict[str, Any]:
     return {
         "answer": ans.text,
+        "detail": ans.detail,
+        "kind": ans.kind,
         "not_found": ans.not_found,
         "cancelled": ans.cancelled,
         "conversation_id": ans.conversation_id,
@@ -39,6 +41,7 @@ def answer_json(ans: Answer) -> dict[str, Any]:
                 "source": c.source,
                 "app": c.app,
                 "title": c.title,
+                "external_id": c.external_id,
             }
             for c in ans.citations
         ],
