@@ -244,6 +244,12 @@ class AssistantService:
         host: Any = self.host
         return host.test_model()
 
+    def model_info(self) -> dict[str, Any]:
+        """The loaded model's architecture, chat template origin and base-model guess."""
+        host: Any = self.host
+        info = getattr(host, "model_info", None)
+        return dict(info()) if callable(info) else {}
+
     # -- life cycle ---------------------------------------------------------------------------
     def on_lock(self) -> None:
         """The store is locking: stop every running answer (within a second)."""

@@ -50,7 +50,8 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bhow\s+much\b.*\b(cost|costs|pay|paid|price|budget|spend|spent|worth|owe|amount|charge)\b|\bwhat\s+(?:is|was)\s+the\s+(?:amount|total|price|budget|cost|balance|fee)\b|\bamount\b|\bhow\s+much\b",
+            r"\bhow\s+much\b|\bamount\b|\bwhat\s+(?:is|was|are|were)\s+(?:the\s+|my\s+|our\s+)?"
+            r"(?:[\w-]+\s+){0,2}(?:total|price|budget|cost|balance|fee|salary|rent)s?\b",
             re.I,
         ),
         AMOUNT,
@@ -79,7 +80,7 @@ _FILLER = frozenset(
     pretty super also too very lot lots stuff things thing kinda sorta maybe guess think
     know feel felt wanted want always never even still ever mean means got get getting
     been being having make made i'm i've i'd it's that's don't can't im ive shares share
-    photo photography picture pic image""".split()  # noqa: SIM905
+    photo photography picture pic image lately recently currently now""".split()  # noqa: SIM905
 )
 _FUNCTION = frozenset(
     """a an the of to in on at for with by from about as and or but into onto over after
@@ -91,6 +92,10 @@ _FUNCTION = frozenset(
 _QUESTION_WORDS = frozenset(
     """what when where who whom whose why how which kind type sort name did does do is are
     was were has have had would could likely""".split()  # noqa: SIM905
+)
+_CLAUSE_START = frozenset(
+    """i i'm i've i'd it it's its we we're he she they they're you you're but so because which
+    that that's this there there's who when while though although if as since""".split()  # noqa: SIM905
 )
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 _TOKEN = re.compile(r"[A-Za-z0-9$€£][\w$€£.,:'’/-]*[\w%]|[A-Za-z0-9$€£%]")
@@ -363,7 +368,11 @@ def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
             continue
         cur.append(i)
         gap_after = sent[toks[i][1] : toks[i + 1][0]] if i + 1 < len(toks) else ""
-        if re.search(r"[;:!?()\u2014\u2013]|\s-\s|\.\s", gap_after):
+        after = toks[i + 1][2].lower().replace("’", "'") if i + 1 < len(toks) else ""
+        # A comma ends the stretch where a new clause starts (", it's", ", but"), not in a
+        # list ("vegetables, fruits, and insects").
+        clause = "," in gap_after and after in _CLAUSE_START
+        if clause or re.search(r"[;:!?()\u2014\u2013]|\s-\s|\.\s", gap_after):
             runs.append(cur)
             cur = []
     if cur:
@@ -593,7 +602,7 @@ def extract(
     """The short answer from `evidence` (ranked, best first), or an abstention naming the
     nearest memory when no memory carries enough of the question."""
     q = _question(question, evidence)
-    topic = " ".join(q.raw_keywords) or question.strip().rstrip("?")
+    topic = " ".join(question.split())
     if not evidence:
         return Extracted("", q.kind, not_found=True, topic=topic)
     cands = _candidates(q, evidence, tz)
@@ -644,16 +653,16 @@ def extract(
 
 
 def not_found_text(ex: Extracted, nearest: Evidence | None, tz: tzinfo | None = None) -> str:
-    """'I found nothing about a pottery class; the closest memory is [1] (Mon 3 Jul): “…”.'"""
-    topic = ex.topic or "that"
+    """'Nothing in your memories answers “…?”; the closest is [1] (3 July 2023): “…”'"""
+    asked = f"“{ex.topic}”" if ex.topic else "that"
     if nearest is None:
-        return f"I found nothing about {topic} in your memories."
+        return f"Nothing in your memories answers {asked}."
     snippet = " ".join(nearest.text.split())
     if len(snippet) > 90:
         snippet = snippet[:89].rsplit(" ", 1)[0] + "…"
     dt = datetime.fromtimestamp(nearest.time, tz) if tz else datetime.fromtimestamp(nearest.time)
     return (
-        f"I found nothing about {topic} in your memories; the closest is [1] "
+        f"Nothing in your memories answers {asked}; the closest is [1] "
         f"({format_day(dt.date())}): “{snippet}”"
     )
 

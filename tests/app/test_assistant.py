@@ -503,7 +503,7 @@ def test_no_supporting_memory_is_not_found_naming_the_nearest(
 ) -> None:
     ans = ask(extractive, "Where did Bruno move to?")
     assert ans.not_found
-    assert ans.text.startswith("I found nothing about")
+    assert ans.text.startswith("Nothing in your memories answers")
     assert "the closest is [1]" in ans.text
     assert len(ans.citations) == 1  # the nearest memory, named
 
