@@ -474,6 +474,12 @@ def _person_span(q: _Question, sent: str) -> str:
     return ""
 
 
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|at|on|under|inside|behind|near|into)\s+((?:the|a|an|my|his|her|our|their)\s+"
+    r"[\w'’ -]{2,50}?)(?=[.,;:!?)]|$|\s+(?:and|but|so|because|when|with|for)\b)"
+)
+
+
 def _place_span(q: _Question, sent: str) -> str:
     skip = set(q.names) | {w.lower() for w in q.raw_keywords}
     for m in _PLACE_PREP.finditer(sent):
@@ -481,6 +487,11 @@ def _place_span(q: _Question, sent: str) -> str:
         if place.split()[-1].lower() in skip:
             continue
         return place
+    # "in the blue folder in the desk drawer": a place without a name.
+    for m in _PLACE_PHRASE.finditer(sent):
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+", m.group(1))]
+        if words and not all(w in skip or w in _FUNCTION for w in words):
+            return m.group(1).strip()
     return ""
 
 
@@ -643,11 +654,17 @@ def extract(
             cited = cited[:1]
     if not text:
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
+    sentence = best.sentence
+    if text.lower() not in sentence.lower():
+        # The span came from elsewhere in the memory: show the sentence that holds it.
+        sentence = next(
+            (st for _o, st in sentences(best.ev.text) if text.lower() in st.lower()), sentence
+        )
     return Extracted(
         text=text,
         kind=q.kind,
         cited=cited,
-        sentence=best.sentence,
+        sentence=sentence,
         confidence=conf * best.coverage,
     )
 

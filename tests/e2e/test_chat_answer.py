@@ -1,8 +1,8 @@
 """The real app on a fresh virtual display answers from an imported chat: a JSONL chat imported
 with the CLI, the store unlocked by typing, a question asked on the Chat page (Ctrl+J), the
 answer streamed by the real model; its citation chip opens the memory viewer. The store then
-holds the question as a chat memory and the answer as a derived memory citing the imported
-message."""
+holds the question and the answer as derived chat memories (not evidence, not in search), the
+answer citing the imported message."""
 
 from __future__ import annotations
 
@@ -128,13 +128,16 @@ def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_pat
             assert app.poll() is None, app.stdout.read() if app.stdout else ""
             time.sleep(0.5)
             answer = conn.execute(
-                "SELECT id, text, conversation FROM memories WHERE kind = 'chat' AND derived = 1"
+                "SELECT id, text, conversation FROM memories WHERE kind = 'chat' "
+                "AND author = 'Mnemo'"
             ).fetchone()
         answer_id, answer_text, conversation = answer
         question = conn.execute(
-            "SELECT text, author, conversation FROM memories WHERE kind = 'chat' AND derived = 0"
+            "SELECT text, author, conversation, derived FROM memories WHERE kind = 'chat' "
+            "AND author = 'me'"
         ).fetchall()
-        assert question == [(QUESTION, "me", conversation)]
+        # The chat's own turns are kept for the conversation, but are not memories (derived).
+        assert question == [(QUESTION, "me", conversation, 1)]
         cited = [
             r[0]
             for r in conn.execute(
