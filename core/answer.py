@@ -15,7 +15,7 @@ no store, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -417,8 +417,15 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
     pick: TimeMention | None = None
     if in_sent:
         pick = in_sent[0]
-    elif mentions and c.coverage >= 0.5 and len(sentences(c.ev.text)) <= 2:
-        pick = mentions[0]
+    elif mentions:
+        # The line of the memory with a date that shares most with the question
+        # ("Payment due: 30 November 2026" for "when is the invoice due?").
+        line = _best_sentence_with(q, c.ev.text, lambda st: bool(resolve(st, 0.0)))
+        if line is not None:
+            off = c.ev.text.find(line)
+            pick = next((m for m in mentions if off <= m.span_start < off + len(line)), None)
+        elif c.coverage >= 0.5 and len(sentences(c.ev.text)) <= 2:
+            pick = mentions[0]
     low = q.text.lower()
     if pick is not None:
         if re.search(r"\bwhat\s+year\b|\bwhich\s+year\b|\bin\s+what\s+year\b", low):
@@ -434,6 +441,30 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
     if re.search(r"\bwhat\s+year\b|\bwhich\s+year\b", low):
         return str(day.year), 0.6
     return format_day(day), 0.6
+
+
+def _best_sentence_with(q: _Question, text: str, has: Callable[[str], bool]) -> str | None:
+    """The sentence of `text` that holds what is asked for and shares most with the question
+    (None when no such sentence shares a word with it)."""
+    weights = {t: 1.0 for t in q.terms}
+    best: tuple[float, str] | None = None
+    for _off, st in sentences(text):
+        if not has(st):
+            continue
+        score = _covered(weights, _stems(st))
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, st)
+    return best[1] if best else None
+
+
+def _in_memory(q: _Question, pattern: re.Pattern[str], sent: str, text: str) -> str:
+    """The first match in the supporting sentence, else in the memory's line that shares most
+    with the question, else the memory's first one."""
+    got = _first(pattern, sent)
+    if got:
+        return got
+    line = _best_sentence_with(q, text, lambda st: bool(pattern.search(st)))
+    return _first(pattern, line) if line else _first(pattern, text)
 
 
 def _first(pattern: re.Pattern[str], sent: str) -> str:
@@ -538,11 +569,11 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
     if kind == DATE:
         return _date_span(q, c, tz)
     if kind == TIME:
-        got = _first(_TIME_RE, sent) or _first(_TIME_RE, c.ev.text)
+        got = _in_memory(q, _TIME_RE, sent, c.ev.text)
         if got:
             return got, 0.9
     if kind == AMOUNT:
-        got = _first(_AMOUNT_RE, sent) or _first(_AMOUNT_RE, c.ev.text)
+        got = _in_memory(q, _AMOUNT_RE, sent, c.ev.text)
         if got:
             return got, 0.9
     if kind == DURATION:

@@ -141,3 +141,17 @@ def test_support_check_on_spans() -> None:
     assert spans_supported("She signed up on 2 July 2023.", pottery, UTC)
     assert not spans_supported("She signed up on 9 July 2023.", pottery, UTC)
     assert not spans_supported("anything", [])
+
+
+def test_a_screen_of_many_lines_answers_from_the_line_that_matches() -> None:
+    screen = Evidence(
+        memory_id=5,
+        text="Inbox - billing@hetzner.com\nSubject: Your invoice #4411 from Hetzner Online\n"
+        "Invoice number: 4411\nTotal amount: 23.80 EUR\nPayment due: 30 November 2026",
+        time=t(2026, 12, 6),
+        source="screen",
+        app="thunderbird",
+    )
+    assert extract("When is the Hetzner invoice due?", [screen], UTC).text == "30 November 2026"
+    ex = extract("What is the amount on that invoice?", [screen], UTC)
+    assert (ex.text, ex.sentence) == ("23.80 EUR", "Total amount: 23.80 EUR")
