@@ -27,6 +27,8 @@ def main() -> int:
     failed = 0
     for name in names:
         extra = ["--sizes", "10000,100000"] if args.quick and name == "search_latency" else []
+        if args.quick and name == "answer_locomo":
+            extra = ["--quick"]  # 12 questions per category instead of all 999
         print(f"# bench {name}", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, "-m", f"bench.{name}", *extra], cwd=HERE.parent)
         failed += proc.returncode != 0

@@ -68,6 +68,7 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(rf"^\s*(?:{_AUX})\b", re.I), YESNO),
 ]
+_AUX_S = frozenset("is was does has this thus yes plus".split())  # noqa: SIM905
 _PLURAL_WHAT = re.compile(
     r"^\s*(?:what|which)\s+(?:kinds?\s+of\s+|types?\s+of\s+|are\s+(?:some\s+)?(?:of\s+)?|)"
     r"(?P<noun>[a-z]+s)\b(?!\s+(?:is|was)\b)",
@@ -156,7 +157,8 @@ def classify(question: str) -> str:
         if pattern.search(q):
             return kind
     m = _PLURAL_WHAT.match(q)
-    if m and not m.group("noun").lower().endswith("ss"):
+    noun = m.group("noun").lower() if m else ""
+    if noun and not noun.endswith("ss") and noun not in _AUX_S:
         return LIST
     return WHAT
 
@@ -676,11 +678,13 @@ def extract(
             if q.kind != LIST and c.coverage < best.coverage:
                 break
             more, _ = _span(q, c, tz)
+            if q.kind == LIST:
+                more = " ".join(more.split()[:4])
             if more and more.lower() not in (i.lower() for i in items):
                 items.append(more)
                 cited.append(c.ev.memory_id)
         if q.kind == LIST:
-            text = ", ".join(items[:4])
+            text = ", ".join(" ".join(i.split()[:4]) for i in items[:4])
         if len(cited) > 1 and q.kind != LIST:
             cited = cited[:1]
     if not text:

@@ -28,7 +28,7 @@ MAIL = r"""
 import tkinter as tk
 root = tk.Tk()
 root.title("Mail - Inbox")
-root.attributes("-fullscreen", True)
+root.geometry(f"{root.winfo_screenwidth()}x{root.winfo_screenheight()}+0+0")  # no WM here
 root.configure(bg="white")
 lines = [
     ("Inbox - billing@hetzner.com", 20, "bold"),
