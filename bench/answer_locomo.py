@@ -147,19 +147,6 @@ def choose(
     return out
 
 
-def new_services(path: Path) -> Any:
-    from app.services import Services
-    from bench.common import PASSPHRASE
-    from core.keys import TEST_KDF
-    from models.embedder import MiniLMEmbedder
-
-    s = Services(path, embedder=MiniLMEmbedder())
-    s.create(PASSPHRASE, kdf=TEST_KDF)
-    assert s.memory is not None
-    s.memory.wait_ready(300)
-    return s
-
-
 def gold_retriever(assistant: Any) -> dict[str, list[int]]:
     """Wrap assistant._retrieve: the gold turns first, then the best other retrieved ones up
     to k (so the model sees distractors too)."""
@@ -185,6 +172,8 @@ def run_conversation(
 ) -> dict[str, list[dict[str, Any]]]:
     """Import one conversation into a fresh encrypted store and ask its questions in each mode."""
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    from bench.ask import new_services  # the same real store and embedder as bench.ask
+
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-locomo-") as d:
         s = new_services(Path(d) / "store")
         try:

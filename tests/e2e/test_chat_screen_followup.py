@@ -17,10 +17,11 @@ import pytest
 from app.services import Services
 from core.db import connect
 from core.keys import TEST_KDF, unlock_key
+from tests.e2e.test_chat_answer import start_app, unlock_and_open_chat
 from tests.e2e.test_first_run import display, screenshot, wait_window, xdo
 from tests.storehelp import PASSPHRASE, ROOT, cli_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 __all__ = ["display"]
 
@@ -80,7 +81,7 @@ def test_chat_answers_a_captured_screen_and_a_follow_up(
             env=cenv,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=900,  # OCR of a full screen on two busy cores
             cwd=ROOT,
         )
         assert r.returncode == 0, r.stderr
@@ -93,24 +94,9 @@ def test_chat_answers_a_captured_screen_and_a_follow_up(
     screens = [r[0] for r in conn.execute("SELECT id FROM memories WHERE kind = 'screen'")]
     assert screens, "the capture stored no screen"
 
-    app = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    app = start_app(env, data)
     try:
-        gate = wait_window(env, "Unlock Mnemo", timeout=60)
-        xdo(env, "windowfocus", "--sync", gate)
-        xdo(env, "type", "--delay", "5", PASSPHRASE)
-        xdo(env, "key", "Return")
-        main = wait_window(env, "^Mnemo$", timeout=60)
-        time.sleep(1.0)
-        xdo(env, "windowfocus", "--sync", main)
-        xdo(env, "key", "ctrl+j")
-        time.sleep(1.0)
+        unlock_and_open_chat(env)
         answers: list[tuple[int, str]] = []
         for i, (question, expected) in enumerate(QUESTIONS, 1):
             if i == 3:
