@@ -114,6 +114,13 @@ _NUM_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     "a couple of|a couple|a few|several|dozens of|a dozen|hundreds of|twenty|thirty|fifty|hundred"
 )
+_WORD_NUMBERS = {
+    w: i + 1
+    for i, w in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+    )
+}
+_DIGITS = re.compile(r"\b(?:" + "|".join(_WORD_NUMBERS) + r")\b", re.I)
 _NUMBER_RE = re.compile(rf"\b(?:\d[\d,]*(?:\.\d+)?|{_NUM_WORDS})\b", re.I)
 _DURATION_RE = re.compile(
     rf"\b(?:for\s+|about\s+|over\s+|almost\s+|nearly\s+)?(?:\d+|{_NUM_WORDS})\s+"
@@ -579,9 +586,11 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         if got:
             return got, 0.9
     if kind == DURATION:
-        got = _first(_DURATION_RE, sent)
+        got = _in_memory(q, _DURATION_RE, sent, c.ev.text)
         if got:
-            return re.sub(r"^(?:for|about|over)\s+", "", got, flags=re.I), 0.85
+            got = re.sub(r"^(?:for|about|over)\s+", "", got, flags=re.I)
+            # "ten years" is written "10 years" in answers.
+            return _DIGITS.sub(lambda m: str(_WORD_NUMBERS[m.group(0).lower()]), got), 0.85
         if "ago" in q.text.lower():
             mentions = [m for m in resolve(sent, c.ev.time, tz) if m.relative]
             if mentions:
