@@ -804,7 +804,6 @@ class ChatPanel(QWidget):
             # The short answer with its citations first; the sentence it rests on after it.
             bubble.set_text(answer.text + (f"\n\n“{detail}”" if detail else ""))
             bubble.set_citations(answer.citations)
-            bubble.set_saveable(getattr(answer, "answer_memory_id", None))
             total = answer.timings.get("total_ms", 0.0) / 1000
             if answer.not_found:
                 bubble.set_state("not_found", NOT_FOUND_NOTE)
@@ -812,6 +811,7 @@ class ChatPanel(QWidget):
                 n = len(answer.citations)
                 sources = f"{n} source{'s' if n != 1 else ''}" if n else "no sources cited"
                 bubble.set_state("done", f"{sources} · {total:.1f} s")
+                bubble.set_saveable(getattr(answer, "answer_memory_id", None))
             self._set_status(STATUS_TEXT["ready"], "ready")
         self._model_state = ""
         self.reload_history()
