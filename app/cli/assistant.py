@@ -78,6 +78,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any] | None:
     if ans.text.strip() != raw:
         # The checked answer differs (an invention replaced, a citation added or removed).
         out.write(f"\nChecked answer: {ans.text}\n")
+    if ans.detail and ans.detail not in raw:
+        out.write(f"  “{ans.detail}”\n")  # the sentence the answer rests on
     if ans.citations:
         out.write("\nSources:\n")
         for c in ans.citations:
