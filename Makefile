@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup run test check lint types layering bench package package-test install-desktop \
+.PHONY: setup run test check lint types layering bench bench-answers package package-test install-desktop \
 	uninstall-desktop clean
 
 setup:
@@ -30,6 +30,11 @@ layering:
 
 bench: setup
 	@$(PY) -m bench $(BENCH_ARGS)
+
+# Answer quality on locomo-dev alone (MNEMO_LOCOMO overrides the data path); BENCH_ARGS=--quick
+# asks 12 questions per category instead of all of them.
+bench-answers: setup
+	@$(PY) -m bench.answer_locomo $(BENCH_ARGS)
 
 # The one-folder bundle in dist/mnemo (PyInstaller; see packaging/README.md). Not part of
 # `make test`: building takes minutes. `make package-test` builds it, then checks that it loads

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core import answer as extraction
 from core import prompting
 from core.db import Connection
 from core.errors import BadInput, StoreLocked, UserFacingError
@@ -61,17 +62,20 @@ class Citation:
     source: str
     app: str | None
     title: str | None
+    external_id: str | None = None  # the source's own id, as search hits carry it
 
 
 @dataclass
 class Answer:
     conversation_id: int
-    text: str
+    text: str  # the short answer with its [n] citations, first
     citations: list[Citation]
     not_found: bool
     timings: dict[str, float]
     answer_memory_id: int | None
     cancelled: bool = False
+    detail: str = ""  # the sentence around it: the supporting memory's own words, or the model's
+    kind: str = ""  # what the question asked for (core.answer.classify)
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Turn:
     text: str
     time: float
     citations: list[Citation] = field(default_factory=list)
+    memory_id: int | None = None  # the stored turn (save_turn keeps it as a memory)
 
 
 @dataclass
@@ -160,11 +165,12 @@ def _plain(snippet: str) -> str:
     return snippet.replace(HL_START, "").replace(HL_END, "")
 
 
-def _is_question(m: Memory) -> bool:
-    # The user's own questions in the chat hold no facts; as evidence they only crowd out
-    # the memories that do (and the small model echoes them). Statements typed in the chat
-    # ("my locker code is 4312") stay usable.
-    return m.kind == CHAT and m.author == ME and m.text.rstrip().endswith("?")
+def _is_chat_turn(m: Memory) -> bool:
+    # The chat's own questions and answers hold no facts of their own; as evidence they crowd
+    # out the memories that do (and the small model echoes them). Turns stored before they
+    # were marked derived are recognised by their ids. A turn the user saved is a note.
+    ext = m.external_id or ""
+    return m.kind == CHAT and ext.startswith((_QUESTION_ID_PREFIX, _ANSWER_ID_PREFIX))
 
 
 class AssistantService:
@@ -191,6 +197,8 @@ class AssistantService:
         # Follow-ups lean on what was searched for the previous question (its expanded query
         # and filters): kept per conversation while unlocked, rebuilt from the store otherwise.
         self._turns: dict[int, list[PromptTurn]] = {}
+        # None: decided by the configured model (see _model_phrases); tests and benches pin it.
+        self.phrase_with_model: bool | None = None
 
     # -- model --------------------------------------------------------------------------------
     @property
@@ -235,6 +243,12 @@ class AssistantService:
         """models.llm_host.ModelTest: speed of a short answer with the configured model."""
         host: Any = self.host
         return host.test_model()
+
+    def model_info(self) -> dict[str, Any]:
+        """The loaded model's architecture, chat template origin and base-model guess."""
+        host: Any = self.host
+        info = getattr(host, "model_info", None)
+        return dict(info()) if callable(info) else {}
 
     # -- life cycle ---------------------------------------------------------------------------
     def on_lock(self) -> None:
@@ -309,25 +323,52 @@ class AssistantService:
         apps = memory.apps()
         plan = understand_question(text, history, now, filters=own, known_apps=apps)
         evidence, results_filters = self._retrieve(memory, plan, cid)
-        timings["retrieval_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        if plan.follow_up and history and history[-1].cited and own.since is None:
+            # "that invoice": the memories the previous answer cited come first.
+            evidence = self._with_previous(memory, evidence, history[-1].cited)
+        t_found = time.perf_counter()
+        timings["retrieval_ms"] = round((t_found - t0) * 1000, 2)
         turn_filters = results_filters or plan.filters
-        self._store_question(memory, question, cid, now)
-        if cancel.is_set():
-            return self._cancelled(cid, "", timings, t0)
         if not evidence:
             # Nothing to answer from: say so without asking the model to invent.
+            self._store_question(memory, question, cid, now)
             timings.update(first_token_ms=0.0, total_ms=round((time.perf_counter() - t0) * 1000))
             answer_id = self._store_answer(memory, cid, NOT_FOUND, [], now)
             self._remember(cid, PromptTurn(question, NOT_FOUND, plan.query, turn_filters))
             on_token(NOT_FOUND)
             return Answer(cid, NOT_FOUND, [], True, timings, answer_id)
 
+        # Extract before generating: the short answer comes from the memories themselves, and
+        # is shown before anything else happens (storing the question, loading the model).
+        ex = extraction.extract(question, evidence, tz)
+        timings["extract_ms"] = round((time.perf_counter() - t_found) * 1000, 2)
+        by_id = {ev.memory_id: ev for ev in evidence}
+        short_evs = [by_id[i] for i in ex.cited]
+        short = ""
+        if not ex.not_found and not cancel.is_set():
+            short = ex.text + " " + "".join(f"[{n}]" for n in range(1, len(short_evs) + 1))
+            on_token(short)
+            timings["first_words_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        self._store_question(memory, question, cid, now)
+        if cancel.is_set():
+            return self._cancelled(cid, "", timings, t0)
+        if not self._model_phrases():
+            if ex.not_found:
+                nearest = by_id.get(ex.nearest) if ex.nearest is not None else None
+                short = extraction.not_found_text(ex, nearest, tz)
+                short_evs = [nearest] if nearest is not None else []
+                on_token(short)
+                timings["first_words_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+            return self._finish(
+                memory, cid, question, plan.query, turn_filters, short, short_evs, ex, t0, timings
+            )
+
         host = self.host
         if not self._wait_loaded(host, cancel, timings):
             return self._cancelled(cid, "", timings, t0)
         prompt = build_prompt(
             question,
-            evidence,
+            short_evs + [e for e in evidence if e not in short_evs],
             history=history,
             budget_tokens=max(256, host.n_ctx() - self.max_tokens),
             count_tokens=host.count_tokens,
@@ -377,14 +418,37 @@ class AssistantService:
             from models.llm_host import ModelStopped
 
             raise ModelStopped(error or (res.error if res is not None else "") or "")
-        ans = finalize_answer(tidy_answer(raw), prompt, question)
+        ans = finalize_answer(tidy_answer(raw), prompt, question, min_support=0.2)
         by_id = {ev.memory_id: ev for ev in prompt.numbered}
+        if not ans.not_found and not extraction.spans_supported(
+            ans.text, [by_id[i] for i in ans.citations], tz
+        ):
+            # A number, date or name in no cited memory is never shown as fact.
+            ans = prompting.Answer(NOT_FOUND, [], [], not_found=True)
+        if short:
+            # The extracted answer stays first; the model's supported sentence follows it.
+            detail = "" if ans.not_found else re.sub(r"\s*\[\d+\]", "", ans.text).strip()
+            return self._finish(
+                memory,
+                cid,
+                question,
+                plan.query,
+                turn_filters,
+                short,
+                short_evs,
+                ex,
+                t0,
+                timings,
+                detail=detail,
+            )
         citations = [
             self._citation(n, by_id[mid], plan.query)
             for n, mid in zip(ans.numbers, ans.citations, strict=False)
         ]
         answer_id = self._store_answer(memory, cid, ans.text, citations, self.services.clock.now())
-        self._remember(cid, PromptTurn(question, ans.text, plan.query, turn_filters))
+        self._remember(
+            cid, PromptTurn(question, ans.text, plan.query, turn_filters, tuple(ans.citations))
+        )
         timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         log.info(
             "answered in conversation %d: %d evidence, %d cited, %.0f ms",
@@ -394,6 +458,59 @@ class AssistantService:
             timings["total_ms"],
         )
         return Answer(cid, ans.text, citations, ans.not_found, timings, answer_id)
+
+    def _model_phrases(self) -> bool:
+        """Does the model write answers too? Not the bundled 135M model: its phrasing lost to
+        extraction on every measure (bench/answer_locomo.py). A model the user chose in
+        Settings → Models phrases the sentence after the extracted answer, and answers what
+        extraction cannot, both under the support check."""
+        if self.phrase_with_model is not None:
+            return self.phrase_with_model
+        settings = getattr(self.services, "settings", None)
+        return bool(settings is not None and str(settings.get("models.llm_path") or "").strip())
+
+    def _finish(
+        self,
+        memory: Any,
+        cid: int,
+        question: str,
+        query: str,
+        filters: SearchFilters,
+        text: str,
+        cited: list[Evidence],
+        ex: extraction.Extracted,
+        t0: float,
+        timings: dict[str, float],
+        *,
+        detail: str | None = None,
+    ) -> Answer:
+        """Store and return an answer that rests on extraction (`text` already shown)."""
+        citations = [self._citation(n, ev, query) for n, ev in enumerate(cited, 1)]
+        answer_id = self._store_answer(memory, cid, text, citations, self.services.clock.now())
+        self._remember(
+            cid, PromptTurn(question, text, query, filters, tuple(c.memory_id for c in citations))
+        )
+        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        log.info(
+            "answered in conversation %d by extraction (%s): %d cited, %.0f ms",
+            cid,
+            ex.kind,
+            len(citations),
+            timings["total_ms"],
+        )
+        if detail is None:
+            detail = "" if ex.not_found else ex.sentence
+        return Answer(
+            cid, text, citations, ex.not_found, timings, answer_id, detail=detail, kind=ex.kind
+        )
+
+    def _with_previous(
+        self, memory: Any, evidence: list[Evidence], previous: Sequence[int]
+    ) -> list[Evidence]:
+        mems = get_memories(memory.store.reader(), list(previous))
+        first = [Evidence.from_memory(m) for m in mems if m.status == OK and not m.derived]
+        seen = {e.memory_id for e in first}
+        return (first + [e for e in evidence if e.memory_id not in seen])[: max(self.k, len(first))]
 
     def _cancelled(self, cid: int, text: str, timings: dict[str, float], t0: float) -> Answer:
         # The question stays in the conversation; a stopped answer is not kept.
@@ -454,7 +571,7 @@ class AssistantService:
         evidence = [
             Evidence.from_memory(m)
             for m in mems
-            if m.status == OK and not m.derived and not _is_question(m)
+            if m.status == OK and not m.derived and not _is_chat_turn(m)
         ][: self.k]
         return evidence, results.filters
 
@@ -474,6 +591,7 @@ class AssistantService:
             source=ev.source,
             app=ev.app,
             title=ev.title,
+            external_id=ev.external_id,
         )
 
     # -- history ------------------------------------------------------------------------------
@@ -494,7 +612,8 @@ class AssistantService:
                 turns.append(PromptTurn(t.text, "", tq.text or t.text, f))
             elif turns:
                 last = turns[-1]
-                turns[-1] = PromptTurn(last.question, t.text, last.query, last.filters)
+                cited = tuple(c.memory_id for c in t.citations)
+                turns[-1] = PromptTurn(last.question, t.text, last.query, last.filters, cited)
         self._turns[cid] = turns[-8:]
         return list(self._turns[cid])
 
@@ -535,6 +654,9 @@ class AssistantService:
                     author=ME,
                     conversation=str(cid),
                     external_id=ext,
+                    # The chat's own turns are not memories search or answers draw on (the user
+                    # can save one as a note: save_turn).
+                    derived=True,
                 )
             ],
             in_transaction=lambda conn, _r: conn.execute(
@@ -588,9 +710,9 @@ class AssistantService:
         rows = conn.execute(
             "SELECT c.id, c.title, c.updated_at, "
             "(SELECT count(*) FROM memories m WHERE m.kind = ? AND m.conversation = "
-            "CAST(c.id AS TEXT) AND m.derived = 0 AND m.hidden = 0) "
+            "CAST(c.id AS TEXT) AND m.author = ? AND m.hidden = 0) "
             "FROM conversations c ORDER BY c.updated_at DESC, c.id DESC",
-            (CHAT,),
+            (CHAT, ME),
         ).fetchall()
         return [ConversationSummary(int(i), str(t), float(u), int(n)) for i, t, u, n in rows]
 
@@ -600,14 +722,14 @@ class AssistantService:
         self._memory()
         conn = self.services.store.reader()
         rows = conn.execute(
-            "SELECT id, text, time, derived FROM memories WHERE kind = ? AND conversation = ? "
+            "SELECT id, text, time, author FROM memories WHERE kind = ? AND conversation = ? "
             "AND hidden = 0 ORDER BY time, id",
             (CHAT, str(int(conversation_id))),
         ).fetchall()
         turns: list[Turn] = []
-        for mid, text, t, derived in rows:
-            if not derived:
-                turns.append(Turn("user", text, float(t), []))
+        for mid, text, t, author in rows:
+            if author == ME:
+                turns.append(Turn("user", text, float(t), [], int(mid)))
                 continue
             cites = conn.execute(
                 "SELECT memory_id, position FROM citations WHERE answer_id = ? ORDER BY position",
@@ -623,12 +745,34 @@ class AssistantService:
                     source=m.kind,
                     app=m.app,
                     title=m.title,
+                    external_id=m.external_id,
                 )
                 for cited, pos in cites
                 if (m := mems.get(int(cited))) is not None
             ]
-            turns.append(Turn("assistant", text, float(t), citations))
+            turns.append(Turn("assistant", text, float(t), citations, int(mid)))
         return turns
+
+    def save_turn(self, memory_id: int) -> int:
+        """Keep a chat turn as a memory of its own (a note with the same text and time), so
+        that search and answers can draw on it. Returns the new memory's id."""
+        from core.types import NOTE, NewMemory
+
+        memory = self._memory()
+        conn = self.services.store.reader()
+        row = conn.execute(
+            "SELECT text, time, external_id FROM memories WHERE id = ? AND kind = ? AND hidden = 0",
+            (int(memory_id), CHAT),
+        ).fetchone()
+        if row is None or not str(row[2] or "").startswith(
+            (_QUESTION_ID_PREFIX, _ANSWER_ID_PREFIX)
+        ):
+            raise BadInput("That chat message no longer exists.")
+        text = re.sub(r"\s*\[\d+\]", "", str(row[0])).strip()
+        report = memory.add_many([NewMemory(kind=NOTE, text=text, time=float(row[1]))])
+        if not report.ids:
+            raise BadInput("That message is already saved as a memory.")
+        return int(report.ids[0])
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Erase its questions and answers (through erasure: rows, FTS, vectors, index) and the

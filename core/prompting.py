@@ -73,6 +73,7 @@ class Evidence:
     author: str | None = None
     conversation: str | None = None
     domain: str | None = None
+    external_id: str | None = None  # the source's own id (a chat export's message id ...)
 
     @classmethod
     def from_memory(cls, m: Memory) -> Evidence:
@@ -86,6 +87,7 @@ class Evidence:
             author=m.author,
             conversation=m.conversation,
             domain=m.domain,
+            external_id=m.external_id,
         )
 
 
@@ -97,6 +99,7 @@ class Turn:
     answer: str
     query: str = ""
     filters: SearchFilters | None = None
+    cited: tuple[int, ...] = ()  # memory ids the answer cited ("that invoice" refers to them)
 
 
 @dataclass(slots=True)

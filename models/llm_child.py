@@ -47,7 +47,80 @@ _CHATML = (
     "{{ message['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_ALWAYS_STOP = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"]
+_ALWAYS_STOP = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<end_of_turn>", "<|end|>"]
+
+# Templates by architecture, for a GGUF that carries none of its own (llama.cpp reads the
+# model's own one from its metadata, tokenizer.chat_template, which always wins).
+_GEMMA = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+    "{% if message['role'] == 'system' %}<start_of_turn>user\n{{ message['content'] }}\n\n"
+    "{% else %}{% if not loop.first and messages[loop.index0 - 1]['role'] == 'system' %}"
+    "{{ message['content'] }}<end_of_turn>\n{% else %}<start_of_turn>{{ role }}\n"
+    "{{ message['content'] }}<end_of_turn>\n{% endif %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+_LLAMA3 = (
+    "{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}"
+    "<|end_header_id|>\n\n{{ message['content'] }}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+_LLAMA2 = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}"
+    "[INST] <<SYS>>\n{{ message['content'] }}\n<</SYS>>\n\n"
+    "{% elif message['role'] == 'user' %}{% if loop.first %}[INST] {% endif %}"
+    "{{ message['content'] }} [/INST]{% else %} {{ message['content'] }}{{ eos_token }}"
+    "{% if not loop.last %}[INST] {% endif %}{% endif %}{% endfor %}"
+)
+_MISTRAL = (
+    "{{ bos_token }}{% set sys = namespace(text='') %}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set sys.text = message['content'] + '\n\n' %}"
+    "{% elif message['role'] == 'user' %}[INST] {{ sys.text }}{{ message['content'] }} [/INST]"
+    "{% set sys.text = '' %}{% else %}{{ message['content'] }}{{ eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+_PHI3 = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def fallback_template(metadata: dict[str, str], has_token: Any = lambda _t: False) -> str:
+    """The chat template for a GGUF without one of its own, chosen by its architecture (and,
+    for Llama, by which special tokens its vocabulary has): Gemma, Llama 3, Llama 2, Mistral,
+    Phi-3, else ChatML (Qwen, SmolLM and many others)."""
+    arch = str(metadata.get("general.architecture", "")).lower()
+    name = " ".join(str(metadata.get(k, "")) for k in ("general.name", "general.basename")).lower()
+    if arch.startswith("gemma"):
+        return _GEMMA
+    if arch.startswith("phi3") or "phi-3" in name or "phi3" in name:
+        return _PHI3
+    if arch == "llama":
+        if has_token("<|start_header_id|>") or "llama-3" in name or "llama 3" in name:
+            return _LLAMA3
+        if "mistral" in name or "mixtral" in name:
+            return _MISTRAL
+        if "llama-2" in name or "llama 2" in name:
+            return _LLAMA2
+    if arch in ("mistral", "mixtral"):
+        return _MISTRAL
+    return _CHATML
+
+
+_INSTRUCT = re.compile(r"instruct|chat|\bit\b|-it\b|_it\b|\bsft\b|\bdpo\b|assistant", re.I)
+
+
+def looks_like_base_model(metadata: dict[str, str], path: str) -> bool:
+    """A base (not instruction-tuned) model: no chat template of its own and nothing in its
+    name or file name saying instruct/chat/it. Such a model continues text rather than
+    answering (Gemma-3-270M base echoes the prompt header)."""
+    if metadata.get("tokenizer.chat_template"):
+        return False
+    words = " ".join(
+        [str(metadata.get(k, "")) for k in ("general.name", "general.basename", "general.finetune")]
+        + [Path(path).name]
+    )
+    return not _INSTRUCT.search(words)
 
 
 class _Protocol:
@@ -124,7 +197,13 @@ class _Model:
         self.path = path
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+        meta = {str(k): str(v) for k, v in (llm.metadata or {}).items()}
+        self.own_template = bool(meta.get("tokenizer.chat_template"))
+        self.base_model = looks_like_base_model(meta, path)
+        self.architecture = meta.get("general.architecture", "")
+        template = meta.get("tokenizer.chat_template") or fallback_template(
+            meta, lambda t: self._has_token(t)
+        )
         eos_id = llm.token_eos()
         bos_id = llm.token_bos()
         self.eos_text = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
@@ -133,6 +212,12 @@ class _Model:
             self.formatter = Jinja2ChatFormatter(template, self.eos_text, bos_text)
         except Exception:  # a template jinja cannot compile: fall back to ChatML
             self.formatter = Jinja2ChatFormatter(_CHATML, self.eos_text, bos_text)
+
+    def _has_token(self, text: str) -> bool:
+        try:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) == 1
+        except Exception:
+            return False
 
     def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         slotted = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
@@ -387,6 +472,9 @@ def main() -> int:
                         "load_s": round(time.perf_counter() - t0, 4),
                         "n_ctx": model.llm.n_ctx(),
                         "model_path": model.path,
+                        "own_template": model.own_template,
+                        "base_model": model.base_model,
+                        "architecture": model.architecture,
                     }
                 )
             elif op == "generate":

@@ -435,6 +435,7 @@ class LlmHost:
         child_stderr: bool = False,
     ) -> None:
         self._config = config  # None: the default model, resolved on first need
+        self._model_info: dict[str, Any] = {}  # what the loaded model's file says (model_info)
         self._hang_timeout = hang_timeout_s
         self._first_token_timeout = first_token_timeout_s
         self._load_timeout = load_timeout_s
@@ -604,6 +605,12 @@ class LlmHost:
                 "model in Settings → Models."
             ) from None
         if reply["type"] == "loaded":
+            self._model_info = {
+                "path": cfg.path,
+                "own_template": bool(reply.get("own_template", True)),
+                "base_model": bool(reply.get("base_model", False)),
+                "architecture": str(reply.get("architecture") or ""),
+            }
             return float(reply.get("load_s", 0.0))
         if reply["type"] == "exit":
             detail = "the model process stopped while loading it"
@@ -964,6 +971,12 @@ class LlmHost:
         with self._cond:
             cfg = self._loaded or self._config
             return cfg.n_ctx if cfg else DEFAULT_N_CTX
+
+    def model_info(self) -> dict[str, Any]:
+        """What the loaded model's file says about it: its architecture, whether it carries its
+        own chat template (else one is chosen by architecture) and whether it looks like a
+        base model (not instruction-tuned: it continues text instead of answering)."""
+        return dict(self._model_info)
 
     def test_model(self, max_tokens: int = 48) -> ModelTest:
         """Load the configured model if needed and time a short answer."""

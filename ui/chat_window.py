@@ -299,6 +299,7 @@ class AnswerBubble(QFrame):
     """One answer: streamed text, then citation chips, a note line and Copy."""
 
     open_citation = Signal(int)  # memory id
+    save_turn = Signal(int)  # the stored answer's memory id
 
     def __init__(self, now: Callable[[], float]) -> None:
         super().__init__()
@@ -333,7 +334,16 @@ class AnswerBubble(QFrame):
         self.copy_button.setToolTip("Copy the answer")
         self.copy_button.clicked.connect(self.copy)
         self.copy_button.hide()
+        self.save_button = QPushButton("Save as memory")
+        self.save_button.setObjectName("link")
+        self.save_button.setToolTip(
+            "Keep this answer as a memory of its own (chat answers are not memories otherwise)"
+        )
+        self.save_button.clicked.connect(self._save)
+        self.save_button.hide()
+        self.saved_id: int | None = None
         foot.addStretch(0)
+        foot.addWidget(self.save_button)
         foot.addWidget(self.copy_button)
         layout.addLayout(foot)
         self.chip_buttons: list[QPushButton] = []
@@ -374,6 +384,16 @@ class AnswerBubble(QFrame):
         self.chips.setColumnStretch(CHIPS_PER_ROW, 1)
         self.chips_box.setVisible(bool(self.citations))
         self.set_text(self.text)  # [n] in the text become clickable now that they are known
+
+    def set_saveable(self, memory_id: int | None) -> None:
+        self.saved_id = memory_id
+        self.save_button.setVisible(memory_id is not None and self.state != "not_found")
+
+    def _save(self) -> None:
+        if self.saved_id is not None:
+            self.save_turn.emit(self.saved_id)
+            self.save_button.setText("Saved")
+            self.save_button.setEnabled(False)
 
     def _cite(self, n: int) -> None:
         for c in self.citations:
@@ -725,6 +745,7 @@ class ChatPanel(QWidget):
         self.transcript.add(QuestionBubble(question), mine=True)
         bubble = AnswerBubble(self.now)
         bubble.open_citation.connect(self.open_memory)
+        bubble.save_turn.connect(self.save_turn)
         self.transcript.add(bubble, mine=False)
         self._current = bubble
         self._stream = []
@@ -800,7 +821,9 @@ class ChatPanel(QWidget):
                 bubble.set_state("stopped", "Stopped")
             self._set_status("Stopped.", "ready")
         else:
-            bubble.set_text(answer.text)
+            detail = str(getattr(answer, "detail", "") or "").strip()
+            # The short answer with its citations first; the sentence it rests on after it.
+            bubble.set_text(answer.text + (f"\n\n“{detail}”" if detail else ""))
             bubble.set_citations(answer.citations)
             total = answer.timings.get("total_ms", 0.0) / 1000
             if answer.not_found:
@@ -809,6 +832,7 @@ class ChatPanel(QWidget):
                 n = len(answer.citations)
                 sources = f"{n} source{'s' if n != 1 else ''}" if n else "no sources cited"
                 bubble.set_state("done", f"{sources} · {total:.1f} s")
+                bubble.set_saveable(getattr(answer, "answer_memory_id", None))
             self._set_status(STATUS_TEXT["ready"], "ready")
         self._model_state = ""
         self.reload_history()
@@ -916,6 +940,19 @@ class ChatPanel(QWidget):
         )
 
     # -- citations -----------------------------------------------------------------------------
+    def save_turn(self, memory_id: int) -> None:
+        """Keep a chat answer as a memory (a note) that search and answers can draw on."""
+        service = self.assistant()
+        if service is None:
+            return
+        self.tasks.run(
+            lambda: service.save_turn(memory_id),
+            lambda _mid: self._set_status("Saved as a memory.", "ready"),
+            lambda err: self._set_status(
+                str(err) if isinstance(err, UserFacingError) else "Could not save it.", "error"
+            ),
+        )
+
     def open_memory(self, memory_id: int) -> MemoryViewer:
         viewer = MemoryViewer(
             self.memory, self.media, self.tasks, memory_id, None, self.window(), self.now

@@ -92,6 +92,12 @@ class ModelsBox(QGroupBox):
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Model status")
         outer.addWidget(self.message)
+        self.info = QLabel()
+        self.info.setObjectName("hint")
+        self.info.setWordWrap(True)
+        self.info.setAccessibleName("Model file")
+        self.info.hide()
+        outer.addWidget(self.info)
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -183,8 +189,28 @@ class ModelsBox(QGroupBox):
             name = Path(path).name or "the bundled model"
             self.message.setText(f"In use: {name} (loaded in {float(load_s):.1f} s).")  # type: ignore[arg-type]
             self.services.announce(_settings_changed())
+            # How fast it runs here, measured on first use, and what its file says about it.
+            self.run_test()
 
         self.tasks.run(lambda: assistant.set_model(path, n_ctx, n_threads), done, self._refused)
+
+    def _show_info(self, info: object) -> None:
+        if not isinstance(info, dict) or not info:
+            return
+        arch = str(info.get("architecture") or "unknown")
+        lines = [
+            "Chat template: the model's own."
+            if info.get("own_template")
+            else f"Chat template: none in the file; the {arch} one is used."
+        ]
+        if info.get("base_model"):
+            lines.append(
+                "This looks like a base model (not instruction-tuned): it continues text "
+                "instead of answering. Choose an instruct or chat GGUF, or use the bundled model."
+            )
+            self._show_error(lines[-1])
+        self.info.setText(lines[0])
+        self.info.setVisible(True)
 
     def run_test(self) -> None:
         assistant = self._assistant()
@@ -195,10 +221,13 @@ class ModelsBox(QGroupBox):
         def done(result: Any) -> None:
             self._end()
             self.message.setText(
-                f"{Path(result.model_path).name}: {result.tokens_per_s:.1f} tokens/s, first "
-                f"token after {result.first_token_s:.2f} s"
+                f"{Path(result.model_path).name}: {result.tokens_per_s:.1f} tokens/s here, "
+                f"first token after {result.first_token_s:.2f} s"
                 + (f", loaded in {result.load_s:.1f} s." if result.load_s > 0.05 else ".")
             )
+            info = getattr(assistant, "model_info", None)
+            if callable(info):
+                self.tasks.run(info, self._show_info, lambda _e: None)
 
         self.tasks.run(assistant.test_model, done, self._failed)
 

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def answer_json(ans: Answer) -> dict[str, Any]:
     return {
         "answer": ans.text,
+        "detail": ans.detail,
+        "kind": ans.kind,
         "not_found": ans.not_found,
         "cancelled": ans.cancelled,
         "conversation_id": ans.conversation_id,
@@ -39,6 +41,7 @@ def answer_json(ans: Answer) -> dict[str, Any]:
                 "source": c.source,
                 "app": c.app,
                 "title": c.title,
+                "external_id": c.external_id,
             }
             for c in ans.citations
         ],
@@ -75,6 +78,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any] | None:
     if ans.text.strip() != raw:
         # The checked answer differs (an invention replaced, a citation added or removed).
         out.write(f"\nChecked answer: {ans.text}\n")
+    if ans.detail and ans.detail not in raw:
+        out.write(f"  “{ans.detail}”\n")  # the sentence the answer rests on
     if ans.citations:
         out.write("\nSources:\n")
         for c in ans.citations:

@@ -46,8 +46,20 @@ def host() -> FakeHost:
 
 @pytest.fixture
 def assistant(services: Services, host: FakeHost) -> AssistantService:
+    """The assistant with a model that phrases (as a model the user chose does): the extracted
+    answer first, the model's checked sentence after it."""
     services.llm_host = host
     assert services.assistant is not None
+    services.assistant.phrase_with_model = True
+    return services.assistant
+
+
+@pytest.fixture
+def extractive(services: Services, host: FakeHost) -> AssistantService:
+    """The assistant as with the bundled 135M model: answers by extraction alone."""
+    services.llm_host = host
+    assert services.assistant is not None
+    services.assistant.phrase_with_model = False
     return services.assistant
 
 
@@ -98,12 +110,16 @@ def test_factual_question_cites_the_right_memory(
     tokens: list[str] = []
     ans = ask(assistant, "Where did Ana move to?", tokens=tokens)
     assert not ans.not_found and not ans.cancelled
-    assert "Lisbon" in ans.text
+    assert ans.text == "Lisbon [1]" and ans.kind == "place"
+    assert ans.detail == "Ana moved to Lisbon."  # the model's sentence, checked, after it
     assert [c.memory_id for c in ans.citations] == [facts["ana"]]
     c = ans.citations[0]
     assert f"[{c.n}]" in ans.text and "Lisbon" in c.snippet and c.source == "import:jsonl"
     assert "\x02" not in c.snippet
-    assert "".join(tokens).startswith("Ana moved to Lisbon")
+    # The extracted answer is shown before the model writes.
+    assert "".join(tokens).startswith("Lisbon [1]")
+    assert "Ana moved to Lisbon" in "".join(tokens)
+    assert ans.timings["first_words_ms"] <= ans.timings["first_token_ms"]
     for key in ("retrieval_ms", "first_token_ms", "total_ms"):
         assert ans.timings[key] >= 0
     # The prompt held the memory as quoted data, and the question last.
@@ -122,13 +138,13 @@ def test_question_and_answer_are_stored(
         "SELECT id, author, derived FROM memories WHERE kind = ? AND conversation = ? ORDER BY id",
         (CHAT, str(ans.conversation_id)),
     ).fetchall()
-    assert [(r[1], r[2]) for r in q_rows] == [("me", 0), ("Mnemo", 1)]
+    assert [(r[1], r[2]) for r in q_rows] == [("me", 1), ("Mnemo", 1)]
     assert ans.answer_memory_id == q_rows[1][0]
-    # The question is a searchable chat memory; the answer is derived: not in default search.
+    # The chat's own turns are not memories: neither shows in default search.
     found = [h.id for h in memory.search("Where did Ana move", None, 20).hits]
-    assert q_rows[0][0] in found
+    assert q_rows[0][0] not in found
     assert ans.answer_memory_id not in found
-    with_derived = memory.search("Ana moved Lisbon", SearchFilters(include_derived=True), 20)
+    with_derived = memory.search("Lisbon", SearchFilters(include_derived=True), 20)
     assert ans.answer_memory_id in [h.id for h in with_derived.hits]
     cites = conn.execute(
         "SELECT memory_id, position FROM citations WHERE answer_id = ?", (ans.answer_memory_id,)
@@ -180,7 +196,9 @@ def test_model_invention_becomes_not_found(
 ) -> None:
     host.reply = lambda _m: "Ana moved to Tokyo in 1999 [1]."
     ans = ask(assistant, "Where did Ana move to?")
-    assert ans.not_found and ans.citations == []
+    # The invented place and year are in no memory: not shown; the extracted answer stays.
+    assert ans.text == "Lisbon [1]" and ans.detail == ""
+    assert [c.memory_id for c in ans.citations] == [facts["ana"]]
 
 
 def test_quarantined_and_derived_memories_are_not_evidence(
@@ -257,6 +275,7 @@ def test_follow_up_uses_the_conversation(
     assert [c.memory_id for c in second.citations] == [facts["ana"]]
     # A new service (after unlock) rebuilds the history from the store.
     fresh = AssistantService(services, lambda: host)
+    fresh.phrase_with_model = True
     ask(fresh, "and what about it?", first.conversation_id)
     assert "Earlier question: and what about it?" in host.prompts[-1][-1]["content"]
     assert [s.turns for s in fresh.conversations()] == [3]
@@ -289,12 +308,12 @@ def test_cancel_stops_within_a_second(
     assert ans.cancelled and ans.answer_memory_id is None
     assert 0 < len(tokens) < 200
     assert ans.timings["total_ms"] < 400 + 1000
-    derived = (
+    answers = (
         services.store.reader()
-        .execute("SELECT count(*) FROM memories WHERE derived = 1")
+        .execute("SELECT count(*) FROM memories WHERE derived = 1 AND author = 'Mnemo'")
         .fetchone()
     )
-    assert derived == (0,)  # a stopped answer is not kept
+    assert answers == (0,)  # a stopped answer is not kept
 
 
 def test_lock_stops_a_running_answer(
@@ -458,7 +477,60 @@ def test_an_answer_that_starts_copying_quoted_memories_is_cut_there(
     host.honor_stop = True
     services.llm_host = host
     assert services.assistant is not None
+    services.assistant.phrase_with_model = True
     add(services, "Invoice #4411 from Hetzner: total 23.80 EUR, due 30 November.")
     ans = ask(services.assistant, "How much was the Hetzner invoice?")
-    assert ans.text == "The Hetzner invoice is 23.80 EUR [1]."
+    assert ans.text == "23.80 EUR [1]"
+    assert ans.detail == "The Hetzner invoice is 23.80 EUR."
     assert ans.timings["tokens"] == 7  # the words of the answer, none of the copy
+
+
+def test_the_bundled_model_answers_by_extraction_alone(
+    extractive: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    tokens: list[str] = []
+    ans = ask(extractive, "Where did Ana move to?", tokens=tokens)
+    assert ans.text == "Lisbon [1]" and not ans.not_found
+    assert [c.memory_id for c in ans.citations] == [facts["ana"]]
+    assert "Lisbon" in ans.detail  # the memory's own sentence
+    assert host.prompts == []  # the model was not needed
+    assert tokens == ["Lisbon [1]"]
+    assert ans.timings["extract_ms"] < 500
+
+
+def test_no_supporting_memory_is_not_found_naming_the_nearest(
+    extractive: AssistantService, facts: dict[str, int]
+) -> None:
+    ans = ask(extractive, "Where did Bruno move to?")
+    assert ans.not_found
+    assert ans.text.startswith("Nothing in your memories answers")
+    assert "the closest is [1]" in ans.text
+    assert len(ans.citations) == 1  # the nearest memory, named
+
+
+def test_invoice_follow_up_is_about_the_previous_answers_invoice(
+    services: Services, extractive: AssistantService
+) -> None:
+    hetzner = add(services, "Invoice #4411 from Hetzner: total 23.80 EUR, due 30 November 2026.")
+    add(services, "Invoice from Ionos: total 9.00 EUR, due 2 December 2026.", 4)
+    first = ask(extractive, "When is the Hetzner invoice due?")
+    assert first.text == "30 November 2026 [1]"
+    assert [c.memory_id for c in first.citations] == [hetzner]
+    second = ask(extractive, "What is the amount on that invoice?", first.conversation_id)
+    assert second.text == "23.80 EUR [1]"
+    assert [c.memory_id for c in second.citations] == [hetzner]
+    # A new question in the same conversation does not get the previous answer again.
+    third = ask(extractive, "How much was the Ionos invoice?", first.conversation_id)
+    assert third.text == "9.00 EUR [1]"
+
+
+def test_a_saved_chat_turn_becomes_a_memory(
+    services: Services, extractive: AssistantService, facts: dict[str, int]
+) -> None:
+    ans = ask(extractive, "Where did Ana move to?")
+    assert ans.answer_memory_id is not None
+    mid = extractive.save_turn(ans.answer_memory_id)
+    memory = services.require_memory()
+    assert mid in [h.id for h in memory.search("Lisbon", None, 20).hits]
+    with pytest.raises(BadInput):
+        extractive.save_turn(facts["ana"])  # not a chat turn

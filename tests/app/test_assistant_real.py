@@ -67,6 +67,10 @@ def assistant(services: Services, host: LlmHost) -> Iterator[AssistantService]:
     ]
     services.require_memory().add(items)
     assert services.assistant is not None
+    # The model phrases after the extracted answer, as a model the user chose would: these
+    # tests are about the real model process (the bundled model alone answers by extraction,
+    # see test_the_bundled_model_is_not_needed_for_an_extracted_answer).
+    services.assistant.phrase_with_model = True
     yield services.assistant
     services.llm_host = None  # the module's host outlives this store
 
@@ -90,6 +94,16 @@ def test_factual_question_is_answered_with_the_right_citation(
     assert ids_by_text(services)["Tom"] in [c.memory_id for c in ans.citations]
     assert streamed and ans.timings["first_token_ms"] > 0
     assert ans.answer_memory_id is not None
+
+
+def test_the_bundled_model_is_not_needed_for_an_extracted_answer(
+    services: Services, assistant: AssistantService, host: LlmHost
+) -> None:
+    assistant.phrase_with_model = None  # as configured: the bundled model
+    ans = ask(assistant, "How much was the Hetzner invoice?")
+    assert ans.text == "23.80 EUR [1]" and not ans.not_found
+    assert "generation_ms" not in ans.timings
+    assert ans.timings["extract_ms"] < 500  # on two idle cores; the bar is 0.5 s
 
 
 def test_no_evidence_gets_an_honest_not_found(assistant: AssistantService) -> None:
@@ -124,9 +138,12 @@ def test_killed_model_mid_answer_then_the_next_question_is_answered(
     pid = host.child_pid
     assert pid is not None
     killed: list[int] = []
+    pieces: list[str] = []
 
-    def on_token(_t: str) -> None:
-        if not killed:
+    def on_token(t: str) -> None:
+        pieces.append(t)
+        # The first piece is the extracted answer; the model's first token comes after it.
+        if len(pieces) == 2 and not killed:
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
 
@@ -190,9 +207,9 @@ def test_ask_json_as_a_process(tmp_path: Path) -> None:
     assert "8:42" in doc["answer"] and doc["not_found"] is False
     assert tom in [c["id"] for c in doc["citations"]]
     cite = next(c for c in doc["citations"] if c["id"] == tom)
-    assert set(cite) >= {"n", "id", "snippet", "time", "source", "app"}
+    assert set(cite) >= {"n", "id", "snippet", "time", "source", "app", "external_id"}
     assert f"[{cite['n']}]" in doc["answer"]
-    for key in ("retrieval_ms", "first_token_ms", "total_ms"):
+    for key in ("retrieval_ms", "extract_ms", "first_words_ms", "total_ms"):
         assert doc["timings"][key] > 0
     assert isinstance(doc["conversation_id"], int)
 

@@ -1,8 +1,8 @@
 """The real app on a fresh virtual display answers from an imported chat: a JSONL chat imported
 with the CLI, the store unlocked by typing, a question asked on the Chat page (Ctrl+J), the
 answer streamed by the real model; its citation chip opens the memory viewer. The store then
-holds the question as a chat memory and the answer as a derived memory citing the imported
-message."""
+holds the question and the answer as derived chat memories (not evidence, not in search), the
+answer citing the imported message."""
 
 from __future__ import annotations
 
@@ -61,6 +61,31 @@ def chip_centre(png: Path) -> tuple[int, int] | None:
     return (min(xs) + max(xs)) // 2, (top + max(p[1] for p in row)) // 2
 
 
+def start_app(env: dict[str, str], data: Path) -> subprocess.Popen[str]:
+    """The real app on the test display, its output kept for the Traceback check."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def unlock_and_open_chat(env: dict[str, str], timeout: float = 60) -> None:
+    """Type the passphrase into the unlock window, then open the Chat page (Ctrl+J)."""
+    gate = wait_window(env, "Unlock Mnemo", timeout=timeout)
+    xdo(env, "windowfocus", "--sync", gate)
+    xdo(env, "type", "--delay", "5", PASSPHRASE)
+    xdo(env, "key", "Return")
+    main = wait_window(env, "^Mnemo$", timeout=timeout)
+    time.sleep(1.0)
+    xdo(env, "windowfocus", "--sync", main)
+    xdo(env, "key", "ctrl+j")
+    time.sleep(1.0)
+
+
 def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_path: Path) -> None:
     env = display
     data = tmp_path / "data"
@@ -97,24 +122,9 @@ def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_pat
     conn = connect(data / "mnemo.db", key)
     (passport,) = conn.execute("SELECT id FROM memories WHERE external_id LIKE 'm1#%'").fetchone()
 
-    app = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    app = start_app(env, data)
     try:
-        gate = wait_window(env, "Unlock Mnemo", timeout=40)
-        xdo(env, "windowfocus", "--sync", gate)
-        xdo(env, "type", "--delay", "5", PASSPHRASE)
-        xdo(env, "key", "Return")
-        main = wait_window(env, "^Mnemo$", timeout=40)
-        time.sleep(1.0)
-        xdo(env, "windowfocus", "--sync", main)
-        xdo(env, "key", "ctrl+j")
-        time.sleep(1.0)
+        unlock_and_open_chat(env)
         xdo(env, "type", "--delay", "5", QUESTION)
         xdo(env, "key", "Return")
 
@@ -128,13 +138,16 @@ def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_pat
             assert app.poll() is None, app.stdout.read() if app.stdout else ""
             time.sleep(0.5)
             answer = conn.execute(
-                "SELECT id, text, conversation FROM memories WHERE kind = 'chat' AND derived = 1"
+                "SELECT id, text, conversation FROM memories WHERE kind = 'chat' "
+                "AND author = 'Mnemo'"
             ).fetchone()
         answer_id, answer_text, conversation = answer
         question = conn.execute(
-            "SELECT text, author, conversation FROM memories WHERE kind = 'chat' AND derived = 0"
+            "SELECT text, author, conversation, derived FROM memories WHERE kind = 'chat' "
+            "AND author = 'me'"
         ).fetchall()
-        assert question == [(QUESTION, "me", conversation)]
+        # The chat's own turns are kept for the conversation, but are not memories (derived).
+        assert question == [(QUESTION, "me", conversation, 1)]
         cited = [
             r[0]
             for r in conn.execute(

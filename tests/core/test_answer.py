@@ -1,0 +1,157 @@
+"""core.answer: question kinds, deterministic spans from the supporting memory, abstention
+naming the nearest memory, and the support check on phrased answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.answer import (
+    AMOUNT,
+    DATE,
+    DURATION,
+    LIST,
+    NUMBER,
+    PERSON,
+    PLACE,
+    TIME,
+    WHAT,
+    YESNO,
+    classify,
+    extract,
+    not_found_text,
+    spans_supported,
+)
+from core.prompting import Evidence
+
+
+def t(y: int, m: int, d: int, h: int = 12) -> float:
+    return datetime(y, m, d, h, tzinfo=UTC).timestamp()
+
+
+def ev(i: int, text: str, when: float, author: str | None = None) -> Evidence:
+    return Evidence(memory_id=i, text=text, time=when, source="chat", author=author)
+
+
+@pytest.mark.parametrize(
+    ("q", "kind"),
+    [
+        ("When did Melanie sign up for a pottery class?", DATE),
+        ("What year did she move?", DATE),
+        ("What time does the train to Lyon leave?", TIME),
+        ("How long has Caroline had her friends?", DURATION),
+        ("How long ago was her birthday?", DURATION),
+        ("How much was the Hetzner invoice?", AMOUNT),
+        ("What is the marketing budget for Q4?", AMOUNT),
+        ("How many kids does she have?", NUMBER),
+        ("Who gave her the necklace?", PERSON),
+        ("Where did Ana move to?", PLACE),
+        ("Did Melanie go camping?", YESNO),
+        ("What activities does Melanie do?", LIST),
+        ("What did Caroline research?", WHAT),
+    ],
+)
+def test_classify(q: str, kind: str) -> None:
+    assert classify(q) == kind
+
+
+CONV = [
+    ev(1, "I signed up for a pottery class yesterday. Can't wait!", t(2023, 7, 3), "Melanie"),
+    ev(2, "Nice! I went to the support group last week, it was great.", t(2023, 6, 9), "Caroline"),
+    ev(3, "We painted a sunrise back in 2022, on the lake.", t(2023, 5, 8), "Melanie"),
+    ev(4, "Researching adoption agencies lately, it's my dream.", t(2023, 5, 25), "Caroline"),
+]
+
+
+def test_when_gives_the_event_date_not_the_message_date() -> None:
+    ex = extract("When did Melanie sign up for a pottery class?", CONV, UTC)
+    assert (ex.text, ex.cited, ex.kind) == ("2 July 2023", [1], DATE)
+    assert "pottery" in ex.sentence
+
+
+def test_when_keeps_the_precision_of_the_evidence() -> None:
+    assert extract("When did Caroline go to the support group?", CONV, UTC).text == (
+        "the week before 9 June 2023"
+    )
+    assert extract("When did Melanie paint a sunrise?", CONV, UTC).text == "2022"
+
+
+def test_without_a_time_word_the_memory_own_day_is_the_answer() -> None:
+    evs = [ev(7, "I just finished my first marathon!", t(2023, 8, 20), "Jon")]
+    assert extract("When did Jon run a marathon?", evs, UTC).text == "20 August 2023"
+
+
+def test_description_is_the_part_of_the_sentence_that_is_not_the_question() -> None:
+    ex = extract("What did Caroline research?", CONV, UTC)
+    assert ex.text == "adoption agencies" and ex.cited == [4]
+
+
+def test_amount_is_the_memory_amount_never_another() -> None:
+    evs = [ev(9, "Marketing Q4 $90,975", t(2026, 10, 1)), ev(10, "Sales Q3 $12,000", t(2026, 7, 1))]
+    ex = extract("What is the marketing budget for Q4?", evs, UTC)
+    assert (ex.text, ex.cited) == ("$90,975", [9])
+
+
+def test_time_and_count_and_place_and_person() -> None:
+    evs = [
+        ev(1, "Tom: the train to Lyon leaves at 8:42", t(2026, 3, 1), "Tom"),
+        ev(2, "We adopted 3 cats this spring.", t(2026, 4, 1), "Ana"),
+        ev(3, "Ana: we finally moved to Lisbon, near the river", t(2026, 3, 2), "Ana"),
+        ev(4, "My sister Joana gave me this necklace.", t(2026, 3, 3), "Ana"),
+    ]
+    assert extract("What time does the train to Lyon leave?", evs, UTC).text == "8:42"
+    assert extract("How many cats did Ana adopt?", evs, UTC).text == "3"
+    assert extract("Where did Ana move to?", evs, UTC).text == "Lisbon"
+    assert extract("Who gave Ana the necklace?", evs, UTC).text == "Joana"
+
+
+def test_a_question_about_someone_else_abstains_naming_the_nearest() -> None:
+    # Caroline researched adoption agencies; asked about Melanie, the answer is not there.
+    ex = extract("What did Melanie research?", CONV, UTC)
+    assert ex.not_found and ex.nearest == 4
+    text = not_found_text(ex, CONV[3], UTC)
+    assert text.startswith("Nothing in your memories answers “What did Melanie research?”")
+    assert "the closest is [1] (25 May 2023)" in text and "adoption agencies" in text
+
+
+def test_a_name_in_no_memory_abstains() -> None:
+    ex = extract(
+        "Where did Bruno move to?", [ev(3, "Ana: we moved to Lisbon", t(2026, 1, 1), "Ana")]
+    )
+    assert ex.not_found and ex.nearest == 3
+
+
+def test_no_evidence_is_not_found_without_nearest() -> None:
+    ex = extract("Where did Ana move to?", [])
+    assert ex.not_found and ex.nearest is None
+    assert not_found_text(ex, None) == "Nothing in your memories answers “Where did Ana move to?”."
+
+
+def test_support_check_on_spans() -> None:
+    budget = [ev(9, "Marketing Q4 $90,975", t(2026, 10, 1))]
+    assert not spans_supported("The marketing budget for Q4 is $25,000 [1].", budget)
+    assert spans_supported("The marketing budget for Q4 is $90,975 [1].", budget)
+    assert spans_supported("it is 90975", budget)
+    ana = [ev(3, "Ana: we finally moved to Lisbon", t(2026, 3, 2), "Ana")]
+    assert spans_supported("Ana moved to Lisbon.", ana, UTC)
+    assert not spans_supported("Ana moved to Tokyo in 1999.", ana, UTC)
+    # A date the memory's words resolve to is supported ("yesterday" in a 3 July message).
+    pottery = [CONV[0]]
+    assert spans_supported("She signed up on 2 July 2023.", pottery, UTC)
+    assert not spans_supported("She signed up on 9 July 2023.", pottery, UTC)
+    assert not spans_supported("anything", [])
+
+
+def test_a_screen_of_many_lines_answers_from_the_line_that_matches() -> None:
+    screen = Evidence(
+        memory_id=5,
+        text="Inbox - billing@hetzner.com\nSubject: Your invoice #4411 from Hetzner Online\n"
+        "Invoice number: 4411\nTotal amount: 23.80 EUR\nPayment due: 30 November 2026",
+        time=t(2026, 12, 6),
+        source="screen",
+        app="thunderbird",
+    )
+    assert extract("When is the Hetzner invoice due?", [screen], UTC).text == "30 November 2026"
+    ex = extract("What is the amount on that invoice?", [screen], UTC)
+    assert (ex.text, ex.sentence) == ("23.80 EUR", "Total amount: 23.80 EUR")
