@@ -196,7 +196,7 @@ def run_conversation(
             s.clock.now = lambda: last_t + 86400.0  # type: ignore[method-assign]
             real_retrieve = assistant._retrieve
             for mode in modes:
-                assistant._retrieve = real_retrieve
+                assistant._retrieve = real_retrieve  # type: ignore[method-assign]
                 state = gold_retriever(assistant) if mode == "gold" else None
                 for qa in qas:
                     rows[mode].append(ask_one(assistant, qa, state, ext_by_id, id_by_ext))

@@ -441,6 +441,12 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
             return str(pick.start.year), 0.9
         if re.search(r"\bwhat\s+month\b|\bwhich\s+month\b", low):
             return f"{pick.start:%B} {pick.start.year}", 0.9
+        # "When does the flight leave?" over "…leaves on Friday at 7:15": the day and the
+        # clock time the same sentence gives with it.
+        sent_off = pick.span_start - c.sentence_offset
+        clock = _TIME_RE.search(c.sentence, max(sent_off, 0))
+        if clock is not None and clock.start() - (sent_off + len(pick.text)) <= 12:
+            return f"{pick.label} at {clock.group(0)}", 0.9
         return pick.label, 0.9
     day = (
         datetime.fromtimestamp(c.ev.time, tz).date()

@@ -77,6 +77,12 @@ def test_when_keeps_the_precision_of_the_evidence() -> None:
     assert extract("When did Melanie paint a sunrise?", CONV, UTC).text == "2022"
 
 
+def test_when_keeps_the_clock_time_the_sentence_gives_with_the_day() -> None:
+    evs = [ev(5, "The dentist appointment is on 12 March 2024 at 10:30, see you.", t(2024, 3, 1))]
+    ex = extract("When is the dentist appointment?", evs, UTC)
+    assert ex.text == "12 March 2024 at 10:30" and ex.cited == [5]
+
+
 def test_without_a_time_word_the_memory_own_day_is_the_answer() -> None:
     evs = [ev(7, "I just finished my first marathon!", t(2023, 8, 20), "Jon")]
     assert extract("When did Jon run a marathon?", evs, UTC).text == "20 August 2023"
