@@ -190,7 +190,7 @@ class ModelsBox(QGroupBox):
             self.message.setText(f"In use: {name} (loaded in {float(load_s):.1f} s).")  # type: ignore[arg-type]
             self.services.announce(_settings_changed())
             # How fast it runs here, measured on first use, and what its file says about it.
-            self.run_test()
+            self.run_test(loaded_s=float(load_s))  # type: ignore[arg-type]
 
         self.tasks.run(lambda: assistant.set_model(path, n_ctx, n_threads), done, self._refused)
 
@@ -212,7 +212,8 @@ class ModelsBox(QGroupBox):
         self.info.setText(lines[0])
         self.info.setVisible(True)
 
-    def run_test(self) -> None:
+    def run_test(self, loaded_s: float | None = None) -> None:
+        """Measure tokens/s here; `loaded_s` (just loaded) stays in the message beside it."""
         assistant = self._assistant()
         if assistant is None or self.busy:
             return
@@ -220,10 +221,11 @@ class ModelsBox(QGroupBox):
 
         def done(result: Any) -> None:
             self._end()
+            load_s = loaded_s if loaded_s is not None else result.load_s
             self.message.setText(
                 f"{Path(result.model_path).name}: {result.tokens_per_s:.1f} tokens/s here, "
                 f"first token after {result.first_token_s:.2f} s"
-                + (f", loaded in {result.load_s:.1f} s." if result.load_s > 0.05 else ".")
+                + (f", loaded in {load_s:.1f} s." if loaded_s is not None or load_s > 0.05 else ".")
             )
             info = getattr(assistant, "model_info", None)
             if callable(info):

@@ -84,13 +84,27 @@ def test_ask_answers_the_flight_question_from_the_honest_lines(
         return f"Your flight leaves on Friday at 7:15 [{hit}]." if hit else NOT_FOUND
 
     services.llm_host = FakeHost(reply)
-    assert services.assistant is not None
-    ans = services.assistant.ask(FLIGHT_QUESTION, None, lambda _t: None, threading.Event())
+    assistant = services.assistant
+    assert assistant is not None
+    # What the answer may rest on (the extracted answer and any model prompt both come from
+    # it): the evidence retrieval hands the assistant.
+    used: list[str] = []
+    real_retrieve = assistant._retrieve
+
+    def retrieve(*args: object, **kwargs: object) -> object:
+        got = real_retrieve(*args, **kwargs)  # type: ignore[arg-type]
+        used.extend(e.text for e in got[0])
+        return got
+
+    assistant._retrieve = retrieve  # type: ignore[assignment,method-assign]
+    ans = assistant.ask(FLIGHT_QUESTION, None, lambda _t: None, threading.Event())
     assert not ans.not_found, ans.text
+    assert "7:15" in ans.text
     assert flight_id in [c.memory_id for c in ans.citations]
-    # Nothing quarantined reached the prompt.
+    # Nothing quarantined reached the evidence (nor any prompt made from it).
     quarantined = [LINES[n][1] for n, (_, status, _) in stored.items() if status == QUARANTINED]
-    evidence = " ".join(seen[-1].values())
+    assert used
+    evidence = " ".join(used) + " ".join(" ".join(b.values()) for b in seen)
     for text in quarantined:
         assert text[:30] not in evidence
 

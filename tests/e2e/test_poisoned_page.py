@@ -132,8 +132,11 @@ def test_poisoned_page_is_quarantined_never_evidence_and_rejected_away(
     assert fact in [e.memory_id for e in evidence]
     assert item.id not in [e.memory_id for e in evidence]
     answer = assistant.ask(QUESTION, None, lambda _t: None, threading.Event())
-    prompt = "\n".join(m["content"] for m in host.prompts[-1]).lower()
-    assert "blue folder" in prompt and "garden" not in prompt
+    # The bundled model is not asked to write answers (they are extracted); what the answer and
+    # any prompt say comes from the benign fact only.
+    said = (answer.text + " " + answer.detail).lower()
+    prompts = " ".join(m["content"] for p in host.prompts for m in p).lower()
+    assert "blue folder" in said + prompts and "garden" not in said + prompts
     assert [c.memory_id for c in answer.citations] == [fact]
 
     # Reject: erased from rows, FTS and every search, and its source's trust falls.
