@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import quote
 
 import sqlcipher3
 
@@ -114,11 +115,17 @@ class _GuardedConnection(sqlcipher3.Connection):
             self._use.release()
 
 
-def connect(path: Path, key: DataKey) -> Connection:
+def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
     """Open `path` with `key`. A file that is not a database under this key is 'damaged'
-    (the passphrase was already checked against the key file)."""
+    (the passphrase was already checked against the key file).
+
+    `read_only` connections (every reader, and the writer until the database is verified) can
+    never change the file: not by a statement, and not by the checkpoint SQLite makes when the
+    last connection closes, which is what keeps a damaged store byte-identical."""
+    target = f"file:{quote(str(path))}?mode=ro" if read_only else str(path)
     conn = sqlcipher3.connect(
-        str(path),
+        target,
+        uri=read_only,
         isolation_level=None,
         check_same_thread=False,
         timeout=BUSY_TIMEOUT_MS / 1000,
@@ -189,8 +196,15 @@ def translate_errors(e: BaseException, path: Path) -> BaseException:
 
 
 def integrity_ok(conn: Connection) -> tuple[bool, str]:
-    rows = conn.execute("PRAGMA quick_check").fetchall()
-    text = "; ".join(str(r[0]) for r in rows)
+    """Read every page: SQLCipher's per-page HMAC turns any changed byte into an error, and
+    quick_check verifies the b-tree structure. A page that fails is reported, not raised."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except DatabaseError as e:
+        if "interrupt" in str(e).lower():
+            raise
+        return False, _short(e)
+    text = "; ".join(str(r[0]) for r in rows[:5])
     return text == "ok", text
 
 
