@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.media import MediaStore
 from core.settings import Settings
 from core.store import Store
-from core.types import HL_START, SearchFilters
+from core.types import HL_START, SearchFilters, SearchResults
 
 if TYPE_CHECKING:
     from app.memory_service import MemoryService
@@ -95,6 +95,27 @@ class Usage:
         }
 
 
+def spec_for_results(results: SearchResults) -> tuple[EraseSpec, list[int]]:
+    """Erase exactly what a search showed: every hit in its order, with the near-identical
+    captures grouped under it (the "+N alike" it shows). Left out, and listed in the spec's
+    ids returned beside the spec, so a preview says so: hits that only resemble the query in meaning, weakly (the
+    filler a search always ends with; nothing of the query is in them)."""
+    ids: list[int] = []
+    left_out: list[int] = []
+    seen: set[int] = set()
+    for hit in results.hits:
+        if HL_START not in hit.snippet and hit.score < QUERY_MIN_SCORE:
+            left_out.append(hit.id)
+            continue
+        for mid in hit.group_ids or [hit.id]:
+            if mid not in seen:
+                seen.add(mid)
+                ids.append(mid)
+    if not results.query.strip():
+        raise BadInput("Type the words to search for; the matching memories are erased.")
+    return EraseSpec(ids=ids), left_out
+
+
 class ErasureService:
     """Alive while unlocked (services.erase). Every method may block: call it off the GUI
     thread."""
@@ -126,8 +147,7 @@ class ErasureService:
     def spec_for_query(
         self, query: str, filters: SearchFilters | None = None, k: int = QUERY_K
     ) -> EraseSpec:
-        """Exactly what a search for `query` shows: every memory its hits stand for (near-
-        identical captures grouped under a hit included)."""
+        """What a search for `query` (with these filters and k) shows; see spec_for_results."""
         if not query.strip():
             raise BadInput("Type the words to search for; the matching memories are erased.")
         memory = self._memory()
@@ -135,17 +155,7 @@ class ErasureService:
             from core.errors import StoreLocked
 
             raise StoreLocked()
-        results = memory.search(query, filters, k)
-        ids: list[int] = []
-        seen: set[int] = set()
-        for hit in results.hits:
-            if HL_START not in hit.snippet and hit.score < QUERY_MIN_SCORE:
-                continue
-            for mid in hit.group_ids or [hit.id]:
-                if mid not in seen:
-                    seen.add(mid)
-                    ids.append(mid)
-        return EraseSpec(ids=ids)
+        return spec_for_results(memory.search(query, filters, k))[0]
 
     def spec_for_last(self, seconds: float) -> EraseSpec:
         now = self.store.now()

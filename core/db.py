@@ -195,6 +195,23 @@ def translate_errors(e: BaseException, path: Path) -> BaseException:
     return e
 
 
+def pages_ok(conn: Connection) -> tuple[bool, str]:
+    """Every page of the database file against its HMAC (SQLCipher's cipher_integrity_check):
+    any byte changed without the key fails here, free pages included. It is what each unlock
+    runs before the first write; at 100k memories (258 MB) it took 2.0-2.2 s of CPU, half of
+    quick_check's 4.0-4.5 s, which adds the b-tree structure (see `integrity_ok`)."""
+    try:
+        rows = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+    except DatabaseError as e:
+        if "interrupt" in str(e).lower():
+            raise
+        return False, _short(e)
+    if not rows:
+        return True, "ok"
+    text = "; ".join(str(r[0]) for r in rows[:3])
+    return False, text + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+
+
 def integrity_ok(conn: Connection) -> tuple[bool, str]:
     """Read every page: SQLCipher's per-page HMAC turns any changed byte into an error, and
     quick_check verifies the b-tree structure. A page that fails is reported, not raised."""

@@ -25,6 +25,7 @@ from core.db import (
     DatabaseError,
     connect,
     integrity_ok,
+    pages_ok,
     transaction,
     translate_errors,
 )
@@ -80,6 +81,7 @@ class _Writer(threading.Thread):
         self._open_rw = open_rw
         self._on_verified = on_verified
         self._stopping = False
+        self.read_only = False  # set when damage is found after the first check
         self.wrote = conn is not None  # a read-write connection was opened
         self.damage: StoreDamaged | None = None
         self.jobs: queue.Queue[tuple[Callable[[Connection], Any], Future[Any], bool] | None] = (
@@ -94,7 +96,7 @@ class _Writer(threading.Thread):
         t0 = time.perf_counter()
         damage: StoreDamaged | None = None
         try:
-            ok, detail = integrity_ok(probe)
+            ok, detail = pages_ok(probe)
             if not ok:
                 damage = StoreDamaged("database", str(self.db_path), detail)
         except DatabaseError:
@@ -131,7 +133,7 @@ class _Writer(threading.Thread):
             fn, fut, in_tx = job
             if not fut.set_running_or_notify_cancel():
                 continue
-            if not writable or self.conn is None:
+            if self.read_only or not writable or self.conn is None:
                 fut.set_exception(StoreReadOnly(self.damage) if self.damage else StoreLocked())
                 continue
             try:
@@ -316,6 +318,15 @@ class Store:
                     listener(damage)
                 except Exception:
                     log.exception("damage listener failed")
+
+    def mark_damaged(self, detail: str) -> None:
+        """A later check (status --check) found damage: from now on the store is read-only."""
+        writer = self._writer
+        damage = StoreDamaged("database", str(self.db_path), detail)
+        if writer is not None:
+            writer.damage = damage
+            writer.read_only = True
+        self._after_verify(damage)
 
     def on_damaged(self, listener: Callable[[StoreDamaged], None]) -> None:
         """Called (on the writer thread) when the integrity check finds the database damaged."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.context import CliContext
 from core.errors import BadInput, UserFacingError
-from core.types import HL_END, HL_START, SearchFilters
+from core.types import HL_END, HL_START, SearchFilters, SearchResults
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,11 +22,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("search", parents=[common], help="hybrid search over your memories")
     p.add_argument("query", nargs="*", help="words or a question; time words become filters")
-    p.add_argument("--k", type=int, default=20, help="how many results (default 20)")
-    p.add_argument("--since", help="ISO date/time or an expression like 'last week'")
-    p.add_argument("--until", help="ISO date/time or an expression like 'yesterday'")
-    p.add_argument("--app", help="only memories from this app")
-    p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
+    add_search_options(p)
     p.set_defaults(handler=cmd_search, format_human=format_search)
 
     from app.import_service import format_names
@@ -51,12 +50,23 @@ def cmd_note(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
 
 
 # -- search ----------------------------------------------------------------------------------
-def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+def add_search_options(p: argparse.ArgumentParser, *, erase: bool = False) -> None:
+    """The options of `search`; `erase --query` takes the same ones, meaning the same."""
+    p.add_argument("--k", type=int, default=20, help="how many results (default 20)")
+    if not erase:  # erase has its own --since/--until/--app/--source (also used with --query)
+        p.add_argument("--since", help="ISO date/time or an expression like 'last week'")
+        p.add_argument("--until", help="ISO date/time or an expression like 'yesterday'")
+        p.add_argument("--app", help="only memories from this app")
+        p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
+
+
+def run_search(services: Services, query: str, args: argparse.Namespace) -> SearchResults:
+    """What `search QUERY` shows with these options: the one search both `search` and
+    `erase --query` go through, so an erase acts on exactly what the user searched."""
     from core.timeparse import parse_bound
 
     if not 1 <= args.k <= 500:
         raise BadInput("--k must be between 1 and 500.")
-    services = ctx.services()
     memory = services.require_memory()
     now = services.clock.now()
     filters = SearchFilters(app=args.app, source=args.source)
@@ -70,7 +80,11 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
                     f"--{name} {value!r}: give a date like 2026-03-14, a date-time like "
                     "2026-03-14T09:30, or words like 'yesterday' or 'last week'."
                 ) from None
-    results = memory.search(" ".join(args.query), filters, args.k)
+    return memory.search(query, filters, args.k)
+
+
+def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    results = run_search(ctx.services(), " ".join(args.query), args)
     f = results.filters
     return {
         "query": results.query,

@@ -1,0 +1,89 @@
+"""Shared by the R-suite: the CLI run in-process (with the fake embedder), a store with notes,
+and byte-level helpers (flip bytes, hash every file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import app.cli.context
+from app.cli import run
+from app.services import Services
+from core.fakes import FakeEmbedder
+from core.keys import TEST_KDF
+from core.memories import insert_memory
+from core.types import NOTE, NewMemory
+from tests.storehelp import PASSPHRASE
+
+PAGE = 4096
+
+
+@dataclass
+class CliResult:
+    code: int
+    doc: dict
+    err: str
+
+
+CliRunner = Callable[..., CliResult]
+
+
+@pytest.fixture(autouse=True)
+def _runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """`cli(*argv, passphrase=…)`: exit code, the one JSON document on stdout, stderr."""
+    monkeypatch.setattr(app.cli.context, "Services", lambda d: Services(d, embedder=FakeEmbedder()))
+
+    def call(*argv: str, passphrase: str | None = PASSPHRASE) -> CliResult:
+        if passphrase is None:
+            monkeypatch.delenv("MNEMO_PASSPHRASE", raising=False)
+        else:
+            monkeypatch.setenv("MNEMO_PASSPHRASE", passphrase)
+        capsys.readouterr()
+        code = run(list(argv))
+        captured = capsys.readouterr()
+        out = captured.out
+        doc = json.loads(out) if out.strip() and "--json" in argv else {}
+        return CliResult(code, doc, captured.err)
+
+    return call
+
+
+def make_store(data: Path, notes: int = 200, words: str = "filler") -> None:
+    """A closed store holding `notes` notes, ten per transaction, checkpointed."""
+    s = Services(data, embedder=FakeEmbedder())
+    s.create(PASSPHRASE, kdf=TEST_KDF)
+    for start in range(0, notes, 10):
+
+        def batch(c: object, start: int = start) -> None:
+            for i in range(start, min(start + 10, notes)):
+                m = NewMemory(kind=NOTE, text=f"note number {i} " + f"{words} " * 30, time=i)
+                insert_memory(c, m, source_id=None, trust=1.0, now=i)  # type: ignore[arg-type]
+
+        s.store.write(batch)
+    s.close()
+
+
+def flip(path: Path, offset: int, n: int = 1) -> None:
+    blob = bytearray(path.read_bytes())
+    for i in range(offset, min(offset + n, len(blob))):
+        blob[i] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root` (what "left untouched" is checked against)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
