@@ -97,8 +97,8 @@ class Usage:
 
 def spec_for_results(results: SearchResults) -> tuple[EraseSpec, list[int]]:
     """Erase exactly what a search showed: every hit in its order, with the near-identical
-    captures grouped under it (the "+N alike" it shows). Left out, and listed in the spec's
-    ids returned beside the spec, so a preview says so: hits that only resemble the query in meaning, weakly (the
+    captures grouped under it (the "+N alike" it shows). Left out, and returned beside the
+    spec so a preview lists them: hits that only resemble the query in meaning, weakly (the
     filler a search always ends with; nothing of the query is in them)."""
     ids: list[int] = []
     left_out: list[int] = []
