@@ -179,6 +179,12 @@ class PartialFailure(UserFacingError):
 
     code = "partial"
 
-    def __init__(self, message: str, report: dict[str, Any]) -> None:
+    def __init__(self, message: str, report: dict[str, Any], code: str = "partial") -> None:
         super().__init__(message)
         self.report = report
+        self.code = code
+
+    @classmethod
+    def of(cls, err: UserFacingError, report: dict[str, Any]) -> PartialFailure:
+        """`err` (its message and code), reported with `report` beside it."""
+        return cls(str(err), report, err.code)

@@ -11,7 +11,7 @@ from pathlib import Path
 from app import paths
 from app.logging_setup import setup_logging
 from app.services import Services
-from core.errors import StoreDamaged, UserFacingError
+from core.errors import BadInput, StoreDamaged, StoreLocked, UserFacingError
 
 ENV_PASSPHRASE = "MNEMO_PASSPHRASE"
 
@@ -35,11 +35,11 @@ class CliContext:
                 with open(self.args.passphrase_file, encoding="utf-8") as f:
                     value = f.readline().rstrip("\r\n")
             except OSError as e:
-                raise UserFacingError(
+                raise BadInput(
                     f"Cannot read the passphrase file {self.args.passphrase_file}: {e.strerror}."
                 ) from None
             if not value:
-                raise UserFacingError(f"The passphrase file {self.args.passphrase_file} is empty.")
+                raise BadInput(f"The passphrase file {self.args.passphrase_file} is empty.")
             return value
         # Taken out of the environment once read, so no child process (the model host, a
         # helper) ever inherits it (R14).
@@ -48,7 +48,7 @@ class CliContext:
             self._env_passphrase = env
             return env
         if not sys.stdin.isatty():
-            raise UserFacingError(
+            raise StoreLocked(
                 "No passphrase given. Use --passphrase-file FILE or set "
                 f"{ENV_PASSPHRASE}, or run in a terminal to be asked."
             )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from app.cli.context import CliContext
-from core.errors import BadInput, UserFacingError
+from core.errors import BadInput, PartialFailure
 from core.types import HL_END, HL_START, SearchFilters, SearchResults
 
 if TYPE_CHECKING:
@@ -130,19 +129,21 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     result = imports.import_paths(args.path, args.format, args.tz)
     doc = result.to_json()
     if result.failed:
-        # The report still goes to stdout (the good files were imported); then a non-zero exit.
-        if args.json:
-            json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
-            sys.stdout.write("\n")
-        else:
-            print(format_import(doc))
-        sys.stdout.flush()
+        # One document: the report (the good files were imported) with the error beside it;
+        # "bad_input" when nothing was imported, "partial" when some files were.
         names = ", ".join(f.file for f in result.failed)
         done = len(result.files) - len(result.failed)
-        raise UserFacingError(
+        message = (
             f"{len(result.failed)} of {len(result.files)} files could not be imported "
             f"({names}); {done} imported. " + " ".join(f.error or "" for f in result.failed)
         )
+        if not args.json:
+            print(format_import(doc))
+            sys.stdout.flush()
+        if done:
+            raise PartialFailure(message, doc if args.json else {})
+        code = next((f.error_code for f in result.failed if f.error_code), "bad_input")
+        raise PartialFailure(message, doc if args.json else {}, code)
     return doc
 
 

@@ -137,7 +137,9 @@ def parse(
     p = Path(path)
     label = p.name or str(p)
     if not p.exists():
-        raise ImportFileError(label, "does not exist", "Check the path and try again.")
+        raise ImportFileError(
+            label, "does not exist", "Check the path and try again.", code="not_found"
+        )
     if p.is_dir():
         if fmt not in ("auto", "markdown"):
             raise ImportFileError(label, f"is a folder; the {fmt} format needs a file")

@@ -35,9 +35,10 @@ MAX_TIME = 4102444800.0
 class ImportFileError(BadInput):
     """The file as a whole cannot be imported. The message names the file and the problem."""
 
-    def __init__(self, label: str, problem: str, hint: str = "") -> None:
+    def __init__(self, label: str, problem: str, hint: str = "", code: str = "bad_input") -> None:
         self.label = label
         self.problem = problem
+        self.code = code
         text = f"{label} {problem}."
         if hint:
             text += " " + hint
