@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,3 +88,30 @@ def hashes(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+# `make soak` sets MNEMO_SOAK=1: the same tests at their long scale (more kills, longer runs).
+SOAK = os.environ.get("MNEMO_SOAK") == "1"
+
+
+def stores_agree(services: Services) -> dict[str, int]:
+    """R13's check: index labels = memories with vectors = all memories = FTS rows, and the
+    FTS index matches its table. Returns the counts."""
+    memory = services.memory
+    assert memory is not None
+    memory.wait_ready(60)
+    conn = services.store.reader()
+    with_vectors = {
+        r[0]
+        for r in conn.execute("SELECT m.id FROM memories m JOIN vectors v ON v.memory_id = m.id")
+    }
+    all_rows = {r[0] for r in conn.execute("SELECT id FROM memories")}
+    fts = {r[0] for r in conn.execute("SELECT rowid FROM memories_fts")}
+    services.store.write(
+        lambda c: c.execute(
+            "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)"
+        )
+    )
+    labels = set(memory.index.index.labels)
+    assert labels == with_vectors == all_rows == fts
+    return {"memories": len(all_rows), "fts": len(fts), "index": len(labels)}
