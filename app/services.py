@@ -132,7 +132,11 @@ class Services:
             self.throttle.failed()
             raise
         self.throttle.succeeded()
-        self._after_unlock(created=False)
+        try:
+            self._after_unlock(created=False)
+        except BaseException:
+            self.lock()  # e.g. a damaged page met on the way: nothing stays half-open
+            raise
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
     @property
@@ -177,9 +181,10 @@ class Services:
         event = "created" if created else "unlocked"
         # Queued behind the integrity check, like every write: unlock does not wait for it.
         self._after_verified(lambda c: audit.record(c, event, now))
-        # Media files without a row are removed only once the database is known to be whole.
-        media = self.media
-        self._after_verified(lambda c: media.sweep_orphans())
+        # Media files without a row are removed only once the database is known to be whole,
+        # and only those from before this unlock (captures may be writing new ones by then).
+        media, unlocked_at = self.media, time.time() - 1.0
+        self._after_verified(lambda c: media.sweep_orphans(older_than=unlocked_at))
         loose = loosened_modes(self.data_dir)
         self.loosened = loose
         if loose:

@@ -68,6 +68,7 @@ class _GuardedConnection(sqlcipher3.Connection):
         super().__init__(*args, **kwargs)
         self._use = threading.RLock()
         self._retired = False
+        self.path = Path(str(args[0]) if args else "database")
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
         with self._use:
@@ -75,9 +76,13 @@ class _GuardedConnection(sqlcipher3.Connection):
                 raise StoreLocked()
             try:
                 return fn(*args)
-            except (DatabaseError, sqlcipher3.ProgrammingError):
+            except (DatabaseError, sqlcipher3.ProgrammingError) as e:
                 if self._retired:
                     raise StoreLocked() from None
+                # A page that fails its HMAC, a full disk: said as such, naming the file.
+                mapped = translate_errors(e, self.path)
+                if mapped is not e:
+                    raise mapped from e
                 raise
 
     def cursor(self, factory: Any = _GuardedCursor) -> Any:
@@ -123,7 +128,7 @@ def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
     never change the file: not by a statement, and not by the checkpoint SQLite makes when the
     last connection closes, which is what keeps a damaged store byte-identical."""
     target = f"file:{quote(str(path))}?mode=ro" if read_only else str(path)
-    conn = sqlcipher3.connect(
+    conn: _GuardedConnection = sqlcipher3.connect(
         target,
         uri=read_only,
         isolation_level=None,
@@ -145,9 +150,12 @@ def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
             f"busy_timeout = {BUSY_TIMEOUT_MS}",
         ):
             conn.execute(f"PRAGMA {pragma}")
-    except DatabaseError as e:
+    except (DatabaseError, StoreDamaged) as e:
         conn.close()
+        if isinstance(e, StoreDamaged):
+            raise StoreDamaged("database", str(path), e.detail) from e
         raise StoreDamaged("database", str(path), _short(e)) from e
+    conn.path = path
     return conn
 
 

@@ -228,10 +228,7 @@ class Store:
         if wal is not None and wal.damaged:
             # SQLite would silently stop at the bad frame and drop later commits (R5).
             raise StoreDamaged(
-                "write-ahead log (the most recent changes)",
-                str(wal_path),
-                f"{wal.commits_after_break} saved changes after frame {wal.valid_frames} "
-                "fail their checksum",
+                "write-ahead log (the most recent changes)", str(wal_path), wal.describe()
             )
         self._verified.clear()
         self.damage = None

@@ -82,11 +82,13 @@ def flip(path: Path, offset: int, n: int = 1) -> None:
 
 
 def hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root` (what "left untouched" is checked against)."""
+    """sha256 of every file of the store under `root` (what "left untouched" is checked
+    against). Not the log folder, and not `mnemo.db-shm`: SQLite's index of the log in shared
+    memory, rebuilt from the log by every open and holding no data of its own."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != "mnemo.db-shm" and p.relative_to(root).parts[0] != "logs"
     }
 
 
