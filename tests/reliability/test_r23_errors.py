@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import core.errors as errors
-from core.errors import ERROR_CODES, UserFacingError
+from core.errors import UserFacingError
 from tests.reliability.conftest import CliRunner, make_store
 from tests.storehelp import ROOT
 
@@ -28,6 +27,8 @@ def test_a_3_mb_single_line_jsonl_is_called_a_line_longer_than_1_mb(
     make_store(data, notes=1)
     big = tmp_path / "big.jsonl"
     big.write_text(_line(1, "x" * 3_000_000) + "\n" + _line(2) + "\n")
+    text = cli("--data-dir", str(data), "import", str(big))
+    assert "longer than 1 MB" in text.err and "not in a format" not in text.err, text.err
     res = cli("--data-dir", str(data), "--json", "import", str(big))
     assert res.code == 2 and res.doc["error"]["code"] == "bad_input"
     message = res.doc["error"]["message"]
@@ -63,6 +64,8 @@ def test_a_zip_with_a_blank_gigabyte_conversations_json_says_what_is_wrong(
         for _ in range(1024):  # 1 GiB of spaces, about 1 MB compressed
             fh.write(chunk)
     assert bomb.stat().st_size < 8 << 20
+    text = cli("--data-dir", str(data), "import", str(bomb))
+    assert "blank" in text.err and "no chat export" not in text.err, text.err
     res = cli("--data-dir", str(data), "--json", "import", str(bomb))
     assert res.code == 2
     message = res.doc["error"]["message"]
@@ -93,6 +96,8 @@ def test_every_error_is_one_json_document_with_its_stable_exit_code(
     passphrase = {"store": "wrong passphrase here", "nopass": None}.get(setup, "x")
     if code != "wrong_passphrase" and setup == "store":
         passphrase = "correct horse battery staple"
+    from core.errors import ERROR_CODES
+
     res = cli("--data-dir", str(data), "--json", *argv, passphrase=passphrase)
     assert res.doc["error"]["code"] == code, res.doc
     assert res.code == ERROR_CODES[code].exit == res.doc["error"]["exit"]
@@ -119,7 +124,9 @@ def _all_subclasses(cls: type) -> set[type]:
 def test_every_error_class_has_a_code_in_the_table_and_the_table_is_documented() -> None:
     import app.cli  # noqa: F401  (imports every module that defines errors)
     import core.backup
+    import core.errors as errors
     import core.importers  # noqa: F401
+    from core.errors import ERROR_CODES
 
     for cls in _all_subclasses(UserFacingError):
         assert cls.code in ERROR_CODES, cls

@@ -38,6 +38,21 @@ def test_page_five_flipped_is_reported_by_every_command_and_nothing_is_written(
     assert hashes(data) == before, "a damaged store was written to"
 
 
+def test_a_damaged_store_is_not_written_by_status_search_or_lock(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    """The byte-level half of the test above on its own: before, the audit record every
+    unlock writes changed the damaged database (its hash) although status said it was left
+    untouched."""
+    data = tmp_path / "data"
+    make_store(data)
+    flip(data / "mnemo.db", PAGE * 4 + 1000, 16)
+    before = hashes(data)
+    for argv in (["status"], ["search", "note number"], ["search", "filler"]):
+        cli("--data-dir", str(data), *argv)
+    assert hashes(data) == before, "a damaged store was written to"
+
+
 def test_a_whole_store_opens_with_exit_zero_and_status_ok(tmp_path: Path, cli: CliRunner) -> None:
     data = tmp_path / "data"
     make_store(data, notes=20)
