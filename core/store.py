@@ -234,14 +234,7 @@ class Store:
         self.damage = None
         self._sidecars_before = {p: p.exists() for p in self._sidecars()}
         if creating:
-            conn = connect(self.db_path, key)
-            try:
-                migrations.migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._start_writer(key, _Writer(conn, self.db_path))
-            self._verified.set()
+            self._start_verified(key, migrations.migrate)
             return
         # Until its integrity is known the store is only read (read-only connections).
         try:
@@ -264,14 +257,7 @@ class Store:
             raise
         if found < migrations.LATEST:
             probe.close()
-            conn = connect(self.db_path, key)
-            try:
-                self._migrate_keeping_original(conn, found)
-            except BaseException:
-                conn.close()
-                raise
-            self._start_writer(key, _Writer(conn, self.db_path))
-            self._verified.set()
+            self._start_verified(key, lambda c: self._migrate_keeping_original(c, found))
             return
         path = self.db_path
         writer = _Writer(
@@ -282,6 +268,17 @@ class Store:
             on_verified=self._after_verify,
         )
         self._start_writer(key, writer)
+
+    def _start_verified(self, key: DataKey, prepare: Callable[[Connection], Any]) -> None:
+        """A new store, or one verified just now: open read-write, `prepare` (migrate), go."""
+        conn = connect(self.db_path, key)
+        try:
+            prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._start_writer(key, _Writer(conn, self.db_path))
+        self._verified.set()
 
     def _sidecars(self) -> list[Path]:
         return [self.db_path.with_name(DB_FILE + "-wal"), self.db_path.with_name(DB_FILE + "-shm")]

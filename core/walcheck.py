@@ -127,6 +127,10 @@ def _header_damaged(data: bytes) -> bool:
     return False
 
 
+def _torn(data: bytes, page_size: int) -> bool:
+    return (len(data) - _HEADER) % (_FRAME_HEADER + page_size) != 0
+
+
 def check_wal(path: Path) -> WalReport | None:
     """None when there is no log (or nothing in it to judge by)."""
     try:
@@ -150,7 +154,9 @@ def check_wal(path: Path) -> WalReport | None:
     walk = _walk(data, big, page_size, (salt1, salt2), (c0, c1))
     if walk.broken_at is None:
         expected = _shm_frames(path.with_name(path.name[: -len("-wal")] + "-shm"), data[:32])
-        if expected is not None and expected > walk.valid:
+        # A last frame cut part-way is a write torn by the crash itself; whole frames the
+        # index counted as saved and the file no longer holds are damage.
+        if expected is not None and expected > walk.valid + (1 if _torn(data, page_size) else 0):
             return WalReport(walk.valid, 0, 0, expected_frames=expected)
     after = commits = 0
     if walk.broken_at is not None:

@@ -22,6 +22,20 @@ from core.types import NOTE, NewMemory
 from tests.storehelp import PASSPHRASE
 
 PAGE = 4096
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from app.services import Services
 from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NOTE, SCREEN, NewMemory
-from tests.reliability.conftest import CliRunner
+from tests.reliability.conftest import WORDS, CliRunner
 from tests.storehelp import PASSPHRASE
 
 TOKEN = "CANARY-7f3a9q"
@@ -19,24 +19,10 @@ def _store(data: Path) -> None:
     s = Services(data, embedder=FakeEmbedder())
     s.create(PASSPHRASE, kdf=TEST_KDF)
     assert s.memory is not None
-    words = [
-        "alpha",
-        "bravo",
-        "charlie",
-        "delta",
-        "echo",
-        "foxtrot",
-        "golf",
-        "hotel",
-        "india",
-        "juliet",
-        "kilo",
-        "lima",
-    ]
     batch = [
         NewMemory(
             kind=SCREEN,
-            text=f"{words[i % 12]} {words[(i * 5) % 12]} {words[(i * 7 + 3) % 12]} {i}: {TOKEN}",
+            text=f"{WORDS[i % 12]} {WORDS[(i * 5) % 12]} {WORDS[(i * 7 + 3) % 12]} {i}: {TOKEN}",
             time=1000.0 + i,
             app="Slack" if i % 2 else "Terminal",
         )

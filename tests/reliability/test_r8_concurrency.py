@@ -15,22 +15,10 @@ from core.db import integrity_ok, pages_ok
 from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
-from tests.reliability.conftest import SOAK, stores_agree
+from tests.reliability.conftest import SOAK, WORDS, stores_agree
 from tests.storehelp import PASSPHRASE
 
 SECONDS = 600 if SOAK else 60
-WORDS = [
-    "alpha",
-    "bravo",
-    "charlie",
-    "delta",
-    "echo",
-    "foxtrot",
-    "golf",
-    "hotel",
-    "india",
-    "juliet",
-]
 
 
 def test_r8_capture_search_erase_and_backup_together(tmp_path: Path) -> None:
