@@ -210,6 +210,8 @@ def pages_ok(conn: Connection) -> tuple[bool, str]:
     quick_check's 4.0-4.5 s, which adds the b-tree structure (see `integrity_ok`)."""
     try:
         rows = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+    except StoreDamaged as e:
+        return False, e.detail
     except DatabaseError as e:
         if "interrupt" in str(e).lower():
             raise
@@ -225,6 +227,8 @@ def integrity_ok(conn: Connection) -> tuple[bool, str]:
     quick_check verifies the b-tree structure. A page that fails is reported, not raised."""
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
+    except StoreDamaged as e:
+        return False, e.detail
     except DatabaseError as e:
         if "interrupt" in str(e).lower():
             raise

@@ -125,7 +125,20 @@ class _Writer(threading.Thread):
         return damage is None
 
     def run(self) -> None:
-        writable = self._check() if not self._stopping else False
+        try:
+            writable = self._check() if not self._stopping else False
+        except BaseException as e:  # never leave writers (or waiters) hanging on a verdict
+            log.exception("the integrity check could not run")
+            damage = (
+                e
+                if isinstance(e, StoreDamaged)
+                else StoreDamaged(
+                    "database", str(self.db_path), f"the check could not run ({type(e).__name__})"
+                )
+            )
+            self.damage, writable = damage, False
+            if self._on_verified is not None:
+                self._on_verified(damage)
         while True:
             job = self.jobs.get()
             if job is None:
@@ -328,10 +341,14 @@ class Store:
 
     def wait_verified(self, timeout: float | None = None) -> StoreDamaged | None:
         """Block until the open store's integrity is known; the damage found, or None."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._verified.wait(0.2):
+            if self._key is None:  # locked meanwhile (the check was stopped)
+                raise StoreLocked()
+            if end is not None and time.monotonic() > end:
+                raise TimeoutError("the integrity check is still running")
         if self._key is None:
             raise StoreLocked()
-        if not self._verified.wait(timeout):
-            raise TimeoutError("the integrity check is still running")
         return self.damage
 
     @property

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from core.errors import StoreLocked, StoreReadOnly
+from core.store import Store
 from tests.reliability.conftest import PAGE, CliRunner, flip, hashes, make_store
+from tests.storehelp import PASSPHRASE
 
 
 def test_page_five_flipped_is_reported_by_every_command_and_nothing_is_written(
@@ -110,3 +115,28 @@ def test_wrong_passphrase_with_a_damaged_key_file_repairs_nothing(
     res = cli("--data-dir", str(data), "--json", "status", passphrase="not the passphrase")
     assert res.code == 3 and res.doc["error"]["code"] == "wrong_passphrase"
     assert not (data / "mnemo.key").exists()
+
+
+def test_a_check_that_cannot_run_refuses_writes_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.store
+
+    data = tmp_path / "data"
+    make_store(data, notes=3)
+
+    def broken(conn: object) -> tuple[bool, str]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(core.store, "pages_ok", broken)
+    s = Store(data)
+    s.unlock(PASSPHRASE)
+    try:
+        damage = s.wait_verified(30)
+        assert damage is not None and "could not run" in str(damage)
+        with pytest.raises(StoreReadOnly):
+            s.write(lambda c: None)
+    finally:
+        s.lock()
+    with pytest.raises(StoreLocked):
+        s.wait_verified(1)
