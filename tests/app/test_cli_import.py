@@ -84,7 +84,7 @@ def test_import_every_format_search_reimport_and_a_bad_file(tmp_path: Path) -> N
 def test_import_human_output_and_unknown_format(tmp_path: Path) -> None:
     assert mnemo(tmp_path, "init", "--json").returncode == 0
     r = mnemo(tmp_path, "import", str(FIX / "jsonl" / "bad_line.jsonl"))
-    assert r.returncode == 1
+    assert r.returncode == 2  # bad_input
     assert "bad_line.jsonl" in r.stdout and "line 3" in r.stdout
     assert "bad_line.jsonl" in r.stderr
     r = mnemo(tmp_path, "import", str(FIX / "jsonl"), "--format", "fax")
