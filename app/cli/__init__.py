@@ -27,8 +27,16 @@ EXIT_BAD_INPUT = ERROR_CODES["bad_input"].exit
 EXIT_BUG = ERROR_CODES["internal"].exit
 
 
-class _UsageError(Exception):
-    pass
+class _UsageError(SystemExit):
+    """A wrong command line. A SystemExit (status 2, as argparse's own) for callers that parse
+    without `run`; `run` reports it like every other error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_BAD_INPUT)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class _Parser(argparse.ArgumentParser):
