@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup run test check lint types layering bench bench-answers package package-test install-desktop \
+.PHONY: setup run test soak check lint types layering bench bench-answers package package-test install-desktop \
 	uninstall-desktop clean
 
 setup:
@@ -15,6 +15,11 @@ run: setup
 
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# The R-suite at its long scale (tests/reliability/README.md): 300 SIGKILLs, ten minutes of
+# concurrent capture, search, erase and backup. `make test` runs the same tests shorter.
+soak: setup
+	@MNEMO_SOAK=1 $(PY) -m pytest -q -s tests/reliability $(PYTEST_ARGS)
 
 check: setup lint types layering
 

@@ -17,7 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # anything we create is private, even before explicit chmods
     from app.cli import build_parser
 
-    known, _ = build_parser().parse_known_args(argv)
+    try:
+        known, _ = build_parser().parse_known_args(argv)
+    except SystemExit:  # a wrong command line: `run` reports it (as JSON with --json)
+        from app.cli import run
+
+        return run(argv)
     if getattr(known, "command", None):
         from app.cli import run
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui.damage_banner import DamageBanner
 from ui.icons import app_icon
 
 if TYPE_CHECKING:
@@ -260,7 +261,14 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        outer = QWidget()
+        column = QVBoxLayout(outer)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        self.damage_banner = DamageBanner()
+        column.addWidget(self.damage_banner)
+        column.addWidget(central, 1)
+        self.setCentralWidget(outer)
         self.pages: list[Page] = []
         pages = sorted(PAGES, key=lambda entry: entry[0] == "Settings")  # stable: Settings last
         for i, (title, factory) in enumerate(pages):
@@ -364,6 +372,7 @@ class MainWindow(QMainWindow):
             self.pages[row].refresh()
 
     def refresh(self, changes: Changes | None = None) -> None:
+        self.damage_banner.show_damage(getattr(self.services, "damage", None))
         current = self.stack.currentWidget()
         if isinstance(current, Page):
             current.refresh(changes)
