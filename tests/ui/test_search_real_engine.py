@@ -12,9 +12,8 @@ from PySide6.QtCore import Qt
 
 pytest.importorskip("app.memory_service")
 
-from core.fakes import FakeEmbedder
-
 from app.services import Services
+from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import CHAT, NOTE, SCREEN, NewMemory
 from ui.result_list import day_bounds
