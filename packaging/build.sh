@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # `make package`: build the one-folder bundle dist/mnemo/ with PyInstaller, then print its size.
-# PyInstaller is installed here (requirements/package.txt), not by `make setup`, so tests stay lean.
+# PyInstaller comes with the lock (`make setup`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 
-"$PY" -m pip --disable-pip-version-check -q install -r requirements/package.txt
 # Icons are committed; regenerate only when missing (packaging/make_icons.py draws them).
 [ -f assets/icons/mnemo.svg ] || QT_QPA_PLATFORM=offscreen "$PY" packaging/make_icons.py
 
