@@ -16,6 +16,7 @@ if [ ! -x "$TOOLS/bin/uv" ] || ! "$TOOLS/bin/uv" --version | grep -q " $UV_VERSI
   "$TOOLS/bin/python" -m pip --disable-pip-version-check -q install "uv==$UV_VERSION"
 fi
 UV="$TOOLS/bin/uv"
+[ "${1:-}" = "--tools-only" ] && exit 0
 
 # The CPU build of torch (torch==2.13.0+cpu) is not on the main index: point TORCH_FIND_LINKS
 # at a folder (or page) that has it, e.g. PyTorch's CPU wheel index.
