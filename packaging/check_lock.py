@@ -4,7 +4,8 @@
 
 Fails (exit 1) when a locked package is missing or at another version, or when an installed
 package needs a dependency that is not installed (the locks are installed with --no-deps, so
-this is where an incomplete lock shows). Packages from requirements/lock/nodeps.txt are
+this is where an incomplete lock shows; only locked packages' dependencies are checked).
+Packages from requirements/lock/nodeps.txt are
 installed without their dependencies on purpose and are not checked for them. Packages
 installed beyond the locks are listed as a warning. Prints one line; --json for a document."""
 
@@ -62,7 +63,7 @@ def check(locks: list[Path]) -> dict:
     }
     unmet: list[str] = []
     for name, dist in sorted(have.items()):
-        if name in nodeps:
+        if name in nodeps or name not in pins:  # extras are the developer's own business
             continue
         for text in dist.requires or ():
             req = Requirement(text)
