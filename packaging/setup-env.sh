@@ -27,9 +27,10 @@ if [ -n "$missing" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "mnemo setup: installing system libraries:$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
+    # Wait for another apt (e.g. unattended upgrades) instead of failing on its lock.
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing >/dev/null
   else
     echo "mnemo setup: these system libraries are missing. Install them with:"
     echo "    sudo apt-get install -y$missing"
