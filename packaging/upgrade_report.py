@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\]+)")
-FRAME = re.compile(r"site-packages/([A-Za-z0-9_]+)")
+# A frame in an installed package: from the venv, or from the bundle (relative paths there).
+FRAME = re.compile(r"(?:site-packages/|_internal/|File \")([A-Za-z0-9_]+)/")
 
 
 def pins(path: Path) -> dict[str, str]:
