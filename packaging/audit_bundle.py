@@ -5,8 +5,12 @@ reads metadata. Used by smoke_test.py (its "audit" entry); alone:
 
     .venv/bin/python packaging/audit_bundle.py dist/mnemo MODULE...
 
-What the spec drops on purpose (headers, tests, type stubs, translations, CMake files) is not
-reported. Prints JSON; exits 1 if anything is missing."""
+"referenced": missing files whose name the package's own code has as a string literal (the
+way kernels opens "python_depends.json"): likely a failure waiting for a code path.
+"unreferenced": the rest (licences, completions, test helpers), counted for a person to judge.
+Shared libraries are not compared (PyInstaller collects them by dependency, sometimes
+elsewhere). What the spec drops on purpose is not reported. Advisory: the self-check and the
+frozen CLI are the gate. Prints JSON; exits 1 if anything referenced is missing."""
 
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ def missing_data(pkg: Path, internal: Path) -> list[str]:
         if not f.is_file() or "__pycache__" in f.parts:
             continue
         rel = f.relative_to(pkg.parent).as_posix()
-        if f.name.endswith(CODE) or f.name.endswith(IGNORED_FILES):
+        if f.name.endswith(CODE) or f.name.endswith(IGNORED_FILES) or ".so" in f.suffixes:
             continue
         if any(part in "/" + rel for part in DROPPED):
             continue
@@ -48,35 +52,49 @@ def missing_data(pkg: Path, internal: Path) -> list[str]:
     return sorted(out)
 
 
-def reads_metadata(pkg: Path) -> bool:
+def quoted(name: str, code: str) -> bool:
+    """The file name as a string literal in the code (a data file the code opens by name)."""
+    return "." in name.strip(".") and (f'"{name}"' in code or f"'{name}'" in code)
+
+
+def source_text(pkg: Path) -> str:
+    parts = []
     for f in pkg.rglob("*.py"):
         try:
-            text = f.read_text(errors="replace")
+            parts.append(f.read_text(errors="replace"))
         except OSError:
             continue
-        if any(k in text for k in READS_METADATA):
-            return True
-    return False
+    return "\n".join(parts)
 
 
 def audit(bundle: Path, modules: list[str]) -> dict:
     internal = bundle / "_internal"
     have_meta = {p.name.split("-")[0].lower().replace("_", "-") for p in internal.glob("*-info")}
     dists = metadata.packages_distributions()
-    data: dict[str, list[str]] = {}
+    referenced: dict[str, list[str]] = {}
+    unreferenced: dict[str, int] = {}
     meta: list[str] = []
     for name in sorted(set(modules)):
         pkg = package_dir(name)
         if pkg is None:
             continue
         lost = missing_data(pkg, internal)
-        if lost:
-            data[name] = lost[:20] + ([f"... {len(lost) - 20} more"] if len(lost) > 20 else [])
+        code = source_text(pkg) if lost or name in dists else ""
+        named = [rel for rel in lost if quoted(rel.rsplit("/", 1)[-1], code)]
+        if named:
+            referenced[name] = named[:20]
+        if len(lost) > len(named):
+            unreferenced[name] = len(lost) - len(named)
         for dist in dists.get(name, []):
             key = dist.lower().replace("_", "-")
-            if key not in have_meta and reads_metadata(pkg):
+            if key not in have_meta and any(k in code for k in READS_METADATA):
                 meta.append(dist)
-    return {"ok": not data and not meta, "missing_data": data, "missing_metadata": sorted(meta)}
+    return {
+        "ok": not referenced,
+        "referenced": referenced,
+        "unreferenced": unreferenced,
+        "missing_metadata": sorted(meta),
+    }
 
 
 def main(argv: list[str]) -> int:

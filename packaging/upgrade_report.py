@@ -73,8 +73,8 @@ def failures_from_smoke(path: Path) -> dict[str, str]:
     cli = doc.get("cli", {})
     if cli and not cli.get("ok"):
         out["bundle CLI"] = json.dumps(cli)[-3000:]
-    if doc.get("audit") and not doc["audit"].get("ok"):
-        out["bundle audit"] = json.dumps(doc["audit"])
+    if doc.get("audit") and doc["audit"].get("referenced"):
+        out["bundle audit"] = json.dumps(doc["audit"]["referenced"])
     return out
 
 
