@@ -8,6 +8,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from models.offline import keep_offline
+
+    keep_offline()  # before any engine library is imported (R21)
     if argv[:1] == ["--llm-child"]:
         # The model process of a frozen app (models.llm_host.child_command): nothing else is
         # imported, no Qt.
