@@ -162,7 +162,7 @@ class HomePage(Page):
             self.save.setEnabled(True)
             self.note_status.setText(str(err))
 
-        self.tasks.run(lambda: self.services.add_note(text), done, failed)
+        self.tasks.run(lambda: self.services.add_note(text), done, failed, owner=self)
 
     def refresh(self, changes: Changes | None = None) -> None:
         if not self.services.unlocked:
@@ -182,7 +182,7 @@ class HomePage(Page):
             self.empty.setText(nothing_yet(self.services))
             self.empty.setVisible(total == 0)
 
-        self.tasks.run(self.services.status, show, lambda e: None)
+        self.tasks.run(self.services.status, show, lambda e: None, owner=self)
 
 
 def _search_page(services: Services, tasks: TaskRunner) -> Page:
