@@ -286,21 +286,40 @@ def test_keyring_round_trip_with_a_memory_backend(tmp_path: Path) -> None:
 def test_locking_during_an_integrity_check_is_not_reported_as_damage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The check every unlock starts is interrupted by a lock: that is "locked", never
+    "damaged", and the next unlock checks again and opens for writing."""
+    import threading
+
+    import core.store
+    from core.db import DatabaseError
+
     s = _services(tmp_path, notes=1)
+    s.check_integrity(60)
+    s.lock()
+    started, release = threading.Event(), threading.Event()
 
-    def lock_midway(conn: object) -> tuple[bool, str]:
-        s.lock()
-        import sqlcipher3
+    def interrupted(conn: object) -> tuple[bool, str]:
+        started.set()
+        release.wait(30)
+        raise DatabaseError("interrupted")  # what SQLite raises when lock() interrupts it
 
-        raise sqlcipher3.ProgrammingError("Cannot operate on a closed database.")
-
-    import app.services
-
-    real = app.services.integrity_ok
-    monkeypatch.setattr(app.services, "integrity_ok", lock_midway)
-    with pytest.raises(StoreLocked):
-        s.check_integrity()
-    monkeypatch.setattr(app.services, "integrity_ok", real)
+    real = core.store.pages_ok
+    monkeypatch.setattr(core.store, "pages_ok", interrupted)
     s.unlock(PASSPHRASE)
-    s.check_integrity()
+    assert started.wait(30), "the unlock started no integrity check"
+    locker = threading.Thread(target=s.lock)
+    locker.start()
+    deadline = time.monotonic() + 30
+    while s.store.unlocked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    locker.join(30)
+    assert not locker.is_alive()
+    with pytest.raises(StoreLocked):
+        s.check_integrity(5)
+    assert s.store.damage is None
+    monkeypatch.setattr(core.store, "pages_ok", real)
+    s.unlock(PASSPHRASE)
+    s.check_integrity(60)
+    assert s.store.damage is None
     s.close()
