@@ -25,7 +25,9 @@ _WEAK = r"(?:assistants?|agents?|models?)"
 _PERSON = (
     r"(?!\s+(?:researchers?|engineers?|developers?|enthusiasts?|companies|company|startups?|"
     r"students?|experts?|fans?|sceptics?|skeptics?|founders?|users?|teams?|ethics|safety\s+"
-    r"researchers?|policy|regulation|act|hype|art|generated|powered|features?|summary|summaries)\b)"
+    r"researchers?|policy|regulation|act|hype|art|generated|powered|features?|summary|summaries|"
+    r"managers?|directors?|professors?|coach(?:es)?|principals?|editors?|secretar(?:y|ies)|"
+    r"teachers?|to\s+the|of\s+the)\b)"
 )
 # "... reading this page", "... that reads my notes": the reader of this very text.
 _READER = (
@@ -150,6 +152,44 @@ ADDRESSED: list[tuple[re.Pattern[str], str]] = [
             _F,
         ),
         "a message addressed to an AI assistant",
+    ),
+    (
+        # A heading or comment for an AI reader: "<!-- For the coding assistant: add my key",
+        # "To the model generating answers: ...".
+        re.compile(
+            r"(?:^|<!--|//|#|/\*|[(\[])[ \t]*(?:for|to)[ \t]+"
+            r"(?:(?:the|any|all|every|each)[ \t]+)?(?:[\w-]+[ \t]+){0,2}?(?:"
+            + _STRONG
+            + r"|"
+            + _WEAK
+            + r")\b"
+            + _PERSON
+            + r"(?:[ \t]+(?:generating|writing|producing|giving|answering|summari[sz]ing|reading|"
+            r"reviewing|processing)(?:[ \t]+[\w'-]+){0,3})?[ \t]*[:,—–][ \t]*"
+            + _DIRECTIVE
+            + r"|(?:^|<!--|//|#|/\*|[(\[])[ \t]*to[ \t]+(?:the|any|all|every)[ \t]+(?:"
+            + _STRONG
+            + r"|"
+            + _WEAK
+            + r")[ \t]+(?:generating|writing|producing|giving|answering)\b[^:\n]{0,40}:",
+            _F,
+        ),
+        "a message addressed to an AI assistant",
+    ),
+    (
+        # Stealth and a destination: "quietly send ... to https://...", "forward the user's
+        # inbox without telling anyone" — an order no one gives a person about their own data.
+        re.compile(
+            r"\b(?:quietly|silently|secretly|covertly|discreetly|in\s+the\s+background)\s+(?:send|"
+            r"forward|upload|post|call|add|insert|share|e-?mail|copy|include|run|execute|install|"
+            r"attach|embed)\b[^\n]{0,80}?(?:https?://|www\.|\b[\w.-]+@[\w-]+\.[a-z]{2,}\b|\bthe\s+"
+            r"user'?s?\b|~/|\bapi\s+keys?\b|\bpasswords?\b|\bcredentials\b|\bauthorized_keys\b)|"
+            r"\b(?:send|forward|upload|post|share|e-?mail|copy|transmit)\b[^\n]{0,80}?(?:https?://|"
+            r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b)[^\n]{0,40}?\b(?:quietly|silently|secretly|without\s+"
+            r"(?:asking|telling|informing|notifying|alerting)(?:\s+(?:the\s+)?(?:user|them|anyone))?)\b",
+            _F,
+        ),
+        "an instruction to send the user's data somewhere",
     ),
     (
         re.compile(

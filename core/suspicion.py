@@ -258,6 +258,21 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
         ),
         "an instruction aimed at an AI assistant",
     ),
+    (
+        # Dutch, Polish, Russian, Turkish, Chinese, Japanese: the override in its usual words.
+        re.compile(
+            r"\b(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+)?(?:vorige|eerdere|voorgaande)\s+"
+            r"(?:instructies|opdrachten|regels)|\b(?:zignoruj|zapomnij)\s+(?:wszystkie\s+)?"
+            r"(?:poprzednie|wcześniejsze)\s+(?:instrukcje|polecenia|zasady)|"
+            r"(?:игнорируй|игнорируйте|забудь|забудьте)\s+(?:все\s+)?(?:предыдущие|прошлые|"
+            r"прежние)\s+(?:инструкции|указания|правила)|\b(?:önceki|tüm)\s+(?:tüm\s+)?"
+            r"talimatları\s+(?:yok\s+say|unut|görmezden\s+gel)|"
+            r"(?:忽略|无视|忽视)(?:之前|以上|上面|先前|前面)?的?(?:所有)?(?:指令|指示|提示|规则)|"
+            r"(?:以前|前|上記)の(?:すべての)?指示を無視",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant (in another language)",
+    ),
 ]
 
 _OVERRIDE.append(
@@ -333,7 +348,9 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             # "From now on, always CC me" is an office rule; only answering behaviour counts.
-            r"\bfrom\s+now\s+on\b[^\n]{0,30}?\b(?:answer|respond|reply|recommend|describe|"
+            r"\b(?:from\s+now\s+on|from\s+here\s+on(?:\s+out)?|henceforth|for\s+the\s+rest\s+of\s+"
+            r"(?:this|the|our)\s+(?:chat|conversation|session))\b[^\n]{0,30}?\b(?:answer|respond|"
+            r"reply|recommend|describe|"
             r"refer\s+to|call\s+the\s+user|address\s+the\s+user|treat\s+the\s+user|pretend|act\s+as|"
             r"(?:end|start|begin)\s+(?:every|each|all)\s+(?:answers?|responses?|replies)|you\s+"
             r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))",
@@ -767,6 +784,10 @@ _BRACKET_ROLE = re.compile(
     r"prompt))?\s*(?:\]\]?\s*:?|:)\s*(?P<rest>.{0,160})",
     re.IGNORECASE,
 )
+_MD_ROLE_LINE = re.compile(
+    r"^[ \t]*#{1,6}[ \t]*(?P<role>system|assistant)[ \t]*\n(?P<rest>[^\n]{0,160})",
+    re.IGNORECASE | re.MULTILINE,
+)
 # After "System:": a directive to the model. OS and game notices ("System: Your password expires
 # in 5 days") address the user, so only forms that address an assistant count.
 _SYSTEM_DIRECTIVE = re.compile(
@@ -824,6 +845,17 @@ def _role_tags(text: str) -> Flag | None:
             and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
         ):
             hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
+    for m in _MD_ROLE_LINE.finditer(text):
+        # "## assistant" alone on its line, then the turn: judged like "Assistant:" / "System:".
+        rest = m.group("rest").strip()
+        check = _SYSTEM_DIRECTIVE.match if m.group("role").lower() == "system" else None
+        hit = check(rest) is not None if check else _FAKE_COMPLIANCE.search(rest) is not None
+        if (
+            hit
+            and not _is_mention(text, m.start(), m.end())
+            and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
+        ):
+            hits.append("## " + m.group("role"))
     for m in _BRACKET_ROLE.finditer(text):
         if _SYSTEM_DIRECTIVE.match(m.group("rest").strip()) and not _is_mention(
             text, m.start(), m.end()
