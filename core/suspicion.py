@@ -78,7 +78,7 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
             rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
             # Not "my": "please ignore my previous instructions" is a person correcting
             # themselves; a planted instruction overrides someone else's.
-            rf"(?:the\s+|your\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
+            rf"(?:the\s+|your\s+|ur\s+|yr\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
             _F,
         ),
         "an instruction aimed at an AI assistant",
@@ -353,7 +353,13 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
             r"reply|recommend|describe|"
             r"refer\s+to|call\s+the\s+user|address\s+the\s+user|treat\s+the\s+user|pretend|act\s+as|"
             r"(?:end|start|begin)\s+(?:every|each|all)\s+(?:answers?|responses?|replies)|you\s+"
-            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))",
+            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))"
+            # A standing order about the answer's form only (its language, format, tone) changes
+            # nothing it says: "from now on, answer in Spanish" is a user's preference.
+            r"(?!\w*\s+(?:only\s+|always\s+)?in\s+(?:[A-Z][a-z]+|bullet\s+points|(?:plain|simple|"
+            r"short|full|formal|informal|casual)\s+\w+|capitals|lower-?case|upper-?case|rhymes?|"
+            r"emojis?|one\s+(?:word|sentence|line)|(?:two|three|\d)\s+(?:words|sentences|lines))\s*"
+            r"(?:[.!,;)'\"”’]|$|please|from\s+now|thanks?))",
             _F,
         ),
         "an instruction that tries to steer future answers",
@@ -482,7 +488,9 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
             r"say|state)\b(?!\s+(?:to|with|at|via|by|(?:the|a|our|this)\s+(?:survey|form|poll|"
             r"questionnaire|phone|call|door|email))\b))|\b(?:any|all|every)\s+(?:questions?|"
             r"queries)\s+(?:about|on|regarding)\b[^\n]{0,60}?\b(?:should|must|shall|are\s+to)\s+be\s+"
-            r"answered\b",
+            # "... should be answered by your line manager": a person answers.
+            r"answered\b(?!\s+by\s+(?:your|the|a|an|our|their|his|her|my)\s+(?!(?:ai|assistant|bot|"
+            r"chatbot|model|llm)\b)\w+)",
             _F,
         ),
         "an instruction that fixes the answer to future questions",
@@ -681,6 +689,16 @@ _MENTION_AFTER = re.compile(
 )
 
 
+# The override as what someone makes a bot do, not an order to the reader: "how do I make my
+# chatbot ignore previous context", "we taught the bot to disregard earlier rules".
+_CAUSATIVE = re.compile(
+    r"\b(?:make|makes|making|made|let|lets|letting|get|gets|getting|got|have|has|having|teach|"
+    r"teaches|teaching|taught|force|forces|forcing|train|trains|training|trained)\s+(?:my|the|our|"
+    r"your|an?|this|their|his|her|its)\s+(?:[\w-]+\s+){0,2}?(?:to\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def _near_meta(window: str) -> bool:
     """A word of discussion (example, attack, paper...) in the window, not as part of an
     address: "Sara@mail.example" or "owasp.org/attacks" discuss nothing."""
@@ -693,7 +711,7 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     """True when the match is quoted or named in a discussion of attacks, not used as one."""
     before = text[max(0, start - 40) : start]
     after = text[end : end + 40]
-    if _MENTION_AFTER.match(after):
+    if _MENTION_AFTER.match(after) or _CAUSATIVE.search(before):
         return True
     # (An empty prefix is not an opening quote: a match at the very start is not quoted.)
     opener = before.rstrip()[-1:]
@@ -716,7 +734,7 @@ def _is_mention(text: str, start: int, end: int) -> bool:
 _REPORTED = re.compile(
     r"\b(?:said|says|wrote|writes|texted|texts|goes|went|reads|read|replied|replies|posted|"
     r"tweeted|commented|messaged|emailed|typed|shouted|yelled|joked|quipped|literally|like|"
-    r"(?:told|asked)\s+(?:me|us|him|her|them))\s*[:,]?\s*$",
+    r"(?:told|asked)\s+(?:me|us|him|her|them|(?:the|my|our|his|her|their)\s+[\w-]+))\s*[:,]?\s*$",
     re.IGNORECASE,
 )
 _CLOSER = re.compile(r"[\"”»`“]|['’](?![A-Za-z])")
@@ -796,7 +814,9 @@ _SYSTEM_DIRECTIVE = re.compile(
     r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
     r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
     r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been|has)\s+"
-    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
+    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|the\s+user\s+(?:has\s+)?"
+    r"(?:consent\w*|agree[sd]?|pre-?approved|approved|allow(?:s|ed)|permit(?:s|ted)|authori[sz]e[sd])\b|"
+    r"(?:reveal|share|disclose|send)\s+(?:the\s+"
     r"user'?s?|their|all|any|stored|saved)\b)",
     re.IGNORECASE,
 )
@@ -806,7 +826,9 @@ _FAKE_COMPLIANCE = re.compile(
     # "From now on" / "I will always" only as the assistant's own standing promise: "from now on
     # you can find the file in Downloads" and "I will always do my best" are ordinary replies.
     r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on,?\s+i\b|"
-    r"as\s+instructed|(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|"
+    r"as\s+instructed|as\s+the\s+(?:site|page|owner)\s+requires|(?:new|updated)\s+instructions|"
+    r"override|i\s+will\s+now\s+(?:book|buy|recommend|send|forward)\s+(?:every|all|each|any)\b|"
+    r"i\s+will\s+(?:now\s+)?(?:only|always|"
     r"never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|reveal|"
     r"give|ignore))",
     re.IGNORECASE,
@@ -895,13 +917,17 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _COMMITMENT = re.compile(
-    r"\bfrom\s+now\s+on,?\s+i\b|\bi(?:'ll|\s+will)\b[^.\n]{0,30}\bfrom\s+now\s+on\b|"
+    r"\b(?:from\s+now\s+on|going\s+forward|henceforth|from\s+here\s+on),?\s+i\b|\bi(?:'ll|\s+will)"
+    r"\b[^.\n]{0,30}\b(?:from\s+now\s+on|going\s+forward|henceforth)\b|"
     r"\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
     r"only|never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|"
-    r"reveal|give)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
+    r"reveal|give|insert|include|add|append|book|buy|approve|accept|describe|refer)\b|"
+    r"\bi(?:'ll|\s+will)\s+now\s+(?:book|buy|recommend|send|forward|route|redirect)\s+(?:every|all|"
+    r"each|any)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
     r"disregard|bypass)\s+(?:all\s+)?my\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
     r"policies|restrictions)\b|\b(?:share|give|tell)\s+it\s+(?:to|with)\s+anyone\b|\bwith\s+anyone"
-    r"\s+who\s+asks\b|\bi\s+have\s+(?:sent|forwarded|shared|uploaded|posted|disabled|turned\s+off)\b"
+    r"\s+who\s+asks\b|\bi(?:'ve|\s+have)\s+(?:sent|forwarded|shared|uploaded|posted|disabled|"
+    r"turned\s+off)\b"
     r"[^.\n]{0,50}?(?:https?://|\b\w+\.(?:com|net|org|io)\b|\bcontacts\b|\bemails?\b|"
     r"\bpasswords?\b|\bnotes\b|\bdata\b|\bsafety\b|\bfilters?\b)",
     re.IGNORECASE,
@@ -1140,9 +1166,11 @@ def _encoded(text: str, scan_instructions: Any) -> Flag | None:
 
 # ---------------------------------------------------------------- exfiltration links
 _MD_LINK = re.compile(
-    r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+    # A bracketed placeholder may hold spaces: "?q=[CHAT HISTORY]".
+    r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://(?:[^)\s>\[]|\[[\w .-]{1,40}\])+)>?"
+    r"(?:\s+\"[^\"]*\")?\s*\)"
 )
-_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w+\])+")
+_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w[\w ]{0,38}\w\]|\[\w\])+")
 # A slot for the model to fill with the user's data. Names matter: REST docs are full of
 # "/users/{id}", and those are not exfiltration.
 _DATA_WORD = (
