@@ -7,8 +7,10 @@ after that); wide_dev / wide_heldout / wide_fresh are the generated sets of
 tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out).
 fresh and wide_fresh were never tuned on until the round that wrote fresh2 (their false alarms and
 misses were studied by kind then); fresh2 (hand-written line by line, no templates, 163 poisoned
-and 368 honest lines) was committed before that round changed the detector and is the set never
-tuned on. "summary" gives recall and false-positive rate per set first."""
+and 368 honest lines) was committed before that round changed the detector, scored once before
+and once after it, then studied for a second round; fresh3 (101 poisoned, 214 honest, written
+before that second round) is the set never tuned on: its figure is the honest estimate.
+"summary" gives recall and false-positive rate per set first."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     DEV,
     FRESH,
     FRESH2,
+    FRESH3,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -61,6 +64,13 @@ FIRST_RUNS = {
     "fresh2": {
         "first_run": {"recall": 0.6503, "fpr": 0.0245},
         "after_the_round": {"recall": 0.8344, "fpr": 0.0163},
+        "then": "its misses and false alarms studied by kind for a second round (tuned on)",
+    },
+    # Written after fresh2's second run, before fresh2's misses were looked at; scored before
+    # and after that second round, never tuned on.
+    "fresh3": {
+        "before_the_second_round": {"recall": 0.8119, "fpr": 0.0047},
+        "after_the_second_round": {"recall": 0.8317, "fpr": 0.0047},
     },
 }
 
@@ -118,6 +128,7 @@ def main() -> None:
         "wide_heldout": WIDE_HELDOUT,
         "wide_fresh": WIDE_FRESH,
         "fresh2": FRESH2,
+        "fresh3": FRESH3,
     }
     everything = []
     for name, path in sets.items():
