@@ -75,7 +75,8 @@ _RULES = (
 _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
-            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
+            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon|throw\s+"
+            rf"(?:out|away)|scrap|ditch|toss)\s+(?:all\s+|any\s+|of\s+)?"
             # Not "my": "please ignore my previous instructions" is a person correcting
             # themselves; a planted instruction overrides someone else's.
             rf"(?:the\s+|your\s+|ur\s+|yr\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
@@ -234,7 +235,12 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|ab\s+sofort|nun)\s+(?:ein|eine|der|die)\b", _F
+            r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|ab\s+sofort|nun)\s+(?:ein|eine|der|die)\b|"
+            # Inverted ("Ab sofort bist du ..."), only for an assistant: said to a child it is
+            # praise.
+            r"\b(?:jetzt|ab\s+sofort|nun|von\s+nun\s+an)\s+(?:bist\s+du|sind\s+sie)\s+(?:ein|eine)\s+"
+            r"(?:\w+\s+)?(?:assistent\w*|ki\b|bot\b|chatbot|sprachmodell|modell)",
+            _F,
         ),
         "an attempt to change an AI assistant's role (in German)",
     ),
@@ -366,8 +372,9 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:in\s+(?:all\s+)?(?:your\s+)?future\s+(?:answers|responses|replies|"
-            r"conversations|chats)|for\s+all\s+future\s+(?:questions|answers|queries))\b",
+            r"\b(?:in\s+(?:all\s+|every\s+|each\s+|any\s+)?(?:of\s+)?(?:your\s+)?future\s+(?:answers?|"
+            r"responses?|repl(?:y|ies)|conversations?|chats?)|for\s+all\s+future\s+(?:questions|answers|"
+            r"queries))\b",
             _F,
         ),
         "an instruction that tries to steer future answers",
@@ -403,7 +410,8 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:si\s+(?:on\s+te|on\s+vous|quelqu'un)\s+(?:demande|interroge))\b[^\n]{0,80}"
+            r"\b(?:si\s+(?:on\s+te|on\s+vous|quelqu'un(?:\s+te|\s+vous)?)\s+(?:demande|interroge))\b"
+            r"[^\n]{0,80}"
             r"\b(?:réponds|répondez|dis|dites)\b|\bà\s+partir\s+de\s+maintenant,?\s+(?:réponds|"
             r"dis|tu\s+dois|vous\s+devez)",
             _F,
@@ -454,7 +462,9 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
             r"his|her|their)\s+\w+)\s+(?:ever\s+)?asks?\s+(?:the\s+|this\s+|my\s+|our\s+|an?\s+)?"
             + _AI
             + r"\b[^\n]{0,80}?\b"
-            + _SAY,
+            + r"(?:"
+            + _SAY
+            + r"|tell\s+(?:them|him|her)\b|(?:give|quote|provide)\b)",
             _F,
         ),
         "a conditional instruction that tries to steer future answers",
@@ -575,8 +585,8 @@ _CONDITIONAL += [
     ),
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if|should|in\s+case|upon)\s+(?:you(?:'re|\s+are)\s+(?:ever\s+)?|"
-            r"you\s+(?:ever\s+)?get\s+|being\s+|ever\s+)?asked\s+for\b[^\n]{0,60}?\b(?:give|"
+            r"\b(?:when(?:ever)?|if|should|in\s+case|upon|next\s+time)\s+(?:you(?:'re|\s+are)\s+(?:ever\s+)?|"
+            r"you\s+(?:ever\s+)?get\s+|being\s+|ever\s+)?asked\s+(?:for|about)\b[^\n]{0,60}?\b(?:give|"
             r"provide|use|hand|share|quote)\s+(?:out\s+)?[^\n]{0,40}?\binstead\b",
             _F,
         ),
@@ -699,6 +709,15 @@ _CAUSATIVE = re.compile(
 )
 
 
+# A bot as the subject of the verb: "why does my bot ignore the system prompt" describes it.
+_AI_SUBJECT = re.compile(
+    r"\b(?:my|the|our|your|his|her|their|this|that)\s+(?:[\w-]+\s+)?(?:bot|chatbot|assistant|model|"
+    r"ai|llm|agent|gpt|copilot)\s+(?:(?:still|always|often|sometimes|just|keeps?|kept|to|would|"
+    r"will|can|could|won'?t|doesn'?t|didn'?t)\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def _near_meta(window: str) -> bool:
     """A word of discussion (example, attack, paper...) in the window, not as part of an
     address: "Sara@mail.example" or "owasp.org/attacks" discuss nothing."""
@@ -711,7 +730,7 @@ def _is_mention(text: str, start: int, end: int) -> bool:
     """True when the match is quoted or named in a discussion of attacks, not used as one."""
     before = text[max(0, start - 40) : start]
     after = text[end : end + 40]
-    if _MENTION_AFTER.match(after) or _CAUSATIVE.search(before):
+    if _MENTION_AFTER.match(after) or _CAUSATIVE.search(before) or _AI_SUBJECT.search(before):
         return True
     # (An empty prefix is not an opening quote: a match at the very start is not quoted.)
     opener = before.rstrip()[-1:]
