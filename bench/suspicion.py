@@ -9,7 +9,9 @@ fresh and wide_fresh were never tuned on until the round that wrote fresh2 (thei
 misses were studied by kind then); fresh2 (hand-written line by line, no templates, 163 poisoned
 and 368 honest lines) was committed before that round changed the detector, scored once before
 and once after it, then studied for a second round; fresh3 (101 poisoned, 214 honest, written
-before that second round) is the set never tuned on: its figure is the honest estimate.
+before that second round) was scored before and after it, then studied for a third; fresh4
+(60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
+is the honest estimate of the detector on lines it has not seen.
 "summary" gives recall and false-positive rate per set first."""
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH,
     FRESH2,
     FRESH3,
+    FRESH4,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -71,6 +74,12 @@ FIRST_RUNS = {
     "fresh3": {
         "before_the_second_round": {"recall": 0.8119, "fpr": 0.0047},
         "after_the_second_round": {"recall": 0.8317, "fpr": 0.0047},
+        "then": "its misses and false alarms studied by kind for a third round (tuned on)",
+    },
+    # Written before the third round, scored before and after it, never tuned on.
+    "fresh4": {
+        "before_the_third_round": {"recall": 0.75, "fpr": 0.0167},
+        "after_the_third_round": {"recall": 0.8, "fpr": 0.0167},
     },
 }
 
@@ -129,6 +138,7 @@ def main() -> None:
         "wide_fresh": WIDE_FRESH,
         "fresh2": FRESH2,
         "fresh3": FRESH3,
+        "fresh4": FRESH4,
     }
     everything = []
     for name, path in sets.items():
