@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
-from core.ai_addressed import ADDRESSED
+from core.ai_addressed import AI_WORD, ANYWHERE, TO_AN_AI
 
 # Flag codes (stable: stored as reason codes and trust-event details).
 AI_INSTRUCTION = "ai_instruction"
@@ -331,7 +331,8 @@ _OVERRIDE += [
     ),
 ]
 
-_OVERRIDE += ADDRESSED
+_OVERRIDE += ANYWHERE
+_OVERRIDE_TO_AN_AI = _OVERRIDE + TO_AN_AI
 
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
@@ -1461,7 +1462,8 @@ def _compact_override(text: str) -> Flag | None:
 
 def _instruction_flags(text: str) -> list[Flag]:
     flags = []
-    for pats, code in ((_OVERRIDE, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
+    overrides = _OVERRIDE_TO_AN_AI if AI_WORD.search(text) else _OVERRIDE
+    for pats, code in ((overrides, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
         f = _scan(text, pats, code, HIGH)
         if f is None and code == AI_INSTRUCTION:
             f = _compact_override(text)
