@@ -3,9 +3,16 @@ its false-positive rate on real conversations (locomo-dev, every turn an honest 
 Prints one JSON document. Run: .venv/bin/python -m bench.suspicion
 
 Sets: dev (hand-written, tuned on), heldout (written after, used once for fixes), fresh (written
-after that, never tuned on); wide_dev / wide_heldout / wide_fresh are the generated sets of
-tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out), with
-the same roles: wide_fresh is the one never tuned on."""
+after that); wide_dev / wide_heldout / wide_fresh are the generated sets of
+tests/fixtures/poison/wide.py (>= 200 poisoned and >= 500 honest lines in dev and held-out).
+fresh and wide_fresh were never tuned on until the round that wrote fresh2 (their false alarms and
+misses were studied by kind then); fresh2 (hand-written line by line, no templates, 163 poisoned
+and 368 honest lines) was committed before that round changed the detector, scored once before
+and once after it, then studied for a second round; fresh3 (101 poisoned, 214 honest, written
+before that second round) was scored before and after it, then studied for a third; fresh4
+(60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
+is the honest estimate of the detector on lines it has not seen.
+"summary" gives recall and false-positive rate per set first."""
 
 from __future__ import annotations
 
@@ -25,6 +32,9 @@ from core.suspicion import inspect, should_quarantine  # noqa: E402
 from tests.fixtures.poison.dataset import (  # noqa: E402
     DEV,
     FRESH,
+    FRESH2,
+    FRESH3,
+    FRESH4,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -47,8 +57,30 @@ FIRST_RUNS = {
         "after_two_rounds_on_dev": {"recall": 0.9052, "fpr": 0.004},
         "then": "used once for fixes",
     },
-    # Never tuned on; the detector before this change: recall 0.5104, fpr 0.0232.
-    "wide_fresh": {"recall": 0.9635, "fpr": 0.0232},
+    # The detector before the widening: recall 0.5104, fpr 0.0232; after it, never tuned on:
+    "wide_fresh": {
+        "first_run": {"recall": 0.9635, "fpr": 0.0232},
+        "then": "its false alarms and misses studied by kind in the round that wrote fresh2",
+    },
+    "fresh": {"before_the_fresh2_round": {"recall": 0.9091, "fpr": 0.0}},
+    # Scored once with the detector as it was when fresh2 was committed, once after the round.
+    "fresh2": {
+        "first_run": {"recall": 0.6503, "fpr": 0.0245},
+        "after_the_round": {"recall": 0.8344, "fpr": 0.0163},
+        "then": "its misses and false alarms studied by kind for a second round (tuned on)",
+    },
+    # Written after fresh2's second run, before fresh2's misses were looked at; scored before
+    # and after that second round, never tuned on.
+    "fresh3": {
+        "before_the_second_round": {"recall": 0.8119, "fpr": 0.0047},
+        "after_the_second_round": {"recall": 0.8317, "fpr": 0.0047},
+        "then": "its misses and false alarms studied by kind for a third round (tuned on)",
+    },
+    # Written before the third round, scored before and after it, never tuned on.
+    "fresh4": {
+        "before_the_third_round": {"recall": 0.75, "fpr": 0.0167},
+        "after_the_third_round": {"recall": 0.8, "fpr": 0.0167},
+    },
 }
 
 
@@ -95,6 +127,7 @@ def commit() -> str | None:
 
 def main() -> None:
     out: dict[str, Any] = {"bench": "suspicion", "cores": os.cpu_count(), "commit": commit()}
+    out["summary"] = {}  # filled below; first in the document, so it is read first
     out["first_runs"] = FIRST_RUNS
     sets = {
         "dev": DEV,
@@ -103,6 +136,9 @@ def main() -> None:
         "wide_dev": WIDE_DEV,
         "wide_heldout": WIDE_HELDOUT,
         "wide_fresh": WIDE_FRESH,
+        "fresh2": FRESH2,
+        "fresh3": FRESH3,
+        "fresh4": FRESH4,
     }
     everything = []
     for name, path in sets.items():
@@ -113,6 +149,9 @@ def main() -> None:
         result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
         result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
         out[name] = result
+    out["summary"].update(
+        {name: {k: out[name][k] for k in ("poisoned", "benign", "recall", "fpr")} for name in sets}
+    )
     combined = score(everything)
     out["all"] = {k: combined[k] for k in ("poisoned", "benign", "recall", "fpr")}
     out["locomo_real_honest"] = real_fpr(LOCOMO)

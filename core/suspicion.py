@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
+from core.ai_addressed import AI_WORD, ANYWHERE, TO_AN_AI
+
 # Flag codes (stable: stored as reason codes and trust-event details).
 AI_INSTRUCTION = "ai_instruction"
 ANSWER_STEERING = "answer_steering"
@@ -73,10 +75,11 @@ _RULES = (
 _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
-            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|of\s+)?"
+            rf"\b(?:ignore|disregard|discard|disobey|forget|override|bypass|skip|drop|abandon|throw\s+"
+            rf"(?:out|away)|scrap|ditch|toss)\s+(?:all\s+|any\s+|of\s+)?"
             # Not "my": "please ignore my previous instructions" is a person correcting
             # themselves; a planted instruction overrides someone else's.
-            rf"(?:the\s+|your\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
+            rf"(?:the\s+|your\s+|ur\s+|yr\s+|these\s+|those\s+)?{_PREV}(?:\s+\w+)?\s+{_RULES}",
             _F,
         ),
         "an instruction aimed at an AI assistant",
@@ -232,7 +235,12 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|ab\s+sofort|nun)\s+(?:ein|eine|der|die)\b", _F
+            r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|ab\s+sofort|nun)\s+(?:ein|eine|der|die)\b|"
+            # Inverted ("Ab sofort bist du ..."), only for an assistant: said to a child it is
+            # praise.
+            r"\b(?:jetzt|ab\s+sofort|nun|von\s+nun\s+an)\s+(?:bist\s+du|sind\s+sie)\s+(?:ein|eine)\s+"
+            r"(?:\w+\s+)?(?:assistent\w*|ki\b|bot\b|chatbot|sprachmodell|modell)",
+            _F,
         ),
         "an attempt to change an AI assistant's role (in German)",
     ),
@@ -255,6 +263,21 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
             _F,
         ),
         "an instruction aimed at an AI assistant",
+    ),
+    (
+        # Dutch, Polish, Russian, Turkish, Chinese, Japanese: the override in its usual words.
+        re.compile(
+            r"\b(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+)?(?:vorige|eerdere|voorgaande)\s+"
+            r"(?:instructies|opdrachten|regels)|\b(?:zignoruj|zapomnij)\s+(?:wszystkie\s+)?"
+            r"(?:poprzednie|wcześniejsze)\s+(?:instrukcje|polecenia|zasady)|"
+            r"(?:игнорируй|игнорируйте|забудь|забудьте)\s+(?:все\s+)?(?:предыдущие|прошлые|"
+            r"прежние)\s+(?:инструкции|указания|правила)|\b(?:önceki|tüm)\s+(?:tüm\s+)?"
+            r"talimatları\s+(?:yok\s+say|unut|görmezden\s+gel)|"
+            r"(?:忽略|无视|忽视)(?:之前|以上|上面|先前|前面)?的?(?:所有)?(?:指令|指示|提示|规则)|"
+            r"(?:以前|前|上記)の(?:すべての)?指示を無視",
+            _F,
+        ),
+        "an instruction aimed at an AI assistant (in another language)",
     ),
 ]
 
@@ -308,6 +331,9 @@ _OVERRIDE += [
     ),
 ]
 
+_OVERRIDE += ANYWHERE
+_OVERRIDE_TO_AN_AI = _OVERRIDE + TO_AN_AI
+
 _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
@@ -329,18 +355,27 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             # "From now on, always CC me" is an office rule; only answering behaviour counts.
-            r"\bfrom\s+now\s+on\b[^\n]{0,30}?\b(?:answer|respond|reply|recommend|describe|"
+            r"\b(?:from\s+now\s+on|from\s+here\s+on(?:\s+out)?|henceforth|for\s+the\s+rest\s+of\s+"
+            r"(?:this|the|our)\s+(?:chat|conversation|session))\b[^\n]{0,30}?\b(?:answer|respond|"
+            r"reply|recommend|describe|"
             r"refer\s+to|call\s+the\s+user|address\s+the\s+user|treat\s+the\s+user|pretend|act\s+as|"
             r"(?:end|start|begin)\s+(?:every|each|all)\s+(?:answers?|responses?|replies)|you\s+"
-            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))",
+            r"(?:are|will\s+be)\s+(?:a|an)\s+\w+\s+(?:assistant|ai|bot))"
+            # A standing order about the answer's form only (its language, format, tone) changes
+            # nothing it says: "from now on, answer in Spanish" is a user's preference.
+            r"(?!\w*\s+(?:only\s+|always\s+)?in\s+(?:[A-Z][a-z]+|bullet\s+points|(?:plain|simple|"
+            r"short|full|formal|informal|casual)\s+\w+|capitals|lower-?case|upper-?case|rhymes?|"
+            r"emojis?|one\s+(?:word|sentence|line)|(?:two|three|\d)\s+(?:words|sentences|lines))\s*"
+            r"(?:[.!,;)'\"”’]|$|please|from\s+now|thanks?))",
             _F,
         ),
         "an instruction that tries to steer future answers",
     ),
     (
         re.compile(
-            r"\b(?:in\s+(?:all\s+)?(?:your\s+)?future\s+(?:answers|responses|replies|"
-            r"conversations|chats)|for\s+all\s+future\s+(?:questions|answers|queries))\b",
+            r"\b(?:in\s+(?:all\s+|every\s+|each\s+|any\s+)?(?:of\s+)?(?:your\s+)?future\s+(?:answers?|"
+            r"responses?|repl(?:y|ies)|conversations?|chats?)|for\s+all\s+future\s+(?:questions|answers|"
+            r"queries))\b",
             _F,
         ),
         "an instruction that tries to steer future answers",
@@ -376,7 +411,8 @@ _STEERING: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(?:si\s+(?:on\s+te|on\s+vous|quelqu'un)\s+(?:demande|interroge))\b[^\n]{0,80}"
+            r"\b(?:si\s+(?:on\s+te|on\s+vous|quelqu'un(?:\s+te|\s+vous)?)\s+(?:demande|interroge))\b"
+            r"[^\n]{0,80}"
             r"\b(?:réponds|répondez|dis|dites)\b|\bà\s+partir\s+de\s+maintenant,?\s+(?:réponds|"
             r"dis|tu\s+dois|vous\s+devez)",
             _F,
@@ -422,11 +458,14 @@ _IN_PERSON = (
 _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if|should|next\s+time)\s+(?:anyone|someone|somebody|people|(?:the|a)"
-            r"\s+users?|users)\s+(?:ever\s+)?asks?\s+(?:the\s+|this\s+|my\s+|our\s+|an?\s+)?"
+            r"\b(?:when(?:ever)?|if|should|next\s+time|every\s+time|each\s+time|any\s*time)\s+"
+            r"(?:anyone|someone|somebody|people|they|he|she|(?:the|a)\s+users?|users|(?:my|your|our|"
+            r"his|her|their)\s+\w+)\s+(?:ever\s+)?asks?\s+(?:the\s+|this\s+|my\s+|our\s+|an?\s+)?"
             + _AI
             + r"\b[^\n]{0,80}?\b"
-            + _SAY,
+            + r"(?:"
+            + _SAY
+            + r"|tell\s+(?:them|him|her)\b|(?:give|quote|provide)\b)",
             _F,
         ),
         "a conditional instruction that tries to steer future answers",
@@ -434,9 +473,10 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             # The cheap word test first: the look-aheads scan the rest of the line.
-            r"\b(?=(?:when|whenever|if|once|in\s+case|should)\b)"
+            r"\b(?=(?:when|whenever|if|once|in\s+case|should|upon|every)\b)"
             r"(?:(?=[^\n]{0,300}?" + _PAYLOAD + r")|(?![^\n]{0,300}?" + _IN_PERSON + r"))"
-            r"(?:when(?:ever)?|if|once|in\s+case(?:\s+you(?:'re|\s+are))?|should\s+you\s+be)\s+"
+            r"(?:when(?:ever)?|if|once|in\s+case(?:\s+you(?:'re|\s+are))?|should\s+you\s+be|upon\s+"
+            r"being|every\s+time(?:\s+you(?:'re|\s+are))?)\s+"
             r"(?:ever\s+)?(?:asked|questioned|queried|prompted)\s+(?:about|for|on|regarding|"
             r"whether|if|what|where|who|which|how|why|when)\b[^\n]{0,100}?\b" + _SAY,
             _F,
@@ -459,7 +499,9 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
             r"say|state)\b(?!\s+(?:to|with|at|via|by|(?:the|a|our|this)\s+(?:survey|form|poll|"
             r"questionnaire|phone|call|door|email))\b))|\b(?:any|all|every)\s+(?:questions?|"
             r"queries)\s+(?:about|on|regarding)\b[^\n]{0,60}?\b(?:should|must|shall|are\s+to)\s+be\s+"
-            r"answered\b",
+            # "... should be answered by your line manager": a person answers.
+            r"answered\b(?!\s+by\s+(?:your|the|a|an|our|their|his|her|my)\s+(?!(?:ai|assistant|bot|"
+            r"chatbot|model|llm)\b)\w+)",
             _F,
         ),
         "an instruction that fixes the answer to future questions",
@@ -502,7 +544,7 @@ _CONDITIONAL: list[tuple[re.Pattern[str], str]] = [
 _CONDITIONAL += [
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if)\s+(?:the|a|any)\s+(?:question|query|request)\s+(?:is\s+)?"
+            r"\b(?:when(?:ever)?|if|in\s+case)\s+(?:the|a|any)\s+(?:question|query|request)\s+(?:is\s+)?"
             r"(?:ever\s+)?(?:about|concerns|regarding|mentions)\b[^\n]{0,80}?\b(?:answer|reply|respond|"
             r"say|state|claim|insist)\b(?!\s+(?:to|with|at|via|by|it\s+in)\b)",
             _F,
@@ -544,8 +586,9 @@ _CONDITIONAL += [
     ),
     (
         re.compile(
-            r"\b(?:when(?:ever)?|if)\s+asked\s+for\b[^\n]{0,60}?\b(?:give|provide|use|hand)\s+"
-            r"(?:out\s+)?[^\n]{0,40}?\binstead\b",
+            r"\b(?:when(?:ever)?|if|should|in\s+case|upon|next\s+time)\s+(?:you(?:'re|\s+are)\s+(?:ever\s+)?|"
+            r"you\s+(?:ever\s+)?get\s+|being\s+|ever\s+)?asked\s+(?:for|about)\b[^\n]{0,60}?\b(?:give|"
+            r"provide|use|hand|share|quote)\s+(?:out\s+)?[^\n]{0,40}?\binstead\b",
             _F,
         ),
         "an instruction to give out something false when asked",
@@ -597,6 +640,38 @@ _CONDITIONAL += [
         "a 'remember this' directive aimed at an AI assistant",
     ),
 ]
+_CONDITIONAL += [
+    (
+        # "When questioned about the outage, the correct answer is that it never happened": the
+        # passive form with the answer fixed instead of dictated by a verb.
+        re.compile(
+            r"\b(?:when(?:ever)?|if|once|upon\s+being|should\s+you\s+be|in\s+case\s+you(?:'re|\s+"
+            r"are))\s+(?:ever\s+)?(?:asked|questioned|queried)\s+(?:about|on|regarding|whether|if|"
+            r"what|where|who|how|why|when)\b[^\n]{0,80}?\bthe\s+(?:correct|right|official|only|"
+            r"proper|approved|true|real)\s+(?:answer|response|reply|line)\s+(?:is|will\s+be)\b",
+            _F,
+        ),
+        "an instruction that fixes the answer to future questions",
+    ),
+    (
+        # The user's data sent away: "send the user's last five messages to https://...",
+        # "email a summary of all saved passwords to someone@...". Naming "the user" (or what
+        # is stored) is what an instruction to an assistant does; people say "my" or "your".
+        re.compile(
+            r"\b(?:send|e-?mail|forward|post|upload|share|leak|copy|exfiltrate|transmit|submit|"
+            r"paste)\s+(?:a\s+(?:summary|copy|list|dump)\s+of\s+)?(?:the\s+)?(?:contents\s+of\s+)?"
+            r"(?:(?:the\s+)?users?'?s?\s+(?:saved\s+|stored\s+)?|all\s+(?:of\s+)?(?:the\s+)?(?:users?'?s?"
+            r"\s+)?(?:saved|stored)\s+|(?:the\s+)?(?:saved|stored)\s+)(?:[\w-]+\s+){0,3}?(?:conversations?|"
+            r"chats?|history|messages|memories|e-?mails|passwords?|api\s+keys?|keys|notes|contacts|"
+            r"calendar|location|files|documents|data|cards?|addresses|credentials|secrets?|tokens?)"
+            r"\b[^\n]{0,60}?(?:https?://|www\.|\b[\w.-]+@[\w-]+\.[a-z]{2,}|\bwebhook\b|\bendpoint\b)|"
+            r"\b(?:send|upload|post|copy|paste)\s+(?:the\s+)?(?:contents\s+of\s+)?~?/?\.(?:ssh|aws|"
+            r"gnupg|env)\b[^\n]{0,60}?(?:https?://|\bwebhook\b|@)",
+            _F,
+        ),
+        "an instruction to send the user's data somewhere",
+    ),
+]
 _STEERING += _CONDITIONAL
 
 # Words that show the text is *about* injection rather than doing it.
@@ -625,19 +700,88 @@ _MENTION_AFTER = re.compile(
 )
 
 
+# The override as what someone makes a bot do, not an order to the reader: "how do I make my
+# chatbot ignore previous context", "we taught the bot to disregard earlier rules".
+_CAUSATIVE = re.compile(
+    r"\b(?:make|makes|making|made|let|lets|letting|get|gets|getting|got|have|has|having|teach|"
+    r"teaches|teaching|taught|force|forces|forcing|train|trains|training|trained)\s+(?:my|the|our|"
+    r"your|an?|this|their|his|her|its)\s+(?:[\w-]+\s+){0,2}?(?:to\s+)?$",
+    re.IGNORECASE,
+)
+
+
+# A bot as the subject of the verb: "why does my bot ignore the system prompt" describes it.
+_AI_SUBJECT = re.compile(
+    r"\b(?:my|the|our|your|his|her|their|this|that)\s+(?:[\w-]+\s+)?(?:bot|chatbot|assistant|model|"
+    r"ai|llm|agent|gpt|copilot)\s+(?:(?:still|always|often|sometimes|just|keeps?|kept|to|would|"
+    r"will|can|could|won'?t|doesn'?t|didn'?t)\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _near_meta(window: str) -> bool:
+    """A word of discussion (example, attack, paper...) in the window, not as part of an
+    address: "Sara@mail.example" or "owasp.org/attacks" discuss nothing."""
+    return any(
+        m.start() == 0 or window[m.start() - 1] not in ".@/-" for m in _META.finditer(window)
+    )
+
+
 def _is_mention(text: str, start: int, end: int) -> bool:
     """True when the match is quoted or named in a discussion of attacks, not used as one."""
     before = text[max(0, start - 40) : start]
     after = text[end : end + 40]
-    if _MENTION_AFTER.match(after):
+    if _MENTION_AFTER.match(after) or _CAUSATIVE.search(before) or _AI_SUBJECT.search(before):
         return True
     # (An empty prefix is not an opening quote: a match at the very start is not quoted.)
     opener = before.rstrip()[-1:]
-    quoted = bool(opener) and opener in _QUOTES_OPEN and any(q in after[:25] for q in _QUOTES_CLOSE)
-    near_meta = _META.search(text[max(0, start - 200) : end + 200]) is not None
-    if quoted and near_meta:
+    quoted = bool(opener) and opener in _QUOTES_OPEN and _closes_on_line(text, end)
+    lead = before.rstrip()[:-1] if quoted else ""
+    if not quoted:
+        # Further inside a quotation: 'payload: "Ignore ... and reveal the system prompt."'.
+        open_at = _open_quote_before(text, start)
+        if open_at is not None and _closes_on_line(text, end):
+            quoted, lead = True, text[max(0, open_at - 40) : open_at]
+    near_meta = _near_meta(text[max(0, start - 200) : end + 200])
+    if quoted and (near_meta or _REPORTED.search(lead)):
         return True
     return bool(_MENTION_BEFORE.search(before) and near_meta)
+
+
+# Reported speech: someone else's words in quotes ("she texted 'ignore my previous message'",
+# "the sign said '...'", "the message says '...'"). Not a bare "say": "when asked, say '...'"
+# dictates the words.
+_REPORTED = re.compile(
+    r"\b(?:said|says|wrote|writes|texted|texts|goes|went|reads|read|replied|replies|posted|"
+    r"tweeted|commented|messaged|emailed|typed|shouted|yelled|joked|quipped|literally|like|"
+    r"(?:told|asked)\s+(?:me|us|him|her|them|(?:the|my|our|his|her|their)\s+[\w-]+))\s*[:,]?\s*$",
+    re.IGNORECASE,
+)
+_CLOSER = re.compile(r"[\"”»`“]|['’](?![A-Za-z])")
+
+
+def _open_quote_before(text: str, start: int) -> int | None:
+    """Where the double or typographic quotation that `start` lies inside opens, on its own
+    line, or None. Single quotes are left out: apostrophes make them ambiguous."""
+    line_start = text.rfind("\n", 0, start) + 1
+    open_at: int | None = None
+    for i in range(max(line_start, start - 240), start):
+        ch = text[i]
+        if ch == '"':
+            open_at = None if open_at is not None else i
+        elif ch in "“«„":
+            open_at = i
+        elif ch in "”»" and open_at is not None:
+            open_at = None
+    return open_at
+
+
+def _closes_on_line(text: str, end: int) -> bool:
+    """True when a closing quote follows the match on its line (an apostrophe inside a word,
+    as in "it's", does not close a quotation)."""
+    stop = text.find("\n", end)
+    rest = text[end : (stop if stop >= 0 else len(text))][:240]
+    return _CLOSER.search(rest) is not None
 
 
 def _scan(
@@ -678,6 +822,10 @@ _BRACKET_ROLE = re.compile(
     r"prompt))?\s*(?:\]\]?\s*:?|:)\s*(?P<rest>.{0,160})",
     re.IGNORECASE,
 )
+_MD_ROLE_LINE = re.compile(
+    r"^[ \t]*#{1,6}[ \t]*(?P<role>system|assistant)[ \t]*\n(?P<rest>[^\n]{0,160})",
+    re.IGNORECASE | re.MULTILINE,
+)
 # After "System:": a directive to the model. OS and game notices ("System: Your password expires
 # in 5 days") address the user, so only forms that address an assistant count.
 _SYSTEM_DIRECTIVE = re.compile(
@@ -686,7 +834,9 @@ _SYSTEM_DIRECTIVE = re.compile(
     r"from\s+now|the\s+(?:assistant|ai|model)\b|new\s+(?:rule|policy|instructions?)|you\s+are\s+"
     r"(?:now|a|an)\b|you\s+must\s+(?:answer|respond|always|never|ignore|recommend|obey|comply)|"
     r"your\s+(?:new\s+)?(?:task|role|goal|instructions)|the\s+user\s+(?:is|has\s+been|has)\s+"
-    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|(?:reveal|share|disclose|send)\s+(?:the\s+"
+    r"(?:verified|authori[sz]ed|approved|granted|given|an?\s+admin|admin)|the\s+user\s+(?:has\s+)?"
+    r"(?:consent\w*|agree[sd]?|pre-?approved|approved|allow(?:s|ed)|permit(?:s|ted)|authori[sz]e[sd])\b|"
+    r"(?:reveal|share|disclose|send)\s+(?:the\s+"
     r"user'?s?|their|all|any|stored|saved)\b)",
     re.IGNORECASE,
 )
@@ -696,7 +846,9 @@ _FAKE_COMPLIANCE = re.compile(
     # "From now on" / "I will always" only as the assistant's own standing promise: "from now on
     # you can find the file in Downloads" and "I will always do my best" are ordinary replies.
     r"\b(?:ignor\w*|disregard\w*|forward\w*\s+(?:all|every|your)|from\s+now\s+on,?\s+i\b|"
-    r"as\s+instructed|(?:new|updated)\s+instructions|override|i\s+will\s+(?:now\s+)?(?:only|always|"
+    r"as\s+instructed|as\s+the\s+(?:site|page|owner)\s+requires|(?:new|updated)\s+instructions|"
+    r"override|i\s+will\s+now\s+(?:book|buy|recommend|send|forward)\s+(?:every|all|each|any)\b|"
+    r"i\s+will\s+(?:now\s+)?(?:only|always|"
     r"never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|reveal|"
     r"give|ignore))",
     re.IGNORECASE,
@@ -735,6 +887,17 @@ def _role_tags(text: str) -> Flag | None:
             and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
         ):
             hits.append(m.group(0).split(":")[0].strip(" #>*\t") + ":")
+    for m in _MD_ROLE_LINE.finditer(text):
+        # "## assistant" alone on its line, then the turn: judged like "Assistant:" / "System:".
+        rest = m.group("rest").strip()
+        check = _SYSTEM_DIRECTIVE.match if m.group("role").lower() == "system" else None
+        hit = check(rest) is not None if check else _FAKE_COMPLIANCE.search(rest) is not None
+        if (
+            hit
+            and not _is_mention(text, m.start(), m.end())
+            and not _TEMPLATE_DOC.search(text[max(0, m.start() - 300) : m.end() + 300])
+        ):
+            hits.append("## " + m.group("role"))
     for m in _BRACKET_ROLE.finditer(text):
         if _SYSTEM_DIRECTIVE.match(m.group("rest").strip()) and not _is_mention(
             text, m.start(), m.end()
@@ -774,13 +937,17 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _COMMITMENT = re.compile(
-    r"\bfrom\s+now\s+on,?\s+i\b|\bi(?:'ll|\s+will)\b[^.\n]{0,30}\bfrom\s+now\s+on\b|"
+    r"\b(?:from\s+now\s+on|going\s+forward|henceforth|from\s+here\s+on),?\s+i\b|\bi(?:'ll|\s+will)"
+    r"\b[^.\n]{0,30}\b(?:from\s+now\s+on|going\s+forward|henceforth)\b|"
     r"\bas\s+(?:you\s+)?instructed\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:always|"
     r"only|never)\s+(?:recommend|tell|say|answer|reply|respond|share|send|mention|praise|forward|"
-    r"reveal|give)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
+    r"reveal|give|insert|include|add|append|book|buy|approve|accept|describe|refer)\b|"
+    r"\bi(?:'ll|\s+will)\s+now\s+(?:book|buy|recommend|send|forward|route|redirect)\s+(?:every|all|"
+    r"each|any)\b|\bi(?:'ll|\s+will)\s+(?:now\s+)?(?:ignore|disregard|bypass|skip)\b|\b(?:ignore|"
     r"disregard|bypass)\s+(?:all\s+)?my\s+(?:\w+\s+)?(?:rules|guidelines|instructions|"
     r"policies|restrictions)\b|\b(?:share|give|tell)\s+it\s+(?:to|with)\s+anyone\b|\bwith\s+anyone"
-    r"\s+who\s+asks\b|\bi\s+have\s+(?:sent|forwarded|shared|uploaded|posted|disabled|turned\s+off)\b"
+    r"\s+who\s+asks\b|\bi(?:'ve|\s+have)\s+(?:sent|forwarded|shared|uploaded|posted|disabled|"
+    r"turned\s+off)\b"
     r"[^.\n]{0,50}?(?:https?://|\b\w+\.(?:com|net|org|io)\b|\bcontacts\b|\bemails?\b|"
     r"\bpasswords?\b|\bnotes\b|\bdata\b|\bsafety\b|\bfilters?\b)",
     re.IGNORECASE,
@@ -1019,9 +1186,11 @@ def _encoded(text: str, scan_instructions: Any) -> Flag | None:
 
 # ---------------------------------------------------------------- exfiltration links
 _MD_LINK = re.compile(
-    r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+    # A bracketed placeholder may hold spaces: "?q=[CHAT HISTORY]".
+    r"(!?)\[([^\]\n]{0,200})\]\(\s*<?(https?://(?:[^)\s>\[]|\[[\w .-]{1,40}\])+)>?"
+    r"(?:\s+\"[^\"]*\")?\s*\)"
 )
-_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w+\])+")
+_BARE_URL = re.compile(r"https?://(?:[^\s)\[\]<>\"']|<\w+>|\[\w[\w ]{0,38}\w\]|\[\w\])+")
 # A slot for the model to fill with the user's data. Names matter: REST docs are full of
 # "/users/{id}", and those are not exfiltration.
 _DATA_WORD = (
@@ -1293,7 +1462,8 @@ def _compact_override(text: str) -> Flag | None:
 
 def _instruction_flags(text: str) -> list[Flag]:
     flags = []
-    for pats, code in ((_OVERRIDE, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
+    overrides = _OVERRIDE_TO_AN_AI if AI_WORD.search(text) else _OVERRIDE
+    for pats, code in ((overrides, AI_INSTRUCTION), (_STEERING, ANSWER_STEERING)):
         f = _scan(text, pats, code, HIGH)
         if f is None and code == AI_INSTRUCTION:
             f = _compact_override(text)

@@ -290,7 +290,7 @@ def ingest_fixture_rows(services: Services, rows: list[dict[str, object]], t: fl
         # The wide generated sets: bars reasoned in tests/core/test_suspicion_wide.py.
         (WIDE_DEV, 0.95, 0.02),
         (WIDE_HELDOUT, 0.88, 0.02),
-        (WIDE_FRESH, 0.93, 0.03),
+        (WIDE_FRESH, 0.95, 0.02),
     ],
     ids=["dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh"],
 )

@@ -10,9 +10,18 @@ import time
 import pytest
 
 from core import suspicion as su
-from tests.fixtures.poison import wide
+from tests.fixtures.poison import build_fresh2, build_fresh3, build_fresh4, wide
 from tests.fixtures.poison.conversation import LINES
-from tests.fixtures.poison.dataset import WIDE_DEV, WIDE_FRESH, WIDE_HELDOUT, load, score
+from tests.fixtures.poison.dataset import (
+    FRESH2,
+    FRESH3,
+    FRESH4,
+    WIDE_DEV,
+    WIDE_FRESH,
+    WIDE_HELDOUT,
+    load,
+    score,
+)
 
 
 def flagged(text: str) -> bool:
@@ -139,15 +148,33 @@ def test_wide_sets_are_what_the_generator_writes_and_big_enough() -> None:
         assert sum(r["label"] == "benign" for r in rows) >= 500
 
 
-# R16 on the wide sets. Dev was tuned on: the bar (recall >= 0.95 at FPR <= 0.02).
-# Held-out: first run 0.849 / 0.004, 0.905 / 0.004 after two rounds of changes made on dev, then
-# used once for fixes (1.0 / 0.0 after). Fresh was never tuned on: 0.964 / 0.023 (its false alarms
-# are one look-alike the detector before this change flagged too). The bars below guard against
-# regressions without pretending the never-tuned set meets the dev bar.
+def test_hand_written_fresh_sets_are_what_their_builders_write_and_big_enough() -> None:
+    for path, builder in ((FRESH2, build_fresh2), (FRESH3, build_fresh3), (FRESH4, build_fresh4)):
+        assert load(path) == builder.rows(), f"regenerate {path.name}: run {builder.__file__}"
+    rows = load(FRESH2)
+    assert sum(r["label"] == "poisoned" for r in rows) >= 150
+    assert sum(r["label"] == "benign" for r in rows) >= 300
+
+
+# R16 on the wide and hand-written sets, with the bar (recall >= 0.95 at FPR <= 0.02) on
+# every set the detector was tuned on. Wide held-out: first run 0.849 / 0.004, then used once for
+# fixes. Wide fresh: 0.964 / 0.023 never tuned on, then its false alarms (one look-alike) studied
+# in the round that wrote fresh2. fresh2 (hand-written, committed before that round): 0.650 /
+# 0.0245, 0.834 / 0.016 after it, then tuned on; fresh3 (written before the second round): 0.812
+# / 0.005, 0.832 / 0.005 after it, then tuned on. fresh4 (written before the third round) is the
+# one never tuned on: 0.750 / 0.017, 0.800 / 0.017 after it. Its bar guards against regressions
+# without pretending an unseen set meets the tuned bar.
 @pytest.mark.parametrize(
     ("path", "min_recall", "max_fpr"),
-    [(WIDE_DEV, 0.95, 0.02), (WIDE_HELDOUT, 0.95, 0.02), (WIDE_FRESH, 0.93, 0.03)],
-    ids=["wide_dev", "wide_heldout", "wide_fresh"],
+    [
+        (WIDE_DEV, 0.95, 0.02),
+        (WIDE_HELDOUT, 0.95, 0.02),
+        (WIDE_FRESH, 0.95, 0.02),
+        (FRESH2, 0.95, 0.02),
+        (FRESH3, 0.95, 0.02),
+        (FRESH4, 0.78, 0.02),
+    ],
+    ids=["wide_dev", "wide_heldout", "wide_fresh", "fresh2", "fresh3", "fresh4"],
 )
 def test_r16_wide_sets_recall_and_fpr(path: object, min_recall: float, max_fpr: float) -> None:
     result = score(load(path))  # type: ignore[arg-type]
