@@ -212,7 +212,12 @@ class SynonymEmbedder(FakeEmbedder):
     """The fake embedder with a few words read as one meaning ("vehicle", "drive", "estate" as
     "car"): a line can then match a question by meaning without sharing a word with it."""
 
-    SAME: ClassVar[dict[str, str]] = {"vehicle": "car", "drive": "car", "estate": "car", "sold": "car"}
+    SAME: ClassVar[dict[str, str]] = {
+        "vehicle": "car",
+        "drive": "car",
+        "estate": "car",
+        "sold": "car",
+    }
 
     def embed_one(self, text: str) -> np.ndarray:
         words = [self.SAME.get(w.lower(), w) for w in re.findall(r"\w+", text)]
