@@ -296,3 +296,45 @@ def test_a_speakers_name_does_not_rank_their_whole_chat_by_words(
         assert len(named) >= 5 and all(h.conversation == "Chat with Ana" for h in named)
     finally:
         services.close()
+
+
+def test_a_name_does_not_pull_in_every_line_that_addresses_the_person(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """ "What does Melanie do to destress?": in an embedding the name weighs as much as the
+    question, so every "Thanks, Melanie!" is near it; her answer ("I run to unwind") shares
+    only the meaning, and without the name it is too far down to be a candidate at all. The
+    question is also searched by meaning without the name."""
+    services = Services(tmp_path / "store", clock=clock, embedder=SynonymEmbedder())
+    services.create(PASSPHRASE, kdf=TEST_KDF)
+    try:
+        memory = services.require_memory()
+        memory.wait_ready(10)
+        t = clock.now() - 20 * DAY
+        lines = [
+            (who, f"{a} {b}, thanks Melanie!" if who == "Caroline" else f"{a} {b}, kids!")
+            for n, (a, b) in enumerate(
+                (a, b)
+                for a in ("great", "wow", "so true", "lovely", "haha", "nice", "right", "yes")
+                for b in ("really", "honestly", "totally", "truly", "again", "indeed", "then")
+            )
+            for who in ("Caroline", "Melanie")
+        ]
+        lines.insert(7, ("Melanie", "These days I run every morning to unwind."))
+        ids = memory.add(
+            [
+                NewMemory(
+                    kind="import:jsonl",
+                    text=text,
+                    time=t + 60 * n,
+                    author=who,
+                    conversation="conv",
+                    external_id=f"D1:{n}",
+                )
+                for n, (who, text) in enumerate(lines)
+            ]
+        )
+        hits = memory.search("What does Melanie do to destress?", k=5).hits
+        assert hits[0].id == ids[7]
+    finally:
+        services.close()
