@@ -78,14 +78,9 @@ def build_index(store: Any, n: int) -> tuple[VectorIndex, float]:
 
 
 def query_embedding_ms(queries: list[str]) -> dict[str, float] | None:
-    try:
-        from models.embedder import MiniLMEmbedder
-
-        emb = MiniLMEmbedder()
-        emb.load()
-    except Exception:
+    emb = real_embedder()
+    if emb is None:
         return None
-    emb.embed(["warm up"])
     times, cpu = [], []
     for q in queries:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -210,8 +205,28 @@ def run_size(
             fusion=params,
         )
         out[label] = time_searches(searcher, queries)
+    # What a user waits for: the shipped search with the real model embedding each query
+    # (the store's vectors are synthetic, so only the cost means something, not the hits).
+    real = real_embedder()
+    if real is not None:
+        searcher = Searcher(
+            read_conn=store.reader, index=lambda: index, embed=real.embed, now=time.time
+        )
+        out["after_units_with_query_embedding"] = time_searches(searcher, queries[:150])
     store.lock()
     return out
+
+
+def real_embedder() -> Any:
+    try:
+        from models.embedder import MiniLMEmbedder
+
+        emb = MiniLMEmbedder()
+        emb.load()
+        emb.embed(["warm up"])
+    except Exception:
+        return None
+    return emb
 
 
 def main() -> None:
@@ -234,9 +249,10 @@ def main() -> None:
             sizes=results,
             load_average=os.getloadavg()[0],
             query_embedding_ms=query_embedding_ms([q for q, _ in queries[:100]]),
-            note="search times exclude the model's query embedding (stand-in vector); "
-            "query_embedding_ms is the real MiniLM cost per query on this machine (the query "
-            "embedding is cached per query text, so a re-run or refinement does not pay it)",
+            note="search times exclude the model's query embedding (stand-in vector) except "
+            "after_units_with_query_embedding (the real MiniLM embeds every query); "
+            "query_embedding_ms is the model's cost alone (the query embedding is cached per "
+            "query text, so a re-run or refinement does not pay it)",
         )
     )
 
