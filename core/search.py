@@ -111,7 +111,6 @@ class FusionParams:
     # Weight of the speaker list (_speaker_boost) against the others (weight 1 each).
     # Chosen from {0.5, 1, 2, 3} on locomo-dev; 2 wins with every conversation held out.
     w_speaker: float = 2.0
-    adjacent: float = 1.0
 
 
 def query_terms(text: str) -> list[str]:
@@ -634,33 +633,7 @@ class Searcher:
             self._speaker_boost(rows, fused, terms)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
-        if multi and p.adjacent < 1.0:
-            scored = self._spread(conn, scored, k)
         return self._finish(conn, scored, f, terms, prefix_last, k)
-
-    def _spread(
-        self, conn: Connection, scored: list[tuple[tuple[Any, ...], float]], k: int
-    ) -> list[tuple[tuple[Any, ...], float]]:
-        """Greedy re-ranking of the head: a candidate whose window holds a memory already
-        chosen counts `adjacent` times its score, so the top k cover more places in the
-        conversations than one exchange and its neighbours."""
-        head_n = min(len(scored), 3 * k)
-        head, tail = scored[:head_n], scored[head_n:]
-        members = units.unit_members(conn, [int(r[0]) for r, _ in head])
-        near = {mid: set(ms) - {mid} for mid, ms in members.items()}
-        chosen: list[tuple[tuple[Any, ...], float]] = []
-        picked: set[int] = set()
-        left = list(head)
-        while left:
-            best_i, best_s = 0, -1.0
-            for i, (r, sc) in enumerate(left):
-                adj = sc * (self.fusion.adjacent if near.get(int(r[0]), set()) & picked else 1.0)
-                if adj > best_s:
-                    best_i, best_s = i, adj
-            r, sc = left.pop(best_i)
-            chosen.append((r, best_s))
-            picked.add(int(r[0]))
-        return chosen + tail
 
     def _speaker_names(self, conn: Connection, terms: list[str], near: list[int]) -> set[str]:
         """The query's words that name a speaker of the nearest memories by meaning ("When
