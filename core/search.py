@@ -7,12 +7,13 @@ Why these choices (numbers in bench/retrieval_quality.py):
   Ana move to Lisbon"), and AND would demand "when" and "did"; BM25 already ranks memories that
   match more (and rarer) words first. The last word is a prefix when it is 3+ letters, so
   results follow typing.
-- Fusion is a convex combination, 0.8 * cosine + 0.2 * BM25 / (best BM25 of the query), with
-  both parts computed for every candidate (the cosine of word-only hits exactly, the BM25 of
-  meaning-only hits from the same FTS query that ranks the words). On the synthetic set it
-  beat reciprocal rank fusion at every setting tried: RRF throws away how much better one
-  match is than the next, and with ties (a name that matches a whole conversation title) it
-  lets an arbitrary cut decide.
+- Fusion (FusionParams, method "units") is reciprocal rank fusion of ranked lists of the
+  memories: the turn's words, its window's words (core.units), the turn's meaning, the
+  window's meaning, and, when the query names a speaker, that speaker's memories and the
+  meaning of the question without the name (see Searcher._multi and _speaker_names). RRF
+  needs no score scale, so it holds when one side is weak (names and dates for meaning,
+  paraphrase for words); the earlier convex fusion (0.8 * cosine + 0.2 * BM25, tuned on the
+  synthetic set) did not carry over to real conversations (bench/retrieval_locomo.py).
 - Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
   low-trust exact match can still be found (it is the user's data) but loses ties to trusted
   sources; quarantined memories are excluded outright, not just down-weighted.
@@ -703,13 +704,15 @@ class Searcher:
         vec2: list[tuple[int, float]] | None = None,
     ) -> dict[int, float]:
         """Reciprocal rank fusion (constant `units_k`; words lists weigh `w_fts`, meaning
-        lists `w_vec`) of four rankings of the memories:
+        lists `w_vec`) of these rankings of the memories:
         1. the turn's own words (BM25 over memories_fts),
         2. its window's words (BM25 over units_fts: neighbours and speaker names),
         3. the turn's meaning (cosine, HNSW),
         4. its window's meaning: over every candidate of 1-3, the mean of the cosines of the
            window's members, the centre counting twice (its neighbours' cosines read from the
-           index, no extra embedding).
+           index, no extra embedding);
+        5. (when the query names a speaker, see _ranked) the meaning of the question without
+           the name; the speaker list itself is added later (_speaker_boost).
         RRF needs no score scale: it holds when one side is weak (meaning on names and dates,
         words on paraphrase), which a constant convex weight tuned on one set did not."""
         p = self.fusion
