@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from app.memory_service import MemoryService
 from app.services import Services
 from core import units
 from core.backup import restore_backup
@@ -32,7 +33,11 @@ def chat(services: Services, clock: FixedClock) -> list[int]:
         ("Melanie", "I'm so glad to hear that"),
         ("Caroline", "Next week I start the pottery class"),
     ]
-    memory = services.require_memory()
+    return add_lines(services.require_memory(), lines, t)
+
+
+def add_lines(memory: MemoryService, lines: list[tuple[str, str]], t: float) -> list[int]:
+    """(speaker, text) turns of one conversation, a minute apart from `t`."""
     return memory.add(
         [
             NewMemory(
@@ -321,19 +326,7 @@ def test_a_name_does_not_pull_in_every_line_that_addresses_the_person(
             for who in ("Caroline", "Melanie")
         ]
         lines.insert(7, ("Melanie", "These days I run every morning to unwind."))
-        ids = memory.add(
-            [
-                NewMemory(
-                    kind="import:jsonl",
-                    text=text,
-                    time=t + 60 * n,
-                    author=who,
-                    conversation="conv",
-                    external_id=f"D1:{n}",
-                )
-                for n, (who, text) in enumerate(lines)
-            ]
-        )
+        ids = add_lines(memory, lines, t)
         hits = memory.search("What does Melanie do to destress?", k=5).hits
         assert hits[0].id == ids[7]
     finally:
