@@ -5,6 +5,7 @@ all in the same run:
 
 - `shipped`: `MemoryService.search` (what `search` and the search window run);
 - `fts`, `vector`: the searcher's word-only and meaning-only modes;
+- `units_before`: the units fusion as first shipped (speakers' names in every list);
 - `convex`, `rrf2`: the earlier fusions of those two (convex was shipped before the units);
 - `bm25`: plain FTS5 `MATCH` of the question's OR-ed words over the turns, no Mnemo layer;
 - `bm25_window`: the same over each turn joined with the turn before it (an in-memory table).
@@ -30,7 +31,7 @@ from bench.locomo import CATEGORIES, Conversation, LocomoStores, Question, iter_
 
 KS = (1, 5, 10, 25)
 DEPTH = max(KS)
-MODES = ("shipped", "fts", "vector", "convex", "rrf2", "bm25", "bm25_window")
+MODES = ("shipped", "fts", "vector", "units_before", "convex", "rrf2", "bm25", "bm25_window")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 Ranker = Callable[[Question], list[int]]
@@ -81,12 +82,17 @@ def rankers(conv: Conversation, modes: Sequence[str]) -> dict[str, Ranker]:
             out[mode] = lambda q, m=mode: [  # type: ignore[misc]
                 h.id for h in memory.searcher.search(q.question, None, DEPTH, mode=m).hits
             ]
-        elif mode in ("convex", "rrf2"):
-            # The earlier fusions of the turn's words and meaning alone (convex: shipped
-            # before the units, cosine weight 0.8; rrf2: RRF of those two lists).
+        elif mode in ("convex", "rrf2", "units_before"):
+            # The earlier fusions: of the turn's words and meaning alone (convex: shipped
+            # before the units, cosine weight 0.8; rrf2: RRF of those two lists), and the
+            # units fusion as schema 4 shipped it (speakers' names kept in every list).
             from core.search import FusionParams
 
-            params = FusionParams(method="convex" if mode == "convex" else "rrf")
+            params = {
+                "convex": FusionParams(method="convex"),
+                "rrf2": FusionParams(method="rrf"),
+                "units_before": FusionParams(names="keep", vec_names="off", w_speaker=1.0),
+            }[mode]
 
             def fused(q: Question, params: FusionParams = params) -> list[int]:
                 saved = memory.searcher.fusion

@@ -126,6 +126,14 @@ def main() -> None:
                     memory, questions, ext, "hybrid", FusionParams(method="convex")
                 ),
                 "hybrid_tuned_on_dev": score(memory, questions, ext, "hybrid", best),
+                # The units fusion as first shipped (speakers' names in every list).
+                "hybrid_units_before": score(
+                    memory,
+                    questions,
+                    ext,
+                    "hybrid",
+                    FusionParams(names="keep", vec_names="off", w_speaker=1.0),
+                ),
             }
         by_kind = {}
         for kind in sorted({q.kind for q in qs}):

@@ -5,8 +5,13 @@ survive a restart and a backup/restore; match labels; time words boost and never
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
+
+from app.memory_service import MemoryService
 from app.services import Services
 from core import units
 from core.backup import restore_backup
@@ -28,7 +33,11 @@ def chat(services: Services, clock: FixedClock) -> list[int]:
         ("Melanie", "I'm so glad to hear that"),
         ("Caroline", "Next week I start the pottery class"),
     ]
-    memory = services.require_memory()
+    return add_lines(services.require_memory(), lines, t)
+
+
+def add_lines(memory: MemoryService, lines: list[tuple[str, str]], t: float) -> list[int]:
+    """(speaker, text) turns of one conversation, a minute apart from `t`."""
     return memory.add(
         [
             NewMemory(
@@ -202,3 +211,123 @@ def test_a_named_speaker_weighs(services: Services, clock: FixedClock) -> None:
     )
     assert memory.search("what does Caroline like hiking hills").hits[0].id == b
     assert memory.search("what does Ben like hiking hills").hits[0].id == a
+
+
+class SynonymEmbedder(FakeEmbedder):
+    """The fake embedder with a few words read as one meaning ("vehicle", "drive", "estate" as
+    "car"): a line can then match a question by meaning without sharing a word with it."""
+
+    SAME: ClassVar[dict[str, str]] = {
+        "vehicle": "car",
+        "drive": "car",
+        "estate": "car",
+        "sold": "car",
+    }
+
+    def embed_one(self, text: str) -> np.ndarray:
+        words = [self.SAME.get(w.lower(), w) for w in re.findall(r"\w+", text)]
+        return super().embed_one(" ".join(words))
+
+
+def test_a_speakers_name_does_not_rank_their_whole_chat_by_words(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """ "What vehicle does Ana drive?" shares only "Ana" with Ana's chat: the name is in every
+    line's title and window, so by words alone the whole chat ties. The answer, found by
+    meaning, must come first, not after her small talk."""
+    services = Services(tmp_path / "store", clock=clock, embedder=SynonymEmbedder())
+    services.create(PASSPHRASE, kdf=TEST_KDF)
+    try:
+        memory = services.require_memory()
+        memory.wait_ready(10)
+        t = start = clock.now() - 20 * DAY
+        small = [
+            f"{a} {b}"
+            for a in ("ok", "haha", "sure", "well", "right")
+            for b in (
+                "see you then",
+                "yes exactly",
+                "running late",
+                "happy friday",
+                "call you later",
+                "sounds good",
+                "lunch tomorrow?",
+                "ugh mondays",
+            )
+        ]
+        items = []
+        for person in ("Ana", "Bruno"):
+            for n in range(40):
+                items.append(
+                    NewMemory(
+                        kind="import:jsonl",
+                        text=small[n % len(small)],
+                        time=t + 600 * n,
+                        author=person if n % 2 else "me",
+                        conversation=f"Chat with {person}",
+                        title=f"Chat with {person}",
+                        external_id=f"{person}-{n}",
+                    )
+                )
+            t += 3 * DAY
+        cars = [f"{w} car, {w} car" for w in ("my", "the", "a", "one", "new", "old", "red", "big")]
+        for n, text in enumerate(cars):
+            items.append(
+                NewMemory(
+                    kind="import:jsonl",
+                    text=text,
+                    time=t + 600 * n,
+                    author="Bruno",
+                    conversation="Chat with Bruno",
+                    title="Chat with Bruno",
+                    external_id=f"Bruno-car-{n}",
+                )
+            )
+        fact = NewMemory(
+            kind="import:jsonl",
+            text="Sold the old one, picked up a green estate yesterday.",
+            time=start + 600 * 20 + 300,  # amid her small talk: a window like the others
+            author="Ana",
+            conversation="Chat with Ana",
+            title="Chat with Ana",
+            external_id="Ana-fact",
+        )
+        (fact_id,) = memory.add([*items, fact])[-1:]
+        hits = memory.search("What vehicle does Ana drive these days?", k=10).hits
+        assert hits[0].id == fact_id
+        # With only the name to go on, the name is the query: her chat is found by it, and
+        # a match in the title (the chat's name) is a match of the words.
+        named = [h for h in memory.search("Ana", k=10).hits if h.match == "words"]
+        assert len(named) >= 5 and all(h.conversation == "Chat with Ana" for h in named)
+    finally:
+        services.close()
+
+
+def test_a_name_does_not_pull_in_every_line_that_addresses_the_person(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """ "What does Melanie do to destress?": in an embedding the name weighs as much as the
+    question, so every "Thanks, Melanie!" is near it; her answer ("I run to unwind") shares
+    only the meaning, and without the name it is too far down to be a candidate at all. The
+    question is also searched by meaning without the name."""
+    services = Services(tmp_path / "store", clock=clock, embedder=SynonymEmbedder())
+    services.create(PASSPHRASE, kdf=TEST_KDF)
+    try:
+        memory = services.require_memory()
+        memory.wait_ready(10)
+        t = clock.now() - 20 * DAY
+        lines = [
+            (who, f"{a} {b}, thanks Melanie!" if who == "Caroline" else f"{a} {b}, kids!")
+            for n, (a, b) in enumerate(
+                (a, b)
+                for a in ("great", "wow", "so true", "lovely", "haha", "nice", "right", "yes")
+                for b in ("really", "honestly", "totally", "truly", "again", "indeed", "then")
+            )
+            for who in ("Caroline", "Melanie")
+        ]
+        lines.insert(7, ("Melanie", "These days I run every morning to unwind."))
+        ids = add_lines(memory, lines, t)
+        hits = memory.search("What does Melanie do to destress?", k=5).hits
+        assert hits[0].id == ids[7]
+    finally:
+        services.close()
