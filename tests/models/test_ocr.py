@@ -133,3 +133,38 @@ def test_scrolled_lines_are_not_recognised_again(engine) -> None:
     scrolled = engine.recognise(page(2), cache)  # three lines stay, moved up by two rows
     assert [_key(b) for b in scrolled] == [_key(b) for b in engine.recognise(page(2))]
     assert cache.hits >= 3 and cache.misses - recognised <= 3
+
+
+class _Recorder:
+    """Wraps an onnxruntime session and keeps the shape of every input it is run on."""
+
+    def __init__(self, session: object) -> None:
+        self.session = session
+        self.shapes: list[tuple[int, ...]] = []
+
+    def run(self, names: object, feeds: dict[str, np.ndarray]) -> object:
+        self.shapes.append(feeds["x"].shape)
+        return self.session.run(names, feeds)  # type: ignore[attr-defined]
+
+
+def test_detection_runs_only_where_there_is_ink_and_short_labels_read(engine) -> None:
+    img = Image.new("RGB", (1920, 1080), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 18)
+    draw.text((1500, 900), "Invoice 4711 overdue", fill="black", font=font)
+    draw.text((200, 120), "OK", fill="black", font=font)
+    draw.rectangle((150, 100, 400, 160), outline=(200, 200, 200))  # a cell's grid lines
+    engine.load()
+    det, rec = engine._det, engine._rec
+    engine._det, engine._rec = _Recorder(det), _Recorder(rec)
+    try:
+        texts = sorted(b.text for b in engine.recognise(img))
+        det_area = sum(s[2] * s[3] for s in engine._det.shapes)
+        rec_widths = [s[3] for s in engine._rec.shapes]
+    finally:
+        engine._det, engine._rec = det, rec
+    assert texts == ["Invoice 4711 overdue", "OK"]
+    # Two small blocks, not the frame (the whole 1080p frame was 2.1 M pixels of detection).
+    assert len(rec_widths) == 2 and det_area < 0.02 * 1920 * 1080
+    # The short label is recognised at its own width, not padded to RapidOCR's 320 px.
+    assert min(rec_widths) < 160
