@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.change import LineTextCache
+from core.capture.change import LineTextCache, TextByPixels
 from core.capture.geometry import Rect
-from core.capture.ink import InkSettings, ink_blocks
+from core.capture.ink import InkSettings, ink_blocks, runs
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
 
@@ -173,20 +173,24 @@ class RapidOcrEngine:
         return out
 
     def _read(self, bgr: np.ndarray, lines: LineTextCache | None) -> list[OcrBox]:
-        from rapidocr.utils.process_img import get_rotate_crop_image
-
         quads: list[np.ndarray] = []
         for block in ink_blocks(bgr, self.ink):
             quads.extend(self._detect(bgr, block))
         out: list[OcrBox] = []
         for quad in quads:
-            key = _line_key(_around(bgr, quad)) if lines is not None else None
-            found = lines.get(key) if lines is not None and key is not None else None
-            if found is None:
-                crop = get_rotate_crop_image(bgr, quad.astype(np.float32).copy())
-                found = self._recognise_line(_pad_line(crop, LINE_PAD))
-                if lines is not None and key is not None:
+            found = None
+            if lines is not None:
+                key = _line_key(_around(bgr, quad))
+                found = lines.get(key)
+                if found is None:
+                    pieces = word_pieces(_around(bgr, quad, margin=0))
+                    found = _assemble(lines.words, pieces)
+                    if found is None:
+                        found = self._recognise_line(_line_crop(bgr, quad))
+                        _learn(lines.words, pieces, found)
                     lines.put(key, *found)
+            if found is None:
+                found = self._recognise_line(_line_crop(bgr, quad))
             text, score = found
             if not text or not text.strip() or score < self.min_score:
                 continue
@@ -238,6 +242,72 @@ class RapidOcrEngine:
         results, _words = self._decode(preds, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)
         text, score = results[0]
         return str(text), float(score)
+
+
+def _line_crop(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line under a detected box, straightened and padded for the recogniser."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    return _pad_line(get_rotate_crop_image(bgr, quad.astype(np.float32).copy()), LINE_PAD)
+
+
+# Within a line, a run of background columns at least this share of the line's ink height
+# separates words (a space is ~0.3-0.45 of it in UI fonts, the gap between letters < 0.2).
+WORD_GAP = 0.3
+# A pixel of a line is ink when it differs from the line's background by more than this.
+WORD_INK = 32
+
+
+def word_pieces(line: np.ndarray) -> list[bytes]:
+    """Keys of the words of one line (the image under its box): the line cut at runs of
+    background columns, each piece keyed by its own ink pixels and the background (not by
+    where it sits in the line: a word's pixels are the same beside a descender or without one).
+    The same word drawn the same way anywhere gives the same key. [] for a line of one piece
+    (the line cache covers it) or without ink."""
+    if line.ndim != 3 or line.shape[0] < 2 or line.shape[1] < 2:
+        return []
+    bg = line[0, 0]
+    ink = (np.abs(line.astype(np.int16) - bg) > WORD_INK).any(axis=2)
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return []
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    gap = max(2, int(WORD_GAP * (bottom - top)))
+    spans = runs(ink[top:bottom].any(axis=0), gap)
+    if len(spans) < 2:
+        return []
+    keys = []
+    for a, b in spans:
+        sub = ink[top:bottom, a:b]
+        r = np.flatnonzero(sub.any(axis=1))
+        piece = line[top + r[0] : top + r[-1] + 1, a:b]
+        h = hashlib.blake2b(b"word" + bg.tobytes(), digest_size=16)
+        h.update(np.ascontiguousarray(piece).tobytes())
+        h.update(repr(piece.shape).encode())
+        keys.append(h.digest())
+    return keys
+
+
+def _assemble(words: TextByPixels, pieces: list[bytes]) -> tuple[str, float] | None:
+    """The line's text from its words' text, when every word was read before."""
+    if not pieces:
+        return None
+    found = []
+    for k in pieces:
+        f = words.get(k)
+        if f is None:
+            return None
+        found.append(f)
+    return " ".join(t for t, _ in found), min(sc for _, sc in found)
+
+
+def _learn(words: TextByPixels, pieces: list[bytes], read: tuple[str, float]) -> None:
+    """Keep the words of a line just read, only when the recogniser's reading splits into
+    exactly as many words as the pixels do (then each piece is that word)."""
+    tokens = read[0].split()
+    if pieces and len(tokens) == len(pieces):
+        for k, t in zip(pieces, tokens):
+            words.put(k, t, read[1])
 
 
 def _pad_line(crop: np.ndarray, factor: float) -> np.ndarray:

@@ -52,7 +52,7 @@ def ink_mask(bgr: np.ndarray, threshold: int) -> np.ndarray:
     return mask
 
 
-def _runs(profile: np.ndarray, gap: int) -> list[tuple[int, int]]:
+def runs(profile: np.ndarray, gap: int) -> list[tuple[int, int]]:
     """[start, stop) runs of True in `profile`, joined across gaps shorter than `gap`."""
     idx = np.flatnonzero(profile)
     if idx.size == 0:
@@ -89,11 +89,11 @@ def ink_blocks(bgr: np.ndarray, settings: InkSettings | None = None) -> list[Rec
     while stack:
         r = stack.pop()
         sub = mask[r.y : r.bottom, r.x : r.right]
-        rows = _runs(sub.any(axis=1), st.gap_y)
+        rows = runs(sub.any(axis=1), st.gap_y)
         if not rows:
             continue
         y0, y1 = rows[0][0], rows[-1][1]
-        cols = _runs(sub[y0:y1].any(axis=0), st.gap_x)
+        cols = runs(sub[y0:y1].any(axis=0), st.gap_x)
         x0, x1 = cols[0][0], cols[-1][1]
         if len(rows) > 1:
             stack.extend(Rect(r.x, r.y + a, r.w, b - a) for a, b in rows)
