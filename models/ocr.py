@@ -18,6 +18,7 @@ from core.capture.geometry import Rect
 from core.capture.ink import InkSettings, ink_blocks, runs
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
+from models.offline import keep_offline
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class RapidOcrEngine:
         if self._rec is not None:
             return
         t0 = time.perf_counter()
+        keep_offline()  # onnxruntime reads its telemetry switch when it is imported
         try:
             import onnxruntime as ort
             import rapidocr
