@@ -4,9 +4,9 @@ virtual display and captured once through the real pipeline (grabber, window con
 redaction, encrypted store), are stored whole: every line of each is found by search, allowing
 OCR's own character errors, whose rate (CER) is measured and printed.
 
-Measured (1280x800, seed 0): 295 lines, CER 0.0135; one line is never read: a one-word 13 px
-calendar entry that the bundled detection model does not find even on the image itself, so the
-test allows one line in a hundred to go unread (counted in the CER at full length)."""
+Measured (1280x800, seed 0): 295 lines, CER 0.0135, every line read (with RapidOCR's own
+pipeline one 13 px one-word calendar entry was never found; detection on inked blocks finds it).
+The test still allows one line in a hundred to go unread (counted in the CER at full length)."""
 
 from __future__ import annotations
 
