@@ -89,11 +89,11 @@ def ink_blocks(bgr: np.ndarray, settings: InkSettings | None = None) -> list[Rec
     while stack:
         r = stack.pop()
         sub = mask[r.y : r.bottom, r.x : r.right]
-        rows = runs(sub.any(axis=1), st.gap_y)
+        rows = runs(np.asarray(sub.any(axis=1)), st.gap_y)
         if not rows:
             continue
         y0, y1 = rows[0][0], rows[-1][1]
-        cols = runs(sub[y0:y1].any(axis=0), st.gap_x)
+        cols = runs(np.asarray(sub[y0:y1].any(axis=0)), st.gap_x)
         x0, x1 = cols[0][0], cols[-1][1]
         if len(rows) > 1:
             stack.extend(Rect(r.x, r.y + a, r.w, b - a) for a, b in rows)
@@ -106,8 +106,9 @@ def ink_blocks(bgr: np.ndarray, settings: InkSettings | None = None) -> list[Rec
             continue  # a lone straight line: nothing to read
         tight = sub[y0:y1, x0:x1]  # a view: zeroing rules below edits the mask
         px = colour[r.y + y0 : r.y + y1, r.x + x0 : r.x + x1, :3]
-        rule_rows = _rules(tight, px, 1, st.rule_share) if w >= st.rule_length else []
-        rule_cols = _rules(tight, px, 0, st.rule_share) if h >= st.rule_length else []
+        none = np.zeros(0, dtype=np.intp)
+        rule_rows = _rules(tight, px, 1, st.rule_share) if w >= st.rule_length else none
+        rule_cols = _rules(tight, px, 0, st.rule_share) if h >= st.rule_length else none
         if len(rule_rows) or len(rule_cols):
             tight[rule_rows, :] = False
             tight[:, rule_cols] = False
