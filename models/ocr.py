@@ -15,7 +15,7 @@ import numpy as np
 
 from core.capture.change import LineTextCache, TextByPixels
 from core.capture.geometry import Rect
-from core.capture.ink import InkSettings, ink_blocks, runs
+from core.capture.ink import InkSettings, ink_blocks, runs, stack_blocks
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
 from models.offline import keep_offline
@@ -176,8 +176,8 @@ class RapidOcrEngine:
 
     def _read(self, bgr: np.ndarray, lines: LineTextCache | None) -> list[OcrBox]:
         quads: list[np.ndarray] = []
-        for block in ink_blocks(bgr, self.ink):
-            quads.extend(self._detect(bgr, block))
+        for group in stack_blocks(ink_blocks(bgr, self.ink), 2 * DET_MARGIN):
+            quads.extend(self._detect(bgr, group))
         out: list[OcrBox] = []
         for quad in quads:
             found = None
@@ -202,12 +202,16 @@ class RapidOcrEngine:
             out.append(OcrBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0), text, score))
         return out
 
-    def _detect(self, bgr: np.ndarray, block: Rect) -> list[np.ndarray]:
-        """Line boxes (4x2 corner points, image pixels) the detector finds in `block`: run on
-        the block with a margin of the image around it, on the detector's 32 px grid (filled
-        with the block's background). Boxes centred outside the block belong to another."""
+    def _detect(self, bgr: np.ndarray, blocks: list[Rect]) -> list[np.ndarray]:
+        """Line boxes (4x2 corner points, image pixels) the detector finds in `blocks` (a group
+        of stack_blocks): run once on their union with a margin of the image around it, on the
+        detector's 32 px grid (filled with the background). Boxes centred outside every block
+        belong to another."""
         height, width = bgr.shape[:2]
-        ctx = block.pad(DET_MARGIN, DET_MARGIN).intersect(Rect(0, 0, width, height))
+        union = blocks[0]
+        for b in blocks[1:]:
+            union = union.union(b)
+        ctx = union.pad(DET_MARGIN, DET_MARGIN).intersect(Rect(0, 0, width, height))
         if ctx is None:
             return []
         crop = bgr[ctx.y : ctx.bottom, ctx.x : ctx.right]
@@ -223,7 +227,7 @@ class RapidOcrEngine:
         for quad in found:
             pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2) + np.array([ctx.x, ctx.y])
             cx, cy = pts.mean(axis=0)
-            if block.x <= cx < block.right and block.y <= cy < block.bottom:
+            if any(b.x <= cx < b.right and b.y <= cy < b.bottom for b in blocks):
                 out.append(pts)
         return out
 

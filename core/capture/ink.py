@@ -117,3 +117,26 @@ def ink_blocks(bgr: np.ndarray, settings: InkSettings | None = None) -> list[Rec
         if max(w, h) > st.min_side:
             out.append(Rect(r.x + x0, r.y + y0, w, h))
     return sorted(out, key=lambda b: (b.y, b.x))
+
+
+def stack_blocks(blocks: list[Rect], max_gap: int) -> list[list[Rect]]:
+    """Blocks grouped for one detector run each: a block joins the group just above it when at
+    most `max_gap` rows lie between them and they share most of their columns (the lines of a
+    paragraph). The detector's input is padded to a 32 px grid and a margin: one run over a
+    paragraph costs less than one per line. A group never covers much more than its blocks."""
+    groups: list[tuple[Rect, list[Rect], int]] = []  # (union, members, their area)
+    for b in sorted(blocks, key=lambda r: (r.y, r.x)):
+        for i, (u, members, area) in enumerate(groups):
+            gap = b.y - u.bottom
+            shared = min(u.right, b.right) - max(u.x, b.x)
+            joined = u.union(b)
+            if (
+                0 <= gap <= max_gap
+                and shared >= 0.5 * min(u.w, b.w)
+                and joined.area <= 3 * (area + b.area)
+            ):
+                groups[i] = (joined, [*members, b], area + b.area)
+                break
+        else:
+            groups.append((b, [b], b.area))
+    return [members for _, members, _ in groups]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.capture.geometry import Rect
-from core.capture.ink import InkSettings, ink_blocks, ink_mask
+from core.capture.ink import InkSettings, ink_blocks, ink_mask, stack_blocks
 
 
 def _page(h: int = 200, w: int = 400, bg: int = 255) -> np.ndarray:
@@ -57,3 +57,14 @@ def test_gaps_follow_the_settings_and_specks_are_dropped() -> None:
     speck[100, 100] = 0
     assert ink_blocks(speck) == []
     assert ink_mask(speck, 10).sum() == 5  # the pixel and its neighbours
+
+
+def test_lines_of_a_paragraph_are_stacked_for_one_detector_run() -> None:
+    lines = [Rect(10, 10 + 30 * i, 300 - 20 * i, 14) for i in range(4)]
+    aside = Rect(600, 10, 100, 14)  # another column: its own run
+    far = Rect(10, 400, 300, 14)  # far below: its own run
+    groups = stack_blocks([*lines, aside, far], max_gap=16)
+    assert sorted(map(len, groups)) == [1, 1, 4]
+    assert lines in groups
+    # A narrow block under a wide one would make the run mostly empty: not stacked.
+    assert len(stack_blocks([Rect(0, 0, 1000, 14), Rect(0, 30, 40, 14)], 16)) == 2
