@@ -250,6 +250,8 @@ def measure(service: object, seconds: float, stages: Stages | None = None) -> di
     ch0 = svc.stats.changed  # type: ignore[attr-defined]
     lines = getattr(svc.cache, "lines", None)  # type: ignore[attr-defined]
     l0 = (lines.hits, lines.misses) if lines is not None else (0, 0)
+    words = getattr(lines, "words", None)
+    w0 = words.hits if words is not None else 0
     s0 = stages.snapshot() if stages else {}
     th0 = thread_cpu()
     c0, t0 = cpu(), time.monotonic()
@@ -268,7 +270,9 @@ def measure(service: object, seconds: float, stages: Stages | None = None) -> di
     if out["frames_processed"]:
         out["cpu_per_processed_frame_s"] = round((c1 - c0) / out["frames_processed"], 3)
     if lines is not None:
-        out["ocr_lines"] = {"reused": lines.hits - l0[0], "recognised": lines.misses - l0[1]}
+        out["ocr_lines"] = {"reused": lines.hits - l0[0], "not_seen": lines.misses - l0[1]}
+    if words is not None:
+        out["ocr_words_reused"] = words.hits - w0  # words of unseen lines known by their pixels
     if stages is not None:
         out["stages"] = stage_delta(s0, stages.snapshot(), wall)
     return out

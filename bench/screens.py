@@ -6,8 +6,10 @@ run on other seeds is held-out data of the same kind."""
 
 from __future__ import annotations
 
+import difflib
 import random
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -147,3 +149,20 @@ def all_screens(size: tuple[int, int], seed: int = 0) -> list[Screen]:
     out.append(render("mail", "dark", "dense", size, seed))
     out.append(render("terminal", "light", "sparse", size, seed))
     return out
+
+
+def closest(line: str, stored: list[str]) -> tuple[int, str]:
+    """(characters of `line` not read, stored line) for the stored line, or run of two, that
+    holds most of `line` in order. A stored line may hold more than `line` (OCR joins the cells
+    of a table row into one line): only what is missing or misread counts."""
+    low = line.lower()
+    candidates = [s.lower() for s in stored + [a + " " + b for a, b in pairwise(stored)]]
+    if any(low in c for c in candidates):
+        return 0, line
+
+    def matched(c: str) -> int:
+        sm = difflib.SequenceMatcher(None, low, c, autojunk=False)
+        return sum(b.size for b in sm.get_matching_blocks())
+
+    best = max(candidates, key=matched, default="")
+    return len(low) - matched(best), best

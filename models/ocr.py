@@ -13,24 +13,26 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.change import LineTextCache
+from core.capture.change import LineTextCache, TextByPixels
 from core.capture.geometry import Rect
+from core.capture.ink import InkSettings, ink_blocks, runs, stack_blocks
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
 from models.offline import keep_offline
 
 log = logging.getLogger(__name__)
 
-# Detection runs on the image scaled by this much. Half size made detection ~4x cheaper and
-# read plain text pages the same, but lost characters on spreadsheets (cell text beside grid
-# lines: CER 0.08 -> 0.37), code (0.11 -> 0.17) and, with the padding below, dark chat
-# bubbles (0 -> 0.28); 0.75 still lost spreadsheet cells. So: full size.
-DET_SCALE = 1.0
-DET_MIN_SIDE = 64
-# Each line crop is padded above and below to this many times its height (with its own
-# background) before recognition: the recogniser scales crops to 48 px high, so a taller crop
-# is a narrower input and recognition costs less (measured: dense 1080p screen -25 % CPU, same
-# character error rate; at 2x lines start to be lost).
+# Detection runs at full size: half size made it ~4x cheaper and read plain text pages the
+# same, but lost characters on spreadsheets (cell text beside grid lines: CER 0.08 -> 0.37),
+# code (0.11 -> 0.17) and dark chat bubbles (0 -> 0.28); 0.75 still lost spreadsheet cells.
+# What makes it cheap instead is running it only where there is ink. Each block gets this many
+# pixels of the image around it (the detector needs a little context at a line's ends).
+DET_MARGIN = 8
+# The recogniser's input height (fixed by the model), and the narrowest input it gets: RapidOCR
+# pads every line to at least 320 px (a 6.7:1 box), which made a short label ("OK", a
+# spreadsheet number) cost as much as a line of 320 px.
+REC_HEIGHT = 48
+REC_MIN_WIDTH = 64
 LINE_PAD = 1.5
 # The bundled model files, relative to the rapidocr package.
 _MODELS = {
@@ -59,45 +61,70 @@ def _to_bgr(image: object) -> np.ndarray:
 
 class RapidOcrEngine:
     """Thread-safe (one recognition at a time); load once and share. `threads` bounds
-    onnxruntime's pool so OCR leaves a core for the rest of the app."""
+    onnxruntime's pool so OCR leaves a core for the rest of the app.
+
+    The pipeline is RapidOCR's (PP-OCR detection, then recognition of each line) with the
+    bundled models, driven here stage by stage so that each costs what the text needs:
+    detection runs only on the blocks of the image that hold ink (core.capture.ink), each padded
+    to the detector's 32 px grid at full size; recognition runs one line at a time at the
+    line's own width (RapidOCR batches six lines padded to the widest, and pads short ones to
+    320 px: most of the work of a screen of short labels), and only for lines whose pixels the
+    caller's line cache has not seen."""
 
     def __init__(self, threads: int | None = None, min_score: float = 0.5) -> None:
         self.threads = threads
         self.min_score = min_score
-        self._engine: Any = None
+        self._det: Any = None  # onnxruntime sessions
+        self._rec: Any = None
+        self._det_post: Any = None  # RapidOCR's DB post-processing
+        self._decode: Any = None  # and its CTC decoder
         self._lock = threading.Lock()
-        self._lines: LineTextCache | None = None  # the current call's, under self._lock
-        self._keys: list[bytes] | None = None  # line keys of the crops about to be recognised
+        self.ink = InkSettings()
 
     def load(self) -> None:
         with self._lock:
             self._load()
 
-    def _load(self) -> Any:
-        if self._engine is not None:
-            return self._engine
+    def _session_options(self, arena: bool) -> Any:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle pool threads must not spin waiting for work (CPU burnt between lines). The
+        # recogniser keeps its memory arena: without it every line's run allocates afresh
+        # (measured +20 % recognition CPU), and its inputs are small. The detector's inputs are
+        # blocks of any size (a photo can be the whole screen): an arena would keep the largest
+        # one's buffers resident for good, and detection is the smaller share of the work.
+        # Denormals flushed to zero are ~5 % faster and read the same.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+        so.enable_cpu_mem_arena = arena
+        so.enable_mem_pattern = arena
+        return so
+
+    def _load(self) -> None:
+        if self._rec is not None:
+            return
         t0 = time.perf_counter()
         keep_offline()  # onnxruntime reads its telemetry switch when it is imported
         try:
+            import onnxruntime as ort
             import rapidocr
-            from rapidocr import RapidOCR
+            from rapidocr.ch_ppocr_det.utils import DBPostProcess
+            from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
         except ImportError as e:
             raise ModelMissing(
                 f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
                 "('make setup') to read text from the screen."
             ) from None
         root = Path(rapidocr.__file__).resolve().parent
-        params: dict[str, Any] = {
-            "Global.log_level": "error",
-            "Global.text_score": self.min_score,
-            # Screen text is never upside down: skip the orientation classifier.
-            "Global.use_cls": False,
-            # Screen text is already at a readable size. The default ("min" 736) upscales a
-            # small region until its short side is 736 px: a 800x200 strip became 2944x736
-            # and took 5x longer. Only shrink (see DET_SCALE, set per image).
-            "Det.limit_type": "max",
-            "Det.limit_side_len": 2048,
-        }
+        paths = {}
         for stage, rel in _MODELS.items():
             path = root / rel
             if not path.is_file():
@@ -105,21 +132,20 @@ class RapidOcrEngine:
                     f"The OCR model {path.name} is missing from the rapidocr package at {root}. "
                     "Reinstall it ('make setup'); Mnemo never downloads models."
                 )
-            # An explicit path: rapidocr then never looks for (or downloads) another file.
-            params[f"{stage}.model_path"] = str(path)
-        if self.threads:
-            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
-            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-        self._engine = RapidOCR(params=params)
-        # Recognition goes through the line cache of the current call (if it has one); the
-        # lines are keyed where they are cut out, from the image around each box.
-        recognise_lines = self._engine.recognize_txt
-        self._engine.recognize_txt = lambda crops: self._recognise_lines(recognise_lines, crops)
-        cut = self._engine.crop_text_regions
-        self._engine.crop_text_regions = lambda img, boxes: self._cut_lines(cut, img, boxes)
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+            paths[stage] = str(path)
+        cpu = ["CPUExecutionProvider"]
+        det = ort.InferenceSession(paths["Det"], self._session_options(False), providers=cpu)
+        rec = ort.InferenceSession(paths["Rec"], self._session_options(True), providers=cpu)
+        # RapidOCR's defaults for these models (its config.yaml).
+        self._det_post = DBPostProcess(
+            thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
+            score_mode="fast", use_dilation=True,
+        )  # fmt: skip
+        chars = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
+        self._decode = CTCLabelDecode(character=chars)
+        self._det = det
+        self._rec = rec
         log.info("OCR engine loaded in %.2f s", time.perf_counter() - t0)
-        return self._engine
 
     def recognise(self, image: object, lines: LineTextCache | None = None) -> list[OcrBox]:
         """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates. With
@@ -128,28 +154,8 @@ class RapidOcrEngine:
         if bgr.shape[0] < 4 or bgr.shape[1] < 4:
             return []
         with self._lock:
-            engine = self._load()
-            self._lines, self._keys = lines, None
-            det = engine.text_det or engine._load_det_model()
-            det.limit_side_len = max(DET_MIN_SIDE, int(max(bgr.shape[:2]) * DET_SCALE))
-            try:
-                result = engine(bgr)
-            finally:
-                self._lines, self._keys = None, None
-        if result.boxes is None or result.txts is None or result.scores is None:
-            return []
-        boxes: list[OcrBox] = []
-        for quad, text, score in zip(result.boxes, result.txts, result.scores):
-            if not text or not text.strip() or float(score) < self.min_score:
-                continue
-            pts = np.asarray(quad, dtype=np.float64)
-            x0, y0 = np.floor(pts.min(axis=0))
-            x1, y1 = np.ceil(pts.max(axis=0))
-            x0, y0 = max(0.0, x0), max(0.0, y0)
-            boxes.append(
-                OcrBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0), str(text), float(score))
-            )
-        return boxes
+            self._load()
+            return self._read(bgr, lines)
 
     def recognise_regions(
         self, image: object, rects: Sequence[Rect], lines: LineTextCache | None = None
@@ -168,39 +174,146 @@ class RapidOcrEngine:
                 out.append(OcrBox(b.x + r.x, b.y + r.y, b.w, b.h, b.text, b.score))
         return out
 
-    def _recognise_lines(self, recognise: Any, crops: list[np.ndarray]) -> Any:
-        """RapidOCR's recognition step over the line crops it cut out, asking the current
-        call's line cache first: only lines never seen are run through the model."""
-        lines = self._lines
-        if lines is None:
-            return recognise(crops)
-        from rapidocr.ch_ppocr_rec import TextRecOutput
+    def _read(self, bgr: np.ndarray, lines: LineTextCache | None) -> list[OcrBox]:
+        quads: list[np.ndarray] = []
+        for group in stack_blocks(ink_blocks(bgr, self.ink), 2 * DET_MARGIN):
+            quads.extend(self._detect(bgr, group))
+        out: list[OcrBox] = []
+        for quad in quads:
+            found = None
+            if lines is not None:
+                key = _line_key(_around(bgr, quad))
+                found = lines.get(key)
+                if found is None:
+                    pieces = word_pieces(_around(bgr, quad, margin=0))
+                    found = _assemble(lines.words, pieces)
+                    if found is None:
+                        found = self._recognise_line(_line_crop(bgr, quad))
+                        _learn(lines.words, pieces, found)
+                    lines.put(key, *found)
+            if found is None:
+                found = self._recognise_line(_line_crop(bgr, quad))
+            text, score = found
+            if not text or not text.strip() or score < self.min_score:
+                continue
+            x0, y0 = np.floor(quad.min(axis=0))
+            x1, y1 = np.ceil(quad.max(axis=0))
+            x0, y0 = max(0.0, x0), max(0.0, y0)
+            out.append(OcrBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0), text, score))
+        return out
 
-        keys = self._keys
-        if keys is None or len(keys) != len(crops):
-            keys = [_line_key(c) for c in crops]
-        found = [lines.get(k) for k in keys]
-        missing = [i for i, f in enumerate(found) if f is None]
-        if missing:
-            fresh = recognise([crops[i] for i in missing])
-            for i, text, score in zip(missing, fresh.txts, fresh.scores):
-                found[i] = (str(text), float(score))
-                lines.put(keys[i], str(text), float(score))
-        texts = tuple(f[0] if f else "" for f in found)
-        scores = tuple(f[1] if f else 0.0 for f in found)
-        return TextRecOutput(
-            imgs=list(crops),
-            txts=texts,
-            scores=list(scores),
-            word_results=tuple(None for _ in crops),  # type: ignore[arg-type]
-            elapse=0.0,
-        )
+    def _detect(self, bgr: np.ndarray, blocks: list[Rect]) -> list[np.ndarray]:
+        """Line boxes (4x2 corner points, image pixels) the detector finds in `blocks` (a group
+        of stack_blocks): run once on their union with a margin of the image around it, on the
+        detector's 32 px grid (filled with the background). Boxes centred outside every block
+        belong to another."""
+        height, width = bgr.shape[:2]
+        union = blocks[0]
+        for b in blocks[1:]:
+            union = union.union(b)
+        ctx = union.pad(DET_MARGIN, DET_MARGIN).intersect(Rect(0, 0, width, height))
+        if ctx is None:
+            return []
+        crop = bgr[ctx.y : ctx.bottom, ctx.x : ctx.right]
+        h, w = crop.shape[:2]
+        grid_h, grid_w = -(-max(h, 32) // 32) * 32, -(-max(w, 32) // 32) * 32
+        canvas = np.empty((grid_h, grid_w, 3), dtype=np.uint8)
+        canvas[...] = crop[0, 0]
+        canvas[:h, :w] = crop
+        x = canvas.astype(np.float32).transpose(2, 0, 1)[None] * (2.0 / 255.0) - 1.0
+        pred = self._det.run(None, {"x": x})[0]
+        found, _scores = self._det_post(pred, (grid_h, grid_w))
+        out = []
+        for quad in found:
+            pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2) + np.array([ctx.x, ctx.y])
+            cx, cy = pts.mean(axis=0)
+            if any(b.x <= cx < b.right and b.y <= cy < b.bottom for b in blocks):
+                out.append(pts)
+        return out
 
-    def _cut_lines(self, cut: Any, img: np.ndarray, boxes: Any) -> list[np.ndarray]:
-        crops: list[np.ndarray] = cut(img, boxes)
-        if self._lines is not None:
-            self._keys = [_line_key(_around(img, box)) for box in boxes]
-        return [_pad_line(c, LINE_PAD) for c in crops]
+    def _recognise_line(self, crop: np.ndarray) -> tuple[str, float]:
+        """(text, score) of one line crop, at the model's 48 px height and the crop's width."""
+        import cv2
+
+        h, w = crop.shape[:2]
+        if h < 1 or w < 1:
+            return "", 0.0
+        ratio = w / h
+        scaled_w = max(1, int(np.ceil(REC_HEIGHT * ratio)))
+        width = max(REC_MIN_WIDTH, scaled_w)
+        line = cv2.resize(crop, (scaled_w, REC_HEIGHT)).astype(np.float32)
+        x = np.zeros((1, 3, REC_HEIGHT, width), dtype=np.float32)  # 0 is mid-grey, as RapidOCR
+        x[0, :, :, :scaled_w] = line.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
+        preds = self._rec.run(None, {"x": x})[0]
+        results, _words = self._decode(preds, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)
+        text, score = results[0]
+        return str(text), float(score)
+
+
+def _line_crop(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line under a detected box, straightened and padded for the recogniser."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    return _pad_line(get_rotate_crop_image(bgr, quad.astype(np.float32).copy()), LINE_PAD)
+
+
+# Within a line, a run of background columns at least this share of the line's ink height
+# separates words (a space is ~0.3-0.45 of it in UI fonts, the gap between letters < 0.2).
+WORD_GAP = 0.3
+# A pixel of a line is ink when it differs from the line's background by more than this.
+WORD_INK = 32
+
+
+def word_pieces(line: np.ndarray) -> list[bytes]:
+    """Keys of the words of one line (the image under its box): the line cut at runs of
+    background columns, each piece keyed by its own ink pixels and the background (not by
+    where it sits in the line: a word's pixels are the same beside a descender or without one).
+    The same word drawn the same way anywhere gives the same key. [] for a line of one piece
+    (the line cache covers it) or without ink."""
+    if line.ndim != 3 or line.shape[0] < 2 or line.shape[1] < 2:
+        return []
+    bg = line[0, 0]
+    ink = (np.abs(line.astype(np.int16) - bg) > WORD_INK).any(axis=2)
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return []
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    gap = max(2, int(WORD_GAP * (bottom - top)))
+    spans = runs(ink[top:bottom].any(axis=0), gap)
+    if len(spans) < 2:
+        return []
+    keys = []
+    for a, b in spans:
+        sub = ink[top:bottom, a:b]
+        r = np.flatnonzero(sub.any(axis=1))
+        piece = line[top + r[0] : top + r[-1] + 1, a:b]
+        h = hashlib.blake2b(b"word" + bg.tobytes(), digest_size=16)
+        h.update(np.ascontiguousarray(piece).tobytes())
+        h.update(repr(piece.shape).encode())
+        keys.append(h.digest())
+    return keys
+
+
+def _assemble(words: TextByPixels, pieces: list[bytes]) -> tuple[str, float] | None:
+    """The line's text from its words' text, when every word was read before."""
+    if not pieces:
+        return None
+    found = []
+    for k in pieces:
+        f = words.get(k)
+        if f is None:
+            return None
+        found.append(f)
+    return " ".join(t for t, _ in found), min(sc for _, sc in found)
+
+
+def _learn(words: TextByPixels, pieces: list[bytes], read: tuple[str, float]) -> None:
+    """Keep the words of a line just read, only when the recogniser's reading splits into
+    exactly as many words as the pixels do (then each piece is that word)."""
+    tokens = read[0].split()
+    if pieces and len(tokens) == len(pieces):
+        for k, t in zip(pieces, tokens):
+            words.put(k, t, read[1])
 
 
 def _pad_line(crop: np.ndarray, factor: float) -> np.ndarray:

@@ -258,11 +258,8 @@ class ChangeDetector:
 
 
 @dataclass(slots=True)
-class LineTextCache:
-    """Text of recently recognised text lines by a digest of the line's pixels (the OCR engine
-    makes the key), so a line that is still on screen is not recognised again when the region
-    around it changed: the rest of a paragraph while one line is typed, lines that scrolled.
-    Recognition is ~90 % of OCR's CPU; finding the lines is the cheap part."""
+class TextByPixels:
+    """Text recognised before, by a digest of the pixels it was read from (an LRU)."""
 
     max_entries: int = 4096
     _items: OrderedDict[bytes, tuple[str, float]] = field(default_factory=OrderedDict)
@@ -289,6 +286,23 @@ class LineTextCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@dataclass(slots=True)
+class LineTextCache(TextByPixels):
+    """Text of recently recognised text lines by a digest of the line's pixels (the OCR engine
+    makes the key), so a line that is still on screen is not recognised again when the region
+    around it changed: the rest of a paragraph while one line is typed, lines that scrolled.
+    Recognition is ~90 % of OCR's CPU; finding the lines is the cheap part. `words` holds the
+    words of lines read before, each by its own pixels (kept only where the recogniser's
+    reading of the whole line split into exactly those words): a new line made of words seen
+    before is put together from them without the recogniser."""
+
+    words: TextByPixels = field(default_factory=lambda: TextByPixels(max_entries=16384))
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.words.clear()
 
 
 @dataclass(slots=True)

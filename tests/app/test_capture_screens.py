@@ -4,25 +4,23 @@ virtual display and captured once through the real pipeline (grabber, window con
 redaction, encrypted store), are stored whole: every line of each is found by search, allowing
 OCR's own character errors, whose rate (CER) is measured and printed.
 
-Measured (1280x800, seed 0): 295 lines, CER 0.0135; one line is never read: a one-word 13 px
-calendar entry that the bundled detection model does not find even on the image itself, so the
-test allows one line in a hundred to go unread (counted in the CER at full length)."""
+Measured (1280x800, seed 0): 295 lines, CER 0.0135, every line read (with RapidOCR's own
+pipeline one 13 px one-word calendar entry was never found; detection on inked blocks finds it).
+The test still allows one line in a hundred to go unread (counted in the CER at full length)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import subprocess
 import sys
 import time
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from app.services import Services
-from bench.screens import Screen, all_screens
+from bench.screens import Screen, all_screens, closest
 from models.ocr import RapidOcrEngine
 from tests.app.test_capture_e2e import real_capture, settle
 
@@ -43,23 +41,6 @@ sys.stdin.readline()
 LINE_CER = 0.25
 MEAN_CER = 0.05
 UNREAD_SHARE = 0.01
-
-
-def closest(line: str, stored: list[str]) -> tuple[int, str]:
-    """(characters of `line` not read, stored line) for the stored line, or run of two, that
-    holds most of `line` in order. A stored line may hold more than `line` (OCR joins the cells
-    of a table row into one line): only what is missing or misread counts."""
-    low = line.lower()
-    candidates = [s.lower() for s in stored + [a + " " + b for a, b in pairwise(stored)]]
-    if any(low in c for c in candidates):
-        return 0, line
-
-    def matched(c: str) -> int:
-        sm = difflib.SequenceMatcher(None, low, c, autojunk=False)
-        return sum(b.size for b in sm.get_matching_blocks())
-
-    best = max(candidates, key=matched, default="")
-    return len(low) - matched(best), best
 
 
 def show(display: str, screen: Screen, tmp: Path) -> subprocess.Popen[str]:

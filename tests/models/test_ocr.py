@@ -133,3 +133,81 @@ def test_scrolled_lines_are_not_recognised_again(engine) -> None:
     scrolled = engine.recognise(page(2), cache)  # three lines stay, moved up by two rows
     assert [_key(b) for b in scrolled] == [_key(b) for b in engine.recognise(page(2))]
     assert cache.hits >= 3 and cache.misses - recognised <= 3
+
+
+class _Recorder:
+    """Wraps an onnxruntime session and keeps the shape of every input it is run on."""
+
+    def __init__(self, session: object) -> None:
+        self.session = session
+        self.shapes: list[tuple[int, ...]] = []
+
+    def run(self, names: object, feeds: dict[str, np.ndarray]) -> object:
+        self.shapes.append(feeds["x"].shape)
+        return self.session.run(names, feeds)  # type: ignore[attr-defined]
+
+
+def test_detection_runs_only_where_there_is_ink_and_short_labels_read(engine) -> None:
+    img = Image.new("RGB", (1920, 1080), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 18)
+    draw.text((1500, 900), "Invoice 4711 overdue", fill="black", font=font)
+    draw.text((200, 120), "OK", fill="black", font=font)
+    draw.rectangle((150, 100, 400, 160), outline=(200, 200, 200))  # a cell's grid lines
+    engine.load()
+    det, rec = engine._det, engine._rec
+    engine._det, engine._rec = _Recorder(det), _Recorder(rec)
+    try:
+        texts = sorted(b.text for b in engine.recognise(img))
+        det_area = sum(s[2] * s[3] for s in engine._det.shapes)
+        rec_widths = [s[3] for s in engine._rec.shapes]
+    finally:
+        engine._det, engine._rec = det, rec
+    assert texts == ["Invoice 4711 overdue", "OK"]
+    # Two small blocks, not the frame (the whole 1080p frame was 2.1 M pixels of detection).
+    assert len(rec_widths) == 2 and det_area < 0.02 * 1920 * 1080
+    # The short label is recognised at its own width, not padded to RapidOCR's 320 px.
+    assert min(rec_widths) < 160
+
+
+def test_words_seen_before_make_a_new_line_without_the_recogniser(engine) -> None:
+    from models.ocr import word_pieces
+
+    font = ImageFont.truetype(FONT, 18)
+
+    def draw(lines: list[str], x0: int = 20) -> Image.Image:
+        # Word by word at whole pixels, as X11 draws hinted text (Pillow would place each
+        # glyph at fractional positions: the same word would differ by where it starts).
+        img = Image.new("RGB", (700, 200), "white")
+        d = ImageDraw.Draw(img)
+        for i, line in enumerate(lines):
+            x = x0
+            for word in line.split():
+                d.text((x, 20 + 40 * i), word, fill="black", font=font)
+                x += round(d.textlength(word + " ", font=font))
+        return img
+
+    cache = LineTextCache()
+    engine.recognise(draw(["harbour crane ledger", "budget review notes"]), cache)
+    assert len(cache.words) == 6  # each line split into the three words it was read as
+    engine.load()
+    rec = engine._rec
+    engine._rec = _Recorder(rec)
+    try:
+        # New lines, at new places, made of words already read: no recognition at all.
+        boxes = engine.recognise(draw(["", "ledger budget crane", "notes harbour"], 90), cache)
+        assert engine._rec.shapes == []
+        # A line with a word never seen is recognised whole, and its words are learnt.
+        more = engine.recognise(draw(["", "", "", "crane invoice"]), cache)
+        assert len(engine._rec.shapes) == 1
+    finally:
+        engine._rec = rec
+    assert sorted(b.text for b in boxes) == ["ledger budget crane", "notes harbour"]
+    assert [b.text for b in more] == ["crane invoice"]
+    # The same word drawn the same way has one key wherever it is; another word another.
+    a = np.asarray(draw(["crane ledger"]))
+    b = np.asarray(draw(["", "crane ledger"], x0=140))
+    ka = word_pieces(a[10:50, 10:200])
+    kb = word_pieces(b[50:90, 130:320])
+    assert len(ka) == 2 and ka == kb
+    assert word_pieces(np.full((30, 100, 3), 255, np.uint8)) == []
