@@ -15,7 +15,7 @@ no store, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -246,6 +246,10 @@ def _question(question: str, evidence: Sequence[Evidence]) -> _Question:
 # -- choosing the supporting memory and sentence ---------------------------------------------------
 
 
+# Cosine similarity of the question to each of some texts (the embedder's, in the app).
+Similar = Callable[[str, Sequence[str]], Sequence[float]]
+
+
 @dataclass(slots=True)
 class _Candidate:
     ev: Evidence
@@ -255,6 +259,7 @@ class _Candidate:
     sentence_offset: int
     sentence_score: float
     person_ok: bool
+    similarity: float = 0.0  # of the question to the memory's best sentence (0 without one)
 
 
 def _term_weights(q: _Question, evidence: Sequence[Evidence]) -> dict[str, float]:
@@ -275,29 +280,78 @@ def _covered(terms: dict[str, float], words: set[str]) -> float:
     return sum(w for t, w in terms.items() if any(_match(t, x) for x in words)) / total
 
 
-def _person_ok(q: _Question, ev: Evidence) -> bool:
-    """A question about a person rests on that person's own memories, or on ones that name
-    them: asked about Melanie, Caroline's message about her own day is not evidence."""
+_FIRST = re.compile(
+    r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|us|our|ours)\b", re.I
+)
+_SECOND = re.compile(r"\b(?:you|you're|you've|you'd|you'll|your|yours|yourself)\b", re.I)
+
+
+def _addressed(sent: str) -> bool:
+    """Is the sentence about the person spoken to, not the speaker ("What got you into
+    running?", "Congrats on your promotion!")? A question, or more "you" than "I"."""
+    first = len(_FIRST.findall(sent.replace("’", "'")))
+    second = len(_SECOND.findall(sent.replace("’", "'")))
+    return second > first or (_is_question(sent) and first == 0)
+
+
+def _person_ok(q: _Question, ev: Evidence, sent: str = "", partner: str = "") -> bool:
+    """A question about a person rests on what that person says of themselves, or on what is
+    said to them or of them: asked about Melanie, Caroline's message about her own day is not
+    evidence, nor is Melanie asking Caroline "what got you into running?"; Caroline's
+    "congrats on your promotion, Mel!" is."""
     if not q.names:
         return True
     author = (ev.author or "").lower()
     if not author:
         return True
+    if sent and _addressed(sent):
+        # About the one spoken to: the other person of the conversation, when known.
+        return bool(partner) and partner in q.names
     if author in q.names:
         return True
     low = ev.text.lower()
     return any(re.search(rf"\b{re.escape(n)}\b", low) for n in q.names) and len(q.names) > 1
 
 
-def _candidates(q: _Question, evidence: Sequence[Evidence], tz: tzinfo | None) -> list[_Candidate]:
+def _similarities(
+    question: str, evidence: Sequence[Evidence], similar: Similar | None
+) -> dict[str, float]:
+    """Similarity of the question to every sentence of the evidence, in one call."""
+    if similar is None:
+        return {}
+    texts = list(dict.fromkeys(st for ev in evidence for _o, st in sentences(ev.text)))
+    if not texts:
+        return {}
+    return dict(zip(texts, (float(x) for x in similar(question, texts)), strict=False))
+
+
+# How much meaning counts beside shared words when choosing the supporting sentence.
+SIM_WEIGHT = 1.0
+
+
+def _candidates(
+    q: _Question,
+    evidence: Sequence[Evidence],
+    tz: tzinfo | None,
+    sims: dict[str, float] | None = None,
+    partners: Mapping[int, str] | None = None,
+) -> list[_Candidate]:
     weights = _term_weights(q, evidence)
+    sims = sims or {}
     out: list[_Candidate] = []
     for rank, ev in enumerate(evidence):
         mem_words = _stems(ev.text)
         coverage = _covered(weights, mem_words)
         best = ("", 0, -1.0)
+        best_sim = 0.0
         for off, sent in sentences(ev.text):
-            score = _covered(weights, _stems(sent)) + 0.15 * _kind_bonus(q.kind, sent)
+            sim = sims.get(sent, 0.0)
+            score = (
+                _covered(weights, _stems(sent))
+                + 0.15 * _kind_bonus(q.kind, sent)
+                + SIM_WEIGHT * sim
+            )
+            best_sim = max(best_sim, sim)
             if score > best[2]:
                 best = (sent, off, score)
         if q.when:
@@ -309,7 +363,18 @@ def _candidates(q: _Question, evidence: Sequence[Evidence], tz: tzinfo | None) -
                 for a, b in days
             )
             coverage = coverage + (0.2 if near else 0.0)
-        out.append(_Candidate(ev, rank, coverage, best[0], best[1], best[2], _person_ok(q, ev)))
+        out.append(
+            _Candidate(
+                ev,
+                rank,
+                coverage,
+                best[0],
+                best[1],
+                best[2],
+                _person_ok(q, ev, best[0], (partners or {}).get(ev.memory_id, "")),
+                best_sim,
+            )
+        )
     return out
 
 
@@ -334,6 +399,80 @@ def _kind_bonus(kind: str, sent: str) -> float:
 
 def _score(c: _Candidate) -> float:
     return c.coverage * 0.6 + c.sentence_score * 0.4 - 0.02 * c.rank
+
+
+QUESTION_PENALTY = 0.5
+# A reply inherits this share of the match of the message it follows.
+INHERIT = 0.9
+_CONTENT_MIN = 3
+
+
+def _is_question(sent: str) -> bool:
+    return sent.rstrip().endswith("?")
+
+
+def _partners(evidence: Sequence[Evidence]) -> dict[int, str]:
+    """The person each message is spoken to: the other author of a two-person conversation."""
+    people: dict[str, set[str]] = {}
+    for ev in evidence:
+        if ev.author and ev.conversation:
+            people.setdefault(ev.conversation, set()).add(ev.author.lower())
+    out: dict[int, str] = {}
+    for ev in evidence:
+        names = people.get(ev.conversation or "", set()) - {(ev.author or "").lower()}
+        if len(names) == 1:
+            out[ev.memory_id] = next(iter(names))
+    return out
+
+
+def _replies(
+    q: _Question,
+    ranked: Sequence[_Candidate],
+    following: Mapping[int, Sequence[Evidence]],
+    sims: dict[str, float],
+    tz: tzinfo | None,
+    partners: Mapping[int, str],
+) -> list[_Candidate]:
+    """Candidates from the messages that follow the best-matching ones in their conversation:
+    in a chat the words of a question are often in one message ("I got promoted at work!",
+    "How often do you see sunsets like that?") and the answer in the next one ("…now that I'm
+    an assistant manager", "At least once a week"). A follower inherits part of the match of
+    the message it follows, and its own sentence is the one most like an answer."""
+    have = {c.ev.memory_id for c in ranked}
+    out: list[_Candidate] = []
+    for c in ranked[:4]:
+        for f in following.get(c.ev.memory_id, ())[:2]:
+            if f.memory_id in have:
+                continue
+            have.add(f.memory_id)
+            own = _candidates(q, [f], tz, sims, partners)[0]
+            best = ("", 0, -1.0)
+            for off, sent in sentences(f.text):
+                content = [w for w in keywords(sent) if w not in _FILLER]
+                if len(content) < _CONTENT_MIN and len(sentences(f.text)) > 1:
+                    continue
+                score = own.sentence_score if sent == own.sentence else 0.0
+                score += 0.15 * _kind_bonus(q.kind, sent) + SIM_WEIGHT * sims.get(sent, 0.0)
+                score += 0.05 * min(len(content), 6) / 6
+                if score > best[2]:
+                    best = (sent, off, score)
+            if not best[0]:
+                continue
+            # Answering the other's question ("…?") is the reply's job, not the question's.
+            share = INHERIT if _is_question(c.sentence) else INHERIT * 0.75
+            out.append(
+                _Candidate(
+                    f,
+                    c.rank,
+                    max(own.coverage, c.coverage * share),
+                    best[0],
+                    best[1],
+                    max(own.sentence_score, c.sentence_score * share),
+                    own.person_ok,
+                    own.similarity,
+                )
+            )
+    return out
 
 
 # -- spans -----------------------------------------------------------------------------------------
@@ -632,7 +771,7 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
 # questions, 0.25 on 6 %; the person check below does most of the work on unanswerable ones.
 MIN_COVERAGE = 0.25
 # The asked person's best memory must match at least this share of what another person's does.
-SOMEONE_ELSE = 0.8
+SOMEONE_ELSE = 1.0
 
 
 def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
@@ -651,12 +790,37 @@ def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
     return out
 
 
+# A memory beside the one the answer came from is cited too when it holds the answer or
+# matches the question nearly as well (at most CITE_CAP in all): a fact is often told over two
+# messages, and the user should see both.
+CITE_CAP = 3
+SUPPORT_SHARE = 0.6
+
+
+def _supporting(
+    best: _Candidate, usable: Sequence[_Candidate], text: str, cited: list[int]
+) -> list[int]:
+    out = list(dict.fromkeys(cited))[:CITE_CAP]
+    span = text.lower()
+    floor = _score(best) * SUPPORT_SHARE
+    for c in usable:
+        if len(out) >= CITE_CAP:
+            break
+        if c.ev.memory_id in out:
+            continue
+        if (len(span) >= 3 and span in c.ev.text.lower()) or _score(c) >= floor:
+            out.append(c.ev.memory_id)
+    return out
+
+
 def extract(
     question: str,
     evidence: Sequence[Evidence],
     tz: tzinfo | None = None,
     *,
     min_coverage: float = MIN_COVERAGE,
+    similar: Similar | None = None,
+    following: Mapping[int, Sequence[Evidence]] | None = None,
 ) -> Extracted:
     """The short answer from `evidence` (ranked, best first), or an abstention naming the
     nearest memory when no memory carries enough of the question."""
@@ -664,8 +828,20 @@ def extract(
     topic = " ".join(question.split())
     if not evidence:
         return Extracted("", q.kind, not_found=True, topic=topic)
-    cands = _candidates(q, evidence, tz)
+    sims = _similarities(
+        question, list(evidence) + [f for fs in (following or {}).values() for f in fs], similar
+    )
+    partners = _partners(list(evidence) + [f for fs in (following or {}).values() for f in fs])
+    cands = _candidates(q, evidence, tz, sims, partners)
+    for c in cands:
+        if _is_question(c.sentence):
+            # A question is not its own answer.
+            c.sentence_score *= QUESTION_PENALTY
     ranked = sorted(cands, key=_score, reverse=True)
+    if following:
+        ranked = sorted(
+            ranked + _replies(q, ranked, following, sims, tz, partners), key=_score, reverse=True
+        )
     nearest = ranked[0].ev.memory_id
     if _unknown_names(question, evidence):
         # The question names someone or something no memory mentions.
@@ -704,6 +880,7 @@ def extract(
             cited = cited[:1]
     if not text:
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
+    cited = _supporting(best, usable, text, cited)
     sentence = best.sentence
     if text.lower() not in sentence.lower():
         # The span came from elsewhere in the memory: show the sentence that holds it.
