@@ -289,8 +289,9 @@ _SECOND = re.compile(r"\b(?:you|you're|you've|you'd|you'll|your|yours|yourself)\
 def _addressed(sent: str) -> bool:
     """Is the sentence about the person spoken to, not the speaker ("What got you into
     running?", "Congrats on your promotion!")? A question, or more "you" than "I"."""
-    first = len(_FIRST.findall(sent.replace("’", "'")))
-    second = len(_SECOND.findall(sent.replace("’", "'")))
+    plain = sent.replace("’", "'")
+    first = len(_FIRST.findall(plain))
+    second = len(_SECOND.findall(plain))
     return second > first or (_is_question(sent) and first == 0)
 
 
@@ -759,9 +760,29 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         if got:
             return got, 0.6
     got = _gap_span(q, sent)
+    if kind in (WHAT, REASON, LIST) and _content_words(got) < 2:
+        # "I got promoted at work! It feels like … now that I'm an assistant manager": the
+        # sentence with the question's words names the topic, the next one tells it.
+        nxt = _next_sentence(c)
+        if nxt:
+            more = _gap_span(q, nxt)
+            if _content_words(more) >= 2:
+                return more, 0.45
     if got:
         return got, 0.5
     return "", 0.0
+
+
+def _content_words(span: str) -> int:
+    return sum(1 for w in keywords(span) if w not in _FILLER)
+
+
+def _next_sentence(c: _Candidate) -> str:
+    parts = sentences(c.ev.text)
+    for i, (off, _st) in enumerate(parts):
+        if off == c.sentence_offset and i + 1 < len(parts):
+            return parts[i + 1][1]
+    return ""
 
 
 # -- the answer ------------------------------------------------------------------------------------
@@ -794,21 +815,28 @@ def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
 # matches the question nearly as well (at most CITE_CAP in all): a fact is often told over two
 # messages, and the user should see both.
 CITE_CAP = 3
+SAME_TIME_S = 6 * 3600.0
 SUPPORT_SHARE = 0.6
 
 
 def _supporting(
-    best: _Candidate, usable: Sequence[_Candidate], text: str, cited: list[int]
+    kind: str, best: _Candidate, usable: Sequence[_Candidate], text: str, cited: list[int]
 ) -> list[int]:
     out = list(dict.fromkeys(cited))[:CITE_CAP]
     span = text.lower()
     floor = _score(best) * SUPPORT_SHARE
+    # A date, amount, count, name or place is supported only by a memory that holds it: the
+    # other invoice of the same kind is no evidence for this one's total.
+    typed = kind in (TIME, AMOUNT, NUMBER, DURATION, PERSON, PLACE)
     for c in usable:
         if len(out) >= CITE_CAP:
             break
         if c.ev.memory_id in out:
             continue
-        if (len(span) >= 3 and span in c.ev.text.lower()) or _score(c) >= floor:
+        holds = len(span) >= 3 and span in c.ev.text.lower()
+        # A date read off a message's own time is told again only around that time.
+        same_time = kind != DATE or abs(c.ev.time - best.ev.time) <= SAME_TIME_S
+        if holds or (not typed and same_time and _score(c) >= floor):
             out.append(c.ev.memory_id)
     return out
 
@@ -880,7 +908,7 @@ def extract(
             cited = cited[:1]
     if not text:
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
-    cited = _supporting(best, usable, text, cited)
+    cited = _supporting(q.kind, best, usable, text, cited)
     sentence = best.sentence
     if text.lower() not in sentence.lower():
         # The span came from elsewhere in the memory: show the sentence that holds it.
