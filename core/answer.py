@@ -132,7 +132,7 @@ _NEGATION = re.compile(r"\b(?:not|never|no|don't|didn't|doesn't|won't|can't|isn'
 _RELATIONS = frozenset(
     """mom mother dad father parents sister brother sibling siblings wife husband partner
     boyfriend girlfriend son daughter kids children kid friend friends grandma grandmother
-    grandpa grandfather aunt uncle cousin mentor boss coworker colleague colleagues team
+    grandpa grandfather aunt auntie uncle cousin mentor boss coworker colleague colleagues team
     family neighbor neighbour teacher coach doctor therapist""".split()  # noqa: SIM905
 )
 _PLACE_PREP = re.compile(
@@ -643,16 +643,32 @@ def _number_span(q: _Question, sent: str) -> str:
     return best
 
 
-def _person_span(q: _Question, sent: str) -> str:
+def _names_by_nearness(q: _Question, sent: str) -> list[str]:
+    """Capitalised names in the sentence that are not the question's own, nearest to the
+    question's words first ("classical like Bach … modern music like Ed Sheeran" for "who …
+    in terms of modern music?")."""
     skip = set(q.names) | {w.lower() for w in q.raw_keywords}
+    toks = _tokens(sent)
+    qpos = [i for i, t in enumerate(toks) if any(_match(_stem(t[2]), s) for s in q.terms)]
+    found: list[tuple[int, int, str]] = []
     for m in _CAP_NAME.finditer(sent):
         name = m.group(1)
         first = name.split()[0].lower()
         if first in skip or first in _FILLER or first in _FUNCTION or first in _QUESTION_WORDS:
             continue
-        if m.start() == 0 and len(name.split()) == 1 and name.lower() in _FILLER:
+        if first in _NOT_NAMES:
             continue
-        return name
+        idx = next((i for i, t in enumerate(toks) if t[0] >= m.start()), 0)
+        d = min((abs(idx - p) for p in qpos), default=0)
+        found.append((d, m.start(), name))
+    return [n for _d, _s, n in sorted(found)]
+
+
+def _person_span(q: _Question, sent: str) -> str:
+    skip = set(q.names) | {w.lower() for w in q.raw_keywords}
+    names = _names_by_nearness(q, sent)
+    if names:
+        return names[0]
     for w in re.findall(r"[A-Za-z]+", sent):
         if w.lower() in _RELATIONS and w.lower() not in skip:
             pre = re.search(rf"\b(my|his|her|their|our)\s+{w}\b", sent, re.I)
@@ -673,6 +689,10 @@ def _place_span(q: _Question, sent: str) -> str:
         if place.split()[-1].lower() in skip:
             continue
         return place
+    # "my home country, Sweden": a name the sentence gives, nearest the question's words.
+    names = _names_by_nearness(q, sent)
+    if names:
+        return names[0]
     # "in the blue folder in the desk drawer": a place without a name.
     for m in _PLACE_PHRASE.finditer(sent):
         words = [w.lower() for w in re.findall(r"[A-Za-z]+", m.group(1))]
