@@ -881,15 +881,14 @@ def extract(
     )
     partners = _partners(list(evidence) + [f for fs in (following or {}).values() for f in fs])
     cands = _candidates(q, evidence, tz, sims, partners)
-    for c in cands:
-        if _is_question(c.sentence):
-            # A question is not its own answer.
-            c.sentence_score *= QUESTION_PENALTY
     ranked = sorted(cands, key=_score, reverse=True)
     if following:
-        ranked = sorted(
-            ranked + _replies(q, ranked, following, sims, tz, partners), key=_score, reverse=True
-        )
+        ranked += _replies(q, ranked, following, sims, tz, partners)
+    for c in ranked:
+        if _is_question(c.sentence):
+            # A question is not its own answer: its reply (above) is likelier to be.
+            c.sentence_score *= QUESTION_PENALTY
+    ranked.sort(key=_score, reverse=True)
     nearest = ranked[0].ev.memory_id
     if _unknown_names(question, evidence):
         # The question names someone or something no memory mentions.
