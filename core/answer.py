@@ -81,7 +81,8 @@ _FILLER = frozenset(
     pretty super also too very lot lots stuff things thing kinda sorta maybe guess think
     know feel felt wanted want always never even still ever mean means got get getting
     been being having make made i'm i've i'd it's that's don't can't im ive shares share
-    photo photography picture pic image lately recently currently now""".split()  # noqa: SIM905
+    photo photography picture pic image lately recently currently now chatted talked spoke
+    wait""".split()  # noqa: SIM905
 )
 _FUNCTION = frozenset(
     """a an the of to in on at for with by from about as and or but into onto over after
@@ -483,6 +484,35 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
 
 
+# The object of the asked verb follows it: "I've been blogging about politics" for "what has
+# he been blogging about?" (the run after the question's words weighs this much more).
+AFTER_Q = 1.0
+
+
+def _kind_of_span(q: _Question, sent: str) -> str:
+    """ "What kind of online group did he join?" over "I joined a service-focused online group":
+    the words that qualify the asked noun, with it."""
+    m = re.search(r"\b(?:kind|type|sort)s?\s+of\s+([a-z][\w-]*(?:\s+[a-z][\w-]*)?)", q.text, re.I)
+    if m is None:
+        return ""
+    nouns = m.group(1).lower().split()
+    for n in (nouns[-1:], nouns[:1]) if len(nouns) > 1 else (nouns,):
+        noun = _stem(n[0])
+        toks = _tokens(sent)
+        for i, t in enumerate(toks):
+            if _stem(t[2]) != noun:
+                continue
+            j = i
+            while j > 0 and i - j < 3:
+                w = toks[j - 1][2].lower().replace("’", "'")
+                if w in _FUNCTION or w in _FILLER or w in q.names:
+                    break
+                j -= 1
+            if j < i:
+                return sent[toks[j][0] : t[1]]
+    return ""
+
+
 def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
     """The stretch of the sentence that is not the question: the longest run of words outside
     the question's own words, trimmed of filler and function words at both ends. It is where
@@ -543,7 +573,7 @@ def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
         # Prefer runs right after a question word (the object of the asked verb), then size.
         k0 = kept[0]
         after_q = 1 if k0 > 0 and kinds[k0 - 1] in ("Q", "S") and "Q" in kinds[:k0] else 0
-        scored.append((content + 0.5 * after_q - 0.05 * k0, kept))
+        scored.append((content + AFTER_Q * after_q - 0.05 * k0, kept))
     if not scored:
         return ""
     best = max(scored, key=lambda x: x[0])[1]
@@ -776,7 +806,7 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
     if kind == YESNO:
         return ("No" if _NEGATION.search(sent) else "Yes"), 0.6
     if kind in (WHAT, LIST):
-        got = _named_span(q, sent)
+        got = _named_span(q, sent) or _kind_of_span(q, sent)
         if got:
             return got, 0.6
     got = _gap_span(q, sent)

@@ -234,3 +234,25 @@ def test_the_name_nearest_the_question_words_answers_who_and_where() -> None:
 def test_a_sentence_naming_the_topic_hands_over_to_the_next() -> None:
     evs = [evc(1, "I got promoted at work! Now I'm an assistant manager.", t(2023, 6, 1), "John")]
     assert "assistant manager" in extract("What did John get promoted to?", evs, UTC).text
+
+
+def test_what_kind_of_is_the_words_that_qualify_the_noun() -> None:
+    joined = evc(
+        1,
+        "I joined a service-focused online group last week and it's been an emotional ride.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What kind of online group did John join?", [joined], UTC)
+    assert ex.text == "service-focused online group"
+
+
+def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> None:
+    blog = evc(
+        1,
+        "Since we chatted last, I've been blogging about politics and the government.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What has John been blogging about recently?", [blog], UTC)
+    assert ex.text == "politics and the government"
