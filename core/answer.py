@@ -440,11 +440,11 @@ def _replies(
     "How often do you see sunsets like that?") and the answer in the next one ("…now that I'm
     an assistant manager", "At least once a week"). A follower inherits part of the match of
     the message it follows, and its own sentence is the one most like an answer."""
-    have = {c.ev.memory_id for c in ranked}
+    have: set[int] = set()
     out: list[_Candidate] = []
     for c in ranked[:4]:
         for f in following.get(c.ev.memory_id, ())[:2]:
-            if f.memory_id in have:
+            if f.memory_id in have or f.memory_id == c.ev.memory_id:
                 continue
             have.add(f.memory_id)
             own = _candidates(q, [f], tz, sims, partners)[0]
@@ -913,7 +913,13 @@ def extract(
     cands = _candidates(q, evidence, tz, sims, partners)
     ranked = sorted(cands, key=_score, reverse=True)
     if following:
-        ranked += _replies(q, ranked, following, sims, tz, partners)
+        # A reply that retrieval found too keeps whichever reading matches better.
+        merged = {c.ev.memory_id: c for c in ranked}
+        for r in _replies(q, ranked, following, sims, tz, partners):
+            old = merged.get(r.ev.memory_id)
+            if old is None or _score(r) > _score(old):
+                merged[r.ev.memory_id] = r
+        ranked = list(merged.values())
     for c in ranked:
         if _is_question(c.sentence):
             # A question is not its own answer: its reply (above) is likelier to be.
