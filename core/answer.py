@@ -805,6 +805,14 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
             return got, 0.7
     if kind == YESNO:
         return ("No" if _NEGATION.search(sent) else "Yes"), 0.6
+    if kind == REASON:
+        got = _reason_span(sent)
+        if got:
+            return got, 0.55
+    if kind == WHAT and re.search(r"\bfeel|\bfelt\b", q.text, re.I):
+        got = _feeling_span(sent)
+        if got:
+            return got, 0.55
     if kind in (WHAT, LIST):
         got = _named_span(q, sent) or _kind_of_span(q, sent)
         if got:
@@ -821,6 +829,49 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
     if got:
         return got, 0.5
     return "", 0.0
+
+
+_CAUSES = [
+    re.compile(r"\b(?:because|'cause|since|as)\s+([^.;!?]{6,})", re.I),
+    re.compile(
+        r"\bso\s+(?:that\s+)?(?:i|we|they|he|she|you)\s+(?:can|could|would)\s+([^.;!?]{4,})",
+        re.I,
+    ),
+    re.compile(r"\b(?:wanted|want|wanna|decided|hoping|hope|in order)\s+to\s+([^.;!?]{4,})", re.I),
+    re.compile(r"^([^.;!?]{6,}?),?\s+so\s+(?:i|we|i'm|i've)\b", re.I),
+]
+
+
+def _reason_span(sent: str) -> str:
+    """The cause or aim a sentence gives: after "because"/"since", "so I can …", "I wanted to
+    …", or the clause before ", so I …" (in that order)."""
+    plain = sent.replace("’", "'")
+    for pattern in _CAUSES:
+        m = pattern.search(plain)
+        if m is not None:
+            return " ".join(m.group(1).strip(" ,-").split()[:12])
+    return ""
+
+
+_FEELING = re.compile(
+    r"\b(?:feel|feels|felt|feeling)\s+(?:so\s+|really\s+|super\s+|very\s+|a\s+lot\s+)?"
+    r"(?P<what>(?!like\b|that\b|the\b)[a-z][\w'-]*(?:(?:,\s*|\s+and\s+|\s+)[a-z][\w'-]*){0,3})",
+    re.I,
+)
+
+
+def _feeling_span(sent: str) -> str:
+    """ "They make me feel free and light." -> "free and light"."""
+    m = _FEELING.search(sent)
+    if m is None:
+        return ""
+    words = m.group("what").split()
+    stop = next(
+        (i for i, w in enumerate(words) if w.lower() in _FUNCTION and w.lower() != "and"),
+        len(words),
+    )
+    out = " ".join(words[:stop]).strip(" ,")
+    return "" if not out or out.lower() in _FILLER else out
 
 
 def _content_words(span: str) -> int:

@@ -256,3 +256,33 @@ def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> Non
     )
     ex = extract("What has John been blogging about recently?", [blog], UTC)
     assert ex.text == "politics and the government"
+
+
+def test_why_is_the_cause_or_aim_the_sentence_gives() -> None:
+    church = evc(
+        1,
+        "I joined a church nearby since I wanted to feel closer to a community and my faith.",
+        t(2023, 6, 1),
+        "Maria",
+    )
+    ex = extract("Why did Maria join a nearby church?", [church], UTC)
+    assert ex.text == "I wanted to feel closer to a community and my faith"
+    studio = evc(
+        2,
+        "I wanna start a dance studio so I can teach others the joy of dance.",
+        t(2023, 6, 1),
+        "Jon",
+    )
+    ex = extract("Why did Jon start his dance studio?", [studio], UTC)
+    assert ex.text == "teach others the joy of dance"
+
+
+def test_how_does_she_feel_is_the_feeling_named() -> None:
+    yoga = evc(
+        1,
+        "I really enjoy the upside-down poses. They make me feel free and light.",
+        t(2023, 6, 1),
+        "Maria",
+    )
+    ex = extract("How does Maria feel doing upside-down poses?", [yoga], UTC)
+    assert ex.text == "free and light"
