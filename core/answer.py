@@ -174,10 +174,59 @@ def classify(question: str) -> str:
 # -- words ----------------------------------------------------------------------------------------
 
 
+# Past forms that suffix stripping cannot bring back to their verb ("met" is "meet").
+_IRREGULAR = {
+    p: v
+    for v, ps in {
+        "meet": "met",
+        "go": "went gone",
+        "see": "saw seen",
+        "buy": "bought",
+        "feel": "felt",
+        "find": "found",
+        "tell": "told",
+        "begin": "began begun",
+        "run": "ran",
+        "win": "won",
+        "lose": "lost",
+        "leave": "left",
+        "keep": "kept",
+        "think": "thought",
+        "bring": "brought",
+        "teach": "taught",
+        "write": "wrote written",
+        "hold": "held",
+        "hear": "heard",
+        "sell": "sold",
+        "send": "sent",
+        "spend": "spent",
+        "build": "built",
+        "draw": "drew drawn",
+        "grow": "grew grown",
+        "know": "knew known",
+        "come": "came",
+        "become": "became",
+        "choose": "chose chosen",
+        "take": "took taken",
+        "give": "gave given",
+        "eat": "ate eaten",
+        "swim": "swam",
+        "sing": "sang sung",
+        "fly": "flew flown",
+        "catch": "caught",
+        "fight": "fought",
+        "wear": "wore worn",
+        "ride": "rode ridden",
+    }.items()
+    for p in ps.split()
+}
+
+
 def _stem(w: str) -> str:
     w = w.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
+    w = _IRREGULAR.get(w, w)
     for suf in ("ingly", "edly", "ing", "ed", "ies", "es", "s", "ly", "er", "y"):
         if len(w) - len(suf) >= 3 and w.endswith(suf):
             w = w[: -len(suf)]
@@ -462,6 +511,9 @@ def _replies(
                 continue
             # Answering the other's question ("…?") is the reply's job, not the question's.
             share = INHERIT if _is_question(c.sentence) else INHERIT * 0.75
+            if q.kind in (DATE, TIME) and not _is_question(c.sentence):
+                # The day of an event is told where the event is; a later reply tells its own.
+                continue
             out.append(
                 _Candidate(
                     f,

@@ -286,3 +286,27 @@ def test_how_does_she_feel_is_the_feeling_named() -> None:
     )
     ex = extract("How does Maria feel doing upside-down poses?", [yoga], UTC)
     assert ex.text == "free and light"
+
+
+def test_a_past_form_matches_its_verb() -> None:
+    # "met" is "meet": the memory that tells of meeting Jean answers, not one with "meet".
+    evs = [
+        evc(1, "We held some events and got to meet some people.", t(2023, 2, 20), "John"),
+        evc(
+            2,
+            "While volunteering yesterday, I met this amazing woman, Jean.",
+            t(2023, 2, 25),
+            "Maria",
+        ),
+    ]
+    ex = extract("When did Maria meet Jean?", evs, UTC)
+    assert (ex.text, ex.cited[0]) == ("24 February 2023", 2)
+
+
+def test_a_date_is_not_taken_from_a_later_reply_to_a_statement() -> None:
+    said = evc(1, "We went camping with my fam two weekends ago.", t(2023, 7, 17), "Melanie")
+    reply = evc(
+        2, "I'll always remember our camping trip last year.", t(2023, 7, 17) + 120, "Melanie"
+    )
+    ex = extract("When did Melanie go camping?", [said], UTC, following={1: [reply]})
+    assert ex.text == "two weekends before 17 July 2023" and ex.cited[0] == 1
