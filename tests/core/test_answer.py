@@ -298,6 +298,7 @@ def test_a_past_form_matches_its_verb() -> None:
             t(2023, 2, 25),
             "Maria",
         ),
+        evc(3, "Jean says hi!", t(2023, 3, 2), "Maria"),
     ]
     ex = extract("When did Maria meet Jean?", evs, UTC)
     assert (ex.text, ex.cited[0]) == ("24 February 2023", 2)
@@ -306,7 +307,12 @@ def test_a_past_form_matches_its_verb() -> None:
 def test_a_date_is_not_taken_from_a_later_reply_to_a_statement() -> None:
     said = evc(1, "We went camping with my fam two weekends ago.", t(2023, 7, 17), "Melanie")
     reply = evc(
-        2, "I'll always remember our camping trip last year.", t(2023, 7, 17) + 120, "Melanie"
+        2,
+        "I'll always remember camping in the mountains last year.",
+        t(2023, 7, 17) + 120,
+        "Melanie",
     )
-    ex = extract("When did Melanie go camping?", [said], UTC, following={1: [reply]})
+    ex = extract(
+        "When did Melanie go camping in the mountains?", [said], UTC, following={1: [reply]}
+    )
     assert ex.text == "two weekends before 17 July 2023" and ex.cited[0] == 1
