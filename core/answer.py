@@ -296,10 +296,6 @@ def _question(question: str, evidence: Sequence[Evidence]) -> _Question:
 # -- choosing the supporting memory and sentence ---------------------------------------------------
 
 
-# Cosine similarity of the question to each of some texts (the embedder's, in the app).
-Similar = Callable[[str, Sequence[str]], Sequence[float]]
-
-
 @dataclass(slots=True)
 class _Candidate:
     ev: Evidence
@@ -309,7 +305,6 @@ class _Candidate:
     sentence_offset: int
     sentence_score: float
     person_ok: bool
-    similarity: float = 0.0  # of the question to the memory's best sentence (0 without one)
 
 
 def _term_weights(q: _Question, evidence: Sequence[Evidence]) -> dict[str, float]:
@@ -364,45 +359,20 @@ def _person_ok(q: _Question, ev: Evidence, sent: str = "", partner: str = "") ->
     return any(re.search(rf"\b{re.escape(n)}\b", low) for n in q.names) and len(q.names) > 1
 
 
-def _similarities(
-    question: str, evidence: Sequence[Evidence], similar: Similar | None
-) -> dict[str, float]:
-    """Similarity of the question to every sentence of the evidence, in one call."""
-    if similar is None:
-        return {}
-    texts = list(dict.fromkeys(st for ev in evidence for _o, st in sentences(ev.text)))
-    if not texts:
-        return {}
-    return dict(zip(texts, (float(x) for x in similar(question, texts)), strict=False))
-
-
-# How much meaning counts beside shared words when choosing the supporting sentence.
-SIM_WEIGHT = 1.0
-
-
 def _candidates(
     q: _Question,
     evidence: Sequence[Evidence],
     tz: tzinfo | None,
-    sims: dict[str, float] | None = None,
     partners: Mapping[int, str] | None = None,
 ) -> list[_Candidate]:
     weights = _term_weights(q, evidence)
-    sims = sims or {}
     out: list[_Candidate] = []
     for rank, ev in enumerate(evidence):
         mem_words = _stems(ev.text)
         coverage = _covered(weights, mem_words)
         best = ("", 0, -1.0)
-        best_sim = 0.0
         for off, sent in sentences(ev.text):
-            sim = sims.get(sent, 0.0)
-            score = (
-                _covered(weights, _stems(sent))
-                + 0.15 * _kind_bonus(q.kind, sent)
-                + SIM_WEIGHT * sim
-            )
-            best_sim = max(best_sim, sim)
+            score = _covered(weights, _stems(sent)) + 0.15 * _kind_bonus(q.kind, sent)
             if score > best[2]:
                 best = (sent, off, score)
         if q.when:
@@ -423,7 +393,6 @@ def _candidates(
                 best[1],
                 best[2],
                 _person_ok(q, ev, best[0], (partners or {}).get(ev.memory_id, "")),
-                best_sim,
             )
         )
     return out
@@ -480,7 +449,6 @@ def _replies(
     q: _Question,
     ranked: Sequence[_Candidate],
     following: Mapping[int, Sequence[Evidence]],
-    sims: dict[str, float],
     tz: tzinfo | None,
     partners: Mapping[int, str],
 ) -> list[_Candidate]:
@@ -496,14 +464,14 @@ def _replies(
             if f.memory_id in have or f.memory_id == c.ev.memory_id:
                 continue
             have.add(f.memory_id)
-            own = _candidates(q, [f], tz, sims, partners)[0]
+            own = _candidates(q, [f], tz, partners)[0]
             best = ("", 0, -1.0)
             for off, sent in sentences(f.text):
                 content = [w for w in keywords(sent) if w not in _FILLER]
                 if len(content) < _CONTENT_MIN and len(sentences(f.text)) > 1:
                     continue
                 score = own.sentence_score if sent == own.sentence else 0.0
-                score += 0.15 * _kind_bonus(q.kind, sent) + SIM_WEIGHT * sims.get(sent, 0.0)
+                score += 0.15 * _kind_bonus(q.kind, sent)
                 score += 0.05 * min(len(content), 6) / 6
                 if score > best[2]:
                     best = (sent, off, score)
@@ -523,7 +491,6 @@ def _replies(
                     best[1],
                     max(own.sentence_score, c.sentence_score * share),
                     own.person_ok,
-                    own.similarity,
                 )
             )
     return out
@@ -1000,7 +967,6 @@ def extract(
     tz: tzinfo | None = None,
     *,
     min_coverage: float = MIN_COVERAGE,
-    similar: Similar | None = None,
     following: Mapping[int, Sequence[Evidence]] | None = None,
 ) -> Extracted:
     """The short answer from `evidence` (ranked, best first), or an abstention naming the
@@ -1009,16 +975,13 @@ def extract(
     topic = " ".join(question.split())
     if not evidence:
         return Extracted("", q.kind, not_found=True, topic=topic)
-    sims = _similarities(
-        question, list(evidence) + [f for fs in (following or {}).values() for f in fs], similar
-    )
     partners = _partners(list(evidence) + [f for fs in (following or {}).values() for f in fs])
-    cands = _candidates(q, evidence, tz, sims, partners)
+    cands = _candidates(q, evidence, tz, partners)
     ranked = sorted(cands, key=_score, reverse=True)
     if following:
         # A reply that retrieval found too keeps whichever reading matches better.
         merged = {c.ev.memory_id: c for c in ranked}
-        for r in _replies(q, ranked, following, sims, tz, partners):
+        for r in _replies(q, ranked, following, tz, partners):
             old = merged.get(r.ev.memory_id)
             if old is None or _score(r) > _score(old):
                 merged[r.ev.memory_id] = r
