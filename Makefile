@@ -4,17 +4,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup run test check lint types layering bench bench-answers package package-test install-desktop \
-	uninstall-desktop clean
+.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers package \
+	package-test install-desktop uninstall-desktop clean
 
+# Installs exactly requirements/lock/<platform>.txt (hash-checked); see README, "Dependencies".
 setup:
 	@bash packaging/setup-env.sh
+
+# Re-resolve the locks from the ranges in requirements/mnemo.in (uv, with hashes).
+lock:
+	@bash packaging/lock.sh
+
+# The newest versions the ranges allow, in a scratch venv (build/upgrade): tests and the bundle
+# smoke test there, and a report of which upgrade breaks what. Slow; not part of CI.
+upgrade-check:
+	@bash packaging/upgrade-check.sh
 
 run: setup
 	@$(PY) main.py $(ARGS)
 
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# The R-suite at its long scale (tests/reliability/README.md): 300 SIGKILLs, ten minutes of
+# concurrent capture, search, erase and backup. `make test` runs the same tests shorter.
+soak: setup
+	@MNEMO_SOAK=1 $(PY) -m pytest -q -s tests/reliability $(PYTEST_ARGS)
 
 check: setup lint types layering
 

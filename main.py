@@ -8,6 +8,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from models.offline import keep_offline
+
+    keep_offline()  # before any engine library is imported (R21)
     if argv[:1] == ["--llm-child"]:
         # The model process of a frozen app (models.llm_host.child_command): nothing else is
         # imported, no Qt.
@@ -17,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # anything we create is private, even before explicit chmods
     from app.cli import build_parser
 
-    known, _ = build_parser().parse_known_args(argv)
+    try:
+        known, _ = build_parser().parse_known_args(argv)
+    except SystemExit:  # a wrong command line: `run` reports it (as JSON with --json)
+        from app.cli import run
+
+        return run(argv)
     if getattr(known, "command", None):
         from app.cli import run
 

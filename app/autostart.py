@@ -30,6 +30,8 @@ WINDOWS_VALUE = "Mnemo"
 class AutostartError(UserFacingError):
     """Start-at-login could not be changed."""
 
+    code = "unavailable"
+
 
 class Autostart(Protocol):
     def enable(self, command: list[str]) -> None: ...

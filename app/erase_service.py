@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.media import MediaStore
 from core.settings import Settings
 from core.store import Store
-from core.types import HL_START, SearchFilters
+from core.types import SearchFilters, SearchResults
 
 if TYPE_CHECKING:
     from app.memory_service import MemoryService
@@ -31,9 +31,8 @@ PER_MEMORY_BYTES = 1600
 # erases every memory those hits group together.
 QUERY_K = 500
 # Search always fills its list with the nearest meanings, however far; an erase by query takes
-# the hits that match a query word, and meaning-only hits scoring at least this (a clear
-# paraphrase, not the filler at the end of the list). The preview shows exactly these.
-QUERY_MIN_SCORE = 0.3
+# the hits that match the query's words (`match == "words"`) and lists the meaning-only ones
+# as left out, so the preview shows exactly what goes.
 
 
 class LiveIndex:
@@ -95,6 +94,27 @@ class Usage:
         }
 
 
+def spec_for_results(results: SearchResults) -> tuple[EraseSpec, list[int]]:
+    """Erase exactly what a search showed: every hit in its order, with the near-identical
+    captures grouped under it (the "+N alike" it shows). Left out, and returned beside the
+    spec so a preview lists them: hits that only resemble the query in meaning, weakly (the
+    filler a search always ends with; none of the query's words are in them)."""
+    ids: list[int] = []
+    left_out: list[int] = []
+    seen: set[int] = set()
+    for hit in results.hits:
+        if hit.match == "meaning":
+            left_out.append(hit.id)
+            continue
+        for mid in hit.group_ids or [hit.id]:
+            if mid not in seen:
+                seen.add(mid)
+                ids.append(mid)
+    if not results.query.strip():
+        raise BadInput("Type the words to search for; the matching memories are erased.")
+    return EraseSpec(ids=ids), left_out
+
+
 class ErasureService:
     """Alive while unlocked (services.erase). Every method may block: call it off the GUI
     thread."""
@@ -126,8 +146,7 @@ class ErasureService:
     def spec_for_query(
         self, query: str, filters: SearchFilters | None = None, k: int = QUERY_K
     ) -> EraseSpec:
-        """Exactly what a search for `query` shows: every memory its hits stand for (near-
-        identical captures grouped under a hit included)."""
+        """What a search for `query` (with these filters and k) shows; see spec_for_results."""
         if not query.strip():
             raise BadInput("Type the words to search for; the matching memories are erased.")
         memory = self._memory()
@@ -136,17 +155,7 @@ class ErasureService:
 
             raise StoreLocked()
         # Never widened: erasing by query must stay within the filters given.
-        results = memory.search(query, filters, k, fallback=False)
-        ids: list[int] = []
-        seen: set[int] = set()
-        for hit in results.hits:
-            if HL_START not in hit.snippet and hit.score < QUERY_MIN_SCORE:
-                continue
-            for mid in hit.group_ids or [hit.id]:
-                if mid not in seen:
-                    seen.add(mid)
-                    ids.append(mid)
-        return EraseSpec(ids=ids)
+        return spec_for_results(memory.search(query, filters, k, fallback=False))[0]
 
     def spec_for_last(self, seconds: float) -> EraseSpec:
         now = self.store.now()

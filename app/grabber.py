@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 class ScreenUnavailable(UserFacingError):
     """The screen cannot be read here (Wayland, no display, display gone)."""
 
+    code = "unavailable"
+
 
 @dataclass(frozen=True, slots=True)
 class Monitor:

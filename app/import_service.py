@@ -52,6 +52,7 @@ class FileReport:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
     seconds: float = 0.0
     error: str | None = None
+    error_code: str | None = None  # core.errors.ERROR_CODES of the refusal
     cancelled: bool = False
 
     @property
@@ -236,7 +237,7 @@ class ImportService:
         try:
             parsed = parse(path, options.fmt, tz=options.tz)
         except UserFacingError as e:
-            report.error = str(e)
+            report.error, report.error_code = str(e), e.code
             report.seconds = time.perf_counter() - t0
             log.info("import refused before reading: %s", type(e).__name__)  # no file names
             return report
@@ -252,7 +253,7 @@ class ImportService:
                 report.cancelled = True
             except UserFacingError as e:
                 # A damaged file found part-way (truncated JSON, a bad JSONL line): rolled back.
-                report.error = str(e)
+                report.error, report.error_code = str(e), e.code
             else:
                 report.imported = done["imported"]
                 report.duplicates = done["duplicates"]

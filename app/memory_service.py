@@ -84,6 +84,7 @@ class MemoryService:
     def open(self, *, wait: bool = True) -> None:
         """Load (or rebuild) the index. With wait=False it happens on a thread; searches and
         inserts wait for it."""
+        self._opened = True
         if wait:
             self._open_index()
         else:
@@ -131,6 +132,8 @@ class MemoryService:
 
     def close(self, *, save: bool = True) -> None:
         """Before the store locks: save the index snapshot if it changed, drop it from memory."""
+        if not getattr(self, "_opened", False):
+            return  # never opened (an unlock that failed before): nothing to save or wait for
         self._ready.wait()
         self.index.close(save=save and self._open_error is None)
 

@@ -132,6 +132,8 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 # -- system keyring -------------------------------------------------------------------------------
 class KeyringUnavailable(UserFacingError):
+    code = "unavailable"
+
     def __init__(self, detail: str = "") -> None:
         extra = f" ({detail})" if detail else ""
         super().__init__(

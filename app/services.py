@@ -19,7 +19,6 @@ from core import audit
 from core import backup as backups
 from core.capture.exclusions import ExclusionRules
 from core.clock import Clock, SystemClock
-from core.db import DatabaseError, integrity_ok
 from core.errors import BadInput, StoreDamaged, StoreLocked, WrongPassphrase
 from core.fsutil import folder_bytes, loosened_modes
 from core.interfaces import Embedder
@@ -55,6 +54,7 @@ class Changes:
     locked: bool | None = None
     settings: list[str] = field(default_factory=list)
     trust: bool = False  # review queue or source trust changed (trust review)
+    damaged: str | None = None  # the store was found damaged: read-only from now on
 
 
 class Services:
@@ -136,7 +136,11 @@ class Services:
             self.throttle.failed()
             raise
         self.throttle.succeeded()
-        self._after_unlock(created=False)
+        try:
+            self._after_unlock(created=False)
+        except BaseException:
+            self.lock()  # e.g. a damaged page met on the way: nothing stays half-open
+            raise
         log.info("unlocked in %.0f ms", (time.perf_counter() - t0) * 1000)
 
     @property
@@ -160,6 +164,8 @@ class Services:
         from app.timeline_service import TimelineService
 
         self.timeline = TimelineService(self.store, self.media)
+        if not created:
+            self.store.on_damaged(self._on_damaged)
         self.capture = CaptureService(self)
         self.memory = MemoryService(
             self.store,
@@ -180,12 +186,47 @@ class Services:
 
         self.assistant = AssistantService(self, self.model_host)
         now = self.clock.now()
-        self.store.write(lambda c: audit.record(c, "created" if created else "unlocked", now))
+        event = "created" if created else "unlocked"
+        # Queued behind the integrity check, like every write: unlock does not wait for it.
+        self._after_verified(lambda c: audit.record(c, event, now))
+        # Media files without a row are removed only once the database is known to be whole,
+        # and only those from before this unlock (captures may be writing new ones by then).
+        media, unlocked_at = self.media, time.time() - 1.0
+        self._after_verified(lambda c: media.sweep_orphans(older_than=unlocked_at))
         loose = loosened_modes(self.data_dir)
         self.loosened = loose
         if loose:
             log.warning("%d files in the data folder are readable by others", len(loose))
         self.announce(Changes(locked=False))
+
+    def _after_verified(self, fn: Callable[[Any], Any]) -> None:
+        def done(fut: Any) -> None:
+            err = fut.exception()
+            if err is not None and not isinstance(err, StoreDamaged | StoreLocked):
+                log.error("a job after unlock failed: %s", type(err).__name__)
+
+        self.store.submit_write(fn).add_done_callback(done)
+
+    def _on_damaged(self, damage: StoreDamaged) -> None:
+        """The background check found damage: capture stops (nothing more to write) and the
+        windows show that the store is read-only."""
+        capture = self.capture
+        if capture is not None:
+            try:
+                capture.stop()
+            except Exception:
+                log.exception("stopping capture on a damaged store failed")
+        self.announce(Changes(damaged=str(damage)))
+
+    @property
+    def notices(self) -> list[str]:
+        """What the user must be told about the last unlock (a repaired key file)."""
+        return list(self.store.notices)
+
+    @property
+    def damage(self) -> StoreDamaged | None:
+        """The damage the integrity check found in the open store (it is then read-only)."""
+        return self.store.damage if self.store.unlocked else None
 
     def _stop_capture(self) -> None:
         capture, self.capture = self.capture, None
@@ -265,33 +306,13 @@ class Services:
             now = self.clock.now()
             self.store.write(lambda c: audit.record(c, "passphrase_changed", now))
 
-    def check_integrity(self) -> None:
-        """Read every page (PRAGMA quick_check; ~60 MB/s, so run it in the background after
-        unlock, and in `status`). SQLCipher's per-page HMAC turns any changed byte into an error
-        here; damage is reported naming the database, and the store is locked at once so
-        nothing more is written to it. Unlock itself only reads page 1 and the schema."""
-        key = self.store.key
-        t0 = time.perf_counter()
-        try:
-            ok, detail = integrity_ok(self.store.reader())
-        except Exception as e:
-            # Locked (and maybe unlocked again) meanwhile: the connection was closed under the
-            # check, which SQLite may report as anything, out-of-memory included.
-            if self.store.key is not key:
-                raise StoreLocked() from None
-            if not isinstance(e, DatabaseError):
-                raise
-            ok, detail = False, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        log.info(
-            "integrity check %s in %.0f ms",
-            "ok" if ok else "FAILED",
-            (time.perf_counter() - t0) * 1000,
-        )
-        if not ok:
-            # Stop writing to a damaged database at once: lock, so the user can copy the data
-            # folder as it is and restore a backup.
-            self.store.lock()
-            raise StoreDamaged("database", str(self.store.db_path), detail)
+    def check_integrity(self, timeout: float | None = None) -> None:
+        """Wait for the integrity check every unlock starts (it reads every page before the
+        first write; see core.store._Writer) and raise StoreDamaged when it failed. The store
+        then stays unlocked but read-only, so the user can still search and copy things out."""
+        damage = self.store.wait_verified(timeout)
+        if damage is not None:
+            raise damage
 
     # -- backup ------------------------------------------------------------------------------
     def backup(self, path: Path) -> backups.BackupInfo:

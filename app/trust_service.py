@@ -238,9 +238,14 @@ class TrustService:
         decay since the last session)."""
         self.services.require_memory().set_inspector(self.inspector)
         now = self.services.clock.now()
-        n = self.services.store.write(lambda c: sync_all_trust(c, now))
-        if n:
-            log.info("trust of %d memories brought up to date", n)
+
+        def synced(fut: Any) -> None:
+            if fut.exception() is None and fut.result():
+                log.info("trust of %d memories brought up to date", fut.result())
+
+        # Queued, not awaited: writes wait for the integrity check that every unlock starts,
+        # and a damaged store (read-only) refuses it.
+        self.services.store.submit_write(lambda c: sync_all_trust(c, now)).add_done_callback(synced)
 
     def _announce(self, removed: int = 0) -> None:
         from app.services import Changes

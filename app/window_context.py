@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 class WindowContextUnavailable(UserFacingError):
     """Window information cannot be read here; capture drops frames until it can."""
 
+    code = "unavailable"
+
 
 WAYLAND_MESSAGE = (
     "Screen capture needs an X11 session: this is a Wayland session, where apps may not read "

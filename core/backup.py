@@ -61,8 +61,12 @@ MANIFEST = "manifest.json"
 class BackupRefused(UserFacingError):
     """A backup file that cannot be restored (damaged, tampered, too new, not a backup)."""
 
+    code = "bad_input"
+
 
 class RestoreTargetNotEmpty(UserFacingError):
+    code = "already_initialised"
+
     def __init__(self, target: Path) -> None:
         super().__init__(
             f"{target} already holds a Mnemo store (or other files). Restore into an empty or "

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import quote
 
 import sqlcipher3
 
@@ -67,6 +68,7 @@ class _GuardedConnection(sqlcipher3.Connection):
         super().__init__(*args, **kwargs)
         self._use = threading.RLock()
         self._retired = False
+        self.path = Path(str(args[0]) if args else "database")
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
         with self._use:
@@ -74,9 +76,13 @@ class _GuardedConnection(sqlcipher3.Connection):
                 raise StoreLocked()
             try:
                 return fn(*args)
-            except (DatabaseError, sqlcipher3.ProgrammingError):
+            except (DatabaseError, sqlcipher3.ProgrammingError) as e:
                 if self._retired:
                     raise StoreLocked() from None
+                # A page that fails its HMAC, a full disk: said as such, naming the file.
+                mapped = translate_errors(e, self.path)
+                if mapped is not e:
+                    raise mapped from e
                 raise
 
     def cursor(self, factory: Any = _GuardedCursor) -> Any:
@@ -114,11 +120,17 @@ class _GuardedConnection(sqlcipher3.Connection):
             self._use.release()
 
 
-def connect(path: Path, key: DataKey) -> Connection:
+def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
     """Open `path` with `key`. A file that is not a database under this key is 'damaged'
-    (the passphrase was already checked against the key file)."""
-    conn = sqlcipher3.connect(
-        str(path),
+    (the passphrase was already checked against the key file).
+
+    `read_only` connections (every reader, and the writer until the database is verified) can
+    never change the file: not by a statement, and not by the checkpoint SQLite makes when the
+    last connection closes, which is what keeps a damaged store byte-identical."""
+    target = f"file:{quote(str(path))}?mode=ro" if read_only else str(path)
+    conn: _GuardedConnection = sqlcipher3.connect(
+        target,
+        uri=read_only,
         isolation_level=None,
         check_same_thread=False,
         timeout=BUSY_TIMEOUT_MS / 1000,
@@ -138,9 +150,12 @@ def connect(path: Path, key: DataKey) -> Connection:
             f"busy_timeout = {BUSY_TIMEOUT_MS}",
         ):
             conn.execute(f"PRAGMA {pragma}")
-    except DatabaseError as e:
+    except (DatabaseError, StoreDamaged) as e:
         conn.close()
+        if isinstance(e, StoreDamaged):
+            raise StoreDamaged("database", str(path), e.detail) from e
         raise StoreDamaged("database", str(path), _short(e)) from e
+    conn.path = path
     return conn
 
 
@@ -188,9 +203,37 @@ def translate_errors(e: BaseException, path: Path) -> BaseException:
     return e
 
 
+def pages_ok(conn: Connection) -> tuple[bool, str]:
+    """Every page of the database file against its HMAC (SQLCipher's cipher_integrity_check):
+    any byte changed without the key fails here, free pages included. It is what each unlock
+    runs before the first write; at 100k memories (258 MB) it took 2.0-2.2 s of CPU, half of
+    quick_check's 4.0-4.5 s, which adds the b-tree structure (see `integrity_ok`)."""
+    try:
+        rows = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+    except StoreDamaged as e:
+        return False, e.detail
+    except DatabaseError as e:
+        if "interrupt" in str(e).lower():
+            raise
+        return False, _short(e)
+    if not rows:
+        return True, "ok"
+    text = "; ".join(str(r[0]) for r in rows[:3])
+    return False, text + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+
+
 def integrity_ok(conn: Connection) -> tuple[bool, str]:
-    rows = conn.execute("PRAGMA quick_check").fetchall()
-    text = "; ".join(str(r[0]) for r in rows)
+    """Read every page: SQLCipher's per-page HMAC turns any changed byte into an error, and
+    quick_check verifies the b-tree structure. A page that fails is reported, not raised."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except StoreDamaged as e:
+        return False, e.detail
+    except DatabaseError as e:
+        if "interrupt" in str(e).lower():
+            raise
+        return False, _short(e)
+    text = "; ".join(str(r[0]) for r in rows[:5])
     return text == "ok", text
 
 

@@ -142,16 +142,41 @@ def _parse(path: Path, blob: bytes) -> _Parsed:
 
 def _read_parsed(data_dir: Path) -> _Parsed:
     """The main key file, or its backup copy when the main one is damaged or missing."""
+    return _read_both(data_dir)[0]
+
+
+@dataclass(slots=True)
+class _KeyFiles:
+    """What was read: the copy used, and which of the two files need rewriting."""
+
+    used: bytes
+    main_problem: str | None  # why the main file could not be used ("missing", "damaged…")
+    backup_problem: str | None
+
+
+def _read_both(data_dir: Path) -> tuple[_Parsed, _KeyFiles]:
     main, backup = data_dir / KEY_FILE, data_dir / KEY_BACKUP
-    try:
-        return _parse(main, main.read_bytes())
-    except (StoreDamaged, FileNotFoundError) as first:
+    problems: dict[Path, str | None] = {}
+    parsed: dict[Path, tuple[_Parsed, bytes]] = {}
+    first: BaseException | None = None
+    for path in (main, backup):
         try:
-            return _parse(backup, backup.read_bytes())
-        except (StoreDamaged, FileNotFoundError):
-            if isinstance(first, FileNotFoundError):
-                raise StoreDamaged("key file", str(main), "missing") from first
-            raise first from None
+            blob = path.read_bytes()
+            parsed[path] = (_parse(path, blob), blob)
+            problems[path] = None
+        except FileNotFoundError as e:
+            problems[path] = "missing"
+            first = first or StoreDamaged("key file", str(main), "missing")
+            first.__cause__ = e
+        except StoreDamaged as e:
+            problems[path] = e.detail or "damaged"
+            first = first or e
+    pick = main if main in parsed else backup if backup in parsed else None
+    if pick is None:
+        assert first is not None
+        raise first
+    p, blob = parsed[pick]
+    return p, _KeyFiles(blob, problems[main], problems[backup])
 
 
 def key_file_exists(data_dir: Path) -> bool:
@@ -168,13 +193,35 @@ def create_key_file(data_dir: Path, passphrase: str, params: KdfParams = DEFAULT
 
 def unlock_key(data_dir: Path, passphrase: str) -> DataKey:
     """Unwrap the data key. A wrong passphrase is told by the AEAD tag, not by the database."""
-    parsed = _read_parsed(data_dir)
+    return unlock_key_repairing(data_dir, passphrase)[0]
+
+
+def unlock_key_repairing(data_dir: Path, passphrase: str) -> tuple[DataKey, list[str]]:
+    """Unwrap the data key; when one of the two key files is missing or damaged and the other
+    opened with this passphrase, rewrite the bad one from the good one (the damaged file is
+    kept beside it as `<name>.damaged`), and say so: the returned notices are for the user."""
+    parsed, files = _read_both(data_dir)
     kek = parsed.params.derive(passphrase, parsed.salt)
     try:
         raw = AESGCM(kek).decrypt(parsed.nonce, parsed.wrapped, _aad(parsed.header))
     except InvalidTag:
         raise WrongPassphrase() from None
-    return DataKey(raw)
+    notices = []
+    for name, problem in ((KEY_FILE, files.main_problem), (KEY_BACKUP, files.backup_problem)):
+        if problem is None:
+            continue
+        path = data_dir / name
+        if path.exists():
+            os.replace(path, path.with_name(name + ".damaged"))
+        atomic_write(path, files.used)
+        other = KEY_BACKUP if name == KEY_FILE else KEY_FILE
+        notices.append(
+            f"The key file {path} was {'missing' if problem == 'missing' else 'damaged'}; it "
+            f"was rewritten from its copy {other}"
+            + (f" (the damaged one is kept as {name}.damaged)" if problem != "missing" else "")
+            + ". Your data is safe; if this happens again, check the disk."
+        )
+    return DataKey(raw), notices
 
 
 def change_passphrase(data_dir: Path, old: str, new: str, params: KdfParams | None = None) -> None:

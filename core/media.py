@@ -178,9 +178,11 @@ class MediaStore:
                 pass
         return n
 
-    def sweep_orphans(self) -> int:
+    def sweep_orphans(self, older_than: float | None = None) -> int:
         """Remove media files no row refers to (a crash between file write and row commit, or
-        between key destruction and file removal). Their keys are gone: they are noise."""
+        between key destruction and file removal). Their keys are gone: they are noise.
+        `older_than` (a time.time()) spares files written since: they belong to captures of
+        this session whose rows may not be committed yet."""
         if not self.root.exists():
             return 0
         known: set[str] = set()
@@ -192,6 +194,8 @@ class MediaStore:
         for p in self.root.rglob("*"):
             if p.is_file():
                 rel = p.relative_to(self.root).as_posix()
+                if older_than is not None and _mtime(p) >= older_than:
+                    continue
                 if rel not in known:
                     p.unlink()
                     removed += 1
@@ -201,3 +205,10 @@ class MediaStore:
 
     def total_bytes(self) -> int:
         return folder_bytes(self.root)
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except FileNotFoundError:  # an atomic write renamed it meanwhile
+        return float("inf")

@@ -6,11 +6,13 @@ closes every connection and wipes the key from memory."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -23,10 +25,17 @@ from core.db import (
     DatabaseError,
     connect,
     integrity_ok,
+    pages_ok,
     transaction,
     translate_errors,
 )
-from core.errors import AlreadyInitialised, NotInitialised, StoreDamaged, StoreLocked
+from core.errors import (
+    AlreadyInitialised,
+    NotInitialised,
+    StoreDamaged,
+    StoreLocked,
+    StoreReadOnly,
+)
 from core.fsutil import create_private_file, ensure_private_dir
 from core.keys import (
     DEFAULT_KDF,
@@ -35,7 +44,7 @@ from core.keys import (
     change_passphrase,
     create_key_file,
     key_file_exists,
-    unlock_key,
+    unlock_key_repairing,
 )
 from core.walcheck import check_wal
 
@@ -48,23 +57,97 @@ INDEX_FILE = "index.snapshot"
 
 
 class _Writer(threading.Thread):
-    """Runs write jobs one after another on the single write connection."""
+    """Runs write jobs one after another on the single write connection.
 
-    def __init__(self, conn: Connection, db_path: Path) -> None:
+    Nothing is written to a store before its integrity is known: when opened for an existing
+    database, the writer first reads every page on a read-only connection (`verify`); only
+    when that passes does it open the read-write connection and run the jobs queued meanwhile.
+    When it fails, the store stays read-only: every job fails with StoreReadOnly and the file
+    is never touched (reads still work, so the user can look things up and copy them out)."""
+
+    def __init__(
+        self,
+        conn: Connection | None,
+        db_path: Path,
+        *,
+        verify: Connection | None = None,
+        open_rw: Callable[[], Connection] | None = None,
+        on_verified: Callable[[StoreDamaged | None], None] | None = None,
+    ) -> None:
         super().__init__(name="mnemo-db-writer", daemon=True)
         self.conn = conn
         self.db_path = db_path
+        self._verify = verify
+        self._open_rw = open_rw
+        self._on_verified = on_verified
+        self._stopping = False
+        self.read_only = False  # set when damage is found after the first check
+        self.wrote = conn is not None  # a read-write connection was opened
+        self.damage: StoreDamaged | None = None
         self.jobs: queue.Queue[tuple[Callable[[Connection], Any], Future[Any], bool] | None] = (
             queue.Queue()
         )
 
+    def _check(self) -> bool:
+        """False when the store must not be written (damaged, or locked during the check)."""
+        probe, self._verify = self._verify, None
+        if probe is None:
+            return True
+        t0 = time.perf_counter()
+        damage: StoreDamaged | None = None
+        try:
+            ok, detail = pages_ok(probe)
+            if not ok:
+                damage = StoreDamaged("database", str(self.db_path), detail)
+        except DatabaseError:
+            # Interrupted by lock(): nothing is known, nothing was written.
+            with contextlib.suppress(DatabaseError):
+                probe.close()
+            return False
+        with contextlib.suppress(DatabaseError):
+            probe.close()
+        log.info(
+            "integrity check %s in %.0f ms",
+            "ok" if damage is None else "FAILED",
+            (time.perf_counter() - t0) * 1000,
+        )
+        if damage is None and self._open_rw is not None:
+            try:
+                self.conn = self._open_rw()
+                self.wrote = True
+            except StoreDamaged as e:
+                damage = e
+        self.damage = damage
+        if damage is not None:
+            log.warning("the database is damaged; it is open read-only and nothing is written")
+        if self._on_verified is not None:
+            self._on_verified(damage)
+        return damage is None
+
     def run(self) -> None:
+        try:
+            writable = self._check() if not self._stopping else False
+        except BaseException as e:  # never leave writers (or waiters) hanging on a verdict
+            log.exception("the integrity check could not run")
+            damage = (
+                e
+                if isinstance(e, StoreDamaged)
+                else StoreDamaged(
+                    "database", str(self.db_path), f"the check could not run ({type(e).__name__})"
+                )
+            )
+            self.damage, writable = damage, False
+            if self._on_verified is not None:
+                self._on_verified(damage)
         while True:
             job = self.jobs.get()
             if job is None:
                 break
             fn, fut, in_tx = job
             if not fut.set_running_or_notify_cancel():
+                continue
+            if self.read_only or not writable or self.conn is None:
+                fut.set_exception(StoreReadOnly(self.damage) if self.damage else StoreLocked())
                 continue
             try:
                 if in_tx:
@@ -76,9 +159,16 @@ class _Writer(threading.Thread):
                 fut.set_exception(translate_errors(e, self.db_path))
             else:
                 fut.set_result(result)
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
     def stop(self) -> None:
+        self._stopping = True
+        probe = self._verify
+        if probe is not None:
+            # Locking during the check: stop it (an interrupt is SQLite's thread-safe way).
+            with contextlib.suppress(Exception):
+                probe.interrupt()
         self.jobs.put(None)
         self.join()
 
@@ -94,6 +184,12 @@ class Store:
         self._generation = 0
         self._state_lock = threading.RLock()
         self._lock_listeners: list[Callable[[], None]] = []
+        self._damage_listeners: list[Callable[[StoreDamaged], None]] = []
+        # Set once the open store's integrity is known (see _Writer); `damage` says how.
+        self._verified = threading.Event()
+        self.damage: StoreDamaged | None = None
+        # What the user must be told about this unlock (a key file repaired from its copy).
+        self.notices: list[str] = []
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -129,7 +225,8 @@ class Store:
             raise NotInitialised(str(self.data_dir))
         if not self.db_path.exists():
             raise StoreDamaged("database", str(self.db_path), "missing")
-        key = unlock_key(self.data_dir, passphrase)
+        key, notices = unlock_key_repairing(self.data_dir, passphrase)
+        self.notices = notices
         try:
             self._open(key, creating=False)
         except BaseException:
@@ -144,29 +241,119 @@ class Store:
         if wal is not None and wal.damaged:
             # SQLite would silently stop at the bad frame and drop later commits (R5).
             raise StoreDamaged(
-                "write-ahead log (the most recent changes)",
-                str(wal_path),
-                f"{wal.commits_after_break} saved changes after frame {wal.valid_frames} "
-                "fail their checksum",
+                "write-ahead log (the most recent changes)", str(wal_path), wal.describe()
             )
+        self._verified.clear()
+        self.damage = None
+        self._sidecars_before = {p: p.exists() for p in self._sidecars()}
+        if creating:
+            self._start_verified(key, migrations.migrate)
+            return
+        # Until its integrity is known the store is only read (read-only connections).
+        try:
+            probe = connect(self.db_path, key, read_only=True)
+        except BaseException:
+            self._tidy_sidecars()
+            raise
+        try:
+            found = migrations.check_supported(probe)
+            if found == 0:
+                raise StoreDamaged("database", str(self.db_path), "it has no tables")
+            if found < migrations.LATEST:
+                # A migration rewrites the store: verify every page first, right now.
+                ok, detail = integrity_ok(probe)
+                if not ok:
+                    raise StoreDamaged("database", str(self.db_path), detail)
+        except BaseException:
+            probe.close()
+            self._tidy_sidecars()
+            raise
+        if found < migrations.LATEST:
+            probe.close()
+            self._start_verified(key, lambda c: self._migrate_keeping_original(c, found))
+            return
+        path = self.db_path
+        writer = _Writer(
+            None,
+            path,
+            verify=probe,
+            open_rw=lambda: connect(path, key),
+            on_verified=self._after_verify,
+        )
+        self._start_writer(key, writer)
+
+    def _start_verified(self, key: DataKey, prepare: Callable[[Connection], Any]) -> None:
+        """A new store, or one verified just now: open read-write, `prepare` (migrate), go."""
         conn = connect(self.db_path, key)
         try:
-            found = migrations.check_supported(conn)
-            if 0 < found < migrations.LATEST:
-                self._migrate_keeping_original(conn, found)
-            else:
-                if found == 0 and not creating:
-                    raise StoreDamaged("database", str(self.db_path), "it has no tables")
-                migrations.migrate(conn)
+            prepare(conn)
         except BaseException:
             conn.close()
             raise
+        self._start_writer(key, _Writer(conn, self.db_path))
+        self._verified.set()
+
+    def _sidecars(self) -> list[Path]:
+        return [self.db_path.with_name(DB_FILE + "-wal"), self.db_path.with_name(DB_FILE + "-shm")]
+
+    def _tidy_sidecars(self) -> None:
+        """Read-only connections cannot remove the empty log and its index when they close, as
+        a writer does: remove the ones this opening made (only when empty: nothing in them), so
+        a store that was only read is left exactly as it was found."""
+        wal, shm = self._sidecars()
+        before = getattr(self, "_sidecars_before", {})
+        if before.get(wal, True) or not wal.exists() or wal.stat().st_size:
+            return
+        wal.unlink()
+        if not before.get(shm, True) and shm.exists():
+            shm.unlink()
+
+    def _start_writer(self, key: DataKey, writer: _Writer) -> None:
         ensure_private_dir(self.media_dir)
         with self._state_lock:
             self._key = key
             self._generation += 1
-            self._writer = _Writer(conn, self.db_path)
-            self._writer.start()
+            self._writer = writer
+            writer.start()
+
+    def _after_verify(self, damage: StoreDamaged | None) -> None:
+        self.damage = damage
+        self._verified.set()
+        if damage is not None:
+            for listener in list(self._damage_listeners):
+                try:
+                    listener(damage)
+                except Exception:
+                    log.exception("damage listener failed")
+
+    def mark_damaged(self, detail: str) -> None:
+        """A later check (status --check) found damage: from now on the store is read-only."""
+        writer = self._writer
+        damage = StoreDamaged("database", str(self.db_path), detail)
+        if writer is not None:
+            writer.damage = damage
+            writer.read_only = True
+        self._after_verify(damage)
+
+    def on_damaged(self, listener: Callable[[StoreDamaged], None]) -> None:
+        """Called (on the writer thread) when the integrity check finds the database damaged."""
+        self._damage_listeners.append(listener)
+
+    def wait_verified(self, timeout: float | None = None) -> StoreDamaged | None:
+        """Block until the open store's integrity is known; the damage found, or None."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._verified.wait(0.2):
+            if self._key is None:  # locked meanwhile (the check was stopped)
+                raise StoreLocked()
+            if end is not None and time.monotonic() > end:
+                raise TimeoutError("the integrity check is still running")
+        if self._key is None:
+            raise StoreLocked()
+        return self.damage
+
+    @property
+    def verified(self) -> bool:
+        return self._verified.is_set()
 
     def _migrate_keeping_original(self, conn: Connection, found: int) -> None:
         """R22: copy the (encrypted) database aside, migrate, verify, then drop the copy."""
@@ -190,8 +377,6 @@ class Store:
             readers, self._readers = self._readers, []
             key, self._key = self._key, None
             self._generation += 1
-        if writer is not None:
-            writer.stop()
         for r in readers:
             # Readers may be mid-query on other threads: retire() stops and closes them safely.
             retire = getattr(r, "retire", None)
@@ -199,6 +384,12 @@ class Store:
                 retire() if retire is not None else r.close()
             except DatabaseError:
                 pass
+        # The writer's connection closes last: the only one that may checkpoint the log.
+        if writer is not None:
+            writer.stop()
+            if not writer.wrote:
+                self._tidy_sidecars()
+        self._verified.clear()
         key.wipe()
         for listener in list(self._lock_listeners):
             listener()
@@ -250,7 +441,7 @@ class Store:
             if cached is not None and cached[0] == gen:
                 conn: Connection = cached[1]
                 return conn
-            conn = connect(self.db_path, key)
+            conn = connect(self.db_path, key, read_only=True)
             self._readers.append(conn)
             self._local.conn = (gen, conn)
             return conn

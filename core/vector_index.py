@@ -539,6 +539,9 @@ class PersistentIndex:
             header = {"generation": generation, "count": count, "dim": self.dim, "v": 1}
             blob = seal(payload, bytes(self._key), header)
             del payload
+            # A store found damaged is read-only, its snapshot included: this empty write
+            # waits for the integrity check and raises when the store may not be written.
+            self._write(lambda c: None)
             atomic_write(self.path, blob)
             self._write(lambda c: write_generation(c, generation))
             self.generation = generation

@@ -25,10 +25,50 @@ class WalReport:
     frames_after_break: int
     commits_after_break: int
     header_damaged: bool = False
+    # Frames the log's index (-shm) says were committed, when it describes this log and holds
+    # more than the file now does: the log was cut short.
+    expected_frames: int | None = None
 
     @property
     def damaged(self) -> bool:
-        return self.header_damaged or self.commits_after_break >= 2
+        return (
+            self.header_damaged or self.commits_after_break >= 2 or self.expected_frames is not None
+        )
+
+    def describe(self) -> str:
+        if self.expected_frames is not None:
+            return (
+                f"it is cut short: its index says {self.expected_frames} frames were saved, "
+                f"the file holds {self.valid_frames}"
+            )
+        if self.header_damaged:
+            return "its header fails its checksum, in front of saved changes"
+        return (
+            f"{self.commits_after_break} saved changes after frame {self.valid_frames} "
+            "fail their checksum"
+        )
+
+
+def _shm_frames(shm: Path, wal_header: bytes) -> int | None:
+    """mxFrame from the log's index (the -shm file) when its header is intact and describes
+    this log (same salts); None otherwise. Frames up to mxFrame were committed: with
+    synchronous=FULL the log is synced before the index says so, so a log holding fewer
+    frames than that was cut short, not torn by a crash."""
+    try:
+        with open(shm, "rb") as fh:
+            head = fh.read(96)
+    except OSError:
+        return None
+    if len(head) < 96 or head[:48] != head[48:96]:
+        return None
+    version, _u, _change, is_init, big, _size, mx_frame = struct.unpack("=IIIBBHI", head[:20])
+    if version != 3007000 or is_init != 1:
+        return None
+    if head[32:40] != wal_header[16:24]:  # the salts, copied as they are in the log
+        return None
+    if _checksum(head[:40], 0, 0, bool(big)) != struct.unpack("=2I", head[40:48]):
+        return None
+    return int(mx_frame)
 
 
 def _checksum(data: bytes, s0: int, s1: int, big_endian: bool) -> tuple[int, int]:
@@ -87,6 +127,10 @@ def _header_damaged(data: bytes) -> bool:
     return False
 
 
+def _torn(data: bytes, page_size: int) -> bool:
+    return (len(data) - _HEADER) % (_FRAME_HEADER + page_size) != 0
+
+
 def check_wal(path: Path) -> WalReport | None:
     """None when there is no log (or nothing in it to judge by)."""
     try:
@@ -108,6 +152,12 @@ def check_wal(path: Path) -> WalReport | None:
             return WalReport(0, 0, 0, header_damaged=True)
         return None  # SQLite ignores this log, and nothing committed is in it
     walk = _walk(data, big, page_size, (salt1, salt2), (c0, c1))
+    if walk.broken_at is None:
+        expected = _shm_frames(path.with_name(path.name[: -len("-wal")] + "-shm"), data[:32])
+        # A last frame cut part-way is a write torn by the crash itself; whole frames the
+        # index counted as saved and the file no longer holds are damage.
+        if expected is not None and expected > walk.valid + (1 if _torn(data, page_size) else 0):
+            return WalReport(walk.valid, 0, 0, expected_frames=expected)
     after = commits = 0
     if walk.broken_at is not None:
         frame = _FRAME_HEADER + page_size

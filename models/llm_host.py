@@ -36,6 +36,8 @@ ChatMessages = Sequence[Mapping[str, str]]
 class ModelStopped(UserFacingError):
     """The model process stopped (crash, hang, out of memory) during a request."""
 
+    code = "unavailable"
+
 
 class LlmState(StrEnum):
     NOT_LOADED = "not loaded"

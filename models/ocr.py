@@ -17,6 +17,7 @@ from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
 from core.errors import ModelMissing
 from core.interfaces import OcrBox
+from models.offline import keep_offline
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class RapidOcrEngine:
         if self._engine is not None:
             return self._engine
         t0 = time.perf_counter()
+        keep_offline()  # onnxruntime reads its telemetry switch when it is imported
         try:
             import rapidocr
             from rapidocr import RapidOCR

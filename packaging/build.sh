@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make package`: build the one-folder bundle dist/mnemo/ with PyInstaller, then print its size.
-# PyInstaller is installed here (requirements/package.txt), not by `make setup`, so tests stay lean.
+# PyInstaller comes with the lock (`make setup`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+DIST=${DIST:-dist}            # make upgrade-check builds into its own folders
+WORK=${WORK:-build/pyinstaller}
 
-"$PY" -m pip --disable-pip-version-check -q install -r requirements/package.txt
 # Icons are committed; regenerate only when missing (packaging/make_icons.py draws them).
 [ -f assets/icons/mnemo.svg ] || QT_QPA_PLATFORM=offscreen "$PY" packaging/make_icons.py
 
@@ -13,7 +14,7 @@ PY=${PY:-.venv/bin/python}
 # (`make clean` for a build from scratch).
 start=$(date +%s)
 "$PY" -m PyInstaller --noconfirm --log-level WARN \
-  --distpath dist --workpath build/pyinstaller packaging/mnemo.spec
+  --distpath "$DIST" --workpath "$WORK" packaging/mnemo.spec
 secs=$(( $(date +%s) - start ))
-size=$(du -sh dist/mnemo | cut -f1)
-echo "mnemo package: dist/mnemo built in ${secs} s, size ${size}"
+size=$(du -sh "$DIST/mnemo" | cut -f1)
+echo "mnemo package: $DIST/mnemo built in ${secs} s, size ${size}"

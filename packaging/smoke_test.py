@@ -1,12 +1,13 @@
 """`make package-test`: check the built bundle (dist/mnemo) the way a user meets it.
 
 1. self-check: the bundle loads every engine and bundled model (MNEMO_BUNDLE_SELFCHECK=1);
-2. the command line: init, note, status in a fresh data folder;
+2. the command line: init, note, search (finds the note), ask (answers from it, citing it),
+   status, in a fresh data folder;
 3. the desktop app on a virtual display (Xvfb + trayer): time until the first-run window is
    visible, its window class, and a screenshot in build/smoke/first-run.png.
 Prints one JSON document; exits non-zero when a step fails.
 
-    .venv/bin/python packaging/smoke_test.py [--bundle dist/mnemo] [--exec "CMD"]"""
+    .venv/bin/python packaging/smoke_test.py [--bundle dist/mnemo] [--exec "CMD"] [--cli-only]"""
 
 from __future__ import annotations
 
@@ -153,6 +154,61 @@ def run_gui(cmd: list[str], env: dict[str, str], shot: Path, timeout: float = 90
             print(output[-4000:], file=sys.stderr)
 
 
+NOTE = "The spare key for the boat shed is taped under the blue bench"
+QUESTION = "Where is the spare key for the boat shed?"
+
+
+def frozen_cli(exe: Path, data: Path, base_env: dict[str, str]) -> dict:
+    """The frozen CLI as a script uses it: init, note, search finds the note, ask answers from
+    it (real embedder, real model child process), status counts it. Each step's exit code and
+    seconds; the whole is ok only if every step is."""
+    env = dict(base_env, MNEMO_PASSPHRASE=PASSPHRASE)
+    steps = {
+        "init": ["init"],
+        "note": ["note", NOTE],
+        "search": ["search", "spare key boat shed"],
+        "ask": ["ask", QUESTION],
+        "status": ["status"],
+    }
+    cli: dict = {}
+    docs: dict[str, dict] = {}
+    for name, step in steps.items():
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [str(exe), "--data-dir", str(data), *step, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        cli[name] = {"exit": out.returncode, "seconds": round(time.perf_counter() - t0, 1)}
+        if out.returncode:
+            cli[name]["stderr"] = out.stderr[-1500:]
+            break
+        try:
+            docs[name] = json.loads(out.stdout)
+        except ValueError:
+            cli[name]["stdout"] = out.stdout[-1500:]
+            break
+    hits = docs.get("search", {}).get("hits", [])
+    note_id = docs.get("note", {}).get("id")
+    cli["search_found_note"] = bool(hits) and (note_id is None or hits[0].get("id") == note_id)
+    answer = docs.get("ask", {})
+    cited = [c.get("id") for c in answer.get("citations", [])]
+    cli["ask_cited_note"] = bool(cited) and (note_id is None or note_id in cited)
+    cli["ask_answered"] = bool(answer.get("answer")) and not answer.get("not_found")
+    cli["status_memories"] = docs.get("status", {}).get("memories", {}).get("total")
+    cli["ok"] = (
+        all(isinstance(v, dict) and v.get("exit") == 0 for k, v in cli.items() if k in steps)
+        and len(docs) == len(steps)
+        and cli["search_found_note"]
+        and cli["ask_cited_note"]
+        and cli["ask_answered"]
+        and (cli["status_memories"] or 0) >= 1  # the note (ask may add its own turn)
+    )
+    return cli
+
+
 def installed_entry(bundle: Path, env: dict[str, str], shot_dir: Path) -> dict:
     """make install-desktop into the temporary HOME, then start Mnemo the way a menu does:
     the entry's Exec line, on a fresh display."""
@@ -189,6 +245,11 @@ def main() -> int:
         help="launch this command line instead of the bundle (e.g. a .desktop entry's Exec)",
     )
     ap.add_argument("--skip-selfcheck", action="store_true")
+    ap.add_argument(
+        "--cli-only",
+        action="store_true",
+        help="self-check and the frozen CLI only (no desktop windows): the CI variant",
+    )
     ap.add_argument(
         "--skip-install",
         action="store_true",
@@ -228,28 +289,21 @@ def main() -> int:
             except ValueError:
                 check = {"ok": False, "stdout": out.stdout[-2000:], "stderr": out.stderr[-2000:]}
             check["seconds"] = round(time.perf_counter() - t0, 1)
+            modules = check.pop("modules", [])
             report["selfcheck"] = check
             ok &= bool(check.get("ok"))
+            if modules:
+                sys.path.insert(0, str(ROOT / "packaging"))
+                from audit_bundle import audit
+
+                report["audit"] = audit(Path(args.bundle), modules)  # advisory
         if exe.exists():
-            data = work / "cli-data"
-            env = dict(base_env, MNEMO_PASSPHRASE=PASSPHRASE)
-            steps = [
-                ["--data-dir", str(data), "init", "--json"],
-                ["--data-dir", str(data), "note", "smoke test note", "--json"],
-                ["--data-dir", str(data), "status", "--json"],
-            ]
-            cli: dict = {}
-            for step in steps:
-                out = subprocess.run(
-                    [str(exe), *step], env=env, capture_output=True, text=True, timeout=120
-                )
-                cli[step[2]] = out.returncode
-                if out.returncode:
-                    cli[step[2] + "_stderr"] = out.stderr[-1000:]
-            cli["status_memories"] = json.loads(out.stdout).get("memories", {}).get("total")
-            report["cli"] = cli
-            ok &= all(v == 0 for k, v in cli.items() if k in ("init", "note", "status"))
-            ok &= cli["status_memories"] == 1
+            report["cli"] = frozen_cli(exe, work / "cli-data", base_env)
+            ok &= report["cli"]["ok"]
+        if args.cli_only:
+            report["ok"] = bool(ok)
+            print(json.dumps(report, indent=1))
+            return 0 if ok else 1
         cmd = shlex.split(args.exec) if args.exec else [str(exe)]
         shot_dir = ROOT / "build" / "smoke"
         shot_dir.mkdir(parents=True, exist_ok=True)

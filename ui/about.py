@@ -191,7 +191,9 @@ class AboutWindow(QDialog):
         self.title.setText(f"Mnemo {VERSION}")
         self.data_dir.setText(str(self.services.data_dir))
         self.model.setText("…")
-        self.tasks.run(lambda: about_facts(self.services), self._show_facts, lambda e: None)
+        self.tasks.run(
+            lambda: about_facts(self.services), self._show_facts, lambda e: None, owner=self
+        )
 
     def _show_facts(self, facts: object) -> None:
         assert isinstance(facts, dict)
@@ -249,7 +251,7 @@ class AboutWindow(QDialog):
             self.copy.setEnabled(True)
             self.copy_status.setText(f"Could not collect diagnostics: {type(err).__name__}.")
 
-        self.tasks.run(lambda: as_text(collect(self.services, gui)), done, failed)
+        self.tasks.run(lambda: as_text(collect(self.services, gui)), done, failed, owner=self)
 
 
 def add_help_menu(window: QMainWindow, show_about: Callable[[], None]) -> QAction:

@@ -215,8 +215,10 @@ class Controller(QObject):
         if self.capture is not None:
             self.capture.unlocked()
         self.retention.start()
-        # Read every page once in the background: damage anywhere is reported and locks.
-        self.tasks.run(self.services.check_integrity, None, None)
+        # Every unlock reads every page in the background before the first write; damage
+        # found arrives as Changes(damaged=…): banner, notification, read-only.
+        for notice in getattr(self.services, "notices", []):
+            self._notify(notice)
         if self.services.loosened:
             self._notify(
                 f"{len(self.services.loosened)} files in the data folder can be read by other "
@@ -377,6 +379,11 @@ class Controller(QObject):
         if any(c.locked for c in batch) and not self.services.unlocked and self.main is not None:
             self.lock()  # locked underneath us (damage found, another caller): hide content
             return
+        damaged = next((c.damaged for c in batch if c.damaged), None)
+        if damaged:
+            self._notify(damaged)
+            if self.tray:
+                self.tray.set_state("error", "Read-only: the store is damaged")
         if self.main is not None and self.services.unlocked and batch:
             merged = Changes(
                 memories_added=sum(c.memories_added for c in batch),

@@ -130,7 +130,9 @@ class EraseFlow:
             spec = make_spec(service)
             return spec, service.preview(spec)
 
-        self.tasks.run(work, lambda r: self._confirm(r[0], r[1], what), self._failed)
+        self.tasks.run(
+            work, lambda r: self._confirm(r[0], r[1], what), self._failed, owner=self.parent
+        )
 
     def _failed(self, err: BaseException) -> None:
         self.box = None
@@ -172,6 +174,7 @@ class EraseFlow:
         def answered(_: int) -> None:
             self.box = None
             if box.clickedButton() is forget:
+                # No owner: the receipt is shown even if the page that asked has closed.
                 self.tasks.run(
                     lambda: self._erase_service().erase(spec), self.on_receipt, self._failed
                 )

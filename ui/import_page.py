@@ -242,7 +242,7 @@ class ImportPage(Page):
                 paths, fmt, progress=relay.progressed.emit, cancelled=cancel.is_set
             )
 
-        self.tasks.run(work, self._done, self._failed)
+        self.tasks.run(work, self._done, self._failed, owner=self)
         return True
 
     def cancel(self) -> None:
@@ -347,7 +347,9 @@ class ImportPage(Page):
         imports = self.services.imports if self.services.unlocked else None
         if imports is None or (changes is not None and self._running):
             return
-        self.tasks.run(imports.conversations, self._show_conversations, lambda err: None)
+        self.tasks.run(
+            imports.conversations, self._show_conversations, lambda err: None, owner=self
+        )
 
     def _show_conversations(self, convs: object) -> None:
         assert isinstance(convs, list)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.services import Changes, Services
 from app.tasks import TaskRunner
+from ui.damage_banner import DamageBanner
 from ui.icons import app_icon
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class HomePage(Page):
             self.save.setEnabled(True)
             self.note_status.setText(str(err))
 
-        self.tasks.run(lambda: self.services.add_note(text), done, failed)
+        self.tasks.run(lambda: self.services.add_note(text), done, failed, owner=self)
 
     def refresh(self, changes: Changes | None = None) -> None:
         if not self.services.unlocked:
@@ -181,7 +182,7 @@ class HomePage(Page):
             self.empty.setText(nothing_yet(self.services))
             self.empty.setVisible(total == 0)
 
-        self.tasks.run(self.services.status, show, lambda e: None)
+        self.tasks.run(self.services.status, show, lambda e: None, owner=self)
 
 
 def _search_page(services: Services, tasks: TaskRunner) -> Page:
@@ -260,7 +261,14 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        outer = QWidget()
+        column = QVBoxLayout(outer)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        self.damage_banner = DamageBanner()
+        column.addWidget(self.damage_banner)
+        column.addWidget(central, 1)
+        self.setCentralWidget(outer)
         self.pages: list[Page] = []
         pages = sorted(PAGES, key=lambda entry: entry[0] == "Settings")  # stable: Settings last
         for i, (title, factory) in enumerate(pages):
@@ -364,6 +372,7 @@ class MainWindow(QMainWindow):
             self.pages[row].refresh()
 
     def refresh(self, changes: Changes | None = None) -> None:
+        self.damage_banner.show_damage(getattr(self.services, "damage", None))
         current = self.stack.currentWidget()
         if isinstance(current, Page):
             current.refresh(changes)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -49,17 +48,6 @@ _WS = re.compile(r"\s")
 Ranges = list[tuple[int, int]]
 
 
-def while_alive(widget: QWidget, fn: Callable[..., None]) -> Callable[..., None]:
-    """Wrap a task callback so it does nothing once the widget is gone (a viewer closed, the
-    window destroyed on lock) while its background work was still running."""
-
-    def call(*args: Any) -> None:
-        if shiboken6.isValid(widget):
-            fn(*args)
-
-    return call
-
-
 def run_guarded(
     tasks: Any,
     widget: QWidget,
@@ -67,8 +55,9 @@ def run_guarded(
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None],
 ) -> None:
-    """tasks.run with both callbacks dropped if the widget is gone by the time they arrive."""
-    tasks.run(fn, while_alive(widget, on_done), while_alive(widget, on_error))
+    """fn on the task runner, with both callbacks dropped if the widget is gone by the time
+    they arrive (the runner's `owner`)."""
+    tasks.op(lambda _ctx: fn(), on_done, on_error, owner=widget)
 
 
 def thumbnail_loader(

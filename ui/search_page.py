@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
+from app.tasks import Op, TaskRunner
 from core.errors import UserFacingError
 from core.types import SearchFilters, SearchResults
 from ui import erase_ui
@@ -102,12 +102,10 @@ class SearchPage(Page):
         self.memory = memory or memory_of(services)
         self.media = media or media_of(services)
         self.now = now or time.time
-        self._request = 0  # id of the newest search; answers to older ones are dropped
+        self._search: Op | None = None  # the newest search; answers to older ones are dropped
         self._pending = False
-        self._in_flight = False  # a search is running on the task runner
-        self._queued = False  # a newer search waits for it to return
         self._started = 0.0
-        self.stale_dropped = 0
+        self.stale_dropped = 0  # answers that came back for an older query (tests read it)
         self.total: int | None = None  # memories in the store, once known
         self.last_results: SearchResults | None = None
         self.viewer: MemoryViewer | None = None
@@ -355,10 +353,12 @@ class SearchPage(Page):
     # -- searching ----------------------------------------------------------------------------
     def run_search(self) -> None:
         """Search for what the box and filters say now. One search runs at a time: a newer
-        request makes the running one stale and is sent as soon as it returns (newest wins),
-        so a slow engine is never handed a pile of outdated queries."""
+        request makes the running one stale and is sent as soon as it returns (newest wins,
+        the task runner's `key`), so a slow engine is never handed a pile of outdated queries."""
         self.debounce.stop()
-        self._request += 1  # from here on, whatever is running answers an old question
+        if self._search is not None:
+            self._search.cancel()  # from here on, whatever is running answers an old question
+            self._search = None
         query = self.box.text().strip()
         if not query:
             self._set_pending(False)
@@ -372,30 +372,24 @@ class SearchPage(Page):
             self._show_message(LOCKED if not self.services.unlocked else NOT_READY)
             return
         self._set_pending(True)
-        if self._in_flight:
-            self._queued = True
-            return
-        rid, filters = self._request, self.current_filters()
-        self._in_flight = True
+        filters = self.current_filters()
         self._started = time.monotonic()
-        run_guarded(
-            self.tasks,
-            self,
-            lambda: service.search(query, filters, RESULTS_K),
-            lambda r: self._finished(rid, query, r, None),
-            lambda e: self._finished(rid, query, None, e),
+        self._search = self.tasks.op(
+            lambda _ctx: service.search(query, filters, RESULTS_K),
+            lambda r: self._finished(query, r, None),
+            lambda e: self._finished(query, None, e),
+            owner=self,
+            key="search",
+            on_dropped=self._dropped,
         )
 
+    def _dropped(self) -> None:
+        self.stale_dropped += 1
+
     def _finished(
-        self, rid: int, query: str, results: SearchResults | None, err: BaseException | None
+        self, query: str, results: SearchResults | None, err: BaseException | None
     ) -> None:
-        self._in_flight = False
-        if rid != self._request:
-            self.stale_dropped += 1
-            if self._queued:
-                self._queued = False
-                self.run_search()
-            return
+        self._search = None
         if err is not None:
             self._on_error(err)
         elif results is not None:

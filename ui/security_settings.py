@@ -140,7 +140,7 @@ class PassphraseBox(QGroupBox):
             self.error.show()
             self._update_button()
 
-        self.tasks.run(lambda: self.services.change_passphrase(old, new), done, failed)
+        self.tasks.run(lambda: self.services.change_passphrase(old, new), done, failed, owner=self)
 
     def _update_button(self) -> None:
         self.button.setEnabled(
@@ -249,7 +249,7 @@ class KeyringBox(QGroupBox):
             self.error.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
             self.error.show()
 
-        self.tasks.run(apply, done, failed)
+        self.tasks.run(apply, done, failed, owner=self)
 
     def _set(self, value: bool) -> None:
         self._quiet = True
@@ -313,7 +313,7 @@ class DataFolderRow(QWidget):
             self.backup.setEnabled(True)
             self.status.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
 
-        self.tasks.run(lambda: self.services.backup(folder), done, failed)
+        self.tasks.run(lambda: self.services.backup(folder), done, failed, owner=self)
 
     def _restore(self) -> None:
         source, _ = QFileDialog.getOpenFileName(
@@ -351,5 +351,8 @@ class DataFolderRow(QWidget):
             self.status.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
 
         self.tasks.run(
-            lambda: backups.restore(Path(source), Path(target), passphrase), done, failed
+            lambda: backups.restore(Path(source), Path(target), passphrase),
+            done,
+            failed,
+            owner=self,
         )

@@ -396,7 +396,7 @@ class SettingsPage(Page):
                 if key in values:
                     editor.set_value(values[key])
 
-        self.tasks.run(self.services.settings.all, show, lambda e: None)
+        self.tasks.run(self.services.settings.all, show, lambda e: None, owner=self)
 
     def _save(self, editor: SettingEditor, value: Any) -> None:
         key = editor.setting.key
@@ -415,4 +415,4 @@ class SettingsPage(Page):
                 str(err) if isinstance(err, UserFacingError) else "Could not save this setting."
             )
 
-        self.tasks.run(save, done, failed)
+        self.tasks.run(save, done, failed, owner=self)

@@ -432,7 +432,7 @@ class TrustReviewPage(Page):
         def load() -> tuple[list[ReviewItem], int, list[SourceInfo]]:
             return trust.queue(), trust.pending_count(), trust.sources()
 
-        self.tasks.run(load, self._show, lambda e: self.status.setText(str(e)))
+        self.tasks.run(load, self._show, lambda e: self.status.setText(str(e)), owner=self)
 
     def _show(self, result: object) -> None:
         items, count, sources = result  # type: ignore[misc]
@@ -453,6 +453,7 @@ class TrustReviewPage(Page):
             lambda: media.load(media_id),
             lambda data: self.queue.show_image(mid, data, region),  # type: ignore[arg-type]
             lambda e: None,
+            owner=self,
         )
 
     def load_history(self, source_id: int) -> None:
@@ -463,6 +464,7 @@ class TrustReviewPage(Page):
             lambda: trust.history(source_id),
             lambda events: self.sources.show_history(source_id, events),  # type: ignore[arg-type]
             lambda e: None,
+            owner=self,
         )
 
     # -- deciding
@@ -482,7 +484,7 @@ class TrustReviewPage(Page):
             self.status.setText(str(err))
             self.refresh()
 
-        self.tasks.run(work, done, failed)
+        self.tasks.run(work, done, failed, owner=self)
 
     def approve_selected(self) -> None:
         ids, trust = self.queue.selected_ids(), self.services.trust
@@ -532,7 +534,7 @@ class ReviewBadge:
         trust = self.services.trust
         if trust is None:
             return
-        self.tasks.run(trust.pending_count, self.show, lambda e: None)
+        self.tasks.run(trust.pending_count, self.show, lambda e: None, owner=self)
 
     def show(self, count: object) -> None:
         if not self.services.unlocked:

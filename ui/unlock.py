@@ -199,7 +199,7 @@ class FirstRunWindow(_PassphraseWindow):
                 else "Mnemo could not create the store; see the log for details."
             )
 
-        self.tasks.run(lambda: self.services.create(passphrase), done, failed)
+        self.tasks.run(lambda: self.services.create(passphrase), done, failed, owner=self)
 
 
 class UnlockWindow(_PassphraseWindow):
@@ -277,7 +277,7 @@ class UnlockWindow(_PassphraseWindow):
                 self.show_error("Mnemo could not open your store; see the log for details.")
             self.button.setEnabled(True)
 
-        self.tasks.run(lambda: self.services.unlock(passphrase), done, failed)
+        self.tasks.run(lambda: self.services.unlock(passphrase), done, failed, owner=self)
 
     def _tick_text(self) -> None:
         self.button.setText(f"Wait {self._wait_left} s")

@@ -10,7 +10,6 @@ from typing import Any
 from app.cli.context import CliContext
 from core.erase import EraseSpec
 from core.errors import BadInput
-from core.types import SearchFilters
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -28,7 +27,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--app", help="everything captured from this app")
     p.add_argument("--title", help="window titles matching this (* and ? wildcards)")
     p.add_argument("--domain", help="pages from this web domain (and its subdomains)")
-    p.add_argument("--query", help="exactly what a search for these words shows")
+    p.add_argument(
+        "--query",
+        help="exactly what 'search' for these words shows, with the same --k, --since, "
+        "--until, --app and --source",
+    )
+    p.add_argument("--k", type=int, default=20, help="with --query: as search's --k (20)")
     p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
     p.add_argument("--file", help="everything imported from this file")
     p.add_argument("--all", action="store_true", help="everything")
@@ -50,10 +54,12 @@ def _time(value: str, name: str, now: float, end: bool) -> float:
 
 def spec_from_args(args: argparse.Namespace, now: float) -> tuple[EraseSpec, str | None]:
     """The spec, and the query when one was given (resolved by a search)."""
+    # With --query, --app and --source narrow the search, as they do for `search`.
+    filters = ("app", "source") if args.query is not None else ()
     chosen = [
         name
         for name in ("ids", "app", "title", "domain", "query", "source", "file")
-        if getattr(args, name) is not None
+        if getattr(args, name) is not None and name not in filters
     ]
     if args.all:
         chosen.append("all")
@@ -98,17 +104,27 @@ def cmd_erase(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
         raise StoreLocked()
     now = services.clock.now()
     spec, query = spec_from_args(args, now)
+    left_out: list[int] = []
     if query is not None:
-        filters = SearchFilters(
-            since=_time(args.since, "since", now, False) if args.since else None,
-            until=_time(args.until, "until", now, True) if args.until else None,
-        )
-        spec = erase.spec_for_query(query, filters)
+        if not query.strip():
+            raise BadInput("Type the words to search for; the matching memories are erased.")
+        from app.cli.memory import run_search
+        from app.erase_service import spec_for_results
+
+        # The very search `search QUERY` runs with these options: the same hits, in order.
+        spec, left_out = spec_for_results(run_search(services, query, args, fallback=False))
     if not args.yes:
         pv = erase.preview(spec)
-        return {"erased": False, "preview": pv.to_json()}
+        doc: dict[str, Any] = {"erased": False, "preview": pv.to_json()}
+        if query is not None:
+            doc["preview"]["ids"] = list(spec.ids or [])
+            doc["preview"]["left_out"] = left_out
+        return doc
     receipt = erase.erase(spec)
-    return {"erased": True, "receipt": receipt.to_json()}
+    doc = {"erased": True, "receipt": receipt.to_json()}
+    if query is not None:
+        doc["receipt"]["ids"] = list(spec.ids or [])
+    return doc
 
 
 def _when(t: float | None) -> str:
@@ -136,5 +152,12 @@ def format_erase(result: dict[str, Any]) -> str:
     for ex in p["examples"]:
         where = ex["app"] or ex["source"]
         lines.append(f"  e.g. #{ex['id']} {_when(ex['time'])} {where}: {ex['text'][:60]}")
+    if "ids" in p:
+        lines.append("  memories: " + " ".join(f"#{i}" for i in p["ids"]))
+    if p.get("left_out"):
+        lines.append(
+            "  kept (shown by search only for a loose resemblance in meaning): "
+            + " ".join(f"#{i}" for i in p["left_out"])
+        )
     lines.append("Nothing was erased. Add --yes to erase them.")
     return "\n".join(lines)

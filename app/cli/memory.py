@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.context import CliContext
-from core.errors import BadInput, UserFacingError
-from core.types import HL_END, HL_START, SearchFilters
+from core.errors import BadInput, PartialFailure
+from core.types import HL_END, HL_START, SearchFilters, SearchResults
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,11 +21,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("search", parents=[common], help="hybrid search over your memories")
     p.add_argument("query", nargs="*", help="words or a question; time words become filters")
-    p.add_argument("--k", type=int, default=20, help="how many results (default 20)")
-    p.add_argument("--since", help="ISO date/time or an expression like 'last week'")
-    p.add_argument("--until", help="ISO date/time or an expression like 'yesterday'")
-    p.add_argument("--app", help="only memories from this app")
-    p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
+    add_search_options(p)
     p.set_defaults(handler=cmd_search, format_human=format_search)
 
     from app.import_service import format_names
@@ -51,12 +49,25 @@ def cmd_note(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
 
 
 # -- search ----------------------------------------------------------------------------------
-def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+def add_search_options(p: argparse.ArgumentParser, *, erase: bool = False) -> None:
+    """The options of `search`; `erase --query` takes the same ones, meaning the same."""
+    p.add_argument("--k", type=int, default=20, help="how many results (default 20)")
+    if not erase:  # erase has its own --since/--until/--app/--source (also used with --query)
+        p.add_argument("--since", help="ISO date/time or an expression like 'last week'")
+        p.add_argument("--until", help="ISO date/time or an expression like 'yesterday'")
+        p.add_argument("--app", help="only memories from this app")
+        p.add_argument("--source", help="screen, chat, note, api, import, or import:<format>")
+
+
+def run_search(
+    services: Services, query: str, args: argparse.Namespace, *, fallback: bool = True
+) -> SearchResults:
+    """What `search QUERY` shows with these options: the one search both `search` and
+    `erase --query` go through, so an erase acts on exactly what the user searched."""
     from core.timeparse import parse_bound
 
     if not 1 <= args.k <= 500:
         raise BadInput("--k must be between 1 and 500.")
-    services = ctx.services()
     memory = services.require_memory()
     now = services.clock.now()
     filters = SearchFilters(app=args.app, source=args.source)
@@ -70,7 +81,11 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
                     f"--{name} {value!r}: give a date like 2026-03-14, a date-time like "
                     "2026-03-14T09:30, or words like 'yesterday' or 'last week'."
                 ) from None
-    results = memory.search(" ".join(args.query), filters, args.k)
+    return memory.search(query, filters, args.k, fallback=fallback)
+
+
+def cmd_search(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
+    results = run_search(ctx.services(), " ".join(args.query), args)
     f = results.filters
     return {
         "query": results.query,
@@ -128,19 +143,21 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     result = imports.import_paths(args.path, args.format, args.tz)
     doc = result.to_json()
     if result.failed:
-        # The report still goes to stdout (the good files were imported); then a non-zero exit.
-        if args.json:
-            json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
-            sys.stdout.write("\n")
-        else:
-            print(format_import(doc))
-        sys.stdout.flush()
+        # One document: the report (the good files were imported) with the error beside it;
+        # "bad_input" when nothing was imported, "partial" when some files were.
         names = ", ".join(f.file for f in result.failed)
         done = len(result.files) - len(result.failed)
-        raise UserFacingError(
+        message = (
             f"{len(result.failed)} of {len(result.files)} files could not be imported "
             f"({names}); {done} imported. " + " ".join(f.error or "" for f in result.failed)
         )
+        if not args.json:
+            print(format_import(doc))
+            sys.stdout.flush()
+        if done:
+            raise PartialFailure(message, doc if args.json else {})
+        code = next((f.error_code for f in result.failed if f.error_code), "bad_input")
+        raise PartialFailure(message, doc if args.json else {}, code)
     return doc
 
 

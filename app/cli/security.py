@@ -44,7 +44,7 @@ def cmd_backup(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any]:
     services = ctx.services(unlock=False)
     if not services.initialised:
         raise NotInitialised(str(ctx.data_dir))
-    services.unlock(ctx.passphrase())
+    ctx.unlock(services)
     info = services.backup(Path(args.path).expanduser())
     return {
         "path": str(info.path),

@@ -7,11 +7,22 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import tzinfo
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.errors import BadInput
-from core.importers.base import Context, Format, ImportFileError, Options, Rejected, Source
+from core.importers.base import (
+    HEAD_BYTES,
+    MAX_LINE_BYTES,
+    MAX_UNZIPPED_BYTES,
+    Context,
+    Format,
+    Head,
+    ImportFileError,
+    Options,
+    Rejected,
+    Source,
+)
 from core.importers.base import resolve_tz as _resolve_tz
 from core.importers.detect import FORMATS, SNIFF_ORDER, read_head, supported, zip_contents
 from core.importers.notes import note_files
@@ -126,7 +137,9 @@ def parse(
     p = Path(path)
     label = p.name or str(p)
     if not p.exists():
-        raise ImportFileError(label, "does not exist", "Check the path and try again.")
+        raise ImportFileError(
+            label, "does not exist", "Check the path and try again.", code="not_found"
+        )
     if p.is_dir():
         if fmt not in ("auto", "markdown"):
             raise ImportFileError(label, f"is a folder; the {fmt} format needs a file")
@@ -162,6 +175,10 @@ def _locate(p: Path, label: str, fmt: str) -> tuple[Source, Format]:
     if zipfile.is_zipfile(p):
         found = zip_contents(p, None if fmt == "auto" else fmt)
         if found is None:
+            # Say what is wrong with a member that has an export's name, not only "none".
+            why = explain_zip(p)
+            if why:
+                raise ImportFileError(label, why, "Export it again from the app it came from.")
             if fmt == "auto":
                 raise ImportFileError(
                     label,
@@ -176,14 +193,19 @@ def _locate(p: Path, label: str, fmt: str) -> tuple[Source, Format]:
     head = read_head(source)
     if head.raw.startswith(b"PK\x03\x04"):
         raise ImportFileError(label, "is a damaged zip archive", "Export it again.")
+    head = _whole_first_line(source, head, size)
     if fmt == "auto":
+        if head.long_line:
+            raise ImportFileError(label, _LONG_LINE, "Nothing from it was imported.")
         for name in SNIFF_ORDER:
             if FORMATS[name].looks_like(head):
                 return source, FORMATS[name]
-        raise ImportFileError(label, _not_recognised(head.text, head.bad_offset))
+        raise ImportFileError(label, _not_recognised(head.text, head.bad_offset, size))
     chosen = FORMATS[fmt]
     if head.text is None:
-        raise ImportFileError(label, _not_recognised(None, head.bad_offset))
+        raise ImportFileError(label, _not_recognised(None, head.bad_offset, size))
+    if fmt == "jsonl" and head.long_line:
+        raise ImportFileError(label, _LONG_LINE, "Nothing from it was imported.")
     if not chosen.looks_like(head):
         problem = f"is not a {chosen.description}"
         if fmt == "whatsapp":
@@ -195,9 +217,74 @@ def _locate(p: Path, label: str, fmt: str) -> tuple[Source, Format]:
     return source, chosen
 
 
-def _not_recognised(text: str | None, bad_offset: int | None) -> str:
+_LONG_LINE = (
+    f"has a first line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB: a JSONL file holds one "
+    "message per line, and a line that long is damage or not a message"
+)
+
+
+def _whole_first_line(source: Source, head: Head, size: int) -> Head:
+    """A first line longer than the 64 KB head: read it whole (up to 1 MB) so a JSONL file with
+    a long first message is still recognised, and one longer than 1 MB is called that."""
+    if head.text is None or size <= len(head.raw):
+        return head
+    if "\n" in head.text.lstrip("\ufeff\r\n \t") or not head.text.lstrip().startswith("{"):
+        return head
+    with source.open() as fh:
+        line = fh.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        return Head(head.name, head.raw, head.text, long_line=True)
+    whole = Head.of(head.name, line, complete=True)
+    return whole if whole.text is not None else head
+
+
+def explain_zip(path: Path) -> str | None:
+    """Why a member named like an export (conversations.json, result.json, *.jsonl) is not
+    one: too large unzipped, blank, not JSON. None when the zip has no such member."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                base = PurePosixPath(info.filename).name
+                if base not in ("conversations.json", "result.json") and not base.endswith(
+                    ".jsonl"
+                ):
+                    continue
+                with zf.open(info) as fh:
+                    raw = fh.read(HEAD_BYTES)
+                unzipped = _size_text(info.file_size)
+                if info.file_size > MAX_UNZIPPED_BYTES:
+                    return (
+                        f"holds {info.filename}, which is {unzipped} unzipped, more than the "
+                        f"{_size_text(MAX_UNZIPPED_BYTES)} Mnemo reads from one export"
+                    )
+                if not raw.strip():
+                    return (
+                        f"holds {info.filename} ({unzipped} unzipped), but it is blank: only "
+                        "spaces and line breaks, no JSON"
+                    )
+                head = Head.of(info.filename, raw, complete=len(raw) < HEAD_BYTES)
+                if head.text is None:
+                    return f"holds {info.filename}, which is not text (binary data)"
+                if not head.text.lstrip("\ufeff \t\r\n").startswith(("[", "{")):
+                    return f"holds {info.filename}, which is not JSON (it starts with text)"
+                return f"holds {info.filename}, which is JSON but not a chat export Mnemo knows"
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, OSError):
+        return None
+    return None
+
+
+def _size_text(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _not_recognised(text: str | None, bad_offset: int | None, size: int = 0) -> str:
     if text is None and bad_offset is None:
         return "is not a chat export or a text file (it holds binary data)"
     if text is None:
         return f"is not UTF-8 text (invalid byte at offset {bad_offset}); save it as UTF-8"
+    if not text.strip():
+        return "is blank (only spaces and line breaks)"
     return f"is not in a format Mnemo can import. Supported: {supported()}"

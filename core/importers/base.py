@@ -25,6 +25,8 @@ MAX_REJECTED_KEPT = 1000
 HEAD_BYTES = 64 * 1024
 # Longer "lines" in a text export are damage (or not text); they are skipped in pieces.
 MAX_LINE_BYTES = 1024 * 1024
+# The most one export (a file, or a member of a zip once unzipped) may hold.
+MAX_UNZIPPED_BYTES = 4 * 1024 * 1024 * 1024
 # Plausible message times: after 1990, before 2100. Anything else is a damaged field.
 MIN_TIME = 631152000.0
 MAX_TIME = 4102444800.0
@@ -33,9 +35,10 @@ MAX_TIME = 4102444800.0
 class ImportFileError(BadInput):
     """The file as a whole cannot be imported. The message names the file and the problem."""
 
-    def __init__(self, label: str, problem: str, hint: str = "") -> None:
+    def __init__(self, label: str, problem: str, hint: str = "", code: str = "bad_input") -> None:
         self.label = label
         self.problem = problem
+        self.code = code
         text = f"{label} {problem}."
         if hint:
             text += " " + hint
@@ -270,6 +273,7 @@ class Head:
     raw: bytes
     text: str | None  # None when not UTF-8 text or binary
     bad_offset: int | None = None  # first invalid UTF-8 byte, when text is None
+    long_line: bool = False  # the first line is longer than MAX_LINE_BYTES
 
     @classmethod
     def of(cls, name: str, raw: bytes, complete: bool = False) -> Head:

@@ -79,6 +79,8 @@ def read_head(source: Source) -> Head:
 def _check_readable(p: Path) -> None:
     label = p.name or str(p)
     if not p.exists():
-        raise ImportFileError(label, "does not exist", "Check the path and try again.")
+        raise ImportFileError(
+            label, "does not exist", "Check the path and try again.", code="not_found"
+        )
     if not p.is_file():
         raise ImportFileError(label, "is not a file or a folder Mnemo can read")

@@ -96,7 +96,30 @@ def _mnemo_bundle_selfcheck() -> None:
 
         return type(keyring.get_keyring()).__name__
 
+    def kernels():  # type: ignore[no-untyped-def]
+        # transformers imports it; its module-level code reads a JSON file beside it.
+        import kernels
+        from kernels._internals import python_deps  # noqa: F401
+
+        return kernels.__version__
+
+    def mcp_sdk():  # type: ignore[no-untyped-def]
+        import importlib.metadata
+
+        from mcp.server.lowlevel import Server
+        from mcp.server.stdio import stdio_server  # noqa: F401
+
+        Server("mnemo-selfcheck")
+        return importlib.metadata.version("mcp")
+
+    def offline():  # type: ignore[no-untyped-def]
+        from models.offline import OFFLINE_ENV, keep_offline
+
+        keep_offline()
+        return all(os.environ.get(k) == v for k, v in OFFLINE_ENV.items())
+
     for name, fn in (
+        ("offline", offline),
         ("assets", assets),
         ("qt", qt),
         ("storage", storage),
@@ -104,9 +127,13 @@ def _mnemo_bundle_selfcheck() -> None:
         ("ocr", ocr),
         ("llm", llm),
         ("keyring", keyring_backend),
+        ("kernels", kernels),
+        ("mcp", mcp_sdk),
     ):
         check(name, fn)
     report["ok"] = all(c["ok"] for c in report["checks"].values())
+    # What the checks imported, for packaging/audit_bundle.py (top-level names only).
+    report["modules"] = sorted({m.split(".")[0] for m in list(sys.modules)})
     sys.stdout.write(json.dumps(report, indent=1) + "\n")
     sys.stdout.flush()
     os._exit(0 if report["ok"] else 1)

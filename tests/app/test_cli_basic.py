@@ -79,7 +79,8 @@ def test_backup_restore_via_the_cli(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "opens only with your passphrase" in r.stdout
     r = mnemo(tmp_path, "--data-dir", str(data), "restore", str(tmp_path / "b.mnemo-backup"))
-    assert r.returncode == 1 and "--force" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert r.returncode == 11  # already_initialised
+    assert "--force" in r.stderr and len(r.stderr.splitlines()) == 1
     r = mnemo(
         tmp_path, "--data-dir", str(restored), "restore", str(tmp_path / "b.mnemo-backup"), "--json"
     )

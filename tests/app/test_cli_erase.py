@@ -113,7 +113,8 @@ def test_erase_app_leaves_nothing_and_counts_match(tmp_path: Path, cli) -> None:
         assert canary.encode() not in pages and b"Slack" not in pages
         assert b"Firefox" in pages  # the decryption works: what stayed is readable
         _, snap = unseal(services.store.index_path.read_bytes(), key.derive("index"))
-        assert len(services.memory.index.index.labels) == 20  # type: ignore[union-attr]
+        assert services.memory is not None and services.memory.wait_ready(30)  # loads on a thread
+        assert len(services.memory.index.index.labels) == 20
         assert len(snap) > 0
     finally:
         services.close()
@@ -123,10 +124,10 @@ def test_selectors_are_checked(tmp_path: Path, cli) -> None:  # type: ignore[no-
     data = tmp_path / "data"
     make_store(data, "canaryx")
     d = ["--data-dir", str(data)]
-    assert cli(*d, "erase", "--json")[0] == 1
-    assert cli(*d, "erase", "--app", "Slack", "--all", "--json")[0] == 1
-    assert cli(*d, "erase", "--since", "someday", "--json")[0] == 1
-    assert cli(*d, "erase", "--since", "2026-03-19", "--until", "2026-03-18", "--json")[0] == 1
+    assert cli(*d, "erase", "--json")[0] == 2  # bad_input (core.errors.ERROR_CODES)
+    assert cli(*d, "erase", "--app", "Slack", "--all", "--json")[0] == 2
+    assert cli(*d, "erase", "--since", "someday", "--json")[0] == 2
+    assert cli(*d, "erase", "--since", "2026-03-19", "--until", "2026-03-18", "--json")[0] == 2
     code, doc = cli(*d, "erase", "--since", "2026-03-18", "--until", "2026-03-18", "--json")
     assert code == 0 and doc["preview"]["memories"] == 30
     code, doc = cli(*d, "erase", "--title", "forecast", "--json")

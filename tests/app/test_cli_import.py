@@ -74,7 +74,8 @@ def test_import_every_format_search_reimport_and_a_bad_file(tmp_path: Path) -> N
     assert [f["duplicates"] for f in doc["files"][:-1]] == list(SAMPLES.values())
     assert doc["totals"]["imported"] == 0
     assert doc["files"][-1]["ok"] is False and bad.name in doc["files"][-1]["error"]
-    assert "1 of 7 files could not be imported (truncated_chatgpt.json)" in r.stderr
+    assert doc["error"]["code"] == "partial" and r.returncode == 14  # the others imported
+    assert "1 of 7 files could not be imported (truncated_chatgpt.json)" in doc["error"]["message"]
     assert "Traceback" not in r.stderr
 
     r = mnemo(tmp_path, "status", "--json")
@@ -84,7 +85,7 @@ def test_import_every_format_search_reimport_and_a_bad_file(tmp_path: Path) -> N
 def test_import_human_output_and_unknown_format(tmp_path: Path) -> None:
     assert mnemo(tmp_path, "init", "--json").returncode == 0
     r = mnemo(tmp_path, "import", str(FIX / "jsonl" / "bad_line.jsonl"))
-    assert r.returncode == 1
+    assert r.returncode == 2  # bad_input
     assert "bad_line.jsonl" in r.stdout and "line 3" in r.stdout
     assert "bad_line.jsonl" in r.stderr
     r = mnemo(tmp_path, "import", str(FIX / "jsonl"), "--format", "fax")

@@ -69,7 +69,9 @@ def test_import_search_note_and_status(tmp_path: Path) -> None:
         tmp_path / "bad.jsonl", [message(10, "canary-otter-fjord first line"), "{oops"]
     )
     proc = run(data, "import", "--format", "jsonl", str(bad), "--json", ok=False)
-    assert proc.returncode == 1 and "bad.jsonl has a bad line 2" in proc.stderr
+    err = json.loads(proc.stdout)["error"]  # with --json the error is the document on stdout
+    assert proc.returncode == 2 and err["code"] == "bad_input"
+    assert "bad.jsonl has a bad line 2" in err["message"]
 
     out = json.loads(
         run(data, "search", "dentist", "appointment", "--since", "2026-03-01", "--json").stdout

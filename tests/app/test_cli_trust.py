@@ -85,8 +85,8 @@ def test_human_output_and_errors(services: Services, clock: FixedClock, run) -> 
     assert f"[{first}]" in text and "instruction aimed at an AI" in text  # type: ignore[operator]
     code, text = run("trust", "approve", "12345", as_json=False)
     assert code == 0 and "Skipped" in text and "12345" in text  # type: ignore[operator]
-    with pytest.raises(SystemExit):
-        run("trust", "approve", "not-a-number")
+    code, _ = run("trust", "approve", "not-a-number")
+    assert code == 2  # bad_input, reported by the CLI like every error
 
 
 def test_trust_needs_an_action(tmp_path: Path) -> None:

@@ -104,7 +104,11 @@ def check(data: Path, n_secret: int) -> str:
         rows = {r[0] for r in conn.execute("SELECT id FROM memories")}
         with_vec = {r[0] for r in conn.execute("SELECT memory_id FROM vectors")}
         fts = {r[0] for r in conn.execute("SELECT rowid FROM memories_fts")}
-        conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
+        services.store.write(  # FTS5's own check is an INSERT: on the writer
+            lambda c: c.execute(
+                "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)"
+            )
+        )
         assert memory.index.index.labels == with_vec == rows == fts
         # Media: exactly the files of the rows that remain (no erased screenshot left behind).
         known = {

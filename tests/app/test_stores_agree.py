@@ -14,6 +14,7 @@ from app.services import Services
 from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NewMemory
+from tests.reliability.conftest import stores_agree
 
 PASSPHRASE = "correct horse battery staple"
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
@@ -27,20 +28,7 @@ op = st.one_of(
 
 
 def check(services: Services) -> None:
-    memory = services.memory
-    assert memory is not None
-    memory.wait_ready(30)
-    conn = services.store.reader()
-    with_vectors = {
-        r[0]
-        for r in conn.execute("SELECT m.id FROM memories m JOIN vectors v ON v.memory_id = m.id")
-    }
-    all_rows = {r[0] for r in conn.execute("SELECT id FROM memories")}
-    fts = {r[0] for r in conn.execute("SELECT rowid FROM memories_fts")}
-    # FTS integrity: the external-content index matches the table it indexes.
-    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
-    labels = memory.index.index.labels
-    assert labels == with_vectors == all_rows == fts
+    stores_agree(services)
 
 
 @settings(

@@ -62,7 +62,11 @@ def check(services: Services, erased: set[int]) -> None:
     }
     all_rows = {r[0] for r in conn.execute("SELECT id FROM memories")}
     fts = {r[0] for r in conn.execute("SELECT rowid FROM memories_fts")}
-    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
+    services.store.write(  # FTS5's own check is an INSERT: on the writer
+        lambda c: c.execute(
+            "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)"
+        )
+    )
     labels = memory.index.index.labels
     # Hidden rows belong to an interrupted erase: kept in step until its resume removes them.
     assert labels == {r[0] for r in conn.execute("SELECT memory_id FROM vectors")} == all_rows

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_orphans_are_swept(media: MediaStore) -> None:
     assert media.sweep_orphans() == 1
     assert not orphan.exists()
     assert media.load(keep) == b"keep"
+
+
+def test_sweep_spares_files_written_since_unlock(media: MediaStore) -> None:
+    """The sweep runs in the background once the database is verified, while captures may be
+    writing: a file newer than the unlock (its row not committed yet) is not an orphan."""
+    old = media.root / "2023-11-14" / "old.bin"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b"MNM1" + b"\0" * 40)
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    cutoff = time.time() - 1.0
+    fresh = media.root / "2023-11-14" / "fresh.bin"
+    fresh.write_bytes(b"MNM1" + b"\0" * 40)
+    assert media.sweep_orphans(older_than=cutoff) == 1
+    assert not old.exists() and fresh.exists()

@@ -137,9 +137,14 @@ def hits(conn: Connection) -> dict[str, list[int]]:
     }
 
 
-def fts_consistent(conn: Connection) -> None:
-    """FTS5's own check, comparing the index with the memories table (raises if they differ)."""
-    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
+def fts_consistent(store: Store) -> None:
+    """FTS5's own check, comparing the index with the memories table (raises if they differ).
+    It is run as an INSERT, so on the writer (readers are read-only connections)."""
+    store.write(
+        lambda c: c.execute(
+            "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)"
+        )
+    )
 
 
 def memories_sql(conn: Connection) -> str:
@@ -174,7 +179,7 @@ def test_v1_store_migrates_keeping_every_row_hit_and_reference(
     assert "AUTOINCREMENT" in memories_sql(conn)
     assert rows(conn) == before["rows"]
     assert hits(conn) == before["hits"]
-    fts_consistent(conn)
+    fts_consistent(store)
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # The copy kept while migrating (R22) is gone once the result was verified.
@@ -192,7 +197,7 @@ def test_v1_store_migrates_keeping_every_row_hit_and_reference(
     assert conn.execute(
         "SELECT count(*) FROM vectors WHERE memory_id = ?", (made["first"],)
     ).fetchone() == (0,)
-    fts_consistent(conn)
+    fts_consistent(store)
     store.lock()
 
 
@@ -343,5 +348,5 @@ def test_jsonl_imported_before_ids_were_scoped_is_not_imported_twice(
     assert import_jsonl(store, no_ids) == (0, 2)
     travel = jsonl(tmp_path / "travel.jsonl", ["flight at nine", "taxi booked"])
     assert import_jsonl(store, travel) == (2, 0)
-    fts_consistent(store.reader())
+    fts_consistent(store)
     store.lock()

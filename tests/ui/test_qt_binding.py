@@ -1,7 +1,7 @@
 """The Qt binding itself: PySide6 6.12.0 drops a reference to True on every `Signal.emit()`
 (the bool it returns is borrowed, not owned), so after a few hundred background tasks
 (app.tasks emits once per task) Python aborts with "bool_dealloc: deallocating True or
-False". requirements/app.txt excludes that version; this test catches a binding that has it."""
+False". requirements/mnemo.in excludes that version; this test catches a binding that has it."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ def test_signal_emit_keeps_reference_counts_intact() -> None:
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
     assert lost <= 0, (
         f"PySide6 {PySide6.__version__} loses a reference to True per Signal.emit ({lost} in 50); "
-        "install the pinned version: .venv/bin/pip install -r requirements/app.txt"
+        "install the locked version: make setup"
     )

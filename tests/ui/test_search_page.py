@@ -406,8 +406,9 @@ def test_one_search_at_a_time_and_the_newest_query_wins(qtbot, page, fake) -> No
         page.box.setText(text)
         page.run_search()
     qtbot.waitUntil(lambda: len(shown) == 1, timeout=3000)
-    # Only the running query and the last one reached the engine; the ones between never did.
-    assert [q for q, _, _ in fake.searches()] == ["nordlicht", "anna"]
+    # At most the running query and the last one reached the engine; the ones between never
+    # did (the first may be dropped before it starts).
+    assert [q for q, _, _ in fake.searches()] in (["nordlicht", "anna"], ["anna"])
     assert shown[0].query == "anna" and shown_ids(page) == [2]
     assert page.stale_dropped == 1
     assert not page.busy.isVisible()

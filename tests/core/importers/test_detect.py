@@ -72,7 +72,7 @@ def test_whatsapp_zip_conversation_comes_from_the_member_name(tmp_path: Path) ->
     ("name", "fmt", "problem"),
     [
         ("empty.json", "auto", "is empty"),
-        ("whitespace.json", "auto", "is not in a format Mnemo can import. Supported: ChatGPT"),
+        ("whitespace.json", "auto", "is blank (only spaces and line breaks)"),
         ("wrong_format.json", "auto", "is not in a format Mnemo can import"),
         ("wrong_format.json", "chatgpt", "is not a ChatGPT export"),
         ("binary_junk.bin", "auto", "is not a chat export or a text file (it holds binary data)"),

@@ -1,0 +1,89 @@
+"""Issue 19 item 5: `erase --query` erases exactly what `search` shows for the same words and
+options, and the preview lists exactly the ids that `--yes` then erases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.services import Services
+from core.fakes import FakeEmbedder
+from core.keys import TEST_KDF
+from core.types import NOTE, SCREEN, NewMemory
+from tests.reliability.conftest import WORDS, CliRunner
+from tests.storehelp import PASSPHRASE
+
+TOKEN = "CANARY-7f3a9q"
+
+
+def _store(data: Path) -> None:
+    s = Services(data, embedder=FakeEmbedder())
+    s.create(PASSPHRASE, kdf=TEST_KDF)
+    assert s.memory is not None
+    batch = [
+        NewMemory(
+            kind=SCREEN,
+            text=f"{WORDS[i % 12]} {WORDS[(i * 5) % 12]} {WORDS[(i * 7 + 3) % 12]} {i}: {TOKEN}",
+            time=1000.0 + i,
+            app="Slack" if i % 2 else "Terminal",
+        )
+        for i in range(30)
+    ]
+    batch += [
+        NewMemory(kind=NOTE, text=f"the canary sang song {i}", time=2000.0 + i) for i in range(4)
+    ]
+    batch += [
+        NewMemory(kind=NOTE, text=f"weather is fine today {i}", time=3000.0 + i) for i in range(3)
+    ]
+    s.memory.add(batch)
+    s.close()
+
+
+def _ids(hits: list[dict]) -> list[int]:
+    return [h["id"] for h in hits]
+
+
+def _same_as_shown(ids: list[int], hits: list[dict]) -> bool:
+    """Every hit shown, in order, each followed by the near-identical captures it groups
+    ("+N alike", its `count`), and nothing else."""
+    shown = _ids(hits)
+    return len(ids) == sum(h["count"] for h in hits) and [i for i in ids if i in shown] == shown
+
+
+def test_erase_query_previews_and_erases_exactly_the_search_hits(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    data = tmp_path / "data"
+    _store(data)
+    d = ("--data-dir", str(data), "--json")
+    shown = cli(*d, "search", TOKEN)
+    assert shown.code == 0 and len(shown.doc["hits"]) == 20  # search's default k
+    n = sum(h["count"] for h in shown.doc["hits"])
+    preview = cli(*d, "erase", "--query", TOKEN)
+    assert preview.code == 0 and preview.doc["erased"] is False
+    assert preview.doc["preview"]["memories"] == n < 30, "the preview is not what search showed"
+    assert _same_as_shown(preview.doc["preview"]["ids"], shown.doc["hits"])
+
+    done = cli(*d, "erase", "--query", TOKEN, "--yes")
+    assert done.code == 0 and done.doc["receipt"]["ids"] == preview.doc["preview"]["ids"]
+    assert done.doc["receipt"]["memories"] == n
+    rest = cli(*d, "search", TOKEN, "--k", "500")
+    left = set(_ids(rest.doc["hits"]))
+    assert not left & set(preview.doc["preview"]["ids"])
+    # The other token memories and the unrelated notes are still there.
+    token_left = [h for h in rest.doc["hits"] if "7f3a9q" in h["snippet"].lower()]
+    assert sum(h["count"] for h in token_left) == 30 - n
+
+
+def test_erase_query_takes_the_search_options(tmp_path: Path, cli: CliRunner) -> None:
+    data = tmp_path / "data"
+    _store(data)
+    d = ("--data-dir", str(data), "--json")
+    shown = cli(*d, "search", TOKEN, "--app", "Slack", "--k", "100")
+    assert shown.code == 0 and {h["app"] for h in shown.doc["hits"]} == {"Slack"}
+    preview = cli(*d, "erase", "--query", TOKEN, "--app", "Slack", "--k", "100")
+    assert preview.code == 0 and preview.doc["preview"]["by_app"] == {"Slack": 15}
+    assert _same_as_shown(preview.doc["preview"]["ids"], shown.doc["hits"])
+    done = cli(*d, "erase", "--query", TOKEN, "--app", "Slack", "--k", "100", "--yes")
+    assert done.doc["receipt"]["memories"] == 15
+    terminal = cli(*d, "search", TOKEN, "--app", "Terminal", "--k", "100")
+    assert sum(h["count"] for h in terminal.doc["hits"]) == 15
