@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
 EVIDENCE_K = 8
+# Replies read after a matching conversation message: how many, and within how long.
+FOLLOWING_N = 2
+FOLLOWING_S = 3600.0
 ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
 ME = "me"
@@ -340,9 +343,11 @@ class AssistantService:
 
         # Extract before generating: the short answer comes from the memories themselves, and
         # is shown before anything else happens (storing the question, loading the model).
-        ex = extraction.extract(question, evidence, tz)
+        following = self._following(memory, evidence)
+        ex = extraction.extract(question, evidence, tz, following=following)
         timings["extract_ms"] = round((time.perf_counter() - t_found) * 1000, 2)
         by_id = {ev.memory_id: ev for ev in evidence}
+        by_id.update((f.memory_id, f) for fs in following.values() for f in fs)
         short_evs = [by_id[i] for i in ex.cited]
         short = ""
         if not ex.not_found and not cancel.is_set():
@@ -575,7 +580,28 @@ class AssistantService:
         ][: self.k]
         return evidence, results.filters
 
-    def _usable(self, hit: SearchHit) -> bool:
+    def _following(self, memory: Any, evidence: Sequence[Evidence]) -> dict[int, list[Evidence]]:
+        """The next messages (up to two, within the hour) after each conversation message of
+        the evidence: a chat's answer is often the reply to the message that matches."""
+        conn = memory.store.reader()
+        out: dict[int, list[Evidence]] = {}
+        for ev in evidence:
+            if not ev.conversation or not ev.author or ev.source == CHAT:
+                continue
+            rows = conn.execute(
+                "SELECT id FROM memories WHERE conversation = ? AND time > ? AND time <= ? "
+                "AND hidden = 0 ORDER BY time, id LIMIT ?",
+                (ev.conversation, ev.time, ev.time + FOLLOWING_S, FOLLOWING_N),
+            ).fetchall()
+            mems = get_memories(conn, [int(r[0]) for r in rows])
+            out[ev.memory_id] = [
+                Evidence.from_memory(m)
+                for m in mems
+                if m.status == OK and not m.derived and not _is_chat_turn(m) and self._usable(m)
+            ]
+        return out
+
+    def _usable(self, hit: SearchHit | Memory) -> bool:
         trust = getattr(self.services, "trust", None)
         check = getattr(trust, "usable_for_answers", None)
         if check is not None:

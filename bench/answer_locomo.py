@@ -241,6 +241,12 @@ def ask_one(
             ans.timings.get("first_words_ms", ans.timings.get("first_token_ms", wall_ms))
         ),
         "used_model": "generation_ms" in ans.timings,
+        # Text fields: written only by --text-rows (for development, never with user data).
+        "_question": str(qa["question"]),
+        "_gold": gold if cat != 5 else str(qa.get("adversarial_answer", "")),
+        "_answer": ans.text,
+        "_cited": sorted(str(x) for x in cited if x),
+        "_evidence": gold_ext,
     }
 
 
@@ -312,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit-turns", type=int, help="only the first N turns (smoke runs)")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--rows", help="also write per-question rows (no text) to this JSON file")
+    ap.add_argument(
+        "--text-rows", help="write per-question rows with question, gold and answer (development)"
+    )
     args = ap.parse_args(argv)
     from bench.common import emit, envelope
 
@@ -335,7 +344,13 @@ def main(argv: list[str] | None = None) -> None:
     for mode in modes:
         results[mode] = summarize(all_rows[mode])
     if args.rows:
-        Path(args.rows).write_text(json.dumps(all_rows), encoding="utf-8")
+        plain = {
+            m: [{k: v for k, v in r.items() if not k.startswith("_")} for r in rs]
+            for m, rs in all_rows.items()
+        }
+        Path(args.rows).write_text(json.dumps(plain), encoding="utf-8")
+    if args.text_rows:
+        Path(args.text_rows).write_text(json.dumps(all_rows, indent=0), encoding="utf-8")
     emit(
         envelope(
             "answer_locomo",

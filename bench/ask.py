@@ -99,6 +99,12 @@ def latency(runs: int) -> dict[str, Any]:
                         {
                             "retrieval_ms": a.timings["retrieval_ms"],
                             "first_token_ms": a.timings.get("first_token_ms", float("nan")),
+                            # What the user sees first: the extracted answer, or the model's
+                            # first token when the model writes it.
+                            "first_words_ms": a.timings.get(
+                                "first_words_ms", a.timings.get("first_token_ms", float("nan"))
+                            ),
+                            "extract_ms": a.timings.get("extract_ms", float("nan")),
                             "total_ms": a.timings["total_ms"],
                             "prompt_tokens": a.timings.get("prompt_tokens", 0.0),
                             "tokens_per_s": a.timings.get("tokens_per_s", 0.0),
@@ -108,9 +114,10 @@ def latency(runs: int) -> dict[str, Any]:
             s.close()
 
     def med(key: str) -> float:
-        return round(statistics.median(r[key] for r in rows), 1)
+        values = [r[key] for r in rows if r[key] == r[key]]  # NaN: not measured for that ask
+        return round(statistics.median(values), 1) if values else float("nan")
 
-    first, total = med("first_token_ms"), med("total_ms")
+    first, total = med("first_words_ms"), med("total_ms")
     return {
         "evidence_memories": len(LATENCY_MEMORIES),
         "asks": len(rows),
@@ -118,11 +125,20 @@ def latency(runs: int) -> dict[str, Any]:
         "cold_first_ask_timings": warm.timings,
         "median": {
             k: med(k)
-            for k in ("retrieval_ms", "first_token_ms", "total_ms", "prompt_tokens", "tokens_per_s")
+            for k in (
+                "retrieval_ms",
+                "extract_ms",
+                "first_words_ms",
+                "first_token_ms",
+                "total_ms",
+                "prompt_tokens",
+                "tokens_per_s",
+            )
         },
         "p90_total_ms": round(sorted(r["total_ms"] for r in rows)[int(0.9 * (len(rows) - 1))], 1),
         "bars": {
-            "first_token_le_1s": first <= 1000,
+            "first_words_le_1s": first <= 1000,
+            "extract_after_retrieval_le_0.5s": med("extract_ms") <= 500,
             "total_le_3s": total <= 3000,
         },
     }

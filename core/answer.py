@@ -15,7 +15,7 @@ no store, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -81,7 +81,8 @@ _FILLER = frozenset(
     pretty super also too very lot lots stuff things thing kinda sorta maybe guess think
     know feel felt wanted want always never even still ever mean means got get getting
     been being having make made i'm i've i'd it's that's don't can't im ive shares share
-    photo photography picture pic image lately recently currently now""".split()  # noqa: SIM905
+    photo photography picture pic image lately recently currently now chatted talked spoke
+    wait""".split()  # noqa: SIM905
 )
 _FUNCTION = frozenset(
     """a an the of to in on at for with by from about as and or but into onto over after
@@ -132,7 +133,7 @@ _NEGATION = re.compile(r"\b(?:not|never|no|don't|didn't|doesn't|won't|can't|isn'
 _RELATIONS = frozenset(
     """mom mother dad father parents sister brother sibling siblings wife husband partner
     boyfriend girlfriend son daughter kids children kid friend friends grandma grandmother
-    grandpa grandfather aunt uncle cousin mentor boss coworker colleague colleagues team
+    grandpa grandfather aunt auntie uncle cousin mentor boss coworker colleague colleagues team
     family neighbor neighbour teacher coach doctor therapist""".split()  # noqa: SIM905
 )
 _PLACE_PREP = re.compile(
@@ -173,10 +174,59 @@ def classify(question: str) -> str:
 # -- words ----------------------------------------------------------------------------------------
 
 
+# Past forms that suffix stripping cannot bring back to their verb ("met" is "meet").
+_IRREGULAR = {
+    p: v
+    for v, ps in {
+        "meet": "met",
+        "go": "went gone",
+        "see": "saw seen",
+        "buy": "bought",
+        "feel": "felt",
+        "find": "found",
+        "tell": "told",
+        "begin": "began begun",
+        "run": "ran",
+        "win": "won",
+        "lose": "lost",
+        "leave": "left",
+        "keep": "kept",
+        "think": "thought",
+        "bring": "brought",
+        "teach": "taught",
+        "write": "wrote written",
+        "hold": "held",
+        "hear": "heard",
+        "sell": "sold",
+        "send": "sent",
+        "spend": "spent",
+        "build": "built",
+        "draw": "drew drawn",
+        "grow": "grew grown",
+        "know": "knew known",
+        "come": "came",
+        "become": "became",
+        "choose": "chose chosen",
+        "take": "took taken",
+        "give": "gave given",
+        "eat": "ate eaten",
+        "swim": "swam",
+        "sing": "sang sung",
+        "fly": "flew flown",
+        "catch": "caught",
+        "fight": "fought",
+        "wear": "wore worn",
+        "ride": "rode ridden",
+    }.items()
+    for p in ps.split()
+}
+
+
 def _stem(w: str) -> str:
     w = w.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
+    w = _IRREGULAR.get(w, w)
     for suf in ("ingly", "edly", "ing", "ed", "ies", "es", "s", "ly", "er", "y"):
         if len(w) - len(suf) >= 3 and w.endswith(suf):
             w = w[: -len(suf)]
@@ -275,21 +325,46 @@ def _covered(terms: dict[str, float], words: set[str]) -> float:
     return sum(w for t, w in terms.items() if any(_match(t, x) for x in words)) / total
 
 
-def _person_ok(q: _Question, ev: Evidence) -> bool:
-    """A question about a person rests on that person's own memories, or on ones that name
-    them: asked about Melanie, Caroline's message about her own day is not evidence."""
+_FIRST = re.compile(
+    r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|us|our|ours)\b", re.I
+)
+_SECOND = re.compile(r"\b(?:you|you're|you've|you'd|you'll|your|yours|yourself)\b", re.I)
+
+
+def _addressed(sent: str) -> bool:
+    """Is the sentence about the person spoken to, not the speaker ("What got you into
+    running?", "Congrats on your promotion!")? A question, or more "you" than "I"."""
+    plain = sent.replace("’", "'")
+    first = len(_FIRST.findall(plain))
+    second = len(_SECOND.findall(plain))
+    return second > first or (_is_question(sent) and first == 0)
+
+
+def _person_ok(q: _Question, ev: Evidence, sent: str = "", partner: str = "") -> bool:
+    """A question about a person rests on what that person says of themselves, or on what is
+    said to them or of them: asked about Melanie, Caroline's message about her own day is not
+    evidence, nor is Melanie asking Caroline "what got you into running?"; Caroline's
+    "congrats on your promotion, Mel!" is."""
     if not q.names:
         return True
     author = (ev.author or "").lower()
     if not author:
         return True
+    if sent and _addressed(sent):
+        # About the one spoken to: the other person of the conversation, when known.
+        return bool(partner) and partner in q.names
     if author in q.names:
         return True
     low = ev.text.lower()
     return any(re.search(rf"\b{re.escape(n)}\b", low) for n in q.names) and len(q.names) > 1
 
 
-def _candidates(q: _Question, evidence: Sequence[Evidence], tz: tzinfo | None) -> list[_Candidate]:
+def _candidates(
+    q: _Question,
+    evidence: Sequence[Evidence],
+    tz: tzinfo | None,
+    partners: Mapping[int, str] | None = None,
+) -> list[_Candidate]:
     weights = _term_weights(q, evidence)
     out: list[_Candidate] = []
     for rank, ev in enumerate(evidence):
@@ -309,7 +384,17 @@ def _candidates(q: _Question, evidence: Sequence[Evidence], tz: tzinfo | None) -
                 for a, b in days
             )
             coverage = coverage + (0.2 if near else 0.0)
-        out.append(_Candidate(ev, rank, coverage, best[0], best[1], best[2], _person_ok(q, ev)))
+        out.append(
+            _Candidate(
+                ev,
+                rank,
+                coverage,
+                best[0],
+                best[1],
+                best[2],
+                _person_ok(q, ev, best[0], (partners or {}).get(ev.memory_id, "")),
+            )
+        )
     return out
 
 
@@ -336,11 +421,115 @@ def _score(c: _Candidate) -> float:
     return c.coverage * 0.6 + c.sentence_score * 0.4 - 0.02 * c.rank
 
 
+QUESTION_PENALTY = 0.5
+# A reply inherits this share of the match of the message it follows.
+INHERIT = 0.9
+_CONTENT_MIN = 3
+
+
+def _is_question(sent: str) -> bool:
+    return sent.rstrip().endswith("?")
+
+
+def _partners(evidence: Sequence[Evidence]) -> dict[int, str]:
+    """The person each message is spoken to: the other author of a two-person conversation."""
+    people: dict[str, set[str]] = {}
+    for ev in evidence:
+        if ev.author and ev.conversation:
+            people.setdefault(ev.conversation, set()).add(ev.author.lower())
+    out: dict[int, str] = {}
+    for ev in evidence:
+        names = people.get(ev.conversation or "", set()) - {(ev.author or "").lower()}
+        if len(names) == 1:
+            out[ev.memory_id] = next(iter(names))
+    return out
+
+
+def _replies(
+    q: _Question,
+    ranked: Sequence[_Candidate],
+    following: Mapping[int, Sequence[Evidence]],
+    tz: tzinfo | None,
+    partners: Mapping[int, str],
+) -> list[_Candidate]:
+    """Candidates from the messages that follow the best-matching ones in their conversation:
+    in a chat the words of a question are often in one message ("I got promoted at work!",
+    "How often do you see sunsets like that?") and the answer in the next one ("…now that I'm
+    an assistant manager", "At least once a week"). A follower inherits part of the match of
+    the message it follows, and its own sentence is the one most like an answer."""
+    have: set[int] = set()
+    out: list[_Candidate] = []
+    for c in ranked[:4]:
+        for f in following.get(c.ev.memory_id, ())[:2]:
+            if f.memory_id in have or f.memory_id == c.ev.memory_id:
+                continue
+            have.add(f.memory_id)
+            own = _candidates(q, [f], tz, partners)[0]
+            best = ("", 0, -1.0)
+            for off, sent in sentences(f.text):
+                content = [w for w in keywords(sent) if w not in _FILLER]
+                if len(content) < _CONTENT_MIN and len(sentences(f.text)) > 1:
+                    continue
+                score = own.sentence_score if sent == own.sentence else 0.0
+                score += 0.15 * _kind_bonus(q.kind, sent)
+                score += 0.05 * min(len(content), 6) / 6
+                if score > best[2]:
+                    best = (sent, off, score)
+            if not best[0]:
+                continue
+            # Answering the other's question ("…?") is the reply's job, not the question's.
+            share = INHERIT if _is_question(c.sentence) else INHERIT * 0.75
+            if q.kind in (DATE, TIME) and not _is_question(c.sentence):
+                # The day of an event is told where the event is; a later reply tells its own.
+                continue
+            out.append(
+                _Candidate(
+                    f,
+                    c.rank,
+                    max(own.coverage, c.coverage * share),
+                    best[0],
+                    best[1],
+                    max(own.sentence_score, c.sentence_score * share),
+                    own.person_ok,
+                )
+            )
+    return out
+
+
 # -- spans -----------------------------------------------------------------------------------------
 
 
 def _tokens(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+
+
+# The object of the asked verb follows it: "I've been blogging about politics" for "what has
+# he been blogging about?" (the run after the question's words weighs this much more).
+AFTER_Q = 1.0
+
+
+def _kind_of_span(q: _Question, sent: str) -> str:
+    """ "What kind of online group did he join?" over "I joined a service-focused online group":
+    the words that qualify the asked noun, with it."""
+    m = re.search(r"\b(?:kind|type|sort)s?\s+of\s+([a-z][\w-]*(?:\s+[a-z][\w-]*)?)", q.text, re.I)
+    if m is None:
+        return ""
+    nouns = m.group(1).lower().split()
+    for n in (nouns[-1:], nouns[:1]) if len(nouns) > 1 else (nouns,):
+        noun = _stem(n[0])
+        toks = _tokens(sent)
+        for i, t in enumerate(toks):
+            if _stem(t[2]) != noun:
+                continue
+            j = i
+            while j > 0 and i - j < 3:
+                w = toks[j - 1][2].lower().replace("’", "'")
+                if w in _FUNCTION or w in _FILLER or w in q.names:
+                    break
+                j -= 1
+            if j < i:
+                return sent[toks[j][0] : t[1]]
+    return ""
 
 
 def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
@@ -403,7 +592,7 @@ def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
         # Prefer runs right after a question word (the object of the asked verb), then size.
         k0 = kept[0]
         after_q = 1 if k0 > 0 and kinds[k0 - 1] in ("Q", "S") and "Q" in kinds[:k0] else 0
-        scored.append((content + 0.5 * after_q - 0.05 * k0, kept))
+        scored.append((content + AFTER_Q * after_q - 0.05 * k0, kept))
     if not scored:
         return ""
     best = max(scored, key=lambda x: x[0])[1]
@@ -503,16 +692,32 @@ def _number_span(q: _Question, sent: str) -> str:
     return best
 
 
-def _person_span(q: _Question, sent: str) -> str:
+def _names_by_nearness(q: _Question, sent: str) -> list[str]:
+    """Capitalised names in the sentence that are not the question's own, nearest to the
+    question's words first ("classical like Bach … modern music like Ed Sheeran" for "who …
+    in terms of modern music?")."""
     skip = set(q.names) | {w.lower() for w in q.raw_keywords}
+    toks = _tokens(sent)
+    qpos = [i for i, t in enumerate(toks) if any(_match(_stem(t[2]), s) for s in q.terms)]
+    found: list[tuple[int, int, str]] = []
     for m in _CAP_NAME.finditer(sent):
         name = m.group(1)
         first = name.split()[0].lower()
         if first in skip or first in _FILLER or first in _FUNCTION or first in _QUESTION_WORDS:
             continue
-        if m.start() == 0 and len(name.split()) == 1 and name.lower() in _FILLER:
+        if first in _NOT_NAMES:
             continue
-        return name
+        idx = next((i for i, t in enumerate(toks) if t[0] >= m.start()), 0)
+        d = min((abs(idx - p) for p in qpos), default=0)
+        found.append((d, m.start(), name))
+    return [n for _d, _s, n in sorted(found)]
+
+
+def _person_span(q: _Question, sent: str) -> str:
+    skip = set(q.names) | {w.lower() for w in q.raw_keywords}
+    names = _names_by_nearness(q, sent)
+    if names:
+        return names[0]
     for w in re.findall(r"[A-Za-z]+", sent):
         if w.lower() in _RELATIONS and w.lower() not in skip:
             pre = re.search(rf"\b(my|his|her|their|our)\s+{w}\b", sent, re.I)
@@ -533,6 +738,10 @@ def _place_span(q: _Question, sent: str) -> str:
         if place.split()[-1].lower() in skip:
             continue
         return place
+    # "my home country, Sweden": a name the sentence gives, nearest the question's words.
+    names = _names_by_nearness(q, sent)
+    if names:
+        return names[0]
     # "in the blue folder in the desk drawer": a place without a name.
     for m in _PLACE_PHRASE.finditer(sent):
         words = [w.lower() for w in re.findall(r"[A-Za-z]+", m.group(1))]
@@ -615,14 +824,85 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
             return got, 0.7
     if kind == YESNO:
         return ("No" if _NEGATION.search(sent) else "Yes"), 0.6
+    if kind == REASON:
+        got = _reason_span(sent)
+        if got:
+            return got, 0.55
+    if kind == WHAT and re.search(r"\bfeel|\bfelt\b", q.text, re.I):
+        got = _feeling_span(sent)
+        if got:
+            return got, 0.55
     if kind in (WHAT, LIST):
-        got = _named_span(q, sent)
+        got = _named_span(q, sent) or _kind_of_span(q, sent)
         if got:
             return got, 0.6
     got = _gap_span(q, sent)
+    if kind in (WHAT, REASON, LIST) and _content_words(got) < 2:
+        # "I got promoted at work! It feels like … now that I'm an assistant manager": the
+        # sentence with the question's words names the topic, the next one tells it.
+        nxt = _next_sentence(c)
+        if nxt:
+            more = _gap_span(q, nxt)
+            if _content_words(more) >= 2:
+                return more, 0.45
     if got:
         return got, 0.5
     return "", 0.0
+
+
+_CAUSES = [
+    re.compile(r"\b(?:because|'cause|since|as)\s+([^.;!?]{6,})", re.I),
+    re.compile(
+        r"\bso\s+(?:that\s+)?(?:i|we|they|he|she|you)\s+(?:can|could|would)\s+([^.;!?]{4,})",
+        re.I,
+    ),
+    re.compile(r"\b(?:wanted|want|wanna|decided|hoping|hope|in order)\s+to\s+([^.;!?]{4,})", re.I),
+    re.compile(r"^([^.;!?]{6,}?),?\s+so\s+(?:i|we|i'm|i've)\b", re.I),
+]
+
+
+def _reason_span(sent: str) -> str:
+    """The cause or aim a sentence gives: after "because"/"since", "so I can …", "I wanted to
+    …", or the clause before ", so I …" (in that order)."""
+    plain = sent.replace("’", "'")
+    for pattern in _CAUSES:
+        m = pattern.search(plain)
+        if m is not None:
+            return " ".join(m.group(1).strip(" ,-").split()[:12])
+    return ""
+
+
+_FEELING = re.compile(
+    r"\b(?:feel|feels|felt|feeling)\s+(?:so\s+|really\s+|super\s+|very\s+|a\s+lot\s+)?"
+    r"(?P<what>(?!like\b|that\b|the\b)[a-z][\w'-]*(?:(?:,\s*|\s+and\s+|\s+)[a-z][\w'-]*){0,3})",
+    re.I,
+)
+
+
+def _feeling_span(sent: str) -> str:
+    """ "They make me feel free and light." -> "free and light"."""
+    m = _FEELING.search(sent)
+    if m is None:
+        return ""
+    words = m.group("what").split()
+    stop = next(
+        (i for i, w in enumerate(words) if w.lower() in _FUNCTION and w.lower() != "and"),
+        len(words),
+    )
+    out = " ".join(words[:stop]).strip(" ,")
+    return "" if not out or out.lower() in _FILLER else out
+
+
+def _content_words(span: str) -> int:
+    return sum(1 for w in keywords(span) if w not in _FILLER)
+
+
+def _next_sentence(c: _Candidate) -> str:
+    parts = sentences(c.ev.text)
+    for i, (off, _st) in enumerate(parts):
+        if off == c.sentence_offset and i + 1 < len(parts):
+            return parts[i + 1][1]
+    return ""
 
 
 # -- the answer ------------------------------------------------------------------------------------
@@ -632,7 +912,7 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
 # questions, 0.25 on 6 %; the person check below does most of the work on unanswerable ones.
 MIN_COVERAGE = 0.25
 # The asked person's best memory must match at least this share of what another person's does.
-SOMEONE_ELSE = 0.8
+SOMEONE_ELSE = 1.0
 
 
 def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
@@ -651,12 +931,43 @@ def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
     return out
 
 
+# A memory beside the one the answer came from is cited too when it holds the answer or
+# matches the question nearly as well (at most CITE_CAP in all): a fact is often told over two
+# messages, and the user should see both.
+CITE_CAP = 3
+SAME_TIME_S = 6 * 3600.0
+SUPPORT_SHARE = 0.6
+
+
+def _supporting(
+    kind: str, best: _Candidate, usable: Sequence[_Candidate], text: str, cited: list[int]
+) -> list[int]:
+    out = list(dict.fromkeys(cited))[:CITE_CAP]
+    span = text.lower()
+    floor = _score(best) * SUPPORT_SHARE
+    # A date, amount, count, name or place is supported only by a memory that holds it: the
+    # other invoice of the same kind is no evidence for this one's total.
+    typed = kind in (TIME, AMOUNT, NUMBER, DURATION, PERSON, PLACE)
+    for c in usable:
+        if len(out) >= CITE_CAP:
+            break
+        if c.ev.memory_id in out:
+            continue
+        holds = len(span) >= 3 and span in c.ev.text.lower()
+        # A date read off a message's own time is told again only around that time.
+        same_time = kind != DATE or abs(c.ev.time - best.ev.time) <= SAME_TIME_S
+        if holds or (not typed and same_time and _score(c) >= floor):
+            out.append(c.ev.memory_id)
+    return out
+
+
 def extract(
     question: str,
     evidence: Sequence[Evidence],
     tz: tzinfo | None = None,
     *,
     min_coverage: float = MIN_COVERAGE,
+    following: Mapping[int, Sequence[Evidence]] | None = None,
 ) -> Extracted:
     """The short answer from `evidence` (ranked, best first), or an abstention naming the
     nearest memory when no memory carries enough of the question."""
@@ -664,8 +975,22 @@ def extract(
     topic = " ".join(question.split())
     if not evidence:
         return Extracted("", q.kind, not_found=True, topic=topic)
-    cands = _candidates(q, evidence, tz)
+    partners = _partners(list(evidence) + [f for fs in (following or {}).values() for f in fs])
+    cands = _candidates(q, evidence, tz, partners)
     ranked = sorted(cands, key=_score, reverse=True)
+    if following:
+        # A reply that retrieval found too keeps whichever reading matches better.
+        merged = {c.ev.memory_id: c for c in ranked}
+        for r in _replies(q, ranked, following, tz, partners):
+            old = merged.get(r.ev.memory_id)
+            if old is None or _score(r) > _score(old):
+                merged[r.ev.memory_id] = r
+        ranked = list(merged.values())
+    for c in ranked:
+        if _is_question(c.sentence):
+            # A question is not its own answer: its reply (above) is likelier to be.
+            c.sentence_score *= QUESTION_PENALTY
+    ranked.sort(key=_score, reverse=True)
     nearest = ranked[0].ev.memory_id
     if _unknown_names(question, evidence):
         # The question names someone or something no memory mentions.
@@ -704,6 +1029,7 @@ def extract(
             cited = cited[:1]
     if not text:
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
+    cited = _supporting(q.kind, best, usable, text, cited)
     sentence = best.sentence
     if text.lower() not in sentence.lower():
         # The span came from elsewhere in the memory: show the sentence that holds it.

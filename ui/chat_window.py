@@ -236,6 +236,10 @@ class AnswerText(SafeTextBrowser):
         m = self.contentsMargins()
         self.setFixedHeight(max(h, 18) + m.top() + m.bottom())
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit()  # laid out at its real width only once shown
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if event.size().width() != event.oldSize().width():
@@ -365,6 +369,9 @@ class AnswerBubble(QFrame):
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self.copy_button.setVisible(bool(self.text.strip()))
+        # A new style (the italic of "not found") lays the text out anew: fit its height again,
+        # or the bubble keeps the height of the text as first laid out.
+        self.body._fit()
 
     def set_citations(self, citations: list[Any]) -> None:
         self.citations = list(citations)

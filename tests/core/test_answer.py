@@ -161,3 +161,158 @@ def test_a_screen_of_many_lines_answers_from_the_line_that_matches() -> None:
     assert extract("When is the Hetzner invoice due?", [screen], UTC).text == "30 November 2026"
     ex = extract("What is the amount on that invoice?", [screen], UTC)
     assert (ex.text, ex.sentence) == ("23.80 EUR", "Total amount: 23.80 EUR")
+
+
+def evc(i: int, text: str, when: float, author: str) -> Evidence:
+    return Evidence(
+        memory_id=i, text=text, time=when, source="import:jsonl", author=author, conversation="c1"
+    )
+
+
+def test_a_fact_told_over_two_messages_cites_both_and_no_more_than_three() -> None:
+    evs = [
+        evc(1, "I've been researching adoption agencies lately.", t(2023, 5, 25), "Caroline"),
+        evc(
+            2,
+            "Adoption agencies take so much research, but I keep at it.",
+            t(2023, 6, 2),
+            "Caroline",
+        ),
+        evc(3, "Still researching adoption agencies, it's my dream.", t(2023, 6, 9), "Caroline"),
+        evc(4, "Researching adoption agencies again today.", t(2023, 6, 20), "Caroline"),
+        evc(5, "We went camping by the lake.", t(2023, 6, 21), "Melanie"),
+    ]
+    ex = extract("What did Caroline research?", evs, UTC)
+    assert ex.text == "adoption agencies"
+    assert ex.cited[0] == 1 and 3 in ex.cited and len(ex.cited) == 3 and 5 not in ex.cited
+
+
+def test_a_count_is_cited_only_from_memories_that_hold_it() -> None:
+    evs = [
+        ev(1, "Invoice from Hetzner: total 23.80 EUR", t(2026, 11, 1)),
+        ev(2, "Invoice from Ionos: total 9.00 EUR", t(2026, 11, 2)),
+    ]
+    ex = extract("How much is the Hetzner invoice total?", evs, UTC)
+    assert (ex.text, ex.cited) == ("23.80 EUR", [1])
+
+
+def test_the_answer_in_the_reply_to_a_matching_question() -> None:
+    # Maria's question carries the words; John's next message carries the answer.
+    asked = evc(1, "Lovely! How often do you get to see sunsets like that?", t(2023, 8, 1), "Maria")
+    reply = evc(2, "Thanks, Maria! I see them at least once a week.", t(2023, 8, 1) + 60, "John")
+    other = evc(3, "I walk the dog every morning.", t(2023, 7, 1), "John")
+    ex = extract("How often does John see sunsets?", [asked, other], UTC, following={1: [reply]})
+    assert not ex.not_found and "once a week" in ex.text and ex.cited[0] == 2
+
+
+def test_asking_the_other_person_is_no_evidence_about_oneself() -> None:
+    # Caroline asked what got Melanie into running: nothing says why Caroline runs.
+    evs = [
+        evc(1, "Wow! What got you into running?", t(2023, 6, 1), "Caroline"),
+        evc(2, "I got into running to de-stress and clear my mind.", t(2023, 6, 1) + 60, "Melanie"),
+    ]
+    ex = extract("What got Caroline into running?", evs, UTC)
+    assert ex.not_found and ex.nearest == 2
+    ex = extract("What got Melanie into running?", evs, UTC)
+    assert not ex.not_found and ex.cited[0] == 2
+
+
+def test_the_name_nearest_the_question_words_answers_who_and_where() -> None:
+    fan = evc(
+        1,
+        "I'm a fan of both classical like Bach, as well as modern music like Ed Sheeran.",
+        t(2023, 6, 1),
+        "Melanie",
+    )
+    assert extract("Who is Melanie a fan of in terms of modern music?", [fan], UTC).text == (
+        "Ed Sheeran"
+    )
+    gift = evc(2, "A gift from my grandma in my home country, Sweden.", t(2023, 6, 2), "Caroline")
+    assert extract("What country is Caroline's grandma from?", [gift], UTC).text == "Sweden"
+
+
+def test_a_sentence_naming_the_topic_hands_over_to_the_next() -> None:
+    evs = [evc(1, "I got promoted at work! Now I'm an assistant manager.", t(2023, 6, 1), "John")]
+    assert "assistant manager" in extract("What did John get promoted to?", evs, UTC).text
+
+
+def test_what_kind_of_is_the_words_that_qualify_the_noun() -> None:
+    joined = evc(
+        1,
+        "I joined a service-focused online group last week and it's been an emotional ride.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What kind of online group did John join?", [joined], UTC)
+    assert ex.text == "service-focused online group"
+
+
+def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> None:
+    blog = evc(
+        1,
+        "Since we chatted last, I've been blogging about politics and the government.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What has John been blogging about recently?", [blog], UTC)
+    assert ex.text == "politics and the government"
+
+
+def test_why_is_the_cause_or_aim_the_sentence_gives() -> None:
+    church = evc(
+        1,
+        "I joined a church nearby since I wanted to feel closer to a community and my faith.",
+        t(2023, 6, 1),
+        "Maria",
+    )
+    ex = extract("Why did Maria join a nearby church?", [church], UTC)
+    assert ex.text == "I wanted to feel closer to a community and my faith"
+    studio = evc(
+        2,
+        "I wanna start a dance studio so I can teach others the joy of dance.",
+        t(2023, 6, 1),
+        "Jon",
+    )
+    ex = extract("Why did Jon start his dance studio?", [studio], UTC)
+    assert ex.text == "teach others the joy of dance"
+
+
+def test_how_does_she_feel_is_the_feeling_named() -> None:
+    yoga = evc(
+        1,
+        "I really enjoy the upside-down poses. They make me feel free and light.",
+        t(2023, 6, 1),
+        "Maria",
+    )
+    ex = extract("How does Maria feel doing upside-down poses?", [yoga], UTC)
+    assert ex.text == "free and light"
+
+
+def test_a_past_form_matches_its_verb() -> None:
+    # "met" is "meet": the memory that tells of meeting Jean answers, not one with "meet".
+    evs = [
+        evc(1, "We held some events and got to meet some people.", t(2023, 2, 20), "John"),
+        evc(
+            2,
+            "While volunteering yesterday, I met this amazing woman, Jean.",
+            t(2023, 2, 25),
+            "Maria",
+        ),
+        evc(3, "Jean says hi!", t(2023, 3, 2), "Maria"),
+    ]
+    ex = extract("When did Maria meet Jean?", evs, UTC)
+    assert (ex.text, ex.cited[0]) == ("24 February 2023", 2)
+
+
+def test_a_date_is_not_taken_from_a_later_reply_to_a_statement() -> None:
+    said = evc(1, "We went camping with my fam two weekends ago.", t(2023, 7, 17), "Melanie")
+    reply = evc(
+        2,
+        "I'll always remember camping in the mountains last year.",
+        t(2023, 7, 17) + 120,
+        "Melanie",
+    )
+    ex = extract(
+        "When did Melanie go camping in the mountains?", [said], UTC, following={1: [reply]}
+    )
+    assert ex.text == "two weekends before 17 July 2023" and ex.cited[0] == 1
