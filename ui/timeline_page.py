@@ -293,12 +293,20 @@ class TimelinePage(Page):
 
     def _show(self, index: int, settle_now: bool) -> None:
         """Move the viewer to the cursor's frame: its preview while the cursor moves, the full
-        frame once it has rested SETTLE_MS (at once when it was put there: a key, a click)."""
+        frame once it has rested SETTLE_MS, or at once when it was put there (a click, a
+        search hit, the drag let go). A key press onto a frame whose preview is decoded shows
+        that first: held down, the key steps at the speed of previews, not of full frames."""
         frame = self.current_frame()
-        if frame is None or self.timeline() is None:
+        service = self.timeline()
+        if frame is None or service is None:
             return
         self._caption(frame)
-        if settle_now:
+        quick = (
+            self.view.frame_id != frame.media_id
+            and service.cached_full(frame.media_id) is None
+            and service.cached_preview(frame.media_id) is not None
+        )
+        if settle_now and not quick:
             self._settle.stop()
             self._rest()
         else:
@@ -316,11 +324,7 @@ class TimelinePage(Page):
         if frame is None:
             return None
         view = self.view
-        decoded = service.cached_full(frame.media_id) is not None
-        full = self._resting or decoded
-        if not decoded and view.frame_id != frame.media_id and full:
-            # A key press: its prefetched preview at once, the full frame after it.
-            full = service.cached_preview(frame.media_id) is None
+        full = self._resting or service.cached_full(frame.media_id) is not None
         fit = view.fit_size(self._stored_size(frame))
         if view.frame_id == frame.media_id and (view.full or not full):
             size = (view.image.width(), view.image.height())
