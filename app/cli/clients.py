@@ -181,8 +181,6 @@ def cmd_mcp(args: argparse.Namespace, ctx: CliContext) -> None:
 
 # ---------------------------------------------------------------- clients
 def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
-    from core.timeparse import parse_bound
-
     doc = base.to_json()
     if args.read is not None:
         doc["readable"] = [r.strip() for r in args.read.split(",") if r.strip()]
@@ -193,18 +191,7 @@ def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
     if args.exclude_app is not None:
         doc["excluded_apps"] = [a for a in args.exclude_app if a.strip()]
     if args.exclude_range is not None:
-        ranges = []
-        for r in args.exclude_range:
-            start, sep, end = r.partition("/")
-            if not sep:
-                raise BadInput(
-                    f"--exclude-range {r!r}: write START/END, e.g. 2026-03-01/2026-03-08"
-                )
-            try:
-                ranges.append([parse_bound(start, 0, end=False), parse_bound(end, 0, end=True)])
-            except ValueError:
-                raise BadInput(f"--exclude-range {r!r}: START and END must be ISO dates.") from None
-        doc["excluded_ranges"] = ranges
+        doc["excluded_ranges"] = [list(r) for r in cl.parse_ranges(args.exclude_range)]
     return cl.Scope.from_json(doc)
 
 
