@@ -306,7 +306,11 @@ class ConnectedAppsPanel(QWidget):
             f"{v.waiting} waiting for review · {_n(v.reads, 'memory', 'memories')} read · "
             f"last call {_when(v.to_json()['last_seen'])}." + declared
         )
-        self.trust_line.setText(cl.trust_in_words(v.trust))
+        self.trust_line.setText(
+            "Every call it makes is refused, reads and writes alike, until you allow it again."
+            if v.status == cl.CUT_OFF
+            else cl.trust_in_words(v.trust)
+        )
         self.trust_line.setToolTip(
             ""
             if v.trust is None
