@@ -202,13 +202,19 @@ class BackupScheduler(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(3_600_000)
         self.timer.timeout.connect(self.tick)
+        # The first look a minute after start (not an hour later); stopped with the rest.
+        self.first = QTimer(self)
+        self.first.setSingleShot(True)
+        self.first.setInterval(60_000)
+        self.first.timeout.connect(self.tick)
 
     def start(self) -> None:
         self.timer.start()
-        QTimer.singleShot(60_000, self.tick)
+        self.first.start()
 
     def stop(self) -> None:
         self.timer.stop()
+        self.first.stop()
 
     def tick(self) -> None:
         if self._running:

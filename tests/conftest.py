@@ -12,6 +12,9 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
+# A test that leaks a thread, a Qt timer or a logged warning fails (tests/leakguard.py).
+pytest_plugins = ["tests.leakguard"]
+
 # Property tests run the same examples every time (a CI run must not fail on a new random
 # draw), with no per-example deadline (the machine may be busy).
 settings.register_profile(

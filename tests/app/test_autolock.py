@@ -128,3 +128,14 @@ def test_scheduled_backup_writes_when_due_and_prunes(
     assert len(backups.backups_in(folder)) == 2
     assert s.run_scheduled_backup() is None  # not due again for 24 h
     s.close()
+
+
+def test_backup_scheduler_stop_leaves_no_timer_running(qtbot: QtBot, tasks: TaskRunner) -> None:
+    """Lock or quit stops the hourly check and the first look a minute after start."""
+    from app.autolock import BackupScheduler
+
+    scheduler = BackupScheduler(tasks, lambda: None)
+    scheduler.start()
+    assert scheduler.timer.isActive() and scheduler.first.isActive()
+    scheduler.stop()
+    assert not scheduler.timer.isActive() and not scheduler.first.isActive()

@@ -39,6 +39,7 @@ def test_result_and_callbacks_run_on_the_gui_thread(qtbot: Any, runner: TaskRunn
     assert seen["worker"] != gui
 
 
+@pytest.mark.logs_warnings  # the bug is logged
 def test_user_errors_and_bugs_go_to_their_signals(qtbot: Any, runner: TaskRunner) -> None:
     users: list[str] = []
     bugs: list[str] = []
@@ -199,6 +200,7 @@ def _alive(obj: object) -> bool:
     return shiboken6.isValid(obj)
 
 
+@pytest.mark.logs_warnings  # the bug is logged
 def test_a_bug_is_reported_even_when_its_owner_is_gone(qtbot: Any, runner: TaskRunner) -> None:
     owner = QWidget()
     release = threading.Event()

@@ -24,7 +24,12 @@ def main() -> int:
     from app.tasks import TaskRunner
     from core.keys import TEST_KDF
     from core.types import SearchFilters
-    from tests.ui.fake_memory import FakeMedia, FakeMemoryService, demo_memories
+    from tests.ui.fake_memory import (
+        FakeMedia,
+        FakeMemoryService,
+        demo_memories,
+        install_fake_memory,
+    )
     from ui.main_window import MainWindow
     from ui.result_list import day_bounds
 
@@ -44,7 +49,7 @@ def main() -> int:
             fake.time_words[word] = SearchFilters(
                 since=day_bounds(first)[0], until=day_bounds(last)[1]
             )
-        services.memory = fake  # type: ignore[attr-defined]
+        install_fake_memory(services, fake)
         services.media = FakeMedia()  # type: ignore[attr-defined]
         tasks = TaskRunner()
         window = MainWindow(services, tasks, tray_available=False)

@@ -30,7 +30,13 @@ def main() -> int:
     from core.keys import TEST_KDF
     from core.types import NOTE, SCREEN
     from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation
-    from tests.ui.fake_memory import FakeMedia, FakeMemoryService, demo_memories, memory
+    from tests.ui.fake_memory import (
+        FakeMedia,
+        FakeMemoryService,
+        demo_memories,
+        install_fake_memory,
+        memory,
+    )
     from ui.chat_window import ChatPage
     from ui.main_window import MainWindow
 
@@ -77,7 +83,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(Path(tmp) / "data")
         services.create("demo passphrase for the screenshot", TEST_KDF)
-        services.memory = FakeMemoryService(mems)  # type: ignore[attr-defined]
+        install_fake_memory(services, FakeMemoryService(mems))
         services.media = FakeMedia()  # type: ignore[attr-defined]
         services.assistant = assistant  # type: ignore[attr-defined]
         tasks = TaskRunner()

@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.types import (
     CHAT,
@@ -77,6 +78,15 @@ class FakeMemoryService:
     def _record(self, name: str, *args: object) -> None:
         with self._lock:
             self.calls.append((name, args))
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return True
+
+    def index_health(self) -> dict[str, object]:
+        return {"count": len(self.memories), "deleted": 0, "generation": 1, "snapshot": "ok"}
+
+    def close(self, *, save: bool = True) -> None:
+        """As MemoryService.close (lock, quit): nothing to save."""
 
     def searches(self) -> list[tuple[str, SearchFilters | None, int]]:
         with self._lock:
@@ -316,3 +326,13 @@ def demo_memories(n: int = 3000, now: float | None = None, seed: int = 7) -> lis
         else:
             out.append(memory(i, "Note: " + rnd.choice(_CHATS)[2], t, NOTE))
     return out
+
+
+def install_fake_memory(services: Any, fake: FakeMemoryService | None) -> FakeMemoryService | None:
+    """Put `fake` (or nothing: search still starting) in place of an unlocked Services' memory
+    engine, closing the real one first (its index thread must not outlive the test)."""
+    real = services.memory
+    if real is not None and real is not fake and hasattr(real, "close"):
+        real.close(save=False)
+    services.memory = fake
+    return fake

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from app.services import Services
 from core.keys import TEST_KDF
-from tests.ui.fake_memory import FakeMemoryService, demo_memories
+from tests.ui.fake_memory import FakeMemoryService, demo_memories, install_fake_memory
 from ui.main_window import MainWindow
 
 
@@ -16,7 +16,7 @@ from ui.main_window import MainWindow
 def window(qtbot, tasks, tmp_path):  # type: ignore[no-untyped-def]
     services = Services(tmp_path / "data")
     services.create("correct horse battery staple 42", TEST_KDF)
-    services.memory = FakeMemoryService(demo_memories(300))  # type: ignore[attr-defined]
+    install_fake_memory(services, FakeMemoryService(demo_memories(300)))
     w = MainWindow(services, tasks, tray_available=False)
     qtbot.addWidget(w)
     w.show()
@@ -56,7 +56,7 @@ def test_an_open_viewer_goes_away_with_the_window_on_lock(qtbot, tasks, tmp_path
     services = Services(tmp_path / "data")
     services.create("correct horse battery staple 42", TEST_KDF)
     fake = FakeMemoryService(demo_memories(20))
-    services.memory = fake  # type: ignore[attr-defined]
+    install_fake_memory(services, fake)
     window = MainWindow(services, tasks, tray_available=False)  # not given to qtbot: deleted here
     window.show()
     viewer = window.pages[0].open_memory(fake.memories[0].id)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSize, QStandardPaths, Qt
 
 from app.services import Services
 from core.keys import TEST_KDF
-from tests.ui.fake_memory import FakeMemoryService, demo_memories
+from tests.ui.fake_memory import FakeMemoryService, demo_memories, install_fake_memory
 from ui.main_window import (
     MainWindow,
     kind_phrase,
@@ -34,7 +34,7 @@ def test_first_window_size_fits_a_1080p_screen_and_is_remembered(qtbot, tasks, s
     assert natural_size(QSize(1920, 1050)) == QSize(1440, 900)
     assert natural_size(QSize(1280, 720)) == QSize(960, 640)
     assert natural_size(QSize(800, 600)) == QSize(800, 600)  # a small screen: all of it
-    services.memory = FakeMemoryService(demo_memories(5))  # type: ignore[assignment]
+    install_fake_memory(services, FakeMemoryService(demo_memories(5)))
     w = MainWindow(services, tasks, tray_available=False)
     qtbot.addWidget(w)
     w.show()
@@ -68,7 +68,7 @@ def test_empty_state_does_not_ask_to_turn_capture_on_while_it_is_on() -> None:
 
 
 def test_search_says_1_memory(qtbot, tasks, services) -> None:
-    services.memory = FakeMemoryService(demo_memories(1))  # type: ignore[assignment]
+    install_fake_memory(services, FakeMemoryService(demo_memories(1)))
     w = MainWindow(services, tasks, tray_available=False)
     qtbot.addWidget(w)
     w.show()
@@ -78,7 +78,7 @@ def test_search_says_1_memory(qtbot, tasks, services) -> None:
 
 
 def test_home_page_keeps_its_parts_together(qtbot, tasks, services) -> None:
-    services.memory = None
+    install_fake_memory(services, None)
     w = MainWindow(services, tasks, tray_available=False)
     qtbot.addWidget(w)
     w.resize(1200, 1000)
@@ -138,7 +138,7 @@ def test_every_page_is_reachable_from_the_keyboard_and_help_lists_the_shortcuts(
 ) -> None:
     from ui.about import SHORTCUTS
 
-    services.memory = FakeMemoryService(demo_memories(5))  # type: ignore[assignment]
+    install_fake_memory(services, FakeMemoryService(demo_memories(5)))
     w = MainWindow(services, tasks, tray_available=False)
     qtbot.addWidget(w)
     w.show()
