@@ -168,11 +168,31 @@ class ToolRunner:
         raise BadInput(f"Unknown tool {tool!r}.")
 
 
-def error_text(e: BaseException) -> str:
-    """What a client is told. Locked is 'locked' and nothing else; refusals and bad input say
-    what to do; anything else is a bug, logged, and reported without detail."""
+# Why the server is locked, for the person reading the client's error: what to do, nothing
+# about what is stored. Every one of them starts with "locked".
+NO_PASSPHRASE = (
+    "locked: Mnemo is locked for connected apps. This server never asks for the passphrase "
+    "(stdin belongs to the app). To let connected apps in, open Mnemo → Settings → Security "
+    "and turn on “Unlock at login” (the system keyring then unlocks this server too), or add "
+    "--passphrase-file FILE to this app's Mnemo entry; then restart the app's connection."
+)
+WRONG_PASSPHRASE = (
+    "locked: the passphrase this server was given does not open Mnemo. Fix the file named by "
+    "--passphrase-file (or turn “Unlock at login” off and on again in Settings → Security to "
+    "store the current passphrase), then restart the app's connection."
+)
+UNLOCK_FAILED = (
+    "locked: Mnemo could not be unlocked for connected apps ({problem}). Check that Mnemo "
+    "opens normally, then restart the app's connection."
+)
+
+
+def error_text(e: BaseException, locked: str | None = None) -> str:
+    """What a client is told. Locked is 'locked' and how to unlock (`locked`: why this server
+    is locked), never anything stored; refusals and bad input say what to do; anything else is
+    a bug, logged, and reported without detail."""
     if isinstance(e, StoreLocked):
-        return LOCKED
+        return locked or LOCKED
     if isinstance(e, UserFacingError):
         return str(e)
     return "Mnemo hit an internal error; the details are in Mnemo's log."
@@ -189,9 +209,15 @@ def protect_stdout() -> io.BufferedWriter:
     return io.BufferedWriter(io.FileIO(proto_fd, "wb", closefd=True))
 
 
-def serve(runner: ToolRunner, proto_out: io.BufferedWriter, ready: threading.Event) -> None:
+def serve(
+    runner: ToolRunner,
+    proto_out: io.BufferedWriter,
+    ready: threading.Event,
+    locked: Callable[[], str | None] = lambda: None,
+) -> None:
     """Run the MCP server until the client closes stdin. `ready` is set once the store is
-    unlocked (or known to stay locked); calls that arrive before wait for it."""
+    unlocked (or known to stay locked: `locked()` then says why and what to do); calls that
+    arrive before wait for it."""
     import anyio
     import mcp_types as types
     from mcp.server.lowlevel import Server
@@ -216,7 +242,8 @@ def serve(runner: ToolRunner, proto_out: io.BufferedWriter, ready: threading.Eve
             if not isinstance(e, UserFacingError):
                 log.exception("MCP tool %s failed", name)
             return types.CallToolResult(
-                content=[types.TextContent(type="text", text=error_text(e))], is_error=True
+                content=[types.TextContent(type="text", text=error_text(e, locked()))],
+                is_error=True,
             )
         content: list[Any] = [
             types.TextContent(type="text", text=json.dumps(result.doc, ensure_ascii=False))

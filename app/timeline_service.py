@@ -16,10 +16,13 @@ from typing import Any, cast
 from core.redaction import reading_order
 from core.store import Store
 
-# Decoded frames are 4 bytes a pixel: a 1920x1080 frame is 8.3 MB, its 640 px preview 0.9 MB.
-# bench/timeline.py measures resident memory while scrubbing 500 frames against these bounds.
-FULL_CACHE_BYTES = 96 * 1024 * 1024
-PREVIEW_CACHE_BYTES = 64 * 1024 * 1024
+# Decoded frames are 4 bytes a pixel: a stored 1600x900 frame is 5.8 MB, its 640 px preview
+# 0.9 MB. A preview decodes in ~2.5 ms of CPU, a frame in ~11 ms (bench/timeline.py), so the
+# caches only need to hold what is near the cursor: stepping back and forth with the keys, a
+# drag going back over where it was. The bench measures resident memory across ten drags
+# through 500 frames against these bounds.
+FULL_CACHE_BYTES = 64 * 1024 * 1024
+PREVIEW_CACHE_BYTES = 32 * 1024 * 1024
 
 # A stretch without frames is only a gap when capture said why; a static screen makes no frames
 # and is not a gap. The capture service records its state changes in the audit table.
@@ -72,6 +75,17 @@ class TextBox:
     h: int
     text: str
     memory_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A frame ready to paint: the decoded preview or full frame, scaled on the worker to the
+    size it is shown at (so the GUI thread only copies pixels)."""
+
+    media_id: int
+    full: bool
+    image: Any  # QImage (or what `decode` makes, in tests)
+    decoded: tuple[int, int]  # the decoded picture's size before scaling
 
 
 @dataclass(slots=True)
@@ -175,12 +189,14 @@ class TimelineService:
         full_bytes: int = FULL_CACHE_BYTES,
         preview_bytes: int = PREVIEW_CACHE_BYTES,
         decode: Callable[[bytes], Any] | None = None,
+        scale: Callable[[Any, tuple[int, int]], Any] | None = None,
     ) -> None:
         self.store = store
         self.media = media
         self.full_cache = FrameCache(full_bytes)
         self.preview_cache = FrameCache(preview_bytes)
         self._decode = decode or _decode_qimage
+        self._scale = scale or _scale_qimage
 
     # -- the strip -------------------------------------------------------------------------
     def span(self, start: float, end: float) -> TimelineSpan:
@@ -288,6 +304,34 @@ class TimelineService:
         cache.put(media_id, image, _image_bytes(image))
         return image
 
+    def picture(
+        self, media_id: int, full: bool, fit: tuple[int, int] | None = None
+    ) -> Picture | None:
+        """The preview or the full frame, decoded (cached) and scaled to `fit` (width, height)
+        when given; None once the frame is erased."""
+        image = self.full(media_id) if full else self.preview(media_id)
+        if image is None:
+            return None
+        decoded = _image_size(image)
+        if fit is not None and fit != decoded and min(fit) > 0:
+            image = self._scale(image, fit)
+        return Picture(media_id, full, image, decoded)
+
+    def tile(self, media_id: int, fit: tuple[int, int]) -> Any | None:
+        """The preview scaled to fit inside `fit` for the time strip, decoded without taking a
+        place in the preview cache (the strip keeps its own small tiles)."""
+        image = self.preview_cache.get(media_id)
+        if image is None:
+            data = self.media.thumbnail(media_id)
+            image = self._decode(data) if data else None
+        if image is None:
+            return None
+        w, h = _image_size(image)
+        if not w or not h:
+            return image
+        scale = min(fit[0] / w, fit[1] / h)
+        return self._scale(image, (max(1, round(w * scale)), max(1, round(h * scale))))
+
     def cached_full(self, media_id: int) -> Any | None:
         return self.full_cache.get(media_id)
 
@@ -326,6 +370,24 @@ def _image_bytes(image: Any) -> int:
     if callable(size):
         return int(size())
     return len(image) if isinstance(image, bytes | bytearray) else 1
+
+
+def _image_size(image: Any) -> tuple[int, int]:
+    width = getattr(image, "width", None)
+    if callable(width):
+        return int(width()), int(image.height())
+    return (0, 0)
+
+
+def _scale_qimage(image: Any, fit: tuple[int, int]) -> Any:
+    from PySide6.QtCore import Qt
+
+    return image.scaled(
+        fit[0],
+        fit[1],
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
 
 
 def _decode_qimage(data: bytes) -> Any | None:

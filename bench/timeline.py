@@ -1,7 +1,8 @@
 """The visual timeline on a day of captured screens: time to open, frames shown per second while
 dragging through them, memory while scrubbing (decoded-frame cache against its bound).
 
-    python -m bench.timeline [--frames 500] [--width 1600] [--drag-seconds 10,5]
+    python -m bench.timeline [--frames 500] [--size 1600x900] [--drag-seconds 10,5]
+                             [--memory-drags 10] [--data DIR]
 
 A day is generated: screens of several apps (editor, browser, terminal, mail, chat) rendered at
 1920x1080 with real fonts, each stored through the capture pipeline's own `store_memories`
@@ -283,7 +284,11 @@ def _rss_mb() -> float:
 
 
 def drive(
-    services: Any, day: Any, drag_seconds: list[float], size: tuple[int, int]
+    services: Any,
+    day: Any,
+    drag_seconds: list[float],
+    size: tuple[int, int],
+    memory_drags: int = 10,
 ) -> dict[str, Any]:
     from PySide6.QtCore import QElapsedTimer, QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
@@ -332,13 +337,15 @@ def drive(
         )
         QApplication.sendEvent(strip, ev)
 
-    drags = []
     n = min(500, len(frames))
-    for seconds in drag_seconds:
+
+    def drag(seconds: float, forward: bool = True) -> dict[str, Any]:
         strip.set_zoom(0)
         app.processEvents()
         page.view.painted.clear()
         xs = [strip.x_of(f.time) for f in frames[len(frames) - n :]]
+        if not forward:
+            xs.reverse()
         rss_peak = _rss_mb()
         cpu0 = time.process_time()
         mouse(QEvent.Type.MouseButtonPress, xs[0], Qt.MouseButton.LeftButton)
@@ -361,19 +368,19 @@ def drive(
         changes = sum(1 for a, b in itertools.pairwise(shown) if a != b) + (1 if shown else 0)
         mouse(QEvent.Type.MouseButtonRelease, xs[-1], Qt.MouseButton.NoButton)
         wait_until(lambda: any(full for _, full in page.view.painted[-1:]), 10)
-        drags.append(
-            {
-                "frames_crossed": n,
-                "seconds": round(wall, 2),
-                "requested_frames_per_s": round(n / wall, 1),
-                "mouse_events": events,
-                "frames_shown_per_s": round(changes / wall, 1),
-                "distinct_frames_shown": distinct,
-                "cpu_s": round(cpu, 2),
-                "cpu_per_wall": round(cpu / wall, 2),
-                "rss_peak_mb": round(rss_peak, 1),
-            }
-        )
+        return {
+            "frames_crossed": n,
+            "seconds": round(wall, 2),
+            "requested_frames_per_s": round(n / wall, 1),
+            "mouse_events": events,
+            "frames_shown_per_s": round(changes / wall, 1),
+            "distinct_frames_shown": distinct,
+            "cpu_s": round(cpu, 2),
+            "cpu_per_wall": round(cpu / wall, 2),
+            "rss_peak_mb": round(rss_peak, 1),
+        }
+
+    drags = [drag(seconds) for seconds in drag_seconds]
     out["drags"] = drags
     out["paint_cpu_ms"] = paint_costs(page)
     # Keys: 100 steps of Right, each waiting for its frame (full or preview) to be painted.
@@ -385,9 +392,31 @@ def drive(
         strip.step(1)
         wait_until(lambda b=before: len(page.view.painted) > b, 5)
     out["arrow_key_frames_per_s"] = round(100 / (time.perf_counter() - t1), 1)
+    # Memory: drags back and forth; resident memory after each must level off at the caches'
+    # bounds (it rose with every drag before: a read connection per task), Python's own
+    # allocations must not grow.
+    if memory_drags:
+        import tracemalloc
+
+        tracemalloc.start()
+        rss, traced, shown_per_s = [], [], []
+        for k in range(memory_drags):
+            d = drag(3.0, forward=k % 2 == 0)
+            rss.append(round(_rss_mb(), 1))
+            traced.append(round(tracemalloc.get_traced_memory()[0] / 1e6, 2))
+            shown_per_s.append(d["frames_shown_per_s"])
+        tracemalloc.stop()
+        out["memory_drags"] = {
+            "drags": memory_drags,
+            "seconds_each": 3.0,
+            "rss_mb_after_each": rss,
+            "python_traced_mb_after_each": traced,
+            "frames_shown_per_s": shown_per_s,
+            "rss_growth_last_half_mb": round(rss[-1] - rss[len(rss) // 2 - 1], 1),
+            "read_connections": len(services.store._readers),
+        }
     timeline = services.timeline
-    out["cache"] = {k: round(v / 1e6, 1) for k, v in timeline.cache_bytes().items()}
-    out["cache_mb"] = out.pop("cache")
+    out["cache_mb"] = {k: round(v / 1e6, 1) for k, v in timeline.cache_bytes().items()}
     out["rss_mb_after"] = round(_rss_mb(), 1)
     tasks.wait()
     page.close()
@@ -395,51 +424,45 @@ def drive(
 
 
 def paint_costs(page: Any, n: int = 30) -> dict[str, float]:
-    """CPU milliseconds on the GUI thread to put one frame on screen (scale + paint), and to
-    repaint the strip: what a drag costs per shown frame, whatever else the machine runs."""
+    """CPU milliseconds per frame put on screen: on the GUI thread (show the fitted picture and
+    paint it, move the strip's cursor and paint it) and on the worker (decrypt, decode and fit
+    a preview, cold): what a drag costs per shown frame, whatever else the machine runs."""
     from statistics import median
 
     from PySide6.QtCore import QSize
 
+    from app.timeline_service import TimelineService
+
     timeline = page.timeline()
     frames = page.span.frames[:n]
     out: dict[str, float] = {}
-    for kind, load in (("preview", timeline.preview), ("full", timeline.full)):
-        costs = []
+    fresh = TimelineService(timeline.store, timeline.media)
+    for kind in ("preview", "full"):
+        gui, worker = [], []
         for f in frames:
-            image = load(f.media_id)
+            size = QSize(f.width, f.height)
+            # Process time: Qt scales large pictures on threads of its own.
+            c0 = time.process_time()
+            picture = fresh.picture(f.media_id, kind == "full", page.view.fit_size(size))
+            worker.append((time.process_time() - c0) * 1000)
+            assert picture is not None
             c0 = time.thread_time()
-            page.view.set_frame(f.media_id, image, kind == "full", QSize(f.width, f.height))
+            page.view.set_frame(f.media_id, picture.image, picture.full, size)
             page.view.repaint()
-            costs.append((time.thread_time() - c0) * 1000)
-        out[f"frame_{kind}"] = round(median(costs), 2)
+            gui.append((time.thread_time() - c0) * 1000)
+        out[f"gui_{kind}"] = round(median(gui), 2)
+        out[f"worker_{kind}"] = round(median(worker), 2)
     costs = []
     for i in range(n):
         c0 = time.thread_time()
         page.strip.set_current(i)
         page.strip.repaint()
         costs.append((time.thread_time() - c0) * 1000)
-    out["strip"] = round(median(costs), 2)
-    # One shown frame while dragging: a preview decoded on a worker, scaled and painted, plus
-    # the strip repainted for the mouse events in between.
-    per_frame = out["frame_preview"] + out["strip"] + page_preview_cpu(timeline, frames)
+    out["gui_strip"] = round(median(costs), 2)
+    per_frame = out["gui_preview"] + out["gui_strip"] + out["worker_preview"]
     out["per_dragged_frame"] = round(per_frame, 2)
     out["frames_per_cpu_second"] = round(1000 / per_frame, 1)
     return out
-
-
-def page_preview_cpu(timeline: Any, frames: list[Any]) -> float:
-    from statistics import median
-
-    from app.timeline_service import TimelineService
-
-    fresh = TimelineService(timeline.store, timeline.media)
-    costs = []
-    for f in frames:
-        c0 = time.thread_time()
-        fresh.preview(f.media_id)
-        costs.append((time.thread_time() - c0) * 1000)
-    return float(median(costs))
 
 
 def main() -> int:
@@ -447,6 +470,9 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=500)
     ap.add_argument("--drag-seconds", default="10,5")
     ap.add_argument("--size", default="1600x900")
+    ap.add_argument(
+        "--memory-drags", type=int, default=10, help="drags back and forth to watch memory over"
+    )
     ap.add_argument(
         "--data", help="a data folder to generate into and keep (reused when it exists already)"
     )
@@ -478,7 +504,8 @@ def main() -> int:
             gen["generate_cpu_s"] = round(time.process_time() - c0, 1)
         gen.update(decode_costs(services))
         w, h = (int(v) for v in args.size.split("x"))
-        result = drive(services, day, [float(s) for s in args.drag_seconds.split(",")], (w, h))
+        seconds = [float(s) for s in args.drag_seconds.split(",")]
+        result = drive(services, day, seconds, (w, h), args.memory_drags)
         services.lock()
         emit(envelope("timeline", generated=gen, **result))
     return 0

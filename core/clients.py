@@ -99,6 +99,62 @@ def category_of(kind: str) -> str:
     return APPS  # anything new is treated as the least trusted category
 
 
+def parse_ranges(text: str | Iterable[str]) -> tuple[tuple[float, float], ...]:
+    """Off-limits time ranges as the user writes them: START/END pairs (ISO dates or date-times
+    in local time, a bare date being the whole day), separated by commas or given one by one."""
+    from core.timeparse import parse_bound
+
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    ranges = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        start, sep, end = part.partition("/")
+        if not sep:
+            raise BadInput(
+                f"Off-limits range {part!r}: write START/END, e.g. 2026-03-01/2026-03-08."
+            )
+        try:
+            ranges.append((parse_bound(start, 0, end=False), parse_bound(end, 0, end=True)))
+        except ValueError:
+            raise BadInput(
+                f"Off-limits range {part!r}: START and END must be dates like 2026-03-01 or "
+                "date-times like 2026-03-01T09:00."
+            ) from None
+    return tuple(ranges)
+
+
+def format_ranges(ranges: Iterable[tuple[float, float]]) -> str:
+    """The inverse of parse_ranges, in local time (whole days as bare dates)."""
+    from datetime import datetime, timedelta
+
+    out = []
+    for a, b in ranges:
+        start, end = datetime.fromtimestamp(a), datetime.fromtimestamp(b)
+        if start.time() == end.time() == datetime.min.time() and end > start:
+            out.append(f"{start:%Y-%m-%d}/{end - timedelta(days=1):%Y-%m-%d}")
+        else:
+            out.append(f"{start:%Y-%m-%dT%H:%M}/{end:%Y-%m-%dT%H:%M}")
+    return ", ".join(out)
+
+
+def trust_in_words(trust: float | None) -> str:
+    """What a client's trust score means for its notes, in a sentence."""
+    if trust is None:
+        return "No trust record yet: its first notes are stored and checked like any other."
+    if trust < REFUSE_BELOW:
+        what = "its notes are refused"
+    elif trust < QUARANTINE_BELOW:
+        what = "every note it writes waits for your review"
+    else:
+        what = "its notes are stored (suspicious ones wait for your review)"
+    return (
+        f"Trust {trust:.2f}: {what}. Below {QUARANTINE_BELOW:.2f} its notes wait for review, "
+        f"below {REFUSE_BELOW:.2f} they are refused; approving its notes raises it, rejecting "
+        "them lowers it."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What one client may do. Times are UTC seconds; a range is [start, end)."""

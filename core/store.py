@@ -179,9 +179,10 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self._key: DataKey | None = None
         self._writer: _Writer | None = None
-        self._readers: list[Connection] = []
-        self._local = threading.local()
-        self._generation = 0
+        # Read connections by OS thread. Not a threading.local: a Qt pool thread gets a fresh
+        # Python thread state (and so fresh thread-locals) for every job it runs, which opened
+        # a new connection per job and kept them all until lock.
+        self._readers: dict[int, tuple[int, Connection]] = {}
         self._state_lock = threading.RLock()
         self._lock_listeners: list[Callable[[], None]] = []
         self._damage_listeners: list[Callable[[StoreDamaged], None]] = []
@@ -312,7 +313,6 @@ class Store:
         ensure_private_dir(self.media_dir)
         with self._state_lock:
             self._key = key
-            self._generation += 1
             self._writer = writer
             writer.start()
 
@@ -374,16 +374,11 @@ class Store:
             if self._key is None:
                 return
             writer, self._writer = self._writer, None
-            readers, self._readers = self._readers, []
+            readers = [conn for _, conn in self._readers.values()]
+            self._readers = {}
             key, self._key = self._key, None
-            self._generation += 1
         for r in readers:
-            # Readers may be mid-query on other threads: retire() stops and closes them safely.
-            retire = getattr(r, "retire", None)
-            try:
-                retire() if retire is not None else r.close()
-            except DatabaseError:
-                pass
+            _retire(r)
         # The writer's connection closes last: the only one that may checkpoint the log.
         if writer is not None:
             writer.stop()
@@ -432,19 +427,32 @@ class Store:
 
     def reader(self) -> Connection:
         """This thread's read connection (opened on first use, closed on lock)."""
+        ident, native = threading.get_ident(), threading.get_native_id()
         with self._state_lock:
             key = self._key
             if key is None:
                 raise StoreLocked()
-            gen = self._generation
-            cached = getattr(self._local, "conn", None)
-            if cached is not None and cached[0] == gen:
-                conn: Connection = cached[1]
-                return conn
+            cached = self._readers.get(ident)
+            if cached is not None and cached[0] == native:
+                return cached[1]
+            # A thread's id is reused only once it has ended: its connection is free to close.
+            stale = [cached[1]] if cached is not None else []
+            stale += self._ended_readers(ident)
             conn = connect(self.db_path, key, read_only=True)
-            self._readers.append(conn)
-            self._local.conn = (gen, conn)
-            return conn
+            self._readers[ident] = (native, conn)
+        for old in stale:
+            _retire(old)
+        return conn
+
+    def _ended_readers(self, current: int) -> list[Connection]:
+        """Take out the connections of threads that have ended (where the OS says so: Linux);
+        elsewhere they wait for the lock, one per thread the process ever read from."""
+        tasks = Path("/proc/self/task")
+        if not tasks.is_dir():
+            return []
+        alive = {int(t) for t in os.listdir(tasks) if t.isdigit()}
+        gone = [i for i, (n, _) in self._readers.items() if i != current and n not in alive]
+        return [self._readers.pop(i)[1] for i in gone]
 
     def checkpoint(self) -> None:
         self.write(
@@ -460,3 +468,12 @@ class Store:
             return
         fut = self.submit_write(lambda c: None, transactional=False)
         fut.result(timeout=timeout)
+
+
+def _retire(conn: Connection) -> None:
+    # Readers may be mid-query on other threads: retire() stops and closes them safely.
+    retire = getattr(conn, "retire", None)
+    try:
+        retire() if retire is not None else conn.close()
+    except DatabaseError:
+        pass

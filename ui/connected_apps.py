@@ -124,6 +124,11 @@ class ConnectedAppsPanel(QWidget):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         d.addWidget(self.status)
+        self.trust_line = QLabel()
+        self.trust_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.trust_line.setWordWrap(True)
+        self.trust_line.setObjectName("hint")
+        d.addWidget(self.trust_line)
 
         buttons = QHBoxLayout()
         self.allow_button = QPushButton("Allow")
@@ -181,6 +186,19 @@ class ConnectedAppsPanel(QWidget):
         self.apps_edit.editingFinished.connect(self._scope_changed)
         apps.addWidget(self.apps_edit, 1)
         s.addLayout(apps)
+        times = QHBoxLayout()
+        times.addWidget(QLabel("Off-limits times:"))
+        self.ranges_edit = QLineEdit()
+        self.ranges_edit.setPlaceholderText(
+            "e.g. 2026-03-01/2026-03-08, 2026-03-10T09:00/2026-03-10T17:00 (START/END, local time)"
+        )
+        self.ranges_edit.setAccessibleName("Off-limits times")
+        self.ranges_edit.setToolTip(
+            "Nothing from these stretches of time reaches the app. A bare date is the whole day."
+        )
+        self.ranges_edit.editingFinished.connect(self._scope_changed)
+        times.addWidget(self.ranges_edit, 1)
+        s.addLayout(times)
         self.scope_error = QLabel()
         self.scope_error.setObjectName("error")
         self.scope_error.hide()
@@ -194,7 +212,6 @@ class ConnectedAppsPanel(QWidget):
         self.reads.setRootIsDecorated(False)
         self.reads.setAccessibleName("Read log")
         self.reads.setMinimumHeight(110)
-        self.reads.setMaximumHeight(200)
         lv.addWidget(self.reads)
         d.addWidget(log_box, 3)
 
@@ -206,7 +223,6 @@ class ConnectedAppsPanel(QWidget):
         self.written.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.written.setAccessibleName("Notes written by this app")
         self.written.setMinimumHeight(90)
-        self.written.setMaximumHeight(160)
         wv.addWidget(self.written)
         wrow = QHBoxLayout()
         hint = QLabel("Your word is what moves its trust:")
@@ -278,21 +294,27 @@ class ConnectedAppsPanel(QWidget):
         if v is None:
             self.heading.setText("")
             self.status.setText("")
+            self.trust_line.setText("")
             self.reads.clear()
             self.written.clear()
             return
         self._loading = True
         self.heading.setText(v.name)
         declared = f" It calls itself “{v.declared_name}”." if v.declared_name else ""
-        trust = (
-            "no trust record yet"
-            if v.trust is None
-            else f"Trust {v.trust:.2f} (Beta {v.alpha:.1f}, {v.beta:.1f})"
-        )
         self.status.setText(
-            f"{STATUS_WORDS[v.status]} · {trust} · {_n(v.writes, 'note')} written, "
+            f"{STATUS_WORDS[v.status]} · {_n(v.writes, 'note')} written, "
             f"{v.waiting} waiting for review · {_n(v.reads, 'memory', 'memories')} read · "
             f"last call {_when(v.to_json()['last_seen'])}." + declared
+        )
+        self.trust_line.setText(
+            "Every call it makes is refused, reads and writes alike, until you allow it again."
+            if v.status == cl.CUT_OFF
+            else cl.trust_in_words(v.trust)
+        )
+        self.trust_line.setToolTip(
+            ""
+            if v.trust is None
+            else f"Evidence for: {v.alpha:.1f}, against: {v.beta:.1f} (Beta distribution)"
         )
         self.allow_button.setVisible(v.status == cl.PENDING)
         self.cut_button.setVisible(v.status == cl.ALLOWED)
@@ -303,6 +325,7 @@ class ConnectedAppsPanel(QWidget):
         self.write_box.setChecked(v.scope.may_write)
         self.shots_box.setChecked(v.scope.screenshots)
         self.apps_edit.setText(", ".join(v.scope.excluded_apps))
+        self.ranges_edit.setText(cl.format_ranges(v.scope.excluded_ranges))
         self._loading = False
         name = v.name
         self.tasks.run(lambda: self._gate().reads(name, 200), self._show_reads, self._failed)
@@ -386,7 +409,11 @@ class ConnectedAppsPanel(QWidget):
     def _allow(self) -> None:
         name = self.current
         if name:
-            scope = self._scope_from_boxes()
+            try:
+                scope = self._scope_from_boxes()
+            except UserFacingError as e:
+                self._failed(e)
+                return
             self._run(lambda: self._gate().allow(name, scope), self._show_token)
 
     def _new_token(self) -> None:
@@ -440,9 +467,7 @@ class ConnectedAppsPanel(QWidget):
             excluded_apps=tuple(
                 a.strip().lower() for a in self.apps_edit.text().split(",") if a.strip()
             ),
-            excluded_ranges=(
-                self.views[self.current].scope.excluded_ranges if self.current in self.views else ()
-            ),
+            excluded_ranges=cl.parse_ranges(self.ranges_edit.text()),
             may_write=self.write_box.isChecked(),
             screenshots=self.shots_box.isChecked(),
         )
@@ -453,7 +478,13 @@ class ConnectedAppsPanel(QWidget):
         if self.views[self.current].status == cl.PENDING:
             return  # saved with Allow
         self.scope_error.hide()
-        name, scope = self.current, self._scope_from_boxes()
+        try:
+            scope = self._scope_from_boxes()
+        except UserFacingError as e:
+            self.scope_error.setText(str(e))
+            self.scope_error.show()
+            return
+        name = self.current
         if scope == self.views[name].scope:
             return
         # What is shown is what will be stored: a second change before the refresh arrives is

@@ -1,8 +1,10 @@
 """The timeline page: rewind the screen. A captured frame large on top, the day's frames along a
 time strip under it; drag, scroll or use the arrow keys to move through time. A search hit opens
 here at its frame with its words boxed. Frames come decoded from app.timeline_service (on the
-task runner, cached in memory only); while dragging the quick preview is shown and the full
-frame replaces it as soon as the cursor rests."""
+compute lane, cached in memory only). One picture is decoded at a time, always the one the
+cursor is on when the last one is in (newest wins: a fast drag skips frames, it never queues
+them): its preview, fitted to the view on the worker, while the cursor moves; the full frame once
+it rests."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -24,16 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
-from app.timeline_service import Frame, Marker, TimelineSpan
+from app.tasks import Lane, TaskRunner
+from app.timeline_service import Frame, Marker, Picture, TimelineSpan
 from ui.main_window import Page
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.result_list import day_bounds, drop_down_arrows, run_guarded
-from ui.timeline_widgets import ZOOM_NAMES, FrameView, TimeStrip
+from ui.timeline_widgets import TILE_H, TILE_W, ZOOM_NAMES, FrameView, TimeStrip
 
 SETTLE_MS = 90  # the cursor rests this long before the full frame is decoded
-PREVIEW_LOADS = 2  # previews decoded at once (2 cores)
-PREFETCH = 4  # previews decoded ahead of the cursor
+PREFETCH = 3  # previews decoded ahead of a resting cursor (the way it last moved)
 
 
 def timeline_of(services: object) -> ServiceAccessor:
@@ -65,10 +66,11 @@ class TimelinePage(Page):
         self.day: date = date.fromtimestamp(self.now())
         self.span: TimelineSpan | None = None
         self._day_request = 0
-        self._loading_previews: set[int] = set()
+        self._decoding = False  # one picture at a time on the compute lane
+        self._resting = True  # the cursor rests: the full frame is wanted, not the preview
+        self._last_done: tuple[int, bool, tuple[int, int]] | None = None  # not asked twice
         self._direction = 1  # the way the cursor last moved, for prefetching
         self._index_of: dict[int, int] = {}
-        self._loading_full: int | None = None
         self._pending_focus: tuple[int | None, float] | None = None  # frame, time to open at
         self._highlight: tuple[int, int, list[str]] | None = None  # media, memory, terms
         self.viewer: MemoryViewer | None = None
@@ -126,6 +128,7 @@ class TimelinePage(Page):
 
         self.view = FrameView()
         self.view.selection_changed.connect(self._selection_changed)
+        self.view.resized.connect(self._want_picture)
         layout.addWidget(self.view, 1)
         self.strip = TimeStrip(self._want_tile)
         self.strip.scrubbed.connect(self._scrubbed)
@@ -144,7 +147,7 @@ class TimelinePage(Page):
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(SETTLE_MS)
-        self._settle.timeout.connect(self._load_full)
+        self._settle.timeout.connect(self._rest)
         for seq, step in (("Alt+Left", -1), ("Alt+Right", 1)):
             act = QAction(self)
             act.setShortcut(QKeySequence(seq))
@@ -167,6 +170,7 @@ class TimelinePage(Page):
     def refresh(self, changes: Changes | None = None) -> None:
         if self.timeline() is None:
             self.span = None
+            self._last_done = None
             self.strip.set_data(*day_bounds(self.day), [], [], [])
             self.view.show_message("Mnemo is locked. Unlock it to rewind your screen.")
             self.caption.clear()
@@ -233,6 +237,7 @@ class TimelinePage(Page):
         if rid != self._day_request:
             return
         self.span = span
+        self._last_done = None
         self._index_of = {f.media_id: i for i, f in enumerate(span.frames)}
         self.strip.set_data(span.start, span.end, span.frames, span.markers, span.gaps)
         self.day_shown.emit(day)
@@ -278,123 +283,160 @@ class TimelinePage(Page):
         return self.span.frames[self.strip.current]
 
     def _scrubbed(self, index: int) -> None:
-        shown = self.view.frame_id
-        if self.span is not None and shown is not None:
-            before = next((i for i, f in enumerate(self.span.frames) if f.media_id == shown), index)
-            if index != before:
-                self._direction = 1 if index > before else -1
+        shown = self._index_of.get(self.view.frame_id or -1)
+        if shown is not None and index != shown:
+            self._direction = 1 if index > shown else -1
         self._show(index, settle_now=False)
 
     def _settled(self, index: int) -> None:
         self._show(index, settle_now=True)
 
     def _show(self, index: int, settle_now: bool) -> None:
-        """The full frame if it is decoded already, else its preview (loaded if need be); the
-        full frame follows once the cursor rests."""
+        """Move the viewer to the cursor's frame: its preview while the cursor moves, the full
+        frame once it has rested SETTLE_MS, or at once when it was put there (a click, a
+        search hit, the drag let go). A key press onto a frame whose preview is decoded shows
+        that first: held down, the key steps at the speed of previews, not of full frames."""
         frame = self.current_frame()
         service = self.timeline()
         if frame is None or service is None:
             return
         self._caption(frame)
-        full = service.cached_full(frame.media_id)
-        if full is not None:
-            self._put(frame, full, True)
+        quick = (
+            self.view.frame_id != frame.media_id
+            and service.cached_full(frame.media_id) is None
+            and service.cached_preview(frame.media_id) is not None
+        )
+        if settle_now and not quick:
+            self._settle.stop()
+            self._rest()
         else:
-            preview = service.cached_preview(frame.media_id)
-            if preview is not None:
-                self._put(frame, preview, False)
-            else:
-                self._load_preview()
-            if settle_now:
-                self._settle.start(0)
-            else:
-                self._settle.start()
+            self._resting = False
+            self._settle.start()
+            self._want_picture()
 
-    def _put(self, frame: Frame, image: QImage, full: bool) -> None:
-        size = QSize(frame.width or image.width(), frame.height or image.height())
-        new_frame = frame.media_id != self.view.frame_id
-        self.view.set_frame(frame.media_id, image, full, size)
-        self._caption(frame)
-        self.frame_shown.emit(frame.media_id)
-        if full and (new_frame or not self.view.boxes):
-            self._load_text(frame)
+    def _rest(self) -> None:
+        self._resting = True
+        self._want_picture()
 
-    def _load_preview(self) -> None:
-        """Previews of the frame under the cursor and of the next ones in the direction it
-        moves, PREVIEW_LOADS at a time: a fast drag skips frames instead of queueing them."""
+    def _wanted(self, service: Any) -> tuple[Frame, bool, tuple[int, int]] | None:
+        """The picture the viewer should show now and is not showing: (frame, full, size)."""
+        frame = self.current_frame()
+        if frame is None:
+            return None
+        view = self.view
+        full = self._resting or service.cached_full(frame.media_id) is not None
+        fit = view.fit_size(self._stored_size(frame))
+        if view.frame_id == frame.media_id and (view.full or not full):
+            size = (view.image.width(), view.image.height())
+            if size == fit or min(fit) <= 0:
+                return None  # on screen already
+        if self._last_done == (frame.media_id, full, fit):
+            return None  # asked already: erased, unreadable, or a picture that does not fit
+        return frame, full, fit
+
+    def _want_picture(self) -> None:
+        """Start decoding what the cursor is on, unless a decode runs: when it is in, this is
+        asked again, for where the cursor is by then."""
         service = self.timeline()
-        if service is None or self.span is None or self.strip.current is None:
+        if service is None or self._decoding:
+            return
+        wanted = self._wanted(service)
+        if wanted is None:
+            if self._resting:
+                self._prefetch(service)
+            return
+        frame, full, fit = wanted
+        self._decoding = True
+
+        def done(picture: Picture | None) -> None:
+            self._decoding = False
+            current = self.current_frame()
+            if current is not None and current.media_id == frame.media_id:
+                self._last_done = (frame.media_id, full, fit)
+            if picture is None:
+                if current is not None and current.media_id == frame.media_id:
+                    self.view.show_message("This screen was erased.")
+            elif self._worth_showing(frame, full):
+                self._put(frame, picture)
+            self._want_picture()
+
+        def failed(err: BaseException) -> None:
+            self._decoding = False
+            current = self.current_frame()
+            if current is not None and current.media_id == frame.media_id:
+                self._last_done = (frame.media_id, full, fit)  # not asked for again
+                self.view.show_message(str(err) or "This screen could not be read.")
+            self._want_picture()
+
+        self.tasks.op(
+            lambda _ctx: service.picture(frame.media_id, full, fit),
+            done,
+            failed,
+            lane=Lane.COMPUTE,
+            owner=self,
+            on_dropped=self._decode_dropped,
+        )
+
+    def _decode_dropped(self) -> None:
+        self._decoding = False
+
+    def _worth_showing(self, frame: Frame, full: bool) -> bool:
+        """A picture of the cursor's frame, or (while dragging) of a frame nearer to it than
+        the one on screen: a fast drag shows every frame it can decode."""
+        here = self.strip.current
+        index = self._index_of.get(frame.media_id)
+        if here is None or index is None:
+            return False
+        if index == here:
+            return full or not (self.view.frame_id == frame.media_id and self.view.full)
+        shown = self._index_of.get(self.view.frame_id or -1)
+        return not full and (shown is None or abs(index - here) < abs(shown - here))
+
+    def _prefetch(self, service: Any) -> None:
+        """While the cursor rests, decode the previews of the next frames the way it last
+        moved (a key press then shows its frame at once), one at a time."""
+        if self.span is None or self.strip.current is None:
             return
         frames, here = self.span.frames, self.strip.current
-        ahead = [here + self._direction * k for k in range(PREFETCH + 1)]
-        for i in ahead:
-            if len(self._loading_previews) >= PREVIEW_LOADS:
-                return
+        for k in range(1, PREFETCH + 1):
+            i = here + self._direction * k
             if not 0 <= i < len(frames):
-                break
+                return
             mid = frames[i].media_id
-            if mid in self._loading_previews or service.cached_preview(mid) is not None:
-                continue
-            self._start_preview(service, frames[i])
-
-    def _start_preview(self, service: Any, frame: Frame) -> None:
-        self._loading_previews.add(frame.media_id)
-
-        def done(image: Any) -> None:
-            self._loading_previews.discard(frame.media_id)
-            if image is not None and self._closer_than_shown(frame):
-                # The cursor may have moved on: a frame nearer to it than the one on screen
-                # is still worth showing (a fast drag shows every frame it can decode).
-                self._put(frame, image, False)
-            self._load_preview()
-
-        def failed(err: BaseException) -> None:
-            self._loading_previews.discard(frame.media_id)
-
-        run_guarded(self.tasks, self, lambda: service.preview(frame.media_id), done, failed)
-
-    def _closer_than_shown(self, frame: Frame) -> bool:
-        here = self.strip.current
-        if here is None:
-            return False
-        if self.view.frame_id == frame.media_id:
-            return not self.view.full
-        if self.view.frame_id is None or self.view.frame_id not in self._index_of:
-            return True
-        shown = self._index_of[self.view.frame_id]
-        return abs(self._index_of.get(frame.media_id, -(10**9)) - here) < abs(shown - here)
-
-    def _load_full(self) -> None:
-        frame = self.current_frame()
-        service = self.timeline()
-        if frame is None or service is None:
+            if service.cached_preview(mid) is None and service.cached_full(mid) is None:
+                break
+        else:
             return
-        if self._loading_full is not None:
-            self._settle.start()  # one at a time; try again when this one is in
-            return
-        if self.view.frame_id == frame.media_id and self.view.full:
-            return
-        self._loading_full = frame.media_id
+        self._decoding = True
 
-        def done(image: Any) -> None:
-            self._loading_full = None
-            current = self.current_frame()
-            if current is None:
-                return
-            if current.media_id != frame.media_id:
-                self._settle.start()
-                return
-            if image is None:
-                if self.view.frame_id != frame.media_id:
-                    self.view.show_message("This screen was erased.")
-                return
-            self._put(frame, image, True)
+        def done(_image: Any) -> None:
+            self._decoding = False
+            self._want_picture()
 
-        def failed(err: BaseException) -> None:
-            self._loading_full = None
-            self.view.show_message(str(err) or "This screen could not be read.")
+        self.tasks.op(
+            lambda _ctx: service.preview(mid),
+            done,
+            lambda _e: done(None),
+            lane=Lane.COMPUTE,
+            owner=self,
+            on_dropped=self._decode_dropped,
+        )
 
-        run_guarded(self.tasks, self, lambda: service.full(frame.media_id), done, failed)
+    def _stored_size(self, frame: Frame) -> QSize:
+        return QSize(frame.width or 0, frame.height or 0)
+
+    def _put(self, frame: Frame, picture: Picture) -> None:
+        size = self._stored_size(frame)
+        if size.isEmpty():
+            size = QSize(*picture.decoded)
+        new_frame = frame.media_id != self.view.frame_id
+        self.view.set_frame(
+            frame.media_id, picture.image, picture.full, size, QSize(*picture.decoded)
+        )
+        self._caption(frame)
+        self.frame_shown.emit(frame.media_id)
+        if picture.full and (new_frame or not self.view.boxes):
+            self._load_text(frame)
 
     def _load_text(self, frame: Frame) -> None:
         service = self.timeline()
@@ -428,7 +470,9 @@ class TimelinePage(Page):
             if image is not None:
                 self.strip.set_tile(media_id, image)
 
-        run_guarded(self.tasks, self, lambda: service.preview(media_id), done, lambda e: None)
+        run_guarded(
+            self.tasks, self, lambda: service.tile(media_id, (TILE_W, TILE_H)), done, lambda e: None
+        )
 
     def _caption(self, frame: Frame) -> None:
         when = datetime.fromtimestamp(frame.time).strftime("%H:%M:%S")

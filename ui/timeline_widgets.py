@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -33,6 +33,7 @@ from app.timeline_service import Frame, Gap, Marker, TextBox
 from ui.result_list import ACCENT, MUTED
 
 MATCH = QColor("#f0a000")
+BACKDROP = QColor("#1d2029")
 Rect = tuple[int, int, int, int]
 
 # Visible spans of the strip, widest first: a day down to five minutes.
@@ -47,6 +48,7 @@ class FrameView(QWidget):
     it crosses (shown in blue); Ctrl+C copies their text, Ctrl+A selects all."""
 
     selection_changed = Signal(str)
+    resized = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,27 +66,40 @@ class FrameView(QWidget):
         self.selected: list[int] = []
         self.message = ""
         self.painted: list[tuple[int | None, bool]] = []  # (frame, full) of recent paints
-        self._scaled: QPixmap | None = None
+        self.decoded_size = QSize()  # the picture's size as decoded, before it was fitted
+        # Every pixel is painted here: Qt need not paint the page under it first.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._drag_from: QPointF | None = None
         self._drag_to: QPointF | None = None
 
     def sizeHint(self) -> QSize:
         return QSize(1280, 720)
 
-    def set_frame(self, frame_id: int, image: QImage, full: bool, size: QSize) -> None:
+    def set_frame(
+        self, frame_id: int, image: QImage, full: bool, size: QSize, decoded: QSize | None = None
+    ) -> None:
+        """Show `image` (best already fitted: see `fit_size`) for the stored frame of `size`;
+        `decoded` is the picture's size before it was fitted (the preview's or the frame's)."""
         if frame_id != self.frame_id:
             self.boxes, self.selected, self.matches = [], [], []
         self.frame_id, self.image, self.full = frame_id, image, full
         self.image_size = size if size.isValid() else image.size()
+        self.decoded_size = decoded if decoded is not None else image.size()
         self.message = ""
-        self._scaled = None
         self.update()
 
     def show_message(self, text: str) -> None:
         self.frame_id, self.image, self.message = None, QImage(), text
         self.boxes, self.selected, self.matches = [], [], []
-        self._scaled = None
+        self.decoded_size = QSize()
         self.update()
+
+    def fit_size(self, size: QSize) -> tuple[int, int]:
+        """The size a stored frame of `size` is painted at in this view now."""
+        if size.isEmpty():
+            return (0, 0)
+        scale = min(self.width() / size.width(), self.height() / size.height())
+        return (round(size.width() * scale), round(size.height() * scale))
 
     def set_text(self, frame_id: int, boxes: list[TextBox]) -> None:
         if frame_id == self.frame_id:
@@ -100,11 +115,11 @@ class FrameView(QWidget):
     # -- geometry: stored-image pixels <-> widget -------------------------------------------
     def image_rect(self) -> QRectF:
         size = self.image_size if self.image_size.isValid() else self.image.size()
-        if size.isEmpty():
+        w, h = self.fit_size(size)
+        if not w or not h:
             return QRectF()
-        scale = min(self.width() / size.width(), self.height() / size.height())
-        w, h = size.width() * scale, size.height() * scale
-        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        # Whole pixels: a fitted picture is then copied 1:1, not scaled again while painting.
+        return QRectF((self.width() - w) // 2, (self.height() - h) // 2, w, h)
 
     def to_widget(self, r: Rect) -> QRectF:
         ir = self.image_rect()
@@ -136,13 +151,13 @@ class FrameView(QWidget):
 
     # -- painting ---------------------------------------------------------------------------
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._scaled = None
         super().resizeEvent(event)
+        self.resized.emit()  # the page fits the picture to the new size off the GUI thread
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#1d2029"))
         if self.image.isNull():
+            p.fillRect(self.rect(), BACKDROP)
             p.setPen(QColor("#c9cedb"))
             p.drawText(
                 self.rect().adjusted(24, 24, -24, -24),
@@ -152,18 +167,14 @@ class FrameView(QWidget):
             p.end()
             return
         target = self.image_rect()
-        if self._scaled is None or self._scaled.size() != target.size().toSize():
-            mode = (
-                Qt.TransformationMode.SmoothTransformation
-                if self.full
-                else Qt.TransformationMode.FastTransformation
-            )
-            self._scaled = QPixmap.fromImage(
-                self.image.scaled(
-                    target.size().toSize(), Qt.AspectRatioMode.IgnoreAspectRatio, mode
-                )
-            )
-        p.drawPixmap(target.topLeft(), self._scaled)
+        for bar in _margins(QRectF(self.rect()), target):
+            p.fillRect(bar, BACKDROP)
+        if self.image.size() == target.size().toSize():
+            p.drawImage(target.topLeft(), self.image)  # fitted on a worker: a plain copy
+        else:
+            # Not fitted (yet): scaled while painting until the fitted picture arrives.
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.full)
+            p.drawImage(target, self.image)
         self.painted.append((self.frame_id, self.full))
         del self.painted[:-5000]
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -243,6 +254,7 @@ class TimeStrip(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(TILE_H + 62)
         self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # its picture covers it all
         self.setAccessibleName("Time strip: drag or use the arrow keys to move through time")
         self.want_tile = want_tile
         self.frames: list[Frame] = []
@@ -258,6 +270,10 @@ class TimeStrip(QWidget):
         self._asked: set[int] = set()
         self._dragging = False
         self.tiles_painted = 0
+        self._static: QPixmap | None = None  # what paintEvent draws the cursor over
+        self._static_key: object = None
+        self._version = 0  # bumped when what the static layer shows changes
+        self.static_paints = 0
 
     def sizeHint(self) -> QSize:
         return QSize(1280, TILE_H + 62)
@@ -281,20 +297,23 @@ class TimeStrip(QWidget):
         self.current = None
         self._asked.clear()
         self.view_start = day_start
+        self._version += 1
         self.update()
 
     def set_tile(self, media_id: int, image: QImage) -> None:
-        self.tiles[media_id] = QPixmap.fromImage(
-            image.scaled(
+        """A frame's picture for the strip, best already scaled to fit a tile (on a worker)."""
+        if image.width() > TILE_W or image.height() > TILE_H:
+            image = image.scaled(
                 TILE_W,
                 TILE_H,
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
-        )
+        self.tiles[media_id] = QPixmap.fromImage(image)
         while len(self.tiles) > MAX_TILES:
             old, _ = self.tiles.popitem(last=False)
             self._asked.discard(old)
+        self._version += 1
         self.update()
 
     # -- geometry -----------------------------------------------------------------------------
@@ -343,7 +362,29 @@ class TimeStrip(QWidget):
 
     # -- painting (only what is in view) --------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
+        """The strip as it stands (tiles, ticks, gaps, markers, labels) is drawn once into a
+        picture and kept until the view or its data change; dragging only moves the cursor
+        over it, so each step of a drag costs a copy, not a redraw of every frame's tick."""
+        key = (self.size(), self.view_start, self.span, self._version, self.font().key())
+        if self._static is None or self._static_key != key:
+            ratio = self.devicePixelRatioF()
+            static = QPixmap(self.size() * ratio)
+            static.setDevicePixelRatio(ratio)
+            painter = QPainter(static)
+            self._paint_static(painter)
+            painter.end()
+            self._static, self._static_key = static, key
+            self.static_paints += 1
         p = QPainter(self)
+        p.drawPixmap(0, 0, self._static)
+        if self.current is not None:
+            x = self.x_of(self.times[self.current])
+            p.setPen(QPen(ACCENT, 3))
+            p.drawLine(QPointF(x, 2), QPointF(x, self.height() - 2))
+        focus_ring(p, self)
+        p.end()
+
+    def _paint_static(self, p: QPainter) -> None:
         p.fillRect(self.rect(), QColor("#f4f5f8"))
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
@@ -385,12 +426,10 @@ class TimeStrip(QWidget):
                     self.tiles_painted += 1
             # Every frame: a tick under the tiles (at a day's zoom, many share a pixel).
             p.setPen(QColor("#8d9ab3"))
-            last_x = -1
-            for i in range(first, last):
-                x = int(self.x_of(self.times[i]))
-                if x != last_x:
-                    p.drawLine(x, int(tiles.bottom()) + 3, x, int(tiles.bottom()) + 9)
-                    last_x = x
+            y0, y1 = int(tiles.bottom()) + 3, int(tiles.bottom()) + 9
+            scale = self.width() / self.span
+            xs = sorted({int((t - lo) * scale) for t in self.times[first:last]})
+            p.drawLines([QLineF(x, y0, x, y1) for x in xs])
         # Gaps over the tiles (a tile stands for a stretch of time): hatched, with the reason
         # when there is room and as a tooltip.
         for g in self.gaps:
@@ -418,13 +457,6 @@ class TimeStrip(QWidget):
             p.drawLine(QPointF(x, tiles.bottom()), QPointF(x, tiles.bottom() + 12))
             p.drawText(QPointF(x + 3, self.height() - 6), _clock(t, step))
             t += step
-        # The cursor.
-        if self.current is not None:
-            x = self.x_of(self.times[self.current])
-            p.setPen(QPen(ACCENT, 3))
-            p.drawLine(QPointF(x, 2), QPointF(x, self.height() - 2))
-        focus_ring(p, self)
-        p.end()
 
     # -- moving through time ---------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -520,6 +552,17 @@ class TimeStrip(QWidget):
             self.set_zoom(self.zoom - 1)
         else:
             super().keyPressEvent(event)
+
+
+def _margins(outer: QRectF, inner: QRectF) -> list[QRectF]:
+    """The bands of `outer` around `inner` (which is centred in it)."""
+    bands = [
+        QRectF(outer.left(), outer.top(), outer.width(), inner.top() - outer.top()),
+        QRectF(outer.left(), inner.bottom(), outer.width(), outer.bottom() - inner.bottom()),
+        QRectF(outer.left(), inner.top(), inner.left() - outer.left(), inner.height()),
+        QRectF(inner.right(), inner.top(), outer.right() - inner.right(), inner.height()),
+    ]
+    return [b for b in bands if b.width() > 0 and b.height() > 0]
 
 
 def focus_ring(p: QPainter, widget: QWidget) -> None:

@@ -126,38 +126,41 @@ def quiet_passphrase(ctx: CliContext) -> str | None:
 
 
 def cmd_mcp(args: argparse.Namespace, ctx: CliContext) -> None:
+    from app import mcp_server as ms
     from app.clients_service import ClientsService
-    from app.mcp_server import ToolRunner, protect_stdout, serve
 
-    proto = protect_stdout()
+    proto = ms.protect_stdout()
     name = cl.normalise_name(args.client)
     token = _token(args)
     services = ctx.services(unlock=False)
     ready = threading.Event()
+    locked: list[str] = []  # why every call answers 'locked', once known
 
     def unlock() -> None:
         import logging
+
+        from core.errors import WrongPassphrase
 
         log = logging.getLogger("app.mcp_server")
         try:
             passphrase = quiet_passphrase(ctx)
             if passphrase is None:
                 log.warning("no passphrase available: every call answers 'locked'")
-                print(
-                    "mnemo mcp: locked (no passphrase: turn on unlock-at-login in Settings → "
-                    f"Security, or give --passphrase-file / ${ENV_PASSPHRASE})",
-                    file=sys.stderr,
-                )
-                return
-            if services.initialised:
+                locked.append(ms.NO_PASSPHRASE)
+            elif services.initialised:
                 services.unlock(passphrase)
                 if services.memory is not None:
                     services.memory.warm_up()
+        except WrongPassphrase:
+            locked.append(ms.WRONG_PASSPHRASE)
         except UserFacingError as e:
-            print(f"mnemo mcp: {e}", file=sys.stderr)
+            locked.append(ms.UNLOCK_FAILED.format(problem=str(e).rstrip(".")))
         except Exception:
             log.exception("unlock for the MCP server failed")
+            locked.append(ms.UNLOCK_FAILED.format(problem="an internal error, see Mnemo's log"))
         finally:
+            if locked:
+                print(f"mnemo mcp: {locked[0]}", file=sys.stderr)
             ready.set()
 
     threading.Thread(target=unlock, name="mnemo-mcp-unlock", daemon=True).start()
@@ -171,15 +174,13 @@ def cmd_mcp(args: argparse.Namespace, ctx: CliContext) -> None:
             raise StoreLocked()
         return ClientsService(services)
 
-    runner = ToolRunner(gate, name, token, services.clock.now)
-    serve(runner, proto, ready)
+    runner = ms.ToolRunner(gate, name, token, services.clock.now)
+    ms.serve(runner, proto, ready, lambda: locked[0] if locked else None)
     return None
 
 
 # ---------------------------------------------------------------- clients
 def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
-    from core.timeparse import parse_bound
-
     doc = base.to_json()
     if args.read is not None:
         doc["readable"] = [r.strip() for r in args.read.split(",") if r.strip()]
@@ -190,18 +191,7 @@ def _scope_from(args: argparse.Namespace, base: cl.Scope) -> cl.Scope:
     if args.exclude_app is not None:
         doc["excluded_apps"] = [a for a in args.exclude_app if a.strip()]
     if args.exclude_range is not None:
-        ranges = []
-        for r in args.exclude_range:
-            start, sep, end = r.partition("/")
-            if not sep:
-                raise BadInput(
-                    f"--exclude-range {r!r}: write START/END, e.g. 2026-03-01/2026-03-08"
-                )
-            try:
-                ranges.append([parse_bound(start, 0, end=False), parse_bound(end, 0, end=True)])
-            except ValueError:
-                raise BadInput(f"--exclude-range {r!r}: START and END must be ISO dates.") from None
-        doc["excluded_ranges"] = ranges
+        doc["excluded_ranges"] = [list(r) for r in cl.parse_ranges(args.exclude_range)]
     return cl.Scope.from_json(doc)
 
 

@@ -184,7 +184,25 @@ def test_locked_server_answers_locked_and_nothing_else(store: dict[str, Any]) ->
 
     n, result = session_run(params(store, passphrase=False), body)
     assert n == 4
-    assert result.is_error and text_of(result) == "locked"
+    # 'locked', and what the user can do about it; nothing of what is stored.
+    text = text_of(result)
+    assert result.is_error and text.startswith("locked: ")
+    assert "Unlock at login" in text and "--passphrase-file" in text
+    assert "walrus" not in text.lower()
+
+
+@pytest.mark.slow
+def test_a_wrong_passphrase_answers_locked_and_says_so(store: dict[str, Any]) -> None:
+    async def body(session: ClientSession, init: Any) -> Any:
+        return await session.call_tool("search", {"query": "walrus"})
+
+    p = params(store)
+    p.env["MNEMO_PASSPHRASE"] = "not the passphrase"
+    result = session_run(p, body)
+    text = text_of(result)
+    assert result.is_error and text.startswith("locked: ")
+    assert "passphrase this server was given does not open Mnemo" in text
+    assert "walrus" not in text.lower()
 
 
 @pytest.mark.slow

@@ -41,7 +41,11 @@ def main() -> int:
             ]
         )  # fmt: skip
         gate = ClientsService(services)
-        scope = cl.Scope(excluded_apps=("thunderbird", "signal"), may_write=True)
+        scope = cl.Scope(
+            excluded_apps=("thunderbird", "signal"),
+            excluded_ranges=cl.parse_ranges("2026-11-02/2026-11-06"),
+            may_write=True,
+        )
         _, token = gate.allow("claude-desktop", scope)
         client = gate.connect("claude-desktop", token, "Claude Desktop")
         gate.search(client, "quarterly report")

@@ -183,6 +183,27 @@ def run_gui(data: Path, out: Path) -> int:
     def zoom_hour() -> None:
         timeline.strip.set_zoom(2)
 
+    drag_state: dict[str, Any] = {}
+
+    def drag_start() -> None:
+        # A real drag on the strip: pressed, moved across frames, held while the shot is taken.
+        strip = timeline.strip
+        strip.setFocus()
+        frames = timeline.span.frames if timeline.span else []
+        xs = [strip.x_of(f.time) for f in frames if 0 <= strip.x_of(f.time) < strip.width()]
+        if not xs:
+            return
+        drag_state["xs"] = xs
+        mouse(strip, "press", xs[0])
+        for x in xs[: len(xs) // 2]:
+            mouse(strip, "move", x)
+            app.processEvents()
+
+    def drag_end() -> None:
+        xs = drag_state.get("xs")
+        if xs:
+            mouse(timeline.strip, "release", xs[len(xs) // 2])
+
     steps = [
         (2.0, now_view),
         (4.0, lambda: shot("01-timeline-now-real-capture.png")),
@@ -194,7 +215,11 @@ def run_gui(data: Path, out: Path) -> int:
         (13.5, scrub_left),
         (15.0, zoom_hour),
         (17.0, lambda: shot("06-scrubbed-zoomed-hour.png")),
-        (17.5, app.quit),
+        (17.5, drag_start),
+        (17.6, lambda: shot("07-while-dragging.png")),
+        (18.0, drag_end),
+        (19.5, lambda: shot("08-drag-let-go-full-frame.png")),
+        (20.0, app.quit),
     ]
 
     run_steps(steps)
@@ -202,6 +227,25 @@ def run_gui(data: Path, out: Path) -> int:
     tasks.wait()
     services.lock()
     return code
+
+
+def mouse(widget: Any, kind: str, x: float) -> None:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    types = {
+        "press": QEvent.Type.MouseButtonPress,
+        "move": QEvent.Type.MouseMove,
+        "release": QEvent.Type.MouseButtonRelease,
+    }
+    pos = QPointF(x, widget.height() / 2)
+    button = Qt.MouseButton.NoButton if kind == "move" else Qt.MouseButton.LeftButton
+    held = Qt.MouseButton.NoButton if kind == "release" else Qt.MouseButton.LeftButton
+    event = QMouseEvent(
+        types[kind], pos, widget.mapToGlobal(pos), button, held, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
 
 
 def run_steps(steps: list[tuple[float, Any]]) -> None:

@@ -78,3 +78,31 @@ def test_allow_scope_cut_off_and_read_log(qtbot: QtBot, env: tuple[Services, Tas
     with pytest.raises(cl.ClientRefused, match="cut off"):
         gate.connect("editor-bot", token)
     qtbot.waitUntil(lambda: panel.restore_button.isVisible(), timeout=5000)
+
+
+def test_off_limits_times_are_saved_and_trust_is_said_in_words(
+    qtbot: QtBot, env: tuple[Services, TaskRunner]
+) -> None:
+    services, tasks = env
+    gate = ClientsService(services)
+    gate.allow("notes-bot", cl.Scope(may_write=True))
+    panel = ConnectedAppsPanel(services, tasks)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.current == "notes-bot", timeout=5000)
+    # Plain words: what the score means for its notes, no distribution parameters on screen.
+    assert "its notes are stored" in panel.trust_line.text()
+    assert "Beta" not in panel.status.text() + panel.trust_line.text()
+
+    panel.ranges_edit.setText("2026-03-01/2026-03-08")
+    panel.ranges_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: bool(gate.get("notes-bot").scope.excluded_ranges), timeout=5000)
+    ((start, end),) = gate.get("notes-bot").scope.excluded_ranges
+    assert cl.parse_ranges("2026-03-01/2026-03-08") == ((start, end),)
+    assert end - start >= 8 * 86400 - 3600  # the whole of the last day too
+    qtbot.waitUntil(lambda: panel.ranges_edit.text() == "2026-03-01/2026-03-08", timeout=5000)
+
+    panel.ranges_edit.setText("last march")
+    panel.ranges_edit.editingFinished.emit()
+    assert panel.scope_error.isVisible() and "START/END" in panel.scope_error.text()
+    assert len(gate.get("notes-bot").scope.excluded_ranges) == 1  # the bad text saved nothing

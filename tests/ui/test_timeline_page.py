@@ -5,6 +5,8 @@ selected and copied, gaps and markers on the strip, the locked state."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -108,7 +110,7 @@ def test_opens_at_the_latest_frame_full_size_with_its_caption(qtbot, page) -> No
     page.refresh()
     qtbot.waitUntil(lambda: page.span is not None and len(page.span.frames) == 12, timeout=5000)
     wait_full(qtbot, page, frames(page)[-1])
-    assert page.view.image.width() == 800  # the stored frame, not the thumbnail
+    assert page.view.decoded_size.width() == 800  # the stored frame, not the thumbnail
     assert page.caption.text() == "14:11:00 · frame 12 of 12 · xterm · window 11"
     reasons = [g.reason for g in page.strip.gaps]
     assert reasons == ["The screen was locked"]
@@ -226,3 +228,69 @@ def test_coming_back_keeps_the_frame_and_now_goes_to_the_latest(qtbot, page) -> 
     page.refresh()
     page.show_now()  # Ctrl+T: both in a row, the latest frame wins
     wait_full(qtbot, page, ids[-1])
+
+
+def test_a_fast_drag_decodes_one_picture_at_a_time_newest_first(qtbot, page) -> None:
+    """Moves faster than pictures decode never pile up work: one decode runs at a time, each
+    for where the cursor is when the last one is in, and the strip is not redrawn under the
+    moving cursor; where the drag ends, the full frame is shown, fitted to the view."""
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    ids = frames(page)
+    strip = page.strip
+    strip.set_zoom(2)
+    strip.set_current(0)
+    service = page.timeline()
+    running, calls, most = [0], [], [0]
+    lock = threading.Lock()
+    real = service.picture
+
+    def picture(media_id, full, fit=None):  # type: ignore[no-untyped-def]
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            calls.append((media_id, full))
+        time.sleep(0.02)  # slower than the moves
+        try:
+            return real(media_id, full, fit)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    service.picture = picture
+    x = [round(strip.x_of(f.time)) for f in page.span.frames[:6]]  # type: ignore[union-attr]
+    strip.repaint()
+    qtbot.waitUntil(lambda: strip._asked <= set(strip.tiles), timeout=5000)  # tiles are in
+    strip.repaint()
+    qtbot.waitUntil(lambda: not page._decoding, timeout=5000)
+    static = strip.static_paints
+    qtbot.mousePress(strip, Qt.MouseButton.LeftButton, pos=QPoint(x[0], 40))
+    moves = 0
+    for _ in range(4):
+        for k in [*range(1, 6), *range(4, -1, -1)]:
+            drag_to(strip, x[k])
+            moves += 1
+            QApplication.processEvents()
+    assert strip.static_paints == static  # only the cursor moved
+    drag_to(strip, x[4])
+    qtbot.mouseRelease(strip, Qt.MouseButton.LeftButton, pos=QPoint(x[4], 40))
+    wait_full(qtbot, page, ids[4])
+    assert most[0] == 1
+    assert len(calls) < moves / 2  # skipped frames, not queued ones
+    assert calls[-1] == (ids[4], True)
+    fit = page.view.fit_size(page.view.image_size)
+    assert (page.view.image.width(), page.view.image.height()) == fit  # painted 1:1
+
+
+def test_a_resized_view_gets_its_picture_fitted_again(qtbot, page) -> None:
+    page.refresh()
+    qtbot.waitUntil(lambda: page.span is not None and page.view.full, timeout=5000)
+    page.resize(800, 560)
+
+    def fitted() -> bool:
+        fit = page.view.fit_size(page.view.image_size)
+        return page.view.full and (page.view.image.width(), page.view.image.height()) == fit
+
+    qtbot.waitUntil(fitted, timeout=5000)
+    assert page.view.image.width() < 800
+    assert page.view.decoded_size.width() == 800  # fitted from the stored frame
