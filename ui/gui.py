@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import logging
 import sys
+from pathlib import Path
 
 from app import paths
 from app.display import display_problem
@@ -27,6 +28,23 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def instance_name(data_dir: str) -> str:
     return "mnemo-" + hashlib.sha256(data_dir.encode("utf-8")).hexdigest()[:16]
+
+
+def _keep_crash_stacks(data_dir: Path) -> None:
+    """A hard crash (a signal from native code) writes every thread's Python stack, file and
+    function names only, to crash.log beside the log (stderr before the first run)."""
+    import faulthandler
+
+    target = sys.stderr
+    if data_dir.exists():
+        try:
+            folder = paths.log_dir(data_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = open(folder / "crash.log", "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+        except OSError:
+            log.warning("crash.log could not be opened; crash stacks go to stderr")
+    if target is not None:
+        faulthandler.enable(file=target, all_threads=True)
 
 
 def run_gui(argv: list[str]) -> int:
@@ -62,6 +80,7 @@ def run_gui(argv: list[str]) -> int:
 
     if data_dir.exists():
         setup_logging(paths.log_dir(data_dir))
+    _keep_crash_stacks(data_dir)
     from ui.controller import Controller
 
     controller = Controller(app, data_dir, name, start_in_tray=args.tray)

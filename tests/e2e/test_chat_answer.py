@@ -73,6 +73,14 @@ def start_app(env: dict[str, str], data: Path) -> subprocess.Popen[str]:
     )
 
 
+def exit_report(app: subprocess.Popen[str], data: Path) -> str:
+    """What a dead app left: its output and the stacks of a hard crash (logs/crash.log)."""
+    out = app.stdout.read() if app.stdout else ""
+    crash = data / "logs" / "crash.log"
+    stacks = crash.read_text(encoding="utf-8", errors="replace") if crash.exists() else ""
+    return f"exit {app.returncode}\n{out}\n--- crash.log ---\n{stacks}"
+
+
 def unlock_and_open_chat(env: dict[str, str], timeout: float = 60) -> None:
     """Type the passphrase into the unlock window, then open the Chat page (Ctrl+J)."""
     gate = wait_window(env, "Unlock Mnemo", timeout=timeout)
@@ -135,7 +143,7 @@ def test_chat_answer_cites_the_imported_message(display: dict[str, str], tmp_pat
             if time.monotonic() > deadline:
                 screenshot(env, tmp_path / "no-answer.png")
                 raise AssertionError(f"no answer stored; see {tmp_path / 'no-answer.png'}")
-            assert app.poll() is None, app.stdout.read() if app.stdout else ""
+            assert app.poll() is None, exit_report(app, data)
             time.sleep(0.5)
             answer = conn.execute(
                 "SELECT id, text, conversation FROM memories WHERE kind = 'chat' "

@@ -17,7 +17,7 @@ import pytest
 from app.services import Services
 from core.db import connect
 from core.keys import TEST_KDF, unlock_key
-from tests.e2e.test_chat_answer import start_app, unlock_and_open_chat
+from tests.e2e.test_chat_answer import exit_report, start_app, unlock_and_open_chat
 from tests.e2e.test_first_run import display, screenshot, wait_window, xdo
 from tests.storehelp import PASSPHRASE, ROOT, cli_env
 
@@ -109,7 +109,7 @@ def test_chat_answers_a_captured_screen_and_a_follow_up(
                 if time.monotonic() > deadline:
                     screenshot(env, out / f"no-answer-{i}.png")
                     raise AssertionError(f"no answer {i}; see {out}")
-                assert app.poll() is None, app.stdout.read() if app.stdout else ""
+                assert app.poll() is None, exit_report(app, data)
                 time.sleep(0.5)
                 answers = conn.execute(
                     "SELECT id, text FROM memories WHERE kind = 'chat' AND author = 'Mnemo' "
