@@ -956,6 +956,7 @@ def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
     # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
     boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
     flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
+    m.flags = flags  # the ingest's trust inspector uses these instead of looking again
     if suspicion.should_quarantine(flags):
         m.status = QUARANTINED
         m.reasons = [*m.reasons, *suspicion.reasons(flags)]

@@ -105,10 +105,13 @@ class TrustInspector:
             author=memory.author,
         )
         source_id, _ = repo.get_or_create(key, memory.kind, label, now)
-        flags = preset_flags(memory)
-        have = {f.code for f in flags}
-        found = su.inspect(memory.text, boxes=memory.boxes, image=None, kind=memory.kind)
-        flags += [f for f in found if f.code not in have]
+        if memory.flags is not None:  # inspected by the caller (a screen, with its picture)
+            flags = list(memory.flags)
+        else:
+            flags = preset_flags(memory)
+            have = {f.code for f in flags}
+            found = su.inspect(memory.text, boxes=memory.boxes, image=None, kind=memory.kind)
+            flags += [f for f in found if f.code not in have]
         flagged = su.should_quarantine(flags)
         if flagged:
             reasons = list(memory.reasons)

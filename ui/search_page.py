@@ -303,9 +303,9 @@ class SearchPage(Page):
     def refresh(self, changes: Changes | None = None) -> None:
         service = self.memory()
         if service is None:
+            # The engine attaches at the end of unlock, which then announces Changes(locked=False):
+            # that announcement refreshes this page again (no timer looks for it).
             self._show_message(LOCKED if not self.services.unlocked else NOT_READY)
-            if self.services.unlocked:  # the engine attaches after unlock; look again soon
-                QTimer.singleShot(1000, self, self._retry_refresh)
             return
         self._load_facts(service)
         if changes is None or changes.memories_added or changes.memories_removed:
@@ -313,10 +313,6 @@ class SearchPage(Page):
                 self.debounce.start()
             else:
                 self._show_idle()
-
-    def _retry_refresh(self) -> None:
-        if self.isVisible() and self.total is None:
-            self.refresh()
 
     def _load_facts(self, service: object) -> None:
         def fetch() -> tuple[int, list[str]]:
