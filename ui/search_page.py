@@ -31,8 +31,8 @@ from app.tasks import Op, TaskRunner
 from core.errors import UserFacingError
 from core.types import SearchFilters, SearchResults
 from ui import erase_ui
-from ui.main_window import Page, empty_state, memories_phrase, nothing_yet
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
+from ui.page import Page, empty_state, memories_phrase, nothing_yet
 from ui.result_list import (
     ResultDelegate,
     ResultRow,
