@@ -40,7 +40,7 @@ from core.redaction import RedactionSettings
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class CaptureService:
 
     def __init__(
         self,
-        services: Services,
+        services: Session,
         *,
         grabber_factory: Callable[[], Any] | None = None,
         context_factory: Callable[[], Any] | None = None,
@@ -913,7 +913,7 @@ class CaptureService:
 
 
 def store_memories(
-    services: Services,
+    services: Session,
     memories: list[NewMemory],
     pixels: Any,
     when: float,
@@ -1033,6 +1033,6 @@ def _log_failure(what: str, e: BaseException) -> None:
     log.error("%s failed: %s\n%s", what, type(e).__name__, tb)
 
 
-def attach(services: Services) -> CaptureService:
+def attach(services: Session) -> CaptureService:
     """The service for `services` while unlocked (stopped until the user or the app starts it)."""
     return CaptureService(services)

@@ -23,7 +23,7 @@ from core.types import OK, QUARANTINED, REJECTED, NewMemory
 
 if TYPE_CHECKING:
     from app.memory_service import MemoryService
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class TrustService:
     """Alive while unlocked (services.trust). Every method may block: call it off the GUI
     thread."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Session) -> None:
         self.services = services
         self.inspector = TrustInspector(services.clock.now)
 
@@ -251,7 +251,7 @@ class TrustService:
         self.services.store.submit_write(lambda c: sync_all_trust(c, now)).add_done_callback(synced)
 
     def _announce(self, removed: int = 0) -> None:
-        from app.services import Changes
+        from app.session import Changes
 
         self.services.announce(Changes(memories_removed=removed, trust=True))
 
