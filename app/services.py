@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 100_000
+CAPTURE_STOP_WAIT_S = 1.0  # how long lock waits for the capture threads
 
 
 class Services:
@@ -219,7 +220,10 @@ class Services:
     def _stop_capture(self) -> None:
         capture, self.capture = self.capture, None
         if capture is not None:
-            capture.stop()
+            # Lock and quit do not wait for a frame being read (OCR of a dense screen takes
+            # seconds): it stays in the backlog, its write fails as locked, and it is read
+            # again after unlock.
+            capture.stop(timeout=CAPTURE_STOP_WAIT_S)
 
     def _attach_erase(self) -> None:
         """Before the index loads and before anything is searchable: finish any erase a crash
