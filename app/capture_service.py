@@ -40,7 +40,7 @@ from core.redaction import RedactionSettings
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class CaptureService:
 
     def __init__(
         self,
-        services: Services,
+        services: Session,
         *,
         grabber_factory: Callable[[], Any] | None = None,
         context_factory: Callable[[], Any] | None = None,
@@ -913,7 +913,7 @@ class CaptureService:
 
 
 def store_memories(
-    services: Services,
+    services: Session,
     memories: list[NewMemory],
     pixels: Any,
     when: float,
@@ -956,6 +956,7 @@ def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
     # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
     boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
     flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
+    m.flags = flags  # the ingest's trust inspector uses these instead of looking again
     if suspicion.should_quarantine(flags):
         m.status = QUARANTINED
         m.reasons = [*m.reasons, *suspicion.reasons(flags)]
@@ -1032,6 +1033,6 @@ def _log_failure(what: str, e: BaseException) -> None:
     log.error("%s failed: %s\n%s", what, type(e).__name__, tb)
 
 
-def attach(services: Services) -> CaptureService:
+def attach(services: Session) -> CaptureService:
     """The service for `services` while unlocked (stopped until the user or the app starts it)."""
     return CaptureService(services)
