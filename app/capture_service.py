@@ -35,7 +35,7 @@ from core.capture.exclusions import (
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
 from core.capture.window_text import ScreenText
-from core.errors import BadInput, DiskFull, StoreLocked, UserFacingError
+from core.errors import BadInput, DiskFull, StoreLocked, StoreReadOnly, UserFacingError
 from core.redaction import RedactionSettings
 from core.types import QUARANTINED, NewMemory
 
@@ -594,6 +594,8 @@ class CaptureService:
         now = self._now()
         try:
             store.write(lambda c: audit.record(c, "capture_state", now, state=state))
+        except (StoreLocked, StoreReadOnly):
+            return  # locked meanwhile, or a damaged store open read-only: nothing to record
         except Exception as e:  # the timeline loses a label; capture goes on
             _log_failure("recording the capture state", e)
             return
