@@ -331,3 +331,44 @@ def test_a_name_does_not_pull_in_every_line_that_addresses_the_person(
         assert hits[0].id == ids[7]
     finally:
         services.close()
+
+
+def test_the_turn_holding_the_rare_words_goes_first(services: Services, clock: FixedClock) -> None:
+    """Second stage (Searcher._overlap): among the fusion's top, the turn whose own text holds
+    the question's rarer words moves ahead of a neighbour that shares them only through their
+    window (counted half) and of a turn with none; a quarantined neighbour lends no words."""
+    from core.search import _HIT_COLUMNS
+
+    memory = services.require_memory()
+    t = clock.now() - 5 * DAY
+    ids = add_lines(
+        memory,
+        [
+            ("Caroline", "We went camping at the lake last weekend"),
+            ("Melanie", "That sounds lovely, tell me more"),
+            ("Caroline", "The kids roasted marshmallows all evening"),
+            ("Melanie", "Mine would love that too"),
+        ],
+        t,
+    )
+    conn = services.store.reader()
+    searcher = memory.searcher
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(f"SELECT {_HIT_COLUMNS} FROM memories m WHERE m.id IN ({marks})", ids)
+    rows = rows.fetchall()
+    fused = {ids[1]: 0.300, ids[3]: 0.295, ids[0]: 0.290, ids[2]: 0.285}
+    before = dict(fused)
+    searcher._overlap(conn, rows, fused, ["camping", "lake"], prefix_last=False)
+    gain = {m: fused[m] - before[m] for m in fused}
+    assert max(fused, key=fused.__getitem__) == ids[0]  # its own words: first
+    assert gain[ids[0]] > gain[ids[1]] > 0  # the neighbour gains, less
+    assert gain[ids[3]] == 0  # no question word in it nor in its window
+    # The same, the first turn quarantined: its words lift no neighbour any more.
+    services.store.write(
+        lambda c: c.execute("UPDATE memories SET status = 'quarantined' WHERE id = ?", (ids[0],))
+    )
+    rest = [r for r in rows if r[0] != ids[0]]
+    fused = {ids[1]: 0.30, ids[3]: 0.29, ids[2]: 0.27}
+    before = dict(fused)
+    searcher._overlap(conn, rest, fused, ["camping", "lake"], prefix_last=False)
+    assert fused == before
