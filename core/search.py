@@ -804,7 +804,8 @@ class Searcher:
             text.update(
                 (int(i), str(t))
                 for i, t in conn.execute(
-                    f"SELECT m.id, m.text FROM memories m WHERE m.id IN ({marks}) AND {where}",
+                    f"SELECT m.id, m.text FROM memories m NOT INDEXED "
+                    f"WHERE m.id IN ({marks}) AND {where}",
                     [*missing, *args],
                 )
             )
