@@ -14,10 +14,10 @@ Why these choices (numbers in bench/retrieval_quality.py):
   needs no score scale, so it holds when one side is weak (names and dates for meaning,
   paraphrase for words); the earlier convex fusion (0.8 * cosine + 0.2 * BM25, tuned on the
   synthetic set) did not carry over to real conversations (bench/retrieval_locomo.py).
-- A second stage (Searcher._overlap) ranks the fused top 10 once more by the question's rarer
-  content words held in the turn itself (its window's turns counting half), as one more list:
-  fusion rewards agreement, so the neighbours of the answering turn tie with it; this picks the
-  turn that says it (locomo-dev recall@1 0.401 -> 0.415, about 0.5 ms a query at 100k).
+- A second stage (Searcher._overlap, off by default: FusionParams.w_overlap) ranks the fused
+  top 10 once more by the question's rarer content words held in the turn itself (its window's
+  turns counting half), as one more list. It lifts locomo-dev recall@1 (0.401 -> 0.415) but
+  costs the synthetic set's changed facts more (see FusionParams); about 0.5 ms a query at 100k.
 - Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
   low-trust exact match can still be found (it is the user's data) but loses ties to trusted
   sources; quarantined memories are excluded outright, not just down-weighted.
@@ -121,10 +121,13 @@ class FusionParams:
     # many of the question's content words (IDF-weighted; the speaker names left to the
     # speaker list) their own text holds, their window's other turns counting half; that
     # ranking is one more RRF list of weight `w_overlap` (0: off). See Searcher._overlap.
-    # Chosen on locomo-dev (760 questions) leaving each conversation out: top 10 (top 30
-    # lost recall@10, 0.813 -> 0.804 at weight 1 on every fourth question), weight 8 in
-    # four folds of five (16 in one); held-out recall@1 0.401 -> 0.412, recall@10 unchanged.
-    w_overlap: float = 8.0
+    # Measured, not shipped (0): on locomo-dev (760 questions, each conversation left out)
+    # top 10 at weight 8 won every fold, held-out recall@1 0.401 -> 0.412, recall@10 the
+    # same (top 30 lost recall@10: 0.813 -> 0.804 at weight 1 on every fourth question);
+    # but on the synthetic set recall@1 fell 0.735 -> 0.703 (MRR 0.877 -> 0.837), most of it
+    # on facts that changed ("changed" recall@5 0.775 -> 0.625): the older value holds more
+    # of the question's words than the newer one that answers.
+    w_overlap: float = 0.0
     overlap_top: int = 10
 
 
@@ -834,8 +837,12 @@ class Searcher:
             )
             if s > 0:
                 score[mid] = s
-        for rank, mid in enumerate(sorted(score, key=lambda m: (-score[m], -fused[m]))):
-            fused[mid] += p.w_overlap / (p.units_k + rank + 1)
+        # Equal overlap, equal rank: a tie (the old and the new value of a fact hold the
+        # same words) must not turn the fusion's small gap between them into a large one.
+        levels = sorted(set(score.values()), reverse=True)
+        place = {v: n for n, v in enumerate(levels)}
+        for mid, v in score.items():
+            fused[mid] += p.w_overlap / (p.units_k + place[v] + 1)
 
     def _time_boost(
         self,

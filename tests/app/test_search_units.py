@@ -6,6 +6,7 @@ survive a restart and a backup/restore; match labels; time words boost and never
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -336,7 +337,8 @@ def test_a_name_does_not_pull_in_every_line_that_addresses_the_person(
 def test_the_turn_holding_the_rare_words_goes_first(services: Services, clock: FixedClock) -> None:
     """Second stage (Searcher._overlap): among the fusion's top, the turn whose own text holds
     the question's rarer words moves ahead of a neighbour that shares them only through their
-    window (counted half) and of a turn with none; a quarantined neighbour lends no words."""
+    window (counted half) and of a turn with none; a quarantined neighbour lends no words.
+    (Off by default, FusionParams.w_overlap; the bench weight is used here.)"""
     from core.search import _HIT_COLUMNS
 
     memory = services.require_memory()
@@ -353,6 +355,7 @@ def test_the_turn_holding_the_rare_words_goes_first(services: Services, clock: F
     )
     conn = services.store.reader()
     searcher = memory.searcher
+    searcher.fusion = replace(searcher.fusion, w_overlap=8.0)
     marks = ",".join("?" * len(ids))
     rows = conn.execute(f"SELECT {_HIT_COLUMNS} FROM memories m WHERE m.id IN ({marks})", ids)
     rows = rows.fetchall()
