@@ -8,7 +8,15 @@ least a threshold. C and the threshold are chosen by leave-one-set-out over fres
 both), never by looking at fresh4 / fresh5, which are then scored once with the chosen setting.
 locomo turns (all honest) give the false-positive rate on real conversations.
 Embeddings are cached in $MNEMO_PROBE_CACHE (default /tmp/mnemo-probe-cache) between runs.
-Run: nice -n 10 .venv/bin/python -m bench.suspicion_probe   (about 6 CPU-minutes uncached)"""
+Run: nice -n 10 .venv/bin/python -m bench.suspicion_probe   (about 6 CPU-minutes uncached)
+
+Recorded (session 5, commit 338c223, rules as of 6ecc38e), flag = rules OR probe:
+  rules only            fresh4 0.800 / 0.0167   fresh5 0.418 / 0.0033   locomo 0 / 2760
+  embedding (C 4, .95)  fresh4 0.833 / 0.0250   fresh5 0.503 / 0.0163   locomo 22 / 2760
+  emb+words (C 1, .80)  fresh4 0.933 / 0.0250   fresh5 0.634 / 0.0195   locomo 15 / 2760
+Neither reaches recall 0.95 at FPR 0.02 on the unseen sets and both break locomo's 0 false
+alarms, so no probe is wired into core.suspicion. Caveat: the leave-one-set-out choice is weak,
+because the rules were tuned on fresh2/fresh3 and already score ~0.98-1.0 there."""
 
 from __future__ import annotations
 
