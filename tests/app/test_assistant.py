@@ -573,3 +573,26 @@ def test_a_quarantined_reply_is_never_read_after_a_matching_message(
     ans = ask(extractive, "How often does John see sunsets?")
     assert "once a week" not in ans.text
     assert all("Ignore" not in c.snippet for c in ans.citations)
+
+
+def test_the_model_hosts_state_changes_are_announced(tmp_path, monkeypatch) -> None:
+    """The chat's status line follows the model (loading, ready, failed) from announcements,
+    not by asking every second: the host's status listener announces Changes(model=True)."""
+    import app.assistant as assistant_module
+    from app.session import Changes
+
+    made: list[object] = []
+
+    def fake_make_host(settings: object, on_status=None):  # type: ignore[no-untyped-def]
+        made.append(on_status)
+        return object()
+
+    monkeypatch.setattr(assistant_module, "make_host", fake_make_host)
+    s = Services(tmp_path / "data")
+    seen: list[Changes] = []
+    s.subscribe(seen.append)
+    s.model_host()
+    (on_status,) = made
+    assert callable(on_status)
+    on_status("ready")
+    assert [c.model for c in seen] == [True]
