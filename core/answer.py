@@ -936,7 +936,9 @@ def _unknown_names(question: str, evidence: Sequence[Evidence]) -> list[str]:
 # messages, and the user should see both.
 CITE_CAP = 3
 SAME_TIME_S = 6 * 3600.0
-SUPPORT_SHARE = 0.6
+# Measured on locomo-dev (conv-26/30/41, retrieved): 0.6 cited a gold message in 61.8 % of
+# answers, 0.4 in 62.9 %, with no change in F1 or abstention; below 0.4 nothing more is gained.
+SUPPORT_SHARE = 0.4
 
 
 def _supporting(

@@ -187,6 +187,18 @@ def test_a_fact_told_over_two_messages_cites_both_and_no_more_than_three() -> No
     assert ex.cited[0] == 1 and 3 in ex.cited and len(ex.cited) == 3 and 5 not in ex.cited
 
 
+def test_a_message_about_the_same_thing_is_cited_as_support() -> None:
+    # The second message matches under half of the question's words: it still tells of the
+    # same painting and is shown with the answer; the other person's messages are not.
+    evs = [
+        evc(1, "I painted a sunset with a palm tree for the art show.", t(2023, 7, 1), "Caroline"),
+        evc(2, "Here's the painting, it took me weeks.", t(2023, 7, 1), "Caroline"),
+        evc(3, "We went camping by the lake.", t(2023, 6, 21), "Melanie"),
+    ]
+    ex = extract("What did Caroline paint for the art show?", evs, UTC)
+    assert (ex.text, ex.cited) == ("sunset with a palm tree", [1, 2])
+
+
 def test_a_count_is_cited_only_from_memories_that_hold_it() -> None:
     evs = [
         ev(1, "Invoice from Hetzner: total 23.80 EUR", t(2026, 11, 1)),
