@@ -229,6 +229,31 @@ def test_asking_the_other_person_is_no_evidence_about_oneself() -> None:
     assert not ex.not_found and ex.cited[0] == 2
 
 
+def test_a_fact_of_someone_else_found_without_the_name_is_an_abstention() -> None:
+    # Search brought Melanie's own messages; the church window is Caroline's, found by the
+    # question without the name: the premise is about someone else.
+    mine = [
+        evc(1, "Those moments make being a parent worth it.", t(2023, 6, 1), "Melanie"),
+        evc(2, "We made pancakes for the kids this morning.", t(2023, 6, 2), "Melanie"),
+    ]
+    window = evc(
+        3, "I made this stained glass window for a local church.", t(2023, 6, 3), "Caroline"
+    )
+    q = "What did Melanie make for a local church?"
+    assert not extract(q, mine, UTC).not_found
+    ex = extract(q, mine, UTC, contrast=[window])
+    assert ex.not_found and ex.nearest == 3
+    # Asked about Caroline, the same memory is the answer; a weaker match of someone else's
+    # does not stop the asked person's own answer.
+    assert (
+        "stained glass window"
+        in extract("What did Caroline make for a local church?", [window], UTC, contrast=mine).text
+    )
+    weaker = evc(4, "I made a cake.", t(2023, 6, 4), "Caroline")
+    own = evc(5, "I made a birdhouse for a local church fair.", t(2023, 6, 5), "Melanie")
+    assert not extract(q, [own], UTC, contrast=[weaker]).not_found
+
+
 def test_the_name_nearest_the_question_words_answers_who_and_where() -> None:
     fan = evc(
         1,
