@@ -26,7 +26,7 @@ from core.timeparse import parse_query
 from core.types import CHAT, HL_END, HL_START, OK, Memory, SearchFilters, SearchHit
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class AssistantService:
 
     def __init__(
         self,
-        services: Services,
+        services: Session,
         host: Callable[[], ModelHost],
         *,
         k: int = EVIDENCE_K,

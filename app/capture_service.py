@@ -35,12 +35,12 @@ from core.capture.exclusions import (
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
 from core.capture.window_text import ScreenText
-from core.errors import BadInput, DiskFull, StoreLocked, UserFacingError
+from core.errors import BadInput, DiskFull, StoreLocked, StoreReadOnly, UserFacingError
 from core.redaction import RedactionSettings
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class CaptureService:
 
     def __init__(
         self,
-        services: Services,
+        services: Session,
         *,
         grabber_factory: Callable[[], Any] | None = None,
         context_factory: Callable[[], Any] | None = None,
@@ -594,6 +594,8 @@ class CaptureService:
         now = self._now()
         try:
             store.write(lambda c: audit.record(c, "capture_state", now, state=state))
+        except (StoreLocked, StoreReadOnly):
+            return  # locked meanwhile, or a damaged store open read-only: nothing to record
         except Exception as e:  # the timeline loses a label; capture goes on
             _log_failure("recording the capture state", e)
             return
@@ -913,7 +915,7 @@ class CaptureService:
 
 
 def store_memories(
-    services: Services,
+    services: Session,
     memories: list[NewMemory],
     pixels: Any,
     when: float,
@@ -956,6 +958,7 @@ def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
     # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
     boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
     flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
+    m.flags = flags  # the ingest's trust inspector uses these instead of looking again
     if suspicion.should_quarantine(flags):
         m.status = QUARANTINED
         m.reasons = [*m.reasons, *suspicion.reasons(flags)]
@@ -1032,6 +1035,6 @@ def _log_failure(what: str, e: BaseException) -> None:
     log.error("%s failed: %s\n%s", what, type(e).__name__, tb)
 
 
-def attach(services: Services) -> CaptureService:
+def attach(services: Session) -> CaptureService:
     """The service for `services` while unlocked (stopped until the user or the app starts it)."""
     return CaptureService(services)

@@ -16,7 +16,7 @@ import numpy as np
 
 from core import audit, units
 from core.db import Connection
-from core.errors import BadInput
+from core.errors import BadInput, StoreLocked, StoreReadOnly
 from core.ingest import MAX_TEXT_CHARS, Cancelled, Ingestor, IngestReport, Inspector
 from core.interfaces import Embedder
 from core.memories import MEMORY_COLUMNS, get_memory, row_to_memory
@@ -102,6 +102,10 @@ class MemoryService:
             # units were not kept (a crash between a write and its refresh, an upgrade).
             try:
                 self.refresh_units()
+            except (StoreLocked, StoreReadOnly):
+                # Locked while opening (the next unlock refreshes), or a damaged store open
+                # read-only (already said): searches find every memory by itself.
+                pass
             except Exception:
                 # Searches still find every memory by itself; the next add tries again.
                 log.exception("the retrieval units could not be brought up to date")

@@ -10,11 +10,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.security import UnlockThrottle, keyring_store
+from app.session import Changes
 from core import audit
 from core import backup as backups
 from core.capture.exclusions import ExclusionRules
@@ -43,18 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 100_000
-
-
-@dataclass(slots=True)
-class Changes:
-    """What changed, so views refresh only what they show."""
-
-    memories_added: int = 0
-    memories_removed: int = 0
-    locked: bool | None = None
-    settings: list[str] = field(default_factory=list)
-    trust: bool = False  # review queue or source trust changed (trust review)
-    damaged: str | None = None  # the store was found damaged: read-only from now on
+CAPTURE_STOP_WAIT_S = 1.0  # how long lock waits for the capture threads
 
 
 class Services:
@@ -231,7 +220,10 @@ class Services:
     def _stop_capture(self) -> None:
         capture, self.capture = self.capture, None
         if capture is not None:
-            capture.stop()
+            # Lock and quit do not wait for a frame being read (OCR of a dense screen takes
+            # seconds): it stays in the backlog, its write fails as locked, and it is read
+            # again after unlock.
+            capture.stop(timeout=CAPTURE_STOP_WAIT_S)
 
     def _attach_erase(self) -> None:
         """Before the index loads and before anything is searchable: finish any erase a crash

@@ -23,7 +23,7 @@ from core.types import OK, QUARANTINED, REJECTED, NewMemory
 
 if TYPE_CHECKING:
     from app.memory_service import MemoryService
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,13 @@ class TrustInspector:
             author=memory.author,
         )
         source_id, _ = repo.get_or_create(key, memory.kind, label, now)
-        flags = preset_flags(memory)
-        have = {f.code for f in flags}
-        found = su.inspect(memory.text, boxes=memory.boxes, image=None, kind=memory.kind)
-        flags += [f for f in found if f.code not in have]
+        if memory.flags is not None:  # inspected by the caller (a screen, with its picture)
+            flags = list(memory.flags)
+        else:
+            flags = preset_flags(memory)
+            have = {f.code for f in flags}
+            found = su.inspect(memory.text, boxes=memory.boxes, image=None, kind=memory.kind)
+            flags += [f for f in found if f.code not in have]
         flagged = su.should_quarantine(flags)
         if flagged:
             reasons = list(memory.reasons)
@@ -229,7 +232,7 @@ class TrustService:
     """Alive while unlocked (services.trust). Every method may block: call it off the GUI
     thread."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Session) -> None:
         self.services = services
         self.inspector = TrustInspector(services.clock.now)
 
@@ -248,7 +251,7 @@ class TrustService:
         self.services.store.submit_write(lambda c: sync_all_trust(c, now)).add_done_callback(synced)
 
     def _announce(self, removed: int = 0) -> None:
-        from app.services import Changes
+        from app.session import Changes
 
         self.services.announce(Changes(memories_removed=removed, trust=True))
 

@@ -23,7 +23,7 @@ from core.types import QUARANTINED, SCREEN, NewMemory
 
 if TYPE_CHECKING:
     from app.capture_service import CaptureSettings
-    from app.services import Services
+    from app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Outcome:
 
 
 def store_screenshot(
-    services: Services,
+    services: Session,
     memories: list[NewMemory],
     pixels: Any,
     when: float,
@@ -102,7 +102,7 @@ def store_screenshot(
 class WindowMemories:
     """Used by the capture worker only (not thread-safe)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Session) -> None:
         self.services = services
         self._known: dict[str, _Window] = {}
 

@@ -419,10 +419,14 @@ class Store:
 
     def write(self, fn: Callable[[Connection], T], *, transactional: bool = True) -> T:
         """Run `fn(conn)` on the writer thread, in one transaction; returns its result."""
-        if threading.current_thread() is self._writer:
-            # Already on the writer (a write job calling a helper): run inline, nested.
-            with transaction(self._writer.conn):
-                return fn(self._writer.conn)
+        writer = self._writer
+        if writer is not None and threading.current_thread() is writer:
+            # Already on the writer (a write job calling a helper, or a damage listener):
+            # run inline, nested; a store found damaged has no write connection.
+            if writer.read_only or writer.conn is None:
+                raise StoreReadOnly(writer.damage) if writer.damage else StoreLocked()
+            with transaction(writer.conn):
+                return fn(writer.conn)
         return self.submit_write(fn, transactional=transactional).result()
 
     def reader(self) -> Connection:

@@ -43,6 +43,9 @@ class NewMemory:
     derived: bool = False  # assistant answers: stored, never used as evidence
     status: str = OK
     reasons: list[str] = field(default_factory=list)  # readable suspicion reasons
+    # Suspicion flags (core.suspicion.Flag) when the caller already inspected the memory (a
+    # screen, with its picture); None: ingest inspects it. Never stored: `reasons` is.
+    flags: list[Any] | None = None
 
 
 @dataclass(slots=True)

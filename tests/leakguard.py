@@ -7,8 +7,9 @@ fails the test.
 - Warnings: log records at WARNING or above during the test, unless the test takes `caplog`
   (it is then looking at them) or is marked `@pytest.mark.logs_warnings`.
 
-The guard fails tests in the folders of ENFORCED (surveyed: their known leaks are listed in
-KNOWN_LEAKS, test node id -> kinds, a list that may only shrink); elsewhere it is not yet on.
+The guard fails tests in the folders of ENFORCED (all of them since the whole suite was
+surveyed); the leaks seen then and not fixed yet are listed in KNOWN_LEAKS (test id -> kinds),
+a list that may only shrink. Tests that log on purpose are in EXPECTED_WARNINGS or marked.
 `MNEMO_LEAKS=report` lists every leak in `leaks.txt` instead of failing (to survey a suite),
 `MNEMO_LEAKS=enforce` fails them everywhere.
 """
@@ -27,9 +28,46 @@ import pytest
 
 # Threads that live for the whole process by design, started by libraries on first use.
 PROCESS_THREADS = ("QDBusConnection", "pydevd", "ThreadPoolExecutor", "asyncio_", "tqdm_monitor")
-THREAD_GRACE_S = 2.0
-ENFORCED: tuple[str, ...] = ()
-KNOWN_LEAKS: dict[str, set[str]] = {}
+THREAD_GRACE_S = 5.0  # generous: CI runs on two busy cores
+ENFORCED: tuple[str, ...] = ("tests/",)
+# Tests that log warnings or errors on purpose (they damage a store, kill the model, fill the
+# disk): a test id, or a module's path for every test in it.
+EXPECTED_WARNINGS: tuple[str, ...] = (
+    "tests/reliability/test_r5_fuzz.py::",
+    "tests/reliability/test_r5_damage_said.py::",
+    "tests/core/test_vector_index.py::test_tampered_snapshot_is_rebuilt",
+    "tests/core/test_vector_index.py::test_stale_snapshot_is_rebuilt",
+    "tests/core/test_store.py::test_r5_",
+    "tests/core/test_store.py::test_a_write_from_a_damage_listener",
+    "tests/core/capture/test_backlog.py::test_a_damaged_frame_is_dropped_not_read",
+    "tests/models/test_llm_host.py::test_killed_child_gives_a_clear_error",
+    "tests/models/test_llm_host.py::test_complete_raises_model_stopped_when_the_child_dies",
+    "tests/models/test_llm_host.py::test_child_has_no_secrets_and_a_hung_child_is_restarted",
+    "tests/app/test_assistant_real.py::test_killed_model_mid_answer",
+    "tests/app/test_capture_service.py::test_disk_full_pauses_and_resumes",
+    "tests/app/test_capture_service.py::test_the_backlog_cap_drops_the_oldest_frames",
+    "tests/ui/test_chat_window.py::test_a_bug_in_ask_goes_to_the_crash_dialog_path",
+    "tests/ui/test_damage_banner.py::test_a_damaged_store_shows_a_read_only_banner",
+)
+# Leaks seen when the guard was turned on, not fixed yet: test id -> kinds. May only shrink.
+KNOWN_LEAKS: dict[str, set[str]] = {
+    # The model host is a module fixture: its threads live until the module's last test.
+    "tests/app/test_assistant_real.py::test_factual_question_is_answered_with_the_right_citation": {
+        "thread"
+    },
+    "tests/app/test_trust_answers_real.py::"
+    "test_real_model_answers_the_flight_question_from_the_honest_lines": {"thread"},
+    "tests/models/test_llm_host.py::test_generation_streams_tokens": {"thread"},
+    # A store the MCP test's in-process part leaves open until the module ends.
+    "tests/app/test_mcp_stdio.py::test_real_client_over_stdio": {"thread"},
+    # "Copied" turns back into "Copy" 1.5 s after a copy: a single-shot timer on the button.
+    "tests/ui/test_chat_window.py::test_copy_answer": {"timer"},
+    "tests/ui/test_memory_viewer.py::test_copy_text_and_plugged_in_actions": {"timer"},
+    # The search box's debounce still pending when the test ends.
+    "tests/ui/test_erase_ui.py::test_search_result_menu_offers_forget": {"timer"},
+}
+KNOWN_LEAKS_AT_MOST = 7
+assert len(KNOWN_LEAKS) <= KNOWN_LEAKS_AT_MOST, "KNOWN_LEAKS may only shrink"
 
 
 class _Records(logging.Handler):
@@ -141,8 +179,10 @@ def _leaks(item: pytest.Item, state: dict[str, Any], handler: _Records) -> list[
                 }
             )
             leaks.append("timer: " + ", ".join(names))
-    expects = "caplog" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
-        "logs_warnings"
+    expects = (
+        "caplog" in getattr(item, "fixturenames", ())
+        or item.get_closest_marker("logs_warnings")
+        or item.nodeid.startswith(EXPECTED_WARNINGS)
     )
     if handler.records and not expects:
         where = sorted({f"{r.name}:{r.levelname}" for r in handler.records})

@@ -30,7 +30,15 @@ def scan(root: Path, *needles: bytes) -> list[str]:
 
 
 def modes(root: Path) -> dict[str, int]:
-    return {str(p): os.stat(p).st_mode & 0o777 for p in [root, *root.rglob("*")]}
+    """Permission bits of everything under `root`; a temporary file that is renamed away
+    while the folder is walked (an index snapshot being saved) is left out."""
+    found = {}
+    for p in [root, *root.rglob("*")]:
+        try:
+            found[str(p)] = os.stat(p).st_mode & 0o777
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def cli_env(tmp: Path, passphrase: str | None = PASSPHRASE) -> dict[str, str]:

@@ -50,8 +50,8 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
-from ui.main_window import Page
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
+from ui.page import Page
 from ui.result_list import relative_time, run_guarded, source_label
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from app.import_service import Conversation, ImportProgress, ImportResult, forma
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
-from ui.main_window import Page, start_folder
 from ui.memory_viewer import MemoryViewer, media_of, memory_of
+from ui.page import Page, start_folder
 from ui.result_list import absolute_time, source_label
 
 FORMAT_LABELS = {

@@ -25,7 +25,7 @@ from app.services import Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.settings import BY_KEY
-from ui.main_window import start_folder
+from ui.page import start_folder
 
 KEYS = ("models.llm_path", "models.llm_context", "models.llm_threads")
 PROGRESS_AFTER_MS = 500

@@ -31,8 +31,8 @@ from app.tasks import Op, TaskRunner
 from core.errors import UserFacingError
 from core.types import SearchFilters, SearchResults
 from ui import erase_ui
-from ui.main_window import Page, empty_state, memories_phrase, nothing_yet
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
+from ui.page import Page, empty_state, memories_phrase, nothing_yet
 from ui.result_list import (
     ResultDelegate,
     ResultRow,
@@ -303,9 +303,9 @@ class SearchPage(Page):
     def refresh(self, changes: Changes | None = None) -> None:
         service = self.memory()
         if service is None:
+            # The engine attaches at the end of unlock, which then announces Changes(locked=False):
+            # that announcement refreshes this page again (no timer looks for it).
             self._show_message(LOCKED if not self.services.unlocked else NOT_READY)
-            if self.services.unlocked:  # the engine attaches after unlock; look again soon
-                QTimer.singleShot(1000, self, self._retry_refresh)
             return
         self._load_facts(service)
         if changes is None or changes.memories_added or changes.memories_removed:
@@ -313,10 +313,6 @@ class SearchPage(Page):
                 self.debounce.start()
             else:
                 self._show_idle()
-
-    def _retry_refresh(self) -> None:
-        if self.isVisible() and self.total is None:
-            self.refresh()
 
     def _load_facts(self, service: object) -> None:
         def fetch() -> tuple[int, list[str]]:

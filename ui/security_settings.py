@@ -31,7 +31,7 @@ from app.services import Services
 from app.tasks import TaskRunner
 from core.errors import UserFacingError
 from core.passphrase import MIN_LENGTH, estimate, strength_text
-from ui.main_window import start_folder
+from ui.page import start_folder
 
 KEYRING_TRADE_OFF = (
     "Mnemo then unlocks by itself when you log in: your system keyring (unlocked by your login "

@@ -44,7 +44,7 @@ from ui import (
     security_settings,
     trust_review,
 )
-from ui.main_window import Page, start_folder
+from ui.page import Page, start_folder
 
 SECTION_TITLES = {
     "general": "General",

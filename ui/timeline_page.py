@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import Lane, TaskRunner
 from app.timeline_service import Frame, Marker, Picture, TimelineSpan
-from ui.main_window import Page
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
+from ui.page import Page
 from ui.result_list import day_bounds, drop_down_arrows, run_guarded
 from ui.timeline_widgets import TILE_H, TILE_W, ZOOM_NAMES, FrameView, TimeStrip
 

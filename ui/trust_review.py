@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 from app.services import Changes, Services
 from app.tasks import TaskRunner
 from app.trust_service import ReviewItem, SourceInfo
-from ui.main_window import Page, empty_state
 from ui.memory_viewer import trust_sentence
+from ui.page import Page, empty_state
 
 TITLE = "Trust review"
 PREVIEW_MAX = QSize(520, 300)

@@ -38,18 +38,21 @@ class ScreenText:
         """`regions` grown until each holds every known box it touches whole: a change next
         to a line re-reads the whole line, never a shard of it ("Inv Amo" of "Invoice
         Amount"). Regions that come to overlap are merged."""
-        out = [r for r in regions if not r.empty()]
+        # Everything is cut to the bounds first: a box padded past the monitor's edge would
+        # otherwise grow a region past them, be cut back and grow again, for ever.
+        out = [c for c in (r.intersect(bounds) for r in regions) if c is not None]
+        known = [c for c in (Rect(b.x, b.y, b.w, b.h).intersect(bounds) for b in self.boxes) if c]
         changed = True
         while changed:
             changed = False
             for i, r in enumerate(out):
-                for b in self.boxes:
-                    if _touches(b, r):
-                        u = r.union(Rect(b.x, b.y, b.w, b.h))
+                for b in known:
+                    if r.intersect(b) is not None:
+                        u = r.union(b)
                         if u != r:
                             r = u
                             changed = True
-                out[i] = r.intersect(bounds) or r
+                out[i] = r
             merged: list[Rect] = []
             for r in out:
                 for k, m in enumerate(merged):

@@ -461,3 +461,51 @@ def test_forgetting_a_time_range_takes_window_memories_seen_then_and_queued_fram
     receipt = services.erase.erase(EraseSpec(since=t0 - 3700, until=t0 - 3000))
     assert receipt.memories == 1  # its earlier version lay in the range
     assert service.backlog.summary().count == 0
+
+
+def test_locking_while_a_frame_is_being_read_does_not_wait_for_it_and_keeps_it(
+    services: Services,
+) -> None:
+    """Quit and lock stop capture: they must not wait for OCR of a dense screen (seconds) or
+    a stuck read. The frame being read stays in the backlog and is read after unlock."""
+    import threading
+
+    from app.capture_service import CaptureSettings
+    from tests.storehelp import PASSPHRASE
+
+    started, release = threading.Event(), threading.Event()
+
+    class SlowOcr(FakeOcrEngine):
+        def recognise_regions(self, image, rects, lines=None):  # type: ignore[no-untyped-def]
+            started.set()
+            release.wait(60)
+            return super().recognise_regions(image, rects, lines)
+
+    grabber = FakeGrabber()
+    grabber.draw(HELLO)
+    service = CaptureService(
+        services,
+        grabber_factory=lambda: grabber,
+        context_factory=lambda: FakeWindowContext([EDITOR]),
+        ocr=SlowOcr([HELLO]),
+        free_bytes=lambda: 10**12,
+    )
+    services.capture = service
+    try:
+        service._running = True
+        service._open_devices()
+        service._start_threads(loop=False)
+        service._tick(CaptureSettings.read(services.settings.get))
+        assert started.wait(10), "the frame never reached OCR"
+        worker = service._worker
+        assert worker is not None and worker.is_alive()
+        t0 = time.monotonic()
+        services.lock()
+        assert time.monotonic() - t0 < 4.0, "lock waited for the frame being read"
+    finally:
+        release.set()
+    worker.join(10)  # it ends its read while locked: its write fails, the frame stays
+    assert not worker.is_alive()
+    services.unlock(PASSPHRASE)
+    count = services.store.reader().execute("SELECT count(*) FROM capture_backlog").fetchone()
+    assert count[0] == 1, "the frame being read at lock was lost"

@@ -158,6 +158,31 @@ def test_r5_later_page_damage_is_found_by_the_integrity_check(tmp_path: Path) ->
     assert snapshot(data) == before
 
 
+def test_a_write_from_a_damage_listener_is_refused_as_read_only(tmp_path: Path) -> None:
+    """Damage listeners run on the writer thread (capture stops and records that it did):
+    their writes run inline there, and on a store found damaged they are refused as
+    read-only, never an AttributeError on the missing write connection."""
+    data = _damaged_store(tmp_path)
+    _flip(data / "mnemo.db", PAGE * 10 + 700)
+    before = snapshot(data)
+    s = Services(data)
+    seen: list[BaseException] = []
+
+    def write_on_damage(_damage: StoreDamaged) -> None:
+        try:
+            s.store.write(lambda c: c.execute("SELECT 1"))
+        except BaseException as e:
+            seen.append(e)
+
+    s.store.on_damaged(write_on_damage)
+    s.unlock(PASSPHRASE)
+    with pytest.raises(StoreDamaged):
+        s.check_integrity()
+    s.close()
+    assert [type(e) for e in seen] == [StoreReadOnly]
+    assert snapshot(data) == before
+
+
 def test_r5_truncated_database(tmp_path: Path) -> None:
     data = _damaged_store(tmp_path)
     blob = (data / "mnemo.db").read_bytes()

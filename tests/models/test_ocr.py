@@ -211,3 +211,23 @@ def test_words_seen_before_make_a_new_line_without_the_recogniser(engine) -> Non
     kb = word_pieces(b[50:90, 130:320])
     assert len(ka) == 2 and ka == kb
     assert word_pieces(np.full((30, 100, 3), 255, np.uint8)) == []
+
+
+def test_reading_leaves_the_threads_floating_point_mode_alone() -> None:
+    """OCR runs on the capture worker's thread: onnxruntime's "denormal as zero" would switch
+    that thread to flush subnormal floats for good (every later float in Python there)."""
+    import struct
+    import threading
+
+    tiny = struct.unpack("d", struct.pack("Q", 1))[0]  # the smallest subnormal
+    seen: list[bool] = []
+
+    def read() -> None:
+        engine = RapidOcrEngine()  # sessions made and run on this thread, as in capture
+        engine.recognise(_render([(20, 30, "Invoice 4411 total 23.80 EUR")]))
+        seen.append(tiny + tiny != 0.0)
+
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(120)
+    assert seen == [True], "subnormal floats flushed to zero after OCR"

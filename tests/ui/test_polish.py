@@ -12,14 +12,8 @@ from PySide6.QtCore import QSize, QStandardPaths, Qt
 from app.services import Services
 from core.keys import TEST_KDF
 from tests.ui.fake_memory import FakeMemoryService, demo_memories, install_fake_memory
-from ui.main_window import (
-    MainWindow,
-    kind_phrase,
-    memories_phrase,
-    natural_size,
-    nothing_yet,
-    start_folder,
-)
+from ui.main_window import MainWindow, kind_phrase, natural_size
+from ui.page import memories_phrase, nothing_yet, start_folder
 
 
 @pytest.fixture

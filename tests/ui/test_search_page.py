@@ -367,6 +367,8 @@ def test_a_refresh_with_the_same_hits_keeps_the_selection(qtbot, page, fake) -> 
 
 
 def test_search_waits_for_the_engine_to_attach(qtbot, tasks) -> None:
+    from app.services import Changes
+
     services = StubServices(None)
     page = SearchPage(services, tasks, now=lambda: NOW)  # type: ignore[arg-type]
     qtbot.addWidget(page)
@@ -374,6 +376,8 @@ def test_search_waits_for_the_engine_to_attach(qtbot, tasks) -> None:
     page.refresh()
     assert page.message.text().startswith("Search is starting")
     services.memory = FakeMemoryService(sample())
+    # The end of unlock announces Changes(locked=False); the main window hands it to the page.
+    page.refresh(Changes(locked=False))
     qtbot.waitUntil(lambda: page.total == 4, timeout=3000)
     assert page.message.text().startswith("Search 4 memories")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.capture.geometry import Rect, subtract
 from core.capture.window_text import ScreenText, merge_lines, window_key
 from core.interfaces import OcrBox
@@ -34,6 +36,17 @@ def test_expand_grows_a_region_to_whole_known_lines() -> None:
     # Regions that come to overlap merge; untouched lines stay out.
     out = st.expand([Rect(90, 105, 20, 10), Rect(480, 105, 40, 10)], BOUNDS)
     assert len(out) == 1 and out[0].bottom < 200
+
+
+@pytest.mark.timeout(20)
+def test_expand_ends_when_a_known_line_reaches_past_the_screen_edge() -> None:
+    """A box the detector padded past the monitor's edge (or one read before the screen got
+    smaller) used to grow the region past the bounds, be cut back to them, and grow again:
+    the capture worker spun in this loop forever, reading nothing more and holding up quit."""
+    st = ScreenText([box(900, 100, 140, "Total 23.80 EUR"), box(-12, 300, 200, "left edge")])
+    out = st.expand([Rect(950, 105, 20, 10), Rect(10, 305, 20, 10)], BOUNDS)
+    assert out == [Rect(900, 100, 100, 20), Rect(0, 300, 188, 20)]
+    assert all(r.intersect(BOUNDS) == r for r in out)
 
 
 def test_update_replaces_what_was_reread_and_forgets_hidden_text() -> None:
