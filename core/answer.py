@@ -949,6 +949,8 @@ def _someone_else(
 
 
 # Another person's memory must match the question this much better than the asked person's.
+# Measured on conv-26/30 (locomo-dev): 1.0 abstained on 1.4 pt more of category 5 (retrieved)
+# and on 0.5 pt more answerable questions (gold evidence given) than 1.2; the stricter 1.2 stays.
 CONTRAST_MARGIN = 1.2
 
 
