@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -554,6 +555,43 @@ def test_the_reply_after_a_matching_message_answers_and_is_cited(
     ans = ask(extractive, "How often does John see sunsets?")
     assert not ans.not_found and "once a week" in ans.text
     assert ans.citations[0].memory_id == reply
+
+
+def test_a_fact_of_the_other_person_is_not_answered_for_the_one_asked(
+    services: Services, extractive: AssistantService
+) -> None:
+    # Search ranks Melanie's own messages first for a question naming her; the church window
+    # is Caroline's: the answer says nothing was found and names Caroline's memory.
+    kw = {"kind": "import:jsonl", "conversation": "mel-caro"}
+    for i, text in enumerate(
+        [
+            "Those moments make being a parent worth it, Caroline.",
+            "We made pancakes for the kids, Caroline.",
+            "Melanie here: we made a fort in the living room.",
+        ]
+    ):
+        add(services, text, 10 - i, author="Melanie", **kw)
+    window = add(
+        services,
+        "I made this stained glass window for a local church.",
+        4,
+        author="Caroline",
+        **kw,
+    )
+    real = extractive._retrieve
+
+    def melanie_first(memory: Any, plan: Any, cid: int) -> Any:
+        # What search does with a name on real data: the named person's messages only.
+        evidence, filters = real(memory, plan, cid)
+        return [e for e in evidence if e.author == "Melanie"], filters
+
+    extractive._retrieve = melanie_first  # type: ignore[method-assign]
+    ans = ask(extractive, "What did Melanie make for a local church?")
+    assert ans.not_found
+    assert [c.memory_id for c in ans.citations] == [window]
+    extractive._retrieve = real  # type: ignore[method-assign]
+    ans = ask(extractive, "What did Caroline make for a local church?")
+    assert not ans.not_found and "stained glass window" in ans.text
 
 
 def test_a_quarantined_reply_is_never_read_after_a_matching_message(
