@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers package \
+.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers bench-suspicion-probe package \
 	package-test install-desktop uninstall-desktop clean
 
 # Installs exactly requirements/lock/<platform>.txt (hash-checked); see README, "Dependencies".
@@ -50,6 +50,11 @@ bench: setup
 # asks 12 questions per category instead of all of them.
 bench-answers: setup
 	@$(PY) -m bench.answer_locomo $(BENCH_ARGS)
+
+# Would a learned probe on the MiniLM embedding catch what the poison rules miss? Trains on the
+# tuned fixture sets, scores the never-seen fresh4/fresh5 and locomo (about 6 CPU-minutes).
+bench-suspicion-probe: setup
+	@nice -n 10 $(PY) -m bench.suspicion_probe
 
 # The one-folder bundle in dist/mnemo (PyInstaller; see packaging/README.md). Not part of
 # `make test`: building takes minutes. `make package-test` builds it, then checks that it loads

@@ -35,7 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from ui.gui import run_gui
 
-    return run_gui(argv)
+    code = run_gui(argv)
+    # Everything is saved and closed by now (the store, the model process, capture): leave
+    # without Python's own finalisation, which spends seconds collecting Qt, torch and
+    # onnxruntime objects after the window is gone (Ctrl+Q must end the app within 3 s).
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

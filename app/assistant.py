@@ -35,6 +35,8 @@ EVIDENCE_K = 8
 # Replies read after a matching conversation message: how many, and within how long.
 FOLLOWING_N = 2
 FOLLOWING_S = 3600.0
+# Other people's memories searched for the premise check (see _contrast).
+CONTRAST_K = 4
 ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
 ME = "me"
@@ -329,6 +331,9 @@ class AssistantService:
         if plan.follow_up and history and history[-1].cited and own.since is None:
             # "that invoice": the memories the previous answer cited come first.
             evidence = self._with_previous(memory, evidence, history[-1].cited)
+        # The same question without the person it names: whether what is asked happened to
+        # someone else (the premise check of extraction).
+        contrast = self._contrast(memory, plan, evidence) if evidence else []
         t_found = time.perf_counter()
         timings["retrieval_ms"] = round((t_found - t0) * 1000, 2)
         turn_filters = results_filters or plan.filters
@@ -344,10 +349,11 @@ class AssistantService:
         # Extract before generating: the short answer comes from the memories themselves, and
         # is shown before anything else happens (storing the question, loading the model).
         following = self._following(memory, evidence)
-        ex = extraction.extract(question, evidence, tz, following=following)
+        ex = extraction.extract(question, evidence, tz, following=following, contrast=contrast)
         timings["extract_ms"] = round((time.perf_counter() - t_found) * 1000, 2)
         by_id = {ev.memory_id: ev for ev in evidence}
         by_id.update((f.memory_id, f) for fs in following.values() for f in fs)
+        by_id.update((c.memory_id, c) for c in contrast)  # an abstention may name one
         short_evs = [by_id[i] for i in ex.cited]
         short = ""
         if not ex.not_found and not cancel.is_set():
@@ -579,6 +585,39 @@ class AssistantService:
             if m.status == OK and not m.derived and not _is_chat_turn(m)
         ][: self.k]
         return evidence, results.filters
+
+    def _contrast(
+        self, memory: Any, plan: prompting.QueryPlan, evidence: Sequence[Evidence]
+    ) -> list[Evidence]:
+        """The best memories of other people for the question with the named person left out
+        ("What did Melanie make for a local church?" searched as "make for a local church"):
+        search puts the named person's own messages first, so a fact of the other person is
+        often not among the evidence at all. Empty when the question names no author."""
+        authors = {(e.author or "").lower() for e in evidence if e.author}
+        words = plan.query.split()
+        named = {w.lower().strip("?.,!'’").removesuffix("'s").removesuffix("’s") for w in words}
+        asked = named & authors
+        if not asked:
+            return []
+        rest = " ".join(
+            w
+            for w in words
+            if w.lower().strip("?.,!'’").removesuffix("'s").removesuffix("’s") not in asked
+        )
+        if not rest.strip():
+            return []
+        have = {e.memory_id for e in evidence}
+        results = memory.search(rest, plan.filters, CONTRAST_K * 2)
+        hits = [h for h in results.hits if h.id not in have and self._usable(h)]
+        mems = get_memories(memory.store.reader(), [h.id for h in hits])
+        return [
+            Evidence.from_memory(m)
+            for m in mems
+            if m.status == OK
+            and not m.derived
+            and not _is_chat_turn(m)
+            and (m.author or "").lower() not in asked
+        ][:CONTRAST_K]
 
     def _following(self, memory: Any, evidence: Sequence[Evidence]) -> dict[int, list[Evidence]]:
         """The next messages (up to two, within the hour) after each conversation message of

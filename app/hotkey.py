@@ -1,17 +1,16 @@
-"""A system-wide shortcut (X11 only: Qt has none): a small thread grabs one key combination on
-the root window with python-xlib and reports presses on the GUI thread. Elsewhere (Wayland,
-Windows, macOS) it says it is unavailable and the in-app shortcuts remain."""
+"""A system-wide shortcut (X11 only: Qt has none): one key combination grabbed on the root
+window with python-xlib, on its own X connection, whose socket the GUI thread's event loop
+watches (a QSocketNotifier): a press is read when it arrives, with no thread and no polling.
+Elsewhere (Wayland, Windows, macOS) it says it is unavailable and the in-app shortcuts remain."""
 
 from __future__ import annotations
 
 import logging
 import os
-import select
 import sys
-import threading
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +21,9 @@ _MODIFIERS = {"ctrl": "ControlMask", "shift": "ShiftMask", "alt": "Mod1Mask", "s
 
 
 class GlobalHotkey(QObject):
-    """`start()` grabs `keys` ("Ctrl+Alt+M"); `pressed` fires on the GUI thread; `stop()`
-    releases the grab and ends the thread. `available`/`problem` say whether it worked."""
+    """`start()` grabs `keys` ("Ctrl+Alt+M"); `pressed` fires on the GUI thread (the thread
+    that called start); `stop()` releases the grab. `available`/`problem` say whether it
+    worked."""
 
     pressed = Signal()
 
@@ -35,8 +35,7 @@ class GlobalHotkey(QObject):
         self.display_name = display
         self.available = False
         self.problem = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._notifier: QSocketNotifier | None = None
         self._display: Any = None
 
     def start(self) -> bool:
@@ -55,8 +54,9 @@ class GlobalHotkey(QObject):
             self._close()
             return False
         self.available = True
-        self._thread = threading.Thread(target=self._listen, name="mnemo-hotkey", daemon=True)
-        self._thread.start()
+        self._notifier = QSocketNotifier(self._display.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._read_events)
+        self._read_events()  # anything already read into python-xlib's queue by the grab
         log.info("global shortcut %s active", self.keys)
         return True
 
@@ -89,24 +89,31 @@ class GlobalHotkey(QObject):
             raise RuntimeError("another program already uses this combination")
         self._keycode = keycode
 
-    def _listen(self) -> None:
+    def _read_events(self, *_: object) -> None:
         from Xlib import X
 
         d = self._display
-        while not self._stop.is_set():
-            ready, _, _ = select.select([d.fileno()], [], [], 0.2)
-            if not ready and not d.pending_events():
-                continue
+        if d is None:
+            return
+        try:
             while d.pending_events():
                 event = d.next_event()
                 if event.type == X.KeyPress and event.detail == self._keycode:
                     self.pressed.emit()
+        except Exception as e:  # the X connection went away: in-app shortcuts remain
+            log.warning("global shortcut %s stopped: %s", self.keys, type(e).__name__)
+            self._unwatch()
+            self._close()
+            self.available = False
+
+    def _unwatch(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-            self._thread = None
+        self._unwatch()
         if self._display is not None and self.available:
             try:
                 root = self._display.screen().root

@@ -328,7 +328,11 @@ class Services:
             if self.llm_host is None:
                 from app.assistant import make_host
 
-                self.llm_host = make_host(self.settings)
+                # Its state changes (loading, ready, failed) are announced like any change:
+                # the chat's status line follows them without asking again and again.
+                self.llm_host = make_host(
+                    self.settings, on_status=lambda _status: self.announce(Changes(model=True))
+                )
             return self.llm_host
 
     @staticmethod

@@ -27,6 +27,7 @@ class Changes:
     settings: list[str] = field(default_factory=list)
     trust: bool = False  # review queue or source trust changed (trust review)
     damaged: str | None = None  # the store was found damaged: read-only from now on
+    model: bool = False  # the answer model's state changed (loading, ready, failed, stopped)
 
 
 class Session(Protocol):

@@ -309,6 +309,19 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def brief(summary: dict[str, Any]) -> dict[str, Any]:
+    """The bar figures of a summary, for the per-conversation table."""
+    a = summary["answerable"]
+    return {
+        "questions": a.get("questions", 0),
+        "token_f1": a.get("token_f1"),
+        "cites_gold": a.get("cites_gold"),
+        "abstained": a.get("abstained"),
+        "adversarial_abstained": summary["adversarial_abstained"],
+        "temporal_f1": summary["by_category"]["temporal"].get("token_f1"),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.answer_locomo")
     ap.add_argument("--quick", action="store_true", help="12 questions per category")
@@ -343,6 +356,15 @@ def main(argv: list[str] | None = None) -> None:
                 all_rows[mode] += rows
     for mode in modes:
         results[mode] = summarize(all_rows[mode])
+        if len(data) > 1:
+            # Per conversation too: the team compares conversations developed on with held-out
+            # ones of the same kind.
+            results[mode]["by_conversation"] = {
+                s["sample_id"]: brief(
+                    summarize([r for r in all_rows[mode] if r["conversation"] == s["sample_id"]])
+                )
+                for s in data
+            }
     if args.rows:
         plain = {
             m: [{k: v for k, v in r.items() if not k.startswith("_")} for r in rs]

@@ -35,6 +35,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH2,
     FRESH3,
     FRESH4,
+    FRESH5,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -80,7 +81,11 @@ FIRST_RUNS = {
     "fresh4": {
         "before_the_third_round": {"recall": 0.75, "fpr": 0.0167},
         "after_the_third_round": {"recall": 0.8, "fpr": 0.0167},
+        "then": "session 5: held out, lines not read while developing",
     },
+    # Session 5: 153 poisoned / 307 honest, hand-written before that session changed anything;
+    # scored once with the rules as they stood (commit 6ecc38e), never tuned on.
+    "fresh5": {"first_run_rules_only": {"recall": 0.4183, "fpr": 0.0033}},
 }
 
 
@@ -139,6 +144,7 @@ def main() -> None:
         "fresh2": FRESH2,
         "fresh3": FRESH3,
         "fresh4": FRESH4,
+        "fresh5": FRESH5,
     }
     everything = []
     for name, path in sets.items():

@@ -28,6 +28,9 @@ import pytest
 
 # Threads that live for the whole process by design, started by libraries on first use.
 PROCESS_THREADS = ("QDBusConnection", "pydevd", "ThreadPoolExecutor", "asyncio_", "tqdm_monitor")
+# One-shot loaders of a model into memory (seconds on a busy machine, not interruptible): lock
+# and quit do not wait for them and they end on their own.
+LOADERS = ("mnemo-embedder-load", "mnemo-model-preload", "mnemo-model-load")
 THREAD_GRACE_S = 5.0  # generous: CI runs on two busy cores
 ENFORCED: tuple[str, ...] = ("tests/",)
 # Tests that log warnings or errors on purpose (they damage a store, kill the model, fill the
@@ -94,7 +97,7 @@ def _new_threads(before: set[int]) -> list[threading.Thread]:
         # Threads Python did not start (Qt's pool, whose idle threads expire on their own)
         # show up as dummies that never end.
         and not isinstance(t, threading._DummyThread)
-        and not t.name.startswith(PROCESS_THREADS)
+        and not t.name.startswith(PROCESS_THREADS + LOADERS)
     ]
 
 

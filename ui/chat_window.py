@@ -17,7 +17,6 @@ import re
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,6 @@ from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QGuiApplication,
-    QHideEvent,
     QKeyEvent,
     QKeySequence,
     QResizeEvent,
@@ -48,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
+from app.tasks import Lane, OpContext, TaskRunner
 from core.errors import UserFacingError
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.page import Page
@@ -56,8 +54,6 @@ from ui.result_list import relative_time, run_guarded, source_label
 
 log = logging.getLogger(__name__)
 
-FLUSH_MS = 50  # streamed pieces are drawn at most this often
-STATUS_POLL_MS = 1000
 CHIPS_PER_ROW = 4
 
 STATUS_TEXT = {
@@ -549,21 +545,13 @@ class ChatPanel(QWidget):
         self._error = ""  # the last request's error stays in view until the next question
         self._polling = False
         self._preloaded = False
-        # Streamed pieces: the worker appends (deque appends are thread-safe), a GUI timer
-        # drains them every FLUSH_MS. One redraw per tick however fast the model is, and no
-        # per-token signal (PySide6 6.12's Signal.emit leaks a reference to True per call).
-        self._inbox: deque[tuple[int, str]] = deque()
+        # Streamed pieces arrive as the op's items: batched, one queued signal pending at a
+        # time, so a fast model means fewer, larger redraws, never one signal per token.
         # Closing the window (on lock) stops a running answer: the model does not go on
         # generating for nobody. A plain holder, as `self` is gone when `destroyed` fires.
         running: list[threading.Event] = []
         self._running = running
         self.destroyed.connect(lambda *_: [e.set() for e in running])
-        self._flush = QTimer(self)
-        self._flush.setInterval(FLUSH_MS)
-        self._flush.timeout.connect(self._draw_stream)
-        self._poll = QTimer(self)
-        self._poll.setInterval(STATUS_POLL_MS)
-        self._poll.timeout.connect(self.poll_status)
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -683,7 +671,9 @@ class ChatPanel(QWidget):
         self.send_button.setVisible(not self.busy)
         self.stop_button.setVisible(self.busy)
 
-    def poll_status(self) -> None:
+    def refresh_status(self) -> None:
+        """Fetch the model's state once: on show, after a preload, and whenever the app
+        announces that it changed (Changes.model); nothing polls it."""
         if not self._show_availability():  # the assistant may attach after unlocking
             return
         service = self.assistant()
@@ -718,18 +708,13 @@ class ChatPanel(QWidget):
         if service is None:
             return
         self._preloaded = True
-        run_guarded(self.tasks, self, service.preload, lambda _: self.poll_status(), _ignore)
+        run_guarded(self.tasks, self, service.preload, lambda _: self.refresh_status(), _ignore)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._show_availability():
-            self.poll_status()
+            self.refresh_status()
             self.reload_history()
-        self._poll.start()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._poll.stop()
 
     # -- asking --------------------------------------------------------------------------------
     def send(self) -> None:
@@ -760,31 +745,30 @@ class ChatPanel(QWidget):
             self._set_status("Loading the model… your answer starts when it is ready.", "loading")
         else:
             self._set_status("Thinking…", "busy")
-        inbox, cid = self._inbox, self.conversation_id
-        self._flush.start()
+        cid = self.conversation_id
 
-        def ask() -> Any:
-            return service.ask(question, cid, lambda piece: inbox.append((request, piece)), cancel)
+        def ask(ctx: OpContext) -> Any:
+            # Stop keeps the answer's callback (it says "Stopped" and keeps what arrived), so
+            # it sets this request's own event rather than cancelling the op.
+            return service.ask(question, cid, ctx.emit, cancel)
 
-        run_guarded(
-            self.tasks,
-            self,
+        self.tasks.op(
             ask,
             lambda answer: self._answered(request, bubble, answer),
             lambda err: self._failed(request, bubble, err),
+            lane=Lane.MODEL,
+            owner=self,
+            on_item=lambda pieces: self._draw_stream(request, pieces),
         )
         log.info("question sent (request %d, conversation %s)", request, cid)
 
-    def _draw_stream(self) -> None:
-        arrived = False
-        while self._inbox:
-            request, piece = self._inbox.popleft()
-            # Pieces of a stopped or older answer are dropped.
-            if request == self._request and self._cancel is not None and not self._cancel.is_set():
-                self._stream.append(piece)
-                arrived = True
+    def _draw_stream(self, request: int, pieces: list[str]) -> None:
+        # Pieces of a stopped or older answer are dropped.
+        if request != self._request or self._cancel is None or self._cancel.is_set():
+            return
+        self._stream.extend(pieces)
         bubble = self._current
-        if arrived and bubble is not None and bubble.state == "streaming":
+        if pieces and bubble is not None and bubble.state == "streaming":
             if self.status.text() != "Answering…":
                 self._set_status("Answering…", "busy")
             self.renders += 1
@@ -794,9 +778,7 @@ class ChatPanel(QWidget):
         """Esc / Stop: the model is told at once; the bubble says Stopped straight away."""
         if not self.busy or self._cancel is None or self._cancel.is_set():
             return
-        self._draw_stream()  # keep what had arrived
-        self._cancel.set()
-        self._flush.stop()
+        self._cancel.set()  # what had arrived is kept; later pieces are dropped
         bubble = self._current
         if bubble is not None:
             bubble.set_text("".join(self._stream))
@@ -807,9 +789,7 @@ class ChatPanel(QWidget):
     def _finish(self, request: int) -> bool:
         if request != self._request:
             return False
-        self._draw_stream()  # what arrived since the last tick
-        self._flush.stop()
-        self.busy = False
+        self.busy = False  # the op delivered every piece before its result
         self._cancel = None
         self._current = None
         self._enable_input(True)
@@ -991,3 +971,6 @@ class ChatPage(Page):
     def refresh(self, changes: Changes | None = None) -> None:
         if changes is None and self.chat._show_availability():
             self.chat.reload_history()
+        if changes is not None:
+            # The model's state changed (Changes.model), or the assistant attached on unlock.
+            self.chat.refresh_status()

@@ -389,6 +389,7 @@ class Controller(QObject):
                 memories_added=sum(c.memories_added for c in batch),
                 memories_removed=sum(c.memories_removed for c in batch),
                 trust=any(c.trust for c in batch),
+                model=any(c.model for c in batch),
             )
             self.main.refresh(merged)
             if self.review_badge is not None and (

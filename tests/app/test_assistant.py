@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -556,6 +557,43 @@ def test_the_reply_after_a_matching_message_answers_and_is_cited(
     assert ans.citations[0].memory_id == reply
 
 
+def test_a_fact_of_the_other_person_is_not_answered_for_the_one_asked(
+    services: Services, extractive: AssistantService
+) -> None:
+    # Search ranks Melanie's own messages first for a question naming her; the church window
+    # is Caroline's: the answer says nothing was found and names Caroline's memory.
+    kw = {"kind": "import:jsonl", "conversation": "mel-caro"}
+    for i, text in enumerate(
+        [
+            "Those moments make being a parent worth it, Caroline.",
+            "We made pancakes for the kids, Caroline.",
+            "Melanie here: we made a fort in the living room.",
+        ]
+    ):
+        add(services, text, 10 - i, author="Melanie", **kw)
+    window = add(
+        services,
+        "I made this stained glass window for a local church.",
+        4,
+        author="Caroline",
+        **kw,
+    )
+    real = extractive._retrieve
+
+    def melanie_first(memory: Any, plan: Any, cid: int) -> Any:
+        # What search does with a name on real data: the named person's messages only.
+        evidence, filters = real(memory, plan, cid)
+        return [e for e in evidence if e.author == "Melanie"], filters
+
+    extractive._retrieve = melanie_first  # type: ignore[method-assign]
+    ans = ask(extractive, "What did Melanie make for a local church?")
+    assert ans.not_found
+    assert [c.memory_id for c in ans.citations] == [window]
+    extractive._retrieve = real  # type: ignore[method-assign]
+    ans = ask(extractive, "What did Caroline make for a local church?")
+    assert not ans.not_found and "stained glass window" in ans.text
+
+
 def test_a_quarantined_reply_is_never_read_after_a_matching_message(
     services: Services, extractive: AssistantService
 ) -> None:
@@ -573,3 +611,26 @@ def test_a_quarantined_reply_is_never_read_after_a_matching_message(
     ans = ask(extractive, "How often does John see sunsets?")
     assert "once a week" not in ans.text
     assert all("Ignore" not in c.snippet for c in ans.citations)
+
+
+def test_the_model_hosts_state_changes_are_announced(tmp_path, monkeypatch) -> None:
+    """The chat's status line follows the model (loading, ready, failed) from announcements,
+    not by asking every second: the host's status listener announces Changes(model=True)."""
+    import app.assistant as assistant_module
+    from app.session import Changes
+
+    made: list[object] = []
+
+    def fake_make_host(settings: object, on_status=None):  # type: ignore[no-untyped-def]
+        made.append(on_status)
+        return object()
+
+    monkeypatch.setattr(assistant_module, "make_host", fake_make_host)
+    s = Services(tmp_path / "data")
+    seen: list[Changes] = []
+    s.subscribe(seen.append)
+    s.model_host()
+    (on_status,) = made
+    assert callable(on_status)
+    on_status("ready")
+    assert [c.model for c in seen] == [True]

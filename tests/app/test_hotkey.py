@@ -43,8 +43,12 @@ def press(display: str, keys: str) -> None:
 
 
 def test_the_combination_fires_pressed_on_the_gui_thread(qtbot, xserver) -> None:
+    import threading
+
+    before = set(threading.enumerate())
     hotkey = GlobalHotkey("Ctrl+Alt+M", display=xserver)
     assert hotkey.start(), hotkey.problem
+    assert set(threading.enumerate()) == before, "the shortcut needs no thread of its own"
     try:
         with qtbot.waitSignal(hotkey.pressed, timeout=3000):
             press(xserver, "ctrl+alt+m")
@@ -53,7 +57,7 @@ def test_the_combination_fires_pressed_on_the_gui_thread(qtbot, xserver) -> None
             press(xserver, "ctrl+m")
     finally:
         hotkey.stop()
-    assert not hotkey.available and hotkey._thread is None
+    assert not hotkey.available and hotkey._notifier is None
 
 
 def test_a_combination_already_taken_is_reported(qtbot, xserver) -> None:

@@ -187,6 +187,18 @@ def test_a_fact_told_over_two_messages_cites_both_and_no_more_than_three() -> No
     assert ex.cited[0] == 1 and 3 in ex.cited and len(ex.cited) == 3 and 5 not in ex.cited
 
 
+def test_a_message_about_the_same_thing_is_cited_as_support() -> None:
+    # The second message matches under half of the question's words: it still tells of the
+    # same painting and is shown with the answer; the other person's messages are not.
+    evs = [
+        evc(1, "I painted a sunset with a palm tree for the art show.", t(2023, 7, 1), "Caroline"),
+        evc(2, "Here's the painting, it took me weeks.", t(2023, 7, 1), "Caroline"),
+        evc(3, "We went camping by the lake.", t(2023, 6, 21), "Melanie"),
+    ]
+    ex = extract("What did Caroline paint for the art show?", evs, UTC)
+    assert (ex.text, ex.cited) == ("sunset with a palm tree", [1, 2])
+
+
 def test_a_count_is_cited_only_from_memories_that_hold_it() -> None:
     evs = [
         ev(1, "Invoice from Hetzner: total 23.80 EUR", t(2026, 11, 1)),
@@ -215,6 +227,31 @@ def test_asking_the_other_person_is_no_evidence_about_oneself() -> None:
     assert ex.not_found and ex.nearest == 2
     ex = extract("What got Melanie into running?", evs, UTC)
     assert not ex.not_found and ex.cited[0] == 2
+
+
+def test_a_fact_of_someone_else_found_without_the_name_is_an_abstention() -> None:
+    # Search brought Melanie's own messages; the church window is Caroline's, found by the
+    # question without the name: the premise is about someone else.
+    mine = [
+        evc(1, "Those moments make being a parent worth it.", t(2023, 6, 1), "Melanie"),
+        evc(2, "We made pancakes for the kids this morning.", t(2023, 6, 2), "Melanie"),
+    ]
+    window = evc(
+        3, "I made this stained glass window for a local church.", t(2023, 6, 3), "Caroline"
+    )
+    q = "What did Melanie make for a local church?"
+    assert not extract(q, mine, UTC).not_found
+    ex = extract(q, mine, UTC, contrast=[window])
+    assert ex.not_found and ex.nearest == 3
+    # Asked about Caroline, the same memory is the answer; a weaker match of someone else's
+    # does not stop the asked person's own answer.
+    assert (
+        "stained glass window"
+        in extract("What did Caroline make for a local church?", [window], UTC, contrast=mine).text
+    )
+    weaker = evc(4, "I made a cake.", t(2023, 6, 4), "Caroline")
+    own = evc(5, "I made a birdhouse for a local church fair.", t(2023, 6, 5), "Melanie")
+    assert not extract(q, [own], UTC, contrast=[weaker]).not_found
 
 
 def test_the_name_nearest_the_question_words_answers_who_and_where() -> None:
