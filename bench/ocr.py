@@ -168,6 +168,19 @@ def main() -> None:
         "synthetic": run(engine, args.repeat),
         "screens": {f"seed_{seed}": screens(engine, seed) for seed in args.seeds},
     }
+    # Before/after of the one-line shortcut (no detector on one-line ink blocks), side by side
+    # under the same load: the dense screen and one seed of the rendered screens without it.
+    dense, dense_texts = screen(36)
+    engine.one_line = False
+    try:
+        before = timed(lambda: engine.recognise(dense), args.repeat)
+        before["cer"] = round(cer(engine.recognise(dense), dense_texts), 4)
+        out["without_one_line_shortcut"] = {
+            "full_1080p_dense_36_lines": before,
+            "screens_all": screens(engine, args.seeds[0] if args.seeds else 0)["all"],
+        }
+    finally:
+        engine.one_line = True
     print(
         json.dumps(
             {

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
-from models.ocr import RapidOcrEngine, _line_key, _to_bgr
+from models.ocr import RapidOcrEngine, _line_key, _one_line_box, _to_bgr
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -231,3 +231,41 @@ def test_reading_leaves_the_threads_floating_point_mode_alone() -> None:
     t.start()
     t.join(120)
     assert seen == [True], "subnormal floats flushed to zero after OCR"
+
+
+def test_one_line_blocks_skip_the_detector_and_read_the_same(engine, monkeypatch) -> None:
+    img = _render([(30, 30, "Quarterly invoice 4471"), (30, 120, "Meeting moved to Friday")])
+    bgr = _to_bgr(img)
+    from core.capture.ink import ink_blocks
+
+    blocks = ink_blocks(bgr)
+    assert len(blocks) == 2
+    for b in blocks:
+        box = _one_line_box(bgr, b, engine.ink.threshold)
+        assert box is not None  # each line is its own block: its box is the block, widened
+        assert box[:, 0].min() < b.x and box[:, 1].max() > b.bottom
+    # Two short lines close together in one block (empty rows between them) go to the
+    # detector, and so does a block taller than one line.
+    two = np.full((40, 200, 3), 255, dtype=np.uint8)
+    two[5:15, 10:190:3] = 0
+    two[17:27, 10:190:3] = 0
+    (block,) = ink_blocks(two)
+    assert block.h <= 28 and _one_line_box(two, block, engine.ink.threshold) is None
+    two[15:17, 10:190:3] = 0
+    assert _one_line_box(two, block, engine.ink.threshold) is not None
+    tall = _to_bgr(_render([(30, 30, "first line"), (30, 46, "second line")], (400, 100)))
+    (block,) = ink_blocks(tall)
+    assert _one_line_box(tall, block, engine.ink.threshold) is None
+    calls = []
+    real = engine._detect
+    monkeypatch.setattr(engine, "_detect", lambda *a: calls.append(1) or real(*a))
+    fast = [b.text for b in engine.recognise(img)]
+    assert calls == []  # every block was one line: no detector run
+    engine.one_line = False
+    try:
+        slow = [b.text for b in engine.recognise(img)]
+    finally:
+        engine.one_line = True
+    assert calls and fast == slow == ["Quarterly invoice 4471", "Meeting moved to Friday"]
+    before = len(calls)
+    assert len(engine.recognise(tall)) == 2 and len(calls) > before  # the detector split it
