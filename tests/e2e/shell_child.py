@@ -102,4 +102,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    # As main.py does after the app's shutdown: leave without Python's finalisation (native
+    # libraries' static destructors then run with their threads still up, and can abort).
+    sys.stdout.flush()
+    os._exit(code)
