@@ -428,10 +428,13 @@ class PersistentIndex:
         self.index = fresh
 
     def reconcile(self) -> tuple[int, int]:
-        """Make the index hold exactly the ids of the vectors table."""
+        """Make the index hold exactly the ids of the vectors table. May run while memories
+        are added (an erase reconciles with capture going on): the labels are read before the
+        table, so a memory committed and indexed in between is never taken for an erased one
+        (its vector is at most added once more, which changes nothing)."""
+        labels = self.index.labels
         conn = self._read_conn()
         db_ids = {int(r[0]) for r in conn.execute("SELECT memory_id FROM vectors")}
-        labels = self.index.labels
         missing = db_ids - labels
         extra = labels - db_ids
         for ids, vecs in iter_db_vectors(conn, self.dim, missing):

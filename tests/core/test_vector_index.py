@@ -193,6 +193,37 @@ def test_reconcile_after_a_crash_between_commit_and_index(store: Store) -> None:
     assert again.index.search(vecs[15], 1)[0] == [16]
 
 
+def test_a_memory_added_while_reconciling_is_not_taken_for_an_erased_one(store: Store) -> None:
+    """R13 with capture and erase together: an erase reconciles the index while a capture
+    commits a memory and indexes it. Reconciling must not drop that fresh vector (before the
+    fix it read the table first, then the labels, so the new id looked like an erased one)."""
+    vecs = unit(np.random.default_rng(7), 12)
+    put(store, vecs[:10])
+    p = persistent(store)
+    p.open()
+    real = store.reader
+
+    class Conn:
+        """The reader, with a capture landing right after the vectors table is read."""
+
+        def __init__(self) -> None:
+            self.conn = real()
+
+        def execute(self, sql: str, *args: object) -> object:
+            rows = list(self.conn.execute(sql, *args))
+            if sql.strip() == "SELECT memory_id FROM vectors":
+                put(store, vecs[10:11], start=11)  # committed, then indexed, as ingest does
+                p.add([11], vecs[10:11])
+            return rows
+
+    p._read_conn = Conn  # type: ignore[assignment]
+    _missing, extra = p.reconcile()
+    assert extra == 0 and 11 in p.index.labels
+    p._read_conn = real
+    assert p.reconcile() == (0, 0)
+    p.close(save=False)
+
+
 def test_searches_may_start_once_the_snapshot_is_loaded_before_reconciling(
     store: Store,
 ) -> None:
