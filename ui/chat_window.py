@@ -971,6 +971,7 @@ class ChatPage(Page):
     def refresh(self, changes: Changes | None = None) -> None:
         if changes is None and self.chat._show_availability():
             self.chat.reload_history()
-        if changes is not None:
-            # The model's state changed (Changes.model), or the assistant attached on unlock.
+        if changes is not None and changes.model:
+            # Only the model's own announcements: new memories (every capture) say nothing
+            # about it. On unlock the page is made anew and its showEvent asks once.
             self.chat.refresh_status()
