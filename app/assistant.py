@@ -18,6 +18,7 @@ from core import answer as extraction
 from core import prompting
 from core.db import Connection
 from core.errors import BadInput, StoreLocked, UserFacingError
+from core.lanes import LANES, Cancel, Lane, wait_either
 from core.memories import get_memories
 from core.prompting import NOT_FOUND, Evidence, build_prompt, finalize_answer, understand_question
 from core.prompting import Turn as PromptTurn
@@ -197,7 +198,7 @@ class AssistantService:
         self.max_tokens = max_tokens
         self.tz = tz
         self._lock = threading.Lock()
-        self._active: set[threading.Event] = set()  # cancel events of running asks
+        self._active: set[Cancel] = set()  # cancel events of running asks
         self._closed = False
         # Follow-ups lean on what was searched for the previous question (its expanded query
         # and filters): kept per conversation while unlocked, rebuilt from the store otherwise.
@@ -228,7 +229,7 @@ class AssistantService:
             except Exception:
                 log.exception("model preload failed")
 
-        threading.Thread(target=load, name="mnemo-model-preload", daemon=True).start()
+        LANES.submit(Lane.LOAD, load, label="answer model preload")
 
     def set_model(self, path: str, n_ctx: int, n_threads: int) -> float:
         """Switch the model (validated and loaded first: a bad file raises ModelMissing and the
@@ -276,12 +277,14 @@ class AssistantService:
         question: str,
         conversation_id: int | None,
         on_token: Callable[[str], None],
-        cancel: threading.Event,
+        cancel: Cancel,
     ) -> Answer:
         """Answer `question` in a conversation (None: a new one). Blocking; `on_token` gets the
-        streamed text from this thread; setting `cancel` stops within a second (the answer
-        comes back with cancelled=True and is not stored). Raises UserFacingError (e.g.
+        streamed text from this thread; setting `cancel` stops the answer at once (it comes
+        back with cancelled=True and is not stored). Raises UserFacingError (e.g.
         ModelMissing, the model stopped) with a message for the user."""
+        if not isinstance(cancel, Cancel):
+            raise TypeError("ask() takes a core.lanes.Cancel: it stops the generation when set")
         question = question.strip()
         if not question:
             raise BadInput("Type a question first.")
@@ -309,7 +312,7 @@ class AssistantService:
         cid: int,
         history: list[PromptTurn],
         on_token: Callable[[str], None],
-        cancel: threading.Event,
+        cancel: Cancel,
         memory: Any,
         now: float,
         t0: float,
@@ -389,12 +392,7 @@ class AssistantService:
         if cancel.is_set():
             return self._cancelled(cid, "", timings, t0)
         stream = host.generate(prompt.messages, max_tokens=self.max_tokens, stop=STOP)
-        done = threading.Event()
-        watcher = threading.Thread(
-            target=self._watch_cancel, args=(cancel, done, stream), name="mnemo-ask-cancel"
-        )
-        watcher.daemon = True
-        watcher.start()
+        stop_watching = cancel.on_set(stream.cancel)  # a cancel stops the generation at once
         error: str | None = None
         first_token: float | None = None
         try:
@@ -406,8 +404,7 @@ class AssistantService:
                 if chunk.error:
                     error = chunk.error
         finally:
-            done.set()
-            watcher.join(timeout=2)
+            stop_watching()
         res = stream.result
         gen = res.timings if res is not None else None
         if gen is not None:
@@ -529,35 +526,16 @@ class AssistantService:
         log.info("answer in conversation %d cancelled", cid)
         return Answer(cid, text, [], False, timings, None, cancelled=True)
 
-    @staticmethod
-    def _watch_cancel(cancel: threading.Event, done: threading.Event, stream: Any) -> None:
-        while not done.is_set():
-            if cancel.wait(0.05):
-                stream.cancel()
-                return
-
-    def _wait_loaded(self, host: ModelHost, cancel: threading.Event, timings: dict) -> bool:
-        """Load the model if needed, giving up (False) as soon as `cancel` is set."""
+    def _wait_loaded(self, host: ModelHost, cancel: Cancel, timings: dict) -> bool:
+        """Load the model if needed (on the load lane), giving up (False) as soon as `cancel`
+        is set; the load itself goes on and the next question finds the model ready."""
         state = getattr(host.status.state, "value", str(host.status.state))
         if state in ("ready", "busy"):
             return True
-        outcome: dict[str, Any] = {}
-
-        def load() -> None:
-            try:
-                outcome["load_s"] = host.ensure_loaded()
-            except BaseException as e:  # handed to the asking thread
-                outcome["error"] = e
-
-        t = threading.Thread(target=load, name="mnemo-model-load", daemon=True)
-        t.start()
-        while t.is_alive():
-            t.join(0.05)
-            if cancel.is_set():
-                return False
-        if "error" in outcome:
-            raise outcome["error"]
-        timings["load_ms"] = round(float(outcome.get("load_s", 0.0)) * 1000, 2)
+        loading = LANES.submit(Lane.LOAD, host.ensure_loaded, label="answer model load")
+        if not wait_either(loading, cancel):
+            return False
+        timings["load_ms"] = round(float(loading.result() or 0.0) * 1000, 2)
         return True
 
     def evidence(self, question: str) -> list[Evidence]:

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from core.db import Connection
 from core.errors import BadInput, StoreLocked, StoreReadOnly
 from core.ingest import MAX_TEXT_CHARS, Cancelled, Ingestor, IngestReport, Inspector
 from core.interfaces import Embedder
+from core.lanes import LANES, Lane
 from core.memories import MEMORY_COLUMNS, get_memory, row_to_memory
 from core.search import FusionParams, Searcher
 from core.spill import remove_leftovers
@@ -82,13 +84,13 @@ class MemoryService:
 
     # -- index life cycle ---------------------------------------------------------------------
     def open(self, *, wait: bool = True) -> None:
-        """Load (or rebuild) the index. With wait=False it happens on a thread; searches and
-        inserts wait for it."""
+        """Load (or rebuild) the index. With wait=False it happens on the load lane; searches
+        and inserts wait for it."""
         self._opened = True
         if wait:
             self._open_index()
         else:
-            threading.Thread(target=self._open_index, name="mnemo-index-open", daemon=True).start()
+            LANES.submit(Lane.LOAD, self._open_index, label="vector index open")
 
     def _open_index(self) -> None:
         try:
@@ -330,9 +332,9 @@ class MemoryService:
     def model_ready(self) -> bool:
         return bool(getattr(self.embedder, "loaded", True))
 
-    def warm_up(self) -> threading.Thread | None:
-        """Load the embedding model on a thread now, so that the first search does not pay
-        for it; None when there is nothing to load."""
+    def warm_up(self) -> Future[None] | None:
+        """Load the embedding model on the load lane now, so that the first search does not
+        pay for it; None when there is nothing to load."""
         load = getattr(self.embedder, "load", None)
         if load is None or self.model_ready():
             return None
@@ -344,9 +346,7 @@ class MemoryService:
                 # The first embed raises the same error where the user sees it.
                 log.exception("the embedding model could not be loaded ahead of time")
 
-        thread = threading.Thread(target=run, name="mnemo-embedder-load", daemon=True)
-        thread.start()
-        return thread
+        return LANES.submit(Lane.LOAD, run, label="embedding model load")
 
     def get(self, memory_id: int) -> Memory | None:
         return get_memory(self.store.reader(), memory_id)

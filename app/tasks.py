@@ -9,9 +9,11 @@ SQL, OCR, embedding or generation, and nothing polls.
 - `key="search"`: newest wins. While an op with the same key (and owner) runs, a new one cancels
   it (its result is dropped) and waits; only the newest waiting op starts when it returns, so a
   slow engine is never handed a pile of outdated requests.
-- Lanes: `database` (reads and writes through the store; a few threads, SQLite readers run
-  side by side), `compute` (embedding, decoding pictures, one thread), `model` (the answer
-  model, one thread: one generation at a time).
+- Lanes (`core.lanes`): `database` (reads and writes through the store; a few threads, SQLite
+  readers run side by side), `compute` (embedding, decoding pictures, one thread), `model` (the
+  answer model, one thread: one generation at a time), `load` (one-shot model and index loads).
+  The same lanes run the services' own background jobs, so every job of the process is counted
+  in one place.
 - `run(fn, on_done, on_error)`: the plain form, `fn()` on the database lane.
 """
 
@@ -19,28 +21,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.errors import UserFacingError
+from core.lanes import LANES, Cancel, Lane, Lanes
+
+__all__ = ["Lane", "Op", "OpCancelled", "OpContext", "TaskRunner"]
 
 log = logging.getLogger(__name__)
-
-
-class Lane(StrEnum):
-    DATABASE = "database"
-    COMPUTE = "compute"
-    MODEL = "model"
-
-
-# Threads per lane. The database lane's count is TaskRunner's max_threads.
-LANE_THREADS = {Lane.COMPUTE: 1, Lane.MODEL: 1}
 
 
 class OpCancelled(Exception):
@@ -54,7 +49,7 @@ class OpContext:
 
     def __init__(self, relay: _Relay) -> None:
         self._relay = relay
-        self._cancel = threading.Event()
+        self._cancel = Cancel()
         self._items: deque[Any] = deque()
         self._items_signalled = False
         self._lock = threading.Lock()
@@ -68,8 +63,9 @@ class OpContext:
             raise OpCancelled()
 
     @property
-    def cancel_event(self) -> threading.Event:
-        """The event set on cancel, for engines that take one (the answer model)."""
+    def cancel_event(self) -> Cancel:
+        """The event set on cancel, for engines that take one (the answer model): it also runs
+        callbacks when set (`Cancel.on_set`), so an engine can stop at once."""
         return self._cancel
 
     def progress(self, fraction: float, text: str = "") -> None:
@@ -194,12 +190,13 @@ class _Relay(QObject):
             self.runner.bug.emit("".join(traceback.format_exception(err)))
 
 
-class _Job(QRunnable):
+class _Job:
+    """One op's work on a lane thread; its outcome goes to the relay as a queued signal."""
+
     def __init__(self, work: Callable[[OpContext], Any], relay: _Relay) -> None:
-        super().__init__()
         self.work = work
         self.relay = relay
-        self.setAutoDelete(True)
+        self.ended = threading.Event()  # set by the runner once it no longer counts the job
 
     def run(self) -> None:
         ctx = self.relay.ctx
@@ -225,14 +222,21 @@ class TaskRunner(QObject):
     bug = Signal(str)
     user_error = Signal(str)
 
-    def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        max_threads: int | None = None,
+        parent: QObject | None = None,
+        *,
+        lanes: Lanes | None = None,
+    ) -> None:
+        """Ops run on the process's lanes, or (a test's `max_threads`) on lanes of their own
+        with that many database threads."""
         super().__init__(parent)
-        self.pools: dict[Lane, QThreadPool] = {}
-        for lane in Lane:
-            pool = QThreadPool(self)
-            pool.setMaxThreadCount(LANE_THREADS.get(lane, max_threads))
-            self.pools[lane] = pool
-        self.pool = self.pools[Lane.DATABASE]
+        if lanes is None:
+            lanes = LANES if max_threads is None else Lanes({Lane.DATABASE: max_threads})
+        self.lanes = lanes
+        self._jobs: set[_Job] = set()  # submitted and not ended (for wait)
+        self._jobs_lock = threading.Lock()
         self._relays: set[_Relay] = set()
         # Newest wins: per key, the running op and the newest one waiting for it.
         self._running: dict[tuple[int, str], _Relay] = {}
@@ -268,8 +272,23 @@ class TaskRunner(QObject):
                 self._waiting[full] = (relay, lane, work)
                 return relay.op
             self._running[full] = relay
-        self.pools[lane].start(_Job(work, relay))
+        self._start(lane, work, relay)
         return relay.op
+
+    def _start(self, lane: Lane, work: Callable[[OpContext], Any], relay: _Relay) -> None:
+        job = _Job(work, relay)
+        with self._jobs_lock:
+            self._jobs.add(job)
+
+        def run() -> None:
+            try:
+                job.run()
+            finally:
+                with self._jobs_lock:
+                    self._jobs.discard(job)
+                job.ended.set()
+
+        self.lanes.submit(lane, run, label=f"op on {lane.value}")
 
     def run(
         self,
@@ -293,7 +312,7 @@ class TaskRunner(QObject):
         if waiting is not None:
             nxt, lane, work = waiting
             self._running[key] = nxt
-            self.pools[lane].start(_Job(work, nxt))
+            self._start(lane, work, nxt)
 
     def busy(self, key: str, owner: QObject | None = None) -> bool:
         """Whether an op with this key (and owner) is running or waiting."""
@@ -306,12 +325,12 @@ class TaskRunner(QObject):
         self._waiting.clear()
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Wait for every lane to finish its running work (at most msecs in all)."""
-        import time
-
+        """Wait for this runner's submitted ops to end (at most msecs in all)."""
         deadline = time.monotonic() + msecs / 1000
-        ok = True
-        for pool in self.pools.values():
-            left = max(0, int((deadline - time.monotonic()) * 1000))
-            ok = pool.waitForDone(left) and ok
-        return ok
+        while True:
+            with self._jobs_lock:
+                job = next(iter(self._jobs), None)
+            if job is None:
+                return True
+            if not job.ended.wait(max(0.0, deadline - time.monotonic())):
+                return False

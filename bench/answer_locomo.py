@@ -33,7 +33,6 @@ import statistics
 import string
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.lanes import Cancel  # noqa: E402
 from core.types import NewMemory  # noqa: E402
 
 CATEGORIES = {1: "multi_hop", 2: "temporal", 3: "open_domain", 4: "single_hop", 5: "adversarial"}
@@ -220,7 +220,7 @@ def ask_one(
         state["ids"] = [id_by_ext[e] for e in gold_ext if e in id_by_ext]
     t0 = time.perf_counter()
     c0 = time.process_time()
-    ans = assistant.ask(str(qa["question"]), None, lambda _t: None, threading.Event())
+    ans = assistant.ask(str(qa["question"]), None, lambda _t: None, Cancel())
     wall_ms = (time.perf_counter() - t0) * 1000
     cpu_ms = (time.process_time() - c0) * 1000
     cited = {ext_by_id.get(c.memory_id) for c in ans.citations}

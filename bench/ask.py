@@ -20,7 +20,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -37,6 +36,7 @@ from bench.llm import MEMORIES as LLM_MEMORIES  # noqa: E402
 from bench.retrieval_quality import corpus_memories  # noqa: E402
 from bench.synthetic import generate  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
+from core.lanes import Cancel  # noqa: E402
 from core.types import NewMemory  # noqa: E402
 
 DAY = 86400.0
@@ -67,7 +67,7 @@ def new_services(path: Path) -> Services:
 
 def ask(s: Services, question: str) -> Answer:
     assert s.assistant is not None
-    return s.assistant.ask(question, None, lambda _t: None, threading.Event())
+    return s.assistant.ask(question, None, lambda _t: None, Cancel())
 
 
 def latency(runs: int) -> dict[str, Any]:

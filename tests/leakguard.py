@@ -2,7 +2,9 @@
 a Qt timer it left ticking, or a warning logged by code it ran (not by the test expecting it)
 fails the test.
 
-- Threads: any thread started during the test and alive 2 s after its teardown.
+- Threads: any thread started during the test and alive 5 s after its teardown; lane threads
+  (core.lanes) live for the process, so for them a job still running or waiting on the
+  database, compute or model lane is the leak.
 - Timers: active QTimers (created from Python) still alive after a Qt test's teardown.
 - Warnings: log records at WARNING or above during the test, unless the test takes `caplog`
   (it is then looking at them) or is marked `@pytest.mark.logs_warnings`.
@@ -28,9 +30,10 @@ import pytest
 
 # Threads that live for the whole process by design, started by libraries on first use.
 PROCESS_THREADS = ("QDBusConnection", "pydevd", "ThreadPoolExecutor", "asyncio_", "tqdm_monitor")
-# One-shot loaders of a model into memory (seconds on a busy machine, not interruptible): lock
-# and quit do not wait for them and they end on their own.
-LOADERS = ("mnemo-embedder-load", "mnemo-model-preload", "mnemo-model-load")
+# Lane threads outlive their jobs (they end after core.lanes.IDLE_S without work); the load
+# lane's one-shot loads of a model or an index (seconds on a busy machine, not interruptible)
+# are not waited for by lock and quit and end on their own, so only the other lanes count.
+LANE_THREADS = "mnemo-lane-"
 THREAD_GRACE_S = 5.0  # generous: CI runs on two busy cores
 ENFORCED: tuple[str, ...] = ("tests/",)
 # Tests that log warnings or errors on purpose (they damage a store, kill the model, fill the
@@ -97,7 +100,7 @@ def _new_threads(before: set[int]) -> list[threading.Thread]:
         # Threads Python did not start (Qt's pool, whose idle threads expire on their own)
         # show up as dummies that never end.
         and not isinstance(t, threading._DummyThread)
-        and not t.name.startswith(PROCESS_THREADS + LOADERS)
+        and not t.name.startswith((*PROCESS_THREADS, LANE_THREADS))
     ]
 
 
@@ -168,6 +171,11 @@ def _leaks(item: pytest.Item, state: dict[str, Any], handler: _Records) -> list[
         threads = [t for t in threads if t.is_alive()]
     if threads:
         leaks.append("thread: " + ", ".join(sorted(t.name for t in threads)))
+    from core.lanes import LANES, Lane
+
+    for lane in (Lane.DATABASE, Lane.COMPUTE, Lane.MODEL):
+        if not LANES.wait_idle(lane, max(0.0, deadline - time.monotonic())):
+            leaks.append(f"lane job on {lane.value}: " + ", ".join(sorted(LANES.busy(lane))))
     if state["qt"]:
         from PySide6.QtCore import QCoreApplication
 

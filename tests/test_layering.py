@@ -222,3 +222,48 @@ def test_no_new_import_circles() -> None:
     assert not new, f"modules importing each other: {new}"
     gone = [sorted(c) for c in KNOWN_CIRCLES if c not in circles]
     assert not gone, f"circles broken: take them off KNOWN_CIRCLES: {gone}"
+
+
+# Where a thread may be started by hand: the lanes themselves and the few objects that own a
+# thread guarding their own state. Everything else submits to a lane (core.lanes).
+THREAD_OWNERS = {
+    "core/lanes.py": "the lanes' pool threads",
+    "core/store.py": "the store's single writer (every write goes through it, in order)",
+    "core/vector_index.py": "the index's writer (adds and snapshots in order)",
+    "app/capture_service.py": "the capture loop: grab and read threads paced by the screen",
+    "models/llm_host.py": (
+        "the model process's supervision: the spawner (PDEATHSIG binds a child to the thread"
+        " that started it, so it must outlive the child), a pipe reader per child, the watchdog"
+        " and the restart delay"
+    ),
+    "models/llm_child.py": "inside the model's own process (its stdin reader)",
+}
+
+
+def _thread_starts(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            if name in ("Thread", "Timer", "ThreadPoolExecutor", "QThread", "QThreadPool"):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+                if name in ("Thread", "QThread", "QRunnable"):
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_threads_start_only_on_lanes_and_in_their_owners() -> None:
+    found = {
+        str(p.relative_to(ROOT)): lines
+        for layer in ("core", "models", "app", "ui")
+        for p in (ROOT / layer).rglob("*.py")
+        if (lines := _thread_starts(p))
+    }
+    assert "core/lanes.py" in found  # the finder sees threads
+    stray = {path: lines for path, lines in found.items() if path not in THREAD_OWNERS}
+    assert not stray, f"threads started outside the lanes (submit to core.lanes): {stray}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import Any
 
 from app.assistant import Answer
 from app.cli.context import CliContext
 from core.clock import utc_iso
 from core.errors import BadInput
+from core.lanes import Cancel
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -69,7 +69,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any] | None:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    ans = assistant.ask(question, args.conversation, on_token, threading.Event())
+    ans = assistant.ask(question, args.conversation, on_token, Cancel())
     if args.json:
         return answer_json(ans)
     raw = "".join(streamed).strip()

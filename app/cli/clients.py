@@ -163,7 +163,9 @@ def cmd_mcp(args: argparse.Namespace, ctx: CliContext) -> None:
                 print(f"mnemo mcp: {locked[0]}", file=sys.stderr)
             ready.set()
 
-    threading.Thread(target=unlock, name="mnemo-mcp-unlock", daemon=True).start()
+    from core.lanes import LANES, Lane
+
+    LANES.submit(Lane.LOAD, unlock, label="MCP server unlock")
 
     def gate() -> ClientsService:
         if not services.initialised:

@@ -15,6 +15,7 @@ from app.assistant import AssistantService
 from app.services import Services
 from core.erase import Eraser, EraseSpec
 from core.errors import BadInput, UserFacingError
+from core.lanes import Cancel
 from core.prompting import NOT_FOUND
 from core.types import CHAT, NOTE, QUARANTINED, NewMemory, SearchFilters
 from tests.app.fake_llm import FakeHost
@@ -102,7 +103,7 @@ def facts(services: Services) -> dict[str, int]:
 
 def ask(a: AssistantService, q: str, cid: int | None = None, tokens: list[str] | None = None):  # type: ignore[no-untyped-def]
     sink = tokens if tokens is not None else []
-    return a.ask(q, cid, sink.append, threading.Event())
+    return a.ask(q, cid, sink.append, Cancel())
 
 
 def test_factual_question_cites_the_right_memory(
@@ -300,7 +301,7 @@ def test_cancel_stops_within_a_second(
 ) -> None:
     host.reply = lambda _m: " ".join(["word"] * 200)
     host.delay = 0.05
-    cancel = threading.Event()
+    cancel = Cancel()
     tokens: list[str] = []
     timer = threading.Timer(0.4, cancel.set)
     timer.start()
@@ -326,9 +327,7 @@ def test_lock_stops_a_running_answer(
 
     def run() -> None:
         try:
-            out.append(
-                assistant.ask("Where did Ana move to?", None, lambda _t: None, threading.Event())
-            )
+            out.append(assistant.ask("Where did Ana move to?", None, lambda _t: None, Cancel()))
         except UserFacingError as e:
             out.append(e)
 

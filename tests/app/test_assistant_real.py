@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from app.assistant import AssistantService
 from app.services import Services
 from core.errors import UserFacingError
+from core.lanes import Cancel
 from core.types import NOTE, NewMemory
 from models.llm_host import LlmHost
 from tests.storehelp import PASSPHRASE as CLI_PASSPHRASE
@@ -81,7 +81,7 @@ def ids_by_text(services: Services) -> dict[str, int]:
 
 
 def ask(a: AssistantService, q: str, on_token=None, cancel=None):  # type: ignore[no-untyped-def]
-    return a.ask(q, None, on_token or (lambda _t: None), cancel or threading.Event())
+    return a.ask(q, None, on_token or (lambda _t: None), cancel or Cancel())
 
 
 def test_factual_question_is_answered_with_the_right_citation(
@@ -156,7 +156,7 @@ def test_killed_model_mid_answer_then_the_next_question_is_answered(
 
 
 def test_cancel_stops_within_a_second(assistant: AssistantService, host: LlmHost) -> None:
-    cancel = threading.Event()
+    cancel = Cancel()
     stopped_at: list[float] = []
 
     def on_token(_t: str) -> None:

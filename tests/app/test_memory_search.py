@@ -268,14 +268,14 @@ def test_search_need_not_wait_for_a_loading_model(memory: MemoryService, clock: 
     slow = LoadingEmbedder()
     memory.embedder = slow
     memory.searcher._embed = lambda texts: slow.embed(texts)
-    thread = memory.warm_up()
-    assert thread is not None and not memory.model_ready()
+    loading = memory.warm_up()
+    assert loading is not None and not memory.model_ready()
     calls = slow.calls
     words_only = memory.search("dentist thursday", wait_for_model=False)
     assert [h.snippet.count(HL_START) for h in words_only.hits] == [2]
     assert slow.calls == calls  # the query was not embedded
     release.set()
-    thread.join(10)
+    loading.result(10)
     assert memory.model_ready() and memory.warm_up() is None
     assert len(memory.search("dentist thursday", wait_for_model=False).hits) >= 1
     assert slow.calls > calls

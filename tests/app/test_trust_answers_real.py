@@ -5,13 +5,13 @@ out (R17)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.services import Services
+from core.lanes import Cancel
 from core.types import NewMemory
 from models.llm_host import LlmHost
 from tests.fixtures.poison.conversation import FLIGHT, FLIGHT_QUESTION, LINES, write_jsonl
@@ -31,7 +31,7 @@ def host() -> Iterator[LlmHost]:
 def ask(services: Services, question: str) -> tuple[str, list[int], bool]:
     assert services.assistant is not None
     streamed: list[str] = []
-    ans = services.assistant.ask(question, None, streamed.append, threading.Event())
+    ans = services.assistant.ask(question, None, streamed.append, Cancel())
     said = "".join(streamed) + " " + ans.text
     return said, [c.memory_id for c in ans.citations], ans.not_found
 

@@ -7,13 +7,13 @@ it."""
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 
 from app.services import Services
 from core import trust as tr
+from core.lanes import Cancel
 from core.prompting import NOT_FOUND
 from core.types import OK, QUARANTINED
 from tests.app.fake_llm import FakeHost
@@ -97,7 +97,7 @@ def test_ask_answers_the_flight_question_from_the_honest_lines(
         return got
 
     assistant._retrieve = retrieve  # type: ignore[assignment,method-assign]
-    ans = assistant.ask(FLIGHT_QUESTION, None, lambda _t: None, threading.Event())
+    ans = assistant.ask(FLIGHT_QUESTION, None, lambda _t: None, Cancel())
     assert not ans.not_found, ans.text
     assert "7:15" in ans.text
     assert flight_id in [c.memory_id for c in ans.citations]

@@ -7,7 +7,6 @@ trust is lower."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from app.grabber import ScreenGrabber
 from app.services import Services
 from app.tasks import TaskRunner
 from app.window_context import X11WindowContext
+from core.lanes import Cancel
 from core.types import QUARANTINED, SearchFilters
 from models.ocr import RapidOcrEngine
 from tests.app.conftest import wait_for
@@ -131,7 +131,7 @@ def test_poisoned_page_is_quarantined_never_evidence_and_rejected_away(
     evidence = assistant.evidence(QUESTION)
     assert fact in [e.memory_id for e in evidence]
     assert item.id not in [e.memory_id for e in evidence]
-    answer = assistant.ask(QUESTION, None, lambda _t: None, threading.Event())
+    answer = assistant.ask(QUESTION, None, lambda _t: None, Cancel())
     # The bundled model is not asked to write answers (they are extracted); what the answer and
     # any prompt say comes from the benign fact only.
     said = (answer.text + " " + answer.detail).lower()

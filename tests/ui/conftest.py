@@ -39,4 +39,4 @@ def tasks(qtbot: object) -> Iterator[TaskRunner]:
     runner = TaskRunner()
     yield runner
     assert runner.wait(10_000), "background tasks still running at the end of the test"
-    runner.pool.clear()
+    runner.cancel_all()

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from core.errors import UserFacingError
+from core.lanes import LANES, Lane
 from core.types import CHAT, SCREEN
 from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation
 from tests.ui.fake_memory import FakeMemoryService, memory
@@ -448,11 +449,9 @@ def test_chat_is_a_main_window_page_and_the_controller_opens_it(qtbot, tmp_path)
         assert shown(answers(page.chat)[0]) == "Hello."
     finally:
         controller.tasks.wait(10_000)
-        # Unlocking warms the real embedder up on a thread; on a loaded machine that takes
-        # longer than the leak guard's grace, so the test waits for it like the app's exit.
-        for th in threading.enumerate():
-            if th.name == "mnemo-embedder-load":
-                th.join(timeout=120)
+        # Unlocking warms the real embedder up on the load lane; on a loaded machine that
+        # takes a while, and the store must not close under it.
+        assert LANES.wait_idle(Lane.LOAD, 120)
         if controller.main is not None:
             controller.main.hide()
             controller.main.deleteLater()
