@@ -15,7 +15,7 @@ from app.assistant import AssistantService
 from app.services import Services
 from core.erase import Eraser, EraseSpec
 from core.errors import BadInput, UserFacingError
-from core.lanes import Cancel
+from core.lanes import LANES, Cancel, Lane
 from core.prompting import NOT_FOUND
 from core.types import CHAT, NOTE, QUARANTINED, NewMemory, SearchFilters
 from tests.app.fake_llm import FakeHost
@@ -381,6 +381,39 @@ def test_delete_conversation_erases_its_memories(
         "SELECT count(*) FROM memories WHERE id = ?", (facts["ana"],)
     ).fetchone() == (1,)  # what the answer cited is the user's, and stays
     assert assistant.conversation(a.conversation_id) == []
+
+
+def test_cancel_while_the_model_loads_gives_up_at_once(
+    assistant: AssistantService, facts: dict[str, int], host: FakeHost
+) -> None:
+    """The load runs on the load lane; the answer waits for it or for the cancel, whichever
+    comes first, and the load goes on for the next question."""
+    release = threading.Event()
+    real_load = host.ensure_loaded
+
+    def slow_load() -> float:
+        release.wait(10)
+        return real_load()
+
+    host.ensure_loaded = slow_load  # type: ignore[method-assign]
+    host.reply = lambda _m: " ".join(["word"] * 200)
+    cancel = Cancel()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    t0 = time.monotonic()
+    ans = assistant.ask("Where did Ana move to?", None, lambda _t: None, cancel)
+    waited = time.monotonic() - t0
+    timer.join()
+    release.set()
+    assert ans.cancelled
+    assert waited < 2.0  # not the load's 10 s
+    assert LANES.wait_idle(Lane.LOAD, 10)
+    assert host.loads == 1 and assistant.model_status()[0] == "ready"
+
+
+def test_ask_wants_a_cancel_that_can_stop_it(assistant: AssistantService) -> None:
+    with pytest.raises(TypeError):
+        assistant.ask("Where did Ana move to?", None, lambda _t: None, threading.Event())
 
 
 def test_model_status_and_preload(
