@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.session import Changes
 from app.window_memories import WindowMemories
 from core import audit, suspicion
 from core.capture.backlog import BacklogSummary, FrameBacklog, QueuedFrame
@@ -307,6 +308,7 @@ class CaptureService:
         self._grabber: Any = None
         self._context: Any = None
         self._recorded_state: str | None = None  # last state written for the timeline's gaps
+        self._announced: tuple[Any, ...] | None = None  # the status last announced
 
     # -- control ---------------------------------------------------------------------------
     @property
@@ -323,6 +325,7 @@ class CaptureService:
             self._start_threads(loop=True)
         self._wake.set()
         log.info("capture started")
+        self._announce_status()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and the worker; queued frames stay in the backlog (encrypted) and are
@@ -347,6 +350,7 @@ class CaptureService:
             else:
                 self._clear_cache = True  # the worker owns the cache while it runs
         log.info("capture stopped")
+        self._announce_status()
 
     def pause(self, seconds: float | None = None) -> None:
         """Pause for `seconds` (None: until resumed). Cached region text is forgotten; frames
@@ -355,12 +359,14 @@ class CaptureService:
             self._paused_until = float("inf") if seconds is None else self._now() + seconds
             self._clear_cache = True
         log.info("capture paused for %s", "ever" if seconds is None else f"{seconds:.0f} s")
+        self._announce_status()
 
     def resume(self) -> None:
         with self._cond:
             self._paused_until = None
         self._wake.set()
         log.info("capture resumed")
+        self._announce_status()
 
     def capture_now(self) -> None:
         """One capture of the whole screen now, even when paused (not while locked)."""
@@ -548,6 +554,7 @@ class CaptureService:
                 except Exception as e:
                     _log_failure("capture loop", e)
                     self.stats.skipped[SKIP_FAILED] += 1
+                self._announce_status()
                 self._wake.wait(max(0.05, interval - (time.monotonic() - t0)))
                 self._wake.clear()
         finally:
@@ -821,6 +828,7 @@ class CaptureService:
                     self._current = None
                     self._busy = False
                     self._cond.notify_all()
+                self._announce_status()
                 if not done:
                     stopping.wait(1.0)
         with self._cond:
@@ -849,6 +857,24 @@ class CaptureService:
     def _notice(self, text: str) -> None:
         with self._cond:
             self._notices.append(text)
+        self._announce_status()
+
+    def _announce_status(self) -> None:
+        """Tell the windows (the tray) that what `status()` shows changed, from any thread; the
+        tray redraws on that instead of asking every second. Ages and clock times in the line
+        are redrawn whenever the menu opens."""
+        st = self.status()
+        last = None if st.last_capture is None else int(st.last_capture // 60)
+        with self._cond:
+            key: tuple[Any, ...] = (st.state, st.line.split(" · ")[0], st.backlog)
+            key += (sum(st.skipped.values()), last, bool(self._notices))
+            if key == self._announced:
+                return
+            self._announced = key
+        try:
+            self.services.announce(Changes(capture=True))
+        except Exception:
+            log.exception("capture status could not be announced")
 
     def _set_problem(self, text: str) -> None:
         if text != self._problem:

@@ -53,6 +53,11 @@ class MemoryService:
         # Set once the index can answer searches (before it is reconciled; see open()).
         self._searchable = threading.Event()
         self._open_error: BaseException | None = None
+        # The open waits on the load lane behind other loads; closed before it started, it
+        # never starts (so a lock right after unlock does not wait for other sessions' loads).
+        self._life = threading.Lock()
+        self._open_started = False
+        self._closed = False
         self.health: IndexHealth | None = None
         self.index = PersistentIndex(
             dim=embedder.dim,
@@ -93,6 +98,10 @@ class MemoryService:
             LANES.submit(Lane.LOAD, self._open_index, label="vector index open")
 
     def _open_index(self) -> None:
+        with self._life:
+            if self._closed:
+                return
+            self._open_started = True
         try:
             self.health = self.index.open(on_loaded=self._searchable.set)
         except BaseException as e:
@@ -140,6 +149,14 @@ class MemoryService:
         """Before the store locks: save the index snapshot if it changed, drop it from memory."""
         if not getattr(self, "_opened", False):
             return  # never opened (an unlock that failed before): nothing to save or wait for
+        with self._life:
+            self._closed = True
+            if not self._open_started:
+                # Still waiting for its turn on the load lane: it will not start now.
+                self._open_error = StoreLocked()
+                self._searchable.set()
+                self._ready.set()
+                return
         self._ready.wait()
         self.index.close(save=save and self._open_error is None)
 
@@ -340,6 +357,8 @@ class MemoryService:
             return None
 
         def run() -> None:
+            if self._closed:
+                return  # locked before its turn came: the next unlock loads it
             try:
                 load()
             except Exception:

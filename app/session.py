@@ -28,6 +28,7 @@ class Changes:
     trust: bool = False  # review queue or source trust changed (trust review)
     damaged: str | None = None  # the store was found damaged: read-only from now on
     model: bool = False  # the answer model's state changed (loading, ready, failed, stopped)
+    capture: bool = False  # what capture's status shows changed (state, backlog, last read)
 
 
 class Session(Protocol):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
@@ -26,7 +26,6 @@ class CaptureControl(QObject):
         self.tray = tray
         self._resume_after_unlock: bool | None = None
         self._enabled_changed = False
-        services.subscribe(self._changed)
         self.status_action = QAction("Capture is off")
         self.status_action.setEnabled(False)
         self.toggle_action = QAction("Start capturing")
@@ -49,15 +48,14 @@ class CaptureControl(QObject):
         ]
         if tray is not None:
             tray.add_section(self.actions)
-        self.timer = QTimer(self)
-        self.timer.setInterval(1000)
-        self.timer.timeout.connect(self.refresh)
+            # Ages and clock times in the status line are current whenever the menu opens;
+            # everything else is redrawn when capture announces a change (`changed`).
+            tray.menu.aboutToShow.connect(self.refresh)
         self.refresh()
 
     # -- life cycle ----------------------------------------------------------------------------
     def unlocked(self) -> None:
         """Start capture if the user turned it on (and it was running before a lock)."""
-        self.timer.start()
         resume = self._resume_after_unlock
         self._resume_after_unlock = None
 
@@ -91,7 +89,6 @@ class CaptureControl(QObject):
     def _start_if_unlocked(self) -> None:
         if self.services.capture is not None:
             self.services.capture.start()
-        self.timer.start()
         self.refresh()
 
     # -- actions ------------------------------------------------------------------------------
@@ -134,10 +131,16 @@ class CaptureControl(QObject):
             self.services.capture.capture_now()
 
     # -- status -------------------------------------------------------------------------------
-    def _changed(self, changes: Changes) -> None:
-        # From any thread: handled on the next refresh (GUI thread).
+    def changed(self, changes: Changes) -> None:
+        """A batch of announced changes, on the GUI thread (from the controller)."""
         if "capture.enabled" in changes.settings:
             self._enabled_changed = True
+        if (
+            changes.capture
+            or changes.locked is not None
+            or any(k.startswith("capture.") for k in changes.settings)
+        ):
+            self.refresh()
 
     def refresh(self) -> None:
         capture = self.services.capture if self.services.unlocked else None
@@ -180,6 +183,3 @@ class CaptureControl(QObject):
         elif not on and capture.running:
             self.tasks.run(capture.stop, lambda _: self.refresh(), None)
         self.refresh()
-
-    def stop(self) -> None:
-        self.timer.stop()

@@ -325,8 +325,6 @@ class Controller(QObject):
         self._quitting = True
         self._refresh_timer.stop()
         self._pending.clear()
-        if self.capture is not None:
-            self.capture.stop()
         self.autolock.stop()
         self.backups.stop()
         if self.hotkey is not None:
@@ -384,13 +382,25 @@ class Controller(QObject):
             self._notify(damaged)
             if self.tray:
                 self.tray.set_state("error", "Read-only: the store is damaged")
-        if self.main is not None and self.services.unlocked and batch:
-            merged = Changes(
-                memories_added=sum(c.memories_added for c in batch),
-                memories_removed=sum(c.memories_removed for c in batch),
-                trust=any(c.trust for c in batch),
-                model=any(c.model for c in batch),
+        if not batch:
+            return
+        merged = Changes(
+            memories_added=sum(c.memories_added for c in batch),
+            memories_removed=sum(c.memories_removed for c in batch),
+            trust=any(c.trust for c in batch),
+            model=any(c.model for c in batch),
+            capture=any(c.capture for c in batch),
+        )
+        if self.capture is not None:
+            # The tray's capture section also follows the lock and capture's own settings.
+            self.capture.changed(
+                Changes(
+                    capture=merged.capture,
+                    locked=next((c.locked for c in batch if c.locked is not None), None),
+                    settings=sorted({k for c in batch for k in c.settings}),
+                )
             )
+        if self.main is not None and self.services.unlocked:
             self.main.refresh(merged)
             if self.review_badge is not None and (
                 merged.memories_added or merged.memories_removed or merged.trust

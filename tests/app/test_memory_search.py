@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.memory_service import MemoryService
+from app.services import Services
 from core.clock import FixedClock
 from core.types import HL_END, HL_START, NewMemory, SearchFilters
 
@@ -333,3 +334,31 @@ def test_broad_filters_find_what_listed_filters_find(
             assert f.app is None or h.app == f.app
             assert f.since is None or h.time >= f.since
             assert f.source is None or h.source.startswith("import:")
+
+
+def test_a_lock_before_the_index_open_had_its_turn_does_not_wait_for_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index opens on the load lane, behind other loads (another session's embedder);
+    closing before its turn returns at once and the open never starts on a closed store."""
+    import threading
+    import time
+
+    from app import memory_service as module
+    from core.fakes import FakeEmbedder
+    from core.lanes import Lane, Lanes
+
+    lanes = Lanes({Lane.LOAD: 1})
+    monkeypatch.setattr(module, "LANES", lanes)
+    release = threading.Event()
+    lanes.submit(Lane.LOAD, lambda: release.wait(10), label="a slow load")
+    memory = MemoryService(services.store, FakeEmbedder())
+    opened: list[bool] = []
+    monkeypatch.setattr(memory.index, "open", lambda **_k: opened.append(True))
+    memory.open(wait=False)
+    t0 = time.monotonic()
+    memory.close()
+    assert time.monotonic() - t0 < 1.0
+    release.set()
+    assert lanes.wait_idle(Lane.LOAD, 5)
+    assert opened == [] and memory.wait_ready(0)

@@ -105,3 +105,49 @@ def test_app_picker_lists_an_app_started_after_the_page_opened(
     qtbot.waitUntil(lambda: picker.findText("xterm") >= 0, timeout=5000)
     assert picker.currentText() == "xt"  # what the user was typing stays
     picker.hidePopup()
+
+
+def test_capture_changes_made_on_other_threads_reach_the_tray_without_a_timer(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The capture section redraws when capture announces a change (through the controller,
+    on the GUI thread); nothing asks it every second."""
+    import threading
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.session import Changes
+    from ui.controller import Controller
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    c = Controller(app, tmp_path / "data", f"mnemo-test-capture-{os.getpid()}")
+    try:
+        c.services.create(PASSPHRASE, TEST_KDF)
+        c.capture = control = CaptureControl(c.services, c.tasks, None)
+        c._on_unlocked()
+        capture = c.services.capture
+        assert capture is not None
+        assert not [t for t in control.findChildren(QTimer) if t.isActive()]
+        announced: list[Changes] = []
+        c.services.subscribe(lambda ch: announced.append(ch) if ch.capture else None)
+        capture._running = True  # as if started (no display here for the real loop)
+
+        def on_a_worker(fn: object) -> None:
+            t = threading.Thread(target=fn)  # type: ignore[arg-type]
+            t.start()
+            t.join()
+
+        on_a_worker(lambda: capture.pause(600))
+        qtbot.waitUntil(lambda: control.status_action.text().startswith("Paused"), timeout=3000)
+        n = len(announced)
+        on_a_worker(capture._announce_status)  # nothing changed: nothing announced
+        assert len(announced) == n
+        on_a_worker(capture.resume)
+        qtbot.waitUntil(lambda: control.status_action.text().startswith("Capturing"), timeout=3000)
+        assert len(announced) == n + 1
+        capture._running = False
+    finally:
+        c.tasks.wait(10_000)
+        c.shutdown()
