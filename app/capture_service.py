@@ -22,22 +22,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.capture_config import SELF_APP, CaptureSettings
 from app.session import Changes
-from app.window_memories import WindowMemories
-from core import audit, suspicion
+from app.window_memories import (
+    WindowMemories,
+    drop_media,
+    inspect_hidden_text,
+    rgb_view,
+    store_screenshot,
+)
+from core import audit
 from core.capture.backlog import BacklogSummary, FrameBacklog, QueuedFrame
 from core.capture.change import ChangeDetector, RegionTextCache
-from core.capture.exclusions import (
-    DropReason,
-    ExclusionRules,
-    black_out,
-    decide,
-)
+from core.capture.exclusions import DropReason, black_out, decide
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
 from core.capture.window_text import ScreenText
-from core.errors import BadInput, DiskFull, StoreLocked, StoreReadOnly, UserFacingError
-from core.redaction import RedactionSettings
+from core.errors import DiskFull, StoreLocked, StoreReadOnly, UserFacingError
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
@@ -51,9 +52,6 @@ PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
     ("1 hour", 3600.0),
     ("Until tomorrow", None),
 )
-# Mnemo's own windows show memories: capturing them would feed memories back in. The process
-# names itself this (Linux /proc/self/comm, what the window context reads) and is excluded.
-SELF_APP = "mnemo"
 MIN_TEXT_CHARS = 3
 # CPU the compute worker may use on average while the screen keeps changing (CPU seconds per
 # wall second), with a burst allowance: one change is read at once; changes beyond the budget
@@ -154,39 +152,6 @@ def until_tomorrow(now: float) -> float:
     dt = datetime.fromtimestamp(now).astimezone()
     midnight = (dt + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(60.0, midnight.timestamp() - now)
-
-
-@dataclass(slots=True)
-class CaptureSettings:
-    interval: float
-    primary_only: bool
-    rules: ExclusionRules | None  # None: the stored exclusions do not parse (fail closed)
-    redaction: RedactionSettings
-    quality: int
-    max_width: int
-    keep_screenshots: bool
-    backlog_max_bytes: int = 1024 * 1024 * 1024
-
-    @classmethod
-    def read(cls, get: Callable[[str], Any]) -> CaptureSettings:
-        try:
-            rules: ExclusionRules | None = ExclusionRules.from_user(
-                [*get("privacy.excluded_apps"), SELF_APP],
-                get("privacy.excluded_titles"),
-                get("privacy.excluded_domains"),
-            )
-        except BadInput:
-            rules = None
-        return cls(
-            interval=float(get("capture.interval_s")),
-            primary_only=get("capture.monitors") == "primary",
-            rules=rules,
-            redaction=RedactionSettings.from_settings(get),
-            quality=int(get("capture.image_quality")),
-            max_width=int(get("capture.image_max_width")),
-            keep_screenshots=bool(get("capture.keep_screenshots")),
-            backlog_max_bytes=int(get("capture.backlog_max_mb")) * 1024 * 1024,
-        )
 
 
 @dataclass(slots=True)
@@ -955,13 +920,11 @@ def store_memories(
     memory = services.memory
     if memory is None:
         raise StoreLocked()
-    from app.window_memories import store_screenshot
-
     # An RGB view of the frame for the contrast checks: a PIL image would be copied whole
     # (6 MB at 1080p) for every box.
-    rgb = _rgb_view(pixels)
+    rgb = rgb_view(pixels)
     for m in memories:
-        _inspect_hidden_text(m, rgb)
+        inspect_hidden_text(m, rgb)
     media = services.media
     media_id, nbytes = store_screenshot(
         services, memories, pixels, when, s, app or memories[0].app, title or memories[0].title
@@ -970,36 +933,12 @@ def store_memories(
         report = memory.add_many(memories)
     except BaseException:
         if media_id is not None and media is not None and services.unlocked:
-            _drop_media(media, media_id)
+            drop_media(media, media_id)
         raise
     if report.added == 0 and media_id is not None and media is not None:
-        _drop_media(media, media_id)  # every memory was a duplicate: keep no orphan image
+        drop_media(media, media_id)  # every memory was a duplicate: keep no orphan image
     quarantined = sum(1 for m in memories if m.status == QUARANTINED)
     return report.added, nbytes, quarantined
-
-
-def _inspect_hidden_text(m: NewMemory, image: Any) -> None:
-    """Tiny or low-contrast text is a way to plant instructions: quarantine such memories
-    before ingest (boxes are still in frame pixels, matching `image`)."""
-    # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
-    boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
-    flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
-    m.flags = flags  # the ingest's trust inspector uses these instead of looking again
-    if suspicion.should_quarantine(flags):
-        m.status = QUARANTINED
-        m.reasons = [*m.reasons, *suspicion.reasons(flags)]
-
-
-def _rgb_view(pixels: Any) -> Any:
-    """RGB channels of a BGRA/BGR frame as a view (no copy); other arrays as they are."""
-    if getattr(pixels, "ndim", 0) == 3 and pixels.shape[2] in (3, 4):
-        return pixels[..., 2::-1]
-    return pixels
-
-
-def _drop_media(media: Any, media_id: int) -> None:
-    files = media.store.write(lambda c: media.destroy_keys(c, [media_id]))
-    media.remove_files(files)
 
 
 def _snapshot(ctx: Any) -> tuple[Any, Any]:

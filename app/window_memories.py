@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core import suspicion
 from core.capture.window_text import MAX_UNION_CHARS, merge_lines, norm_line, window_key
 from core.db import Connection
 from core.errors import StoreLocked
@@ -22,7 +23,7 @@ from core.memories import dedup_key
 from core.types import QUARANTINED, SCREEN, NewMemory
 
 if TYPE_CHECKING:
-    from app.capture_service import CaptureSettings
+    from app.capture_config import CaptureSettings
     from app.session import Session
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,6 @@ class WindowMemories:
         app: str | None = None,
         title: str | None = None,
     ) -> Outcome:
-        from app.capture_service import _inspect_hidden_text, _rgb_view
 
         memory = self.services.memory
         if memory is None:
@@ -142,9 +142,9 @@ class WindowMemories:
         self._prune(when)
         if not changed:
             return out
-        rgb = _rgb_view(pixels)
+        rgb = rgb_view(pixels)
         for m, _, _ in changed:
-            _inspect_hidden_text(m, rgb)
+            inspect_hidden_text(m, rgb)
         media_id, out.media_bytes = store_screenshot(
             self.services,
             [m for m, _, _ in changed],
@@ -179,11 +179,9 @@ class WindowMemories:
                     self._known[key] = _Window(mid, m.text.split("\n"), vis, when)
         except BaseException:
             if media_id is not None and self.services.unlocked and out.added + out.updated == 0:
-                from app.capture_service import _drop_media
-
                 media = self.services.media
                 if media is not None:
-                    _drop_media(media, media_id)
+                    drop_media(media, media_id)
             raise
         out.quarantined = sum(1 for m, _, _ in changed if m.status == QUARANTINED)
         return out
@@ -290,3 +288,27 @@ class WindowMemories:
     def _prune(self, now: float) -> None:
         for key in [k for k, w in self._known.items() if now - w.seen > WINDOW_GAP_S]:
             del self._known[key]
+
+
+def inspect_hidden_text(m: NewMemory, image: Any) -> None:
+    """Tiny or low-contrast text is a way to plant instructions: quarantine such memories
+    before ingest (boxes are still in frame pixels, matching `image`)."""
+    # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
+    boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
+    flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
+    m.flags = flags  # the ingest's trust inspector uses these instead of looking again
+    if suspicion.should_quarantine(flags):
+        m.status = QUARANTINED
+        m.reasons = [*m.reasons, *suspicion.reasons(flags)]
+
+
+def rgb_view(pixels: Any) -> Any:
+    """RGB channels of a BGRA/BGR frame as a view (no copy); other arrays as they are."""
+    if getattr(pixels, "ndim", 0) == 3 and pixels.shape[2] in (3, 4):
+        return pixels[..., 2::-1]
+    return pixels
+
+
+def drop_media(media: Any, media_id: int) -> None:
+    files = media.store.write(lambda c: media.destroy_keys(c, [media_id]))
+    media.remove_files(files)

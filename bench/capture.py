@@ -106,6 +106,7 @@ class Stages:
 def install_stages() -> Stages:
     import app.capture_service as cs
     import app.screen_media as sm
+    import app.window_memories as wm
     import core.capture.frame as fr
     from app.grabber import ScreenGrabber
     from app.memory_service import MemoryService
@@ -126,7 +127,8 @@ def install_stages() -> Stages:
     st.wrap(fr, "black_out", "worker.process_frame.black_out")
     st.wrap(cs, "store_memories", "worker.store_memories")
     st.wrap(sm, "rgb_image", "worker.store_memories.rgb_image")
-    st.wrap(cs, "_inspect_hidden_text", "worker.store_memories.suspicion")
+    st.wrap(cs, "inspect_hidden_text", "worker.store_memories.suspicion")
+    st.wrap(wm, "inspect_hidden_text", "worker.store_memories.suspicion")
     st.wrap(sm, "encode_screenshot", "worker.store_memories.encode_webp")
     st.wrap(MediaStore, "put", "worker.store_memories.encrypt_write")
     st.wrap(MemoryService, "add_many", "worker.store_memories.embed_ingest")

@@ -344,8 +344,8 @@ def test_match_rects_cover_matched_words_and_merge_neighbours() -> None:
 
 
 def test_faint_text_is_quarantined_and_contrast_reads_the_frame_as_rgb(rig, services) -> None:
-    from app.capture_service import _rgb_view
     from app.screen_media import rgb_image
+    from app.window_memories import rgb_view
     from core.suspicion import box_contrast
 
     service, grabber, _ctx, ocr = rig
@@ -355,7 +355,7 @@ def test_faint_text_is_quarantined_and_contrast_reads_the_frame_as_rgb(rig, serv
     grabber.pixels[100:116, 20:220, :3] = (40, 30, 30)  # BGR: strokes barely off the background
     grabber.pixels[103:113, 22:218:4, :3] = (30, 30, 40)
     # The view the service hands to the contrast check sees what the stored image shows.
-    view = _rgb_view(grabber.pixels)
+    view = rgb_view(grabber.pixels)
     image = rgb_image(grabber.pixels)
     for b in (HELLO, faint):
         assert box_contrast(view, b.x, b.y, b.w, b.h) == box_contrast(image, b.x, b.y, b.w, b.h)
