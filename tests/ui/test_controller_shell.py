@@ -180,3 +180,89 @@ def test_an_exception_in_a_thread_or_a_slot_reaches_the_log_and_the_dialog(
         c.shutdown()
         main.hide()
         main.deleteLater()
+
+
+def test_ctrl_q_quits_within_3_s_while_an_answer_streams_and_ocr_reads_a_frame(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The done-when of the shell: Ctrl+Q from the Chat page ends the event loop and the
+    shutdown within 3 s although an answer is streaming on the model lane and the capture
+    worker is inside OCR (which cannot be interrupted)."""
+    from app.capture_config import CaptureSettings
+    from app.capture_service import CaptureService
+    from core.capture.fakes import FakeOcrEngine, FakeWindowContext
+    from core.interfaces import OcrBox, WindowInfo
+    from core.lanes import Lane
+    from tests.app.fake_llm import FakeHost
+    from tests.app.test_capture_service import FakeGrabber
+
+    c = _unlocked_controller(tmp_path, tray=True)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication) and c.main is not None
+    main = c.main
+    services = c.services
+    services.add_note("Ana moved to Lisbon in May to start a new job at the harbour.")
+    services.llm_host = FakeHost(lambda _m: " ".join(["word"] * 5000), delay=0.02)
+    assistant = services.assistant
+    assert assistant is not None
+    assistant.phrase_with_model = True
+
+    in_ocr, release = threading.Event(), threading.Event()
+    box = OcrBox(20, 40, 120, 16, "quarterly planning meeting", 0.99)
+
+    class SlowOcr(FakeOcrEngine):
+        def recognise_regions(self, image, rects, lines=None):  # type: ignore[no-untyped-def]
+            in_ocr.set()
+            release.wait(60)
+            return super().recognise_regions(image, rects, lines)
+
+    grabber = FakeGrabber()
+    grabber.draw(box)
+    window = WindowInfo("gedit", "notes.txt - gedit", 0, 0, 250, 300, None, True)
+    capture = CaptureService(
+        services,
+        grabber_factory=lambda: grabber,
+        context_factory=lambda: FakeWindowContext([window]),
+        ocr=SlowOcr([box]),
+        free_bytes=lambda: 10**12,
+    )
+    services.capture = capture
+    tokens: list[str] = []
+    streaming = threading.Event()
+
+    def on_items(items: list[str]) -> None:
+        tokens.extend(items)
+        streaming.set()
+
+    try:
+        capture._running = True
+        capture._open_devices()
+        capture._start_threads(loop=False)
+        capture._tick(CaptureSettings.read(services.settings.get))
+        assert in_ocr.wait(10), "the frame never reached OCR"
+        c.tasks.op(
+            lambda ctx: assistant.ask("Where did Ana move to?", None, ctx.emit, ctx.cancel_event),
+            lane=Lane.MODEL,
+            on_item=on_items,
+        )
+        qtbot.waitUntil(lambda: len(tokens) > 5, timeout=10_000)
+        main.show()
+        main.show_page("Chat")
+        safety = QTimer()
+        safety.setSingleShot(True)
+        safety.timeout.connect(lambda: app.exit(1))
+        safety.start(10_000)
+        QTimer.singleShot(50, _quit_action(main).trigger)
+        start = time.monotonic()
+        code = app.exec()
+        c.shutdown()
+        took = time.monotonic() - start
+        safety.stop()
+        assert code == 0
+        assert took < 3.0, f"Ctrl+Q with an answer streaming and OCR running took {took:.1f} s"
+        assert len(tokens) < 5000  # the answer was stopped, not streamed to its end
+    finally:
+        release.set()
+        c.tasks.wait(10_000)
+        main.hide()
+        main.deleteLater()
