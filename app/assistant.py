@@ -19,12 +19,21 @@ from core import prompting
 from core.db import Connection
 from core.errors import BadInput, StoreLocked, UserFacingError
 from core.lanes import LANES, Cancel, Lane, wait_either
-from core.memories import get_memories
+from core.memories import conversation_title, get_memories
 from core.prompting import NOT_FOUND, Evidence, build_prompt, finalize_answer, understand_question
 from core.prompting import Turn as PromptTurn
 from core.search import make_snippet, query_terms
 from core.timeparse import parse_query
-from core.types import CHAT, HL_END, HL_START, OK, Memory, SearchFilters, SearchHit
+from core.types import (
+    CHAT,
+    CHAT_QUESTION_AUTHOR,
+    HL_END,
+    HL_START,
+    OK,
+    Memory,
+    SearchFilters,
+    SearchHit,
+)
 
 if TYPE_CHECKING:
     from app.session import Session
@@ -40,7 +49,7 @@ FOLLOWING_S = 3600.0
 CONTRAST_K = 4
 ANSWER_TOKENS = 256
 MAX_QUESTION_CHARS = 4000
-ME = "me"
+ME = CHAT_QUESTION_AUTHOR
 ASSISTANT = "Mnemo"
 # The small model sometimes carries on writing the prompt's layout after its answer, or copies
 # the quoted memory lines ("> ...") until the token limit (257 tokens, 5+ s measured).
@@ -672,8 +681,7 @@ class AssistantService:
             if row is None:
                 raise BadInput("That conversation no longer exists; start a new one.")
             return int(cid)
-        title = " ".join(question.split())
-        title = title if len(title) <= 80 else title[:79].rstrip() + "…"
+        title = conversation_title(question)
 
         def create(conn: Connection) -> int:
             cur = conn.execute(

@@ -23,8 +23,10 @@ from core import audit
 from core.db import Connection
 from core.errors import BadInput
 from core.media import MediaStore
+from core.memories import retitle_conversations
 from core.store import Store
 from core.trust import USER_IDENTITY
+from core.types import CHAT
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +336,7 @@ class Eraser:
             derived = 0
             source_ids: set[int] = set()
             files_imported: set[str] = set()
+            chats: set[int] = set()  # conversations of the chat window that lose a message
             bulk = len(ids) >= FTS_BULK_ROWS
             if bulk:
                 _fts_secure_delete(conn, False)
@@ -357,6 +360,13 @@ class Eraser:
                     f"DELETE FROM vectors WHERE memory_id IN ({marks})", chunk
                 ).rowcount
                 conn.execute(f"DELETE FROM citations WHERE memory_id IN ({marks})", chunk)
+                for (conv,) in conn.execute(
+                    f"SELECT DISTINCT conversation FROM memories WHERE kind = ? "
+                    f"AND id IN ({marks})",
+                    [CHAT, *chunk],
+                ):
+                    if conv is not None and str(conv).isdigit():
+                        chats.add(int(conv))
                 for sid, path in conn.execute(
                     f"SELECT DISTINCT source_id, file FROM memories WHERE id IN ({marks})", chunk
                 ):
@@ -374,6 +384,7 @@ class Eraser:
                 conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
                 _fts_secure_delete(conn, True)
             receipt.derived_answers = derived
+            retitle_conversations(conn, chats)
             receipt.sources = _drop_orphans(conn, source_ids, files_imported)
             conn.execute(
                 "UPDATE erase_jobs SET state = 'deleted', receipt = ? WHERE id = ?",

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from core.db import Connection
-from core.types import SCREEN, Memory, NewMemory
+from core.types import CHAT, CHAT_QUESTION_AUTHOR, SCREEN, Memory, NewMemory
 
 _WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d")
@@ -130,3 +130,22 @@ def count_memories(conn: Connection) -> dict[str, int]:
         "SELECT kind, count(*) FROM memories WHERE hidden = 0 GROUP BY kind"
     ).fetchall()
     return {kind: n for kind, n in rows}
+
+
+def conversation_title(question: str) -> str:
+    """A chat conversation's title: its first question on one line, at most 80 characters."""
+    title = " ".join(question.split())
+    return title if len(title) <= 80 else title[:79].rstrip() + "…"
+
+
+def retitle_conversations(conn: Connection, conversation_ids: set[int]) -> None:
+    """After an erase: each conversation is titled by its first question still present, or
+    has no title left (never the text of an erased question)."""
+    for cid in sorted(conversation_ids):
+        row = conn.execute(
+            "SELECT text FROM memories WHERE kind = ? AND conversation = ? AND author = ? "
+            "AND hidden = 0 ORDER BY time, id LIMIT 1",
+            (CHAT, str(cid), CHAT_QUESTION_AUTHOR),
+        ).fetchone()
+        title = conversation_title(str(row[0])) if row is not None else ""
+        conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))

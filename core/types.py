@@ -8,6 +8,8 @@ from typing import Any
 # Source kinds (DESIGN.md "Memories"). Imports are "import:<format>".
 SCREEN = "screen"
 CHAT = "chat"
+# The author of the user's own questions in the chat window (answers are by "Mnemo").
+CHAT_QUESTION_AUTHOR = "me"
 NOTE = "note"
 API = "api"
 IMPORT_PREFIX = "import:"

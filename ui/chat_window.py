@@ -975,3 +975,9 @@ class ChatPage(Page):
             # Only the model's own announcements: new memories (every capture) say nothing
             # about it. On unlock the page is made anew and its showEvent asks once.
             self.chat.refresh_status()
+        if changes is not None and changes.memories_removed and not self.chat.busy:
+            # An erase takes answers whose sources it erased, and the questions it matched:
+            # the list (and its titles) and the open conversation show what is left.
+            self.chat.reload_history()
+            if self.chat.conversation_id is not None:
+                self.chat.open_conversation(self.chat.conversation_id)

@@ -666,3 +666,35 @@ def test_the_model_hosts_state_changes_are_announced(tmp_path, monkeypatch) -> N
     assert callable(on_status)
     on_status("ready")
     assert [c.model for c in seen] == [True]
+
+
+def test_an_erased_question_does_not_stay_as_its_conversations_title(
+    services: Services, assistant: AssistantService, facts: dict[str, int]
+) -> None:
+    """The conversation list showed an erased question as the title of the emptied
+    conversation: the text was gone from the memories but not from the title."""
+    from core.erase import EraseSpec
+
+    a = ask(assistant, "Where did Ana move to?")
+    conn = services.store.reader()
+    first = conn.execute(
+        "SELECT id FROM memories WHERE conversation = ? AND author = 'me' ORDER BY time, id",
+        (str(a.conversation_id),),
+    ).fetchall()
+    follow = ask(assistant, "And when is the train to Lyon?", a.conversation_id)
+    assert [s.title for s in assistant.conversations()] == ["Where did Ana move to?"]
+    erase = services.erase
+    assert erase is not None
+    erase.erase(EraseSpec(ids=[first[0][0]]))
+    titles = [s.title for s in assistant.conversations()]
+    assert titles == ["And when is the train to Lyon?"]  # the first question left
+    rest = conn.execute(
+        "SELECT id FROM memories WHERE conversation = ? AND author = 'me'",
+        (str(follow.conversation_id),),
+    ).fetchall()
+    erase.erase(EraseSpec(ids=[r[0] for r in rest]))
+    assert [s.title for s in assistant.conversations()] == [""]
+    (title,) = conn.execute(
+        "SELECT title FROM conversations WHERE id = ?", (a.conversation_id,)
+    ).fetchone()
+    assert "Ana" not in title and "Lyon" not in title

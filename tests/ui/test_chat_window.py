@@ -498,3 +498,28 @@ def test_question_bubbles_are_as_wide_as_their_text_not_stretched_tall(qtbot) ->
     assert long.width() <= t._question_width()
     assert long.label.height() <= long.label.heightForWidth(long.label.width()) + 2
     assert long.label.height() < 5 * line  # wraps at the bubble's real width
+
+
+def test_an_erase_refreshes_the_history_and_the_open_conversation(qtbot, tasks) -> None:
+    """After an erase the chat still showed answers whose sources were gone and the erased
+    question as a title; the page now reloads both when memories are removed."""
+    from app.session import Changes
+    from ui.chat_window import ChatPage
+
+    fake = FakeAssistant(conversations=past(), now=lambda: NOW)
+    services = Services(fake, FakeMemoryService(list(MEMORIES)))
+    page = ChatPage(services, tasks)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.resize(900, 640)
+    page.show()
+    panel = page.chat
+    qtbot.waitUntil(lambda: panel.history.count() == 2, timeout=2000)
+    with qtbot.waitSignal(panel.conversation_loaded, timeout=2000):
+        panel.history.itemClicked.emit(panel.history.item(0))
+    assert len(panel.transcript.bubbles()) == 2
+    # Elsewhere (the Storage tab, the tray), an erase takes the cited memory and its answer.
+    fake.convs[1] = ("", fake.convs[1][1][:1])
+    with qtbot.waitSignal(panel.conversation_loaded, timeout=2000):
+        page.refresh(Changes(memories_removed=2))
+    assert [type(b).__name__ for b in panel.transcript.bubbles()] == ["QuestionBubble"]
+    qtbot.waitUntil(lambda: panel.history.item(0).text().startswith("Untitled\n"), timeout=2000)
