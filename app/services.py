@@ -46,31 +46,83 @@ MAX_NOTE_CHARS = 100_000
 CAPTURE_STOP_WAIT_S = 1.0  # how long lock waits for the capture threads
 
 
+class UnlockedSession:
+    """The services that exist only while the store is unlocked, made together by unlock (in
+    the order they need each other) and ended together by lock: nothing of a session outlives
+    it. `Services` reaches them as `services.memory`, `services.capture`, ... (None while
+    locked)."""
+
+    __slots__ = ("assistant", "capture", "erase", "imports", "media", "memory", "timeline", "trust")
+
+    memory: MemoryService
+    imports: ImportService
+    erase: ErasureService
+    media: MediaStore
+    trust: TrustService
+    capture: CaptureService
+    assistant: AssistantService
+    timeline: TimelineService
+
+    def end(self, *, save: bool) -> None:
+        """Stop what runs (capture, a running answer), save the index if `save` (the store is
+        still open), and forget what is held in memory (decoded frames)."""
+        capture = getattr(self, "capture", None)
+        if capture is not None:
+            # Lock and quit do not wait for a frame being read (OCR of a dense screen takes
+            # seconds): it stays in the backlog, its write fails as locked, and it is read
+            # again after unlock.
+            capture.stop(timeout=CAPTURE_STOP_WAIT_S)
+        assistant = getattr(self, "assistant", None)
+        if assistant is not None:
+            assistant.on_lock()  # stops a running answer
+        memory = getattr(self, "memory", None)
+        if memory is not None:
+            try:
+                memory.close(save=save)
+            except Exception:
+                log.exception("saving the vector index failed; it will be rebuilt on unlock")
+        timeline = getattr(self, "timeline", None)
+        if timeline is not None:
+            timeline.forget()  # no decoded frame outlives the lock
+
+
+def _part(name: str) -> property:
+    """A part of the unlocked session, None while locked (settable: tests swap in fakes)."""
+
+    def get(self: Services) -> Any:
+        return getattr(self.session, name, None) if self.session is not None else None
+
+    def put(self: Services, value: Any) -> None:
+        if self.session is None:
+            raise StoreLocked()
+        setattr(self.session, name, value)
+
+    return property(get, put, doc=f"The session's {name} (None while locked).")
+
+
 class Services:
+    memory: MemoryService | None = _part("memory")  # type: ignore[assignment]
+    imports: ImportService | None = _part("imports")  # type: ignore[assignment]
+    erase: ErasureService | None = _part("erase")  # type: ignore[assignment]
+    media: MediaStore | None = _part("media")  # type: ignore[assignment]
+    trust: TrustService | None = _part("trust")  # type: ignore[assignment]
+    capture: CaptureService | None = _part("capture")  # type: ignore[assignment]
+    assistant: AssistantService | None = _part("assistant")  # type: ignore[assignment]
+    timeline: TimelineService | None = _part("timeline")  # type: ignore[assignment]
+
     def __init__(
         self, data_dir: Path, clock: Clock | None = None, embedder: Embedder | None = None
     ) -> None:
         self.data_dir = Path(data_dir)
         self.clock = clock or SystemClock()
         self._embedder = embedder
-        # Present while unlocked: adding, searching, the vector index (app.memory_service).
-        self.memory: MemoryService | None = None
-        # Present while unlocked: chat and note imports (app.import_service).
-        self.imports: ImportService | None = None
-        # Present while unlocked: previews, erases, retention, usage (app.erase_service).
-        self.erase: ErasureService | None = None
+        # What exists only while unlocked (memory, imports, erase, media, trust, capture, the
+        # assistant, the timeline): one session, started by unlock and ended by lock.
+        self.session: UnlockedSession | None = None
         self.store = Store(self.data_dir, self.clock)
         self.settings = self._make_settings(None, None)
-        self.media: MediaStore | None = None
-        # Trust review (app.trust_service), present while unlocked.
-        self.trust: TrustService | None = None
-        # Present while unlocked, stopped until started (tray, first-run consent, CLI).
-        self.capture: CaptureService | None = None
-        # The assistant (app.assistant) while unlocked; the model host it uses is created on
-        # first need and outlives lock/unlock (the model stays loaded), closed in close().
-        self.assistant: AssistantService | None = None
-        # The visual timeline's frames and their in-memory cache (app.timeline_service).
-        self.timeline: TimelineService | None = None
+        # The model host the assistant uses is created on first need and outlives lock and
+        # unlock (the model stays loaded); closed in close().
         self.llm_host: ModelHost | None = None
         self._llm_lock = threading.Lock()
         self._listeners: list[Callable[[Changes], None]] = []
@@ -142,45 +194,43 @@ class Services:
         return self._embedder
 
     def _after_unlock(self, created: bool) -> None:
+        from app.assistant import AssistantService
+        from app.capture_service import CaptureService
+        from app.import_service import ImportService
         from app.memory_service import MemoryService
+        from app.screen_media import ScreenMedia
+        from app.timeline_service import TimelineService
+        from app.trust_service import TrustService
 
         self.settings = self._make_settings(self.store.reader, self.store.write)
-        from app.capture_service import CaptureService
-        from app.screen_media import ScreenMedia
-
-        self.media = ScreenMedia(self.store)
-        self.media.sweep_orphans()
-        from app.timeline_service import TimelineService
-
-        self.timeline = TimelineService(self.store, self.media)
+        # The session's parts are reachable as they are made: trust review attaches to the
+        # memory service through it, erase resumes through it.
+        session = self.session = UnlockedSession()
+        media = session.media = ScreenMedia(self.store)
+        media.sweep_orphans()
+        session.timeline = TimelineService(self.store, media)
         if not created:
             self.store.on_damaged(self._on_damaged)
-        self.capture = CaptureService(self)
-        self.memory = MemoryService(
+        session.capture = CaptureService(self)
+        memory = session.memory = MemoryService(
             self.store,
             self.embedder,
             on_added=lambda n: self.announce(Changes(memories_added=n)),
         )
-        self._attach_erase()
-        # The index loads (or rebuilds) on its own thread; searches wait for it.
-        self.memory.open(wait=False)
-        from app.trust_service import TrustService
-
-        self.trust = TrustService(self)
-        self.trust.attach()
-        from app.import_service import ImportService
-
-        self.imports = ImportService(self.memory)
-        from app.assistant import AssistantService
-
-        self.assistant = AssistantService(self, self.model_host)
+        self._attach_erase(session)
+        # The index loads (or rebuilds) on the load lane; searches wait for it.
+        memory.open(wait=False)
+        session.trust = TrustService(self)
+        session.trust.attach()
+        session.imports = ImportService(memory)
+        session.assistant = AssistantService(self, self.model_host)
         now = self.clock.now()
         event = "created" if created else "unlocked"
         # Queued behind the integrity check, like every write: unlock does not wait for it.
         self._after_verified(lambda c: audit.record(c, event, now))
         # Media files without a row are removed only once the database is known to be whole,
         # and only those from before this unlock (captures may be writing new ones by then).
-        media, unlocked_at = self.media, time.time() - 1.0
+        unlocked_at = time.time() - 1.0
         self._after_verified(lambda c: media.sweep_orphans(older_than=unlocked_at))
         loose = loosened_modes(self.data_dir)
         self.loosened = loose
@@ -217,42 +267,27 @@ class Services:
         """The damage the integrity check found in the open store (it is then read-only)."""
         return self.store.damage if self.store.unlocked else None
 
-    def _stop_capture(self) -> None:
-        capture, self.capture = self.capture, None
-        if capture is not None:
-            # Lock and quit do not wait for a frame being read (OCR of a dense screen takes
-            # seconds): it stays in the backlog, its write fails as locked, and it is read
-            # again after unlock.
-            capture.stop(timeout=CAPTURE_STOP_WAIT_S)
-
-    def _attach_erase(self) -> None:
+    def _attach_erase(self, session: UnlockedSession) -> None:
         """Before the index loads and before anything is searchable: finish any erase a crash
         interrupted (R12), so nothing erased can reappear."""
         from app.erase_service import ErasureService
 
-        assert self.media is not None
-        self.erase = ErasureService(
+        session.erase = ErasureService(
             self.store,
-            self.media,
+            session.media,
             self.settings,
             lambda: self.memory,
             announce=lambda n: self.announce(Changes(memories_removed=n)),
         )
-        self.erase.resume_pending(with_index=False)
+        session.erase.resume_pending(with_index=False)
 
-    def lock(self) -> None:
-        self._stop_capture()
-        self._close_memory(save=True)
+    def lock(self, *, save: bool = True) -> None:
+        """End the session (its index saved while the store is still open, unless `save` is
+        False: what a crash leaves, for tests and benches), then lock."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.end(save=save and self.store.unlocked)
         self.store.lock()
-
-    def _close_memory(self, *, save: bool) -> None:
-        memory, self.memory = self.memory, None
-        self.imports = None
-        if memory is not None:
-            try:
-                memory.close(save=save and self.store.unlocked)
-            except Exception:
-                log.exception("saving the vector index failed; it will be rebuilt on unlock")
 
     def _make_settings(self, reader: Any, writer: Any) -> Settings:
         settings = Settings(self.data_dir, reader, writer)
@@ -271,18 +306,12 @@ class Services:
                 raise
 
     def _after_lock(self) -> None:
-        self.trust = None
-        self._stop_capture()
-        assistant, self.assistant = self.assistant, None
-        if assistant is not None:
-            assistant.on_lock()  # stops a running answer
-        self._close_memory(save=False)
-        self.erase = None
+        """The store locked (by lock(), or underneath: damage, another caller): whatever of
+        the session is left ends without saving, and the settings forget the store."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.end(save=False)
         self.settings = self._make_settings(None, None)
-        self.media = None
-        timeline, self.timeline = self.timeline, None
-        if timeline is not None:
-            timeline.forget()  # no decoded frame outlives the lock
         self.announce(Changes(locked=True))
 
     def change_passphrase(self, old: str, new: str) -> None:

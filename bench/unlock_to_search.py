@@ -58,8 +58,7 @@ def main() -> None:
                     "hits": len(res.hits),
                 }
             )
-            services._close_memory(save=False)
-            services.store.lock()
+            services.lock(save=False)  # the index closes unsaved: the next run loads the same one
         runs.sort(key=lambda r: r["to_first_search_s"])
     model_s = None
     try:

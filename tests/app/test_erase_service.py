@@ -197,8 +197,7 @@ def test_interrupted_erase_finishes_on_unlock_before_search(services: Services) 
         )
     )
     assert gone not in [h.id for h in memory.search("account number", k=20).hits]
-    services._close_memory(save=False)
-    services.store.lock()
+    services.lock(save=False)  # the index closed unsaved, as in a crash
 
     services.unlock(PASSPHRASE)
     conn = services.store.reader()

@@ -60,15 +60,13 @@ def test_index_rows_and_fts_agree(ops: list[tuple[str, object]]) -> None:
                 n += 1
                 memory.ingestor._index = lambda: None  # type: ignore[assignment]
                 memory.add([NewMemory(kind="note", text=" ".join(arg) + f" {n}", time=float(n))])  # type: ignore[arg-type]
-                services._close_memory(save=False)
-                services.store.lock()
+                services.lock(save=False)  # the index closed unsaved, as in a crash
                 services.unlock(PASSPHRASE)
             elif kind == "restart":
                 if arg:
                     services.lock()  # clean: snapshot saved
                 else:
-                    services._close_memory(save=False)  # crash: no snapshot
-                    services.store.lock()
+                    services.lock(save=False)  # crash: no snapshot
                 services.unlock(PASSPHRASE)
             check(services)
     finally:

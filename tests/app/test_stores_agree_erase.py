@@ -113,8 +113,7 @@ def test_stores_agree_through_erases(ops: list[tuple[str, object]]) -> None:
                         )
                     except Interrupted:
                         pass
-                    services._close_memory(save=False)  # the process dies here
-                    services.store.lock()
+                    services.lock(save=False)  # the process dies here
                     services.unlock(PASSPHRASE)
                 erased.add(target)
             elif kind == "erase_app":
@@ -134,8 +133,7 @@ def test_stores_agree_through_erases(ops: list[tuple[str, object]]) -> None:
                 if arg:
                     services.lock()
                 else:
-                    services._close_memory(save=False)
-                    services.store.lock()
+                    services.lock(save=False)  # the index closed unsaved, as in a crash
                 services.unlock(PASSPHRASE)
             check(services, erased)
     finally:
