@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.errors import UserFacingError
 from core.lanes import LANES, Cancel, Lane, Lanes
 
-__all__ = ["Lane", "Op", "OpCancelled", "OpContext", "TaskRunner"]
+__all__ = ["Cancel", "Lane", "Op", "OpCancelled", "OpContext", "TaskRunner"]
 
 log = logging.getLogger(__name__)
 

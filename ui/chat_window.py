@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import Lane, OpContext, TaskRunner
+from app.tasks import Cancel, Lane, OpContext, TaskRunner
 from core.errors import UserFacingError
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.page import Page
@@ -538,7 +537,7 @@ class ChatPanel(QWidget):
         self.viewer: MemoryViewer | None = None
         self.renders = 0  # bubble redraws while streaming (coalescing is measurable)
         self._request = 0
-        self._cancel: threading.Event | None = None
+        self._cancel: Cancel | None = None
         self._current: AnswerBubble | None = None
         self._stream: list[str] = []
         self._model_state = ""
@@ -549,7 +548,7 @@ class ChatPanel(QWidget):
         # time, so a fast model means fewer, larger redraws, never one signal per token.
         # Closing the window (on lock) stops a running answer: the model does not go on
         # generating for nobody. A plain holder, as `self` is gone when `destroyed` fires.
-        running: list[threading.Event] = []
+        running: list[Cancel] = []
         self._running = running
         self.destroyed.connect(lambda *_: [e.set() for e in running])
 
@@ -725,7 +724,7 @@ class ChatPanel(QWidget):
         self.busy = True
         self._request += 1
         request = self._request
-        cancel = threading.Event()
+        cancel = Cancel()
         self._cancel = cancel
         self._running[:] = [cancel]
         self._error = ""
