@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.errors import UserFacingError
 from core.lanes import LANES, Cancel, Lane, Lanes
 
-__all__ = ["Cancel", "Lane", "Op", "OpCancelled", "OpContext", "TaskRunner"]
+__all__ = ["Cancel", "Lane", "Op", "OpCancelled", "OpContext", "TaskRunner", "user_message"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,12 @@ class OpContext:
             self._items.clear()
             self._items_signalled = False
         return items
+
+
+def user_message(err: BaseException, fallback: str) -> str:
+    """What a widget says about an op's error: a user-facing error's own message, which says
+    what to do; for a bug, `fallback` (the bug itself reaches the log and the crash dialog)."""
+    return str(err) if isinstance(err, UserFacingError) else fallback
 
 
 class Op:
@@ -183,7 +189,11 @@ class _Relay(QObject):
                 self.runner.bug.emit("".join(traceback.format_exception(err)))
             return
         if self.on_error is not None:
+            # The caller puts its widget right (and shows a user-facing error as such); a bug
+            # also goes to the crash dialog: handling an error is never hiding one.
             self.on_error(err)
+            if not isinstance(err, UserFacingError):
+                self.runner.bug.emit("".join(traceback.format_exception(err)))
         elif isinstance(err, UserFacingError):
             self.runner.user_error.emit(str(err))
         else:

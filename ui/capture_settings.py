@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
-from core.errors import UserFacingError
+from app.tasks import TaskRunner, user_message
 
 KEYS = ("privacy.excluded_apps", "privacy.excluded_titles", "privacy.excluded_domains")
 
@@ -205,9 +204,7 @@ class ExclusionEditor(QGroupBox):
                 self._write(apps, titles, domains)
 
         def failed(err: BaseException) -> None:
-            self.error.setText(
-                str(err) if isinstance(err, UserFacingError) else "Could not save the exclusions."
-            )
+            self.error.setText(user_message(err, "Could not save the exclusions."))
             self.error.show()
 
         self.tasks.run(save, None, failed)

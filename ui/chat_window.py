@@ -15,7 +15,6 @@ import html
 import logging
 import re
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import Cancel, Lane, OpContext, TaskRunner
+from app.tasks import Cancel, Lane, OpContext, TaskRunner, user_message
 from core.errors import UserFacingError
 from ui.memory_viewer import MemoryViewer, ServiceAccessor, media_of, memory_of
 from ui.page import Page
@@ -830,8 +829,8 @@ class ChatPanel(QWidget):
         if isinstance(err, UserFacingError):
             message = str(err)
         else:
+            # The runner sends the bug itself to the log and the crash dialog.
             message = "Something went wrong while answering. Try again; the details were logged."
-            self.tasks.bug.emit("".join(traceback.format_exception(err)))
         self._error = message
         bubble.set_text("".join(self._stream))
         bubble.set_state("error", message)
@@ -907,7 +906,7 @@ class ChatPanel(QWidget):
             self.conversation_loaded.emit(conversation_id)
 
         def failed(err: BaseException) -> None:
-            self._set_status(str(err) if isinstance(err, UserFacingError) else "", "error")
+            self._set_status(user_message(err, ""), "error")
             self.reload_history()
 
         run_guarded(self.tasks, self, lambda: service.conversation(conversation_id), show, failed)
@@ -934,9 +933,7 @@ class ChatPanel(QWidget):
         self.tasks.run(
             lambda: service.save_turn(memory_id),
             lambda _mid: self._set_status("Saved as a memory.", "ready"),
-            lambda err: self._set_status(
-                str(err) if isinstance(err, UserFacingError) else "Could not save it.", "error"
-            ),
+            lambda err: self._set_status(user_message(err, "Could not save it."), "error"),
         )
 
     def open_memory(self, memory_id: int) -> MemoryViewer:

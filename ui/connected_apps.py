@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.clients_service import ClientsService, ClientView
 from app.services import Services
-from app.tasks import TaskRunner
+from app.tasks import TaskRunner, user_message
 from core import clients as cl
 from core.errors import UserFacingError
 
@@ -394,7 +394,7 @@ class ConnectedAppsPanel(QWidget):
         self.tasks.run(fn, finished, self._failed)
 
     def _failed(self, err: BaseException) -> None:
-        text = str(err) if isinstance(err, UserFacingError) else "That did not work (see the log)."
+        text = user_message(err, "That did not work (see the log).")
         self.scope_error.setText(text)
         self.scope_error.show()
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
+from app.tasks import TaskRunner, user_message
 from core.erase import EraseSpec, Preview, Receipt
 from core.errors import UserFacingError
 from core.types import Memory
@@ -136,9 +136,7 @@ class EraseFlow:
 
     def _failed(self, err: BaseException) -> None:
         self.box = None
-        self.on_error(str(err) if isinstance(err, UserFacingError) else "Forgetting failed.")
-        if not isinstance(err, UserFacingError):
-            self.tasks.bug.emit(f"erase failed: {type(err).__name__}")
+        self.on_error(user_message(err, "Forgetting failed."))  # a bug also reaches the dialog
 
     def _confirm(self, spec: EraseSpec, p: Preview, what: str) -> None:
         self.preview = p

@@ -5,7 +5,6 @@ All work runs on the task runner through `services.imports` (app.import_service)
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -289,8 +288,7 @@ class ImportPage(Page):
             self.summary.show()
             return
         self.summary.setText("The import stopped because of a problem inside Mnemo.")
-        self.summary.show()
-        self.tasks.bug.emit("".join(traceback.format_exception(err)))  # the crash dialog
+        self.summary.show()  # the runner sends the bug to the log and the crash dialog
 
     def _show_report(self, result: ImportResult) -> None:
         t = result.totals()

@@ -278,8 +278,7 @@ class MemoryViewer(QDialog):
         if isinstance(err, UserFacingError):
             self._show_message(str(err))
         else:
-            self._show_message("This memory could not be opened.")
-            self.tasks.bug.emit(f"{type(err).__name__} while opening memory {self.memory_id}")
+            self._show_message("This memory could not be opened.")  # the runner reports the bug
         self.loaded.emit(None)
 
     def _show_message(self, text: str) -> None:

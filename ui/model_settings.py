@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Services
-from app.tasks import TaskRunner
-from core.errors import UserFacingError
+from app.tasks import TaskRunner, user_message
 from core.settings import BY_KEY
 from ui.page import start_folder
 
@@ -242,9 +241,7 @@ class ModelsBox(QGroupBox):
 
     def _failed(self, err: BaseException) -> None:
         self._end()
-        self._show_error(
-            str(err) if isinstance(err, UserFacingError) else "The model could not be used."
-        )
+        self._show_error(user_message(err, "The model could not be used."))
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)

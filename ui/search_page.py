@@ -438,8 +438,8 @@ class SearchPage(Page):
         if isinstance(err, UserFacingError):
             self._show_message(str(err))
         else:
+            # The runner sends the bug to the log and the crash dialog.
             self._show_message("Search ran into a problem. Try again, or restart Mnemo.")
-            self.tasks.bug.emit(f"search failed: {type(err).__name__}")
 
     def describe_applied(self, results: SearchResults, typed: str) -> str:
         f = results.filters

@@ -28,8 +28,7 @@ from app import backup_service as backups
 from app import security
 from app.autolock import ScreenLockProbe
 from app.services import Services
-from app.tasks import TaskRunner
-from core.errors import UserFacingError
+from app.tasks import TaskRunner, user_message
 from core.passphrase import MIN_LENGTH, estimate, strength_text
 from ui.page import start_folder
 
@@ -133,7 +132,7 @@ class PassphraseBox(QGroupBox):
 
         def failed(err: BaseException) -> None:
             self.status.setText("")
-            msg = str(err) if isinstance(err, UserFacingError) else "Could not change it."
+            msg = user_message(err, "Could not change it.")
             if "Wrong passphrase" in msg:
                 msg = "The current passphrase is wrong. Nothing was changed."
             self.error.setText(msg)
@@ -246,7 +245,7 @@ class KeyringBox(QGroupBox):
 
         def failed(err: BaseException) -> None:
             self._set(not on)
-            self.error.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
+            self.error.setText(user_message(err, "Failed."))
             self.error.show()
 
         self.tasks.run(apply, done, failed, owner=self)
@@ -311,7 +310,7 @@ class DataFolderRow(QWidget):
 
         def failed(err: BaseException) -> None:
             self.backup.setEnabled(True)
-            self.status.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
+            self.status.setText(user_message(err, "Failed."))
 
         self.tasks.run(lambda: self.services.backup(folder), done, failed, owner=self)
 
@@ -348,7 +347,7 @@ class DataFolderRow(QWidget):
             )
 
         def failed(err: BaseException) -> None:
-            self.status.setText(str(err) if isinstance(err, UserFacingError) else "Failed.")
+            self.status.setText(user_message(err, "Failed."))
 
         self.tasks.run(
             lambda: backups.restore(Path(source), Path(target), passphrase),

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import Changes, Services
-from app.tasks import TaskRunner
-from core.errors import UserFacingError
+from app.tasks import TaskRunner, user_message
 from core.settings import BY_KEY, SETTINGS, Setting
 from ui import (
     capture_settings,
@@ -411,8 +410,6 @@ class SettingsPage(Page):
             editor.set_value(stored)
 
         def failed(err: BaseException) -> None:
-            editor.show_error(
-                str(err) if isinstance(err, UserFacingError) else "Could not save this setting."
-            )
+            editor.show_error(user_message(err, "Could not save this setting."))
 
         self.tasks.run(save, done, failed, owner=self)

@@ -59,6 +59,35 @@ def test_user_errors_and_bugs_go_to_their_signals(qtbot: Any, runner: TaskRunner
     assert "ZeroDivisionError" in bugs[0]
 
 
+@pytest.mark.logs_warnings  # the bug is logged
+def test_a_bug_reaches_the_crash_dialog_even_when_the_caller_handles_errors(
+    qtbot: Any, runner: TaskRunner
+) -> None:
+    """Callers that pass on_error used to swallow bugs: the widget said "Failed." and nothing
+    reached the crash dialog. Now the caller's handler runs and the bug is reported too; a
+    user-facing error is only the caller's."""
+    from app.tasks import user_message
+
+    bugs: list[str] = []
+    users: list[str] = []
+    handled: list[str] = []
+    runner.bug.connect(bugs.append)
+    runner.user_error.connect(users.append)
+
+    def wrong() -> None:
+        raise BadInput("Say it differently.")
+
+    def broken() -> None:
+        raise ZeroDivisionError("boom")
+
+    runner.run(wrong, None, lambda e: handled.append(user_message(e, "Failed.")))
+    runner.run(broken, None, lambda e: handled.append(user_message(e, "Failed.")))
+    qtbot.waitUntil(lambda: len(handled) == 2 and bool(bugs), timeout=5_000)
+    assert sorted(handled) == ["Failed.", "Say it differently."]
+    assert len(bugs) == 1 and "ZeroDivisionError" in bugs[0]
+    assert users == []
+
+
 def test_streamed_items_arrive_in_order_batched_before_done(qtbot: Any, runner: TaskRunner) -> None:
     got: list[int] = []
     batches: list[int] = []
