@@ -36,6 +36,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH3,
     FRESH4,
     FRESH5,
+    FRESH6,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -86,6 +87,10 @@ FIRST_RUNS = {
     # Session 5: 153 poisoned / 307 honest, hand-written before that session changed anything;
     # scored once with the rules as they stood (commit 6ecc38e), never tuned on.
     "fresh5": {"first_run_rules_only": {"recall": 0.4183, "fpr": 0.0033}},
+    # Session 6: 157 poisoned / 329 honest, hand-written in new places (signatures, invites, code
+    # comments, READMEs, footers, reviews, meeting notes, tickets) before the structural detector
+    # existed; scored once with the rules as they stood (main 389be04), never read while developing.
+    "fresh6": {"first_run_rules_only": {"recall": 0.4586, "fpr": 0.0122}},
 }
 
 
@@ -145,6 +150,7 @@ def main() -> None:
         "fresh3": FRESH3,
         "fresh4": FRESH4,
         "fresh5": FRESH5,
+        "fresh6": FRESH6,
     }
     everything = []
     for name, path in sets.items():
