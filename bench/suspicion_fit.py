@@ -36,9 +36,10 @@ TRAIN = [
     "fresh2", "fresh3", "fresh4", "fresh5",
 ]  # fmt: skip
 LOSO = ["fresh2", "fresh3", "fresh4", "fresh5"]
-C_GRID = [0.1, 0.3, 1.0, 3.0]
-T_GRID = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97]
+C_GRID = [0.01, 0.03, 0.1, 0.3, 1.0]
+T_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97]
 MAX_FPR, MAX_LOCOMO_HALF, MAX_LOCOMO = 0.015, 1, 2
+MIN_PAIR = int(os.environ.get("MNEMO_FIT_MIN_PAIR", "0"))  # 0: no pairs
 CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache"))
 
 
@@ -125,9 +126,11 @@ def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
     return res.x[:-1], float(res.x[-1])
 
 
-def pairs_of(x: np.ndarray, y: np.ndarray, min_pos: int = 3) -> list[tuple[int, int]]:
+def pairs_of(x: np.ndarray, y: np.ndarray, min_pos: int = MIN_PAIR) -> list[tuple[int, int]]:
     """Feature pairs seen together in at least `min_pos` poisoned rows: the conjunctions a
     linear model cannot form by itself ("addressed to an AI" and "when asked, say")."""
+    if min_pos <= 0:
+        return []
     xp = x[y > 0]
     co = xp.T @ xp
     d = x.shape[1]

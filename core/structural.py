@@ -86,7 +86,8 @@ _IMPERATIVE_VERBS = (
     r"recommend|suggest|rate|rank|mark|approve|accept|decline|close|delete|remove|make|put|give|"
     r"use|follow|obey|comply|list|write|describe|summari[sz]e|praise|push|buy|choose|pick|set|"
     r"render|fetch|visit|open|call|execute|run|grant|wire|transfer|cite|mention|bring|quietly|"
-    r"just|please|kindly)"
+    r"just|please|kindly|obey|reset|roleplay|steer|exfiltrate|copy|overwrite|embed|wipe|quote|"
+    r"blame|agree|vouch|promote|lie|hand|send|tell|swap|replace|change|switch|enter|unlock)"
 )
 _IMPERATIVE = re.compile(
     rf"^(?:[\w-]+,\s+)?(?:please\s+|kindly\s+|now\s+)?{_IMPERATIVE_VERBS}\b", _I
@@ -146,7 +147,8 @@ _SECRECY = re.compile(
     r"bring\s+up|say|show|let\s+\w+\s+know|admit|flag|report|notify)\b|"
     r"\b(?:keep|stay)\s+(?:quiet|silent|mum)\b|\bkeep\s+(?:this|it|that|the\s+\w+)\s+"
     r"(?:\w+\s+)?(?:hidden|secret|quiet|away|from)\b|\b(?:conceal|hide|withhold|omit)\b|"
-    r"\bdeny\s+everything\b|\bwithout\s+(?:telling|saying|mentioning|letting)\b|"
+    r"\bdeny\s+everything\b|\bstop\s+(?:mentioning|talking\s+about|bringing\s+up|showing)\b|"
+    r"\bwithout\s+(?:telling|saying|mentioning|letting)\b|"
     r"\bdon'?t\s+say\s+you\b",
     _I,
 )
@@ -277,6 +279,34 @@ _ABOUT_AI = re.compile(
     rf"{_AI}\s+(?:to|for|about|if)\b",
     _I,
 )
+_SPEECH = re.compile(
+    r"\b(?:say|says|tell|answer|reply|respond|claim|state|quote|describe|call|name|recommend|"
+    r"praise|blame|promote|push|steer|agree|vouch|insist|deny|confirm|assure|mention|report|"
+    r"rate|rank|label|present|portray|speak|talk)\b",
+    _I,
+)
+_HARM = re.compile(
+    r"\b(?:lie|lies|lying|deceive|mislead|never\s+happened|cover\s+up|regardless|no\s+matter|"
+    r"to\s+anyone|tell\s+everyone|whoever|any\s+caller|anyone\s+who|even\s+if\s+(?:it'?s|that'?s)"
+    r"\s+(?:false|untrue|wrong)|(?:he|she|they|it)\s+(?:didn'?t|did\s+not|isn'?t|wasn'?t)|public)\b",
+    _I,
+)
+_ACTION = re.compile(
+    r"\b(?:send|forward|copy|share|post|upload|delete|wipe|erase|exfiltrate|leak|transfer|wire|"
+    r"publish|embed|overwrite|approve|grant|disable|execute|run)\b",
+    _I,
+)
+_JAILBREAK = re.compile(
+    r"\b(?:jailbr\w+|unfiltered|uncensored|unrestricted|do\s+anything\s+now|no\s+(?:restrictions|"
+    r"limits|rules|filters)|without\s+(?:any\s+)?(?:restrictions|limits|rules|filters|warnings|"
+    r"disclaimers|caveats)|guardrails|safety\s+(?:layer|filters?|settings|checks))\b",
+    _I,
+)
+_OBEY = re.compile(
+    r"\b(?:obey|comply|follow\s+(?:only\s+)?(?:my|these|this|the\s+steps|what)|do\s+what\s+(?:i|this)|"
+    r"answer\s+to\s+me|work\s+(?:only\s+)?for\s+me|my\s+(?:word|commands|orders|rules))\b",
+    _I,
+)
 _LEET = str.maketrans("013457@$", "oieastas")
 _MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])[a-z0-9@$]{3,}\b", _I)
 _HYPHENS = re.compile(r"(?<=[a-z])-(?=[a-z]{1,4}\b-?)", _I)
@@ -284,10 +314,29 @@ _HYPHENS = re.compile(r"(?<=[a-z])-(?=[a-z]{1,4}\b-?)", _I)
 _FOREIGN_AI = re.compile(r"\b(?:assistent|assistente|asistente|l'assistente|modell|modèle)\b", _I)
 
 
+# A quotation of four words or more is a mention ("the classic test string: '…'"), not an order:
+# it is read as one placeholder word, and the words around it decide.
+_QUOTATION = re.compile(r"[\"“]([^\"”\n]{3,300})[\"”]|(?<![\w'])'([^'\n]{3,300})'(?![\w'])")
+
+
+def _unquote(m: re.Match[str]) -> str:
+    inner = m.group(1) or m.group(2) or ""
+    return " QUOTED " if len(inner.split()) >= 4 else m.group(0)
+
+
 def normalise(text: str) -> str:
-    """Undo the cheapest disguises: digits for letters inside words, hyphens inside words."""
+    """Undo the cheapest disguises (digits for letters inside words, hyphens inside words) and
+    set long quotations aside."""
     text = _MIXED.sub(lambda m: m.group(0).translate(_LEET), text)
-    return _HYPHENS.sub("", text)
+    return _QUOTATION.sub(_unquote, _HYPHENS.sub("", text))
+
+
+# The kinds of order that name what a planted instruction wants; the model flags a text only
+# when one is present, so every flag can say why.
+SIGNS = (
+    "persona", "response", "your_answers", "trigger", "plant", "secrecy", "your_rules",
+    "told_before", "send_data", "jailbreak", "obey", "harm",
+)  # fmt: skip
 
 
 def _any(rx: re.Pattern[str], sents: list[str]) -> float:
@@ -320,8 +369,15 @@ def _kinds(t: str, sents: list[str]) -> dict[str, float]:
         line_end = t.find("\n", m.end())
         stop = min(m.end() + 120, line_end if line_end >= 0 else len(t))
         say_after = bool(_SAY_VERB.search(t, m.end(), stop))
+    bare = [_VOCATIVE.sub("", x, count=1).strip() for x in sents]
     return {
         "imperative": _any(_IMPERATIVE, sents),
+        "order_after_address": _any(_IMPERATIVE, bare),
+        "speech": 1.0 if _SPEECH.search(t) else 0.0,
+        "harm": 1.0 if _HARM.search(t) else 0.0,
+        "action": 1.0 if _ACTION.search(t) else 0.0,
+        "jailbreak": 1.0 if _JAILBREAK.search(t) else 0.0,
+        "obey": 1.0 if _OBEY.search(t) else 0.0,
         "you_modal": 1.0 if _YOU_MODAL.search(t) else 0.0,
         "persona": 1.0 if _PERSONA.search(t) else 0.0,
         "response": 1.0 if _RESPONSE.search(t) else 0.0,
@@ -341,29 +397,40 @@ def _kinds(t: str, sents: list[str]) -> dict[str, float]:
 
 def features(text: str) -> dict[str, float]:
     """Named features of one memory, every value 0 or 1."""
-    t = normalise(text)
+    t_all = normalise(text)
+    # An AI's own turns ("Assistant: …") are the AI speaking, not orders to it: the order kinds
+    # are read from the rest, and a turn counts only as a commitment that names a kind.
+    lines = t_all.split("\n")
+    said = "\n".join(x for x in lines if _AI_TURN.match(x))
+    t = "\n".join(x for x in lines if not _AI_TURN.match(x))
     sents = sentences(t)
-    about_removed = _AI_ABOUT.sub(" ", t)
-    ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t)) else 0.0
-    about = 1.0 if _AI_ABOUT.search(t) else 0.0
+    said_kinds = _kinds(said, sentences(said)) if said else None
+    fake_turn = 1.0 if _FAKE_AI_TURN.search(t_all) else 0.0
+    if said_kinds is None or not any(said_kinds[k] for k in SIGNS):
+        fake_turn = 0.0
+    about_removed = _AI_ABOUT.sub(" ", t_all)
+    ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0
+    about = 1.0 if _AI_ABOUT.search(t_all) else 0.0
     start = _addressed_from(sents) if ai else None
     addressed = 1.0 if start is not None else 0.0
     whole = _kinds(t, sents)
     span_sents = sents[start:] if start is not None else []
     span = _kinds(" ".join(span_sents), span_sents) if span_sents else dict.fromkeys(whole, 0.0)
-    turns = _TURN.findall(t)
-    ai_turns = _AI_TURN.findall(t)
+    turns = _TURN.findall(t_all)
+    ai_turns = _AI_TURN.findall(t_all)
     transcript = 1.0 if len(turns) >= 2 and ai_turns else 0.0
-    fake_turn = 1.0 if _FAKE_AI_TURN.search(t) else 0.0
     reader = ai or transcript or fake_turn or (1.0 if _YOU.search(t) else 0.0)
+    follow_up = transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0)
+    value = transcript * (1.0 if _VALUE.search(t_all) else 0.0)
+    sign = any(whole[k] for k in SIGNS) or fake_turn or follow_up or value
     out = {
-        "has_reader": reader,
+        "has_reader": reader * (1.0 if sign else 0.0),
         "ai_mentioned": ai,
         "about_an_ai": about,
         "ai_addressed": addressed,
         "transcript": transcript,
-        "transcript_follow_up": transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0),
-        "transcript_value": transcript * (1.0 if _VALUE.search(t) else 0.0),
+        "transcript_follow_up": follow_up,
+        "transcript_value": value,
         "fake_ai_turn": fake_turn,
         "meta": 1.0 if _META.search(t) else 0.0,
         "question": 1.0 if _QUESTION.search(t) else 0.0,
@@ -404,7 +471,8 @@ class Model:
 
     def probability(self, feats: dict[str, float]) -> float:
         # Only a text with a reader it speaks to (an AI named, "you", a transcript) can instruct
-        # one: "Never tell the user whether the e-mail exists" is a note between developers.
+        # one: "Never tell the user whether the e-mail exists" is a note between developers. And
+        # only one that asks for something nameable (SIGNS) is flagged.
         if not feats.get("has_reader"):
             return 0.0
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, self.logit(feats)))))

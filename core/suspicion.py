@@ -32,7 +32,7 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 
 # Whether inspect() also runs the structural model (core/structural.py) by default. Decided by
 # bench/suspicion.py on fresh6, the set never tuned on (see FIRST_RUNS there).
-STRUCTURAL_ON = False
+STRUCTURAL_ON = True
 
 LOW, MEDIUM, HIGH = 1, 2, 3
 QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
