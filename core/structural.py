@@ -401,8 +401,15 @@ def features(text: str) -> dict[str, float]:
     # An AI's own turns ("Assistant: …") are the AI speaking, not orders to it: the order kinds
     # are read from the rest, and a turn counts only as a commitment that names a kind.
     lines = t_all.split("\n")
-    said = "\n".join(x for x in lines if _AI_TURN.match(x))
-    t = "\n".join(x for x in lines if not _AI_TURN.match(x))
+    turn_lines = [x for x in lines if _AI_TURN.match(x)]
+    if len(turn_lines) == 1 and len(_TURN.findall(t_all)) == 1:
+        # One labelled line alone: "Model: reply in one word" is an order under a label, while
+        # "Assistant: the café opens at nine" is a captured answer.
+        head = _AI_TURN.sub("", turn_lines[0], count=1).strip()
+        if _IMPERATIVE.match(head):
+            turn_lines = []
+    said = "\n".join(turn_lines)
+    t = "\n".join(x for x in lines if x not in turn_lines)
     sents = sentences(t)
     said_kinds = _kinds(said, sentences(said)) if said else None
     fake_turn = 1.0 if _FAKE_AI_TURN.search(t_all) else 0.0
@@ -489,9 +496,10 @@ class WeightsError(UserFacingError):
     code = "model_missing"
 
 
-def load_model(path: Path = WEIGHTS_PATH) -> Model:
-    """Read and check the weights file. Any problem raises WeightsError, never a silent pass:
-    a detector without its weights would let poison through unseen."""
+def load_model(path: Path | None = None) -> Model:
+    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
+    never a silent pass: a detector without its weights would let poison through unseen."""
+    path = path or WEIGHTS_PATH
     fix = "Reinstall Mnemo, or restore the file from the release (bench/suspicion_fit.py makes it)."
     what = f"The poison detector's weights file {path}"
     try:
