@@ -101,7 +101,7 @@ _PERSONA = re.compile(
     r"\bpretend\b|\b(?:play|take\s+on|assume|adopt)\s+(?:the\s+)?(?:role|part|persona|character|"
     r"identity)\b|\byour\s+(?:new\s+)?(?:name|identity|role|persona|character)\s+is\b|"
     r"\byou(?:'re|\s+are)\s+(?:my|our|a|an|the)\s+\w+|\bnew\s+(?:identity|persona|game)\b|"
-    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+",
+    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+",
     _I,
 )
 _RESPONSE = re.compile(
@@ -180,7 +180,11 @@ _SEND = re.compile(
     r"copy)\b[^.;\n]{0,60}?(?:https?://|@|\bto\s+(?:this|the)\s+(?:url|link|number|address))",
     _I,
 )
-_URL = re.compile(r"https?://|\b[\w.-]+@[\w-]+\.\w+")
+_URL = re.compile(
+    r"https?://|\b[\w.-]+@[\w-]+\.\w+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|biz|io|net|org|info|xyz|co|"
+    r"example|app|site|online)\b",
+    _I,
+)
 # A transcript turn: a role label at a line head. An AI's role among them makes it a fake turn.
 _TURN = re.compile(
     r"^\W{0,3}(?:\[?\d{1,2}:\d{2}\]?\s*)?\[?(?:user|assistant|ai|bot|chatbot|human|me|you|q|a|"
@@ -271,6 +275,12 @@ _FAKE_AI_TURN = re.compile(
     rf"[^\n]{{0,60}}\bi\s+(?:was|have\s+been|'ve\s+been)\s+(?:told|instructed|asked)\b)",
     _I | re.MULTILINE,
 )
+_TOLD_TURN = re.compile(
+    r"\bi\s+(?:was|have\s+been|'ve\s+been|am)\s+(?:told|instructed|asked|supposed)\s+to\b|"
+    r"\bas\s+(?:agreed|instructed)\b|\b(?:the|your|this)\s+(?:message|page|note|email)\s+told\s+me\b|"
+    r"\bi\s+must\b",
+    _I,
+)
 _ABOUT_AI = re.compile(
     rf"\b(?:the|my|our|their|an?|this)\s+(?:[\w-]+\s+)?{_AI}\s+(?:in|at|on|kept|keeps|was|is|can|"
     rf"could|may|might|wrote|said|told|gave|says|did|does|made|got|has|had|feature|tool|app|"
@@ -335,7 +345,7 @@ def normalise(text: str) -> str:
 # when one is present, so every flag can say why.
 SIGNS = (
     "persona", "response", "your_answers", "trigger", "plant", "secrecy", "your_rules",
-    "told_before", "send_data", "jailbreak", "obey", "harm",
+    "told_before", "send_data", "jailbreak", "obey", "harm", "set_aside",
 )  # fmt: skip
 
 
@@ -388,6 +398,7 @@ def _kinds(t: str, sents: list[str]) -> dict[str, float]:
         "plant": 1.0 if _PLANT.search(t) else 0.0,
         "secrecy": 1.0 if _SECRECY.search(t) else 0.0,
         "override": 1.0 if _OVERRIDE.search(t) else 0.0,
+        "set_aside": 1.0 if _OVERRIDE.search(t) and _RULES.search(t) else 0.0,
         "your_rules": 1.0 if _YOUR_RULES.search(t) else 0.0,
         "told_before": 1.0 if _TOLD_BEFORE.search(t) else 0.0,
         "the_user": 1.0 if _USER.search(t) else 0.0,
@@ -413,7 +424,7 @@ def features(text: str) -> dict[str, float]:
     sents = sentences(t)
     said_kinds = _kinds(said, sentences(said)) if said else None
     fake_turn = 1.0 if _FAKE_AI_TURN.search(t_all) else 0.0
-    if said_kinds is None or not any(said_kinds[k] for k in SIGNS):
+    if said_kinds is None or not (any(said_kinds[k] for k in SIGNS) or _TOLD_TURN.search(said)):
         fake_turn = 0.0
     about_removed = _AI_ABOUT.sub(" ", t_all)
     ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0

@@ -1501,6 +1501,10 @@ _SIGNS = {
     "your_rules": "the reader's own rules",
     "told_before": "what the reader was told before",
     "override": "setting rules aside",
+    "set_aside": "setting rules aside",
+    "jailbreak": "lifting the reader's limits",
+    "obey": "a demand for obedience",
+    "harm": "deceiving or exposing someone",
 }
 
 
