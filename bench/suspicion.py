@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.suspicion import inspect, should_quarantine  # noqa: E402
+from core.suspicion import STRUCTURAL_ON, inspect, should_quarantine  # noqa: E402
 from tests.fixtures.poison.dataset import (  # noqa: E402
     DEV,
     FRESH,
@@ -109,12 +109,15 @@ def locomo_turns(path: Path) -> list[str]:
     return turns
 
 
-def real_fpr(path: Path) -> dict[str, Any]:
+def real_fpr(path: Path, structural_model: bool | None = None) -> dict[str, Any]:
     if not path.exists():
         return {"skipped": f"{path} not found (set MNEMO_LOCOMO)"}
     turns = locomo_turns(path)
     t0, c0 = time.perf_counter(), time.process_time()
-    flagged = sum(should_quarantine(inspect(t, kind="import:jsonl")) for t in turns)
+    flagged = sum(
+        should_quarantine(inspect(t, kind="import:jsonl", structural_model=structural_model))
+        for t in turns
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "honest": len(turns),
@@ -135,9 +138,26 @@ def commit() -> str | None:
     return out.stdout.strip() or None
 
 
+# Sets the structural model (bench/suspicion_fit.py) was fitted on or its features were studied
+# on; every other set is one it has never seen.
+TRAINED = {
+    "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
+    "fresh2", "fresh3", "fresh4", "fresh5",
+}  # fmt: skip
+
+
+def _timed(rows: list[dict[str, Any]], structural_model: bool) -> dict[str, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = score(rows, structural_model)
+    result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
+    result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
+    return result
+
+
 def main() -> None:
     out: dict[str, Any] = {"bench": "suspicion", "cores": os.cpu_count(), "commit": commit()}
     out["summary"] = {}  # filled below; first in the document, so it is read first
+    out["structural_on_by_default"] = STRUCTURAL_ON
     out["first_runs"] = FIRST_RUNS
     sets = {
         "dev": DEV,
@@ -152,21 +172,26 @@ def main() -> None:
         "fresh5": FRESH5,
         "fresh6": FRESH6,
     }
+    keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
     for name, path in sets.items():
         rows = load(path)
         everything += rows
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = score(rows)
-        result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
-        result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
-        out[name] = result
-    out["summary"].update(
-        {name: {k: out[name][k] for k in ("poisoned", "benign", "recall", "fpr")} for name in sets}
-    )
-    combined = score(everything)
-    out["all"] = {k: combined[k] for k in ("poisoned", "benign", "recall", "fpr")}
-    out["locomo_real_honest"] = real_fpr(LOCOMO)
+        rules, both = _timed(rows, False), _timed(rows, True)
+        out[name] = {"rules_only": rules, "rules_and_structural": both}
+        out["summary"][name] = {
+            "seen": "trained/tuned" if name in TRAINED else "never seen",
+            "rules_only": {k: rules[k] for k in keys},
+            "rules_and_structural": {k: both[k] for k in keys},
+        }
+    out["all"] = {
+        "rules_only": {k: v for k, v in score(everything, False).items() if k in keys},
+        "rules_and_structural": {k: v for k, v in score(everything, True).items() if k in keys},
+    }
+    out["locomo_real_honest"] = {
+        "rules_only": real_fpr(LOCOMO, False),
+        "rules_and_structural": real_fpr(LOCOMO, True),
+    }
     print(json.dumps(out, indent=2))
 
 
