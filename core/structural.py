@@ -121,7 +121,8 @@ _RESPONSE = re.compile(
 _CONDITION = re.compile(
     r"\b(?:if|when|whenever|once|should|in\s+case|next\s+time|the\s+moment|any\s+time|every\s+time)"
     r"\b[^.;!?\n]{0,60}?\b(?:asks?|asked|asking|mentions?|mentioned|wants?|inquires?|requests?|"
-    r"questions?|brings?\s+up|is\s+asked|are\s+asked|gets?\s+asked)\b",
+    r"questions?|questioned|quer(?:y|ies)|brings?\s+up|comes?\s+up|raises?|is\s+raised|wonders?|"
+    r"is\s+asked|are\s+asked|gets?\s+asked)\b",
     _I,
 )
 _ON_QUESTION = re.compile(
@@ -281,6 +282,16 @@ _TOLD_TURN = re.compile(
     r"\bi\s+must\b",
     _I,
 )
+_COMMIT = re.compile(
+    r"\bi(?:'ll|\s+will|'m\s+going\s+to|\s+am\s+going\s+to|\s+shall)\s+(?:now\s+|always\s+|"
+    r"never\s+|only\s+|quietly\s+)?\w+",
+    _I,
+)
+_OWN_DATA = re.compile(
+    r"\b(?:notes?|messages?|files?|memories|diary|photos?|emails?|e-mails?|chats?|history|contacts?|"
+    r"documents?|records?|passwords?|accounts?|backups?)\b",
+    _I,
+)
 _ABOUT_AI = re.compile(
     rf"\b(?:the|my|our|their|an?|this)\s+(?:[\w-]+\s+)?{_AI}\s+(?:in|at|on|kept|keeps|was|is|can|"
     rf"could|may|might|wrote|said|told|gave|says|did|does|made|got|has|had|feature|tool|app|"
@@ -313,7 +324,8 @@ _JAILBREAK = re.compile(
     _I,
 )
 _OBEY = re.compile(
-    r"\b(?:obey|comply|follow\s+(?:only\s+)?(?:my|these|this|the\s+steps|what)|do\s+what\s+(?:i|this)|"
+    # "comply with the AI Act" is a rule for makers of AI, not an order to one.
+    r"\b(?:obey|comply(?!\s+with\s+(?:the\s+)?(?:law|laws|act|regulations?|gdpr|eu|rules\s+of))|follow\s+(?:only\s+)?(?:my|these|this|the\s+steps|what)|do\s+what\s+(?:i|this)|"
     r"answer\s+to\s+me|work\s+(?:only\s+)?for\s+me|my\s+(?:word|commands|orders|rules))\b",
     _I,
 )
@@ -346,6 +358,7 @@ def normalise(text: str) -> str:
 SIGNS = (
     "persona", "response", "your_answers", "trigger", "plant", "secrecy", "your_rules",
     "told_before", "send_data", "jailbreak", "obey", "harm", "set_aside",
+    "act_on_data",
 )  # fmt: skip
 
 
@@ -399,6 +412,7 @@ def _kinds(t: str, sents: list[str]) -> dict[str, float]:
         "secrecy": 1.0 if _SECRECY.search(t) else 0.0,
         "override": 1.0 if _OVERRIDE.search(t) else 0.0,
         "set_aside": 1.0 if _OVERRIDE.search(t) and _RULES.search(t) else 0.0,
+        "act_on_data": 1.0 if _ACTION.search(t) and _OWN_DATA.search(t) else 0.0,
         "your_rules": 1.0 if _YOUR_RULES.search(t) else 0.0,
         "told_before": 1.0 if _TOLD_BEFORE.search(t) else 0.0,
         "the_user": 1.0 if _USER.search(t) else 0.0,
@@ -423,9 +437,14 @@ def features(text: str) -> dict[str, float]:
     t = "\n".join(x for x in lines if x not in turn_lines)
     sents = sentences(t)
     said_kinds = _kinds(said, sentences(said)) if said else None
-    fake_turn = 1.0 if _FAKE_AI_TURN.search(t_all) else 0.0
-    if said_kinds is None or not (any(said_kinds[k] for k in SIGNS) or _TOLD_TURN.search(said)):
-        fake_turn = 0.0
+    # A fake turn: the AI "admits" being told to, or commits to a behaviour that names a kind.
+    fake_turn = 0.0
+    if said_kinds is not None and (
+        _TOLD_TURN.search(said)
+        or (_COMMIT.search(said) and any(said_kinds[k] for k in SIGNS))
+        or (_FAKE_AI_TURN.search(said) and any(said_kinds[k] for k in SIGNS))
+    ):
+        fake_turn = 1.0
     about_removed = _AI_ABOUT.sub(" ", t_all)
     ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0
     about = 1.0 if _AI_ABOUT.search(t_all) else 0.0
@@ -437,7 +456,8 @@ def features(text: str) -> dict[str, float]:
     turns = _TURN.findall(t_all)
     ai_turns = _AI_TURN.findall(t_all)
     transcript = 1.0 if len(turns) >= 2 and ai_turns else 0.0
-    reader = ai or transcript or fake_turn or (1.0 if _YOU.search(t) else 0.0)
+    # The reader is spoken to ("you"), named (an AI), or its principal is ("the user").
+    reader = ai or transcript or fake_turn or whole["the_user"] or (1.0 if _YOU.search(t) else 0.0)
     follow_up = transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0)
     value = transcript * (1.0 if _VALUE.search(t_all) else 0.0)
     sign = any(whole[k] for k in SIGNS) or fake_turn or follow_up or value

@@ -1505,6 +1505,7 @@ _SIGNS = {
     "jailbreak": "lifting the reader's limits",
     "obey": "a demand for obedience",
     "harm": "deceiving or exposing someone",
+    "act_on_data": "acting on the user's data",
 }
 
 
