@@ -456,8 +456,8 @@ def features(text: str) -> dict[str, float]:
     turns = _TURN.findall(t_all)
     ai_turns = _AI_TURN.findall(t_all)
     transcript = 1.0 if len(turns) >= 2 and ai_turns else 0.0
-    # The reader is spoken to ("you"), named (an AI), or its principal is ("the user").
-    reader = ai or transcript or fake_turn or whole["the_user"] or (1.0 if _YOU.search(t) else 0.0)
+    # The reader is spoken to ("you") or named (an AI, a transcript with one).
+    reader = ai or transcript or fake_turn or (1.0 if _YOU.search(t) else 0.0)
     follow_up = transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0)
     value = transcript * (1.0 if _VALUE.search(t_all) else 0.0)
     sign = any(whole[k] for k in SIGNS) or fake_turn or follow_up or value
