@@ -104,6 +104,9 @@ _PERSONA = re.compile(
     r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+",
     _I,
 )
+_NAMED_PERSONA = re.compile(
+    r"\b(?:[Yy]ou\s+are|[Yy]ou're|YOU\s+ARE)\s+(?:now\s+)?[A-Z][a-z]+[A-Z]\w*\b"
+)
 _RESPONSE = re.compile(
     r"\b(?:respond|reply|answer|output|say)\s+(?:only\s+)?(?:with|in|using)\b|"
     r"\b(?:only|always|never|just)\s+(?:respond|reply|answer|say|output|recommend|suggest|mention|"
@@ -195,7 +198,8 @@ _TURN = re.compile(
 )
 _AI_TURN = re.compile(
     r"^\W{0,3}(?:\[?\d{1,2}:\d{2}\]?\s*)?\[?(?:assistant|ai|bot|chatbot|agent\s+bot|virtual\s+"
-    r"agent|model|gpt|claude|copilot|a\s*\(assistant\))\b(?:\s*\([^)]{0,20}\))?\]?\s*[:>]",
+    r"agent|model|gpt|claude|copilot)\b(?:\s*\([^)]{0,20}\))?\]?\s*[:>]|"
+    r"^\W{0,3}a\s*\((?:assistant|ai|bot|model)\)\s*[:>]",
     _I | re.MULTILINE,
 )
 _AFTER_TURNS = re.compile(
@@ -263,7 +267,8 @@ _ASKED = re.compile(
 )
 _SAY_VERB = re.compile(
     r"\b(?:say|tell|answer|reply|respond|claim|state|insist|confirm|deny|suggest|recommend|name|"
-    r"call\s+it|inform|assure|explain\s+that|pretend|point|pick|choose|assert|report|provide)\b",
+    r"call\s+it|inform|assure|explain\s+that|pretend|point|pick|choose|assert|report|provide|"
+    r"quote|blame|describe|present|portray)\b",
     _I,
 )
 _FAKE_AI_TURN = re.compile(
@@ -402,7 +407,7 @@ def _kinds(t: str, sents: list[str]) -> dict[str, float]:
         "jailbreak": 1.0 if _JAILBREAK.search(t) else 0.0,
         "obey": 1.0 if _OBEY.search(t) else 0.0,
         "you_modal": 1.0 if _YOU_MODAL.search(t) else 0.0,
-        "persona": 1.0 if _PERSONA.search(t) else 0.0,
+        "persona": 1.0 if (_PERSONA.search(t) or _NAMED_PERSONA.search(t)) else 0.0,
         "response": 1.0 if _RESPONSE.search(t) else 0.0,
         "your_answers": 1.0 if _YOUR_ANSWERS.search(t) else 0.0,
         "condition": 1.0 if condition else 0.0,
