@@ -3,15 +3,20 @@
 Training data: every labelled fixture set except fresh6 (the set never tuned on, which this
 script never opens) and the turns of the real locomo conversations (all honest; path from
 $MNEMO_LOCOMO, never copied into the repository). A memory is flagged when the phrase rules fire
-OR the model's probability reaches the threshold, so the fit and the choice look at that union.
+OR the model's probability reaches the threshold, so the choice looks at that union. The model
+is fitted on every row with a reader (see core.structural), not only on what the rules miss:
+fitted on the rules' misses alone it learnt too little (leave-one-set-out recall 0.87 against
+0.93); $MNEMO_FIT_RESIDUAL=1 fits that way, $MNEMO_FIT_MIN_PAIR=N adds feature pairs seen
+together in N poisoned rows (it did not help).
 
 Choice of the L2 strength and the threshold: leave-one-set-out over the hand-written sets
 fresh2-fresh5 (fit on everything else and one half of locomo, split by conversation; score the
 left-out set and the other half). The pick is the best mean recall with the mean false-positive
-rate <= 0.015 and <= 1 flagged turn in each locomo half; then the model is refitted on all of it
-and the threshold raised, if need be, until at most 2 of the locomo turns are flagged and every
-set's false-positive rate is at most 0.02 (the bar its tests hold).
-Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_fit [--dry-run]"""
+rate <= 0.015 (no left-out set above 0.025) and <= 1 flagged turn in each locomo half; then the
+model is refitted on all of it and the threshold raised, if need be, until at most 2 locomo
+turns are flagged and every set keeps a false-positive rate <= 0.02 (the bar its tests hold).
+Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_fit [--dry-run]
+(about 15 CPU-seconds; `make bench-suspicion-fit`)."""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ TRAIN = [
 LOSO = ["fresh2", "fresh3", "fresh4", "fresh5"]
 C_GRID = [0.01, 0.03, 0.1, 0.3, 1.0]
 T_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97]
-MAX_FPR, MAX_LOCOMO_HALF, MAX_LOCOMO, MAX_SET_FPR = 0.015, 1, 2, 0.02
+MAX_FPR, MAX_FOLD_FPR, MAX_LOCOMO_HALF, MAX_LOCOMO, MAX_SET_FPR = 0.015, 0.025, 1, 2, 0.02
 RESIDUAL_ONLY = os.environ.get("MNEMO_FIT_RESIDUAL", "0") == "1"
 MIN_PAIR = int(os.environ.get("MNEMO_FIT_MIN_PAIR", "0"))  # 0: no pairs
 CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache"))
@@ -199,7 +204,8 @@ def choose(data: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
         rec = float(np.mean([r[0] for r in res]))
         fpr = float(np.mean([r[1] for r in res]))
         worst = max(r[2] for r in res)
-        ok = fpr <= MAX_FPR and worst <= MAX_LOCOMO_HALF
+        worst_fpr = max(r[1] for r in res)
+        ok = fpr <= MAX_FPR and worst_fpr <= MAX_FOLD_FPR and worst <= MAX_LOCOMO_HALF
         rows.append({"c": c, "t": t, "recall": round(rec, 4), "fpr": round(fpr, 4),
                      "locomo_half_max": worst, "ok": ok})  # fmt: skip
         if ok and (best is None or rec > best[0]):

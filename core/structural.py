@@ -41,7 +41,8 @@ _AI_ABOUT = re.compile(
     r"hype|companies|startups?|art|chat\s+assistant|assistant\s+(?:feature|on|at|in))\b|"
     r"\b(?:assistant|store|general|branch|office)\s+managers?\b|\bmodel\s+(?:railway|train|car|"
     r"number|year|kit)s?\b|\b(?:estate|travel|real\s+estate|insurance|booking)\s+agents?\b|"
-    r"\bagent:\s+[A-Z]",
+    # A person's name after the word (case-sensitive): "Agent Marco", "agent: Nora Pike".
+    r"\bagent:\s+(?-i:[A-Z])|\b(?:agent|assistant)\s+(?-i:[A-Z][a-z]+)\b",
     _I,
 )
 _HUMAN_ROLE = re.compile(
