@@ -11,8 +11,12 @@ and 368 honest lines) was committed before that round changed the detector, scor
 and once after it, then studied for a second round; fresh3 (101 poisoned, 214 honest, written
 before that second round) was scored before and after it, then studied for a third; fresh4
 (60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
-is the honest estimate of the detector on lines it has not seen.
-"summary" gives recall and false-positive rate per set first."""
+was the honest estimate until session 5 wrote fresh5 and session 6 fresh6 (in new places:
+signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 is the set
+never tuned on: the structural model (core/structural.py, fitted by bench/suspicion_fit.py on
+every other set and locomo) was scored on it once.
+Every set is scored with the phrase rules alone and with rules + structural model, side by side;
+"summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
 from __future__ import annotations
 
@@ -90,7 +94,13 @@ FIRST_RUNS = {
     # Session 6: 157 poisoned / 329 honest, hand-written in new places (signatures, invites, code
     # comments, READMEs, footers, reviews, meeting notes, tickets) before the structural detector
     # existed; scored once with the rules as they stood (main 389be04), never read while developing.
-    "fresh6": {"first_run_rules_only": {"recall": 0.4586, "fpr": 0.0122}},
+    "fresh6": {
+        "first_run_rules_only": {"recall": 0.4586, "fpr": 0.0122},
+        # Scored once at the end of session 6 (commit c922c66), never read while developing:
+        # recall up 0.31 but FPR over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
+        "first_run_rules_and_structural": {"recall": 0.7643, "fpr": 0.0243},
+        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
+    },
 }
 
 

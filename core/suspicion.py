@@ -30,9 +30,11 @@ EXFILTRATION = "exfiltration"
 FAKE_TRANSCRIPT = "fake_transcript"
 STRUCTURAL = "structural_instruction"  # core.structural's model, where the phrase rules are silent
 
-# Whether inspect() also runs the structural model (core/structural.py) by default. Decided by
-# bench/suspicion.py on fresh6, the set never tuned on (see FIRST_RUNS there).
-STRUCTURAL_ON = True
+# Whether inspect() also runs the structural model (core/structural.py) by default. Decided on
+# fresh6, the set never tuned on (bench/suspicion.py FIRST_RUNS): its first look with the model
+# was recall 0.459 -> 0.764 but FPR 0.012 -> 0.024, above the 0.02 bar, so it stays off until a
+# new held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
+STRUCTURAL_ON = False
 
 LOW, MEDIUM, HIGH = 1, 2, 3
 QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
