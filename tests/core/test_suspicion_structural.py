@@ -211,3 +211,15 @@ def test_real_honest_conversations_are_left_alone() -> None:
     )
     assert len(turns) > 2000
     assert flagged <= 2
+
+
+def test_fresh6_is_what_its_builder_writes_and_big_enough(tmp_path: Path) -> None:
+    from tests.fixtures.poison import build_fresh6
+    from tests.fixtures.poison.dataset import FRESH6, load, write_set
+
+    out = tmp_path / "fresh6.jsonl"
+    write_set(out, "f6", build_fresh6.POISONED, build_fresh6.HONEST)
+    assert load(out) == load(FRESH6), "regenerate fresh6.jsonl: run build_fresh6.py"
+    rows = load(FRESH6)
+    assert sum(r["label"] == "poisoned" for r in rows) >= 150
+    assert sum(r["label"] == "benign" for r in rows) >= 300
