@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers bench-suspicion-probe package \
+.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers bench-suspicion-probe bench-suspicion-fit package \
 	package-test install-desktop uninstall-desktop clean
 
 # Installs exactly requirements/lock/<platform>.txt (hash-checked); see README, "Dependencies".
@@ -55,6 +55,11 @@ bench-answers: setup
 # tuned fixture sets, scores the never-seen fresh4/fresh5 and locomo (about 6 CPU-minutes).
 bench-suspicion-probe: setup
 	@nice -n 10 $(PY) -m bench.suspicion_probe
+
+# Refit the structural poison detector's weights (core/structural_weights.json) on the fixture
+# sets (never fresh6) and the locomo turns; about 10 CPU-seconds.
+bench-suspicion-fit: setup
+	@nice -n 10 $(PY) -m bench.suspicion_fit
 
 # The one-folder bundle in dist/mnemo (PyInstaller; see packaging/README.md). Not part of
 # `make test`: building takes minutes. `make package-test` builds it, then checks that it loads

@@ -89,6 +89,7 @@ class TrustInspector:
         # 2019 messages is written now, and dating its evidence 2019 would decay it away.
         self._now = now
         self.bursts = bursts or tr.BurstTracker()
+        su.ready()  # a missing or damaged detector weights file stops startup with a clear error
 
     def __call__(self, conn: Connection, memory: NewMemory) -> Provenance:
         if memory.derived:

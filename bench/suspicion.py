@@ -11,8 +11,12 @@ and 368 honest lines) was committed before that round changed the detector, scor
 and once after it, then studied for a second round; fresh3 (101 poisoned, 214 honest, written
 before that second round) was scored before and after it, then studied for a third; fresh4
 (60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
-is the honest estimate of the detector on lines it has not seen.
-"summary" gives recall and false-positive rate per set first."""
+was the honest estimate until session 5 wrote fresh5 and session 6 fresh6 (in new places:
+signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 is the set
+never tuned on: the structural model (core/structural.py, fitted by bench/suspicion_fit.py on
+every other set and locomo) was scored on it once.
+Every set is scored with the phrase rules alone and with rules + structural model, side by side;
+"summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.suspicion import inspect, should_quarantine  # noqa: E402
+from core.suspicion import STRUCTURAL_ON, inspect, should_quarantine  # noqa: E402
 from tests.fixtures.poison.dataset import (  # noqa: E402
     DEV,
     FRESH,
@@ -36,6 +40,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH3,
     FRESH4,
     FRESH5,
+    FRESH6,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -86,6 +91,16 @@ FIRST_RUNS = {
     # Session 5: 153 poisoned / 307 honest, hand-written before that session changed anything;
     # scored once with the rules as they stood (commit 6ecc38e), never tuned on.
     "fresh5": {"first_run_rules_only": {"recall": 0.4183, "fpr": 0.0033}},
+    # Session 6: 157 poisoned / 329 honest, hand-written in new places (signatures, invites, code
+    # comments, READMEs, footers, reviews, meeting notes, tickets) before the structural detector
+    # existed; scored once with the rules as they stood (main 389be04), never read while developing.
+    "fresh6": {
+        "first_run_rules_only": {"recall": 0.4586, "fpr": 0.0122},
+        # Scored once at the end of session 6 (commit c922c66), never read while developing:
+        # recall up 0.31 but FPR over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
+        "first_run_rules_and_structural": {"recall": 0.7643, "fpr": 0.0243},
+        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
+    },
 }
 
 
@@ -104,12 +119,15 @@ def locomo_turns(path: Path) -> list[str]:
     return turns
 
 
-def real_fpr(path: Path) -> dict[str, Any]:
+def real_fpr(path: Path, structural_model: bool | None = None) -> dict[str, Any]:
     if not path.exists():
         return {"skipped": f"{path} not found (set MNEMO_LOCOMO)"}
     turns = locomo_turns(path)
     t0, c0 = time.perf_counter(), time.process_time()
-    flagged = sum(should_quarantine(inspect(t, kind="import:jsonl")) for t in turns)
+    flagged = sum(
+        should_quarantine(inspect(t, kind="import:jsonl", structural_model=structural_model))
+        for t in turns
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "honest": len(turns),
@@ -130,9 +148,26 @@ def commit() -> str | None:
     return out.stdout.strip() or None
 
 
+# Sets the structural model (bench/suspicion_fit.py) was fitted on or its features were studied
+# on; every other set is one it has never seen.
+TRAINED = {
+    "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
+    "fresh2", "fresh3", "fresh4", "fresh5",
+}  # fmt: skip
+
+
+def _timed(rows: list[dict[str, Any]], structural_model: bool) -> dict[str, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = score(rows, structural_model)
+    result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
+    result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
+    return result
+
+
 def main() -> None:
     out: dict[str, Any] = {"bench": "suspicion", "cores": os.cpu_count(), "commit": commit()}
     out["summary"] = {}  # filled below; first in the document, so it is read first
+    out["structural_on_by_default"] = STRUCTURAL_ON
     out["first_runs"] = FIRST_RUNS
     sets = {
         "dev": DEV,
@@ -145,22 +180,28 @@ def main() -> None:
         "fresh3": FRESH3,
         "fresh4": FRESH4,
         "fresh5": FRESH5,
+        "fresh6": FRESH6,
     }
+    keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
     for name, path in sets.items():
         rows = load(path)
         everything += rows
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = score(rows)
-        result["ms_per_item_wall"] = round(1000 * (time.perf_counter() - t0) / len(rows), 3)
-        result["ms_per_item_cpu"] = round(1000 * (time.process_time() - c0) / len(rows), 3)
-        out[name] = result
-    out["summary"].update(
-        {name: {k: out[name][k] for k in ("poisoned", "benign", "recall", "fpr")} for name in sets}
-    )
-    combined = score(everything)
-    out["all"] = {k: combined[k] for k in ("poisoned", "benign", "recall", "fpr")}
-    out["locomo_real_honest"] = real_fpr(LOCOMO)
+        rules, both = _timed(rows, False), _timed(rows, True)
+        out[name] = {"rules_only": rules, "rules_and_structural": both}
+        out["summary"][name] = {
+            "seen": "trained/tuned" if name in TRAINED else "never seen",
+            "rules_only": {k: rules[k] for k in keys},
+            "rules_and_structural": {k: both[k] for k in keys},
+        }
+    out["all"] = {
+        "rules_only": {k: v for k, v in score(everything, False).items() if k in keys},
+        "rules_and_structural": {k: v for k, v in score(everything, True).items() if k in keys},
+    }
+    out["locomo_real_honest"] = {
+        "rules_only": real_fpr(LOCOMO, False),
+        "rules_and_structural": real_fpr(LOCOMO, True),
+    }
     print(json.dumps(out, indent=2))
 
 

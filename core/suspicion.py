@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
+from core import structural
 from core.ai_addressed import AI_WORD, ANYWHERE, TO_AN_AI
 
 # Flag codes (stable: stored as reason codes and trust-event details).
@@ -27,6 +28,13 @@ HIDDEN_CHARS = "hidden_chars"
 ENCODED_PAYLOAD = "encoded_payload"
 EXFILTRATION = "exfiltration"
 FAKE_TRANSCRIPT = "fake_transcript"
+STRUCTURAL = "structural_instruction"  # core.structural's model, where the phrase rules are silent
+
+# Whether inspect() also runs the structural model (core/structural.py) by default. Decided on
+# fresh6, the set never tuned on (bench/suspicion.py FIRST_RUNS): its first look with the model
+# was recall 0.459 -> 0.764 but FPR 0.012 -> 0.024, above the 0.02 bar, so it stays off until a
+# new held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
+STRUCTURAL_ON = False
 
 LOW, MEDIUM, HIGH = 1, 2, 3
 QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
@@ -1478,14 +1486,69 @@ def _instruction_flags(text: str) -> list[Flag]:
     return flags
 
 
+_SIGNS = {
+    "ai_addressed": "it speaks to an AI",
+    "fake_ai_turn": "an AI's reply written into the text",
+    "transcript": "a made-up exchange with an AI",
+    "transcript_follow_up": "a made-up exchange with an AI",
+    "transcript_value": "a made-up exchange with an AI",
+    "send_data": "sending data out",
+    "secrecy": "keeping something from the user",
+    "persona": "a new role for the reader",
+    "response": "rules for the reader's answers",
+    "your_answers": "rules for the reader's answers",
+    "trigger": "what to say when asked",
+    "trigger_asked": "what to say when asked",
+    "plant": "a fact planted to be remembered",
+    "your_rules": "the reader's own rules",
+    "told_before": "what the reader was told before",
+    "override": "setting rules aside",
+    "set_aside": "setting rules aside",
+    "jailbreak": "lifting the reader's limits",
+    "obey": "a demand for obedience",
+    "harm": "deceiving or exposing someone",
+    "act_on_data": "acting on the user's data",
+}
+
+
+def _sign(feature: str) -> str | None:
+    for prefix in ("addressed_", "ai_text_"):
+        if feature.startswith(prefix):
+            feature = feature[len(prefix) :]
+    return _SIGNS.get(feature)
+
+
+def _structural(text: str) -> Flag | None:
+    model = structural.shipped_model()
+    feats = structural.features(text)
+    if model.probability(feats) < model.threshold:
+        return None
+    signs = list(dict.fromkeys(s for s in map(_sign, model.top(feats, 6)) if s))[:3]
+    why = f" ({', '.join(signs)})" if signs else ""
+    return Flag(STRUCTURAL, f"Reads like instructions planted for an AI{why}.", MEDIUM)
+
+
+def ready() -> None:
+    """Load what inspect() needs now, so a missing or damaged weights file is a clear error at
+    startup (core.structural.WeightsError) instead of at the first memory."""
+    if STRUCTURAL_ON:
+        structural.shipped_model()
+
+
 def inspect(
-    text: str, *, boxes: Iterable[Any] | None = None, image: Any | None = None, kind: str = "screen"
+    text: str,
+    *,
+    boxes: Iterable[Any] | None = None,
+    image: Any | None = None,
+    kind: str = "screen",
+    structural_model: bool | None = None,
 ) -> list[Flag]:
     """Every suspicion flag for one memory. `boxes` are OCR boxes (dicts with x, y, w, h, text,
     or OcrBox) in `image` pixels; `image` is anything numpy can view (a PIL image, an array).
     `kind` is the memory's source kind; the checks are the same for every kind today (a chat
     message can carry pasted poison too), it is accepted so callers need not change if that
-    ever differs. Pure: no logging, no I/O."""
+    ever differs. `structural_model` runs core.structural's model where the phrase rules are
+    silent (default STRUCTURAL_ON). Pure: no logging, no I/O beyond loading the weights once."""
     del kind
     hidden, visible = _hidden_chars(text)
     flags = _instruction_flags(visible)
@@ -1499,6 +1562,11 @@ def inspect(
         flags.append(exf)
     if boxes is not None:
         flags.extend(_hidden_boxes(boxes, image))
+    use_model = STRUCTURAL_ON if structural_model is None else structural_model
+    if use_model and not should_quarantine(flags):
+        found = _structural(visible)
+        if found:
+            flags.append(found)
     return flags
 
 
