@@ -34,7 +34,7 @@ from app.services import Changes, Services
 from app.tasks import TaskRunner
 from app.trust_service import ReviewItem, SourceInfo
 from ui.memory_viewer import trust_sentence
-from ui.page import Page, empty_state
+from ui.page import Page, empty_state, memories_phrase
 
 TITLE = "Trust review"
 PREVIEW_MAX = QSize(520, 300)
@@ -542,9 +542,9 @@ class ReviewBadge:
         n = int(count)  # type: ignore[call-overload]
         self.count = n
         self.action.setVisible(n > 0)
-        self.action.setText(f"Review {n} suspicious memories…")
+        self.action.setText(f"Review {n:,} suspicious {'memory' if n == 1 else 'memories'}…")
         if n:
-            self.tray.set_state("attention", f"{n} memories to review", part="review")
+            self.tray.set_state("attention", f"{memories_phrase(n)} to review", part="review")
         else:
             self.tray.set_state("idle", "Unlocked", part="review")
 

@@ -42,3 +42,19 @@ def test_a_waiting_review_is_not_painted_over_by_capture(qtbot: QtBot) -> None:
     assert tray.state == "locked" and not tray.lock_action.isEnabled()
     tray.set_state("idle", "Unlocked")  # unlocked again: nothing stale from before the lock
     assert tray.state == "idle" and tray.status.text() == "Unlocked"
+
+
+def test_one_memory_to_review_is_said_in_the_singular(qtbot: QtBot) -> None:
+    from types import SimpleNamespace
+
+    from ui.trust_review import ReviewBadge
+
+    tray = Tray()
+    tray.set_state("idle", "Unlocked")
+    badge = ReviewBadge(tray, SimpleNamespace(unlocked=True), None)  # type: ignore[arg-type]
+    badge.show(1)
+    assert tray.status.text() == "1 memory to review"
+    assert badge.action.text() == "Review 1 suspicious memory…"
+    badge.show(3)
+    assert tray.status.text() == "3 memories to review"
+    assert badge.action.text() == "Review 3 suspicious memories…"
