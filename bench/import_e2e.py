@@ -27,8 +27,8 @@ def measure_one(path: str, embedder: str, store_dir: str) -> dict[str, object]:
     """In the child: a new store, one import, timings and peak memory."""
     sys.path.insert(0, str(ROOT))
     from app.services import Services
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
+    from tests.fakes import FakeEmbedder
 
     emb = FakeEmbedder() if embedder == "fake" else None
     services = Services(Path(store_dir), embedder=emb)

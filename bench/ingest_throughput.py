@@ -1,7 +1,7 @@
 """Ingest throughput with the real embedder: memories embedded, written (rows, FTS, vectors)
 and indexed per second, through the one ingest path (MemoryService.add_many).
 
-Options: --embedder fake (core.fakes.FakeEmbedder) isolates the non-embedding path;
+Options: --embedder fake (tests.fakes.FakeEmbedder) isolates the non-embedding path;
 --inspector trust runs the app's trust inspector (source, suspicion scan, trust evidence) as
 the app does; --torch-threads pins torch's thread count. CPU seconds (process_time, every
 thread) are reported next to wall rates: on a shared machine only they are comparable.
@@ -61,7 +61,7 @@ def main() -> None:
     ]
     embedder: Any
     if args.embedder == "fake":
-        from core.fakes import FakeEmbedder
+        from tests.fakes import FakeEmbedder
 
         embedder = FakeEmbedder()
         load_s = 0.0

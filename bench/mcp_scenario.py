@@ -287,7 +287,7 @@ def main() -> None:
     ap.add_argument("--arms", help="comma-separated arm names (default: all four)")
     args = ap.parse_args()
     if args.fake_embedder:
-        from core.fakes import FakeEmbedder
+        from tests.fakes import FakeEmbedder
 
         embedder: Any = FakeEmbedder()
     else:

@@ -481,8 +481,8 @@ def main() -> int:
     from datetime import date, timedelta
 
     from app.services import Services
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
+    from tests.fakes import FakeEmbedder
     from ui.result_list import day_bounds
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,8 +21,8 @@ if str(ROOT) not in sys.path:
 from app.services import Services  # noqa: E402
 from core import trust as tr  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
-from core.fakes import FakeEmbedder  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
+from tests.fakes import FakeEmbedder  # noqa: E402
 from tests.fixtures.poison.conversation import (  # noqa: E402
     FLIGHT,
     FLIGHT_QUESTION,

@@ -23,9 +23,9 @@ if str(ROOT) not in sys.path:
 from app.services import Services  # noqa: E402
 from core import suspicion as su  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
-from core.fakes import FakeEmbedder  # noqa: E402
 from core.keys import TEST_KDF  # noqa: E402
 from core.types import QUARANTINED, NewMemory  # noqa: E402
+from tests.fakes import FakeEmbedder  # noqa: E402
 from tests.fixtures.poison.dataset import DEV, FRESH, HELDOUT, load  # noqa: E402
 from tests.fixtures.poison.render import render  # noqa: E402
 

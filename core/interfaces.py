@@ -1,5 +1,5 @@
 """Small typed interfaces for every engine; real adapters live in models/ and app/, fakes in
-core.fakes for unit tests."""
+tests.fakes for unit tests."""
 
 from __future__ import annotations
 

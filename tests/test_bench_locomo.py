@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import locomo
-from core.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder
 
 SAMPLE = {
     "sample_id": "conv-x",

@@ -265,3 +265,18 @@ def test_threads_start_only_on_lanes_and_in_their_owners() -> None:
     assert "core/lanes.py" in found  # the finder sees threads
     stray = {path: lines for path, lines in found.items() if path not in THREAD_OWNERS}
     assert not stray, f"threads started outside the lanes (submit to core.lanes): {stray}"
+
+
+def test_no_test_doubles_ship_in_the_product() -> None:
+    """Fakes of the engines live with the tests (tests/fakes.py, tests/capture_fakes.py): the
+    product's packages hold no fake class, so none can be wired in by mistake or bundled."""
+    shipped = []
+    for layer in FORBIDDEN:
+        for p in (ROOT / layer).rglob("*.py"):
+            tree = ast.parse(p.read_text(encoding="utf-8"), filename=str(p))
+            shipped += [
+                f"{p.relative_to(ROOT)}:{n.name}"
+                for n in ast.walk(tree)
+                if isinstance(n, ast.ClassDef) and n.name.startswith("Fake")
+            ]
+    assert not shipped, f"test doubles in product modules (move them to tests/): {shipped}"

@@ -18,8 +18,8 @@ import pytest
 from app.memory_service import MemoryService
 from app.services import Services
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
+from tests.fakes import FakeEmbedder
 
 WINDOW_SCRIPT = r"""
 import sys, tkinter as tk

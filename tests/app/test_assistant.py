@@ -430,9 +430,9 @@ def test_model_status_and_preload(
 
 
 def test_services_close_closes_the_host(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
     from tests.app.conftest import PASSPHRASE
+    from tests.fakes import FakeEmbedder
 
     s = Services(tmp_path / "s", clock=clock, embedder=FakeEmbedder())
     s.create(PASSPHRASE, kdf=TEST_KDF)

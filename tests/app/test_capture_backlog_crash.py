@@ -14,9 +14,9 @@ from pathlib import Path
 
 from app.capture_service import CaptureService
 from app.services import Services
-from core.capture.fakes import FakeOcrEngine, FakeWindowContext
-from core.fakes import FakeEmbedder
 from tests.app.test_capture_service import EDITOR, LEDGER, FakeGrabber
+from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE, ROOT
 
 CHANGES = 8
@@ -27,8 +27,8 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from app.capture_service import CaptureService, CaptureSettings
     from app.services import Services
-    from core.capture.fakes import FakeOcrEngine, FakeWindowContext
-    from core.fakes import FakeEmbedder
+    from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+    from tests.fakes import FakeEmbedder
     from core.keys import TEST_KDF
     from tests.app.test_capture_service import EDITOR, LEDGER, FakeGrabber, lines_on_screen
 

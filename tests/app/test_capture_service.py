@@ -15,10 +15,10 @@ from app.capture_service import CaptureService, until_tomorrow
 from app.grabber import Frame, Monitor
 from app.services import Services
 from app.window_context import WindowContextUnavailable
-from core.capture.fakes import FakeOcrEngine, FakeWindowContext
 from core.errors import DiskFull
 from core.interfaces import OcrBox, WindowInfo
 from core.types import QUARANTINED
+from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
 
 
 class FakeGrabber:

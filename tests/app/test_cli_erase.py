@@ -17,11 +17,11 @@ import pytest
 import app.cli.context
 from app.cli import run
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
 from core.vector_index import unseal
 from tests.app.sqlcipher_pages import plaintext_of
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE, ROOT, cli_env, scan
 
 T0 = 1_773_835_200.0  # 18 March 2026, 12:00 UTC

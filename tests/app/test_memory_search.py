@@ -253,7 +253,7 @@ def test_word_scores_of_meaning_side_ids_come_with_the_same_ranking(
 def test_search_need_not_wait_for_a_loading_model(memory: MemoryService, clock: FixedClock) -> None:
     import threading
 
-    from core.fakes import FakeEmbedder
+    from tests.fakes import FakeEmbedder
 
     add(memory, clock, "Dentist appointment moved to Thursday")
     add(memory, clock, "Tooth doctor visit on Friday")
@@ -345,8 +345,8 @@ def test_a_lock_before_the_index_open_had_its_turn_does_not_wait_for_it(
     import time
 
     from app import memory_service as module
-    from core.fakes import FakeEmbedder
     from core.lanes import Lane, Lanes
+    from tests.fakes import FakeEmbedder
 
     lanes = Lanes({Lane.LOAD: 1})
     monkeypatch.setattr(module, "LANES", lanes)

@@ -18,12 +18,12 @@ import pytest
 import core.erase
 from app.services import Changes, Services
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
 from core.vector_index import unseal
 from tests.app.conftest import PASSPHRASE
 from tests.app.sqlcipher_pages import plaintext_of
+from tests.fakes import FakeEmbedder
 from tests.storehelp import scan
 
 PARAPHRASE = "drawer keyholder kitchens"

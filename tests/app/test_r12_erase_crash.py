@@ -19,10 +19,10 @@ import pytest
 
 from app.services import Services
 from core.db import integrity_ok
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
 from tests.app.conftest import PASSPHRASE
+from tests.fakes import FakeEmbedder
 from tests.storehelp import ROOT
 
 DIM = 32
@@ -32,7 +32,7 @@ CHILD = r"""
 import os, signal, sys
 from app.services import Services
 from core.erase import EraseSpec
-from core.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder
 from core.store import Store
 
 kill_after = int(os.environ.get("KILL_AFTER_WRITE", "0"))

@@ -18,10 +18,10 @@ from core import units
 from core.backup import restore_backup
 from core.clock import FixedClock
 from core.erase import EraseSpec
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NewMemory, SearchFilters
 from tests.app.conftest import PASSPHRASE, TZ
+from tests.fakes import FakeEmbedder
 
 DAY = 86400.0
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NewMemory
+from tests.fakes import FakeEmbedder
 from tests.reliability.conftest import stores_agree
 
 PASSPHRASE = "correct horse battery staple"

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from app.services import Services
 from core.erase import Eraser, EraseSpec
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 
 PASSPHRASE = "correct horse battery staple"
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]

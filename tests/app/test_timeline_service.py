@@ -19,9 +19,9 @@ from app.timeline_service import (
     find_gaps,
 )
 from core import audit
-from core.capture.fakes import FakeOcrEngine, FakeWindowContext
 from core.types import NewMemory
 from tests.app.test_capture_service import EDITOR, HELLO, FakeGrabber
+from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
 
 T0 = 1_773_800_000.0  # the morning of the fixed clock's day (18 March 2026)
 

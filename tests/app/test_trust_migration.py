@@ -16,10 +16,10 @@ from app.services import Services
 from core import migrations
 from core import trust as tr
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import QUARANTINED
 from tests.app.conftest import PASSPHRASE
+from tests.fakes import FakeEmbedder
 from tests.fixtures.poison.conversation import FLIGHT, LINES, write_jsonl
 
 _IDENTITY = tr.source_identity

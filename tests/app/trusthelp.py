@@ -8,8 +8,8 @@ from pathlib import Path
 
 from app.services import Services
 from core import backup as backups
-from core.fakes import FakeEmbedder
 from tests.app.conftest import PASSPHRASE
+from tests.fakes import FakeEmbedder
 
 
 def restart(services: Services) -> None:

@@ -15,7 +15,6 @@ import pytest
 from core import migrations
 from core.db import Connection
 from core.erase import Eraser, EraseSpec
-from core.fakes import FakeEmbedder
 from core.importers import parse
 from core.ingest import Ingestor
 from core.keys import TEST_KDF
@@ -23,6 +22,7 @@ from core.media import MediaStore
 from core.memories import insert_memory
 from core.store import DB_FILE, Store
 from core.types import CHAT, NOTE, SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 
 PASS = "a good passphrase"
 T0 = 1_760_000_000.0

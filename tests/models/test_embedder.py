@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.errors import ModelMissing
-from core.fakes import FakeEmbedder
 from models.embedder import BATCH_CHARS, LENGTH_CAP, MiniLMEmbedder, length_batches
+from tests.fakes import FakeEmbedder
 
 
 @pytest.fixture(scope="module")

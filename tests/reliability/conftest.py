@@ -15,10 +15,10 @@ import pytest
 import app.cli.context
 from app.cli import run
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.memories import insert_memory
 from core.types import NOTE, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE
 
 PAGE = 4096

@@ -24,8 +24,8 @@ import app.screen_media
 import app.trust_service  # noqa: F401
 import core.importers.api  # noqa: F401
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NOTE, SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.reliability.conftest import WORDS, CliRunner
 from tests.storehelp import PASSPHRASE
 

@@ -11,10 +11,10 @@ import pytest
 
 from app.services import Services
 from core.errors import DiskFull
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.memories import insert_memory
 from core.types import NOTE, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE, scan
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from app.services import Services
 from core.errors import StoreDamaged
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.reliability.conftest import PAGE, flip, hashes
 from tests.storehelp import PASSPHRASE
 

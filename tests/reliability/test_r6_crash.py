@@ -18,8 +18,8 @@ from pathlib import Path
 
 from app.services import Services
 from core.db import integrity_ok, pages_ok
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
+from tests.fakes import FakeEmbedder
 from tests.reliability.conftest import SOAK, stores_agree
 from tests.storehelp import PASSPHRASE, ROOT
 

@@ -19,9 +19,9 @@ def main() -> int:
     from app.services import Services
     from app.tasks import TaskRunner
     from core import clients as cl
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
     from core.types import SCREEN, NewMemory
+    from tests.fakes import FakeEmbedder
     from ui.connected_apps import ConnectedAppsPanel
     from ui.main_window import MainWindow
 

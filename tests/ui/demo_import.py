@@ -20,8 +20,8 @@ def main() -> int:
     from app import paths
     from app.services import Services
     from app.tasks import TaskRunner
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
+    from tests.fakes import FakeEmbedder
     from ui.import_page import ImportPage, accept_drops_on
     from ui.main_window import MainWindow
 

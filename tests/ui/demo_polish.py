@@ -26,9 +26,9 @@ def main() -> int:
     from app import paths
     from app.services import Services
     from app.tasks import TaskRunner
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
     from core.types import NewMemory
+    from tests.fakes import FakeEmbedder
     from ui.about import AboutWindow
     from ui.chat_window import AnswerBubble, QuestionBubble
     from ui.main_window import MainWindow

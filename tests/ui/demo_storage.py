@@ -18,9 +18,9 @@ def main() -> int:
     from app import paths
     from app.services import Services
     from app.tasks import TaskRunner
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
     from core.types import SCREEN, NewMemory
+    from tests.fakes import FakeEmbedder
     from ui.erase_ui import StoragePanel
     from ui.main_window import MainWindow
 

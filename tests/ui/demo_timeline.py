@@ -135,7 +135,7 @@ def run_gui(data: Path, out: Path) -> int:
     from app import paths
     from app.services import Services
     from app.tasks import TaskRunner
-    from core.fakes import FakeEmbedder
+    from tests.fakes import FakeEmbedder
     from ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])

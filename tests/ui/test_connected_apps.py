@@ -19,9 +19,9 @@ from app.clients_service import ClientsService
 from app.services import Services
 from app.tasks import TaskRunner
 from core import clients as cl
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE
 from ui.connected_apps import ConnectedAppsPanel
 

@@ -190,11 +190,11 @@ def test_ctrl_q_quits_within_3_s_while_an_answer_streams_and_ocr_reads_a_frame(
     worker is inside OCR (which cannot be interrupted)."""
     from app.capture_config import CaptureSettings
     from app.capture_service import CaptureService
-    from core.capture.fakes import FakeOcrEngine, FakeWindowContext
     from core.interfaces import OcrBox, WindowInfo
     from core.lanes import Lane
     from tests.app.fake_llm import FakeHost
     from tests.app.test_capture_service import FakeGrabber
+    from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
 
     c = _unlocked_controller(tmp_path, tray=True)
     app = QApplication.instance()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.services import Services
-from core.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder
 from tests.reliability.conftest import PAGE, flip, make_store
 from tests.storehelp import PASSPHRASE
 from ui.main_window import MainWindow

@@ -18,9 +18,9 @@ from pytestqt.qtbot import QtBot
 
 from app.services import Services
 from app.tasks import TaskRunner
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE
 from ui import erase_ui
 from ui.memory_viewer import VIEWER_ACTIONS, MemoryViewer, media_of, memory_of

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.import_service import ImportResult
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
+from tests.fakes import FakeEmbedder
 from ui.import_page import ImportPage, accept_drops_on
 from ui.main_window import MainWindow
 

@@ -31,7 +31,7 @@ def _runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    from core.fakes import FakeEmbedder
+    from tests.fakes import FakeEmbedder
 
     s = Services(tmp_path / "data", embedder=FakeEmbedder())
     s.create(PASSPHRASE, kdf=TEST_KDF)

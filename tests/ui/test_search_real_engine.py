@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 pytest.importorskip("app.memory_service")
 
 from app.services import Services
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import CHAT, NOTE, SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
 from ui.result_list import day_bounds
 from ui.search_page import SearchPage
 from ui.timeline_page import TimelinePage

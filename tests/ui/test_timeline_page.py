@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.services import Changes, Services
 from core import audit
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import NewMemory
+from tests.fakes import FakeEmbedder
 from ui.timeline_page import TimelinePage
 
 DAY = date(2026, 11, 20)

@@ -21,9 +21,9 @@ from pytestqt.qtbot import QtBot
 from app.services import Services
 from app.tasks import TaskRunner
 from core.clock import FixedClock
-from core.fakes import FakeEmbedder
 from core.keys import TEST_KDF
 from core.types import QUARANTINED, NewMemory
+from tests.fakes import FakeEmbedder
 from tests.storehelp import PASSPHRASE
 from ui.tray import Tray
 from ui.trust_review import ReviewBadge, TrustReviewPage

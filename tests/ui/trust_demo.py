@@ -143,8 +143,8 @@ def main() -> int:
     from app import paths
     from app.services import Services
     from app.tasks import TaskRunner
-    from core.fakes import FakeEmbedder
     from core.keys import TEST_KDF
+    from tests.fakes import FakeEmbedder
     from ui.main_window import MainWindow
     from ui.trust_review import TITLE, TrustReviewPage
 

@@ -6,11 +6,11 @@ import numpy as np
 
 from core.capture.change import ChangeDetector, RegionTextCache
 from core.capture.exclusions import DropReason, ExclusionRules, decide
-from core.capture.fakes import FakeOcrEngine, FakeWindowContext
 from core.capture.frame import process_frame
 from core.capture.geometry import Rect
 from core.interfaces import OcrBox, WindowInfo
 from core.redaction import RedactionSettings
+from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
 
 MONITOR = Rect(0, 0, 800, 600)
 

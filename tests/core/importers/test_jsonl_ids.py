@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from core.fakes import FakeEmbedder
 from core.importers import parse
 from core.importers.jsonl import scoped_id
 from core.ingest import Ingestor, IngestReport
 from core.keys import TEST_KDF
 from core.store import Store
 from tests.core.importers.helpers import parse_all
+from tests.fakes import FakeEmbedder
 
 T = "2024-05-01T09:{:02d}:00Z"
 
