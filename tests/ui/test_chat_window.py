@@ -499,3 +499,22 @@ def test_question_bubbles_are_as_wide_as_their_text_not_stretched_tall(qtbot) ->
     assert long.width() <= t._question_width()
     assert long.label.height() <= long.label.heightForWidth(long.label.width()) + 2
     assert long.label.height() < 5 * line  # wraps at the bubble's real width
+
+
+def test_not_found_after_a_new_conversation_has_no_empty_gap(qtbot, tasks) -> None:
+    # Ctrl+N cleared the transcript down to its first item and took the stretch that keeps
+    # rows at their own height with it: the next bubble was stretched over the whole page.
+    nothing = Scripted(["I could not find this in your memories."], not_found=True)
+    fake = FakeAssistant([INVOICE, nothing])
+    panel = make_panel(qtbot, tasks, fake)
+    ask(qtbot, panel, "what was the invoice total?")
+    finish(qtbot, panel)
+    qtbot.keyClick(panel.box, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    ask(qtbot, panel, "what is my passport number?")
+    finish(qtbot, panel)
+    [bubble] = answers(panel)
+    assert bubble.state == "not_found"
+    qtbot.wait(50)
+    needed = bubble.layout().sizeHint().height()
+    assert bubble.height() <= needed + 4, (bubble.height(), needed)
+    assert bubble.height() < panel.transcript.viewport().height() // 3
