@@ -27,6 +27,7 @@ from core.timeparse import MONTHS, WEEKDAYS
 DATE = "date"
 TIME = "time"
 DURATION = "duration"
+FREQUENCY = "frequency"
 NUMBER = "number"
 AMOUNT = "amount"
 PERSON = "person"
@@ -40,6 +41,7 @@ _AUX = r"is|are|was|were|do|does|did|has|have|had|can|could|would|will|should|sh
 _CLASSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bwhat\s+time\b|\bat what time\b", re.I), TIME),
     (re.compile(r"\bhow\s+long\s+ago\b", re.I), DURATION),
+    (re.compile(r"\bhow\s+(?:often|frequently)\b", re.I), FREQUENCY),
     (re.compile(r"\bhow\s+long\b|\bhow\s+many\s+(years|months|weeks|days)\b", re.I), DURATION),
     (
         re.compile(
@@ -129,6 +131,15 @@ _DURATION_RE = re.compile(
     r"|\bsince\s+(?:(?:19|20)\d\d|[A-Z][a-z]+(?:\s+(?:19|20)\d\d)?)\b",
     re.I,
 )
+_PERIOD = r"(?:day|week|month|year|weekend|morning|evening|night)"
+_FREQUENCY_RE = re.compile(
+    rf"\b(?:(?:at\s+least|about|almost|nearly)\s+)?"
+    rf"(?:(?:once|twice|(?:a\s+)?(?:few|couple(?:\s+of)?|several|{_NUM_WORDS}|\d+)\s+times)"
+    rf"(?:\s+or\s+(?:once|twice|(?:{_NUM_WORDS}|\d+)\s+times))?"
+    rf"\s+(?:a|an|per|every|each)\s+{_PERIOD}"
+    rf"|(?:every|each)\s+(?:other\s+)?{_PERIOD}|daily|weekly|monthly|yearly|every\s+so\s+often)\b",
+    re.I,
+)
 _NEGATION = re.compile(r"\b(?:not|never|no|don't|didn't|doesn't|won't|can't|isn't|wasn't)\b", re.I)
 _RELATIONS = frozenset(
     """mom mother dad father parents sister brother sibling siblings wife husband partner
@@ -158,8 +169,8 @@ class Extracted:
 
 
 def classify(question: str) -> str:
-    """What `question` asks for: one of DATE, TIME, DURATION, AMOUNT, NUMBER, PERSON, PLACE,
-    REASON, YESNO, LIST or WHAT (a description: the default)."""
+    """What `question` asks for: one of DATE, TIME, DURATION, FREQUENCY, AMOUNT, NUMBER, PERSON,
+    PLACE, REASON, YESNO, LIST or WHAT (a description: the default)."""
     q = question.strip()
     for pattern, kind in _CLASSES:
         if pattern.search(q):
@@ -414,6 +425,8 @@ def _kind_bonus(kind: str, sent: str) -> float:
         return 1.0 if _NUMBER_RE.search(sent) else 0.0
     if kind == DURATION:
         return 1.0 if _DURATION_RE.search(sent) else 0.0
+    if kind == FREQUENCY:
+        return 1.0 if _FREQUENCY_RE.search(sent) else 0.0
     return 0.0
 
 
@@ -810,6 +823,10 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
             mentions = [m for m in resolve(sent, c.ev.time, tz) if m.relative]
             if mentions:
                 return mentions[0].text, 0.7
+    if kind == FREQUENCY:
+        got = _in_memory(q, _FREQUENCY_RE, sent, c.ev.text)
+        if got:
+            return got, 0.85
     if kind in (NUMBER, AMOUNT):
         got = _number_span(q, sent) or _number_span(q, c.ev.text)
         if got:
@@ -988,7 +1005,7 @@ def _supporting(
     floor = _score(best) * SUPPORT_SHARE
     # A date, amount, count, name or place is supported only by a memory that holds it: the
     # other invoice of the same kind is no evidence for this one's total.
-    typed = kind in (TIME, AMOUNT, NUMBER, DURATION, PERSON, PLACE)
+    typed = kind in (TIME, AMOUNT, NUMBER, DURATION, FREQUENCY, PERSON, PLACE)
     for c in usable:
         if len(out) >= CITE_CAP:
             break

@@ -472,15 +472,19 @@ class Transcript(QScrollArea):
         return out
 
     def clear(self) -> None:
-        while self.column.count() > 1:
-            item = self.column.takeAt(1)
-            row = item.layout()
-            if row is not None:
-                while row.count():
-                    w = row.takeAt(0).widget()
-                    if w is not None:
-                        w.deleteLater()
-                row.deleteLater()
+        # Only the rows go: the items before them (the stretch that keeps each row at its own
+        # height, and whatever a page put above it) stay, or the next bubble is stretched over
+        # the whole transcript.
+        while self.column.count() > 0:
+            row = self.column.itemAt(self.column.count() - 1).layout()
+            if row is None:
+                break
+            self.column.takeAt(self.column.count() - 1)
+            while row.count():
+                w = row.takeAt(0).widget()
+                if w is not None:
+                    w.deleteLater()
+            row.deleteLater()
         self._mine = []
         self.follow = True
 

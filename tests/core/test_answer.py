@@ -11,6 +11,7 @@ from core.answer import (
     AMOUNT,
     DATE,
     DURATION,
+    FREQUENCY,
     LIST,
     NUMBER,
     PERSON,
@@ -42,6 +43,8 @@ def ev(i: int, text: str, when: float, author: str | None = None) -> Evidence:
         ("What time does the train to Lyon leave?", TIME),
         ("How long has Caroline had her friends?", DURATION),
         ("How long ago was her birthday?", DURATION),
+        ("How often does John take his kids to the park?", FREQUENCY),
+        ("How frequently do they meet?", FREQUENCY),
         ("How much was the Hetzner invoice?", AMOUNT),
         ("What is the marketing budget for Q4?", AMOUNT),
         ("How many kids does she have?", NUMBER),
@@ -353,3 +356,18 @@ def test_a_date_is_not_taken_from_a_later_reply_to_a_statement() -> None:
         "When did Melanie go camping in the mountains?", [said], UTC, following={1: [reply]}
     )
     assert ex.text == "two weekends before 17 July 2023" and ex.cited[0] == 1
+
+
+def test_how_often_is_the_frequency_the_memory_gives() -> None:
+    # "How often" asks for a rate: the words of the rate, not the rest of the sentence, and a
+    # memory with a rate beats a closer-worded one without.
+    evs = [
+        ev(1, "We love the park, the kids run around for hours.", t(2023, 5, 2), "Jo"),
+        ev(2, "I take the kids to the park a few times a week, they love it.", t(2023, 5, 9), "Jo"),
+    ]
+    ex = extract("How often does Jo take his kids to the park?", evs, UTC)
+    assert ex.kind == FREQUENCY and ex.text == "a few times a week" and ex.cited[0] == 2
+    once = [ev(3, "We see sunsets like that at least once a week.", t(2023, 6, 1), "John")]
+    assert extract("How often does John see sunsets like that?", once, UTC).text == (
+        "at least once a week"
+    )

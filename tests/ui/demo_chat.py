@@ -19,6 +19,11 @@ def main() -> int:
     p.add_argument("--not-found", action="store_true", help="answer the question 'not found'")
     p.add_argument("--open-citation", action="store_true", help="then open the first source")
     p.add_argument("--then", default="", help="a follow-up question asked after the answer")
+    p.add_argument(
+        "--new",
+        action="store_true",
+        help="start a new conversation (Ctrl+N) before --then, which is answered 'not found'",
+    )
     args = p.parse_args()
 
     from PySide6.QtCore import QTimer
@@ -68,6 +73,8 @@ def main() -> int:
         if args.not_found
         else [Scripted(pieces, citations=cites)]
     )
+    if args.new:
+        script.append(Scripted(["I could not find that in your memories."], not_found=True))
     past = {
         1: (
             "Train to Lyon",
@@ -99,6 +106,8 @@ def main() -> int:
             def follow_up(_: object) -> None:
                 if page.chat.box.isEnabled() and not getattr(follow_up, "done", False):
                     follow_up.done = True  # type: ignore[attr-defined]
+                    if args.new:
+                        page.chat.new_conversation()
                     page.chat.box.setPlainText(args.then)
                     QTimer.singleShot(300, page.chat.send)
 

@@ -523,3 +523,22 @@ def test_an_erase_refreshes_the_history_and_the_open_conversation(qtbot, tasks) 
         page.refresh(Changes(memories_removed=2))
     assert [type(b).__name__ for b in panel.transcript.bubbles()] == ["QuestionBubble"]
     qtbot.waitUntil(lambda: panel.history.item(0).text().startswith("Untitled\n"), timeout=2000)
+
+
+def test_not_found_after_a_new_conversation_has_no_empty_gap(qtbot, tasks) -> None:
+    # Ctrl+N cleared the transcript down to its first item and took the stretch that keeps
+    # rows at their own height with it: the next bubble was stretched over the whole page.
+    nothing = Scripted(["I could not find this in your memories."], not_found=True)
+    fake = FakeAssistant([INVOICE, nothing])
+    panel = make_panel(qtbot, tasks, fake)
+    ask(qtbot, panel, "what was the invoice total?")
+    finish(qtbot, panel)
+    qtbot.keyClick(panel.box, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    ask(qtbot, panel, "what is my passport number?")
+    finish(qtbot, panel)
+    [bubble] = answers(panel)
+    assert bubble.state == "not_found"
+    qtbot.wait(50)
+    needed = bubble.layout().sizeHint().height()
+    assert bubble.height() <= needed + 4, (bubble.height(), needed)
+    assert bubble.height() < panel.transcript.viewport().height() // 3

@@ -1,0 +1,37 @@
+"""bench.answer_replay: extraction re-run on recorded inputs, figures per mode and part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bench.answer_replay import replay
+from core.prompting import Evidence
+
+
+def _ev(i: int, text: str, conv: str) -> Evidence:
+    when = datetime(2023, 7, 3, 12, tzinfo=UTC).timestamp()
+    return Evidence(
+        memory_id=i, text=text, time=when, source="chat", author="Melanie", conversation=conv
+    )
+
+
+def _rec(conv: str, question: str, answer: str, cat: int) -> dict[str, object]:
+    ev = _ev(1, "I signed up for a pottery class yesterday. Can't wait!", conv)
+    qa = {"question": question, "answer": answer, "category": cat, "evidence": ["D1:1"]}
+    return dict(
+        qa=qa, mode="retrieved", ext={1: "D1:1"}, question=question, evidence=[ev], tz=UTC,
+        following={}, contrast=[],
+    )  # fmt: skip
+
+
+def test_replay_scores_dev_and_held_out_apart() -> None:
+    q = "When did Melanie sign up for a pottery class?"
+    recs = [
+        _rec("conv-26", q, "2 July 2023", 2),
+        _rec("conv-42", q, "5 May 2021", 2),
+        _rec("conv-42", "What did Melanie say about the sailing trip of Ana?", "", 5),
+    ]
+    out = replay(recs, held_out=("conv-42",))["retrieved"]
+    assert out["dev"]["f1"] == 1.0 and out["dev"]["gold_cited"] == 1.0
+    assert out["held_out"]["f1"] < 0.5 and out["held_out"]["answerable"] == 1
+    assert out["held_out"]["adversarial"] == 1 and out["all"]["answerable"] == 2
