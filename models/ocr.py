@@ -276,7 +276,11 @@ class RapidOcrEngine:
         x = np.zeros((1, 3, REC_HEIGHT, width), dtype=np.float32)  # 0 is mid-grey, as RapidOCR
         x[0, :, :, :scaled_w] = line.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
         preds = self._rec.run(None, {"x": x})[0]
-        results, _words = self._decode(preds, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)
+        # RapidOCR's decoder takes argmax and max over the 18,710 classes (two passes); the
+        # max is the value at the argmax.
+        idx = preds.argmax(axis=2)
+        prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
+        results, _words = self._decode.decode(idx, prob, False, [ratio], ratio, True)
         text, score = results[0]
         return str(text), float(score)
 
