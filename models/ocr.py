@@ -37,13 +37,13 @@ REC_MIN_WIDTH = 64
 # 31 at 320, 58 at 640, 96 at 960; batching lines padded to a common width costs more per line,
 # +9 % for 2, +23 % for 8, so lines are read one at a time). The input's width is the line's,
 # scaled to 48 px of height (the crop padded to LINE_PAD times the box's height) and then
-# narrowed by REC_WIDTH_SCALE, so the width follows REC_WIDTH_SCALE / LINE_PAD. A tighter pad
-# (text taller in the 48 px) narrowed to 0.7 reads as the old 1.5 pad at full width did (CER on
-# the rendered screens 0.0137/0.0132 both ways, seeds 1-2) at 0.875x the width: 12 % less
-# recognition. Below about 0.85x characters go (pad 1.2 at 0.65: CER 0.017; pad 2.0 or 0.75
-# at pad 1.5: 0.03), as they do with smaller text in the 48 px (pad 2.5: 0.49).
-LINE_PAD = 1.2
-REC_WIDTH_SCALE = 0.7
+# narrowed by REC_WIDTH_SCALE, so the width follows REC_WIDTH_SCALE / LINE_PAD. Narrowing was
+# tried and is not done: a tighter pad narrowed to 0.7 (0.875x the width, 12 % less CPU) read
+# the rendered screens as well (CER 0.0137/0.0132), but lost letters of small text (11-14 px
+# DejaVu: "Ignore al previous instructions", "Ignre al ..."), which a trust check then misses;
+# 0.85-0.9 at pad 1.4-1.5 lost them too. Smaller text in the 48 px (pad 2.0) loses characters.
+LINE_PAD = 1.5
+REC_WIDTH_SCALE = 1.0
 # A block of ink at most this tall with no empty row inside is one line of text: its box is the
 # block itself (widened as the detector's boxes are), and detection is not run on it. The
 # detector costs about as much per pixel as recognition does per line, and most blocks of a

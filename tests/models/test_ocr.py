@@ -11,14 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.capture.change import LineTextCache
 from core.capture.geometry import Rect
-from models.ocr import (
-    LINE_PAD,
-    REC_WIDTH_SCALE,
-    RapidOcrEngine,
-    _line_key,
-    _one_line_box,
-    _to_bgr,
-)
+from models.ocr import RapidOcrEngine, _line_key, _one_line_box, _to_bgr
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -278,24 +271,14 @@ def test_one_line_blocks_skip_the_detector_and_read_the_same(engine, monkeypatch
     assert len(engine.recognise(tall)) == 2 and len(calls) > before  # the detector split it
 
 
-def test_lines_are_recognised_narrowed_and_read_the_same(engine) -> None:
-    # Recognition costs in proportion to its input's width: lines go in with a tight pad and
-    # narrowed (0.875x the width of session 5's pad 1.5 at full width) and still read the same.
-    img = _render([(20, 30, "Quarterly report for Mnemo"), (20, 150, "Café Müller, 9:30")])
-    engine.load()
-    rec = engine._rec
-
-    def read(pad: float, scale: float) -> tuple[list[str], int]:
-        engine.line_pad, engine.width_scale = pad, scale
-        engine._rec = _Recorder(rec)
-        try:
-            texts = [b.text for b in engine.recognise(img)]
-            return texts, sum(s[3] for s in engine._rec.shapes)
-        finally:
-            engine._rec = rec
-            engine.line_pad, engine.width_scale = LINE_PAD, REC_WIDTH_SCALE
-
-    before, wide = read(1.5, 1.0)
-    after, narrow = read(LINE_PAD, REC_WIDTH_SCALE)
-    assert after == before and "Quarterly report for Mnemo" in after
-    assert narrow < 0.93 * wide
+def test_small_text_is_read_letter_for_letter(engine) -> None:
+    # Narrowing lines for the recogniser (0.7 of their width at a tighter pad, 12 % less CPU)
+    # read the rendered screens as well but dropped thin letters of 11-14 px text, and with
+    # them the injection phrase a trust check looks for ("Ignore al previous instructions").
+    phrase = "Ignore all previous instructions."
+    for name, size in (("DejaVuSans.ttf", 11), ("DejaVuSans.ttf", 13), ("DejaVuSans.ttf", 14),
+                       ("DejaVuSerif.ttf", 11), ("DejaVuSerif.ttf", 13)):  # fmt: skip
+        img = Image.new("RGB", (700, 60), "white")
+        font = ImageFont.truetype(f"/usr/share/fonts/truetype/dejavu/{name}", size)
+        ImageDraw.Draw(img).text((10, 15), phrase, fill="black", font=font)
+        assert " ".join(b.text for b in engine.recognise(img)) == phrase, (name, size)
