@@ -588,6 +588,12 @@ def main() -> None:
         summary = service.backlog_summary()
         active["backlog_at_end"] = {"frames": summary.count, "bytes": summary.bytes}
         c0, t0 = cpu(), time.monotonic()
+        # A change drawn just before activity stopped is on screen but maybe not grabbed yet:
+        # the backlog being empty now says nothing about it. Two capture intervals first (the
+        # 10-minute run at 2a55fd5 ended its after phase at once and counted the last change,
+        # shown 1.7 s before, as never grabbed).
+        if args.end == "stop":
+            time.sleep(2 * interval)
         drained = service.wait_idle(args.after)
         after_wall = time.monotonic() - t0
         active["after_activity"] = {
