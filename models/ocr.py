@@ -33,7 +33,17 @@ DET_MARGIN = 8
 # spreadsheet number) cost as much as a line of 320 px.
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 64
+# Recognition costs in proportion to its input's width (measured: 16 ms of CPU at 160 px,
+# 31 at 320, 58 at 640, 96 at 960; batching lines padded to a common width costs more per line,
+# +9 % for 2, +23 % for 8, so lines are read one at a time). The input's width is the line's,
+# scaled to 48 px of height (the crop padded to LINE_PAD times the box's height) and then
+# narrowed by REC_WIDTH_SCALE, so the width follows REC_WIDTH_SCALE / LINE_PAD. Narrowing was
+# tried and is not done: a tighter pad narrowed to 0.7 (0.875x the width, 12 % less CPU) read
+# the rendered screens as well (CER 0.0137/0.0132), but lost letters of small text (11-14 px
+# DejaVu: "Ignore al previous instructions", "Ignre al ..."), which a trust check then misses;
+# 0.85-0.9 at pad 1.4-1.5 lost them too. Smaller text in the 48 px (pad 2.0) loses characters.
 LINE_PAD = 1.5
+REC_WIDTH_SCALE = 1.0
 # A block of ink at most this tall with no empty row inside is one line of text: its box is the
 # block itself (widened as the detector's boxes are), and detection is not run on it. The
 # detector costs about as much per pixel as recognition does per line, and most blocks of a
@@ -88,6 +98,8 @@ class RapidOcrEngine:
         self._lock = threading.Lock()
         self.ink = InkSettings()
         self.one_line = True  # the single-line shortcut (see ONE_LINE_MAX_H)
+        self.line_pad = LINE_PAD
+        self.width_scale = REC_WIDTH_SCALE
 
     def load(self) -> None:
         with self._lock:
@@ -206,11 +218,11 @@ class RapidOcrEngine:
                     pieces = word_pieces(_around(bgr, quad, margin=0))
                     found = _assemble(lines.words, pieces)
                     if found is None:
-                        found = self._recognise_line(_line_crop(bgr, quad))
+                        found = self._recognise_line(_line_crop(bgr, quad, self.line_pad))
                         _learn(lines.words, pieces, found)
                     lines.put(key, *found)
             if found is None:
-                found = self._recognise_line(_line_crop(bgr, quad))
+                found = self._recognise_line(_line_crop(bgr, quad, self.line_pad))
             text, score = found
             if not text or not text.strip() or score < self.min_score:
                 continue
@@ -250,20 +262,25 @@ class RapidOcrEngine:
         return out
 
     def _recognise_line(self, crop: np.ndarray) -> tuple[str, float]:
-        """(text, score) of one line crop, at the model's 48 px height and the crop's width."""
+        """(text, score) of one line crop, at the model's 48 px height and the crop's width
+        narrowed by width_scale."""
         import cv2
 
         h, w = crop.shape[:2]
         if h < 1 or w < 1:
             return "", 0.0
         ratio = w / h
-        scaled_w = max(1, int(np.ceil(REC_HEIGHT * ratio)))
+        scaled_w = max(1, int(np.ceil(REC_HEIGHT * ratio * self.width_scale)))
         width = max(REC_MIN_WIDTH, scaled_w)
         line = cv2.resize(crop, (scaled_w, REC_HEIGHT)).astype(np.float32)
         x = np.zeros((1, 3, REC_HEIGHT, width), dtype=np.float32)  # 0 is mid-grey, as RapidOCR
         x[0, :, :, :scaled_w] = line.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
         preds = self._rec.run(None, {"x": x})[0]
-        results, _words = self._decode(preds, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)
+        # RapidOCR's decoder takes argmax and max over the 18,710 classes (two passes); the
+        # max is the value at the argmax.
+        idx = preds.argmax(axis=2)
+        prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
+        results, _words = self._decode.decode(idx, prob, False, [ratio], ratio, True)
         text, score = results[0]
         return str(text), float(score)
 
@@ -287,11 +304,11 @@ def _one_line_box(bgr: np.ndarray, block: Rect, threshold: int) -> np.ndarray | 
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
-def _line_crop(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def _line_crop(bgr: np.ndarray, quad: np.ndarray, pad: float = LINE_PAD) -> np.ndarray:
     """The line under a detected box, straightened and padded for the recogniser."""
     from rapidocr.utils.process_img import get_rotate_crop_image
 
-    return _pad_line(get_rotate_crop_image(bgr, quad.astype(np.float32).copy()), LINE_PAD)
+    return _pad_line(get_rotate_crop_image(bgr, quad.astype(np.float32).copy()), pad)
 
 
 # Within a line, a run of background columns at least this share of the line's ink height

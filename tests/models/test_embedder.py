@@ -77,3 +77,37 @@ def test_fake_is_deterministic_and_word_sensitive() -> None:
     assert np.allclose(a, fake.embed(["blue heron river"])[0])
     assert float(a @ b) > 0.5 > float(a @ c)
     assert np.isclose(np.linalg.norm(c), 1.0)
+
+
+@pytest.mark.slow
+def test_torch_only_model_gives_sentence_transformers_vectors(embedder: MiniLMEmbedder) -> None:
+    # The vectors already stored were made by sentence-transformers: the torch-only run of the
+    # same model must give the same ones (texts past the 256-token cut, accents, CJK, empty).
+    from sentence_transformers import SentenceTransformer
+
+    from models.embedder import bundled_model_dir
+
+    texts = ["", "Café Müller, 9:30", "東京の会議", "invoice " * 400, "the spare key is in the box"]
+    st = SentenceTransformer(str(bundled_model_dir()), device="cpu", local_files_only=True)
+    want = st.encode(texts, batch_size=len(texts), normalize_embeddings=True)
+    got = embedder.embed(texts)
+    assert np.abs(got - want).max() < 1e-5
+
+
+def test_loading_the_embedder_leaves_sentence_transformers_unimported() -> None:
+    # sentence-transformers pulls scipy and scikit-learn in: +176 MB resident (footprint bar
+    # 700 MB). The capture process loads the model without it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from models.embedder import MiniLMEmbedder; MiniLMEmbedder().embed(['x']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sentence_transformers', 'sklearn', 'transformers'}))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

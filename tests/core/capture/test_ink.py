@@ -68,3 +68,24 @@ def test_lines_of_a_paragraph_are_stacked_for_one_detector_run() -> None:
     assert lines in groups
     # A narrow block under a wide one would make the run mostly empty: not stacked.
     assert len(stack_blocks([Rect(0, 0, 1000, 14), Rect(0, 30, 40, 14)], 16)) == 2
+
+
+def test_ink_mask_is_the_largest_channel_difference_with_either_neighbour() -> None:
+    # The mask is computed on uint8 a channel at a time (cheap); it must be exactly the
+    # definition: |difference| > threshold in some channel, with the right or lower pixel.
+    rng = np.random.default_rng(3)
+    for img in (
+        rng.integers(0, 256, (37, 53, 4), dtype=np.uint8),
+        rng.integers(100, 130, (20, 31, 3), dtype=np.uint8),
+        rng.integers(0, 256, (9, 12), dtype=np.uint8),
+    ):
+        px = (img if img.ndim == 3 else img[..., None])[..., :3].astype(np.int16)
+        for threshold in (0, 10, 128):
+            dy = np.abs(px[1:] - px[:-1]).max(axis=2) > threshold
+            dx = np.abs(px[:, 1:] - px[:, :-1]).max(axis=2) > threshold
+            want = np.zeros(px.shape[:2], dtype=bool)
+            want[1:] |= dy
+            want[:-1] |= dy
+            want[:, 1:] |= dx
+            want[:, :-1] |= dx
+            assert (ink_mask(img, threshold) == want).all()
