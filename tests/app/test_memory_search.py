@@ -333,3 +333,21 @@ def test_broad_filters_find_what_listed_filters_find(
             assert f.app is None or h.app == f.app
             assert f.since is None or h.time >= f.since
             assert f.source is None or h.source.startswith("import:")
+
+
+def test_filter_ids_listed_up_to_broad_then_checked_on_candidates(
+    memory: MemoryService, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed ids come back from one scan (a list of text parsed at once): exactly the
+    memories passing the filter while at most BROAD pass, a BroadFilter beyond that."""
+    import core.search
+
+    made = [add(memory, clock, f"ledger entry {i}", days_ago=i) for i in range(12)]
+    searcher = memory.searcher
+    conn = memory.store.reader()
+    recent = SearchFilters(since=clock.now() - 5.5 * DAY)
+    monkeypatch.setattr(core.search, "BROAD", 6)
+    assert searcher._allowed_ids(conn, recent) == set(made[:6])
+    assert searcher._allowed_ids(conn, SearchFilters(since=clock.now() + DAY)) == set()
+    monkeypatch.setattr(core.search, "BROAD", 5)
+    assert isinstance(searcher._allowed_ids(conn, recent), core.search.BroadFilter)
