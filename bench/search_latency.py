@@ -8,6 +8,13 @@ retrieval units (core.units: a turn with its neighbours) exist as they do in a r
 shipped fusion ("units") and the earlier convex fusion are timed on the same store, side by
 side ("before" / "after"), wall and CPU per query.
 
+The fixture is written in bulk (executemany per 20k-row transaction, units built in 5k
+steps, hnswlib add_items in 20k batches) on a writer with a 512 MB page cache and no fsync;
+the searches then run on reader connections with the shipped settings, so the figures are
+those of a real store of that size. Measured at 1M, niced on two busy cores (load ~4): rows
+560 s, units 480 s (the 2 MB default cache made this phase take hours). A snapshot from
+before the vector index's float16 copy is filled once on load (`vectors_copied_on_load`).
+
 Usage: python -m bench.search_latency [--sizes 10000,100000,1000000] [--queries 300]"""
 
 from __future__ import annotations
