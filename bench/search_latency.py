@@ -8,6 +8,13 @@ retrieval units (core.units: a turn with its neighbours) exist as they do in a r
 shipped fusion ("units") and the earlier convex fusion are timed on the same store, side by
 side ("before" / "after"), wall and CPU per query.
 
+The fixture is written in bulk (executemany per 20k-row transaction, units built in 5k
+steps, hnswlib add_items in 20k batches) on a writer with a 512 MB page cache and no fsync;
+the searches then run on reader connections with the shipped settings, so the figures are
+those of a real store of that size. Measured at 1M, niced on two busy cores (load ~4): rows
+560 s, units 480 s (the 2 MB default cache made this phase take hours). A snapshot from
+before the vector index's float16 copy is filled once on load (`vectors_copied_on_load`).
+
 Usage: python -m bench.search_latency [--sizes 10000,100000,1000000] [--queries 300]"""
 
 from __future__ import annotations
@@ -158,8 +165,10 @@ def cached_store(n: int, tmp: Path, cache: bool) -> tuple[Any, VectorIndex, dict
         store.unlock(PASSPHRASE)
         t0 = time.perf_counter()
         index = VectorIndex.from_pickle((folder / "index.pickle").read_bytes(), 384)
+        copied = index.fill_copy()  # a snapshot from before the float16 copy
         info = {**json.loads(done.read_text()), "reused": True}
         info["index_load_s"] = round(time.perf_counter() - t0, 1)
+        info["vectors_copied_on_load"] = copied
         return store, index, info
     import json
     import shutil
@@ -168,14 +177,37 @@ def cached_store(n: int, tmp: Path, cache: bool) -> tuple[Any, VectorIndex, dict
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     store = new_store(folder / "data")
+    # A fixture, not a user's store: a large page cache and no fsync per chunk while it is
+    # written (SQLCipher decrypts every page it re-reads, and a 2 MB cache re-reads the
+    # growing indexes on every insert, which made a 1M build take hours). The searches run
+    # on the reader connections with the shipped settings.
+    _pragmas(store, "cache_size = -524288", "synchronous = OFF")
     info["load_s"] = round(bulk_load(store, n), 1)
+    _progress(n, "loaded", info)
     info["units_build_s"] = round(build_units(store), 1)
+    _progress(n, "units built", info)
+    _pragmas(store, "cache_size = -2000", "synchronous = FULL")
     index, index_s = build_index(store, n)
     info["index_build_s"] = round(index_s, 1)
+    _progress(n, "index built", info)
     if cache:
         (folder / "index.pickle").write_bytes(index.to_pickle())
         done.write_text(json.dumps(info))
     return store, index, info
+
+
+def _pragmas(store: Any, *pragmas: str) -> None:
+    def run(conn: Any) -> None:
+        for p in pragmas:
+            conn.execute(f"PRAGMA {p}")
+
+    store.write(run, transactional=False)
+
+
+def _progress(n: int, what: str, info: dict[str, Any]) -> None:
+    import sys
+
+    print(f"[search_latency] {n}: {what} {info}", file=sys.stderr, flush=True)
 
 
 def run_size(

@@ -413,13 +413,16 @@ class Searcher:
                 clauses.append("kind = ?")
                 args.append(f.source)
         where = " AND ".join(clauses)
-        (n,) = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT ?)",
+        # One scan, one row: the ids as text parsed by numpy. A row per id costs ~0.5 us of
+        # Python each, which at 20k ids was a third of a filtered search.
+        (listed,) = conn.execute(
+            f"SELECT group_concat(id) FROM (SELECT id FROM memories WHERE {where} LIMIT ?)",
             [*args, BROAD + 1],
         ).fetchone()
-        if n > BROAD:
+        ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
+        if len(ids) > BROAD:
             return BroadFilter(conn, where, args)
-        return {i for (i,) in conn.execute("SELECT id FROM memories WHERE " + where, args)}
+        return set(ids.tolist())
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""

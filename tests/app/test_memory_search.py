@@ -362,3 +362,21 @@ def test_a_lock_before_the_index_open_had_its_turn_does_not_wait_for_it(
     release.set()
     assert lanes.wait_idle(Lane.LOAD, 5)
     assert opened == [] and memory.wait_ready(0)
+
+
+def test_filter_ids_listed_up_to_broad_then_checked_on_candidates(
+    memory: MemoryService, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed ids come back from one scan (a list of text parsed at once): exactly the
+    memories passing the filter while at most BROAD pass, a BroadFilter beyond that."""
+    import core.search
+
+    made = [add(memory, clock, f"ledger entry {i}", days_ago=i) for i in range(12)]
+    searcher = memory.searcher
+    conn = memory.store.reader()
+    recent = SearchFilters(since=clock.now() - 5.5 * DAY)
+    monkeypatch.setattr(core.search, "BROAD", 6)
+    assert searcher._allowed_ids(conn, recent) == set(made[:6])
+    assert searcher._allowed_ids(conn, SearchFilters(since=clock.now() + DAY)) == set()
+    monkeypatch.setattr(core.search, "BROAD", 5)
+    assert isinstance(searcher._allowed_ids(conn, recent), core.search.BroadFilter)
