@@ -179,6 +179,9 @@ def test_unreadable_window_info_drops_the_frame_and_counts_it(rig, services) -> 
     assert "1 window info unavailable" in service.skipped_text()
 
 
+# The live service runs its real loop for a moment: with no display in the test it may say so
+# (a warning) before the lock stops it.
+@pytest.mark.logs_warnings
 def test_a_locked_screen_pauses_capture_and_locking_the_store_stops_it(rig, services) -> None:
     service, grabber, ctx, _ocr = rig
     ctx.locked = True
