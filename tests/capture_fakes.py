@@ -3,6 +3,7 @@ capture pipeline (the real ones are app.window_context and models.ocr)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,3 +86,19 @@ def _all_black(image: object, r: Rect) -> bool:
     if len(shape) == 3:
         px = px[..., :3]
     return not bool(px.any())
+
+
+@dataclass
+class BlockingOcr(FakeOcrEngine):
+    """An OCR that is stuck inside a read (a dense screen) until `release` is set; `entered`
+    says a read has begun."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def recognise_regions(
+        self, image: object, rects: Sequence[Rect], lines: LineTextCache | None = None
+    ) -> list[OcrBox]:
+        self.entered.set()
+        self.release.wait(60)
+        return FakeOcrEngine.recognise_regions(self, image, rects, lines)

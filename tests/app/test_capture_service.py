@@ -18,7 +18,7 @@ from app.window_context import WindowContextUnavailable
 from core.errors import DiskFull
 from core.interfaces import OcrBox, WindowInfo
 from core.types import QUARANTINED
-from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+from tests.capture_fakes import BlockingOcr, FakeOcrEngine, FakeWindowContext
 
 
 class FakeGrabber:
@@ -471,26 +471,19 @@ def test_locking_while_a_frame_is_being_read_does_not_wait_for_it_and_keeps_it(
 ) -> None:
     """Quit and lock stop capture: they must not wait for OCR of a dense screen (seconds) or
     a stuck read. The frame being read stays in the backlog and is read after unlock."""
-    import threading
 
     from app.capture_service import CaptureSettings
     from tests.storehelp import PASSPHRASE
 
-    started, release = threading.Event(), threading.Event()
-
-    class SlowOcr(FakeOcrEngine):
-        def recognise_regions(self, image, rects, lines=None):  # type: ignore[no-untyped-def]
-            started.set()
-            release.wait(60)
-            return super().recognise_regions(image, rects, lines)
-
+    ocr = BlockingOcr([HELLO])
+    started, release = ocr.entered, ocr.release
     grabber = FakeGrabber()
     grabber.draw(HELLO)
     service = CaptureService(
         services,
         grabber_factory=lambda: grabber,
         context_factory=lambda: FakeWindowContext([EDITOR]),
-        ocr=SlowOcr([HELLO]),
+        ocr=ocr,
         free_bytes=lambda: 10**12,
     )
     services.capture = service

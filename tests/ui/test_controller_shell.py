@@ -194,7 +194,7 @@ def test_ctrl_q_quits_within_3_s_while_an_answer_streams_and_ocr_reads_a_frame(
     from core.lanes import Lane
     from tests.app.fake_llm import FakeHost
     from tests.app.test_capture_service import FakeGrabber
-    from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+    from tests.capture_fakes import BlockingOcr, FakeWindowContext
 
     c = _unlocked_controller(tmp_path, tray=True)
     app = QApplication.instance()
@@ -207,15 +207,9 @@ def test_ctrl_q_quits_within_3_s_while_an_answer_streams_and_ocr_reads_a_frame(
     assert assistant is not None
     assistant.phrase_with_model = True
 
-    in_ocr, release = threading.Event(), threading.Event()
     box = OcrBox(20, 40, 120, 16, "quarterly planning meeting", 0.99)
-
-    class SlowOcr(FakeOcrEngine):
-        def recognise_regions(self, image, rects, lines=None):  # type: ignore[no-untyped-def]
-            in_ocr.set()
-            release.wait(60)
-            return super().recognise_regions(image, rects, lines)
-
+    ocr = BlockingOcr([box])
+    in_ocr, release = ocr.entered, ocr.release
     grabber = FakeGrabber()
     grabber.draw(box)
     window = WindowInfo("gedit", "notes.txt - gedit", 0, 0, 250, 300, None, True)
@@ -223,7 +217,7 @@ def test_ctrl_q_quits_within_3_s_while_an_answer_streams_and_ocr_reads_a_frame(
         services,
         grabber_factory=lambda: grabber,
         context_factory=lambda: FakeWindowContext([window]),
-        ocr=SlowOcr([box]),
+        ocr=ocr,
         free_bytes=lambda: 10**12,
     )
     services.capture = capture
