@@ -187,6 +187,7 @@ def child_command() -> list[str]:
 
 
 _TERMINAL = {"done", "cancelled", "error", "loaded", "tokens", "exit"}
+_WATCH_SLACK_S = 0.02  # the watchdog looks this long after a deadline, so it has passed
 _ids = itertools.count(1)
 
 
@@ -239,6 +240,7 @@ class _Child:
             self.pending[rid] = q
             if msg.get("op") == "generate":
                 self.generating.add(rid)
+                self.host._wake_watchdog()
         self.send(msg)
         return q
 
@@ -274,8 +276,9 @@ class _Child:
                     continue
                 if kind == "started":
                     self.streaming = False
-                elif kind == "token":
-                    self.streaming = True
+                elif kind == "token" and not self.streaming:
+                    self.streaming = True  # the hang limit shortens: the watchdog looks again
+                    self.host._wake_watchdog()
                 q = self.pending.get(rid) if rid is not None else None
                 if kind in _TERMINAL:
                     self.pending.pop(rid, None)
@@ -455,6 +458,7 @@ class LlmHost:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watchdog: threading.Thread | None = None
+        self._watch_wake = threading.Event()
         # The child asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG), and
         # Linux means the parent *thread*: a child forked from a short-lived worker (a task
         # runner thread, a preload thread) would be killed when that thread ends. Children are
@@ -757,6 +761,7 @@ class LlmHost:
             self._child = None
             self._cond.notify_all()
         self._stop.set()
+        self._wake_watchdog()
         if child is not None:
             child.intentional = True
             child.send({"op": "shutdown"})
@@ -788,25 +793,48 @@ class LlmHost:
                 )
                 self._watchdog.start()
 
+    def _wake_watchdog(self) -> None:
+        """A deadline was set (a generation sent, a cancel asked): the watchdog looks again."""
+        self._watch_wake.set()
+
     def _watch(self) -> None:
-        while not self._stop.wait(0.1):
-            with self._cond:
-                child = self._child
-            if child is None or not child.alive:
-                continue
-            now = time.monotonic()
-            with child.lock:
-                late_cancel = any(now > d for d in child.cancel_deadlines.values())
-                limit = self._hang_timeout if child.streaming else self._first_token_timeout
-                hung = bool(child.generating) and now - child.last_msg > limit
-            if late_cancel:
-                log.warning(
-                    "model did not stop within %.1f s of cancel; killing it", self._cancel_grace
-                )
-                child.kill("cancel")
-            elif hung:
-                log.warning("model produced nothing for %.1f s; killing it", limit)
-                child.kill("hang")
+        # Sleeps until the nearest deadline (a cancel's ack, a generation's next message) or
+        # until woken; with nothing generating it does not wake at all.
+        timeout: float | None = None
+        while True:
+            self._watch_wake.wait(timeout)
+            self._watch_wake.clear()
+            if self._stop.is_set():
+                return
+            timeout = self._watch_once()
+
+    def _watch_once(self) -> float | None:
+        """Kills a child that hangs or ignores a cancel; returns the seconds to the next check."""
+        with self._cond:
+            child = self._child
+        if child is None or not child.alive:
+            return None
+        now = time.monotonic()
+        with child.lock:
+            deadlines = list(child.cancel_deadlines.values())
+            limit = self._hang_timeout if child.streaming else self._first_token_timeout
+            if child.generating:
+                deadlines.append(child.last_msg + limit)
+                hung = now - child.last_msg > limit
+            else:
+                hung = False
+            late_cancel = any(now > d for d in child.cancel_deadlines.values())
+        if late_cancel:
+            log.warning(
+                "model did not stop within %.1f s of cancel; killing it", self._cancel_grace
+            )
+            child.kill("cancel")
+            return None
+        if hung:
+            log.warning("model produced nothing for %.1f s; killing it", limit)
+            child.kill("hang")
+            return None
+        return max(0.0, min(deadlines) - now) + _WATCH_SLACK_S if deadlines else None
 
     def _cancel_in_child(self, child: _Child, rid: str) -> None:
         with child.lock:
@@ -815,6 +843,7 @@ class LlmHost:
                 child.cancel_deadlines[rid] = time.monotonic() + self._cancel_grace
         child.forget(rid)
         if active:
+            self._wake_watchdog()
             child.send({"op": "cancel", "id": rid})
         self._refresh_idle_status()
 

@@ -230,6 +230,25 @@ def test_instructions_inside_memories_are_not_obeyed(host: LlmHost) -> None:
 # ------------------------------------------------------------- cancel, crash
 
 
+def test_watchdog_sleeps_while_idle_and_looks_while_generating(
+    host: LlmHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No polling: an idle host's watchdog does not wake; a generation wakes it."""
+    host.complete("Say hi.", max_tokens=2)  # the watchdog exists and has seen the end
+    calls: list[float] = []
+    real = host._watch_once
+
+    def counted() -> float | None:
+        calls.append(time.monotonic())
+        return real()
+
+    monkeypatch.setattr(host, "_watch_once", counted)
+    time.sleep(1.0)
+    assert calls == [], "the watchdog woke with nothing to watch"
+    assert host.complete(LONG_PROMPT, max_tokens=8).text
+    assert calls, "a generation did not wake the watchdog"
+
+
 def test_cancel_stops_delivery_at_once_and_the_child_acknowledges(host: LlmHost) -> None:
     pid = host.child_pid
     stream = host.generate(LONG_PROMPT, max_tokens=1500)
@@ -396,6 +415,30 @@ def test_child_has_no_secrets_and_a_hung_child_is_restarted(
         assert h.complete(LONG_PROMPT, max_tokens=4).text
         assert h.child_pid != pid
         _wait_for(lambda: _gone(pid), 5)
+    finally:
+        h.close()
+
+
+def test_a_child_that_ignores_a_cancel_is_killed_after_the_grace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = LlmHost(cancel_grace_s=0.5)
+    try:
+        h.ensure_loaded()
+        pid = h.child_pid
+        assert pid is not None
+        stream = h.generate(LONG_PROMPT, max_tokens=1500)
+        for chunk in stream:
+            if chunk.text:
+                os.kill(pid, signal.SIGSTOP)  # it cannot acknowledge the cancel
+                break
+        t0 = time.perf_counter()
+        stream.cancel()
+        _wait_for(lambda: _gone(pid), 5)
+        assert time.perf_counter() - t0 < 3
+        assert "did not stop within 0.5 s of cancel" in caplog.text  # not the hang limit
+        assert h.complete("Say hi.", max_tokens=2).text
+        assert h.child_pid not in (None, pid)
     finally:
         h.close()
 
