@@ -66,13 +66,8 @@ KNOWN_LEAKS: dict[str, set[str]] = {
     "tests/models/test_llm_host.py::test_generation_streams_tokens": {"thread"},
     # A store the MCP test's in-process part leaves open until the module ends.
     "tests/app/test_mcp_stdio.py::test_real_client_over_stdio": {"thread"},
-    # "Copied" turns back into "Copy" 1.5 s after a copy: a single-shot timer on the button.
-    "tests/ui/test_chat_window.py::test_copy_answer": {"timer"},
-    "tests/ui/test_memory_viewer.py::test_copy_text_and_plugged_in_actions": {"timer"},
-    # The search box's debounce still pending when the test ends.
-    "tests/ui/test_erase_ui.py::test_search_result_menu_offers_forget": {"timer"},
 }
-KNOWN_LEAKS_AT_MOST = 7
+KNOWN_LEAKS_AT_MOST = 4
 assert len(KNOWN_LEAKS) <= KNOWN_LEAKS_AT_MOST, "KNOWN_LEAKS may only shrink"
 
 

@@ -546,6 +546,7 @@ class ChatPanel(QWidget):
         self._model_state = ""
         self._error = ""  # the last request's error stays in view until the next question
         self._polling = False
+        self._status_again = False  # a refresh came while a fetch was on its way
         self._preloaded = False
         # Streamed pieces arrive as the op's items: batched, one queued signal pending at a
         # time, so a fast model means fewer, larger redraws, never one signal per token.
@@ -679,16 +680,27 @@ class ChatPanel(QWidget):
         if not self._show_availability():  # the assistant may attach after unlocking
             return
         service = self.assistant()
-        if service is None or self._polling:
+        if service is None:
+            return
+        if self._polling:
+            # A fetch is on its way, but it may have read the state before this change: fetch
+            # once more when it returns, or the line would keep showing the older state.
+            self._status_again = True
             return
         self._polling = True
+        self._status_again = False
+
+        def settle() -> None:
+            self._polling = False
+            if self._status_again:
+                self.refresh_status()
 
         def done(status: tuple[str, str]) -> None:
-            self._polling = False
             self._model_status(*status)
+            settle()
 
         def failed(err: BaseException) -> None:
-            self._polling = False
+            settle()
 
         run_guarded(self.tasks, self, service.model_status, done, failed)
 

@@ -410,6 +410,7 @@ def test_copy_answer(qtbot, tasks) -> None:
         == "The invoice total was **1,240 EUR** [1], due Friday [2]."
     )
     assert bubble.copy_button.text() == "Copied"
+    qtbot.waitUntil(lambda: bubble.copy_button.text() == "Copy", timeout=5000)
 
 
 # -- wiring ----------------------------------------------------------------------------------

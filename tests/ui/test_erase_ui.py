@@ -168,6 +168,10 @@ def test_search_result_menu_offers_forget(
     page.erase_flow.forget_button.click()
     qtbot.waitUntil(lambda: page.summary.text().startswith("Forgot 3"), timeout=10_000)
     assert count(services) == 1
+    # The page searches again after the erase: the forgotten hits leave the list.
+    qtbot.waitUntil(
+        lambda: not page.debounce.isActive() and page.model.rowCount() <= 1, timeout=10_000
+    )
 
 
 def test_storage_tab_follows_an_erase_made_elsewhere(

@@ -76,6 +76,8 @@ def test_copy_text_and_plugged_in_actions(qtbot, tasks, monkeypatch) -> None:
     assert seen == [(1, 1)]
     viewer.copy_button.click()
     assert QGuiApplication.clipboard().text() == "the spare key is in the blue box"
+    assert viewer.copy_button.text() == "Copied"
+    qtbot.waitUntil(lambda: viewer.copy_button.text() == "Copy text", timeout=5000)
     viewer.close()
 
 
