@@ -82,6 +82,8 @@ BROAD = 20_000
 BROAD_MAX_CANDIDATES = 8_000
 # A word in more memories than this is "common" (see Searcher.fts_ids).
 COMMON_TERM = 2_000
+# When every query word is common, each word's newest matches are read in windows of WINDOW
+# rowids (at most WINDOWS of them, until `limit` pass the filters); see Searcher.fts_ids.
 WINDOW = 1_000
 WINDOWS = 4
 MAX_GROUP_IDS = 200
@@ -309,12 +311,28 @@ class BroadFilter:
             passing = {
                 i
                 for (i,) in self._conn.execute(
-                    f"SELECT id FROM memories WHERE id IN ({marks}) AND {self._where}",
+                    # NOT INDEXED: look the candidates up by rowid. Left to itself the
+                    # planner walks the filter's index (every memory of an app, of a month:
+                    # 100k+ rows at 1M memories, ~20 ms a check) instead.
+                    f"SELECT id FROM memories NOT INDEXED WHERE id IN ({marks}) AND {self._where}",
                     [*part, *self._args],
                 )
             }
             for i in part:
                 self._known[i] = i in passing
+
+    def first(self, ids: Sequence[int], limit: int) -> list[int]:
+        """The first `limit` of `ids` (best first) that pass, asked in chunks: a ranked list
+        of 2000 candidates needs only as many lookups as it takes to find `limit`."""
+        out: list[int] = []
+        step = max(2 * limit, 100)
+        for start in range(0, len(ids), step):
+            part = ids[start : start + step]
+            self.check(part)
+            out.extend(i for i in part if self._known[i])
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     def __contains__(self, mid: object) -> bool:
         if not isinstance(mid, int):
@@ -534,46 +552,55 @@ class Searcher:
                 (*also, match, cap + len(also)),
             ).fetchall()
             extra = {i: r for i, r, w in rows if w}
-            if isinstance(allowed, BroadFilter):
-                allowed.check([i for i, _, _ in rows])
             # All matching `also` ids came back, then the best others: at least `cap` of them,
             # so the best `cap` of these rows are the best `cap` of all matches.
             top = sorted((r, i) for i, r, _ in rows)[:cap]
-            return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
-        found: list[tuple[float, int]] = []
-        below = None
-        for _ in range(WINDOWS):
-            sql = f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
-            args: list[Any] = [match]
-            if below is not None:
-                sql += "AND rowid < ? "
-                args.append(below)
-            rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
             if isinstance(allowed, BroadFilter):
-                allowed.check([i for i, _ in rows])
-            for i, r in rows:
-                if allowed is None or i in allowed:
-                    found.append((r, i))
-            if len(rows) < WINDOW or len(found) >= limit:
-                break
-            below = rows[-1][0]
-        seen = {i: r for r, i in found}
-        extra = {i: seen[i] for i in also if i in seen}
-        # The meaning-side ids the windows missed, in one pass over the matches: "+rowid"
-        # keeps FTS5 from seeking each id, which costs a walk of a common word's long list
-        # per id (about 2 ms each at 100k), where one pass costs about 10 ms for all.
-        todo = [i for i in also if i not in seen]
+                score = {i: r for r, i in top}
+                return [(i, score[i]) for i in allowed.first([i for _, i in top], limit)], extra
+            return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
+        # Every word is common: BM25 would first count each word's whole posting list
+        # (FTS5 does so for its IDF, 20-60 ms a word at 1M memories) to tell apart words it
+        # then weighs almost nothing. The newest matches of each word are read instead
+        # (rowids only: about 1 ms), ranked by how many of the query's words they hold,
+        # newer first; the score is minus that number (lower is better, as BM25's).
+        held: dict[int, int] = {}
+        for t, p in use:
+            one = '"' + t.replace('"', '""') + '"' + ("*" if p else "")
+            below = None
+            passed = 0
+            for _ in range(WINDOWS):
+                sql = "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
+                args: list[Any] = [one]
+                if below is not None:
+                    sql += "AND rowid < ? "
+                    args.append(below)
+                got = [
+                    int(r)
+                    for (r,) in conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW])
+                ]
+                ok = allowed.first(got, limit - passed) if isinstance(allowed, BroadFilter) else got
+                for i in ok:
+                    if allowed is None or i in allowed:
+                        held[i] = held.get(i, 0) + 1
+                        passed += 1
+                if len(got) < WINDOW or passed >= limit:
+                    break
+                below = got[-1]
+        todo = [i for i in also if i not in held]
         if todo:
             marks = ",".join("?" * len(todo))
-            extra.update(
-                conn.execute(
-                    f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
+            for t, p in use:
+                one = '"' + t.replace('"', '""') + '"' + ("*" if p else "")
+                for (i,) in conn.execute(
+                    f"SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
                     f"AND +rowid IN ({marks})",
-                    (match, *todo),
-                ).fetchall()
-            )
-        found.sort()
-        return [(i, r) for r, i in found[:limit]], extra
+                    (one, *todo),
+                ):
+                    extra[int(i)] = extra.get(int(i), 0.0) - 1.0
+        extra.update({i: -float(held[i]) for i in also if i in held})
+        ranked = sorted(held, key=lambda i: (-held[i], -i))[:limit]
+        return [(i, -float(held[i])) for i in ranked], extra
 
     def vector_ids(
         self,
@@ -656,8 +683,11 @@ class Searcher:
         extra: dict[int, float] = {}
         wterms = terms
         vec2: list[tuple[int, float]] = []
+        where, args = filter_sql(f)
+        fetched: dict[int, tuple[Any, ...] | None] = {}  # hit rows, read once per search
         if multi and p.names == "split" and vec:
-            names = self._speaker_names(conn, terms, [mid for mid, _ in vec])
+            near = self._rows(conn, [mid for mid, _ in vec], where, args, fetched)
+            names = self._speaker_names(terms, near)
             wterms = [t for t in terms if t not in names] or terms
             words = _WORD.findall(text)
             rest = [w for w in words if w.lower() not in names]
@@ -688,15 +718,7 @@ class Searcher:
             fused = self._convex(conn, qvec, fts, vec, extra)
         if not fused:
             return []
-        ids = list(fused)
-        marks = ",".join("?" * len(ids))
-        where, args = filter_sql(f)
-        rows = conn.execute(
-            # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
-            f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
-            f"WHERE m.id IN ({marks}) AND {where}",
-            [*ids, *args],
-        ).fetchall()
+        rows = self._rows(conn, list(fused), where, args, fetched)
         if hint is not None and mode == "hybrid":
             self._time_boost(conn, rows, fused, hint)
         if multi:
@@ -711,24 +733,39 @@ class Searcher:
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(conn, scored, f, terms, prefix_last, k)
 
-    def _speaker_names(self, conn: Connection, terms: list[str], near: list[int]) -> set[str]:
+    @staticmethod
+    def _rows(
+        conn: Connection,
+        ids: list[int],
+        where: str,
+        args: list[Any],
+        fetched: dict[int, tuple[Any, ...] | None],
+    ) -> list[tuple[Any, ...]]:
+        """The hit rows of `ids` that pass the filters, each read from the store at most
+        once per search (`fetched` holds them; None: left out by the filters)."""
+        todo = [i for i in dict.fromkeys(ids) if i not in fetched]
+        if todo:
+            marks = ",".join("?" * len(todo))
+            for i in todo:
+                fetched[i] = None
+            for row in conn.execute(
+                # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
+                f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+                f"WHERE m.id IN ({marks}) AND {where}",
+                [*todo, *args],
+            ):
+                fetched[int(row[0])] = tuple(row)
+        return [r for i in dict.fromkeys(ids) if (r := fetched[i]) is not None]
+
+    @staticmethod
+    def _speaker_names(terms: list[str], near: list[tuple[Any, ...]]) -> set[str]:
         """The query's words that name a speaker of the nearest memories by meaning ("When
         did Ana ..."). A speaker's name matches every line of their conversations (its title,
         their window's speaker labels) at about the same score, so in the word lists it ranks
         a whole conversation in an arbitrary order ahead of the line that answers: the name
         is left to the speaker list (_speaker_boost) instead."""
-        if not near:
-            return set()
-        marks = ",".join("?" * len(near))
-        names = {
-            w.lower()
-            for (a,) in conn.execute(
-                f"SELECT DISTINCT author FROM memories WHERE id IN ({marks}) "
-                "AND author IS NOT NULL",
-                near,
-            )
-            for w in _WORD.findall(str(a))
-        }
+        authors = {str(r[_AUTHOR]) for r in near if r[_AUTHOR]}
+        names = {w.lower() for a in authors for w in _WORD.findall(a)}
         return names & set(terms)
 
     def unit_ids(
@@ -763,7 +800,8 @@ class Searcher:
                 return []
             raise
         if isinstance(allowed, BroadFilter):
-            allowed.check([i for i, _ in rows])
+            score = {int(i): float(r) for i, r in rows}
+            return [(i, score[i]) for i in allowed.first(list(score), limit)]
         return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
 
     def _multi(
