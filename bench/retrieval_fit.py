@@ -167,6 +167,15 @@ def grid(name: str) -> dict[str, FusionParams]:
             g[f"terms{w}"] = replace(base, w_terms=w)
     if name == "ship":
         g["before_s7"] = replace(base, w_session=0.0, w_type=0.0)
+    if name == "combo3":
+        g["k25"] = replace(base, units_k=25.0)
+        g["k30"] = replace(base, units_k=30.0)
+        g["k30_d80"] = replace(base, units_k=30.0, depth=80)
+        g["d80"] = replace(base, depth=80)
+        g["spk3"] = replace(base, w_speaker=3.0)
+        g["k30_spk3"] = replace(base, units_k=30.0, w_speaker=3.0)
+        g["k30_s1.5"] = replace(base, units_k=30.0, w_session=1.5)
+        g["k30_t3"] = replace(base, units_k=30.0, w_type=3.0)
     if name == "combo":
         for ws in (2.0, 3.0, 4.0):
             for wt in (0.0, 1.0, 2.0):

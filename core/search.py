@@ -295,31 +295,37 @@ def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: i
 # -- the searcher ------------------------------------------------------------------------------
 class BroadFilter:
     """A time/app/source filter that passes many memories: membership is asked of SQLite for
-    candidate ids in bulk (`check`) rather than listing every passing id up front."""
+    candidate ids in bulk (`check`) rather than listing every passing id up front.
+
+    `where` is the whole filter (filter_sql: status, hidden and derived too) on alias `m`,
+    and a check reads the passing candidates' hit rows (`rows`), which the search would read
+    next anyway: at 1M memories a row read is a page decrypted, and the candidates' rows were
+    read twice, once for the check and once for the hits."""
 
     def __init__(self, conn: Connection, where: str, args: list[Any]) -> None:
         self._conn = conn
         self._where = where
         self._args = args
         self._known: dict[int, bool] = {}
+        self.rows: dict[int, tuple[Any, ...]] = {}
 
     def check(self, ids: Sequence[int]) -> None:
         todo = list(dict.fromkeys(i for i in ids if i not in self._known))
         for start in range(0, len(todo), 900):
             part = todo[start : start + 900]
             marks = ",".join("?" * len(part))
-            passing = {
-                i
-                for (i,) in self._conn.execute(
-                    # NOT INDEXED: look the candidates up by rowid. Left to itself the
-                    # planner walks the filter's index (every memory of an app, of a month:
-                    # 100k+ rows at 1M memories, ~20 ms a check) instead.
-                    f"SELECT id FROM memories NOT INDEXED WHERE id IN ({marks}) AND {self._where}",
-                    [*part, *self._args],
-                )
-            }
             for i in part:
-                self._known[i] = i in passing
+                self._known[i] = False
+            for row in self._conn.execute(
+                # NOT INDEXED: look the candidates up by rowid. Left to itself the planner
+                # walks the filter's index (every memory of an app, of a month: 100k+ rows
+                # at 1M memories, ~20 ms a check) instead.
+                f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+                f"WHERE m.id IN ({marks}) AND {self._where}",
+                [*part, *self._args],
+            ):
+                self._known[int(row[0])] = True
+                self.rows[int(row[0])] = tuple(row)
 
     def first(self, ids: Sequence[int], limit: int) -> list[int]:
         """The first `limit` of `ids` (best first) that pass, asked in chunks: a ranked list
@@ -345,7 +351,7 @@ class BroadFilter:
         return {
             i
             for (i,) in self._conn.execute(
-                "SELECT id FROM memories WHERE " + self._where, self._args
+                "SELECT m.id FROM memories m WHERE " + self._where, self._args
             )
         }
 
@@ -488,7 +494,7 @@ class Searcher:
         ).fetchone()
         ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
         if len(ids) > BROAD:
-            return BroadFilter(conn, where, args)
+            return BroadFilter(conn, *filter_sql(f))
         return set(ids.tolist())
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
@@ -686,7 +692,7 @@ class Searcher:
         where, args = filter_sql(f)
         fetched: dict[int, tuple[Any, ...] | None] = {}  # hit rows, read once per search
         if multi and p.names == "split" and vec:
-            near = self._rows(conn, [mid for mid, _ in vec], where, args, fetched)
+            near = self._rows(conn, [mid for mid, _ in vec], where, args, fetched, allowed)
             names = self._speaker_names(terms, near)
             wterms = [t for t in terms if t not in names] or terms
             words = _WORD.findall(text)
@@ -718,7 +724,7 @@ class Searcher:
             fused = self._convex(conn, qvec, fts, vec, extra)
         if not fused:
             return []
-        rows = self._rows(conn, list(fused), where, args, fetched)
+        rows = self._rows(conn, list(fused), where, args, fetched, allowed)
         if hint is not None and mode == "hybrid":
             self._time_boost(conn, rows, fused, hint)
         if multi:
@@ -740,9 +746,15 @@ class Searcher:
         where: str,
         args: list[Any],
         fetched: dict[int, tuple[Any, ...] | None],
+        broad: set[int] | BroadFilter | None = None,
     ) -> list[tuple[Any, ...]]:
         """The hit rows of `ids` that pass the filters, each read from the store at most
-        once per search (`fetched` holds them; None: left out by the filters)."""
+        once per search (`fetched` holds them; None: left out by the filters). A broad
+        filter's checks read them already (same filter, see BroadFilter)."""
+        if isinstance(broad, BroadFilter):
+            for i in ids:
+                if i not in fetched and i in broad._known:
+                    fetched[i] = broad.rows.get(i)
         todo = [i for i in dict.fromkeys(ids) if i not in fetched]
         if todo:
             marks = ",".join("?" * len(todo))
