@@ -197,7 +197,11 @@ def grid(name: str) -> dict[str, FusionParams]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.retrieval_fit")
-    ap.add_argument("--grid", default="all")
+    ap.add_argument(
+        "--grid",
+        default="ship",
+        help="ship (shipped and before), session, type, terms, all, combo, combo2, combo3",
+    )
     ap.add_argument("--no-synthetic", action="store_true")
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()

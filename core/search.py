@@ -932,27 +932,12 @@ class Searcher:
         kind = answer_type(text)
         if kind is None:
             return
-        ids = [int(r[0]) for r in rows]
         if kind == "when":
             fits = {int(r[0]) for r in rows if _TIMEWORD.search(str(r[_TEXT]))}
-            if ids:
-                marks = ",".join("?" * len(ids))
-                try:
-                    fits.update(
-                        int(i)
-                        for (i,) in conn.execute(
-                            f"SELECT DISTINCT memory_id FROM memory_events "
-                            f"WHERE memory_id IN ({marks})",
-                            ids,
-                        )
-                    )
-                except Exception as e:
-                    if "no such table" not in str(e):
-                        raise
+            fits |= _with_events(conn, [int(r[0]) for r in rows])
         else:
             fits = {int(r[0]) for r in rows if _NUMBER.search(str(r[_TEXT]))}
-        for rank, mid in enumerate(sorted(fits, key=lambda m: -fused[m])):
-            fused[mid] += self.fusion.w_type / (self.fusion.units_k + rank + 1)
+        _add_list(fused, fits, self.fusion.w_type, self.fusion.units_k)
 
     def _overlap(
         self,
@@ -1036,28 +1021,13 @@ class Searcher:
         lo, hi = hint
         lo_day = units.day_of(lo) if lo is not None else -(10**9)
         hi_day = units.day_of(hi - 1) if hi is not None else 10**9
-        ids = [int(r[0]) for r in rows]
         inside = {
             int(r[0])
             for r in rows
             if (lo is None or r[_TIME] >= lo) and (hi is None or r[_TIME] < hi)
         }
-        if ids:
-            marks = ",".join("?" * len(ids))
-            try:
-                inside.update(
-                    int(i)
-                    for (i,) in conn.execute(
-                        "SELECT DISTINCT memory_id FROM memory_events "
-                        f"WHERE memory_id IN ({marks}) AND start_day <= ? AND end_day >= ?",
-                        [*ids, hi_day, lo_day],
-                    )
-                )
-            except Exception as e:
-                if "no such table" not in str(e):
-                    raise
-        for rank, mid in enumerate(sorted(inside, key=lambda m: -fused[m])):
-            fused[mid] += 1.0 / (self.fusion.units_k + rank + 1)
+        inside |= _with_events(conn, [int(r[0]) for r in rows], (lo_day, hi_day))
+        _add_list(fused, inside, 1.0, self.fusion.units_k)
 
     def _convex(
         self,
@@ -1139,6 +1109,31 @@ _HIT_COLUMNS = (
 )
 _TIME, _TITLE, _TEXT, _TRUST, _DEDUP, _AUTHOR, _CONV = 2, 5, 6, 7, 8, 9, 10
 JSONL_KIND = "import:jsonl"  # its external ids carry a scope suffix (core.importers.jsonl)
+
+
+def _with_events(conn: Connection, ids: list[int], days: tuple[int, int] | None = None) -> set[int]:
+    """Those of `ids` whose text speaks of a time (core.units' memory_events), within the
+    day range `days` (first, last) when given."""
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    sql = f"SELECT DISTINCT memory_id FROM memory_events WHERE memory_id IN ({marks})"
+    args: list[Any] = list(ids)
+    if days is not None:
+        sql += " AND start_day <= ? AND end_day >= ?"
+        args += [days[1], days[0]]
+    try:
+        return {int(i) for (i,) in conn.execute(sql, args)}
+    except Exception as e:  # a store from before schema 4 (tests' hand-made ones)
+        if "no such table" not in str(e):
+            raise
+        return set()
+
+
+def _add_list(fused: dict[int, float], ids: set[int], weight: float, k: float) -> None:
+    """One more RRF list of weight `weight`: `ids` in their fused order."""
+    for rank, mid in enumerate(sorted(ids, key=lambda m: -fused[m])):
+        fused[mid] += weight / (k + rank + 1)
 
 
 def _in_title(title: str | None, terms: list[str], prefix_last: bool) -> bool:
