@@ -14,6 +14,15 @@ Why these choices (numbers in bench/retrieval_quality.py):
   needs no score scale, so it holds when one side is weak (names and dates for meaning,
   paraphrase for words); the earlier convex fusion (0.8 * cosine + 0.2 * BM25, tuned on the
   synthetic set) did not carry over to real conversations (bench/retrieval_locomo.py).
+- After the fusion, more ranked lists of the candidates are added the same way: the query's
+  time range (_time_boost), a named speaker's memories (_speaker_boost), session agreement
+  (_session_boost: turns of the chat session that holds the strongest candidate) and
+  answer-type hints (_type_boost: a "when" question prefers turns that speak of a time, a
+  "how many" one turns with a number). Weights fitted leave-one-conversation-out on
+  locomo-dev with bench/retrieval_fit.py (figures at FusionParams).
+- When every query word is common (in more than COMMON_TERM memories) the word side reads
+  each word's newest matches without BM25, whose posting-list count was most of a search's
+  cost at 1M memories (see fts_ids).
 - A second stage (Searcher._overlap, off by default: FusionParams.w_overlap) ranks the fused
   top 10 once more by the question's rarer content words held in the turn itself (its window's
   turns counting half), as one more list. It lifts locomo-dev recall@1 (0.401 -> 0.415) but
