@@ -371,3 +371,41 @@ def test_how_often_is_the_frequency_the_memory_gives() -> None:
     assert extract("How often does John see sunsets like that?", once, UTC).text == (
         "at least once a week"
     )
+
+
+def test_what_did_they_make_is_the_object_of_the_asked_verb() -> None:
+    # The sentence with most of the question's words names the workshop; the answer is what
+    # follows the asked verb ("made") in the next one.
+    mem = ev(
+        1,
+        "Hey Caroline, it's been super busy here. Last Fri I finally took my kids to a pottery "
+        "workshop. We all made our own pots, it was fun and therapeutic!",
+        t(2023, 7, 15),
+        "Melanie",
+    )
+    ex = extract("What did Melanie and her kids make during the pottery workshop?", [mem], UTC)
+    assert not ex.not_found
+    assert "pots" in ex.text
+    assert "took" not in ex.text
+
+
+def test_a_list_gathers_the_short_objects_over_the_persons_memories() -> None:
+    mems = [
+        ev(1, "I play the clarinet, it calms me down after work.", t(2023, 5, 1), "Melanie"),
+        ev(2, "Lately I play violin with my daughter, she loves it.", t(2023, 6, 1), "Melanie"),
+    ]
+    ex = extract("What instruments does Melanie play?", mems, UTC)
+    assert ex.kind == LIST
+    items = [i.strip().lower() for i in ex.text.split(",")]
+    assert items == ["clarinet", "violin"]
+    assert ex.cited[:2] == [1, 2]
+
+
+def test_a_list_of_named_things_is_the_names() -> None:
+    mems = [
+        ev(1, "Last spring I visited Paris with my sister, it was lovely.", t(2023, 5, 1), "Jon"),
+        ev(2, "When I visited Rome the food was the best part.", t(2023, 6, 1), "Jon"),
+    ]
+    ex = extract("Which cities has Jon visited?", mems, UTC)
+    assert ex.kind == LIST
+    assert [i.strip() for i in ex.text.split(",")] == ["Paris", "Rome"]
