@@ -829,6 +829,9 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         got = _in_memory(q, _DURATION_RE, sent, c.ev.text)
         if got:
             got = re.sub(r"^(?:for|about|over)\s+", "", got, flags=re.I)
+            if "ago" not in q.text.lower():
+                # "How long has she had them?" over "got them 4 years ago": the length, "4 years".
+                got = re.sub(r"\s+(?:ago|now)$", "", got, flags=re.I)
             # "ten years" is written "10 years" in answers.
             return _DIGITS.sub(lambda m: str(_WORD_NUMBERS[m.group(0).lower()]), got), 0.85
         if "ago" in q.text.lower():

@@ -409,3 +409,16 @@ def test_a_list_of_named_things_is_the_names() -> None:
     ex = extract("Which cities has Jon visited?", mems, UTC)
     assert ex.kind == LIST
     assert [i.strip() for i in ex.text.split(",")] == ["Paris", "Rome"]
+
+
+def test_how_long_is_the_length_not_the_time_ago() -> None:
+    mem = ev(
+        1,
+        "I met my current group of friends 4 years ago at a support group.",
+        t(2023, 6, 9),
+        "Caroline",
+    )
+    ex = extract("How long has Caroline had her current group of friends?", [mem], UTC)
+    assert ex.text == "4 years"
+    ago = extract("How long ago did Caroline meet her current group of friends?", [mem], UTC)
+    assert ago.text == "4 years ago"
