@@ -521,6 +521,61 @@ def _replies(
     return out
 
 
+# A span of the asked type holds at least this confidence (a bare gap span holds 0.5).
+TYPED_CONF = 0.6
+
+
+def _from_followers(
+    q: _Question,
+    best: _Candidate,
+    followers: Sequence[Evidence],
+    tz: tzinfo | None,
+    partners: Mapping[int, str],
+    conf: float,
+) -> tuple[_Candidate, str, float] | None:
+    """The answer from a turn that follows the best-matching one, when that one holds no span
+    of the asked type (it is the other's question, "What did you buy?", or a lead-in, "Guess
+    what happened!") and a following turn does ("I bought a violin"). Only a turn by the person
+    asked about answers for them: the partner's reply tells of the partner."""
+    if conf > 0.5 and not _is_question(best.sentence):
+        return None
+    people = {p for p in partners.values()} | {(f.author or "").lower() for f in followers}
+    people |= {n[:3] for n in people if len(n) > 3}
+    if q.kind in (DATE, TIME) and not _is_question(best.sentence):
+        # The day of an event is told where the event is; a later reply tells its own.
+        return None
+    for f in followers[:2]:
+        if f.memory_id == best.ev.memory_id:
+            continue
+        author = (f.author or "").lower()
+        if q.names and author not in q.names:
+            continue
+        if not q.names and _is_question(best.sentence) and author == (best.ev.author or "").lower():
+            # No one is named: the answer to a question is the other speaker's reply.
+            continue
+        own = _candidates(q, [f], tz, partners)[0]
+        for off, sent in sentences(f.text):
+            if _is_question(sent):
+                continue
+            c = _Candidate(
+                f,
+                best.rank,
+                best.coverage,
+                sent,
+                off,
+                best.sentence_score,
+                own.person_ok or not q.names,
+            )
+            text, got = _span(q, c, tz)
+            words = {w.lower().strip(".,!?'’") for w in text.split()}
+            if words & people and len(words) <= 2:
+                # "Thanks, Maria!": the person spoken to is not what was asked.
+                continue
+            if text and got >= TYPED_CONF and got > conf:
+                return c, text, got
+    return None
+
+
 # -- spans -----------------------------------------------------------------------------------------
 
 
@@ -1226,6 +1281,10 @@ def extract(
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
     best = usable[0]
     text, conf = _span(q, best, tz)
+    if following and q.kind != LIST:
+        took = _from_followers(q, best, following.get(best.ev.memory_id, ()), tz, partners, conf)
+        if took is not None:
+            best, text, conf = took
     if q.kind == LIST:
         text = _item_span(q, best) or text
     cited = [best.ev.memory_id]

@@ -422,3 +422,36 @@ def test_how_long_is_the_length_not_the_time_ago() -> None:
     assert ex.text == "4 years"
     ago = extract("How long ago did Caroline meet her current group of friends?", [mem], UTC)
     assert ago.text == "4 years ago"
+
+
+def test_the_asked_persons_next_turn_answers_when_the_matching_one_holds_no_answer() -> None:
+    # Maria's first message has the question's words but no number; her next one has it.
+    lead = evc(1, "My kids keep me busy with all their school stuff.", t(2023, 8, 1), "Maria")
+    more = evc(2, "We have 3 of them now, all in the same school.", t(2023, 8, 1) + 60, "Maria")
+    other = evc(3, "I walk the dog every morning.", t(2023, 7, 1), "Maria")
+    ex = extract("How many kids does Maria have?", [lead, other], UTC, following={1: [more]})
+    assert not ex.not_found and ex.text == "3" and ex.cited[0] == 2
+
+
+def test_the_partners_reply_does_not_answer_for_the_person_asked_about() -> None:
+    # John's reply tells of John's kids, not of Maria's.
+    lead = evc(1, "My kids keep me busy with all their school stuff.", t(2023, 8, 1), "Maria")
+    reply = evc(2, "Same here, we have 2 of them at that age.", t(2023, 8, 1) + 60, "John")
+    ex = extract("How many kids does Maria have?", [lead], UTC, following={1: [reply]})
+    assert ex.text != "2" and 2 not in ex.cited[:1]
+
+
+def test_the_person_spoken_to_in_the_next_turn_is_not_the_answer() -> None:
+    # "Thanks for asking John!" names whom Maria speaks to, not whom she met.
+    from core.answer import _Candidate, _from_followers, _question
+
+    asked = evc(1, "Who did you meet at the shelter?", t(2023, 8, 1), "John")
+    other = evc(3, "The shelter needs more volunteers.", t(2023, 7, 1), "Maria")
+    q = _question("Who did Maria meet at the shelter?", [asked, other])
+    best = _Candidate(asked, 0, 0.8, asked.text, 0, 0.8, True)
+    partners = {1: "maria", 2: "john"}
+    thanks = evc(2, "Thanks for asking John!", t(2023, 8, 1) + 60, "Maria")
+    assert _from_followers(q, best, [thanks], UTC, partners, 0.0) is None
+    told = evc(2, "I met Laura and her dog there.", t(2023, 8, 1) + 60, "Maria")
+    took = _from_followers(q, best, [told], UTC, partners, 0.0)
+    assert took is not None and took[1] == "Laura" and took[0].ev.memory_id == 2
