@@ -554,6 +554,10 @@ def _from_followers(
             # No one is named: the answer to a question is the other speaker's reply.
             continue
         own = _candidates(q, [f], tz, partners)[0]
+        if q.kind in (WHAT, PLACE, PERSON) and own.coverage == 0:
+            # A description, place or person from a turn that shares no word of the question
+            # is a change of topic ("…we saw the Perseids!"), not the answer.
+            continue
         for off, sent in sentences(f.text):
             if _is_question(sent):
                 continue

@@ -455,3 +455,15 @@ def test_the_person_spoken_to_in_the_next_turn_is_not_the_answer() -> None:
     told = evc(2, "I met Laura and her dog there.", t(2023, 8, 1) + 60, "Maria")
     took = _from_followers(q, best, [told], UTC, partners, 0.0)
     assert took is not None and took[1] == "Laura" and took[0].ev.memory_id == 2
+
+
+def test_a_next_turn_on_another_topic_does_not_answer() -> None:
+    # Maria's next message shares no word of the question: she moved on to something else.
+    from core.answer import _Candidate, _from_followers, _question
+
+    asked = evc(1, "Who did you meet at the shelter?", t(2023, 8, 1), "John")
+    other = evc(3, "The shelter needs more volunteers.", t(2023, 7, 1), "Maria")
+    q = _question("Who did Maria meet at the shelter?", [asked, other])
+    best = _Candidate(asked, 0, 0.8, asked.text, 0, 0.8, True)
+    moved_on = evc(2, "Guess what, Laura and I saw the Perseids!", t(2023, 8, 1) + 60, "Maria")
+    assert _from_followers(q, best, [moved_on], UTC, {1: "maria", 2: "john"}, 0.0) is None
