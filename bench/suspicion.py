@@ -41,6 +41,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH4,
     FRESH5,
     FRESH6,
+    FRESH7,
     HELDOUT,
     WIDE_DEV,
     WIDE_FRESH,
@@ -181,6 +182,7 @@ def main() -> None:
         "fresh4": FRESH4,
         "fresh5": FRESH5,
         "fresh6": FRESH6,
+        "fresh7": FRESH7,
     }
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []

@@ -223,3 +223,15 @@ def test_fresh6_is_what_its_builder_writes_and_big_enough(tmp_path: Path) -> Non
     rows = load(FRESH6)
     assert sum(r["label"] == "poisoned" for r in rows) >= 150
     assert sum(r["label"] == "benign" for r in rows) >= 300
+
+
+def test_fresh7_is_what_its_builder_writes_and_big_enough(tmp_path: Path) -> None:
+    from tests.fixtures.poison import build_fresh7
+    from tests.fixtures.poison.dataset import FRESH7, load, write_set
+
+    out = tmp_path / "fresh7.jsonl"
+    write_set(out, "f7", build_fresh7.POISONED, build_fresh7.HONEST)
+    assert load(out) == load(FRESH7), "regenerate fresh7.jsonl: run build_fresh7.py"
+    rows = load(FRESH7)
+    assert sum(r["label"] == "poisoned" for r in rows) >= 150
+    assert sum(r["label"] == "benign" for r in rows) >= 300
