@@ -100,7 +100,17 @@ FIRST_RUNS = {
         # Scored once at the end of session 6 (commit c922c66), never read while developing:
         # recall up 0.31 but FPR over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
         "first_run_rules_and_structural": {"recall": 0.7643, "fpr": 0.0243},
-        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
+        "then": "session 7: its misses and false alarms studied (tuned on)",
+    },
+    # Session 7: 152 poisoned / 317 honest, hand-written in new places (chat exports, OCR'd
+    # screens with UI chrome, subtitles, changelogs, commits, configs, non-native English, long
+    # pages) before that session changed the detector; scored once at the start (commit ad0bc5a,
+    # the detector of main 6c3d024), never read while developing. The rules alone are already
+    # over the FPR bar here: honest lines that talk about injection or give an AI the user's own
+    # instructions fire them.
+    "fresh7": {
+        "first_run_rules_only": {"recall": 0.3816, "fpr": 0.041},
+        "first_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.0536},
     },
 }
 
