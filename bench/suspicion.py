@@ -43,6 +43,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH6,
     FRESH7,
     HELDOUT,
+    TUNE7,
     WIDE_DEV,
     WIDE_FRESH,
     WIDE_HELDOUT,
@@ -163,7 +164,7 @@ def commit() -> str | None:
 # on; every other set is one it has never seen.
 TRAINED = {
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7",
 }  # fmt: skip
 
 
@@ -192,6 +193,7 @@ def main() -> None:
         "fresh4": FRESH4,
         "fresh5": FRESH5,
         "fresh6": FRESH6,
+        "tune7": TUNE7,
         "fresh7": FRESH7,
     }
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")

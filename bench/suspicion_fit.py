@@ -39,9 +39,9 @@ from tests.fixtures.poison import dataset  # noqa: E402
 
 TRAIN = [
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7"]
 C_GRID = [0.01, 0.03, 0.1, 0.3, 1.0]
 T_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97]
 MAX_FPR, MAX_FOLD_FPR, MAX_LOCOMO_HALF, MAX_LOCOMO, MAX_SET_FPR = 0.015, 0.025, 1, 2, 0.02
