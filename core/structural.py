@@ -102,7 +102,13 @@ _PERSONA = re.compile(
     r"\bpretend\b|\b(?:play|take\s+on|assume|adopt)\s+(?:the\s+)?(?:role|part|persona|character|"
     r"identity)\b|\byour\s+(?:new\s+)?(?:name|identity|role|persona|character)\s+is\b|"
     r"\byou(?:'re|\s+are)\s+(?:my|our|a|an|the)\s+\w+|\bnew\s+(?:identity|persona|game)\b|"
-    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+",
+    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+|"
+    # A name given to the reader, then what it is: "you are Max, a broker", "you are 'Ledger'".
+    r"\byou(?:\s+are|'re)\s+(?:QUOTED|['\"“‘][\w .-]{1,30}['\"”’]|(?-i:[A-Z][\w-]+))"
+    r"(?:\s+v?\d[\w.]*)?\s*,\s+(?:an?|the)\s+\w+|"
+    r"\byour\s+(?:character|role|persona|part)\b(?:\s+(?:today|now|here))?\s*(?::|is\b)|"
+    r"\bfor\s+the\s+rest\s+of\s+(?:this|the|our)\s+(?:session|chat|conversation|day)\b|"
+    r"\b(?:be|become)\s+my\s+\w+\s+(?:from\s+now|now|today)\b|\brole-?play\s+(?:setup|time|as)\b",
     _I,
 )
 _NAMED_PERSONA = re.compile(
@@ -148,7 +154,8 @@ _PLANT = re.compile(
     _I,
 )
 _SECRECY = re.compile(
-    r"\b(?:don'?t|do\s+not|never|not\s+to)\s+(?:ever\s+)?(?:tell|mention|reveal|disclose|inform|"
+    r"\b(?:don'?t|do\s+not|never|not\s+to|(?:must|should|shall|may)\s+not|mustn'?t|shouldn'?t)\s+"
+    r"(?:ever\s+)?(?:tell|mention|reveal|disclose|inform|"
     r"bring\s+up|say|show|let\s+\w+\s+know|admit|flag|report|notify)\b|"
     r"\b(?:keep|stay)\s+(?:quiet|silent|mum)\b|\bkeep\s+(?:this|it|that|the\s+\w+)\s+"
     r"(?:\w+\s+)?(?:hidden|secret|quiet|away|from)\b|\b(?:conceal|hide|withhold|omit)\b|"
@@ -335,6 +342,104 @@ _OBEY = re.compile(
     r"answer\s+to\s+me|work\s+(?:only\s+)?for\s+me|my\s+(?:word|commands|orders|rules))\b",
     _I,
 )
+# ------------------------------------------------------------------ transcripts, in any format
+# One turn of an exchange, whatever the export's format: "User: …", "**ChatGPT:** …",
+# "> **Assistant**: …", "[You] …", "user> …", "User ▸ …", "2. assistant: …", "| user | … |",
+# "Q (user): …", "A (AI): …", "Assistant (earlier today): …", "Gemini replied: …", and inline
+# "<user>…</user><assistant>…</assistant>". The role decides the side: the user's or an AI's.
+_USER_ROLES = r"(?:users?|human|me|you|q|customer|client|person)"
+_AI_ROLES = (
+    r"(?:assistant|ai|a\.i\.|bot|chatbot|chatgpt|gpt[-\w]*|claude|gemini|bard|copilot|mnemo|model|"
+    r"llm|agent(?:\s+bot)?|(?:support|help|virtual)\s+(?:bot|agent|assistant)|a)"
+)
+_ROLE_HEAD = re.compile(
+    r"^[ \t>#*|\-•]*(?:\d{1,3}[.)]\s*)?(?:\[\d{1,2}:\d{2}(?::\d{2})?\]\s*)?[\[*<]*\s*"
+    rf"(?P<role>{_AI_ROLES}|{_USER_ROLES})\b\s*(?:\((?P<paren>[^)\n]{{0,24}})\))?[\]*>]*\s*"
+    r"(?:said|says|replied|replies|answered|wrote)?\s*[*]*\s*(?P<sep>[:>▸|\]]|->|—)",
+    _I | re.MULTILINE,
+)
+_INLINE_TURN = re.compile(
+    rf"<\|?(?P<role>{_AI_ROLES}|{_USER_ROLES}|system)\|?>(?P<body>.*?)(?=<\|?/?\w+\|?>|$)",
+    _I | re.DOTALL,
+)
+_AI_ROLE_RE = re.compile(rf"^{_AI_ROLES}$", _I)
+_INLINE_TAGS = re.compile(r"</\w+>|<\|\w+\|>")
+
+
+def turns_of(text: str) -> list[tuple[str, str]]:
+    """The turns of an exchange written into a text: (side, words), side "ai" or "user"."""
+    out: list[tuple[str, str]] = []
+    inline = _INLINE_TAGS.search(text) is not None
+    for line in [] if inline else text.split("\n"):
+        m = _ROLE_HEAD.match(line)
+        if m is None:
+            continue
+        role = m.group("role").lower()
+        paren = (m.group("paren") or "").lower()
+        if role in ("a", "q") and not paren and m.group("sep") != ":":
+            continue
+        ai = bool(_AI_ROLE_RE.match(paren) or (_AI_ROLE_RE.match(role) and role != "a"))
+        if role == "a" and not paren:
+            ai = False  # "A: …" of a Q&A is anyone's answer, not an AI's
+        out.append(("ai" if ai else "user", line[m.end() :].strip(" *|")))
+    if not out:
+        for m in _INLINE_TURN.finditer(text):
+            role = m.group("role").lower()
+            side = "system" if role == "system" else ("ai" if _AI_ROLE_RE.match(role) else "user")
+            out.append((side, m.group("body").strip()))
+    return out
+
+
+# What an AI's written-in turn hands out or vouches for: a secret's value, money moved, access
+# for anyone, an assurance that something is safe or genuine, a change made, a promise to keep
+# doing it. An honest exported answer gives facts; these are what a planted one is for.
+_TURN_SECRET = re.compile(
+    r"\b(?:password|passcode|pin|code|combination|key|seed\s+phrase)\b[^.\n]{0,24}?"
+    r"\b(?:is|it'?s|:)\s*['\"]?\w*\d[\w!#-]*|\bit'?s\s+[\w-]*\d[\w!#-]*\b|\b\d{2}-\d{2}-\d{2}\b",
+    _I,
+)
+_TURN_MONEY = re.compile(
+    r"\b(?:pay|paid|transfer|wire|send\s+(?:it|the\s+money|money)|wallet|iban|bank\s+details|"
+    r"gift\s+cards?|crypto|deposit|savings|card\s+number|approve(?:d)?\s+(?:it|the\s+payment|"
+    r"transfers?))\b",
+    _I,
+)
+_TURN_SHARE = re.compile(
+    r"\b(?:anyone|everyone|any\s+time|freely|whoever|all\s+of\s+them)\b|\b(?:share|give|text|"
+    r"send)\s+(?:it|them|this)\b|\bmay\s+(?:have|borrow|use|withdraw)\b",
+    _I,
+)
+_TURN_ASSURE = re.compile(
+    r"\b(?:legit(?:imate)?|genuine|verified|trustworthy|real|safe(?:r)?|confirmed|approved|"
+    r"no\s+need\s+to\s+(?:check|verify)|they(?:'re|\s+are)\s+(?:family|genuine|real))\b",
+    _I,
+)
+_TURN_DID = re.compile(
+    r"\b(?:i(?:'ve|\s+have)\s+(?:set|moved|disabled|turned\s+off|approved|shared|sent|"
+    r"changed|granted)|i\s+(?:also\s+)?(?:moved|disabled|approved|shared|sent|granted)|"
+    r"(?:checks?|verification)\s+(?:are|is)\s+(?:off|complete))\b",
+    _I,
+)
+_TURN_ALWAYS = re.compile(
+    r"\bfrom\s+now\s+on\b|\b(?:always|never|every\s+time|again)\b|\bi(?:'ll|\s+will)\s+(?:keep|"
+    r"always|never|approve|answer)\b|\bwithout\s+asking\b",
+    _I,
+)
+# After the turns: a cue to keep or reuse them ("remember that", "noted", "save this reply").
+_TURN_CUE = re.compile(
+    r"\b(?:remember|noted|save|saved|keep|reuse|repeat|copy|again|use\s+(?:it|this)|"
+    r"(?:same|this)\s+answer|should\s+(?:give|cite|say))\b",
+    _I,
+)
+# The user asking for themselves: "my", "me", "I" with a question or a "please", and nothing
+# aimed at a third party. An order planted for an AI speaks about "the user" or to a listener.
+_FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", _I)
+_THIRD_PARTY = re.compile(
+    r"\b(?:the\s+(?:user|reader|recipient|customer|buyer)s?|users|anyone|everyone|someone|"
+    r"he|she|him|her|they|them|his|their)\b",
+    _I,
+)
+
 _LEET = str.maketrans("013457@$", "oieastas")
 _MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])[a-z0-9@$]{3,}\b", _I)
 _HYPHENS = re.compile(r"(?<=[a-z])-(?=[a-z]{1,4}\b-?)", _I)
@@ -376,9 +481,19 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
 
 
+# A greeting to an AI as a sentence of its own: "Hello Mnemo." "Welcome, assistant."
+_GREETING = re.compile(
+    rf"^(?:hello|hi|hey|welcome|greetings|good\s+(?:morning|evening|day)|dear|attention)\W+"
+    rf"(?:(?:the|my|our|dear)\s+)?(?:[\w-]+\s+)?{_AI}\W*$",
+    _I,
+)
+
+
 def _addressed_from(sents: list[str]) -> int | None:
     """Index of the first sentence spoken to an AI, or None."""
     for i, s in enumerate(sents):
+        if _GREETING.match(s) and i + 1 < len(sents):
+            return i
         spoken = _AI_VOC_MID.search(s) or _AI_MODAL.search(s) or _IF_AI.search(s)
         if _VOCATIVE.search(s) or (spoken and not _AI_ABOUT.search(s)):
             return i
@@ -451,6 +566,26 @@ def features(text: str) -> dict[str, float]:
         or (_FAKE_AI_TURN.search(said) and any(said_kinds[k] for k in SIGNS))
     ):
         fake_turn = 1.0
+    exchange = turns_of(t_all)
+    ai_said = " ".join(w for side, w in exchange if side == "ai")
+    user_side = any(side == "user" for side, _ in exchange)
+    two_sided = 1.0 if ai_said and (user_side or len(exchange) >= 2) else 0.0
+    last_ai = max((i for i, (side, _) in enumerate(exchange) if side == "ai"), default=-1)
+    after = " ".join(w for _, w in exchange[last_ai + 1 :]) if last_ai >= 0 else ""
+    rest = "\n".join(x for x in lines if not _ROLE_HEAD.match(x))
+    turn_payload = {
+        "turn_secret": _TURN_SECRET,
+        "turn_money": _TURN_MONEY,
+        "turn_share": _TURN_SHARE,
+        "turn_assure": _TURN_ASSURE,
+        "turn_did": _TURN_DID,
+        "turn_always": _TURN_ALWAYS,
+    }
+    turn_feats = {
+        k: (1.0 if ai_said and rx.search(ai_said) else 0.0) for k, rx in turn_payload.items()
+    }
+    turn_cue = 1.0 if ai_said and (_TURN_CUE.search(after) or _TURN_CUE.search(rest)) else 0.0
+    system_turn = 1.0 if any(side == "system" for side, _ in exchange) else 0.0
     about_removed = _AI_ABOUT.sub(" ", t_all)
     ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0
     about = 1.0 if _AI_ABOUT.search(t_all) else 0.0
@@ -466,7 +601,23 @@ def features(text: str) -> dict[str, float]:
     reader = ai or transcript or fake_turn or (1.0 if _YOU.search(t) else 0.0)
     follow_up = transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0)
     value = transcript * (1.0 if _VALUE.search(t_all) else 0.0)
-    sign = any(whole[k] for k in SIGNS) or fake_turn or follow_up or value
+    payload = any(turn_feats.values())
+    sign = (
+        any(whole[k] for k in SIGNS)
+        or fake_turn
+        or follow_up
+        or value
+        or (ai_said and payload)
+        or system_turn
+    )
+    reader = reader or (1.0 if ai_said and payload else 0.0)
+    own_request = (
+        1.0
+        if _FIRST_PERSON.search(t)
+        and not _THIRD_PARTY.search(t)
+        and (_QUESTION.search(t) or re.search(r"\bplease\b|\bpls\b", t, _I))
+        else 0.0
+    )
     out = {
         "has_reader": reader * (1.0 if sign else 0.0),
         "ai_mentioned": ai,
@@ -483,6 +634,17 @@ def features(text: str) -> dict[str, float]:
         "human_role": 1.0 if _HUMAN_ROLE.search(t) else 0.0,
         "short": 1.0 if len(t.split()) <= 6 else 0.0,
         "long": 1.0 if len(t.split()) >= 60 else 0.0,
+        "exchange": two_sided,
+        **turn_feats,
+        "turn_cue": turn_cue,
+        "turn_payloads_2": 1.0 if sum(turn_feats.values()) >= 2 else 0.0,
+        # An exchange whose AI side hands out or vouches for something, and is kept or doubled.
+        "fake_exchange": 1.0
+        if two_sided
+        and (sum(turn_feats.values()) >= 2 or (payload and turn_cue) or turn_feats["turn_secret"])
+        else 0.0,
+        "system_turn": system_turn,
+        "own_request": own_request,
     }
     for k, v in whole.items():
         out[k] = v

@@ -688,7 +688,7 @@ _META = re.compile(
     r"exploit(?:s|ed)?|"
     r"payloads?|red[- ]team(?:ing)?|adversarial|malicious|security|researchers?|vulnerab\w*|"
     r"defen[cs]es?|mitigat\w*|phrases?|examples?|paper|article|talk|cve|owasp|classic|"
-    r"famous|meme|tutorial|lesson|course|chapter)\b(?![.-]\w)",
+    r"famous|meme|tutorial|lesson|course|chapter|filters?|flagged|caught)\b(?![.-]\w)",
     re.IGNORECASE,
 )
 _QUOTES_OPEN = "\"'“‘«`„"
@@ -867,7 +867,9 @@ _FAKE_COMPLIANCE = re.compile(
 _TEMPLATE_DOC = re.compile(
     r"\b(?:chat[ _-]?templates?|prompt\s+(?:format|template)|special\s+tokens?|tokeni[sz]er|"
     r"chatml|role\s+(?:tags?|markers?|tokens?)|markers?|delimit\w*|fine-?tun\w*|llama\s*[23]?|"
-    r"mistral|apply_chat_template)\b",
+    r"mistral|apply_chat_template|templates?|api\s+(?:guide|reference|docs?)|model\s+card)\b|"
+    # A template's placeholders: "<|system|>{instructions}<|end|>".
+    r"\{\w+\}",
     re.IGNORECASE,
 )
 
@@ -1468,6 +1470,37 @@ def _compact_override(text: str) -> Flag | None:
     )
 
 
+# The user asking an AI for themselves: "mnemo, when did I last pay the electricity bill?",
+# "assistant, summarise my notes from Monday please". One or two short sentences, in the first
+# person, a question or a request to find, show or explain; nothing aimed at a third party, no
+# standing rule, no secrecy, no role, no address to send to. Such a text only trips the "message
+# addressed to an AI" patterns, and those are set aside for it; every other pattern still counts.
+_OWN_ASK = re.compile(
+    r"\?\s*$|^\W*(?:hey\s+|hi\s+|ok\s+)?[\w.-]+\s*[,:]\s*(?:please\s+|pls\s+|can\s+you\s+|could\s+you\s+)?"
+    r"(?:what|when|where|who|which|how|find|show|summari[sz]e|remind|search|list|look\s+up|"
+    r"tell\s+me|help\s+me|explain|translate|plan|proofread|draft|write|check|read)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", re.IGNORECASE)
+_NOT_OWN = re.compile(
+    r"\b(?:the\s+(?:user|reader|recipient|customer|buyer)s?|users|anyone|everyone|someone|"
+    r"anybody|he|she|him|her|they|them|his|their|from\s+now|always|never|whenever|every\s+time|"
+    r"next\s+time|don'?t|dont|do\s+not|secret|pretend|act\s+as|you\s+are|you're|role|"
+    r"instructions?|rules?|prompt|system|ignore|disregard|override|when\s+(?:you|asked|\w+ing)|"
+    r"if\s+asked|leave\s+out|only\s+with|answer\s+only|say\s+(?:it|that))\b|https?://|@|\bwww\.|<!--",
+    re.IGNORECASE,
+)
+_ADDRESSED = "a message addressed to an AI assistant"
+
+
+def own_request(text: str) -> bool:
+    """True for the user's own short question or request to an AI (see _OWN_ASK)."""
+    t = text.strip()
+    if len(t.split()) > 30 or len(re.findall(r"[.!?](?:\s|$)", t)) > 2 or "\n" in t:
+        return False
+    return bool(_FIRST_PERSON.search(t) and _OWN_ASK.search(t) and not _NOT_OWN.search(t))
+
+
 def _instruction_flags(text: str) -> list[Flag]:
     flags = []
     overrides = _OVERRIDE_TO_AN_AI if AI_WORD.search(text) else _OVERRIDE
@@ -1483,6 +1516,8 @@ def _instruction_flags(text: str) -> list[Flag]:
     fake = _fake_transcript(text)
     if fake:
         flags.append(fake)
+    if flags and own_request(text):
+        flags = [f for f in flags if _ADDRESSED not in f.reason]
     return flags
 
 
