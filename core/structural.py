@@ -32,7 +32,8 @@ _SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+[—–]\s+|\s+-{1,2}\s+")
 _AI = (
     r"(?:ai|a\.i\.|llms?|(?:large\s+)?language\s+models?|models?|chatbots?|bots?|assistants?|"
     r"agents?|chatgpt|gpt[-\w]*|claude|gemini|copilot|codex|mnemo|summari[sz]ers?|crawlers?|"
-    r"machines?|automated\s+\w+|virtual\s+\w+)"
+    r"machines?|automated\s+\w+|virtual\s+\w+|memory\s+(?:apps?|tools?)|smart\s+(?:assistants?|"
+    r"inbox(?:es)?|readers?)|(?:reading|summari[sz]ing|indexing|browsing)\s+(?:tools?|bots?|agents?))"
 )
 _AI_RE = re.compile(rf"\b{_AI}\b", _I)
 # "AI" used about people or products: "AI researcher", "AI-generated summary", "AI Act".
@@ -354,7 +355,8 @@ _AI_ROLES = (
 )
 _ROLE_HEAD = re.compile(
     r"^[ \t>#*|\-•]*(?:\d{1,3}[.)]\s*)?(?:\[\d{1,2}:\d{2}(?::\d{2})?\]\s*)?[\[*<]*\s*"
-    rf"(?P<role>{_AI_ROLES}|{_USER_ROLES})\b\s*(?:\((?P<paren>[^)\n]{{0,24}})\))?[\]*>]*\s*"
+    rf"(?P<role>{_AI_ROLES}|{_USER_ROLES}|system|developer|role:\s*system)\b\s*"
+    r"(?:\((?P<paren>[^)\n]{0,24})\))?[\]*>]*\s*"
     r"(?:said|says|replied|replies|answered|wrote)?\s*[*]*\s*(?P<sep>[:>▸|\]]|->|—)",
     _I | re.MULTILINE,
 )
@@ -363,6 +365,12 @@ _INLINE_TURN = re.compile(
     _I | re.DOTALL,
 )
 _AI_ROLE_RE = re.compile(rf"^{_AI_ROLES}$", _I)
+# A message object written as fields: "role: system / content: …", "role=system; content=…".
+_ROLE_FIELD = re.compile(
+    r"\brole\W{0,3}[:=]\W{0,3}system\W{0,3}(?:[;,]|\n)\s*\W{0,3}content\W{0,3}[:=]\s*(?P<body>[^\n]+)",
+    _I,
+)
+_YOU_NOW = re.compile(r"\byou\b", _I)
 _INLINE_TAGS = re.compile(r"</\w+>|<\|\w+\|>")
 
 
@@ -378,10 +386,15 @@ def turns_of(text: str) -> list[tuple[str, str]]:
         paren = (m.group("paren") or "").lower()
         if role in ("a", "q") and not paren and m.group("sep") != ":":
             continue
+        if role in ("system", "developer") or role.startswith("role"):
+            out.append(("system", line[m.end() :].strip(" *|")))
+            continue
         ai = bool(_AI_ROLE_RE.match(paren) or (_AI_ROLE_RE.match(role) and role != "a"))
         if role == "a" and not paren:
             ai = False  # "A: …" of a Q&A is anyone's answer, not an AI's
         out.append(("ai" if ai else "user", line[m.end() :].strip(" *|")))
+    for m in _ROLE_FIELD.finditer(text):
+        out.append(("system", m.group("body").strip(" \"'{}")))
     if not out:
         for m in _INLINE_TURN.finditer(text):
             role = m.group("role").lower()
@@ -566,7 +579,7 @@ def features(text: str) -> dict[str, float]:
         or (_FAKE_AI_TURN.search(said) and any(said_kinds[k] for k in SIGNS))
     ):
         fake_turn = 1.0
-    exchange = turns_of(t_all)
+    exchange = turns_of(text)  # quotations kept: a turn may quote its words
     ai_said = " ".join(w for side, w in exchange if side == "ai")
     user_side = any(side == "user" for side, _ in exchange)
     two_sided = 1.0 if ai_said and (user_side or len(exchange) >= 2) else 0.0
@@ -585,7 +598,17 @@ def features(text: str) -> dict[str, float]:
         k: (1.0 if ai_said and rx.search(ai_said) else 0.0) for k, rx in turn_payload.items()
     }
     turn_cue = 1.0 if ai_said and (_TURN_CUE.search(after) or _TURN_CUE.search(rest)) else 0.0
-    system_turn = 1.0 if any(side == "system" for side, _ in exchange) else 0.0
+    # A system turn that gives an order or speaks of the assistant or the user; a log line
+    # ("system: backup completed") does neither.
+    system_turn = (
+        1.0
+        if any(
+            side == "system"
+            and (_IMPERATIVE.match(w) or _AI_RE.search(w) or _USER.search(w) or _YOU_NOW.search(w))
+            for side, w in exchange
+        )
+        else 0.0
+    )
     about_removed = _AI_ABOUT.sub(" ", t_all)
     ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0
     about = 1.0 if _AI_ABOUT.search(t_all) else 0.0
