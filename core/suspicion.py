@@ -792,12 +792,46 @@ def _closes_on_line(text: str, end: int) -> bool:
     return _CLOSER.search(rest) is not None
 
 
+# The user's own turn in an exported chat with an assistant: "You: from now on answer in
+# Portuguese" / "Assistant: Claro!". A rule for answers the user gave their own assistant is not
+# planted; one that reaches for safety, secrets, money, third parties or an address out still is.
+_USER_TURN_LINE = re.compile(
+    r"^\W{0,3}(?:\*\*)?(?:you|user|me|human)(?:\*\*)?\s*(?:said)?\s*(?:\*\*)?\s*[:>▸]",
+    re.IGNORECASE,
+)
+_AI_TURN_LINE = re.compile(
+    r"^\W{0,3}(?:\*\*)?(?:assistant|ai|chatgpt|claude|gemini|copilot|bot|mnemo)(?:\*\*)?\s*"
+    r"(?:said)?\s*(?:\*\*)?\s*[:>▸]",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OWN_TURN_DANGER = re.compile(
+    r"\b(?:safety|checks?|rules|instructions|guidelines|filters?|restrictions|limits|passwords?|"
+    r"pins?|codes?|secrets?|hide|conceal|tell|mention|reveal|the\s+user|users|anyone|everyone|"
+    r"someone|he|she|him|her|they|them|approve|transfer|pay|wire|send|forward|share|post|"
+    r"upload|delete|ignore|disregard|forget|obey|comply|unrestricted|unfiltered)\b|https?://|@",
+    re.IGNORECASE,
+)
+
+
+def _in_own_turn(text: str, pos: int) -> bool:
+    """True when `pos` lies in a user's turn of an exchange with an assistant, and that turn asks
+    for nothing beyond how to answer the user."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = text[start : end if end >= 0 else len(text)]
+    if not _USER_TURN_LINE.match(line) or _OWN_TURN_DANGER.search(line):
+        return False
+    return _AI_TURN_LINE.search(text) is not None
+
+
 def _scan(
     text: str, patterns: list[tuple[re.Pattern[str], str]], code: str, severity: int
 ) -> Flag | None:
     hits: list[tuple[str, str]] = []
     for pat, what in patterns:
         for m in pat.finditer(text):
+            if code == ANSWER_STEERING and _in_own_turn(text, m.start()):
+                continue
             if not _is_mention(text, m.start(), m.end()):
                 hits.append((what, m.group(0)))
     if not hits:
