@@ -43,7 +43,10 @@ _AI_ABOUT = re.compile(
     r"\b(?:assistant|store|general|branch|office)\s+managers?\b|\bmodel\s+(?:railway|train|car|"
     r"number|year|kit)s?\b|\b(?:estate|travel|real\s+estate|insurance|booking)\s+agents?\b|"
     # A person's name after the word (case-sensitive): "Agent Marco", "agent: Nora Pike".
-    r"\bagent:\s+(?-i:[A-Z])|\b(?:agent|assistant)\s+(?-i:[A-Z][a-z]+)\b",
+    r"\bagent:\s+(?-i:[A-Z])|\b(?:agent|assistant)\s+(?-i:[A-Z][a-z]+)\b|"
+    # A possession's rule is its makers' talk: "our chatbot should never reveal pricing".
+    r"\b(?:my|our|their)\s+(?:[\w-]+\s+)?(?:chatbots?|bots?|assistants?|agents?|models?|ai|llms?)\s+"
+    r"(?:should|must|will|needs?\s+to|has\s+to)\b",
     _I,
 )
 _HUMAN_ROLE = re.compile(
@@ -126,7 +129,10 @@ _RESPONSE = re.compile(
     r"\b(?:when|whenever|while|in)\s+(?:summari[sz]ing|describing|answering|replying|"
     r"responding|reviewing|rating|ranking|recommending|booking|completing)\b|"
     r"\b(?:to|on|for)\s+(?:every|any|each|all)\s+(?:question|request|query)s?\b|"
-    r"\bregardless\b|\bin\s+(?:all\s+)?(?:capital|upper-?case)\s+letters\b",
+    r"\bregardless\b|\bin\s+(?:all\s+)?(?:capital|upper-?case)\s+letters\b|"
+    r"\b(?:must|should|shall|will)\s+(?:always\s+)?(?:say|state|answer|reply|output|start|end|begin|"
+    r"describe|call|give)\b|\b(?:are|is)\s+required\s+to\s+(?:say|start|begin|end|include|state)\b|"
+    r"\bquote\s+only\b",
     _I,
 )
 _CONDITION = re.compile(
@@ -150,6 +156,8 @@ _PLANT = re.compile(
     r"(?:\w+\s+){0,3}?as\s+(?:the\s+)?(?:fact|true|truth|verified|official|authoritative|"
     r"safe|own|final|genuine|legitimate)\b|\b(?:as|is\s+a)\s+(?:fact|truth)\b|"
     r"\b(?:fact|truth|knowledge\s+update|information)\s+for\b|\bstate\s+this\b|"
+    r"\bfor\s+(?:your|the)\s+(?:memory|records?)\b|\bit\s+is\s+(?:verified|confirmed|official|"
+    r"a\s+fact)\s+that\b|\bthe\s+old\s+one\s+is\s+(?:wrong|a\s+scam|invalid|fake)\b|"
     r"\b(?:even\s+if|regardless\s+of\s+what)\s+(?:later|other|\w+\s+)?\w*\s*(?:notes?|sources?|"
     r"documents?|messages?)\b",
     _I,
@@ -160,7 +168,7 @@ _SECRECY = re.compile(
     r"bring\s+up|say|show|let\s+\w+\s+know|admit|flag|report|notify)\b|"
     r"\b(?:keep|stay)\s+(?:quiet|silent|mum)\b|\bkeep\s+(?:this|it|that|the\s+\w+)\s+"
     r"(?:\w+\s+)?(?:hidden|secret|quiet|away|from)\b|\b(?:conceal|hide|withhold|omit)\b|"
-    r"\bdeny\s+everything\b|\bstop\s+(?:mentioning|talking\s+about|bringing\s+up|showing)\b|"
+    r"\bdeny\s+everything\b|\bleave\s+out\b|\bsecret\s+from\b|\bstop\s+(?:mentioning|talking\s+about|bringing\s+up|showing)\b|"
     r"\bwithout\s+(?:telling|saying|mentioning|letting)\b|"
     r"\bdon'?t\s+say\s+you\b",
     _I,
@@ -238,6 +246,11 @@ _FIRST_PERSON_ASK = re.compile(
 _QUOTED = re.compile(r"[\"“][^\"”]{8,}[\"”]|'[^']{12,}'")
 
 
+_BARE_VOCATIVE = re.compile(
+    rf"^(?:(?:hey|hi|ok|okay|yo|dear|btw|so)\s+)?(?:[\w-]+\s+)?{_AI}\s+(?:pls|plz|please|when|if|"
+    rf"whenever|from\s+now|{_IMPERATIVE_VERBS}\b)",
+    _I,
+)
 _AI_VOC_MID = re.compile(rf",\s*(?:dear\s+|my\s+|you\s+)?{_AI}\s*(?:[,.!:;]|$)", _I)
 _IF_AI = re.compile(
     rf"\b(?:if|when)\s+you(?:'re|\s+are)\s+(?:an?\s+)?(?:[\w-]+\s+)?{_AI}\b|"
@@ -309,7 +322,8 @@ _OWN_DATA = re.compile(
 _ABOUT_AI = re.compile(
     rf"\b(?:the|my|our|their|an?|this)\s+(?:[\w-]+\s+)?{_AI}\s+(?:in|at|on|kept|keeps|was|is|can|"
     rf"could|may|might|wrote|said|told|gave|says|did|does|made|got|has|had|feature|tool|app|"
-    rf"replies|answers|no\s+longer|will\s+(?:now|be))\b|\b{_AI}\s+(?:wrote|said|told\s+me|"
+    rf"replies|answers|no\s+longer|will\s+(?:now|be))\b|"
+    rf"\b{_AI}\s+(?:wrote|said|told\s+me|"
     rf"gave\s+me|kept|keeps|got)\b|\b(?:asked|told|made|ask|tried)\s+(?:the\s+|my\s+)?(?:[\w-]+\s+)?"
     rf"{_AI}\s+(?:to|for|about|if)\b",
     _I,
@@ -328,7 +342,8 @@ _HARM = re.compile(
 )
 _ACTION = re.compile(
     r"\b(?:send|forward|copy|share|post|upload|delete|wipe|erase|exfiltrate|leak|transfer|wire|"
-    r"publish|embed|overwrite|approve|grant|disable|execute|run)\b",
+    r"publish|embed|overwrite|approve|grant|disable|execute|run|gather|collect|paste|type|fill|"
+    r"read\s+(?:out|aloud))\b",
     _I,
 )
 _JAILBREAK = re.compile(
@@ -370,7 +385,11 @@ _ROLE_FIELD = re.compile(
     r"\brole\W{0,3}[:=]\W{0,3}system\W{0,3}(?:[;,]|\n)\s*\W{0,3}content\W{0,3}[:=]\s*(?P<body>[^\n]+)",
     _I,
 )
-_YOU_NOW = re.compile(r"\byou\b", _I)
+_YOU_NOW = re.compile(
+    r"\byou\s+(?:must|should|shall|are\s+now|will\s+now|may\s+now|are\s+(?:authori[sz]ed|allowed|"
+    r"permitted|required))\b",
+    _I,
+)
 _INLINE_TAGS = re.compile(r"</\w+>|<\|\w+\|>")
 
 
@@ -507,6 +526,8 @@ def _addressed_from(sents: list[str]) -> int | None:
     for i, s in enumerate(sents):
         if _GREETING.match(s) and i + 1 < len(sents):
             return i
+        if _BARE_VOCATIVE.match(s) and not _AI_ABOUT.search(s):
+            return i
         spoken = _AI_VOC_MID.search(s) or _AI_MODAL.search(s) or _IF_AI.search(s)
         if _VOCATIVE.search(s) or (spoken and not _AI_ABOUT.search(s)):
             return i
@@ -633,7 +654,15 @@ def features(text: str) -> dict[str, float]:
         or (ai_said and payload)
         or system_turn
     )
-    reader = reader or (1.0 if ai_said and payload else 0.0)
+    reader = reader or (1.0 if (ai_said and payload) or system_turn else 0.0)
+    # Spoken to an AI, and then told to do or say something.
+    addressed_order = (
+        1.0
+        if start is not None
+        and (span["order_after_address"] or span["speech"] or span["action"] or span["you_modal"])
+        else 0.0
+    )
+    sign = sign or addressed_order
     own_request = (
         1.0
         if _FIRST_PERSON.search(t)
@@ -668,6 +697,7 @@ def features(text: str) -> dict[str, float]:
         else 0.0,
         "system_turn": system_turn,
         "own_request": own_request,
+        "addressed_order": addressed_order,
     }
     for k, v in whole.items():
         out[k] = v
