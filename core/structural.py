@@ -63,6 +63,9 @@ _VOCATIVE = re.compile(
     rf"reminder|memo|message|warning|heads-?up|p\.?s\.?|important|instructions?|info(?:rmation)?|"
     rf"update|knowledge\s+update|truth|fact|directive|summary\s+instruction)\W*)*"
     rf"(?:(?:for|to)\s+)?(?:(?:the|any|all|every|each|my|our|you,?\s+the|dear)\s+)*"
+    # Not after a verb that takes the AI as its object: "Quit Mnemo (tray menu), run …".
+    rf"(?!(?:quit|open|close|launch|start|install|uninstall|restart|ask|use|run|update|try|"
+    rf"download|enable|disable|configure|let|make|help|see|check|lock|unlock)\s)"
     rf"(?:[\w-]+\s+){{0,2}}?{_AI}\b[^,:;.!?]{{0,40}}?(?:,|:|!|\s+[—–-]+|\s+::)",
     _I,
 )

@@ -688,7 +688,8 @@ _META = re.compile(
     r"exploit(?:s|ed)?|"
     r"payloads?|red[- ]team(?:ing)?|adversarial|malicious|security|researchers?|vulnerab\w*|"
     r"defen[cs]es?|mitigat\w*|phrases?|examples?|paper|article|talk|cve|owasp|classic|"
-    r"famous|meme|tutorial|lesson|course|chapter|filters?|flagged|caught)\b(?![.-]\w)",
+    r"famous|meme|tutorial|lesson|course|chapter|filters?|flag(?:s|ged)?|caught|exfiltration|"
+    r"quarantin\w*|suspicious|detect\w*)\b(?![.-]\w)",
     re.IGNORECASE,
 )
 _QUOTES_OPEN = "\"'“‘«`„"
@@ -768,10 +769,36 @@ _REPORTED = re.compile(
 _CLOSER = re.compile(r"[\"”»`“]|['’](?![A-Za-z])")
 
 
+# A hard-wrapped paragraph (an e-mail, a document, OCR of a page) breaks its lines near a fixed
+# width: a quotation may open on one line and close on the next. A line break after a line this
+# long is read as a space when looking for the ends of a quotation.
+_WRAP = 60
+
+
+def _line_start(text: str, pos: int) -> int:
+    start = text.rfind("\n", 0, pos) + 1
+    while start > 0:
+        prev = text.rfind("\n", 0, start - 1) + 1
+        if start - 1 - prev < _WRAP:
+            break
+        start = prev
+    return start
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    while end >= 0 and end - (text.rfind("\n", 0, end) + 1) >= _WRAP:
+        nxt = text.find("\n", end + 1)
+        if text[end + 1 : end + 2] in ("\n", ""):
+            break
+        end = nxt
+    return end if end >= 0 else len(text)
+
+
 def _open_quote_before(text: str, start: int) -> int | None:
     """Where the double or typographic quotation that `start` lies inside opens, on its own
     line, or None. Single quotes are left out: apostrophes make them ambiguous."""
-    line_start = text.rfind("\n", 0, start) + 1
+    line_start = _line_start(text, start)
     open_at: int | None = None
     for i in range(max(line_start, start - 240), start):
         ch = text[i]
@@ -787,8 +814,7 @@ def _open_quote_before(text: str, start: int) -> int | None:
 def _closes_on_line(text: str, end: int) -> bool:
     """True when a closing quote follows the match on its line (an apostrophe inside a word,
     as in "it's", does not close a quotation)."""
-    stop = text.find("\n", end)
-    rest = text[end : (stop if stop >= 0 else len(text))][:240]
+    rest = text[end : _line_end(text, end)][:240]
     return _CLOSER.search(rest) is not None
 
 

@@ -82,6 +82,8 @@ def test_an_ai_spoken_to_without_a_comma_and_then_told_is_an_order() -> None:
     # A company's rule for its own bot is talk about it.
     assert "ai_addressed" not in on("Our chatbot should never reveal internal pricing.")
     assert "system_turn" not in on("System: Server maintenance at 04:00. You will be logged out.")
+    # The AI as the object of a verb is not spoken to.
+    assert "ai_addressed" not in on("Quit Mnemo (tray menu), run the uninstaller, delete the folder.")
 
 
 def test_ai_readers_by_product_type_are_named() -> None:
