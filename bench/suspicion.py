@@ -12,9 +12,11 @@ and once after it, then studied for a second round; fresh3 (101 poisoned, 214 ho
 before that second round) was scored before and after it, then studied for a third; fresh4
 (60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
 was the honest estimate until session 5 wrote fresh5 and session 6 fresh6 (in new places:
-signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 is the set
-never tuned on: the structural model (core/structural.py, fitted by bench/suspicion_fit.py on
-every other set and locomo) was scored on it once.
+signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 was scored
+once with the structural model (core/structural.py, fitted by bench/suspicion_fit.py on every
+other set and locomo), then tuned on in session 7, which wrote fresh7 (chat exports, OCR'd screens
+with UI chrome, subtitles, changelogs, commits, configs, non-native English, long pages) before
+changing anything, and tune7 (a tuning set at the weak spots). fresh7 is the set never tuned on.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -112,6 +114,13 @@ FIRST_RUNS = {
     "fresh7": {
         "first_run_rules_only": {"recall": 0.3816, "fpr": 0.041},
         "first_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.0536},
+        # Scored once more at the end of session 7 (commit 75f6efe), never read in between:
+        # false alarms down (rules 13 -> 11 of 317, rules + model 17 -> 13), recall the same
+        # (fake transcripts 11 -> 15 of 23, conditional 19 -> 18, exfiltration 8 -> 6), FPR
+        # still over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
+        "second_run_rules_only": {"recall": 0.3816, "fpr": 0.0347},
+        "second_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.041},
+        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
     },
 }
 

@@ -1,7 +1,7 @@
 """Fit the structural poison detector (core/structural.py) and write core/structural_weights.json.
 
-Training data: every labelled fixture set except fresh6 (the set never tuned on, which this
-script never opens) and the turns of the real locomo conversations (all honest; path from
+Training data: every labelled fixture set except fresh7 (the set never tuned on, which this
+script never opens; fresh6 and tune7 joined in session 7) and the turns of the real locomo conversations (all honest; path from
 $MNEMO_LOCOMO, never copied into the repository). A memory is flagged when the phrase rules fire
 OR the model's probability reaches the threshold, so the choice looks at that union. The model
 is fitted on every row with a reader (see core.structural), not only on what the rules miss:
@@ -10,7 +10,7 @@ fitted on the rules' misses alone it learnt too little (leave-one-set-out recall
 together in N poisoned rows (it did not help).
 
 Choice of the L2 strength and the threshold: leave-one-set-out over the hand-written sets
-fresh2-fresh5 (fit on everything else and one half of locomo, split by conversation; score the
+fresh2-fresh6 and tune7 (fit on everything else and one half of locomo, split by conversation; score the
 left-out set and the other half). The pick is the best mean recall with the mean false-positive
 rate <= 0.015 (no left-out set above 0.025) and <= 1 flagged turn in each locomo half; then the
 model is refitted on all of it and the threshold raised, if need be, until at most 2 locomo
