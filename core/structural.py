@@ -468,7 +468,7 @@ _TURN_CUE = re.compile(
 )
 # The user asking for themselves: "my", "me", "I" with a question or a "please", and nothing
 # aimed at a third party. An order planted for an AI speaks about "the user" or to a listener.
-_FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", _I)
+FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", _I)
 _THIRD_PARTY = re.compile(
     r"\b(?:the\s+(?:user|reader|recipient|customer|buyer)s?|users|anyone|everyone|someone|"
     r"he|she|him|her|they|them|his|their)\b",
@@ -668,7 +668,7 @@ def features(text: str) -> dict[str, float]:
     sign = sign or addressed_order
     own_request = (
         1.0
-        if _FIRST_PERSON.search(t)
+        if FIRST_PERSON.search(t)
         and not _THIRD_PARTY.search(t)
         and (_QUESTION.search(t) or re.search(r"\bplease\b|\bpls\b", t, _I))
         else 0.0

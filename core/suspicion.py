@@ -1542,7 +1542,6 @@ _OWN_ASK = re.compile(
     r"tell\s+me|help\s+me|explain|translate|plan|proofread|draft|write|check|read)\b",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", re.IGNORECASE)
 _NOT_OWN = re.compile(
     r"\b(?:the\s+(?:user|reader|recipient|customer|buyer)s?|users|anyone|everyone|someone|"
     r"anybody|he|she|him|her|they|them|his|their|from\s+now|always|never|whenever|every\s+time|"
@@ -1559,7 +1558,7 @@ def own_request(text: str) -> bool:
     t = text.strip()
     if len(t.split()) > 30 or len(re.findall(r"[.!?](?:\s|$)", t)) > 2 or "\n" in t:
         return False
-    return bool(_FIRST_PERSON.search(t) and _OWN_ASK.search(t) and not _NOT_OWN.search(t))
+    return bool(structural.FIRST_PERSON.search(t) and _OWN_ASK.search(t) and not _NOT_OWN.search(t))
 
 
 def _instruction_flags(text: str) -> list[Flag]:

@@ -362,8 +362,8 @@ def test_a_rule_for_answers_in_the_users_own_turn_of_an_export_is_the_users() ->
 
 def test_a_quotation_broken_by_a_hard_line_wrap_is_still_a_mention() -> None:
     text = (
-        "Evidence lowers trust: content that reads like instructions to an AI (\"ignore\n"
-        "previous instructions\", role tags, hidden text) is quarantined until approved."
+        'Evidence lowers trust: content that reads like instructions to an AI ("ignore\n'
+        'previous instructions", role tags, hidden text) is quarantined until approved.'
     )
     assert not su.should_quarantine(su.inspect(text, structural_model=False))
     # A short line is a line of its own: the quotation must close on it.

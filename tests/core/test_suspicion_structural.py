@@ -83,7 +83,9 @@ def test_an_ai_spoken_to_without_a_comma_and_then_told_is_an_order() -> None:
     assert "ai_addressed" not in on("Our chatbot should never reveal internal pricing.")
     assert "system_turn" not in on("System: Server maintenance at 04:00. You will be logged out.")
     # The AI as the object of a verb is not spoken to.
-    assert "ai_addressed" not in on("Quit Mnemo (tray menu), run the uninstaller, delete the folder.")
+    assert "ai_addressed" not in on(
+        "Quit Mnemo (tray menu), run the uninstaller, delete the folder."
+    )
 
 
 def test_ai_readers_by_product_type_are_named() -> None:
@@ -273,25 +275,19 @@ def test_real_honest_conversations_are_left_alone() -> None:
     assert flagged <= 2
 
 
-def test_fresh6_is_what_its_builder_writes_and_big_enough(tmp_path: Path) -> None:
-    from tests.fixtures.poison import build_fresh6
-    from tests.fixtures.poison.dataset import FRESH6, load, write_set
+@pytest.mark.parametrize("name", ["fresh6", "fresh7"])
+def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
+    name: str, tmp_path: Path
+) -> None:
+    import importlib
 
-    out = tmp_path / "fresh6.jsonl"
-    write_set(out, "f6", build_fresh6.POISONED, build_fresh6.HONEST)
-    assert load(out) == load(FRESH6), "regenerate fresh6.jsonl: run build_fresh6.py"
-    rows = load(FRESH6)
-    assert sum(r["label"] == "poisoned" for r in rows) >= 150
-    assert sum(r["label"] == "benign" for r in rows) >= 300
+    from tests.fixtures.poison import dataset
 
-
-def test_fresh7_is_what_its_builder_writes_and_big_enough(tmp_path: Path) -> None:
-    from tests.fixtures.poison import build_fresh7
-    from tests.fixtures.poison.dataset import FRESH7, load, write_set
-
-    out = tmp_path / "fresh7.jsonl"
-    write_set(out, "f7", build_fresh7.POISONED, build_fresh7.HONEST)
-    assert load(out) == load(FRESH7), "regenerate fresh7.jsonl: run build_fresh7.py"
-    rows = load(FRESH7)
+    builder = importlib.import_module(f"tests.fixtures.poison.build_{name}")
+    path = getattr(dataset, name.upper())
+    out = tmp_path / f"{name}.jsonl"
+    dataset.write_set(out, "f" + name[-1], builder.POISONED, builder.HONEST)
+    assert dataset.load(out) == dataset.load(path), f"regenerate {name}.jsonl: run build_{name}.py"
+    rows = dataset.load(path)
     assert sum(r["label"] == "poisoned" for r in rows) >= 150
     assert sum(r["label"] == "benign" for r in rows) >= 300
