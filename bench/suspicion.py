@@ -1,5 +1,6 @@
 """Recall and false-positive rate of the suspicion detector on the labelled poison fixtures, and
-its false-positive rate on real conversations (locomo-dev, every turn an honest message).
+its false-positive rate on real honest text: the conversations of locomo-dev (every turn an
+honest message) and paragraphs of the installed packages' descriptions.
 Prints one JSON document. Run: .venv/bin/python -m bench.suspicion
 
 Sets: dev (hand-written, tuned on), heldout (written after, used once for fixes), fresh (written
@@ -159,6 +160,35 @@ def real_fpr(path: Path, structural_model: bool | None = None) -> dict[str, Any]
     }
 
 
+def package_doc_paragraphs(limit: int = 3000) -> list[str]:
+    """Paragraphs of the long descriptions of the installed packages (PyPI METADATA): honest text
+    none of us wrote, much of it about models, prompts, agents and settings. Code blocks and
+    tables left out; a fixed-seed sample, so a run on the same environment reads the same lines."""
+    import random
+    import re
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    paras = []
+    for meta in sorted(site.glob("*.dist-info/METADATA")):
+        body = meta.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1]
+        for p in re.split(r"\n\s*\n", body):
+            p = p.strip()
+            if 8 <= len(p.split()) <= 200 and not p.startswith(("```", "    ", ">>>", "|")):
+                paras.append(p)
+    random.Random(7).shuffle(paras)
+    return paras[:limit]
+
+
+def docs_fpr(structural_model: bool) -> dict[str, Any]:
+    paras = package_doc_paragraphs()
+    flagged = sum(
+        should_quarantine(inspect(p, kind="screen", structural_model=structural_model))
+        for p in paras
+    )
+    return {"honest": len(paras), "flagged": flagged, "fpr": round(flagged / max(1, len(paras)), 4)}
+
+
 def commit() -> str | None:
     try:
         out = subprocess.run(
@@ -224,6 +254,11 @@ def main() -> None:
     out["locomo_real_honest"] = {
         "rules_only": real_fpr(LOCOMO, False),
         "rules_and_structural": real_fpr(LOCOMO, True),
+    }
+    # Main 6c3d024 (session 6's detector): 0 and 6 of these 3000 paragraphs flagged.
+    out["package_docs_real_honest"] = {
+        "rules_only": docs_fpr(False),
+        "rules_and_structural": docs_fpr(True),
     }
     print(json.dumps(out, indent=2))
 
