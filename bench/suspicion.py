@@ -45,6 +45,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH5,
     FRESH6,
     FRESH7,
+    FRESH8,
     HELDOUT,
     TUNE7,
     WIDE_DEV,
@@ -121,7 +122,14 @@ FIRST_RUNS = {
         # still over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
         "second_run_rules_only": {"recall": 0.3816, "fpr": 0.0347},
         "second_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.041},
-        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
+        "then": "round 2 of session 7: tuned on (its honest false alarms fixed in the rules)",
+    },
+    # Session 7 round 2: 150 poisoned / 349 honest, hand-written in new places and styles before
+    # that round changed the detector; scored once at the start (detector of trust 42478e3),
+    # never read while developing.
+    "fresh8": {
+        "first_run_rules_only": {"recall": 0.3067, "fpr": 0.0057},
+        "first_run_rules_and_structural": {"recall": 0.5133, "fpr": 0.0115},
     },
 }
 
@@ -234,6 +242,7 @@ def main() -> None:
         "fresh6": FRESH6,
         "tune7": TUNE7,
         "fresh7": FRESH7,
+        "fresh8": FRESH8,
     }
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
