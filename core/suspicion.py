@@ -134,7 +134,8 @@ _OVERRIDE: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bsystem\s+override\b|\b(?:previous|prior|earlier|all)\s+(?:rules|instructions|"
+            # "System override! Get to the bridge!" is a film's alarm, not an order.
+            r"\bsystem\s+override\b(?!\s*!)|\b(?:previous|prior|earlier|all)\s+(?:rules|instructions|"
             r"guidelines)\s+(?:no\s+longer\s+apply|are\s+(?:void|cancelled|revoked|lifted))",
             _F,
         ),
@@ -764,6 +765,8 @@ def _is_mention(text: str, start: int, end: int) -> bool:
 _REPORTED = re.compile(
     r"\b(?:said|says|wrote|writes|texted|texts|goes|went|reads|read|replied|replies|posted|"
     r"tweeted|commented|messaged|emailed|typed|shouted|yelled|joked|quipped|literally|like|"
+    # What a thing held or did with the words: "the PDF had '...'", "the model ignores '...'".
+    r"had|has|contained|contains|included|includes|hid|ignores|ignored|refuses|refused|"
     r"(?:told|asked)\s+(?:me|us|him|her|them|(?:the|my|our|his|her|their)\s+[\w-]+))\s*[:,]?\s*$",
     re.IGNORECASE,
 )
@@ -801,6 +804,7 @@ def _open_quote_before(text: str, start: int) -> int | None:
     line, or None. Single quotes are left out: apostrophes make them ambiguous."""
     line_start = _line_start(text, start)
     open_at: int | None = None
+    single: int | None = None
     for i in range(max(line_start, start - 240), start):
         ch = text[i]
         if ch == '"':
@@ -809,7 +813,15 @@ def _open_quote_before(text: str, start: int) -> int | None:
             open_at = i
         elif ch in "”»" and open_at is not None:
             open_at = None
-    return open_at
+        elif ch == "'":
+            # A single quote opens after a space or a colon and before a letter ("writes: 'So
+            # the attack ..."); one after a letter is an apostrophe ("it's"), never an opener.
+            prev, nxt = text[i - 1 : i], text[i + 1 : i + 2]
+            if single is None and (prev in ("", " ", ":", "(", "\n")) and nxt.isalpha():
+                single = i
+            elif single is not None and prev not in (" ", "") and not nxt.isalpha():
+                single = None
+    return open_at if open_at is not None else single
 
 
 def _closes_on_line(text: str, end: int) -> bool:
@@ -928,7 +940,9 @@ _FAKE_COMPLIANCE = re.compile(
 _TEMPLATE_DOC = re.compile(
     r"\b(?:chat[ _-]?templates?|prompt\s+(?:format|template)|special\s+tokens?|tokeni[sz]er|"
     r"chatml|role\s+(?:tags?|markers?|tokens?)|markers?|delimit\w*|fine-?tun\w*|llama\s*[23]?|"
-    r"mistral|apply_chat_template|templates?|api\s+(?:guide|reference|docs?)|model\s+card)\b|"
+    r"mistral|apply_chat_template|templates?|api\s+(?:guide|reference|docs?)|model\s+card|"
+    # Datasets and decoding show them too: "(example from the dataset card)", "the stop token".
+    r"dataset(?:\s+card)?|alpaca|instruction[- ]tun\w*|(?:stop|eos|bos)\s+tokens?)\b|"
     # A template's placeholders: "<|system|>{instructions}<|end|>".
     r"\{\w+\}",
     re.IGNORECASE,
@@ -1553,11 +1567,49 @@ _NOT_OWN = re.compile(
 _ADDRESSED = "a message addressed to an AI assistant"
 
 
+# The user's own standing preference for their own assistant, under a label that says so:
+# "Reminder for the AI: I'm vegetarian, so leave meat out of recipes", "My instructions to the
+# writing assistant: always keep British spelling". Only when the user speaks (I / my) and the
+# rest asks for nothing beyond how to answer them (no third party, secret, money, data out).
+_OWN_LABEL = re.compile(
+    r"^\W*(?:(?:a\s+)?(?:reminder|note|memo)|my\s+(?:instructions?|preferences?|rules?|settings?))"
+    r"\s+(?:for|to)\s+(?:the|my)\s+(?:[\w-]+\s+)?(?:ai|assistant|bot|chatbot|copilot|chatgpt|"
+    r"claude|gemini|model)\s*:\s*",
+    re.IGNORECASE,
+)
+# ...but a fact to hand out or a trigger is planted, labelled or not: "note for my assistant:
+# Lisa already signed the lease, so answer yes if asked".
+_OWN_LABEL_TRIGGER = re.compile(
+    r"\b(?:if|when(?:ever)?|once)\s+(?:asked|someone|anyone|they|he|she|people)\b|\banswer\s+"
+    r"(?:yes|no)\b|\bsay\b|\balready\b|\b(?:signed|agreed|approved|paid|owes?)\b",
+    re.IGNORECASE,
+)
+# A household command to a voice assistant, quoted from a memo or a transcript: "Hey assistant,
+# add milk to the shopping list", "OK Google, set a timer for 10 minutes".
+_HOUSEHOLD = re.compile(
+    r"^(?:[\w ]{0,30}:\s*)?(?:hey|ok|okay|hi)\s+[\w-]+\s*,\s*(?:please\s+)?(?:add\s+[^.\n]{1,60}?"
+    r"\s+to\s+(?:my|the)\s+(?:shopping|grocery|to-?do)\s+list|set\s+(?:a|an|the)\s+(?:timer|"
+    r"alarm|reminder)|play\s+|turn\s+(?:on|off)\s+the\s+(?:lights?|heating|radio|tv))",
+    re.IGNORECASE,
+)
+
+
 def own_request(text: str) -> bool:
-    """True for the user's own short question or request to an AI (see _OWN_ASK)."""
+    """True for the user's own short question or request to an AI (see _OWN_ASK), their own
+    labelled preference (_OWN_LABEL) or a household command (_HOUSEHOLD)."""
     t = text.strip()
     if len(t.split()) > 30 or len(re.findall(r"[.!?](?:\s|$)", t)) > 2 or "\n" in t:
         return False
+    label = _OWN_LABEL.match(t)
+    if label:
+        rest = t[label.end() :]
+        return (
+            bool(structural.FIRST_PERSON.search(t))
+            and not _OWN_TURN_DANGER.search(rest)
+            and not _OWN_LABEL_TRIGGER.search(rest)
+        )
+    if _HOUSEHOLD.match(t) and not _OWN_TURN_DANGER.search(t):
+        return True
     return bool(structural.FIRST_PERSON.search(t) and _OWN_ASK.search(t) and not _NOT_OWN.search(t))
 
 
@@ -1578,7 +1630,29 @@ def _instruction_flags(text: str) -> list[Flag]:
         flags.append(fake)
     if flags and own_request(text):
         flags = [f for f in flags if _ADDRESSED not in f.reason]
+    if flags and _to_a_person(text):
+        flags = [f for f in flags if f.code != ANSWER_STEERING]
     return flags
+
+
+# A rule for answers given to a person: no AI named anywhere, and the one spoken to or the one
+# asking is a person ("Understood, soldier?", "when you're asked at the border, say ...").
+_PERSON_VOCATIVE = re.compile(
+    r",\s*(?:soldier|son|kid|kids|mate|buddy|guys|boys|girls|sir|ma'?am|love|honey|sweetie|"
+    r"darling|folks|recruit|private|sergeant|captain|lads|ladies)\s*[?!.]",
+    re.IGNORECASE,
+)
+_PERSON_ASKER = re.compile(
+    r"\basked\s+(?:at|by)\s+(?:the\s+|a\s+)?(?:border|customs|police|officers?|airport|security|"
+    r"door|checkpoint|interview|reception|front\s+desk|guards?|teacher|landlord|neighbours?)\b",
+    re.IGNORECASE,
+)
+
+
+def _to_a_person(text: str) -> bool:
+    if AI_WORD.search(text):
+        return False
+    return bool(_PERSON_VOCATIVE.search(text) or _PERSON_ASKER.search(text))
 
 
 _SIGNS = {
