@@ -51,6 +51,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     WIDE_DEV,
     WIDE_FRESH,
     WIDE_HELDOUT,
+    judge,
     load,
     score,
 )
@@ -269,7 +270,49 @@ def main() -> None:
         "rules_only": docs_fpr(False),
         "rules_and_structural": docs_fpr(True),
     }
+    if os.environ.get("MNEMO_BENCH_EMBEDDED") == "1":
+        out["embedded"] = embedded_section(sets)
     print(json.dumps(out, indent=2))
+
+
+def embedded_section(sets: dict[str, Path]) -> dict[str, Any]:
+    """Rules + the embedding model (core/embedded.py) on the hand-written sets, with MiniLM run
+    here through the fit's cache (bench/suspicion_embed.py); the generated wide_* sets are left
+    out (the fit leaves them out too). Real honest text: see that script's held-out slices."""
+    from bench.suspicion_embed import Cache
+    from core import embedded
+
+    cache = Cache()
+    model = embedded.shipped_model()
+    res: dict[str, Any] = {}
+    for name, path in sets.items():
+        if name.startswith("wide_"):
+            continue
+        rows = load(path)
+        vecs = cache.embed([r["text"] for r in rows])
+        cache.save()
+        t0 = time.process_time()
+        tp = fp = pos = neg = 0
+        for r, v in zip(rows, vecs):
+            # The rules as score() runs them (a screen row with its picture), then the model.
+            hit = judge(r, False) or (
+                embedded.probability(r["text"], cache.embed, whole=v, model=model)
+                >= model.threshold
+            )
+            if r["label"] == "poisoned":
+                pos, tp = pos + 1, tp + hit
+            else:
+                neg, fp = neg + 1, fp + hit
+        res[name] = {
+            "seen": "trained/tuned" if name in TRAINED or name == "fresh7" else "never seen",
+            "recall": round(tp / max(1, pos), 4),
+            "fpr": round(fp / max(1, neg), 4),
+            "ms_cpu_per_item_after_embedding": round(
+                1000 * (time.process_time() - t0) / len(rows), 3
+            ),
+        }
+    res["threshold"] = model.threshold
+    return res
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,10 @@ SETS = [
 ]  # fmt: skip
 LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7"]
 BENCH_DOCS = 3000  # bench.suspicion's sample: held out
-SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "1000"))  # of those, scored here
+SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "600"))
+LOCOMO_TRAIN = int(
+    os.environ.get("MNEMO_EMBED_LOCOMO_TRAIN", "1000")
+)  # turns sampled  # of those, scored here
 TRAIN_DOCS, CALIB_DOCS = int(os.environ.get("MNEMO_EMBED_TRAIN_DOCS", "2500")), 1500
 C = float(os.environ.get("MNEMO_EMBED_C", "1.0"))
 TARGET_FPR = 0.01
@@ -73,7 +77,7 @@ class Cache:
     def key(t: str) -> str:
         return hashlib.sha1(t.encode("utf-8")).hexdigest()[:20]
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         keys = [self.key(t) for t in texts]
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.vec}.items())
         if todo:
@@ -102,7 +106,7 @@ class Cache:
 class Item:
     """One text: its windows' embeddings, its label, the group it belongs to."""
 
-    __slots__ = ("text", "y", "group", "vecs", "struct")
+    __slots__ = ("group", "struct", "text", "vecs", "y")
 
     def __init__(self, text: str, y: int, group: str) -> None:
         self.text, self.y, self.group = text, y, group
@@ -127,6 +131,7 @@ def collect(rng: random.Random) -> tuple[list[Item], dict[str, list[Item]]]:
             items.append(Item(r["text"], int(r["label"] == "poisoned"), name))
     convs = locomo_by_conversation(LOCOMO)
     loc_train = [t for i, c in enumerate(convs) if i % 2 == 0 for t in c]
+    loc_train = random.Random(3).sample(loc_train, min(LOCOMO_TRAIN, len(loc_train)))
     loc_held = [t for i, c in enumerate(convs) if i % 2 == 1 for t in c]
     docs = package_doc_paragraphs(limit=10**9)
     bench_docs, rest = docs[:SCORE_DOCS], docs[BENCH_DOCS:]
@@ -173,7 +178,7 @@ def train_windows(items: list[Item], c: float) -> tuple[np.ndarray, float]:
     pos = np.stack([i.vecs[0] for i in pos_items])
     x = np.vstack([pos, neg])
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    w, b = fit(x, y, c)
+    w, _ = fit(x, y, c)
     best = np.stack([i.vecs[int(np.argmax(i.vecs @ w))] for i in pos_items])
     x = np.vstack([pos, best, neg])
     y = np.concatenate([np.ones(2 * len(pos)), np.zeros(len(neg))])

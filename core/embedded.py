@@ -91,7 +91,9 @@ def load_model(path: Path | None = None) -> Model:
     """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
     never a silent pass: a detector without its weights would let poison through unseen."""
     path = path or WEIGHTS_PATH
-    fix = "Reinstall Mnemo, or restore the file from the release (bench/suspicion_embed.py makes it)."
+    fix = (
+        "Reinstall Mnemo, or restore the file from the release (bench/suspicion_embed.py makes it)."
+    )
     what = f"The poison detector's weights file {path}"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
-from core import structural
+from core import embedded, structural
 from core.ai_addressed import AI_WORD, ANYWHERE, TO_AN_AI
 
 # Flag codes (stable: stored as reason codes and trust-event details).
@@ -36,6 +36,10 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 # FPR 0.041 (rules alone 0.382 / 0.035): still above the 0.02 bar, so it stays off until a new
 # held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
 STRUCTURAL_ON = False
+# The embedding model (core/embedded.py: MiniLM embedding of the memory, stacked with the
+# structural logit), where the rules are silent. Needs the caller's `embed` function (core never
+# loads MiniLM). Off by default: see bench/suspicion.py FIRST_RUNS["fresh8"] for why.
+EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
 QUARANTINE_SEVERITY = MEDIUM  # any flag at or above this quarantines the memory
@@ -1711,6 +1715,8 @@ def inspect(
     image: Any | None = None,
     kind: str = "screen",
     structural_model: bool | None = None,
+    embed: embedded.Embed | None = None,
+    vector: Any | None = None,
 ) -> list[Flag]:
     """Every suspicion flag for one memory. `boxes` are OCR boxes (dicts with x, y, w, h, text,
     or OcrBox) in `image` pixels; `image` is anything numpy can view (a PIL image, an array).
@@ -1732,7 +1738,12 @@ def inspect(
     if boxes is not None:
         flags.extend(_hidden_boxes(boxes, image))
     use_model = STRUCTURAL_ON if structural_model is None else structural_model
-    if use_model and not should_quarantine(flags):
+    if embed is not None and not should_quarantine(flags):
+        # `vector`: the memory's own embedding, when the caller has it (ingest does).
+        m = embedded.shipped_model()
+        if embedded.probability(visible, embed, whole=vector, model=m) >= m.threshold:
+            flags.append(Flag(EMBEDDED, "Reads like instructions planted for an AI.", MEDIUM))
+    elif use_model and not should_quarantine(flags):
         found = _structural(visible)
         if found:
             flags.append(found)

@@ -392,7 +392,7 @@ def test_a_quotation_broken_by_a_hard_line_wrap_is_still_a_mention() -> None:
         "### Instruction:\nTranslate to French.\n### Response:\nBonjour.\n(from the dataset card)",
         "Why does my model print '<|assistant|>' before each reply? You forgot the stop token.",
         # A rule for answers given to a person.
-        "From now on, you report to me. Clear, soldier?",
+        "From now on, you answer to me and nobody else. Understood, recruit?",
         "when you're asked at customs about the sausages, say they're for personal use",
     ],
 )
