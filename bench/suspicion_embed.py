@@ -7,13 +7,13 @@ honest text (a package-description paragraph or three locomo turns): the model s
 all real text nobody here wrote, read at fit time and never copied into the repository: the
 turns of half the locomo conversations ($MNEMO_LOCOMO; the other half is held out) and
 paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
-held out; of the rest, one part trains and one calibrates). Every window of an honest text is a
+held out, 600 of them scored here; the rest, ~190 on this machine, train). Every window of an honest text is a
 negative; a poisoned text's positive is its whole text and, after a first fit, its
 highest-scoring window (the sentence that carries the order).
 
 Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
 and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
-(out-of-fold hand-written honest lines and the calibration slice of package paragraphs), with
+(out-of-fold hand-written honest lines) and <= 0.0033 on the held-out locomo half, with
 leave-one-set-out recall per hand-written set. Embeddings are cached in $MNEMO_FIT_CACHE.
 Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_embed [--dry-run]
 (`make bench-suspicion-embed`)."""
@@ -241,7 +241,9 @@ def main() -> None:
     final: dict[str, Any] = {}
     for sname, a in stacks.items():
         p_oof_honest = prob(a, e[y == 0], s[y == 0])
-        calib = held["docs_calib"]
+        # Real honest calibration text: the held-out locomo half (the package paragraphs
+        # beyond the bench's 3000 are too few to split: ~190, all used for training).
+        calib = held["locomo_held"] + held["docs_calib"]
         p_calib = prob(
             a,
             np.array([max_logit(i, w, b) for i in calib]),
