@@ -17,7 +17,10 @@ signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). 
 once with the structural model (core/structural.py, fitted by bench/suspicion_fit.py on every
 other set and locomo), then tuned on in session 7, which wrote fresh7 (chat exports, OCR'd screens
 with UI chrome, subtitles, changelogs, commits, configs, non-native English, long pages) before
-changing anything, and tune7 (a tuning set at the weak spots). fresh7 is the set never tuned on.
+changing anything, and tune7 (a tuning set at the weak spots). fresh7 was tuned on in round 2 of
+session 7, which wrote fresh8 first (recipes, reviews, forums, spreadsheets, SMS, e-books, wikis,
+legal text, papers, game chat, profiles, job ads, HTML, notebooks, forms, podcasts, receipts;
+passive, polite and third-person orders, other languages): fresh8 is the set never seen.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -131,6 +134,15 @@ FIRST_RUNS = {
     "fresh8": {
         "first_run_rules_only": {"recall": 0.3067, "fpr": 0.0057},
         "first_run_rules_and_structural": {"recall": 0.5133, "fpr": 0.0115},
+        # Scored once more at the end of the round (weights fitted with C=1), never
+        # read in between. The rules' fixes for fresh7's false alarms changed nothing here.
+        "second_run_rules_only": {"recall": 0.3067, "fpr": 0.0057},
+        "second_run_rules_and_structural": {"recall": 0.5133, "fpr": 0.0115},
+        # Rules OR the embedding model (core/embedded.py, stacked with the structural logit):
+        # 92 of 150 poisoned, 4 of 349 honest (all near-misses).
+        "second_run_rules_and_embedded": {"recall": 0.6133, "fpr": 0.0115},
+        "then": "off by default: 5 of 600 package paragraphs flagged (0.83 %, bar 0.5 %), and "
+        "ingest does not hand the memory's vector to the inspector yet",
     },
 }
 

@@ -282,7 +282,7 @@ def main() -> None:
         a_emb, a_struct, c = chosen["stack"] if pick == "stacked" else (1.0, 0.0, 0.0)
         doc = {
             "version": embedded.WEIGHTS_VERSION,
-            "about": "bench/suspicion_embed.py; logistic over MiniLM window embeddings, stacked",
+            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, stacked with the structural logit",
             "w": [round(float(v), 6) for v in w],
             "b": round(b, 6),
             "a_emb": a_emb,

@@ -38,7 +38,10 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 STRUCTURAL_ON = False
 # The embedding model (core/embedded.py: MiniLM embedding of the memory, stacked with the
 # structural logit), where the rules are silent. Needs the caller's `embed` function (core never
-# loads MiniLM). Off by default: see bench/suspicion.py FIRST_RUNS["fresh8"] for why.
+# loads MiniLM). Off by default (nothing passes `embed` yet). Session 7, fresh8 (never seen):
+# rules 0.307 / FPR 0.006, rules + structural 0.513 / 0.011, rules + embedding 0.613 / 0.011;
+# but 5 of 600 package-description paragraphs flagged (0.83 %, bar 0.5 %): see bench/suspicion.py
+# FIRST_RUNS["fresh8"].
 EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
