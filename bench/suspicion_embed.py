@@ -5,11 +5,13 @@ this script never opens), plus each poisoned line put at a random sentence posit
 honest text (a package-description paragraph or three locomo turns): the model should learn
 "an order to an AI inside ordinary text", not our carriers. Honest training data in quantity,
 all real text nobody here wrote, read at fit time and never copied into the repository: the
-turns of half the locomo conversations ($MNEMO_LOCOMO; the other half is held out) and
+turns of half the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and
 paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
-held out, 600 of them scored here; the rest, ~190 on this machine, train). Every window of an honest text is a
-negative; a poisoned text's positive is its whole text and, after a first fit, its
-highest-scoring window (the sentence that carries the order).
+held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
+memory's whole-text embedding (the vector ingest computes for the index); with
+MNEMO_EMBED_WINDOWS=1 it also reads each sentence, every window of an honest text being a
+negative and a poisoned text's positive its whole text and, after a first fit, its
+highest-scoring window (not measured: 3-8 times the embeddings, over this machine's budget).
 
 Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
 and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
@@ -282,7 +284,8 @@ def main() -> None:
         a_emb, a_struct, c = chosen["stack"] if pick == "stacked" else (1.0, 0.0, 0.0)
         doc = {
             "version": embedded.WEIGHTS_VERSION,
-            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, stacked with the structural logit",
+            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
+            "stacked with the structural logit",
             "w": [round(float(v), 6) for v in w],
             "b": round(b, 6),
             "a_emb": a_emb,
