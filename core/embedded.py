@@ -10,7 +10,6 @@ function (texts -> unit vectors); core never loads the model itself."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -21,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from core import structural
-from core.errors import UserFacingError
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "embedded_weights.json"
 WEIGHTS_VERSION = 1
@@ -81,29 +79,16 @@ def _struct_logit(text: str) -> float:
     return max(-10.0, min(10.0, m.logit(f)))
 
 
-class WeightsError(UserFacingError):
-    """The embedding detector's weights file is missing or damaged."""
-
-    code = "model_missing"
+# The same error as the structural detector's: a missing or damaged weights file.
+WeightsError = structural.WeightsError
 
 
 def load_model(path: Path | None = None) -> Model:
     """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
     never a silent pass: a detector without its weights would let poison through unseen."""
     path = path or WEIGHTS_PATH
-    fix = (
-        "Reinstall Mnemo, or restore the file from the release (bench/suspicion_embed.py makes it)."
-    )
-    what = f"The poison detector's weights file {path}"
+    raw, what, fix = structural.read_weights(path, "bench/suspicion_embed.py", WEIGHTS_VERSION)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeightsError(f"{what} is missing. {fix}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{what} cannot be read ({type(exc).__name__}). {fix}") from None
-    try:
-        if raw["version"] != WEIGHTS_VERSION:
-            raise ValueError("version")
         w = np.array([float(v) for v in raw["w"]], dtype=np.float32)
         b, threshold = float(raw["b"]), float(raw["threshold"])
         a_emb, a_struct, c = float(raw["a_emb"]), float(raw["a_struct"]), float(raw["c"])

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from core.errors import UserFacingError
 
@@ -751,11 +752,10 @@ class WeightsError(UserFacingError):
     code = "model_missing"
 
 
-def load_model(path: Path | None = None) -> Model:
-    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
-    never a silent pass: a detector without its weights would let poison through unseen."""
-    path = path or WEIGHTS_PATH
-    fix = "Reinstall Mnemo, or restore the file from the release (bench/suspicion_fit.py makes it)."
+def read_weights(path: Path, maker: str, version: int) -> tuple[dict[str, Any], str, str]:
+    """A detector's weights file as JSON, with the phrases its errors use (what, fix); missing,
+    unreadable or from another version raises WeightsError, never a silent pass."""
+    fix = f"Reinstall Mnemo, or restore the file from the release ({maker} makes it)."
     what = f"The poison detector's weights file {path}"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -763,9 +763,17 @@ def load_model(path: Path | None = None) -> Model:
         raise WeightsError(f"{what} is missing. {fix}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsError(f"{what} cannot be read ({type(exc).__name__}). {fix}") from None
+    if not isinstance(raw, dict) or raw.get("version") != version:
+        raise WeightsError(f"{what} is damaged or from another version. {fix}")
+    return raw, what, fix
+
+
+def load_model(path: Path | None = None) -> Model:
+    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
+    never a silent pass: a detector without its weights would let poison through unseen."""
+    path = path or WEIGHTS_PATH
+    raw, what, fix = read_weights(path, "bench/suspicion_fit.py", WEIGHTS_VERSION)
     try:
-        if raw["version"] != WEIGHTS_VERSION:
-            raise ValueError("version")
         weights = {str(k): float(v) for k, v in raw["weights"].items()}
         pairs: dict[tuple[str, str], float] = {}
         for key, v in raw.get("pairs", {}).items():
