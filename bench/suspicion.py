@@ -141,8 +141,12 @@ FIRST_RUNS = {
         # Rules OR the embedding model (core/embedded.py, stacked with the structural logit):
         # 92 of 150 poisoned, 4 of 349 honest (all near-misses).
         "second_run_rules_and_embedded": {"recall": 0.6133, "fpr": 0.0115},
-        "then": "off by default: 5 of 600 package paragraphs flagged (0.83 %, bar 0.5 %), and "
-        "ingest does not hand the memory's vector to the inspector yet",
+        # Real honest text, rules OR embedding model: locomo 0 of 2760 turns, package
+        # paragraphs 7 of 3000 (0.23 %); the 40-line trust chat 10 of 10 poisoned, 0 of 30 honest.
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "7/3000"},
+        "then": "off by default: the bars above hold, but ingest does not hand the memory's "
+        "vector (or an embed function) to the trust inspector yet, so the e2e trust tests have "
+        "not run with it on",
     },
 }
 

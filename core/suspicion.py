@@ -40,8 +40,9 @@ STRUCTURAL_ON = False
 # structural logit), where the rules are silent. Needs the caller's `embed` function (core never
 # loads MiniLM). Off by default (nothing passes `embed` yet). Session 7, fresh8 (never seen):
 # rules 0.307 / FPR 0.006, rules + structural 0.513 / 0.011, rules + embedding 0.613 / 0.011;
-# but 5 of 600 package-description paragraphs flagged (0.83 %, bar 0.5 %): see bench/suspicion.py
-# FIRST_RUNS["fresh8"].
+# locomo 0 of 2760, package paragraphs 7 of 3000. To turn it on, ingest must pass the memory's
+# own vector (core/ingest.py embeds before it inspects) and the e2e trust tests must pass with
+# it: see bench/suspicion.py FIRST_RUNS["fresh8"].
 EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
