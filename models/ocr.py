@@ -59,15 +59,19 @@ _MODELS = {
 }
 
 
+def _not_installed(e: ImportError) -> ModelMissing:
+    return ModelMissing(
+        f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
+        "('make setup') to read text from the screen."
+    )
+
+
 def model_paths() -> dict[str, Path]:
     """The bundled float models of each stage, in the installed rapidocr package."""
     try:
         import rapidocr
     except ImportError as e:
-        raise ModelMissing(
-            f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
-            "('make setup') to read text from the screen."
-        ) from None
+        raise _not_installed(e) from None
     root = Path(rapidocr.__file__).resolve().parent
     paths = {}
     for stage, rel in _MODELS.items():
@@ -167,10 +171,7 @@ class RapidOcrEngine:
             from rapidocr.ch_ppocr_det.utils import DBPostProcess
             from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
         except ImportError as e:
-            raise ModelMissing(
-                f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
-                "('make setup') to read text from the screen."
-            ) from None
+            raise _not_installed(e) from None
         sources = model_paths()
         paths = {stage: str(p) for stage, p in sources.items()}
         self.precision, self.precision_note = "float", ""
