@@ -186,7 +186,7 @@ class RapidOcrEngine:
                 self.precision_note = why
                 log.warning(
                     "OCR runs on the float models (slower: about 1.4x the CPU): %s. "
-                    "Run 'make setup' (or python -m models.ocr_int8) to derive them.",
+                    "Run 'make setup' (or python -m models.ocr_derive) to derive them.",
                     why,
                 )
         cpu = ["CPUExecutionProvider"]

@@ -58,10 +58,10 @@ LOCKS="requirements/lock/bootstrap.txt $LOCK requirements/lock/nodeps.txt"
 
 # shellcheck disable=SC2086
 want=$(cat $LOCKS | sha256sum | cut -d' ' -f1)
-# The int8 OCR models are derived from the installed float ones (models/ocr_int8.py; about a
+# The int8 OCR models are derived from the installed float ones (models/ocr_derive.py; about a
 # minute the first time, a hash check afterwards). Never downloaded.
 derive_ocr() {
-  "$VENV/bin/python" -m models.ocr_int8
+  "$VENV/bin/python" -m models.ocr_derive
 }
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
   derive_ocr

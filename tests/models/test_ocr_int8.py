@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from models import ocr_int8
+from models import ocr_derive, ocr_int8
 from models.ocr import RapidOcrEngine, model_paths
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -28,9 +28,9 @@ def _folder(tmp_path: Path) -> tuple[dict[str, Path], Path]:
         sources[stage].write_bytes(b"float " + stage.encode())
         (out / f"{stage}.int8.onnx").write_bytes(b"int8 " + stage.encode())
         stages[stage] = {"file": f"{stage}.int8.onnx",
-                         "sha256": ocr_int8._sha256(out / f"{stage}.int8.onnx"),
-                         "source_sha256": ocr_int8._sha256(sources[stage])}  # fmt: skip
-    info = {"versions": ocr_int8._versions(), "stages": stages}
+                         "sha256": ocr_int8.sha256_file(out / f"{stage}.int8.onnx"),
+                         "source_sha256": ocr_int8.sha256_file(sources[stage])}  # fmt: skip
+    info = {"versions": ocr_int8.versions(), "stages": stages}
     (out / ocr_int8.MANIFEST).write_text(json.dumps(info), encoding="utf-8")
     return sources, out
 
@@ -86,7 +86,7 @@ def test_engine_without_int8_models_reads_on_the_float_ones_and_says_so(
 def test_derived_int8_models_are_used_and_read_what_the_float_ones_read() -> None:
     # `make setup` derives them into the venv (the suite runs after it).
     _, why = ocr_int8.find(model_paths())
-    assert why == "", f"{why}: run 'make setup' (python -m models.ocr_int8)"
+    assert why == "", f"{why}: run 'make setup' (python -m models.ocr_derive)"
     int8, fp = RapidOcrEngine(threads=1), RapidOcrEngine(threads=1, quantised=False)
     lines = ["Invoice 2041 due 14 March: 1,284.50 EUR", "Reply to Dana about the shipment",
              "def backup(path): return path.read_bytes()"]  # fmt: skip
@@ -101,6 +101,6 @@ def test_derived_int8_models_are_used_and_read_what_the_float_ones_read() -> Non
 
 
 def test_calibration_screens_are_the_same_every_time() -> None:
-    a, b = ocr_int8.calibration_screens(), ocr_int8.calibration_screens()
+    a, b = ocr_derive.calibration_screens(), ocr_derive.calibration_screens()
     assert len(a) == 3 and all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
-    assert ocr_int8.calibration_screens(1)[0].tobytes() != a[0].tobytes()
+    assert ocr_derive.calibration_screens(1)[0].tobytes() != a[0].tobytes()
