@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mnemo-installed
 
-.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers bench-suspicion-probe bench-suspicion-fit package \
+.PHONY: setup lock upgrade-check run test soak check lint types layering bench bench-answers bench-suspicion-probe bench-suspicion-fit bench-suspicion-embed package \
 	package-test install-desktop uninstall-desktop clean
 
 # Installs exactly requirements/lock/<platform>.txt (hash-checked); see README, "Dependencies".
@@ -60,6 +60,13 @@ bench-suspicion-probe: setup
 # sets (never fresh6) and the locomo turns; about 10 CPU-seconds.
 bench-suspicion-fit: setup
 	@nice -n 10 $(PY) -m bench.suspicion_fit
+
+# Refit the embedding poison detector (core/embedded_weights.json): MiniLM embeddings of the
+# hand-written fixture sets (never fresh8), locomo turns and package descriptions, cached in
+# /tmp/mnemo-fit-cache; the first run embeds ~6000 texts (about 25 wall-minutes on 2 busy
+# cores), later runs only fit (seconds).
+bench-suspicion-embed: setup
+	@nice -n 10 $(PY) -m bench.suspicion_embed
 
 # The one-folder bundle in dist/mnemo (PyInstaller; see packaging/README.md). Not part of
 # `make test`: building takes minutes. `make package-test` builds it, then checks that it loads

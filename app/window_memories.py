@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,9 @@ class _Window:
     lines: list[str]  # the memory's indexed text (the union), line by line
     visible: str  # visible_key of the last state stored
     seen: float
+    # box_key of every OCR box whose pixels the hidden-text check already looked at for this
+    # memory: an update inspects only the boxes not in here (empty after a restart: all).
+    inspected: frozenset[tuple[str, int]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -143,8 +147,29 @@ class WindowMemories:
         if not changed:
             return out
         rgb = rgb_view(pixels)
-        for m, _, _ in changed:
-            inspect_hidden_text(m, rgb)
+        # Decide update or new memory first: an update of a known window checks for hidden
+        # text only the boxes it has not checked yet (that check is per box and costs ~4 ms a
+        # box; the text rules still read the whole text); a new memory is checked whole.
+        fresh: list[tuple[NewMemory, str]] = []
+        updates: list[tuple[NewMemory, _Window, str, list[str]]] = []
+        before: dict[int, tuple[str, list[str]]] = {}
+        checked: dict[int, frozenset[tuple[str, int]]] = {}
+        frame_boxes: dict[int, list[dict[str, Any]] | None] = {}
+        for m, known, vis in changed:
+            before[id(m)] = (m.status, list(m.reasons))
+            seen: frozenset[tuple[str, int]] = frozenset()
+            if known is not None:
+                union = merge_lines(known.lines, m.text.split("\n"))
+                if sum(len(x) + 1 for x in union) <= MAX_UNION_CHARS:
+                    updates.append((m, known, vis, union))
+                    seen = known.inspected
+                else:
+                    fresh.append((m, vis))
+            else:
+                fresh.append((m, vis))
+            inspect_hidden_text(m, rgb, seen=seen)
+            checked[id(m)] = seen | box_keys(m.boxes)
+            frame_boxes[id(m)] = m.boxes  # store_screenshot points m at boxes scaled to it
         media_id, out.media_bytes = store_screenshot(
             self.services,
             [m for m, _, _ in changed],
@@ -154,21 +179,16 @@ class WindowMemories:
             app or changed[0][0].app,
             title or changed[0][0].title,
         )
-        fresh: list[tuple[NewMemory, str]] = []
-        updates: list[tuple[NewMemory, _Window, str, list[str]]] = []
-        for m, known, vis in changed:
-            lines = m.text.split("\n")
-            if known is not None:
-                union = merge_lines(known.lines, lines)
-                if sum(len(x) + 1 for x in union) <= MAX_UNION_CHARS:
-                    updates.append((m, known, vis, union))
-                    continue
-            fresh.append((m, vis))
         try:
             if updates:
-                gone = self._update(updates, when, media_id)
+                gone = self._update(updates, when, media_id, checked)
                 out.updated = len(updates) - len(gone)
-                fresh.extend((m, vis) for m, _, vis, _ in updates if id(m) in gone)
+                for m, _, vis, _ in updates:
+                    if id(m) in gone:  # added anew instead: checked whole, like any new one
+                        m.status, m.reasons = before[id(m)]
+                        inspect_hidden_text(m, rgb, boxes=frame_boxes[id(m)])
+                        checked[id(m)] = box_keys(frame_boxes[id(m)])
+                        fresh.append((m, vis))
             if fresh:
                 report = memory.add_many([m for m, _ in fresh])
                 out.added = report.added
@@ -176,7 +196,9 @@ class WindowMemories:
                                when, media_id)  # fmt: skip
                 for mid, (m, vis) in zip(report.ids, fresh):
                     key = window_key(m.app, m.title, m.domain)
-                    self._known[key] = _Window(mid, m.text.split("\n"), vis, when)
+                    self._known[key] = _Window(
+                        mid, m.text.split("\n"), vis, when, checked.get(id(m), frozenset())
+                    )
         except BaseException:
             if media_id is not None and self.services.unlocked and out.added + out.updated == 0:
                 media = self.services.media
@@ -211,6 +233,7 @@ class WindowMemories:
         updates: list[tuple[NewMemory, _Window, str, list[str]]],
         when: float,
         media_id: int | None,
+        checked: dict[int, frozenset[tuple[str, int]]],
     ) -> set[int]:
         """Write new states of known windows; returns id() of the memories whose row is gone
         (erased meanwhile), which the caller adds as new memories instead."""
@@ -264,7 +287,7 @@ class WindowMemories:
             if id(m) in gone:
                 self._known.pop(key, None)
                 continue
-            self._known[key] = _Window(known.memory_id, union, vis, when)
+            self._known[key] = _Window(known.memory_id, union, vis, when, checked[id(m)])
             ids.append(known.memory_id)
             rows.append(vec)
         if ids:
@@ -290,11 +313,32 @@ class WindowMemories:
             del self._known[key]
 
 
-def inspect_hidden_text(m: NewMemory, image: Any) -> None:
+def box_key(b: dict[str, Any]) -> tuple[str, int]:
+    """What makes two OCR boxes the same for the hidden-text check: their text and height."""
+    return norm_line(str(b.get("text", ""))), int(b.get("h", 0))
+
+
+def box_keys(boxes: list[dict[str, Any]] | None) -> frozenset[tuple[str, int]]:
+    return frozenset(box_key(b) for b in boxes or [])
+
+
+def inspect_hidden_text(
+    m: NewMemory,
+    image: Any,
+    *,
+    seen: AbstractSet[tuple[str, int]] = frozenset(),
+    boxes: list[dict[str, Any]] | None = None,
+) -> None:
     """Tiny or low-contrast text is a way to plant instructions: quarantine such memories
-    before ingest (boxes are still in frame pixels, matching `image`)."""
+    before ingest (boxes are still in frame pixels, matching `image`). The text rules read the
+    whole text; the per-box pixel check skips boxes whose key is in `seen` (checked already
+    for this window's memory). `boxes` replaces m.boxes when given."""
     # Redacted boxes are black in `image` on purpose: they would read as "invisible text".
-    boxes = [b for b in m.boxes or [] if "[redacted " not in str(b.get("text", ""))]
+    boxes = [
+        b
+        for b in (m.boxes if boxes is None else boxes) or []
+        if "[redacted " not in str(b.get("text", "")) and (not seen or box_key(b) not in seen)
+    ]
     flags = suspicion.inspect(m.text, boxes=boxes, image=image, kind="screen")
     m.flags = flags  # the ingest's trust inspector uses these instead of looking again
     if suspicion.should_quarantine(flags):

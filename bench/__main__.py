@@ -14,9 +14,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # screens: rendered test screens (a library); capture_demo: needs a display with a tray and an
-# xterm (run it under /work/shared/tools/with-display); locomo: the loader the benches share.
+# xterm (run it under /work/shared/tools/with-display); locomo: the loader the benches share;
+# answer_replay: a development tool that needs a record to replay (it is not a benchmark).
 NOT_BENCHES = {"__init__", "__main__", "common", "synthetic", "gen_exports", "screens",
-               "capture_demo", "locomo"}  # fmt: skip
+               "capture_demo", "locomo", "answer_replay"}  # fmt: skip
+
+
+def bench_names() -> list[str]:
+    """The benchmarks `make bench` runs, in order."""
+    return sorted(p.stem for p in HERE.glob("*.py") if p.stem not in NOT_BENCHES)
 
 
 def main() -> int:
@@ -24,7 +30,7 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated benchmark names")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    names = sorted(p.stem for p in HERE.glob("*.py") if p.stem not in NOT_BENCHES)
+    names = bench_names()
     if args.only:
         wanted = set(args.only.split(","))
         names = [n for n in names if n in wanted]

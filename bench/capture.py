@@ -122,8 +122,10 @@ def install_stages() -> Stages:
     from app.grabber import ScreenGrabber
     from app.memory_service import MemoryService
     from app.window_context import X11WindowContext
+    from core.capture.backlog import FrameBacklog
     from core.capture.change import ChangeDetector
     from core.media import MediaStore
+    from models.embedder import MiniLMEmbedder
     from models.ocr import RapidOcrEngine
 
     st = Stages()
@@ -143,6 +145,13 @@ def install_stages() -> Stages:
     st.wrap(sm, "encode_screenshot", "worker.store_memories.encode_webp")
     st.wrap(MediaStore, "put", "worker.store_memories.encrypt_write")
     st.wrap(MemoryService, "add_many", "worker.store_memories.embed_ingest")
+    # Not stages of one frame's reading, but of the same threads' budget: the backlog's
+    # compress+encrypt (capture loop) and decrypt+decompress (worker), the heap trim after each
+    # frame, and every embedding (new window memories and re-embedded window updates alike).
+    st.wrap(FrameBacklog, "put", "loop.backlog_put")
+    st.wrap(FrameBacklog, "load", "worker.backlog_load")
+    st.wrap(cs, "trim_memory", "worker.trim_memory")
+    st.wrap(MiniLMEmbedder, "embed", "embed_all_callers")
     return st
 
 

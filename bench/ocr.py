@@ -2,8 +2,9 @@
 changed regions, CPU and wall, with the character error rate against the rendered text; and every
 kind of screen of bench.screens (mail, chat, code, spreadsheet, calendar, document, terminal;
 light/dark, dense/sparse) on two seeds: CPU, CER and lines not read. Prints one JSON document.
-Run: .venv/bin/python bench/ocr.py [--repeat N] [--seeds 0 1]. To compare with an earlier
-engine, run this file against that checkout's models/ocr.py (the engine's API is the same)."""
+Run: .venv/bin/python bench/ocr.py [--repeat N] [--seeds 0 1]. `before_after_int8` compares
+the float models with their int8 copies in one process; to compare with an earlier engine, run
+this file against that checkout's models/ocr.py."""
 
 from __future__ import annotations
 
@@ -154,39 +155,34 @@ def run(engine: RapidOcrEngine, repeat: int) -> dict:  # type: ignore[type-arg]
     return results
 
 
-def before_after(engine: RapidOcrEngine, repeat: int, seeds: list[int]) -> dict:  # type: ignore[type-arg]
-    """The shipped line pad and width scale against lines narrowed for the recogniser (pad 1.2,
-    0.7 of the width: tried and not shipped, it loses letters of small text), side by side under
-    the same load: the two alternate run by run on the sparse and dense screens (median CPU of
-    each), then the rendered screens of the first seed with each."""
-    settings = {
-        f"shipped_pad_{engine.line_pad}_width_{engine.width_scale}": (
-            engine.line_pad, engine.width_scale
-        ),
-        "narrowed_pad_1.2_width_0.7": (1.2, 0.7),
-    }  # fmt: skip
-    keep = engine.line_pad, engine.width_scale
-    out: dict = {name: {} for name in settings}  # type: ignore[type-arg]
-    try:
-        for lines in (8, 36):
-            img, texts = screen(lines)
-            cpus: dict[str, list[float]] = {name: [] for name in settings}
-            for _ in range(max(1, repeat)):
-                for name, (pad, scale) in settings.items():
-                    engine.line_pad, engine.width_scale = pad, scale
-                    c = time.process_time()
-                    boxes = engine.recognise(img)
-                    cpus[name].append(time.process_time() - c)
-                    out[name][f"full_1080p_{lines}_lines"] = {"cer": round(cer(boxes, texts), 4)}
-            for name in settings:
-                out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
-                    statistics.median(cpus[name]), 3
-                )
-        for name, (pad, scale) in settings.items():
-            engine.line_pad, engine.width_scale = pad, scale
-            out[name]["screens_all"] = screens(engine, seeds[0] if seeds else 0)["all"]
-    finally:
-        engine.line_pad, engine.width_scale = keep
+def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  # type: ignore[type-arg]
+    """The float models (before) against their int8 copies (after, models/ocr_int8.py), side by
+    side under the same load: two engines in one process alternate run by run on the sparse and
+    dense screens (median CPU of each), then read every rendered screen of each seed."""
+    engines = {"float": RapidOcrEngine(threads=threads, quantised=False),
+               "int8": RapidOcrEngine(threads=threads)}  # fmt: skip
+    out: dict = {}  # type: ignore[type-arg]
+    for name, engine in engines.items():
+        engine.load()
+        out[name] = {"precision": engine.precision, "note": engine.precision_note}
+    for lines in (8, 36):
+        img, texts = screen(lines)
+        cpus: dict[str, list[float]] = {name: [] for name in engines}
+        for engine in engines.values():
+            engine.recognise(img)  # warm-up
+        for _ in range(max(1, repeat)):
+            for name, engine in engines.items():
+                c = time.process_time()
+                boxes = engine.recognise(img)
+                cpus[name].append(time.process_time() - c)
+                out[name][f"full_1080p_{lines}_lines"] = {"cer": round(cer(boxes, texts), 4)}
+        for name in engines:
+            out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
+                statistics.median(cpus[name]), 3
+            )
+    for name, engine in engines.items():
+        for seed in seeds:
+            out[name][f"screens_seed_{seed}"] = screens(engine, seed)["all"]
     return out
 
 
@@ -204,7 +200,7 @@ def main() -> None:
         "synthetic": run(engine, args.repeat),
         "screens": {f"seed_{seed}": screens(engine, seed) for seed in args.seeds},
     }
-    out["before_after_line_scaling"] = before_after(engine, args.repeat, args.seeds)
+    out["before_after_int8"] = before_after(args.repeat, args.seeds, args.threads or None)
     print(
         json.dumps(
             {
@@ -212,6 +208,7 @@ def main() -> None:
                 "cores": os.cpu_count(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "threads": args.threads or "all",
+                "precision": engine.precision,
                 "model_load_s": round(load_s, 3),
                 "bar_full_frame_cpu_s": {"sparse": 1.5, "dense": 3.0},
                 **out,

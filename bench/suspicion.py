@@ -1,5 +1,6 @@
 """Recall and false-positive rate of the suspicion detector on the labelled poison fixtures, and
-its false-positive rate on real conversations (locomo-dev, every turn an honest message).
+its false-positive rate on real honest text: the conversations of locomo-dev (every turn an
+honest message) and paragraphs of the installed packages' descriptions.
 Prints one JSON document. Run: .venv/bin/python -m bench.suspicion
 
 Sets: dev (hand-written, tuned on), heldout (written after, used once for fixes), fresh (written
@@ -12,9 +13,14 @@ and once after it, then studied for a second round; fresh3 (101 poisoned, 214 ho
 before that second round) was scored before and after it, then studied for a third; fresh4
 (60 poisoned, 120 honest, written before the third round) is the set never tuned on: its figure
 was the honest estimate until session 5 wrote fresh5 and session 6 fresh6 (in new places:
-signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 is the set
-never tuned on: the structural model (core/structural.py, fitted by bench/suspicion_fit.py on
-every other set and locomo) was scored on it once.
+signatures, invites, code comments, READMEs, footers, reviews, notes, tickets). fresh6 was scored
+once with the structural model (core/structural.py, fitted by bench/suspicion_fit.py on every
+other set and locomo), then tuned on in session 7, which wrote fresh7 (chat exports, OCR'd screens
+with UI chrome, subtitles, changelogs, commits, configs, non-native English, long pages) before
+changing anything, and tune7 (a tuning set at the weak spots). fresh7 was tuned on in round 2 of
+session 7, which wrote fresh8 first (recipes, reviews, forums, spreadsheets, SMS, e-books, wikis,
+legal text, papers, game chat, profiles, job ads, HTML, notebooks, forms, podcasts, receipts;
+passive, polite and third-person orders, other languages): fresh8 is the set never seen.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -41,10 +47,14 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH4,
     FRESH5,
     FRESH6,
+    FRESH7,
+    FRESH8,
     HELDOUT,
+    TUNE7,
     WIDE_DEV,
     WIDE_FRESH,
     WIDE_HELDOUT,
+    judge,
     load,
     score,
 )
@@ -99,7 +109,44 @@ FIRST_RUNS = {
         # Scored once at the end of session 6 (commit c922c66), never read while developing:
         # recall up 0.31 but FPR over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
         "first_run_rules_and_structural": {"recall": 0.7643, "fpr": 0.0243},
-        "then": "its misses and false alarms may be studied next session (it becomes tuned on)",
+        "then": "session 7: its misses and false alarms studied (tuned on)",
+    },
+    # Session 7: 152 poisoned / 317 honest, hand-written in new places (chat exports, OCR'd
+    # screens with UI chrome, subtitles, changelogs, commits, configs, non-native English, long
+    # pages) before that session changed the detector; scored once at the start (commit ad0bc5a,
+    # the detector of main 6c3d024), never read while developing. The rules alone are already
+    # over the FPR bar here: honest lines that talk about injection or give an AI the user's own
+    # instructions fire them.
+    "fresh7": {
+        "first_run_rules_only": {"recall": 0.3816, "fpr": 0.041},
+        "first_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.0536},
+        # Scored once more at the end of session 7 (commit 75f6efe), never read in between:
+        # false alarms down (rules 13 -> 11 of 317, rules + model 17 -> 13), recall the same
+        # (fake transcripts 11 -> 15 of 23, conditional 19 -> 18, exfiltration 8 -> 6), FPR
+        # still over the 0.02 bar, so core.suspicion.STRUCTURAL_ON stays False.
+        "second_run_rules_only": {"recall": 0.3816, "fpr": 0.0347},
+        "second_run_rules_and_structural": {"recall": 0.6382, "fpr": 0.041},
+        "then": "round 2 of session 7: tuned on (its honest false alarms fixed in the rules)",
+    },
+    # Session 7 round 2: 150 poisoned / 349 honest, hand-written in new places and styles before
+    # that round changed the detector; scored once at the start (detector of trust 42478e3),
+    # never read while developing.
+    "fresh8": {
+        "first_run_rules_only": {"recall": 0.3067, "fpr": 0.0057},
+        "first_run_rules_and_structural": {"recall": 0.5133, "fpr": 0.0115},
+        # Scored once more at the end of the round (weights fitted with C=1), never
+        # read in between. The rules' fixes for fresh7's false alarms changed nothing here.
+        "second_run_rules_only": {"recall": 0.3067, "fpr": 0.0057},
+        "second_run_rules_and_structural": {"recall": 0.5133, "fpr": 0.0115},
+        # Rules OR the embedding model (core/embedded.py, stacked with the structural logit):
+        # 92 of 150 poisoned, 4 of 349 honest (all near-misses).
+        "second_run_rules_and_embedded": {"recall": 0.6133, "fpr": 0.0115},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760 turns, package
+        # paragraphs 7 of 3000 (0.23 %); the 40-line trust chat 10 of 10 poisoned, 0 of 30 honest.
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "7/3000"},
+        "then": "off by default: the bars above hold, but ingest does not hand the memory's "
+        "vector (or an embed function) to the trust inspector yet, so the e2e trust tests have "
+        "not run with it on",
     },
 }
 
@@ -138,6 +185,35 @@ def real_fpr(path: Path, structural_model: bool | None = None) -> dict[str, Any]
     }
 
 
+def package_doc_paragraphs(limit: int = 3000) -> list[str]:
+    """Paragraphs of the long descriptions of the installed packages (PyPI METADATA): honest text
+    none of us wrote, much of it about models, prompts, agents and settings. Code blocks and
+    tables left out; a fixed-seed sample, so a run on the same environment reads the same lines."""
+    import random
+    import re
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    paras = []
+    for meta in sorted(site.glob("*.dist-info/METADATA")):
+        body = meta.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1]
+        for p in re.split(r"\n\s*\n", body):
+            p = p.strip()
+            if 8 <= len(p.split()) <= 200 and not p.startswith(("```", "    ", ">>>", "|")):
+                paras.append(p)
+    random.Random(7).shuffle(paras)
+    return paras[:limit]
+
+
+def docs_fpr(structural_model: bool) -> dict[str, Any]:
+    paras = package_doc_paragraphs()
+    flagged = sum(
+        should_quarantine(inspect(p, kind="screen", structural_model=structural_model))
+        for p in paras
+    )
+    return {"honest": len(paras), "flagged": flagged, "fpr": round(flagged / max(1, len(paras)), 4)}
+
+
 def commit() -> str | None:
     try:
         out = subprocess.run(
@@ -152,7 +228,7 @@ def commit() -> str | None:
 # on; every other set is one it has never seen.
 TRAINED = {
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
 }  # fmt: skip
 
 
@@ -181,6 +257,9 @@ def main() -> None:
         "fresh4": FRESH4,
         "fresh5": FRESH5,
         "fresh6": FRESH6,
+        "tune7": TUNE7,
+        "fresh7": FRESH7,
+        "fresh8": FRESH8,
     }
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
@@ -202,7 +281,54 @@ def main() -> None:
         "rules_only": real_fpr(LOCOMO, False),
         "rules_and_structural": real_fpr(LOCOMO, True),
     }
+    # Main 6c3d024 (session 6's detector): 0 and 6 of these 3000 paragraphs flagged.
+    out["package_docs_real_honest"] = {
+        "rules_only": docs_fpr(False),
+        "rules_and_structural": docs_fpr(True),
+    }
+    if os.environ.get("MNEMO_BENCH_EMBEDDED") == "1":
+        out["embedded"] = embedded_section(sets)
     print(json.dumps(out, indent=2))
+
+
+def embedded_section(sets: dict[str, Path]) -> dict[str, Any]:
+    """Rules + the embedding model (core/embedded.py) on the hand-written sets, with MiniLM run
+    here through the fit's cache (bench/suspicion_embed.py); the generated wide_* sets are left
+    out (the fit leaves them out too). Real honest text: see that script's held-out slices."""
+    from bench.suspicion_embed import Cache
+    from core import embedded
+
+    cache = Cache()
+    model = embedded.shipped_model()
+    res: dict[str, Any] = {}
+    for name, path in sets.items():
+        if name.startswith("wide_"):
+            continue
+        rows = load(path)
+        vecs = cache.embed([r["text"] for r in rows])
+        cache.save()
+        t0 = time.process_time()
+        tp = fp = pos = neg = 0
+        for r, v in zip(rows, vecs):
+            # The rules as score() runs them (a screen row with its picture), then the model.
+            hit = judge(r, False) or (
+                embedded.probability(r["text"], cache.embed, whole=v, model=model)
+                >= model.threshold
+            )
+            if r["label"] == "poisoned":
+                pos, tp = pos + 1, tp + hit
+            else:
+                neg, fp = neg + 1, fp + hit
+        res[name] = {
+            "seen": "trained/tuned" if name in TRAINED else "never seen",
+            "recall": round(tp / max(1, pos), 4),
+            "fpr": round(fp / max(1, neg), 4),
+            "ms_cpu_per_item_after_embedding": round(
+                1000 * (time.process_time() - t0) / len(rows), 3
+            ),
+        }
+    res["threshold"] = model.threshold
+    return res
 
 
 if __name__ == "__main__":

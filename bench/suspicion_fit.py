@@ -1,22 +1,24 @@
 """Fit the structural poison detector (core/structural.py) and write core/structural_weights.json.
 
-Training data: every labelled fixture set except fresh6 (the set never tuned on, which this
-script never opens) and the turns of the real locomo conversations (all honest; path from
-$MNEMO_LOCOMO, never copied into the repository). A memory is flagged when the phrase rules fire
-OR the model's probability reaches the threshold, so the choice looks at that union. The model
+Training data: every labelled fixture set except fresh7 (the set never tuned on, which this
+script never opens; fresh6 and tune7 joined in session 7) and the turns of the real locomo
+conversations (all honest; path from $MNEMO_LOCOMO, never copied into the repository). A memory
+is flagged when the phrase rules fire OR the model's probability reaches the threshold, so the
+choice looks at that union. The model
 is fitted on every row with a reader (see core.structural), not only on what the rules miss:
 fitted on the rules' misses alone it learnt too little (leave-one-set-out recall 0.87 against
 0.93); $MNEMO_FIT_RESIDUAL=1 fits that way, $MNEMO_FIT_MIN_PAIR=N adds feature pairs seen
 together in N poisoned rows (it did not help).
 
 Choice of the L2 strength and the threshold: leave-one-set-out over the hand-written sets
-fresh2-fresh5 (fit on everything else and one half of locomo, split by conversation; score the
-left-out set and the other half). The pick is the best mean recall with the mean false-positive
-rate <= 0.015 (no left-out set above 0.025) and <= 1 flagged turn in each locomo half; then the
-model is refitted on all of it and the threshold raised, if need be, until at most 2 locomo
-turns are flagged and every set keeps a false-positive rate <= 0.02 (the bar its tests hold).
+fresh2-fresh6 and tune7 (fit on everything else and one half of locomo, split by conversation;
+score the left-out set and the other half). The pick is the best mean recall with the mean
+false-positive rate <= 0.015 (no left-out set above 0.025) and <= 1 flagged turn in each locomo
+half; then the model is refitted on all of it and the threshold raised, if need be, until at
+most 2 locomo turns are flagged and every set keeps a false-positive rate <= 0.02 (the bar its
+tests hold).
 Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_fit [--dry-run]
-(about 15 CPU-seconds; `make bench-suspicion-fit`)."""
+(about 30 CPU-seconds; `make bench-suspicion-fit`)."""
 
 from __future__ import annotations
 
@@ -39,9 +41,9 @@ from tests.fixtures.poison import dataset  # noqa: E402
 
 TRAIN = [
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7"]
 C_GRID = [0.01, 0.03, 0.1, 0.3, 1.0]
 T_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97]
 MAX_FPR, MAX_FOLD_FPR, MAX_LOCOMO_HALF, MAX_LOCOMO, MAX_SET_FPR = 0.015, 0.025, 1, 2, 0.02

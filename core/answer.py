@@ -228,6 +228,18 @@ _IRREGULAR = {
         "fight": "fought",
         "wear": "wore worn",
         "ride": "rode ridden",
+        "make": "made",
+        "say": "said",
+        "pay": "paid",
+        "get": "got gotten",
+        "sit": "sat",
+        "lead": "led",
+        "stand": "stood",
+        "speak": "spoke spoken",
+        "break": "broke broken",
+        "drive": "drove driven",
+        "forget": "forgot forgotten",
+        "hang": "hung",
     }.items()
     for p in ps.split()
 }
@@ -507,6 +519,65 @@ def _replies(
                 )
             )
     return out
+
+
+# A span of the asked type holds at least this confidence (a bare gap span holds 0.5).
+TYPED_CONF = 0.6
+
+
+def _from_followers(
+    q: _Question,
+    best: _Candidate,
+    followers: Sequence[Evidence],
+    tz: tzinfo | None,
+    partners: Mapping[int, str],
+    conf: float,
+) -> tuple[_Candidate, str, float] | None:
+    """The answer from a turn that follows the best-matching one, when that one holds no span
+    of the asked type (it is the other's question, "What did you buy?", or a lead-in, "Guess
+    what happened!") and a following turn does ("I bought a violin"). Only a turn by the person
+    asked about answers for them: the partner's reply tells of the partner."""
+    if conf > 0.5 and not _is_question(best.sentence):
+        return None
+    people = {p for p in partners.values()} | {(f.author or "").lower() for f in followers}
+    people |= {n[:3] for n in people if len(n) > 3}
+    if q.kind in (DATE, TIME) and not _is_question(best.sentence):
+        # The day of an event is told where the event is; a later reply tells its own.
+        return None
+    for f in followers[:2]:
+        if f.memory_id == best.ev.memory_id:
+            continue
+        author = (f.author or "").lower()
+        if q.names and author not in q.names:
+            continue
+        if not q.names and _is_question(best.sentence) and author == (best.ev.author or "").lower():
+            # No one is named: the answer to a question is the other speaker's reply.
+            continue
+        own = _candidates(q, [f], tz, partners)[0]
+        if q.kind in (WHAT, PLACE, PERSON) and own.coverage == 0:
+            # A description, place or person from a turn that shares no word of the question
+            # is a change of topic ("…we saw the Perseids!"), not the answer.
+            continue
+        for off, sent in sentences(f.text):
+            if _is_question(sent):
+                continue
+            c = _Candidate(
+                f,
+                best.rank,
+                best.coverage,
+                sent,
+                off,
+                best.sentence_score,
+                own.person_ok or not q.names,
+            )
+            text, got = _span(q, c, tz)
+            words = {w.lower().strip(".,!?'’") for w in text.split()}
+            if words & people and len(words) <= 2:
+                # "Thanks, Maria!": the person spoken to is not what was asked.
+                continue
+            if text and got >= TYPED_CONF and got > conf:
+                return c, text, got
+    return None
 
 
 # -- spans -----------------------------------------------------------------------------------------
@@ -817,6 +888,9 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         got = _in_memory(q, _DURATION_RE, sent, c.ev.text)
         if got:
             got = re.sub(r"^(?:for|about|over)\s+", "", got, flags=re.I)
+            if "ago" not in q.text.lower():
+                # "How long has she had them?" over "got them 4 years ago": the length, "4 years".
+                got = re.sub(r"\s+(?:ago|now)$", "", got, flags=re.I)
             # "ten years" is written "10 years" in answers.
             return _DIGITS.sub(lambda m: str(_WORD_NUMBERS[m.group(0).lower()]), got), 0.85
         if "ago" in q.text.lower():
@@ -853,6 +927,10 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         got = _named_span(q, sent) or _kind_of_span(q, sent)
         if got:
             return got, 0.6
+    if kind == WHAT:
+        got, _st = _verb_object(q, c.ev.text)
+        if got:
+            return got, 0.55
     got = _gap_span(q, sent)
     if kind in (WHAT, REASON, LIST) and _content_words(got) < 2:
         # "I got promoted at work! It feels like … now that I'm an assistant manager": the
@@ -908,6 +986,138 @@ def _feeling_span(sent: str) -> str:
     )
     out = " ".join(words[:stop]).strip(" ,")
     return "" if not out or out.lower() in _FILLER else out
+
+
+# Things asked for by a plural noun that are named (capitalised) in what people say.
+_NAMED_THINGS = frozenset(
+    """cities city countries country states state places towns town names name books book
+    songs song movies movie films film bands band games game artists artist authors author
+    restaurants restaurant shows show""".split()  # noqa: SIM905
+)
+_OBJECT_STOP = frozenset(
+    """to in on at for with by from about as but into onto over after before when while
+    because so if than then which who that this these those there here is are was were be
+    been am do does did have has had will would can could should i you he she we they it me
+    him them us not no""".split()  # noqa: SIM905
+)
+
+
+def _asked_noun(q: _Question) -> str:
+    m = _PLURAL_WHAT.match(q.text)
+    return m.group("noun").lower() if m else ""
+
+
+def _object_span(q: _Question, sent: str, max_words: int = 3) -> str:
+    """The object after the question's own words: "I play the clarinet and violin" gives
+    "clarinet" for "what instruments does she play?" — the first stretch of content words
+    after the last question word the sentence shares, a few words at most."""
+    toks = _tokens(sent)
+    qstems = {_stem(w) for w in q.raw_keywords} | set(q.names)
+    last = -1
+    for i, t in enumerate(toks):
+        w = t[2].lower().replace("’", "'")
+        if any(_match(_stem(w), s) for s in qstems):
+            last = i
+    if last < 0:
+        return ""
+    out: list[tuple[int, int, str]] = []
+    for i in range(last + 1, len(toks)):
+        w = toks[i][2].lower().replace("’", "'")
+        gap = sent[toks[i - 1][1] : toks[i][0]]
+        if out and re.search(r"[,;:!?()\u2014\u2013]|\.\s", gap):
+            break
+        if w in _OBJECT_STOP or w in _FILLER:
+            if out:
+                break
+            continue
+        if w in _FUNCTION and not out:
+            continue  # "the", "my", "some" before the object
+        if w in _FUNCTION and w not in ("of", "and"):
+            break
+        out.append(toks[i])
+        if len(out) >= max_words:
+            break
+    while out and out[-1][2].lower() in ("of", "and"):
+        out.pop()
+    if not out:
+        return ""
+    return sent[out[0][0] : out[-1][1]].strip(" .,;:!?\"'")
+
+
+_ASKED_VERB = re.compile(
+    r"^\s*(?:[Aa]nd\s+)?(?:[Ww]hat|[Ww]hich)(?:\s+[a-z]+){0,3}?\s+(?:did|does|do|has|have|had|will|would)\s+"
+    r"(?:[A-Z][a-z]+(?:['’]s\s+[a-z]+)?(?:\s+and\s+(?:(?:her|his|their)\s+[a-z]+|[A-Z][a-z]+))?"
+    r"|(?:her|his|their|the)\s+[a-z]+)\s+(?:been\s+|be\s+)?(?P<verb>[a-z]+)\b"
+)
+# Words that go on inside an object ("a cup with a dog face", "a painting of a castle").
+_OBJECT_INNER = frozenset("a an the of and with".split())  # noqa: SIM905
+_DETERMINERS = frozenset(
+    """a an the my our your his her their its this that these those some all""".split()  # noqa: SIM905
+)
+
+
+def _asked_verb(q: _Question) -> str:
+    """The verb a "what did X <verb> …?" question asks the object of ("make" in "What did Mel
+    and her kids make during the workshop?"), or ""."""
+    m = _ASKED_VERB.match(q.text)
+    if m is None:
+        return ""
+    verb = m.group("verb").lower()
+    return "" if verb in _FUNCTION or verb in ("do", "doing") else verb
+
+
+def _verb_object(q: _Question, text: str) -> tuple[str, str]:
+    """(object, sentence): what follows the asked verb in a sentence of the memory ("We all made
+    our own pots" → "own pots"), the first stretch of words that are not the question's own."""
+    verb = _asked_verb(q)
+    if not verb:
+        return "", ""
+    vs = _stem(verb)
+    qstems = {_stem(w) for w in q.raw_keywords} | set(q.names)
+    for _off, sent in sentences(text):
+        if sent.startswith("[") or _is_question(sent):
+            continue
+        toks = _tokens(sent)
+        for i, t in enumerate(toks):
+            if _stem(t[2]) != vs:
+                continue
+            out: list[tuple[int, int, str]] = []
+            for j in range(i + 1, min(len(toks), i + 9)):
+                w = toks[j][2].lower().replace("’", "'")
+                gap = sent[toks[j - 1][1] : toks[j][0]]
+                if re.search(r"[,;:!?()\u2014\u2013]|\.\s|\s-\s", gap):
+                    break
+                inner = bool(out) and w in _OBJECT_INNER
+                if not inner and (w in _FUNCTION or w in _FILLER):
+                    if out or w not in _DETERMINERS:
+                        break  # "promoted at work": a preposition, not an object
+                    continue
+                if any(_match(_stem(w), x) for x in qstems):
+                    if out:
+                        break
+                    continue
+                out.append(toks[j])
+                if sum(1 for o in out if o[2].lower() not in _OBJECT_INNER) >= 4:
+                    break
+            while out and out[-1][2].lower() in _OBJECT_INNER:
+                out.pop()
+            if out:
+                return sent[out[0][0] : out[-1][1]].strip(" .,;:!?\"'"), sent
+    return "", ""
+
+
+def _item_span(q: _Question, c: _Candidate) -> str:
+    """One item of a list answer from one memory: a name for named things (cities, books),
+    else the short object after the question's words, else the stretch outside them."""
+    noun = _asked_noun(q)
+    if noun in _NAMED_THINGS:
+        names = _names_by_nearness(q, c.sentence)
+        if names:
+            return names[0]
+    got = _verb_object(q, c.ev.text)[0] or _object_span(q, c.sentence)
+    if got:
+        return got
+    return " ".join(_gap_span(q, c.sentence).split()[:3])
 
 
 def _content_words(span: str) -> int:
@@ -1075,6 +1285,12 @@ def extract(
         return Extracted("", q.kind, not_found=True, nearest=nearest, topic=topic)
     best = usable[0]
     text, conf = _span(q, best, tz)
+    if following and q.kind != LIST:
+        took = _from_followers(q, best, following.get(best.ev.memory_id, ()), tz, partners, conf)
+        if took is not None:
+            best, text, conf = took
+    if q.kind == LIST:
+        text = _item_span(q, best) or text
     cited = [best.ev.memory_id]
     if q.kind == LIST or (q.kind == WHAT and " and " not in q.text and len(usable) > 1):
         # Several memories of the same person, each adding an item.
@@ -1082,9 +1298,7 @@ def extract(
         for c in usable[1:4]:
             if q.kind != LIST and c.coverage < best.coverage:
                 break
-            more, _ = _span(q, c, tz)
-            if q.kind == LIST:
-                more = " ".join(more.split()[:4])
+            more = _item_span(q, c) if q.kind == LIST else _span(q, c, tz)[0]
             if more and more.lower() not in (i.lower() for i in items):
                 items.append(more)
                 cited.append(c.ev.memory_id)

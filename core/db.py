@@ -120,6 +120,9 @@ class _GuardedConnection(sqlcipher3.Connection):
             self._use.release()
 
 
+READER_CACHE_KIB = 32 * 1024
+
+
 def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
     """Open `path` with `key`. A file that is not a database under this key is 'damaged'
     (the passphrase was already checked against the key file).
@@ -150,6 +153,13 @@ def connect(path: Path, key: DataKey, *, read_only: bool = False) -> Connection:
             f"busy_timeout = {BUSY_TIMEOUT_MS}",
         ):
             conn.execute(f"PRAGMA {pragma}")
+        if read_only:
+            # Searches re-read the same index pages (FTS posting lists, the hit rows' pages);
+            # SQLCipher decrypts a page on every read that misses the cache, and the default
+            # 2 MB cache missed most: 32 MB per reader cut a search's CPU at 100k memories
+            # from p50 14.8 to 11.3 ms (same queries, same run). Pages are read lazily, so a
+            # small store never fills it.
+            conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
     except (DatabaseError, StoreDamaged) as e:
         conn.close()
         if isinstance(e, StoreDamaged):

@@ -14,6 +14,15 @@ Why these choices (numbers in bench/retrieval_quality.py):
   needs no score scale, so it holds when one side is weak (names and dates for meaning,
   paraphrase for words); the earlier convex fusion (0.8 * cosine + 0.2 * BM25, tuned on the
   synthetic set) did not carry over to real conversations (bench/retrieval_locomo.py).
+- After the fusion, more ranked lists of the candidates are added the same way: the query's
+  time range (_time_boost), a named speaker's memories (_speaker_boost), session agreement
+  (_session_boost: turns of the chat session that holds the strongest candidate) and
+  answer-type hints (_type_boost: a "when" question prefers turns that speak of a time, a
+  "how many" one turns with a number). Weights fitted leave-one-conversation-out on
+  locomo-dev with bench/retrieval_fit.py (figures at FusionParams).
+- When every query word is common (in more than COMMON_TERM memories) the word side reads
+  each word's newest matches without BM25, whose posting-list count was most of a search's
+  cost at 1M memories (see fts_ids).
 - A second stage (Searcher._overlap, off by default: FusionParams.w_overlap) ranks the fused
   top 10 once more by the question's rarer content words held in the turn itself (its window's
   turns counting half), as one more list. It lifts locomo-dev recall@1 (0.401 -> 0.415) but
@@ -82,6 +91,8 @@ BROAD = 20_000
 BROAD_MAX_CANDIDATES = 8_000
 # A word in more memories than this is "common" (see Searcher.fts_ids).
 COMMON_TERM = 2_000
+# When every query word is common, each word's newest matches are read in windows of WINDOW
+# rowids (at most WINDOWS of them, until `limit` pass the filters); see Searcher.fts_ids.
 WINDOW = 1_000
 WINDOWS = 4
 MAX_GROUP_IDS = 200
@@ -129,6 +140,55 @@ class FusionParams:
     # of the question's words than the newer one that answers.
     w_overlap: float = 0.0
     overlap_top: int = 10
+    # Session agreement (Searcher._session_boost): the candidates ranked by how strongly
+    # their chat session (a conversation's turns with no gap over units.SESSION_GAP) holds
+    # candidates, the sum of its best `session_top` fused scores; one more RRF list.
+    # Answer-type hints (Searcher._type_boost): a "when" question prefers turns that speak
+    # of a time, a "how many" one turns with a number; one more RRF list of those turns.
+    # Fitted with bench/retrieval_fit.py on locomo-dev (760 questions) leave-one-
+    # conversation-out, session weight {0.5, 1, 1.5, 2, 2.5, 3, 4} x top {1, 2, 3}, type
+    # weight {0, 0.5, 1, 2, 3, 4}: session 2 / top 1 / type 2 won with each of the five
+    # conversations held out; held-out recall@10 0.784 -> 0.810, recall@1 0.401 -> 0.428,
+    # MRR 0.584 -> 0.606; synthetic recall@10 0.929 either way. Session alone: recall@10
+    # 0.808 (recall@1 unchanged); type alone: recall@1 0.426 (recall@10 0.785).
+    w_session: float = 2.0
+    session_top: int = 1
+    w_type: float = 2.0
+    # Multi-hop: one more word list per rarer content word of the question (BM25 of that
+    # word alone), each of weight w_terms, so a turn that holds one of two named things is
+    # not buried under turns that hold the other. Measured, not shipped (0): weight 0.25 /
+    # 0.5 / 1 gave recall@10 0.781 / 0.767 / 0.747 against 0.784, multi-hop 0.530 at best
+    # (0.526): a lone word's best turns are mostly noise.
+    w_terms: float = 0.0
+
+
+_ASK_WHEN = re.compile(
+    r"^\W*(when|what (year|month|day|date|time|week)|which (year|month|day|date|week)|"
+    r"how long ago|since when)\b",
+    re.IGNORECASE,
+)
+_ASK_COUNT = re.compile(r"\bhow (many|much|often)\b", re.IGNORECASE)
+_TIMEWORD = re.compile(
+    r"\b(\d{1,4}|yesterday|today|tonight|tomorrow|ago|last|next|week|weekend|month|year|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|morning|evening|night|"
+    r"summer|winter|spring|autumn|fall)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+    r"hundred|dozen|couple|twice|once|both|several|first|second|third)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_type(question: str) -> str | None:
+    """ "when" for a question asking for a time, "count" for one asking how many, else None."""
+    if _ASK_WHEN.search(question):
+        return "when"
+    if _ASK_COUNT.search(question):
+        return "count"
+    return None
 
 
 def query_terms(text: str) -> list[str]:
@@ -244,28 +304,50 @@ def make_snippet(text: str, terms: list[str], prefix_last: bool = True, width: i
 # -- the searcher ------------------------------------------------------------------------------
 class BroadFilter:
     """A time/app/source filter that passes many memories: membership is asked of SQLite for
-    candidate ids in bulk (`check`) rather than listing every passing id up front."""
+    candidate ids in bulk (`check`) rather than listing every passing id up front.
+
+    `where` is the whole filter (filter_sql: status, hidden and derived too) on alias `m`,
+    and a check reads the passing candidates' hit rows (`rows`), which the search would read
+    next anyway: at 1M memories a row read is a page decrypted, and the candidates' rows were
+    read twice, once for the check and once for the hits."""
 
     def __init__(self, conn: Connection, where: str, args: list[Any]) -> None:
         self._conn = conn
         self._where = where
         self._args = args
         self._known: dict[int, bool] = {}
+        self.rows: dict[int, tuple[Any, ...]] = {}
 
     def check(self, ids: Sequence[int]) -> None:
         todo = list(dict.fromkeys(i for i in ids if i not in self._known))
         for start in range(0, len(todo), 900):
             part = todo[start : start + 900]
             marks = ",".join("?" * len(part))
-            passing = {
-                i
-                for (i,) in self._conn.execute(
-                    f"SELECT id FROM memories WHERE id IN ({marks}) AND {self._where}",
-                    [*part, *self._args],
-                )
-            }
             for i in part:
-                self._known[i] = i in passing
+                self._known[i] = False
+            for row in self._conn.execute(
+                # NOT INDEXED: look the candidates up by rowid. Left to itself the planner
+                # walks the filter's index (every memory of an app, of a month: 100k+ rows
+                # at 1M memories, ~20 ms a check) instead.
+                f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+                f"WHERE m.id IN ({marks}) AND {self._where}",
+                [*part, *self._args],
+            ):
+                self._known[int(row[0])] = True
+                self.rows[int(row[0])] = tuple(row)
+
+    def first(self, ids: Sequence[int], limit: int) -> list[int]:
+        """The first `limit` of `ids` (best first) that pass, asked in chunks: a ranked list
+        of 2000 candidates needs only as many lookups as it takes to find `limit`."""
+        out: list[int] = []
+        step = max(2 * limit, 100)
+        for start in range(0, len(ids), step):
+            part = ids[start : start + step]
+            self.check(part)
+            out.extend(i for i in part if self._known[i])
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     def __contains__(self, mid: object) -> bool:
         if not isinstance(mid, int):
@@ -278,7 +360,7 @@ class BroadFilter:
         return {
             i
             for (i,) in self._conn.execute(
-                "SELECT id FROM memories WHERE " + self._where, self._args
+                "SELECT m.id FROM memories m WHERE " + self._where, self._args
             )
         }
 
@@ -421,7 +503,7 @@ class Searcher:
         ).fetchone()
         ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
         if len(ids) > BROAD:
-            return BroadFilter(conn, where, args)
+            return BroadFilter(conn, *filter_sql(f))
         return set(ids.tolist())
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
@@ -485,46 +567,55 @@ class Searcher:
                 (*also, match, cap + len(also)),
             ).fetchall()
             extra = {i: r for i, r, w in rows if w}
-            if isinstance(allowed, BroadFilter):
-                allowed.check([i for i, _, _ in rows])
             # All matching `also` ids came back, then the best others: at least `cap` of them,
             # so the best `cap` of these rows are the best `cap` of all matches.
             top = sorted((r, i) for i, r, _ in rows)[:cap]
-            return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
-        found: list[tuple[float, int]] = []
-        below = None
-        for _ in range(WINDOWS):
-            sql = f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
-            args: list[Any] = [match]
-            if below is not None:
-                sql += "AND rowid < ? "
-                args.append(below)
-            rows = conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW]).fetchall()
             if isinstance(allowed, BroadFilter):
-                allowed.check([i for i, _ in rows])
-            for i, r in rows:
-                if allowed is None or i in allowed:
-                    found.append((r, i))
-            if len(rows) < WINDOW or len(found) >= limit:
-                break
-            below = rows[-1][0]
-        seen = {i: r for r, i in found}
-        extra = {i: seen[i] for i in also if i in seen}
-        # The meaning-side ids the windows missed, in one pass over the matches: "+rowid"
-        # keeps FTS5 from seeking each id, which costs a walk of a common word's long list
-        # per id (about 2 ms each at 100k), where one pass costs about 10 ms for all.
-        todo = [i for i in also if i not in seen]
+                score = {i: r for r, i in top}
+                return [(i, score[i]) for i in allowed.first([i for _, i in top], limit)], extra
+            return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
+        # Every word is common: BM25 would first count each word's whole posting list
+        # (FTS5 does so for its IDF, 20-60 ms a word at 1M memories) to tell apart words it
+        # then weighs almost nothing. The newest matches of each word are read instead
+        # (rowids only: about 1 ms), ranked by how many of the query's words they hold,
+        # newer first; the score is minus that number (lower is better, as BM25's).
+        held: dict[int, int] = {}
+        for t, p in use:
+            one = '"' + t.replace('"', '""') + '"' + ("*" if p else "")
+            below = None
+            passed = 0
+            for _ in range(WINDOWS):
+                sql = "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
+                args: list[Any] = [one]
+                if below is not None:
+                    sql += "AND rowid < ? "
+                    args.append(below)
+                got = [
+                    int(r)
+                    for (r,) in conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW])
+                ]
+                ok = allowed.first(got, limit - passed) if isinstance(allowed, BroadFilter) else got
+                for i in ok:
+                    if allowed is None or i in allowed:
+                        held[i] = held.get(i, 0) + 1
+                        passed += 1
+                if len(got) < WINDOW or passed >= limit:
+                    break
+                below = got[-1]
+        todo = [i for i in also if i not in held]
         if todo:
             marks = ",".join("?" * len(todo))
-            extra.update(
-                conn.execute(
-                    f"SELECT rowid, {rank} FROM memories_fts WHERE memories_fts MATCH ? "
+            for t, p in use:
+                one = '"' + t.replace('"', '""') + '"' + ("*" if p else "")
+                for (i,) in conn.execute(
+                    f"SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
                     f"AND +rowid IN ({marks})",
-                    (match, *todo),
-                ).fetchall()
-            )
-        found.sort()
-        return [(i, r) for r, i in found[:limit]], extra
+                    (one, *todo),
+                ):
+                    extra[int(i)] = extra.get(int(i), 0.0) - 1.0
+        extra.update({i: -float(held[i]) for i in also if i in held})
+        ranked = sorted(held, key=lambda i: (-held[i], -i))[:limit]
+        return [(i, -float(held[i])) for i in ranked], extra
 
     def vector_ids(
         self,
@@ -607,8 +698,11 @@ class Searcher:
         extra: dict[int, float] = {}
         wterms = terms
         vec2: list[tuple[int, float]] = []
+        where, args = filter_sql(f)
+        fetched: dict[int, tuple[Any, ...] | None] = {}  # hit rows, read once per search
         if multi and p.names == "split" and vec:
-            names = self._speaker_names(conn, terms, [mid for mid, _ in vec])
+            near = self._rows(conn, [mid for mid, _ in vec], where, args, fetched, allowed)
+            names = self._speaker_names(terms, near)
             wterms = [t for t in terms if t not in names] or terms
             words = _WORD.findall(text)
             rest = [w for w in words if w.lower() not in names]
@@ -639,43 +733,60 @@ class Searcher:
             fused = self._convex(conn, qvec, fts, vec, extra)
         if not fused:
             return []
-        ids = list(fused)
-        marks = ",".join("?" * len(ids))
-        where, args = filter_sql(f)
-        rows = conn.execute(
-            # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
-            f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
-            f"WHERE m.id IN ({marks}) AND {where}",
-            [*ids, *args],
-        ).fetchall()
+        rows = self._rows(conn, list(fused), where, args, fetched, allowed)
         if hint is not None and mode == "hybrid":
             self._time_boost(conn, rows, fused, hint)
         if multi:
             self._speaker_boost(rows, fused, terms)
+            if p.w_session > 0:
+                self._session_boost(rows, fused)
+            if p.w_type > 0:
+                self._type_boost(conn, rows, fused, text)
             if p.w_overlap > 0:
                 self._overlap(conn, rows, fused, wterms, prefix_last)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(conn, scored, f, terms, prefix_last, k)
 
-    def _speaker_names(self, conn: Connection, terms: list[str], near: list[int]) -> set[str]:
+    @staticmethod
+    def _rows(
+        conn: Connection,
+        ids: list[int],
+        where: str,
+        args: list[Any],
+        fetched: dict[int, tuple[Any, ...] | None],
+        broad: set[int] | BroadFilter | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The hit rows of `ids` that pass the filters, each read from the store at most
+        once per search (`fetched` holds them; None: left out by the filters). A broad
+        filter's checks read them already (same filter, see BroadFilter)."""
+        if isinstance(broad, BroadFilter):
+            for i in ids:
+                if i not in fetched and i in broad._known:
+                    fetched[i] = broad.rows.get(i)
+        todo = [i for i in dict.fromkeys(ids) if i not in fetched]
+        if todo:
+            marks = ",".join("?" * len(todo))
+            for i in todo:
+                fetched[i] = None
+            for row in conn.execute(
+                # NOT INDEXED: fetch by rowid; the planner would otherwise pick a filter's index.
+                f"SELECT {_HIT_COLUMNS} FROM memories m NOT INDEXED "
+                f"WHERE m.id IN ({marks}) AND {where}",
+                [*todo, *args],
+            ):
+                fetched[int(row[0])] = tuple(row)
+        return [r for i in dict.fromkeys(ids) if (r := fetched[i]) is not None]
+
+    @staticmethod
+    def _speaker_names(terms: list[str], near: list[tuple[Any, ...]]) -> set[str]:
         """The query's words that name a speaker of the nearest memories by meaning ("When
         did Ana ..."). A speaker's name matches every line of their conversations (its title,
         their window's speaker labels) at about the same score, so in the word lists it ranks
         a whole conversation in an arbitrary order ahead of the line that answers: the name
         is left to the speaker list (_speaker_boost) instead."""
-        if not near:
-            return set()
-        marks = ",".join("?" * len(near))
-        names = {
-            w.lower()
-            for (a,) in conn.execute(
-                f"SELECT DISTINCT author FROM memories WHERE id IN ({marks}) "
-                "AND author IS NOT NULL",
-                near,
-            )
-            for w in _WORD.findall(str(a))
-        }
+        authors = {str(r[_AUTHOR]) for r in near if r[_AUTHOR]}
+        names = {w.lower() for a in authors for w in _WORD.findall(a)}
         return names & set(terms)
 
     def unit_ids(
@@ -710,7 +821,8 @@ class Searcher:
                 return []
             raise
         if isinstance(allowed, BroadFilter):
-            allowed.check([i for i, _ in rows])
+            score = {int(i): float(r) for i, r in rows}
+            return [(i, score[i]) for i in allowed.first(list(score), limit)]
         return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
 
     def _multi(
@@ -742,6 +854,14 @@ class Searcher:
         lists: list[list[int]] = [[m for m, _ in fts], [m for m, _ in win], [m for m, _ in vec]]
         if vec2:
             lists.append([m for m, _ in vec2])
+        term_lists: list[list[int]] = []
+        if p.w_terms > 0:
+            uniq = list(dict.fromkeys(terms))
+            rare = [t for t in uniq if self._term_count(conn, t, False) <= COMMON_TERM]
+            if len(rare) >= 2:
+                for t in rare:
+                    got_t, _ = self.fts_ids(conn, [t], False, allowed, depth)
+                    term_lists.append([m for m, _ in got_t])
         index = self._index() if qvec is not None else None
         if index is not None and qvec is not None:
             cands = list(dict.fromkeys(m for lst in lists for m in lst))
@@ -760,6 +880,9 @@ class Searcher:
             w = p.w_fts if n in (0, 1) else p.w_vec  # words lists, then meaning lists
             for rank, mid in enumerate(lst):
                 fused[mid] = fused.get(mid, 0.0) + w / (p.units_k + rank + 1)
+        for lst in term_lists:
+            for rank, mid in enumerate(lst):
+                fused[mid] = fused.get(mid, 0.0) + p.w_terms / (p.units_k + rank + 1)
         return fused
 
     def _speaker_boost(
@@ -776,6 +899,54 @@ class Searcher:
         theirs = [int(r[0]) for r in rows if r[_AUTHOR] in named]
         for rank, mid in enumerate(sorted(theirs, key=lambda m: -fused[m])):
             fused[mid] += self.fusion.w_speaker / (self.fusion.units_k + rank + 1)
+
+    def _session_boost(self, rows: list[tuple[Any, ...]], fused: dict[int, float]) -> None:
+        """One more ranked list: the candidates by the strength of their chat session (a
+        conversation's turns with no gap over units.SESSION_GAP between candidates), the sum
+        of its best `session_top` fused scores; ties in their own fused order. A memory of
+        no conversation is a session by itself, so the list favours no kind of memory: in a
+        store without chats it is the fused order."""
+        p = self.fusion
+        by_conv: dict[str, list[tuple[float, int]]] = {}
+        session: dict[int, int] = {}
+        members: list[list[int]] = []
+        for r in rows:
+            if r[_CONV]:
+                by_conv.setdefault(str(r[_CONV]), []).append((float(r[_TIME]), int(r[0])))
+            else:  # a screen, a note: whole by itself, its own session
+                members.append([int(r[0])])
+                session[int(r[0])] = len(members) - 1
+        for items in by_conv.values():
+            items.sort()
+            last = None
+            for t, mid in items:
+                if last is None or t - last > units.SESSION_GAP:
+                    members.append([])
+                members[-1].append(mid)
+                session[mid] = len(members) - 1
+                last = t
+        strength = [
+            sum(sorted((fused[m] for m in ms), reverse=True)[: p.session_top]) for ms in members
+        ]
+        ranked = sorted(session, key=lambda m: (-strength[session[m]], -fused[m]))
+        for rank, mid in enumerate(ranked):
+            fused[mid] += p.w_session / (p.units_k + rank + 1)
+
+    def _type_boost(
+        self, conn: Connection, rows: list[tuple[Any, ...]], fused: dict[int, float], text: str
+    ) -> None:
+        """One more ranked list: for a question asking when, the candidates that speak of a
+        time (an event date resolved from their text, or a time word); for one asking how
+        many, the candidates holding a number; in their fused order."""
+        kind = answer_type(text)
+        if kind is None:
+            return
+        if kind == "when":
+            fits = {int(r[0]) for r in rows if _TIMEWORD.search(str(r[_TEXT]))}
+            fits |= _with_events(conn, [int(r[0]) for r in rows])
+        else:
+            fits = {int(r[0]) for r in rows if _NUMBER.search(str(r[_TEXT]))}
+        _add_list(fused, fits, self.fusion.w_type, self.fusion.units_k)
 
     def _overlap(
         self,
@@ -859,28 +1030,13 @@ class Searcher:
         lo, hi = hint
         lo_day = units.day_of(lo) if lo is not None else -(10**9)
         hi_day = units.day_of(hi - 1) if hi is not None else 10**9
-        ids = [int(r[0]) for r in rows]
         inside = {
             int(r[0])
             for r in rows
             if (lo is None or r[_TIME] >= lo) and (hi is None or r[_TIME] < hi)
         }
-        if ids:
-            marks = ",".join("?" * len(ids))
-            try:
-                inside.update(
-                    int(i)
-                    for (i,) in conn.execute(
-                        "SELECT DISTINCT memory_id FROM memory_events "
-                        f"WHERE memory_id IN ({marks}) AND start_day <= ? AND end_day >= ?",
-                        [*ids, hi_day, lo_day],
-                    )
-                )
-            except Exception as e:
-                if "no such table" not in str(e):
-                    raise
-        for rank, mid in enumerate(sorted(inside, key=lambda m: -fused[m])):
-            fused[mid] += 1.0 / (self.fusion.units_k + rank + 1)
+        inside |= _with_events(conn, [int(r[0]) for r in rows], (lo_day, hi_day))
+        _add_list(fused, inside, 1.0, self.fusion.units_k)
 
     def _convex(
         self,
@@ -960,8 +1116,33 @@ _HIT_COLUMNS = (
     "m.id, m.external_id, m.time, m.kind, m.app, m.title, m.text, m.trust, m.dedup_key, "
     "m.author, m.conversation, m.media_id, m.status"
 )
-_TIME, _TITLE, _TEXT, _TRUST, _DEDUP, _AUTHOR = 2, 5, 6, 7, 8, 9
+_TIME, _TITLE, _TEXT, _TRUST, _DEDUP, _AUTHOR, _CONV = 2, 5, 6, 7, 8, 9, 10
 JSONL_KIND = "import:jsonl"  # its external ids carry a scope suffix (core.importers.jsonl)
+
+
+def _with_events(conn: Connection, ids: list[int], days: tuple[int, int] | None = None) -> set[int]:
+    """Those of `ids` whose text speaks of a time (core.units' memory_events), within the
+    day range `days` (first, last) when given."""
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    sql = f"SELECT DISTINCT memory_id FROM memory_events WHERE memory_id IN ({marks})"
+    args: list[Any] = list(ids)
+    if days is not None:
+        sql += " AND start_day <= ? AND end_day >= ?"
+        args += [days[1], days[0]]
+    try:
+        return {int(i) for (i,) in conn.execute(sql, args)}
+    except Exception as e:  # a store from before schema 4 (tests' hand-made ones)
+        if "no such table" not in str(e):
+            raise
+        return set()
+
+
+def _add_list(fused: dict[int, float], ids: set[int], weight: float, k: float) -> None:
+    """One more RRF list of weight `weight`: `ids` in their fused order."""
+    for rank, mid in enumerate(sorted(ids, key=lambda m: -fused[m])):
+        fused[mid] += weight / (k + rank + 1)
 
 
 def _in_title(title: str | None, terms: list[str], prefix_last: bool) -> bool:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from core.errors import UserFacingError
 
@@ -32,7 +33,8 @@ _SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+[—–]\s+|\s+-{1,2}\s+")
 _AI = (
     r"(?:ai|a\.i\.|llms?|(?:large\s+)?language\s+models?|models?|chatbots?|bots?|assistants?|"
     r"agents?|chatgpt|gpt[-\w]*|claude|gemini|copilot|codex|mnemo|summari[sz]ers?|crawlers?|"
-    r"machines?|automated\s+\w+|virtual\s+\w+)"
+    r"machines?|automated\s+\w+|virtual\s+\w+|memory\s+(?:apps?|tools?)|smart\s+(?:assistants?|"
+    r"inbox(?:es)?|readers?)|(?:reading|summari[sz]ing|indexing|browsing)\s+(?:tools?|bots?|agents?))"
 )
 _AI_RE = re.compile(rf"\b{_AI}\b", _I)
 # "AI" used about people or products: "AI researcher", "AI-generated summary", "AI Act".
@@ -42,7 +44,10 @@ _AI_ABOUT = re.compile(
     r"\b(?:assistant|store|general|branch|office)\s+managers?\b|\bmodel\s+(?:railway|train|car|"
     r"number|year|kit)s?\b|\b(?:estate|travel|real\s+estate|insurance|booking)\s+agents?\b|"
     # A person's name after the word (case-sensitive): "Agent Marco", "agent: Nora Pike".
-    r"\bagent:\s+(?-i:[A-Z])|\b(?:agent|assistant)\s+(?-i:[A-Z][a-z]+)\b",
+    r"\bagent:\s+(?-i:[A-Z])|\b(?:agent|assistant)\s+(?-i:[A-Z][a-z]+)\b|"
+    # A possession's rule is its makers' talk: "our chatbot should never reveal pricing".
+    r"\b(?:my|our|their)\s+(?:[\w-]+\s+)?(?:chatbots?|bots?|assistants?|agents?|models?|ai|llms?)\s+"
+    r"(?:should|must|will|needs?\s+to|has\s+to)\b",
     _I,
 )
 _HUMAN_ROLE = re.compile(
@@ -59,6 +64,9 @@ _VOCATIVE = re.compile(
     rf"reminder|memo|message|warning|heads-?up|p\.?s\.?|important|instructions?|info(?:rmation)?|"
     rf"update|knowledge\s+update|truth|fact|directive|summary\s+instruction)\W*)*"
     rf"(?:(?:for|to)\s+)?(?:(?:the|any|all|every|each|my|our|you,?\s+the|dear)\s+)*"
+    # Not after a verb that takes the AI as its object: "Quit Mnemo (tray menu), run …".
+    rf"(?!(?:quit|open|close|launch|start|install|uninstall|restart|ask|use|run|update|try|"
+    rf"download|enable|disable|configure|let|make|help|see|check|lock|unlock)\s)"
     rf"(?:[\w-]+\s+){{0,2}}?{_AI}\b[^,:;.!?]{{0,40}}?(?:,|:|!|\s+[—–-]+|\s+::)",
     _I,
 )
@@ -102,7 +110,13 @@ _PERSONA = re.compile(
     r"\bpretend\b|\b(?:play|take\s+on|assume|adopt)\s+(?:the\s+)?(?:role|part|persona|character|"
     r"identity)\b|\byour\s+(?:new\s+)?(?:name|identity|role|persona|character)\s+is\b|"
     r"\byou(?:'re|\s+are)\s+(?:my|our|a|an|the)\s+\w+|\bnew\s+(?:identity|persona|game)\b|"
-    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+",
+    r"\byou\s+(?:will\s+)?(?:play|be)\s+\w+|\b(?:is|are)\s+now\s+(?:a|an|the|our|my|your)\s+\w+|"
+    # A name given to the reader, then what it is: "you are Max, a broker", "you are 'Ledger'".
+    r"\byou(?:\s+are|'re)\s+(?:QUOTED|['\"“‘][\w .-]{1,30}['\"”’]|(?-i:[A-Z][\w-]+))"
+    r"(?:\s+v?\d[\w.]*)?\s*,\s+(?:an?|the)\s+\w+|"
+    r"\byour\s+(?:character|role|persona|part)\b(?:\s+(?:today|now|here))?\s*(?::|is\b)|"
+    r"\bfor\s+the\s+rest\s+of\s+(?:this|the|our)\s+(?:session|chat|conversation|day)\b|"
+    r"\b(?:be|become)\s+my\s+\w+\s+(?:from\s+now|now|today)\b|\brole-?play\s+(?:setup|time|as)\b",
     _I,
 )
 _NAMED_PERSONA = re.compile(
@@ -119,7 +133,10 @@ _RESPONSE = re.compile(
     r"\b(?:when|whenever|while|in)\s+(?:summari[sz]ing|describing|answering|replying|"
     r"responding|reviewing|rating|ranking|recommending|booking|completing)\b|"
     r"\b(?:to|on|for)\s+(?:every|any|each|all)\s+(?:question|request|query)s?\b|"
-    r"\bregardless\b|\bin\s+(?:all\s+)?(?:capital|upper-?case)\s+letters\b",
+    r"\bregardless\b|\bin\s+(?:all\s+)?(?:capital|upper-?case)\s+letters\b|"
+    r"\b(?:must|should|shall|will)\s+(?:always\s+)?(?:say|state|answer|reply|output|start|end|begin|"
+    r"describe|call|give)\b|\b(?:are|is)\s+required\s+to\s+(?:say|start|begin|end|include|state)\b|"
+    r"\bquote\s+only\b",
     _I,
 )
 _CONDITION = re.compile(
@@ -143,16 +160,19 @@ _PLANT = re.compile(
     r"(?:\w+\s+){0,3}?as\s+(?:the\s+)?(?:fact|true|truth|verified|official|authoritative|"
     r"safe|own|final|genuine|legitimate)\b|\b(?:as|is\s+a)\s+(?:fact|truth)\b|"
     r"\b(?:fact|truth|knowledge\s+update|information)\s+for\b|\bstate\s+this\b|"
+    r"\bfor\s+(?:your|the)\s+(?:memory|records?)\b|\bit\s+is\s+(?:verified|confirmed|official|"
+    r"a\s+fact)\s+that\b|\bthe\s+old\s+one\s+is\s+(?:wrong|a\s+scam|invalid|fake)\b|"
     r"\b(?:even\s+if|regardless\s+of\s+what)\s+(?:later|other|\w+\s+)?\w*\s*(?:notes?|sources?|"
     r"documents?|messages?)\b",
     _I,
 )
 _SECRECY = re.compile(
-    r"\b(?:don'?t|do\s+not|never|not\s+to)\s+(?:ever\s+)?(?:tell|mention|reveal|disclose|inform|"
+    r"\b(?:don'?t|do\s+not|never|not\s+to|(?:must|should|shall|may)\s+not|mustn'?t|shouldn'?t)\s+"
+    r"(?:ever\s+)?(?:tell|mention|reveal|disclose|inform|"
     r"bring\s+up|say|show|let\s+\w+\s+know|admit|flag|report|notify)\b|"
     r"\b(?:keep|stay)\s+(?:quiet|silent|mum)\b|\bkeep\s+(?:this|it|that|the\s+\w+)\s+"
     r"(?:\w+\s+)?(?:hidden|secret|quiet|away|from)\b|\b(?:conceal|hide|withhold|omit)\b|"
-    r"\bdeny\s+everything\b|\bstop\s+(?:mentioning|talking\s+about|bringing\s+up|showing)\b|"
+    r"\bdeny\s+everything\b|\bleave\s+out\b|\bsecret\s+from\b|\bstop\s+(?:mentioning|talking\s+about|bringing\s+up|showing)\b|"
     r"\bwithout\s+(?:telling|saying|mentioning|letting)\b|"
     r"\bdon'?t\s+say\s+you\b",
     _I,
@@ -230,6 +250,11 @@ _FIRST_PERSON_ASK = re.compile(
 _QUOTED = re.compile(r"[\"“][^\"”]{8,}[\"”]|'[^']{12,}'")
 
 
+_BARE_VOCATIVE = re.compile(
+    rf"^(?:(?:hey|hi|ok|okay|yo|dear|btw|so)\s+)?(?:[\w-]+\s+)?{_AI}\s+(?:pls|plz|please|when|if|"
+    rf"whenever|from\s+now|{_IMPERATIVE_VERBS}\b)",
+    _I,
+)
 _AI_VOC_MID = re.compile(rf",\s*(?:dear\s+|my\s+|you\s+)?{_AI}\s*(?:[,.!:;]|$)", _I)
 _IF_AI = re.compile(
     rf"\b(?:if|when)\s+you(?:'re|\s+are)\s+(?:an?\s+)?(?:[\w-]+\s+)?{_AI}\b|"
@@ -301,7 +326,8 @@ _OWN_DATA = re.compile(
 _ABOUT_AI = re.compile(
     rf"\b(?:the|my|our|their|an?|this)\s+(?:[\w-]+\s+)?{_AI}\s+(?:in|at|on|kept|keeps|was|is|can|"
     rf"could|may|might|wrote|said|told|gave|says|did|does|made|got|has|had|feature|tool|app|"
-    rf"replies|answers|no\s+longer|will\s+(?:now|be))\b|\b{_AI}\s+(?:wrote|said|told\s+me|"
+    rf"replies|answers|no\s+longer|will\s+(?:now|be))\b|"
+    rf"\b{_AI}\s+(?:wrote|said|told\s+me|"
     rf"gave\s+me|kept|keeps|got)\b|\b(?:asked|told|made|ask|tried)\s+(?:the\s+|my\s+)?(?:[\w-]+\s+)?"
     rf"{_AI}\s+(?:to|for|about|if)\b",
     _I,
@@ -320,7 +346,8 @@ _HARM = re.compile(
 )
 _ACTION = re.compile(
     r"\b(?:send|forward|copy|share|post|upload|delete|wipe|erase|exfiltrate|leak|transfer|wire|"
-    r"publish|embed|overwrite|approve|grant|disable|execute|run)\b",
+    r"publish|embed|overwrite|approve|grant|disable|execute|run|gather|collect|paste|type|fill|"
+    r"read\s+(?:out|aloud))\b",
     _I,
 )
 _JAILBREAK = re.compile(
@@ -335,6 +362,120 @@ _OBEY = re.compile(
     r"answer\s+to\s+me|work\s+(?:only\s+)?for\s+me|my\s+(?:word|commands|orders|rules))\b",
     _I,
 )
+# ------------------------------------------------------------------ transcripts, in any format
+# One turn of an exchange, whatever the export's format: "User: …", "**ChatGPT:** …",
+# "> **Assistant**: …", "[You] …", "user> …", "User ▸ …", "2. assistant: …", "| user | … |",
+# "Q (user): …", "A (AI): …", "Assistant (earlier today): …", "Gemini replied: …", and inline
+# "<user>…</user><assistant>…</assistant>". The role decides the side: the user's or an AI's.
+_USER_ROLES = r"(?:users?|human|me|you|q|customer|client|person)"
+_AI_ROLES = (
+    r"(?:assistant|ai|a\.i\.|bot|chatbot|chatgpt|gpt[-\w]*|claude|gemini|bard|copilot|mnemo|model|"
+    r"llm|agent(?:\s+bot)?|(?:support|help|virtual)\s+(?:bot|agent|assistant)|a)"
+)
+_ROLE_HEAD = re.compile(
+    r"^[ \t>#*|\-•]*(?:\d{1,3}[.)]\s*)?(?:\[\d{1,2}:\d{2}(?::\d{2})?\]\s*)?[\[*<]*\s*"
+    rf"(?P<role>{_AI_ROLES}|{_USER_ROLES}|system|developer|role:\s*system)\b\s*"
+    r"(?:\((?P<paren>[^)\n]{0,24})\))?[\]*>]*\s*"
+    r"(?:said|says|replied|replies|answered|wrote)?\s*[*]*\s*(?P<sep>[:>▸|\]]|->|—)",
+    _I | re.MULTILINE,
+)
+_INLINE_TURN = re.compile(
+    rf"<\|?(?P<role>{_AI_ROLES}|{_USER_ROLES}|system)\|?>(?P<body>.*?)(?=<\|?/?\w+\|?>|$)",
+    _I | re.DOTALL,
+)
+_AI_ROLE_RE = re.compile(rf"^{_AI_ROLES}$", _I)
+# A message object written as fields: "role: system / content: …", "role=system; content=…".
+_ROLE_FIELD = re.compile(
+    r"\brole\W{0,3}[:=]\W{0,3}system\W{0,3}(?:[;,]|\n)\s*\W{0,3}content\W{0,3}[:=]\s*(?P<body>[^\n]+)",
+    _I,
+)
+_YOU_NOW = re.compile(
+    r"\byou\s+(?:must|should|shall|are\s+now|will\s+now|may\s+now|are\s+(?:authori[sz]ed|allowed|"
+    r"permitted|required))\b",
+    _I,
+)
+_INLINE_TAGS = re.compile(r"</\w+>|<\|\w+\|>")
+
+
+def turns_of(text: str) -> list[tuple[str, str]]:
+    """The turns of an exchange written into a text: (side, words), side "ai" or "user"."""
+    out: list[tuple[str, str]] = []
+    inline = _INLINE_TAGS.search(text) is not None
+    for line in [] if inline else text.split("\n"):
+        m = _ROLE_HEAD.match(line)
+        if m is None:
+            continue
+        role = m.group("role").lower()
+        paren = (m.group("paren") or "").lower()
+        if role in ("a", "q") and not paren and m.group("sep") != ":":
+            continue
+        if role in ("system", "developer") or role.startswith("role"):
+            out.append(("system", line[m.end() :].strip(" *|")))
+            continue
+        ai = bool(_AI_ROLE_RE.match(paren) or (_AI_ROLE_RE.match(role) and role != "a"))
+        if role == "a" and not paren:
+            ai = False  # "A: …" of a Q&A is anyone's answer, not an AI's
+        out.append(("ai" if ai else "user", line[m.end() :].strip(" *|")))
+    for m in _ROLE_FIELD.finditer(text):
+        out.append(("system", m.group("body").strip(" \"'{}")))
+    if not out:
+        for m in _INLINE_TURN.finditer(text):
+            role = m.group("role").lower()
+            side = "system" if role == "system" else ("ai" if _AI_ROLE_RE.match(role) else "user")
+            out.append((side, m.group("body").strip()))
+    return out
+
+
+# What an AI's written-in turn hands out or vouches for: a secret's value, money moved, access
+# for anyone, an assurance that something is safe or genuine, a change made, a promise to keep
+# doing it. An honest exported answer gives facts; these are what a planted one is for.
+_TURN_SECRET = re.compile(
+    r"\b(?:password|passcode|pin|code|combination|key|seed\s+phrase)\b[^.\n]{0,24}?"
+    r"\b(?:is|it'?s|:)\s*['\"]?\w*\d[\w!#-]*|\bit'?s\s+[\w-]*\d[\w!#-]*\b|\b\d{2}-\d{2}-\d{2}\b",
+    _I,
+)
+_TURN_MONEY = re.compile(
+    r"\b(?:pay|paid|transfer|wire|send\s+(?:it|the\s+money|money)|wallet|iban|bank\s+details|"
+    r"gift\s+cards?|crypto|deposit|savings|card\s+number|approve(?:d)?\s+(?:it|the\s+payment|"
+    r"transfers?))\b",
+    _I,
+)
+_TURN_SHARE = re.compile(
+    r"\b(?:anyone|everyone|any\s+time|freely|whoever|all\s+of\s+them)\b|\b(?:share|give|text|"
+    r"send)\s+(?:it|them|this)\b|\bmay\s+(?:have|borrow|use|withdraw)\b",
+    _I,
+)
+_TURN_ASSURE = re.compile(
+    r"\b(?:legit(?:imate)?|genuine|verified|trustworthy|real|safe(?:r)?|confirmed|approved|"
+    r"no\s+need\s+to\s+(?:check|verify)|they(?:'re|\s+are)\s+(?:family|genuine|real))\b",
+    _I,
+)
+_TURN_DID = re.compile(
+    r"\b(?:i(?:'ve|\s+have)\s+(?:set|moved|disabled|turned\s+off|approved|shared|sent|"
+    r"changed|granted)|i\s+(?:also\s+)?(?:moved|disabled|approved|shared|sent|granted)|"
+    r"(?:checks?|verification)\s+(?:are|is)\s+(?:off|complete))\b",
+    _I,
+)
+_TURN_ALWAYS = re.compile(
+    r"\bfrom\s+now\s+on\b|\b(?:always|never|every\s+time|again)\b|\bi(?:'ll|\s+will)\s+(?:keep|"
+    r"always|never|approve|answer)\b|\bwithout\s+asking\b",
+    _I,
+)
+# After the turns: a cue to keep or reuse them ("remember that", "noted", "save this reply").
+_TURN_CUE = re.compile(
+    r"\b(?:remember|noted|save|saved|keep|reuse|repeat|copy|again|use\s+(?:it|this)|"
+    r"(?:same|this)\s+answer|should\s+(?:give|cite|say))\b",
+    _I,
+)
+# The user asking for themselves: "my", "me", "I" with a question or a "please", and nothing
+# aimed at a third party. An order planted for an AI speaks about "the user" or to a listener.
+FIRST_PERSON = re.compile(r"\b(?:i|my|me|mine|i'm|i've|myself)\b", _I)
+_THIRD_PARTY = re.compile(
+    r"\b(?:the\s+(?:user|reader|recipient|customer|buyer)s?|users|anyone|everyone|someone|"
+    r"he|she|him|her|they|them|his|their)\b",
+    _I,
+)
+
 _LEET = str.maketrans("013457@$", "oieastas")
 _MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])[a-z0-9@$]{3,}\b", _I)
 _HYPHENS = re.compile(r"(?<=[a-z])-(?=[a-z]{1,4}\b-?)", _I)
@@ -376,9 +517,21 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
 
 
+# A greeting to an AI as a sentence of its own: "Hello Mnemo." "Welcome, assistant."
+_GREETING = re.compile(
+    rf"^(?:hello|hi|hey|welcome|greetings|good\s+(?:morning|evening|day)|dear|attention)\W+"
+    rf"(?:(?:the|my|our|dear)\s+)?(?:[\w-]+\s+)?{_AI}\W*$",
+    _I,
+)
+
+
 def _addressed_from(sents: list[str]) -> int | None:
     """Index of the first sentence spoken to an AI, or None."""
     for i, s in enumerate(sents):
+        if _GREETING.match(s) and i + 1 < len(sents):
+            return i
+        if _BARE_VOCATIVE.match(s) and not _AI_ABOUT.search(s):
+            return i
         spoken = _AI_VOC_MID.search(s) or _AI_MODAL.search(s) or _IF_AI.search(s)
         if _VOCATIVE.search(s) or (spoken and not _AI_ABOUT.search(s)):
             return i
@@ -451,6 +604,36 @@ def features(text: str) -> dict[str, float]:
         or (_FAKE_AI_TURN.search(said) and any(said_kinds[k] for k in SIGNS))
     ):
         fake_turn = 1.0
+    exchange = turns_of(text)  # quotations kept: a turn may quote its words
+    ai_said = " ".join(w for side, w in exchange if side == "ai")
+    user_side = any(side == "user" for side, _ in exchange)
+    two_sided = 1.0 if ai_said and (user_side or len(exchange) >= 2) else 0.0
+    last_ai = max((i for i, (side, _) in enumerate(exchange) if side == "ai"), default=-1)
+    after = " ".join(w for _, w in exchange[last_ai + 1 :]) if last_ai >= 0 else ""
+    rest = "\n".join(x for x in lines if not _ROLE_HEAD.match(x))
+    turn_payload = {
+        "turn_secret": _TURN_SECRET,
+        "turn_money": _TURN_MONEY,
+        "turn_share": _TURN_SHARE,
+        "turn_assure": _TURN_ASSURE,
+        "turn_did": _TURN_DID,
+        "turn_always": _TURN_ALWAYS,
+    }
+    turn_feats = {
+        k: (1.0 if ai_said and rx.search(ai_said) else 0.0) for k, rx in turn_payload.items()
+    }
+    turn_cue = 1.0 if ai_said and (_TURN_CUE.search(after) or _TURN_CUE.search(rest)) else 0.0
+    # A system turn that gives an order or speaks of the assistant or the user; a log line
+    # ("system: backup completed") does neither.
+    system_turn = (
+        1.0
+        if any(
+            side == "system"
+            and (_IMPERATIVE.match(w) or _AI_RE.search(w) or _USER.search(w) or _YOU_NOW.search(w))
+            for side, w in exchange
+        )
+        else 0.0
+    )
     about_removed = _AI_ABOUT.sub(" ", t_all)
     ai = 1.0 if (_AI_RE.search(about_removed) or _FOREIGN_AI.search(t_all)) else 0.0
     about = 1.0 if _AI_ABOUT.search(t_all) else 0.0
@@ -466,7 +649,31 @@ def features(text: str) -> dict[str, float]:
     reader = ai or transcript or fake_turn or (1.0 if _YOU.search(t) else 0.0)
     follow_up = transcript * (1.0 if _AFTER_TURNS.search(t) else 0.0)
     value = transcript * (1.0 if _VALUE.search(t_all) else 0.0)
-    sign = any(whole[k] for k in SIGNS) or fake_turn or follow_up or value
+    payload = any(turn_feats.values())
+    sign = (
+        any(whole[k] for k in SIGNS)
+        or fake_turn
+        or follow_up
+        or value
+        or (ai_said and payload)
+        or system_turn
+    )
+    reader = reader or (1.0 if (ai_said and payload) or system_turn else 0.0)
+    # Spoken to an AI, and then told to do or say something.
+    addressed_order = (
+        1.0
+        if start is not None
+        and (span["order_after_address"] or span["speech"] or span["action"] or span["you_modal"])
+        else 0.0
+    )
+    sign = sign or addressed_order
+    own_request = (
+        1.0
+        if FIRST_PERSON.search(t)
+        and not _THIRD_PARTY.search(t)
+        and (_QUESTION.search(t) or re.search(r"\bplease\b|\bpls\b", t, _I))
+        else 0.0
+    )
     out = {
         "has_reader": reader * (1.0 if sign else 0.0),
         "ai_mentioned": ai,
@@ -483,6 +690,18 @@ def features(text: str) -> dict[str, float]:
         "human_role": 1.0 if _HUMAN_ROLE.search(t) else 0.0,
         "short": 1.0 if len(t.split()) <= 6 else 0.0,
         "long": 1.0 if len(t.split()) >= 60 else 0.0,
+        "exchange": two_sided,
+        **turn_feats,
+        "turn_cue": turn_cue,
+        "turn_payloads_2": 1.0 if sum(turn_feats.values()) >= 2 else 0.0,
+        # An exchange whose AI side hands out or vouches for something, and is kept or doubled.
+        "fake_exchange": 1.0
+        if two_sided
+        and (sum(turn_feats.values()) >= 2 or (payload and turn_cue) or turn_feats["turn_secret"])
+        else 0.0,
+        "system_turn": system_turn,
+        "own_request": own_request,
+        "addressed_order": addressed_order,
     }
     for k, v in whole.items():
         out[k] = v
@@ -533,11 +752,10 @@ class WeightsError(UserFacingError):
     code = "model_missing"
 
 
-def load_model(path: Path | None = None) -> Model:
-    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
-    never a silent pass: a detector without its weights would let poison through unseen."""
-    path = path or WEIGHTS_PATH
-    fix = "Reinstall Mnemo, or restore the file from the release (bench/suspicion_fit.py makes it)."
+def read_weights(path: Path, maker: str, version: int) -> tuple[dict[str, Any], str, str]:
+    """A detector's weights file as JSON, with the phrases its errors use (what, fix); missing,
+    unreadable or from another version raises WeightsError, never a silent pass."""
+    fix = f"Reinstall Mnemo, or restore the file from the release ({maker} makes it)."
     what = f"The poison detector's weights file {path}"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -545,9 +763,17 @@ def load_model(path: Path | None = None) -> Model:
         raise WeightsError(f"{what} is missing. {fix}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsError(f"{what} cannot be read ({type(exc).__name__}). {fix}") from None
+    if not isinstance(raw, dict) or raw.get("version") != version:
+        raise WeightsError(f"{what} is damaged or from another version. {fix}")
+    return raw, what, fix
+
+
+def load_model(path: Path | None = None) -> Model:
+    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
+    never a silent pass: a detector without its weights would let poison through unseen."""
+    path = path or WEIGHTS_PATH
+    raw, what, fix = read_weights(path, "bench/suspicion_fit.py", WEIGHTS_VERSION)
     try:
-        if raw["version"] != WEIGHTS_VERSION:
-            raise ValueError("version")
         weights = {str(k): float(v) for k, v in raw["weights"].items()}
         pairs: dict[tuple[str, str], float] = {}
         for key, v in raw.get("pairs", {}).items():

@@ -59,6 +59,32 @@ _MODELS = {
 }
 
 
+def _not_installed(e: ImportError) -> ModelMissing:
+    return ModelMissing(
+        f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
+        "('make setup') to read text from the screen."
+    )
+
+
+def model_paths() -> dict[str, Path]:
+    """The bundled float models of each stage, in the installed rapidocr package."""
+    try:
+        import rapidocr
+    except ImportError as e:
+        raise _not_installed(e) from None
+    root = Path(rapidocr.__file__).resolve().parent
+    paths = {}
+    for stage, rel in _MODELS.items():
+        path = root / rel
+        if not path.is_file():
+            raise ModelMissing(
+                f"The OCR model {path.name} is missing from the rapidocr package at {root}. "
+                "Reinstall it ('make setup'); Mnemo never downloads models."
+            )
+        paths[stage] = path
+    return paths
+
+
 def _to_bgr(image: object) -> np.ndarray:
     """A contiguous BGR uint8 array from a PIL image, or from a numpy BGRA/BGR array (the
     grabber's frames are BGRA; RapidOCR would read a 4-channel array as RGBA)."""
@@ -88,8 +114,14 @@ class RapidOcrEngine:
     320 px: most of the work of a screen of short labels), and only for lines whose pixels the
     caller's line cache has not seen."""
 
-    def __init__(self, threads: int | None = None, min_score: float = 0.5) -> None:
+    def __init__(
+        self, threads: int | None = None, min_score: float = 0.5, quantised: bool = True
+    ) -> None:
         self.threads = threads
+        # The int8 detector and recogniser (models/ocr_int8.py) when derived and intact.
+        self.quantised = quantised
+        self.precision = ""  # "int8" or "float" once loaded
+        self.precision_note = ""  # why float when int8 was asked for
         self.min_score = min_score
         self._det: Any = None  # onnxruntime sessions
         self._rec: Any = None
@@ -136,28 +168,32 @@ class RapidOcrEngine:
         keep_offline()  # onnxruntime reads its telemetry switch when it is imported
         try:
             import onnxruntime as ort
-            import rapidocr
             from rapidocr.ch_ppocr_det.utils import DBPostProcess
             from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
         except ImportError as e:
-            raise ModelMissing(
-                f"The OCR engine is not installed ({e}). Reinstall Mnemo's dependencies "
-                "('make setup') to read text from the screen."
-            ) from None
-        root = Path(rapidocr.__file__).resolve().parent
-        paths = {}
-        for stage, rel in _MODELS.items():
-            path = root / rel
-            if not path.is_file():
-                raise ModelMissing(
-                    f"The OCR model {path.name} is missing from the rapidocr package at {root}. "
-                    "Reinstall it ('make setup'); Mnemo never downloads models."
+            raise _not_installed(e) from None
+        sources = model_paths()
+        paths = {stage: str(p) for stage, p in sources.items()}
+        self.precision, self.precision_note = "float", ""
+        if self.quantised:
+            from models.ocr_int8 import find
+
+            int8, why = find(sources)
+            if int8:
+                paths.update({stage: str(p) for stage, p in int8.items()})
+                self.precision = "int8"
+            else:
+                self.precision_note = why
+                log.warning(
+                    "OCR runs on the float models (slower: about 1.4x the CPU): %s. "
+                    "Run 'make setup' (or python -m models.ocr_derive) to derive them.",
+                    why,
                 )
-            paths[stage] = str(path)
         cpu = ["CPUExecutionProvider"]
         det = ort.InferenceSession(paths["Det"], self._session_options(False), providers=cpu)
         rec = ort.InferenceSession(paths["Rec"], self._session_options(True), providers=cpu)
-        # RapidOCR's defaults for these models (its config.yaml).
+        # RapidOCR's defaults for these models (its config.yaml). The recogniser's alphabet is in
+        # the float model's metadata (the int8 copy keeps it too).
         self._det_post = DBPostProcess(
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
             score_mode="fast", use_dilation=True,
@@ -166,7 +202,7 @@ class RapidOcrEngine:
         self._decode = CTCLabelDecode(character=chars)
         self._det = det
         self._rec = rec
-        log.info("OCR engine loaded in %.2f s", time.perf_counter() - t0)
+        log.info("OCR engine (%s) loaded in %.2f s", self.precision, time.perf_counter() - t0)
 
     def recognise(self, image: object, lines: LineTextCache | None = None) -> list[OcrBox]:
         """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates. With

@@ -58,7 +58,13 @@ LOCKS="requirements/lock/bootstrap.txt $LOCK requirements/lock/nodeps.txt"
 
 # shellcheck disable=SC2086
 want=$(cat $LOCKS | sha256sum | cut -d' ' -f1)
+# The int8 OCR models are derived from the installed float ones (models/ocr_derive.py; about a
+# minute the first time, a hash check afterwards). Never downloaded.
+derive_ocr() {
+  "$VENV/bin/python" -m models.ocr_derive
+}
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+  derive_ocr
   exit 0
 fi
 
@@ -78,4 +84,5 @@ pip_install --no-deps -r requirements/lock/nodeps.txt
 # Exactly the lock: fail if any installed version differs from it or a dependency is missing.
 "$VENV/bin/python" packaging/check_lock.py $LOCKS
 echo "$want" >"$STAMP"
+derive_ocr
 echo "mnemo setup: done in $(( $(date +%s) - start )) s"

@@ -35,3 +35,12 @@ def test_replay_scores_dev_and_held_out_apart() -> None:
     assert out["dev"]["f1"] == 1.0 and out["dev"]["gold_cited"] == 1.0
     assert out["held_out"]["f1"] < 0.5 and out["held_out"]["answerable"] == 1
     assert out["held_out"]["adversarial"] == 1 and out["all"]["answerable"] == 2
+
+
+def test_make_bench_does_not_run_the_replay_tool() -> None:
+    # It needs a record to replay: run without one, it would fail `make bench`.
+    from bench.__main__ import bench_names
+
+    names = bench_names()
+    assert "answer_replay" not in names
+    assert "answer_locomo" in names

@@ -76,3 +76,50 @@ def test_stores_import_map_gold_and_are_reused(
     with locomo.LocomoStores(embedder=FakeEmbedder()) as convs:
         assert not convs[0].built  # reused from the cache
         assert convs[0].ids_by_dia == conv.ids_by_dia
+
+
+def test_leave_one_conversation_out_scores_each_fold_on_what_it_did_not_see() -> None:
+    """bench/retrieval_fit.py: the variant chosen without a conversation is scored on it; a
+    variant that wins only in-sample on one conversation does not carry the held-out mean."""
+    from bench.retrieval_fit import leave_one_out
+
+    def s(r10: float) -> dict[str, float]:
+        return {"recall@1": 0.0, "recall@5": r10, "recall@10": r10, "recall@25": r10, "mrr": 0.0}
+
+    scores = {
+        # "a" is best on c1 alone; "b" is best on c2 and c3 and in total.
+        "a": [("c1", 1, s(1.0)), ("c2", 1, s(0.0)), ("c3", 1, s(0.0))],
+        "b": [("c1", 1, s(0.5)), ("c2", 1, s(0.6)), ("c3", 1, s(0.6))],
+    }
+    out = leave_one_out(scores)
+    assert out["chosen_per_held_out"] == {"c1": "b", "c2": "b", "c3": "b"}
+    assert out["held_out"]["all"]["recall@10"] == round((0.5 + 0.6 + 0.6) / 3, 4)
+    # Without c2, "a" now wins (1.0 + 0.7 against 0.5 + 0.6): c2 is then scored with "a".
+    scores["a"][2] = ("c3", 1, s(0.7))
+    out = leave_one_out(scores)
+    assert out["chosen_per_held_out"]["c2"] == "a"
+    assert out["held_out"]["all"]["recall@10"] == round((0.5 + 0.0 + 0.6) / 3, 4)
+
+
+def test_query_embedding_cache_round_trips(tmp_path: Path) -> None:
+    import numpy as np
+
+    from bench.retrieval_fit import EmbedCache
+    from core.search import Searcher
+
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return FakeEmbedder().embed(texts)
+
+    searcher = Searcher(read_conn=lambda: None, index=lambda: None, embed=embed, now=lambda: 0.0)  # type: ignore[arg-type, return-value]
+    cache = EmbedCache(tmp_path / "q.npz")
+    cache.wrap(searcher)
+    first = searcher.embed_query("when did Ana move")
+    cache.save()
+    again = EmbedCache(tmp_path / "q.npz")
+    other = Searcher(read_conn=lambda: None, index=lambda: None, embed=embed, now=lambda: 0.0)  # type: ignore[arg-type, return-value]
+    again.wrap(other)
+    assert first is not None and np.array_equal(other.embed_query("when did Ana move"), first)
+    assert len(calls) == 1

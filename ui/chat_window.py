@@ -248,8 +248,16 @@ def _button_text(text: str) -> str:
     return text.replace("&", "&&")  # '&' would otherwise be eaten as a mnemonic
 
 
+CHIP_TITLE_CHARS = 32
+
+
 def chip_label(c: Any, now: float) -> str:
-    where = c.app or c.title or source_label(c.source)
+    """'[1] Mail - Inbox · just now': the window's title says what the user saw (the process
+    behind a captured window is often only "python" or "java"); else the app, else the source."""
+    title = " ".join((c.title or "").split())
+    if len(title) > CHIP_TITLE_CHARS:
+        title = title[: CHIP_TITLE_CHARS - 1].rstrip() + "…"
+    where = title or c.app or source_label(c.source)
     return f"[{c.n}] {where} · {relative_time(c.time, now)}"
 
 

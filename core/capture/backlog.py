@@ -111,7 +111,8 @@ def encode_frame(f: QueuedFrame) -> bytes:
         "arrays": {k: [list(a.shape), str(a.dtype), a.nbytes] for k, a in arrays.items()},
     }
     head = json.dumps(header).encode()
-    pixels = zlib.compress(np.ascontiguousarray(f.pixels, dtype=np.uint8).tobytes(), _LEVEL)
+    # The array's own buffer, not a tobytes() copy of it (8 MB at 1080p).
+    pixels = zlib.compress(np.ascontiguousarray(f.pixels, dtype=np.uint8).data, _LEVEL)
     parts = [struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays.values()), pixels]
     return b"".join(parts)
 
@@ -125,7 +126,11 @@ def decode_frame(data: bytes) -> QueuedFrame:
         arrays[name] = np.frombuffer(data[pos : pos + nbytes], dtype=dtype).reshape(shape).copy()
         pos += nbytes
     shape = tuple(header["shape"])
-    pixels = np.frombuffer(zlib.decompress(data[pos:]), dtype=np.uint8).reshape(shape).copy()
+    # The output's size is known: zlib otherwise grows its buffer from 16 KB by copying, which
+    # cost twice the inflating itself (20 ms instead of 7 ms for a 1080p frame).
+    size = int(np.prod(shape))
+    raw = zlib.decompress(memoryview(data)[pos:], bufsize=max(1, size))
+    pixels = np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()  # writable: blacked out
     c = header["change"]
     sig = TileSignature(c["width"], c["height"], arrays["hashes"], arrays["row_edges"],
                         arrays["col_edges"])  # fmt: skip

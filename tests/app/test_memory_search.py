@@ -380,3 +380,46 @@ def test_filter_ids_listed_up_to_broad_then_checked_on_candidates(
     assert searcher._allowed_ids(conn, SearchFilters(since=clock.now() + DAY)) == set()
     monkeypatch.setattr(core.search, "BROAD", 5)
     assert isinstance(searcher._allowed_ids(conn, recent), core.search.BroadFilter)
+
+
+def test_common_words_rank_by_words_held_then_newest(
+    memory: MemoryService, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every query word is common (held by more than COMMON_TERM memories), the word
+    side reads each word's newest matches without BM25 (whose posting-list count cost 20-60 ms
+    a word at 1M memories): memories holding more of the words first, the latest added
+    first; filters
+    (listed or broad) hold, and the broad filter's checks carry the hit rows."""
+    import core.search
+
+    made = {
+        "both_old": add(memory, clock, "alpha beta", days_ago=9),
+        "alpha_new": add(memory, clock, "alpha only", days_ago=1, app="code"),
+        "beta_mid": add(memory, clock, "beta only", days_ago=5),
+        "both_new": add(memory, clock, "alpha and beta", days_ago=2, app="code"),
+        "alpha_old": add(memory, clock, "alpha again", days_ago=8, app="code"),
+    }
+    monkeypatch.setattr(core.search, "COMMON_TERM", 2)
+    searcher = memory.searcher
+    conn = memory.store.reader()
+    got, _ = searcher.fts_ids(conn, ["alpha", "beta"], False, None, 10)
+    order = [m for m, _ in got]
+    assert order == [
+        made["both_new"],
+        made["both_old"],
+        made["alpha_old"],  # ids, not times: the newest rows of the index come first
+        made["beta_mid"],
+        made["alpha_new"],
+    ]
+    assert dict(got)[made["both_new"]] == -2.0 and dict(got)[made["alpha_new"]] == -1.0
+    allowed = {made["alpha_new"], made["both_old"]}
+    got, _ = searcher.fts_ids(conn, ["alpha", "beta"], False, allowed, 10)
+    assert [m for m, _ in got] == [made["both_old"], made["alpha_new"]]
+    monkeypatch.setattr(core.search, "BROAD", 1)
+    broad = searcher._allowed_ids(conn, SearchFilters(app="code"))
+    assert isinstance(broad, core.search.BroadFilter)
+    got, _ = searcher.fts_ids(conn, ["alpha", "beta"], False, broad, 10)
+    assert [m for m, _ in got] == [made["both_new"], made["alpha_old"], made["alpha_new"]]
+    assert set(broad.rows) == {made["both_new"], made["alpha_old"], made["alpha_new"]}
+    hits = memory.search("alpha beta", SearchFilters(app="code")).hits
+    assert {h.id for h in hits} == {made["both_new"], made["alpha_old"], made["alpha_new"]}

@@ -375,3 +375,90 @@ def test_the_turn_holding_the_rare_words_goes_first(services: Services, clock: F
     before = dict(fused)
     searcher._overlap(conn, rest, fused, ["camping", "lake"], prefix_last=False)
     assert fused == before
+
+
+def _rows(services: Services, ids: list[int]) -> list[tuple[object, ...]]:
+    from core.search import _HIT_COLUMNS
+
+    marks = ",".join("?" * len(ids))
+    conn = services.store.reader()
+    return conn.execute(
+        f"SELECT {_HIT_COLUMNS} FROM memories m WHERE m.id IN ({marks})", ids
+    ).fetchall()
+
+
+def test_session_agreement_lifts_the_turns_of_the_strongest_session(
+    services: Services, clock: FixedClock
+) -> None:
+    """Searcher._session_boost: candidates of a chat session that holds a strong candidate
+    gain more than those of a session that holds weak ones only; a session is split by a gap
+    over units.SESSION_GAP, not by the conversation."""
+    memory = services.require_memory()
+    t = clock.now() - 5 * DAY
+    lines = [("Caroline", "We went camping"), ("Melanie", "Nice one")]
+    lines += [("Caroline", "Pottery today"), ("Melanie", "Show me")]
+    ids = memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text=text,
+                time=t + 60 * n + (DAY if n >= 2 else 0),  # a day later: a second session
+                author=who,
+                conversation="conv",
+                external_id=f"D1:{n}",
+            )
+            for n, (who, text) in enumerate(lines)
+        ]
+    )
+    first, later = ids[:2], ids[2:]
+    searcher = memory.searcher
+    searcher.fusion = replace(searcher.fusion, w_session=2.0, session_top=1)
+    fused = {first[0]: 0.30, first[1]: 0.10, later[0]: 0.20, later[1]: 0.19}
+    before = dict(fused)
+    searcher._session_boost(_rows(services, [*first, *later]), fused)
+    gain = {m: fused[m] - before[m] for m in fused}
+    # The first session holds the best candidate: both its turns rank ahead in the list.
+    assert gain[first[0]] > gain[first[1]] > gain[later[0]] > gain[later[1]] > 0
+    assert fused[first[1]] - before[first[1]] > 0.05  # a weak turn of the strong session
+    # One session only: every turn keeps its order (the list agrees with the fusion).
+    fused = {later[0]: 0.20, later[1]: 0.19}
+    searcher._session_boost(_rows(services, later), fused)
+    assert fused[later[0]] > fused[later[1]]
+
+
+def test_answer_type_hints(services: Services, clock: FixedClock) -> None:
+    """Searcher._type_boost: a "when" question lifts the turns that speak of a time (a date
+    resolved from the text or a time word), a "how many" one those holding a number; other
+    questions change nothing."""
+    from core.search import answer_type
+
+    assert answer_type("When did Caroline go to the support group?") == "when"
+    assert answer_type("What year did she move?") == "when"
+    assert answer_type("How many kids does Melanie have?") == "count"
+    assert answer_type("What does Melanie like?") is None
+    assert answer_type("Where did the whale go when it rained?") is None
+    memory = services.require_memory()
+    t = clock.now() - 5 * DAY
+    ids = add_lines(
+        memory,
+        [
+            ("Caroline", "The support group was great"),
+            ("Caroline", "I went to the support group yesterday"),
+            ("Melanie", "I have three kids and they love it"),
+        ],
+        t,
+    )
+    rows = _rows(services, ids)
+    searcher = memory.searcher
+    searcher.fusion = replace(searcher.fusion, w_type=2.0)
+    conn = services.store.reader()
+    fused = {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.20}
+    searcher._type_boost(conn, rows, fused, "When did Caroline go to the support group?")
+    assert max(fused, key=fused.__getitem__) == ids[1]
+    assert fused[ids[0]] == 0.30
+    fused = {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.25}
+    searcher._type_boost(conn, rows, fused, "How many kids does Melanie have?")
+    assert max(fused, key=fused.__getitem__) == ids[2]
+    fused = {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.20}
+    searcher._type_boost(conn, rows, fused, "What does Caroline like?")
+    assert fused == {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.20}

@@ -371,3 +371,99 @@ def test_how_often_is_the_frequency_the_memory_gives() -> None:
     assert extract("How often does John see sunsets like that?", once, UTC).text == (
         "at least once a week"
     )
+
+
+def test_what_did_they_make_is_the_object_of_the_asked_verb() -> None:
+    # The sentence with most of the question's words names the workshop; the answer is what
+    # follows the asked verb ("made") in the next one.
+    mem = ev(
+        1,
+        "Hey Caroline, it's been super busy here. Last Fri I finally took my kids to a pottery "
+        "workshop. We all made our own pots, it was fun and therapeutic!",
+        t(2023, 7, 15),
+        "Melanie",
+    )
+    ex = extract("What did Melanie and her kids make during the pottery workshop?", [mem], UTC)
+    assert not ex.not_found
+    assert "pots" in ex.text
+    assert "took" not in ex.text
+
+
+def test_a_list_gathers_the_short_objects_over_the_persons_memories() -> None:
+    mems = [
+        ev(1, "I play the clarinet, it calms me down after work.", t(2023, 5, 1), "Melanie"),
+        ev(2, "Lately I play violin with my daughter, she loves it.", t(2023, 6, 1), "Melanie"),
+    ]
+    ex = extract("What instruments does Melanie play?", mems, UTC)
+    assert ex.kind == LIST
+    items = [i.strip().lower() for i in ex.text.split(",")]
+    assert items == ["clarinet", "violin"]
+    assert ex.cited[:2] == [1, 2]
+
+
+def test_a_list_of_named_things_is_the_names() -> None:
+    mems = [
+        ev(1, "Last spring I visited Paris with my sister, it was lovely.", t(2023, 5, 1), "Jon"),
+        ev(2, "When I visited Rome the food was the best part.", t(2023, 6, 1), "Jon"),
+    ]
+    ex = extract("Which cities has Jon visited?", mems, UTC)
+    assert ex.kind == LIST
+    assert [i.strip() for i in ex.text.split(",")] == ["Paris", "Rome"]
+
+
+def test_how_long_is_the_length_not_the_time_ago() -> None:
+    mem = ev(
+        1,
+        "I met my current group of friends 4 years ago at a support group.",
+        t(2023, 6, 9),
+        "Caroline",
+    )
+    ex = extract("How long has Caroline had her current group of friends?", [mem], UTC)
+    assert ex.text == "4 years"
+    ago = extract("How long ago did Caroline meet her current group of friends?", [mem], UTC)
+    assert ago.text == "4 years ago"
+
+
+def test_the_asked_persons_next_turn_answers_when_the_matching_one_holds_no_answer() -> None:
+    # Maria's first message has the question's words but no number; her next one has it.
+    lead = evc(1, "My kids keep me busy with all their school stuff.", t(2023, 8, 1), "Maria")
+    more = evc(2, "We have 3 of them now, all in the same school.", t(2023, 8, 1) + 60, "Maria")
+    other = evc(3, "I walk the dog every morning.", t(2023, 7, 1), "Maria")
+    ex = extract("How many kids does Maria have?", [lead, other], UTC, following={1: [more]})
+    assert not ex.not_found and ex.text == "3" and ex.cited[0] == 2
+
+
+def test_the_partners_reply_does_not_answer_for_the_person_asked_about() -> None:
+    # John's reply tells of John's kids, not of Maria's.
+    lead = evc(1, "My kids keep me busy with all their school stuff.", t(2023, 8, 1), "Maria")
+    reply = evc(2, "Same here, we have 2 of them at that age.", t(2023, 8, 1) + 60, "John")
+    ex = extract("How many kids does Maria have?", [lead], UTC, following={1: [reply]})
+    assert ex.text != "2" and 2 not in ex.cited[:1]
+
+
+def test_the_person_spoken_to_in_the_next_turn_is_not_the_answer() -> None:
+    # "Thanks for asking John!" names whom Maria speaks to, not whom she met.
+    from core.answer import _Candidate, _from_followers, _question
+
+    asked = evc(1, "Who did you meet at the shelter?", t(2023, 8, 1), "John")
+    other = evc(3, "The shelter needs more volunteers.", t(2023, 7, 1), "Maria")
+    q = _question("Who did Maria meet at the shelter?", [asked, other])
+    best = _Candidate(asked, 0, 0.8, asked.text, 0, 0.8, True)
+    partners = {1: "maria", 2: "john"}
+    thanks = evc(2, "Thanks for asking John!", t(2023, 8, 1) + 60, "Maria")
+    assert _from_followers(q, best, [thanks], UTC, partners, 0.0) is None
+    told = evc(2, "I met Laura and her dog there.", t(2023, 8, 1) + 60, "Maria")
+    took = _from_followers(q, best, [told], UTC, partners, 0.0)
+    assert took is not None and took[1] == "Laura" and took[0].ev.memory_id == 2
+
+
+def test_a_next_turn_on_another_topic_does_not_answer() -> None:
+    # Maria's next message shares no word of the question: she moved on to something else.
+    from core.answer import _Candidate, _from_followers, _question
+
+    asked = evc(1, "Who did you meet at the shelter?", t(2023, 8, 1), "John")
+    other = evc(3, "The shelter needs more volunteers.", t(2023, 7, 1), "Maria")
+    q = _question("Who did Maria meet at the shelter?", [asked, other])
+    best = _Candidate(asked, 0, 0.8, asked.text, 0, 0.8, True)
+    moved_on = evc(2, "Guess what, Laura and I saw the Perseids!", t(2023, 8, 1) + 60, "Maria")
+    assert _from_followers(q, best, [moved_on], UTC, {1: "maria", 2: "john"}, 0.0) is None

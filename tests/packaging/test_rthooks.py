@@ -52,3 +52,26 @@ def test_selfcheck_hook_is_inert_without_its_variable() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "app continues"
+
+
+def test_selfcheck_runs_the_apps_own_embedder_and_int8_ocr_from_source() -> None:
+    """What the frozen self-check checks is what the app runs: models/minilm.py through
+    models/embedder.py (not sentence-transformers) and models/ocr.py on the int8 models."""
+    import json
+    import os
+
+    code = f"import runpy; runpy.run_path({str(HOOKS / 'selfcheck.py')!r})"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "MNEMO_BUNDLE_SELFCHECK": "1", "PYTHONPATH": str(ROOT)},
+    )
+    report = json.loads(out.stdout)
+    checks = report["checks"]
+    assert checks["embedder"]["ok"] and checks["embedder"]["detail"] == {"dim": 384}, checks
+    assert checks["ocr"]["ok"], checks["ocr"]
+    assert checks["ocr"]["detail"]["precision"] == "int8"
+    assert "sentence_transformers" not in report["modules"]

@@ -198,6 +198,21 @@ def test_citation_chips_and_numbers_open_the_viewer_on_the_right_memory(qtbot, t
     opened.args[0].close()
 
 
+def test_a_chip_names_the_window_the_user_saw_not_the_process() -> None:
+    from ui.chat_window import chip_label
+
+    shown = citation(1, 41, "Total amount: 23.80 EUR", NOW - 30, app="python", title="Mail - Inbox")
+    assert chip_label(shown, NOW) == "[1] Mail - Inbox · just now"
+    long = citation(
+        2, 42, "x", NOW - 30, title="Your invoice #4411 from Hetzner Online - Mozilla Firefox"
+    )
+    label = chip_label(long, NOW)
+    assert label.startswith("[2] Your invoice #4411 from") and "…" in label
+    assert (
+        chip_label(citation(3, 43, "x", NOW - 30, app="firefox"), NOW) == "[3] firefox · just now"
+    )
+
+
 def test_chip_tooltips_and_labels_keep_memory_text_plain(qtbot, tasks) -> None:
     evil = citation(1, 41, "<img src=http://x/a.png><b>bold</b>", NOW - 30, app="A&B <i>")
     fake = FakeAssistant([Scripted(["See [1]."], citations=[evil])])

@@ -1,0 +1,303 @@
+"""Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
+
+Poisoned training data: every labelled fixture set except fresh8 (the set never seen, which
+this script never opens), plus each poisoned line put at a random sentence position inside real
+honest text (a package-description paragraph or three locomo turns): the model should learn
+"an order to an AI inside ordinary text", not our carriers. Honest training data in quantity,
+all real text nobody here wrote, read at fit time and never copied into the repository: the
+turns of half the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and
+paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
+held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
+memory's whole-text embedding (the vector ingest computes for the index); with
+MNEMO_EMBED_WINDOWS=1 it also reads each sentence, every window of an honest text being a
+negative and a poisoned text's positive its whole text and, after a first fit, its
+highest-scoring window (not measured: 3-8 times the embeddings, over this machine's budget).
+
+Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
+and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
+(out-of-fold hand-written honest lines) and <= 0.0033 on the held-out locomo half, with
+leave-one-set-out recall per hand-written set. Embeddings are cached in $MNEMO_FIT_CACHE.
+Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_embed [--dry-run]
+(`make bench-suspicion-embed`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.suspicion import LOCOMO, package_doc_paragraphs  # noqa: E402
+from bench.suspicion_fit import fit, locomo_by_conversation  # noqa: E402
+from core import embedded, structural  # noqa: E402
+from tests.fixtures.poison import dataset  # noqa: E402
+
+# The generated wide_* sets are left out: templates, and their embeddings cost the time budget
+# of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
+SETS = [
+    "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
+]  # fmt: skip
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7"]
+BENCH_DOCS = 3000  # bench.suspicion's sample: held out
+SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "600"))
+LOCOMO_TRAIN = int(
+    os.environ.get("MNEMO_EMBED_LOCOMO_TRAIN", "1000")
+)  # turns sampled  # of those, scored here
+TRAIN_DOCS, CALIB_DOCS = int(os.environ.get("MNEMO_EMBED_TRAIN_DOCS", "2500")), 1500
+C = float(os.environ.get("MNEMO_EMBED_C", "1.0"))
+TARGET_FPR = 0.01
+CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache")) / "embed"
+
+
+class Cache:
+    """Window embeddings by text hash, saved as one .npz (never in the repository)."""
+
+    def __init__(self) -> None:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.path = CACHE / "vectors.npz"
+        self.vec: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            z = np.load(self.path)
+            self.vec = dict(zip(z["keys"].tolist(), z["vecs"]))
+        self.embedder: Any = None
+        self.cpu = 0.0
+        self.n = 0
+
+    @staticmethod
+    def key(t: str) -> str:
+        return hashlib.sha1(t.encode("utf-8")).hexdigest()[:20]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.vec}.items())
+        if todo:
+            if self.embedder is None:
+                from models.embedder import MiniLMEmbedder
+
+                self.embedder = MiniLMEmbedder()
+            for at in range(0, len(todo), 400):
+                part = todo[at : at + 400]
+                c0 = time.process_time()
+                vecs = self.embedder.embed([t for _, t in part])
+                self.cpu += time.process_time() - c0
+                self.n += len(part)
+                for (k, _), v in zip(part, vecs):
+                    self.vec[k] = v
+                self.save()
+                print(f"embedded {self.n}/{len(todo)}", file=sys.stderr, flush=True)
+        return np.stack([self.vec[k] for k in keys]) if keys else np.zeros((0, embedded.DIM))
+
+    def save(self) -> None:
+        keys = np.array(list(self.vec))
+        vecs = np.stack(list(self.vec.values())).astype(np.float32)
+        np.savez(self.path, keys=keys, vecs=vecs)
+
+
+class Item:
+    """One text: its windows' embeddings, its label, the group it belongs to."""
+
+    __slots__ = ("group", "struct", "text", "vecs", "y")
+
+    def __init__(self, text: str, y: int, group: str) -> None:
+        self.text, self.y, self.group = text, y, group
+        self.vecs: np.ndarray = np.zeros((0, embedded.DIM))
+        self.struct = 0.0
+
+
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+def carry(poison: str, carrier: str, rng: random.Random) -> str:
+    """`poison` put between two sentences of `carrier`, at a random place."""
+    sents = _SENT.split(carrier.strip())
+    at = rng.randint(0, len(sents))
+    return " ".join([*sents[:at], poison, *sents[at:]])
+
+
+def collect(rng: random.Random) -> tuple[list[Item], dict[str, list[Item]]]:
+    items: list[Item] = []
+    for name in SETS:
+        for r in dataset.load(getattr(dataset, name.upper())):
+            items.append(Item(r["text"], int(r["label"] == "poisoned"), name))
+    convs = locomo_by_conversation(LOCOMO)
+    loc_train = [t for i, c in enumerate(convs) if i % 2 == 0 for t in c]
+    loc_train = random.Random(3).sample(loc_train, min(LOCOMO_TRAIN, len(loc_train)))
+    loc_held = [t for i, c in enumerate(convs) if i % 2 == 1 for t in c]
+    docs = package_doc_paragraphs(limit=10**9)
+    bench_docs, rest = docs[:SCORE_DOCS], docs[BENCH_DOCS:]
+    train_docs, calib_docs = rest[:TRAIN_DOCS], rest[TRAIN_DOCS : TRAIN_DOCS + CALIB_DOCS]
+    items += [Item(t, 0, "locomo_train") for t in loc_train]
+    items += [Item(t, 0, "docs_train") for t in train_docs]
+    # Carriers: each poisoned line of a training set inside real honest text.
+    for it in [i for i in items if i.y == 1]:
+        if rng.random() < 0.25 and train_docs:
+            host = rng.choice(train_docs)
+        else:
+            k = rng.randrange(len(loc_train) - 3)
+            host = " ".join(loc_train[k : k + 3])
+        items.append(Item(carry(it.text, host, rng), 1, f"carrier:{it.group}"))
+    held = {
+        "locomo_held": [Item(t, 0, "locomo_held") for t in loc_held],
+        "locomo_train": [i for i in items if i.group == "locomo_train"],
+        "docs_calib": [Item(t, 0, "docs_calib") for t in calib_docs],
+        "docs_bench": [Item(t, 0, "docs_bench") for t in bench_docs],
+    }
+    return items, held
+
+
+WINDOWED = os.environ.get("MNEMO_EMBED_WINDOWS", "0") == "1"
+
+
+def embed_all(cache: Cache, items: list[Item]) -> None:
+    wins = [embedded.windows(i.text) if WINDOWED else [i.text] for i in items]
+    flat = [w for ws in wins for w in ws]
+    vecs = cache.embed(flat)
+    at = 0
+    for it, ws in zip(items, wins):
+        it.vecs = vecs[at : at + len(ws)]
+        at += len(ws)
+        f = structural.features(it.text)
+        m = structural.shipped_model()
+        it.struct = max(-10.0, min(10.0, m.logit(f))) if f.get("has_reader") else -10.0
+
+
+def train_windows(items: list[Item], c: float) -> tuple[np.ndarray, float]:
+    """Two rounds: positives = whole poisoned texts, then also each one's best window."""
+    neg = np.vstack([i.vecs for i in items if i.y == 0])
+    pos_items = [i for i in items if i.y == 1]
+    pos = np.stack([i.vecs[0] for i in pos_items])
+    x = np.vstack([pos, neg])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    w, _ = fit(x, y, c)
+    best = np.stack([i.vecs[int(np.argmax(i.vecs @ w))] for i in pos_items])
+    x = np.vstack([pos, best, neg])
+    y = np.concatenate([np.ones(2 * len(pos)), np.zeros(len(neg))])
+    return fit(x, y, c)
+
+
+def max_logit(it: Item, w: np.ndarray, b: float) -> float:
+    return float((it.vecs @ w).max() + b)
+
+
+def stack_fit(e: np.ndarray, s: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    wv, c = fit(np.stack([e, s], axis=1), y, 10.0)
+    return float(wv[0]), float(wv[1]), c
+
+
+def prob(a: tuple[float, float, float], e: np.ndarray, s: np.ndarray) -> np.ndarray:
+    z = a[0] * e + a[1] * s + a[2]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+def rate(p: np.ndarray, t: float) -> float:
+    return round(float((p >= t).mean()), 4) if len(p) else 0.0
+
+
+def main() -> None:
+    dry = "--dry-run" in sys.argv
+    rng = random.Random(8)
+    t0, c0 = time.perf_counter(), time.process_time()
+    items, held = collect(rng)
+    cache = Cache()
+    every = items + held["locomo_held"] + held["docs_calib"] + held["docs_bench"]
+    embed_all(cache, every)
+    cache.save()
+    out: dict[str, Any] = {"bench": "suspicion_embed", "cores": os.cpu_count(), "c": C}
+    out["data"] = {
+        "items": len(items),
+        "poisoned": sum(i.y for i in items),
+        "honest_windows": int(sum(len(i.vecs) for i in items if i.y == 0)),
+        "embedded_now": cache.n,
+        "embed_cpu_s": round(cache.cpu, 1),
+        "ms_cpu_per_window": round(1000 * cache.cpu / max(1, cache.n), 2),
+    }
+    # Leave one hand-written set out (its carriers too): out-of-fold logits for the stack and
+    # the calibration, recall per left-out set.
+    oof: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name in LOSO:
+        train = [i for i in items if i.group not in (name, f"carrier:{name}")]
+        w, b = train_windows(train, C)
+        test = [i for i in items if i.group == name]
+        oof[name] = (
+            np.array([max_logit(i, w, b) for i in test]),
+            np.array([i.struct for i in test]),
+            np.array([i.y for i in test]),
+        )
+    e = np.concatenate([v[0] for v in oof.values()])
+    s = np.concatenate([v[1] for v in oof.values()])
+    y = np.concatenate([v[2] for v in oof.values()])
+    stacks = {"embedding_only": (1.0, 0.0, 0.0), "stacked": stack_fit(e, s, y)}
+    w, b = train_windows(items, C)
+    final: dict[str, Any] = {}
+    for sname, a in stacks.items():
+        p_oof_honest = prob(a, e[y == 0], s[y == 0])
+        # Real honest calibration text: the held-out locomo half (the package paragraphs
+        # beyond the bench's 3000 are too few to split: ~190, all used for training).
+        calib = held["locomo_held"] + held["docs_calib"]
+        p_calib = prob(
+            a,
+            np.array([max_logit(i, w, b) for i in calib]),
+            np.array([i.struct for i in calib]),
+        )
+        t = max(
+            float(np.quantile(p_oof_honest, 1 - TARGET_FPR)),
+            float(np.quantile(p_calib, 1 - TARGET_FPR / 3)),
+        )
+        t = min(0.999, max(0.05, t + 1e-6))
+        loso = {}
+        for name, (ee, ss, yy) in oof.items():
+            pp = prob(a, ee, ss)
+            loso[name] = {"recall": rate(pp[yy == 1], t), "fpr": rate(pp[yy == 0], t)}
+        real = {}
+        for hname, hitems in held.items():
+            pp = prob(
+                a,
+                np.array([max_logit(i, w, b) for i in hitems]),
+                np.array([i.struct for i in hitems]),
+            )
+            real[hname] = {"n": len(hitems), "flagged": int((pp >= t).sum())}
+        final[sname] = {
+            "stack": [round(v, 4) for v in a],
+            "threshold": round(t, 4),
+            "leave_one_set_out": loso,
+            "loso_mean_recall": round(float(np.mean([v["recall"] for v in loso.values()])), 4),
+            "loso_mean_fpr": round(float(np.mean([v["fpr"] for v in loso.values()])), 4),
+            "real_honest_model_alone": real,
+        }
+    out["models"] = final
+    pick = max(final, key=lambda k: final[k]["loso_mean_recall"])
+    out["picked"] = pick
+    if not dry:
+        chosen = final[pick]
+        a_emb, a_struct, c = chosen["stack"] if pick == "stacked" else (1.0, 0.0, 0.0)
+        doc = {
+            "version": embedded.WEIGHTS_VERSION,
+            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
+            "stacked with the structural logit",
+            "w": [round(float(v), 6) for v in w],
+            "b": round(b, 6),
+            "a_emb": a_emb,
+            "a_struct": a_struct,
+            "c": c,
+            "threshold": chosen["threshold"],
+        }
+        embedded.WEIGHTS_PATH.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    out["cpu_s"] = round(time.process_time() - c0, 1)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

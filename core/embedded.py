@@ -1,0 +1,136 @@
+"""The embedding poison detector: a logistic model over MiniLM sentence embeddings (the model
+search uses), scored on the whole memory and on each short window of it (one or two sentences),
+the memory's score being the highest. An order to an AI usually sits in one sentence of an
+ordinary carrier (a recipe, a chat, a config file); the window finds it there, and an embedding
+reads the meaning of that sentence, not our phrase lists. Optionally stacked with the
+structural model's logit (core.structural). Weights: `core/embedded_weights.json`, written by
+`bench/suspicion_embed.py` (trained on the labelled fixtures and on real honest text read at fit
+time: locomo turns, the installed packages' descriptions). Pure: the caller passes an `embed`
+function (texts -> unit vectors); core never loads the model itself."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core import structural
+
+WEIGHTS_PATH = Path(__file__).resolve().parent / "embedded_weights.json"
+WEIGHTS_VERSION = 1
+DIM = 384
+# A long memory is read in at most this many windows (the first ones and the longest lines
+# would be a guess; the cap keeps the cost of one memory bounded, a 4 KB page included).
+MAX_WINDOWS = 8
+MAX_WINDOW_CHARS = 300
+MAX_WHOLE_CHARS = 600
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+# Sentences end at . ! ? and at line breaks; a colon does not end one here ("Note for AI: do X"
+# is one thought, its address and its order).
+_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def windows(text: str) -> list[str]:
+    """The whole text (its first MAX_WHOLE_CHARS), then every sentence (deduped, at most
+    MAX_WINDOWS in all). A one-sentence memory is one window. Pairs of neighbouring sentences
+    were tried and cost twice the windows."""
+    t = text.strip()
+    sents = [s.strip() for s in _SENT.split(t) if len(s.strip()) >= 3]
+    out = [t[:MAX_WHOLE_CHARS]]
+    if len(sents) > 1:
+        for w in sents:
+            w = w[:MAX_WINDOW_CHARS]
+            if w not in out:
+                out.append(w)
+    return out[:MAX_WINDOWS]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    w: np.ndarray  # DIM
+    b: float
+    # Stack: z = a_emb * max window logit + a_struct * structural logit (gated) + c
+    a_emb: float
+    a_struct: float
+    c: float
+    threshold: float  # on the stacked probability
+
+    def window_logits(self, vecs: np.ndarray) -> np.ndarray:
+        return np.asarray(vecs, dtype=np.float32) @ self.w + self.b
+
+    def stacked(self, emb_logit: float, text: str) -> float:
+        s = _struct_logit(text) if self.a_struct else 0.0
+        z = self.a_emb * emb_logit + self.a_struct * s + self.c
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def _struct_logit(text: str) -> float:
+    m = structural.shipped_model()
+    f = structural.features(text)
+    if not f.get("has_reader"):
+        return -10.0
+    return max(-10.0, min(10.0, m.logit(f)))
+
+
+# The same error as the structural detector's: a missing or damaged weights file.
+WeightsError = structural.WeightsError
+
+
+def load_model(path: Path | None = None) -> Model:
+    """Read and check the weights file (default WEIGHTS_PATH). Any problem raises WeightsError,
+    never a silent pass: a detector without its weights would let poison through unseen."""
+    path = path or WEIGHTS_PATH
+    raw, what, fix = structural.read_weights(path, "bench/suspicion_embed.py", WEIGHTS_VERSION)
+    try:
+        w = np.array([float(v) for v in raw["w"]], dtype=np.float32)
+        b, threshold = float(raw["b"]), float(raw["threshold"])
+        a_emb, a_struct, c = float(raw["a_emb"]), float(raw["a_struct"]), float(raw["c"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise WeightsError(f"{what} is damaged or from another version. {fix}") from None
+    if w.shape != (DIM,) or not all(map(math.isfinite, [*w.tolist(), b, a_emb, a_struct, c])):
+        raise WeightsError(f"{what} does not match this version's embedding. {fix}")
+    if not 0.0 < threshold < 1.0:
+        raise WeightsError(f"{what} has a threshold outside (0, 1). {fix}")
+    return Model(w, b, a_emb, a_struct, c, threshold)
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> Model:
+    return load_model()
+
+
+# The shipped model reads the whole memory only: the memory's own embedding, which ingest computes
+# for the index anyway, so the detector costs one dot product there. Windows cost one MiniLM
+# call per sentence (41 ms CPU each, measured on this 2-core machine under load): 3-8 times the
+# embedding cost of an import; the fit script can measure them (MNEMO_EMBED_WINDOWS=1).
+WINDOWED = False
+
+
+def probability(
+    text: str,
+    embed: Embed,
+    whole: np.ndarray | None = None,
+    model: Model | None = None,
+    windowed: bool = WINDOWED,
+) -> float:
+    """The stacked probability that `text` is poison. `whole` is the memory's own embedding if
+    the caller has it already (ingest computes it for the index): then nothing is embedded
+    again (and with `windowed`, only the sentences are)."""
+    m = model or shipped_model()
+    wins = windows(text) if windowed else [text]
+    if whole is not None:
+        rest = wins[1:]
+        vecs = [np.asarray(whole, dtype=np.float32).reshape(1, -1)]
+        if rest:
+            vecs.append(np.asarray(embed(rest), dtype=np.float32))
+        mat = np.vstack(vecs)
+    else:
+        mat = np.asarray(embed(wins), dtype=np.float32)
+    return m.stacked(float(m.window_logits(mat).max()), text)
