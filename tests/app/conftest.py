@@ -20,6 +20,7 @@ from app.services import Services
 from core.clock import FixedClock
 from core.keys import TEST_KDF
 from tests.fakes import FakeEmbedder
+from tests.xdisplay import start_xvfb, stop_xvfb
 
 WINDOW_SCRIPT = r"""
 import sys, tkinter as tk
@@ -47,27 +48,14 @@ def xvfb() -> Iterator[str]:
     """The name of a fresh Xvfb display (1280x800), stopped after the session."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install -y xvfb); real-display tests skipped")
-    n = 150 + os.getpid() % 300
-    while Path(f"/tmp/.X11-unix/X{n}").exists():
-        n += 1
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-s", "0", "-noreset"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        for _ in range(100):
-            if Path(f"/tmp/.X11-unix/X{n}").exists():
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"Xvfb exited with {proc.returncode}")
-            time.sleep(0.05)
-        else:
-            pytest.fail("Xvfb did not start within 5 s")
-        yield f":{n}"
+        proc, name = start_xvfb("1280x800x24", "-s", "0", "-noreset")
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        yield name
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_xvfb(proc)
 
 
 class XWindow:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.hotkey import GlobalHotkey
+from tests.xdisplay import start_xvfb, stop_xvfb
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool"
@@ -19,22 +20,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def xserver() -> Iterator[str]:
-    # Xvfb picks a free display itself and writes its number to the pipe (no collisions with
-    # other virtual displays on this machine); -noreset: no reset when the last client leaves.
-    read_end, write_end = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        pass_fds=(write_end,),
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        number = pipe.readline().strip()
-    assert number.isdigit(), "Xvfb did not start"
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(5)
+    proc, name = start_xvfb("1280x800x24", "-noreset")
+    yield name
+    stop_xvfb(proc)
 
 
 def press(display: str, keys: str) -> None:

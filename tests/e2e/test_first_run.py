@@ -19,17 +19,11 @@ from app.services import Services
 from core.errors import WrongPassphrase
 from core.keys import unlock_key
 from tests.storehelp import PASSPHRASE, ROOT
+from tests.xdisplay import start_xvfb, stop_xvfb
 
 NEW_PASSPHRASE = "a brand new passphrase"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_display() -> int:
-    n = 140 + os.getpid() % 200
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    return n
 
 
 @pytest.fixture
@@ -37,19 +31,10 @@ def display(tmp_path: Path) -> Iterator[dict[str, str]]:
     for tool in ("Xvfb", "xdotool"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install xvfb xdotool trayer)")
-    n = _free_display()
-    xvfb = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    xvfb, name = start_xvfb("1400x900x24")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MNEMO_", "WAYLAND"))}
-    env.update(DISPLAY=f":{n}", XDG_RUNTIME_DIR=str(tmp_path), QT_QPA_PLATFORM="xcb")
+    env.update(DISPLAY=name, XDG_RUNTIME_DIR=str(tmp_path), QT_QPA_PLATFORM="xcb")
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        assert time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
     tray = None
     if shutil.which("trayer"):
         tray = subprocess.Popen(
@@ -63,10 +48,10 @@ def display(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        for p in (tray, xvfb):
-            if p is not None:
-                p.terminate()
-                p.wait(10)
+        if tray is not None:
+            tray.terminate()
+            tray.wait(10)
+        stop_xvfb(xvfb)
 
 
 def xdo(env: dict[str, str], *args: str) -> str:
