@@ -8,9 +8,11 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+from PySide6.QtCore import QCoreApplication, QTimer
 
 # A test that leaks a thread, a Qt timer or a logged warning fails (tests/leakguard.py).
 pytest_plugins = ["tests.leakguard"]
@@ -60,6 +62,37 @@ def _connect_ex(self: socket.socket, address: object) -> int:
 
 socket.socket.connect = _connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+# QCoreApplication.exit() (the app's Quit; closing the unlock prompt with no tray) also makes
+# every later QEventLoop.exec() in this process return at once, until the application's own
+# exec() runs again: qtbot.waitSignal in a later test would then never see its signal. Which
+# test runs next depends on the order (and on which pytest-xdist worker runs the file), so a
+# test that asked Qt to exit has that undone when it ends.
+_exits: list[int] = []
+_real_exit = QCoreApplication.exit
+
+
+def _recorded_exit(code: int = 0) -> None:
+    _exits.append(code)
+    _real_exit(code)
+
+
+QCoreApplication.exit = staticmethod(_recorded_exit)  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _qt_exit_is_undone() -> Iterator[None]:
+    yield
+    if not _exits:
+        return
+    _exits.clear()
+    app = QCoreApplication.instance()
+    if app is not None:
+        # The application's exec() clears the exit request on entry and on return.
+        QTimer.singleShot(0, lambda: _real_exit(0))
+        app.exec()
+    _exits.clear()
 
 
 @pytest.fixture(autouse=True)
