@@ -464,7 +464,9 @@ class PersistentIndex:
         if self._background and self._thread is None:
             self._thread = threading.Thread(target=self._run, name="mnemo-index", daemon=True)
             self._thread.start()
-        return self.health(reason)
+        # What happened at open, from `state`: the urgent save of a rebuilt index may already
+        # have run on the saver's thread and set `snapshot_state` back to "ok".
+        return IndexHealth(len(self.index), self.index.deleted, self.generation, state, reason)
 
     def _set_aside(self) -> None:
         with contextlib.suppress(OSError):

@@ -160,6 +160,36 @@ def test_tampered_snapshot_is_rebuilt(store: Store) -> None:
     assert store.index_path.with_name("index.snapshot.damaged").exists()
 
 
+def test_a_rebuilt_snapshot_is_reported_even_if_its_save_wins_the_race(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Seen under load: the saver thread saved the rebuilt index (snapshot "ok") before open()
+    returned, and open() reported "ok" for a snapshot it had just found damaged."""
+    import core.vector_index as vi
+
+    put(store, unit(np.random.default_rng(8), 12))
+    p = persistent(store)
+    p.open()
+    p.save()
+    p.close(save=False)
+    blob = bytearray(store.index_path.read_bytes())
+    blob[len(blob) // 3] ^= 0x10
+    store.index_path.write_bytes(bytes(blob))
+    again = persistent(store)
+    real_info = vi.log.info
+
+    def saver_wins(msg: str, *args: object) -> None:
+        if msg.startswith("index ready"):
+            again.save()  # what the saver thread may do right then
+        real_info(msg, *args)
+
+    monkeypatch.setattr(vi.log, "info", saver_wins)
+    health = again.open()
+    assert again.snapshot_state == "ok"  # the race happened
+    assert health.snapshot == "rebuilt" and "authentication" in health.reason
+    assert "index rebuilt from the database" in caplog.text
+
+
 def test_stale_snapshot_is_rebuilt(store: Store) -> None:
     vecs = unit(np.random.default_rng(5), 10)
     put(store, vecs)
