@@ -23,8 +23,11 @@ upgrade-check:
 run: setup
 	@$(PY) main.py $(ARGS)
 
+# Two processes (pytest-xdist; CI has two cores), each taking whole files so a file's shared
+# fixtures (a loaded model, a display) are set up once. TEST_WORKERS=0 runs one process.
+TEST_WORKERS ?= 2
 test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The R-suite at its long scale (tests/reliability/README.md): 300 SIGKILLs, ten minutes of
 # concurrent capture, search, erase and backup. `make test` runs the same tests shorter.
