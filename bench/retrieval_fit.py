@@ -176,6 +176,8 @@ def grid(name: str) -> dict[str, FusionParams]:
         g["k30_spk3"] = replace(base, units_k=30.0, w_speaker=3.0)
         g["k30_s1.5"] = replace(base, units_k=30.0, w_session=1.5)
         g["k30_t3"] = replace(base, units_k=30.0, w_type=3.0)
+    if name == "tokens":
+        g["no_whole_tokens"] = replace(base, whole_tokens=False)
     if name == "s8":
         b = replace(base, units_k=30.0, w_speaker=3.0)
         g["k30_spk3"] = b
