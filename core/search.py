@@ -35,7 +35,6 @@ Why these choices (numbers in bench/retrieval_quality.py):
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 import re
 import threading
@@ -611,13 +610,10 @@ class Searcher:
                 if below is not None:
                     sql += "AND rowid < ? "
                     args.append(below)
-                # One row of text, not a row per rowid (~0.5 us of Python each, a thousand
-                # a word); sorted here, as group_concat's order is not promised.
-                (listed,) = conn.execute(
-                    f"SELECT group_concat(rowid) FROM ({sql}ORDER BY rowid DESC LIMIT ?)",
-                    [*args, WINDOW],
-                ).fetchone()
-                got = _id_list(listed, descending=True)
+                got = [
+                    int(r)
+                    for (r,) in conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW])
+                ]
                 ok = allowed.first(got, limit - passed) if isinstance(allowed, BroadFilter) else got
                 for i in ok:
                     if allowed is None or i in allowed:
@@ -951,15 +947,10 @@ class Searcher:
                 members[-1].append(mid)
                 session[mid] = len(members) - 1
                 last = t
-        # Most sessions hold one candidate or two: max (top 1) and nlargest give the same
-        # sums as sorting each session's scores, without a sort per session.
-        if p.session_top == 1:
-            strength = [max([fused[m] for m in ms]) for ms in members]
-        else:
-            top = p.session_top
-            strength = [sum(heapq.nlargest(top, [fused[m] for m in ms])) for ms in members]
-        key = {m: (-strength[s], -fused[m]) for m, s in session.items()}
-        ranked = sorted(session, key=key.__getitem__)
+        strength = [
+            sum(sorted((fused[m] for m in ms), reverse=True)[: p.session_top]) for ms in members
+        ]
+        ranked = sorted(session, key=lambda m: (-strength[session[m]], -fused[m]))
         for rank, mid in enumerate(ranked):
             fused[mid] += p.w_session / (p.units_k + rank + 1)
 
@@ -1193,14 +1184,6 @@ def _with_events(conn: Connection, ids: list[int], days: tuple[int, int] | None 
         if "no such table" not in str(e):
             raise
         return set()
-
-
-def _id_list(listed: str | None, descending: bool = False) -> list[int]:
-    """The ids of a group_concat row (None: no row), ascending or descending."""
-    if not listed:
-        return []
-    ids = np.sort(np.fromstring(listed, dtype=np.int64, sep=","))
-    return (ids[::-1] if descending else ids).tolist()
 
 
 def _add_list(fused: dict[int, float], ids: set[int], weight: float, k: float) -> None:
