@@ -96,6 +96,8 @@ COMMON_TERM = 2_000
 WINDOW = 1_000
 WINDOWS = 4
 MAX_GROUP_IDS = 200
+# Filters whose ids are kept between searches (Searcher._allowed_ids).
+ALLOWED_CACHE = 8
 
 
 @dataclass(slots=True)
@@ -404,6 +406,11 @@ class Searcher:
         self.fusion = fusion or FusionParams()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._df: dict[str, tuple[int, float]] = {}
+        # (filter clauses, BROAD) -> (reader connection, its data_version, the ids or None: broad);
+        # the sets are shared between searches and never changed (see _allowed_ids).
+        self._allowed_cache: OrderedDict[
+            tuple[str, tuple[Any, ...], int], tuple[Connection, int, set[int] | None]
+        ] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray | None:
@@ -515,6 +522,17 @@ class Searcher:
                 clauses.append("kind = ?")
                 args.append(f.source)
         where = " AND ".join(clauses)
+        # The same filter is asked again on every keystroke of a refined query: its ids are
+        # kept per reader connection until any write commits (PRAGMA data_version changes
+        # whenever another connection commits). Listing them was ~3.5 ms of a filtered
+        # search at 100k memories.
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        key = (where, tuple(args), BROAD)
+        with self._cache_lock:
+            hit = self._allowed_cache.get(key)
+            if hit is not None and hit[0] is conn and hit[1] == version:
+                self._allowed_cache.move_to_end(key)
+                return BroadFilter(conn, *filter_sql(f)) if hit[2] is None else hit[2]
         # One scan, one row: the ids as text parsed by numpy. A row per id costs ~0.5 us of
         # Python each, which at 20k ids was a third of a filtered search.
         (listed,) = conn.execute(
@@ -522,9 +540,13 @@ class Searcher:
             [*args, BROAD + 1],
         ).fetchone()
         ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
-        if len(ids) > BROAD:
-            return BroadFilter(conn, *filter_sql(f))
-        return set(ids.tolist())
+        allowed = None if len(ids) > BROAD else set(ids.tolist())
+        with self._cache_lock:
+            self._allowed_cache[key] = (conn, version, allowed)
+            self._allowed_cache.move_to_end(key)
+            while len(self._allowed_cache) > ALLOWED_CACHE:
+                self._allowed_cache.popitem(last=False)
+        return BroadFilter(conn, *filter_sql(f)) if allowed is None else allowed
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
