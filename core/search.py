@@ -140,6 +140,14 @@ class FusionParams:
     # but on the synthetic set recall@1 fell 0.735 -> 0.703 (MRR 0.877 -> 0.837), most of it
     # on facts that changed ("changed" recall@5 0.775 -> 0.625): the older value holds more
     # of the question's words than the newer one that answers.
+    # On top of RRF k 30 + speaker 3 (session 8, bench/retrieval_fit.py --grid s8): weight
+    # 2 / 4 / 8 at top 10 and 4 at top 5 gave recall@1 0.418 / 0.414 / 0.420 / 0.418 against
+    # 0.420 (shipped 0.428). A re-ordering of the fused top 2-8 by the turn's own IDF word
+    # cover, its neighbours', query bigrams, own cosine, the asked speaker, time words,
+    # length and recency (a linear mix, fitted leaving each conversation out) lifted
+    # recall@1 in-sample by 0.007 at most and lost held-out (0.420 -> 0.408 / 0.417); so
+    # did fusion weights chosen per question kind (when / how many / other, a named person
+    # or not, long or short: held-out recall@1 0.426-0.429, recall@10 0.805-0.809).
     w_overlap: float = 0.0
     overlap_top: int = 10
     # Session agreement (Searcher._session_boost): the candidates ranked by how strongly
