@@ -1238,6 +1238,9 @@ def _supporting(
 # 0.096 (8). The per-memory items of old scored 0.03 on multi-hop list questions.
 LIST_MIN_SIM = 0.4
 LIST_POOL = 8
+# At most this many phrases are embedded (the best memories' first): one short batch on one
+# thread, a few hundred milliseconds on two cores.
+LIST_PHRASES = 48
 
 
 def _chunks(q: _Question, sent: str) -> list[str]:
@@ -1290,7 +1293,7 @@ def _things_of_asked_kind(
                 phrases.setdefault(ch, c.ev.memory_id)
     if not phrases:
         return None
-    names = list(phrases)
+    names = list(phrases)[:LIST_PHRASES]
     vecs = embed([noun, *names])
     sims = {n: float(vecs[i + 1] @ vecs[0]) for i, n in enumerate(names)}
     keep = [n for n in sorted(names, key=lambda n: -sims[n]) if sims[n] >= LIST_MIN_SIM][:4]
