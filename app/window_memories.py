@@ -126,9 +126,9 @@ class WindowMemories:
         self._stale: dict[int, tuple[str, float]] = {}
 
     def forget(self) -> None:
-        """Drop what is remembered in memory (the store still has it, stale marks included)."""
+        """Drop what is remembered of the windows (the store still has it). Which vectors are
+        stale is kept (ids only): after a pause or a lock they are still brought up to date."""
         self._known.clear()
-        self._stale.clear()
 
     @property
     def stale_count(self) -> int:

@@ -254,3 +254,14 @@ def test_capture_re_embeds_a_window_when_it_leaves_the_screen(services) -> None:
         assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(text))
     finally:
         service.stop()
+
+
+def test_forgetting_the_windows_keeps_their_stale_vectors_due(services) -> None:
+    """Pausing or locking forgets the windows; their stale vectors are still written later."""
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    remember(windows, services, SECOND, T0 + 10)
+    windows.forget()
+    assert windows.refresh(T0 + 11, everything=True) == 1
+    assert stale_marks(services) == {mid: None}
