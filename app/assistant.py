@@ -188,6 +188,16 @@ def _is_chat_turn(m: Memory) -> bool:
     return m.kind == CHAT and ext.startswith((_QUESTION_ID_PREFIX, _ANSWER_ID_PREFIX))
 
 
+def _loaded_embed(memory: Any) -> Callable[[Sequence[str]], Any] | None:
+    """The search embedder's encode, for extraction to weigh meaning with, when it is loaded
+    (search loaded it for the question): an answer never waits on a model load for it."""
+    embedder = getattr(memory, "embedder", None)
+    if embedder is None or not getattr(embedder, "loaded", True):
+        return None
+    embed: Callable[[Sequence[str]], Any] = embedder.embed
+    return embed
+
+
 class AssistantService:
     """services.assistant while unlocked. The model host belongs to Services (it survives lock
     and unlock); `host` returns it, created on first use."""
@@ -361,7 +371,14 @@ class AssistantService:
         # Extract before generating: the short answer comes from the memories themselves, and
         # is shown before anything else happens (storing the question, loading the model).
         following = self._following(memory, evidence)
-        ex = extraction.extract(question, evidence, tz, following=following, contrast=contrast)
+        ex = extraction.extract(
+            question,
+            evidence,
+            tz,
+            following=following,
+            contrast=contrast,
+            embed=_loaded_embed(memory),
+        )
         timings["extract_ms"] = round((time.perf_counter() - t_found) * 1000, 2)
         by_id = {ev.memory_id: ev for ev in evidence}
         by_id.update((f.memory_id, f) for fs in following.values() for f in fs)

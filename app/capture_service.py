@@ -37,7 +37,7 @@ from core.capture.change import ChangeDetector, RegionTextCache
 from core.capture.exclusions import DropReason, black_out, decide
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
-from core.capture.window_text import ScreenText
+from core.capture.window_text import ScreenText, window_key
 from core.errors import DiskFull, StoreLocked, StoreReadOnly, UserFacingError
 from core.types import QUARANTINED, NewMemory
 
@@ -724,6 +724,8 @@ class CaptureService:
             self.backlog.sweep_orphans()  # files of frames whose row never committed
         except StoreLocked:
             return
+        # Vectors a crash or a quit left stale are brought up to date first.
+        self._refresh_vectors(stored=True)
         while not stopping.is_set():
             with self._cond:
                 self._cond.wait_for(lambda: self._has_work or stopping.is_set(), 5.0)
@@ -741,6 +743,9 @@ class CaptureService:
                 with self._cond:
                     self._has_work = False
                     self._cond.notify_all()
+                    idle = self.windows.stale_count > 0 and self._quiet()
+                if idle:  # the user is idle: every stale vector now
+                    self._refresh_vectors(everything=True)
                 continue
             entry = entries[0]
             with self._cond:
@@ -796,9 +801,30 @@ class CaptureService:
                 self._announce_status()
                 if not done:
                     stopping.wait(1.0)
+        # Capture stops (quit, pause, lock): the windows are left, their vectors written now.
+        self._refresh_vectors(everything=True)
         with self._cond:
             self._busy = False
             self._cond.notify_all()
+
+    def _refresh_vectors(self, *, stored: bool = False, everything: bool = False) -> None:
+        """Re-embed stale window vectors on the worker (counted in its CPU budget); a locked
+        store keeps them marked for later."""
+        if not stored and self.windows.stale_count == 0:
+            return
+        spent = time.thread_time()
+        try:
+            if stored:
+                self.windows.refresh_stored(self._now())
+            else:
+                self.windows.refresh(self._now(), everything=everything)
+        except StoreLocked:
+            pass
+        except Exception as e:
+            _log_failure("re-embedding window memories", e)
+        finally:
+            with self._cond:
+                self._tokens -= time.thread_time() - spent
 
     def _refill(self) -> float:
         """The CPU seconds the worker may spend now (under self._cond)."""
@@ -878,7 +904,10 @@ class CaptureService:
         memories = group_by_window(screen.boxes, frame.decision.windows, frame.time)
         # A lone glyph (an icon read as "M") is not worth remembering.
         memories = [m for m in memories if len(m.text.strip()) >= MIN_TEXT_CHARS]
+        # Windows that left the screen, or kept changing for REEMBED_S, get their vector now.
+        on_screen = {window_key(m.app, m.title, m.domain) for m in memories}
         if not memories:
+            self.windows.refresh(frame.time, on_screen=on_screen)
             return
         active = frame.decision.active
         outcome = self.windows.remember(
@@ -903,6 +932,7 @@ class CaptureService:
             result.regions_reused,
             sum(result.redactions.values()),
         )
+        self.windows.refresh(frame.time, on_screen=on_screen)
 
 
 def store_memories(

@@ -1,8 +1,17 @@
 """One memory per window state: the capture worker hands over the whole text of each window on
 screen; a window seen before (same app and title, recently) has its memory updated in place (the
-indexed text grows to the union of its lines, the vector is re-embedded, the previous state is
-kept as a version with its screenshot) instead of a new memory per change; a window whose text
-did not change adds nothing, not even a screenshot."""
+indexed text grows to the union of its lines, the previous state is kept as a version with its
+screenshot) instead of a new memory per change; a window whose text did not change adds nothing,
+not even a screenshot.
+
+An update does not re-embed the memory (that was the largest cost of a frame, ~150 ms): its
+vector is marked stale in the same transaction as the text (schema v16), and `refresh` brings
+stale vectors up to date when the window leaves the screen, at most once per REEMBED_S while it
+keeps changing, when the user is idle (`refresh(everything=True)`) and, for what a crash or a
+quit left stale, when capture starts again (`refresh_stored`). Meanwhile FTS finds the new text
+and the older vector still finds the memory. The vector is of the window's latest state, not of
+the merged history: the embedder reads only the first 256 tokens, so lines added to a long
+history would never reach it (bench/capture.py --embed-choice measures both)."""
 
 from __future__ import annotations
 
@@ -31,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # A window state continues (the same memory is updated) while it was seen this recently.
 WINDOW_GAP_S = 6 * 3600.0
+# A window that keeps changing has its vector brought up to date at most this often.
+REEMBED_S = 60.0
 # Short lines (clocks, counters, "3 unread") whose digits change are not a new state.
 _SHORT = 20
 _DIGITS = re.compile(r"\d")
@@ -56,6 +67,7 @@ class _Window:
     # box_key of every OCR box whose pixels the hidden-text check already looked at for this
     # memory: an update inspects only the boxes not in here (empty after a restart: all).
     inspected: frozenset[tuple[str, int]] = frozenset()
+    embedded: float = 0.0  # when its vector was last written (0: not known, after a restart)
 
 
 @dataclass(slots=True)
@@ -110,10 +122,18 @@ class WindowMemories:
     def __init__(self, services: Session) -> None:
         self.services = services
         self._known: dict[str, _Window] = {}
+        # Memories whose vector is stale: memory id -> (window key, when last embedded).
+        self._stale: dict[int, tuple[str, float]] = {}
 
     def forget(self) -> None:
-        """Drop what is remembered in memory (the store still has it)."""
+        """Drop what is remembered of the windows (the store still has it). Which vectors are
+        stale is kept (ids only): after a pause or a lock they are still brought up to date."""
         self._known.clear()
+
+    @property
+    def stale_count(self) -> int:
+        """Memories updated since their vector was written (known to this worker)."""
+        return len(self._stale)
 
     def remember(
         self,
@@ -197,7 +217,7 @@ class WindowMemories:
                 for mid, (m, vis) in zip(report.ids, fresh):
                     key = window_key(m.app, m.title, m.domain)
                     self._known[key] = _Window(
-                        mid, m.text.split("\n"), vis, when, checked.get(id(m), frozenset())
+                        mid, m.text.split("\n"), vis, when, checked.get(id(m), frozenset()), when
                     )
         except BaseException:
             if media_id is not None and self.services.unlocked and out.added + out.updated == 0:
@@ -235,17 +255,14 @@ class WindowMemories:
         media_id: int | None,
         checked: dict[int, frozenset[tuple[str, int]]],
     ) -> set[int]:
-        """Write new states of known windows; returns id() of the memories whose row is gone
-        (erased meanwhile), which the caller adds as new memories instead."""
-        memory = self.services.memory
-        assert memory is not None
+        """Write new states of known windows, their vectors marked stale in the same
+        transaction (not re-embedded: `refresh` does that later); returns id() of the memories
+        whose row is gone (erased meanwhile), which the caller adds as new memories instead."""
         texts = ["\n".join(union) for _, _, _, union in updates]
-        vecs = memory.embedder.embed(texts)
-        model = memory.model_name
 
         def write(conn: Connection) -> set[int]:
             gone: set[int] = set()
-            for (m, known, _, _), text, vec in zip(updates, texts, vecs):
+            for (m, known, _, _), text in zip(updates, texts):
                 cur = conn.execute(
                     "UPDATE memories SET text = ?, time = ?, media_id = coalesce(?, media_id), "
                     "boxes = ?, region = ?, dedup_key = ?, "
@@ -270,8 +287,8 @@ class WindowMemories:
                     gone.add(id(m))
                     continue
                 conn.execute(
-                    "UPDATE vectors SET vec = ?, model = ? WHERE memory_id = ?",
-                    (vector_blob(vec), model, known.memory_id),
+                    "UPDATE vectors SET stale = coalesce(stale, ?) WHERE memory_id = ?",
+                    (when, known.memory_id),
                 )
                 conn.execute(
                     "INSERT INTO memory_versions(memory_id, time, text, media_id) "
@@ -281,20 +298,90 @@ class WindowMemories:
             return gone
 
         gone = self.services.store.write(write)
-        ids, rows = [], []
-        for (m, known, vis, union), vec in zip(updates, vecs):
+        for m, known, vis, union in updates:
             key = window_key(m.app, m.title, m.domain)
             if id(m) in gone:
                 self._known.pop(key, None)
+                self._stale.pop(known.memory_id, None)
                 continue
-            self._known[key] = _Window(known.memory_id, union, vis, when, checked[id(m)])
-            ids.append(known.memory_id)
-            rows.append(vec)
-        if ids:
+            self._known[key] = _Window(
+                known.memory_id, union, vis, when, checked[id(m)], known.embedded
+            )
+            self._stale[known.memory_id] = (key, known.embedded)
+        return gone
+
+    # -- stale vectors ---------------------------------------------------------------------------
+    def refresh(
+        self, now: float, *, on_screen: AbstractSet[str] | None = None, everything: bool = False
+    ) -> int:
+        """Re-embed the stale vectors that are due: of windows not in `on_screen` (left), of
+        windows last embedded REEMBED_S or more before `now`, or all (`everything`: the user is
+        idle, capture stops). Returns how many vectors were written."""
+        due = [
+            mid
+            for mid, (key, at) in self._stale.items()
+            if everything
+            or (on_screen is not None and key not in on_screen)
+            or now - at >= REEMBED_S
+        ]
+        return self._reembed(due, now) if due else 0
+
+    def refresh_stored(self, now: float) -> int:
+        """Re-embed every vector the store has marked stale (left so by a crash or a quit)."""
+        rows = self.services.store.reader().execute(
+            "SELECT memory_id FROM vectors WHERE stale IS NOT NULL"
+        )
+        ids = [int(r[0]) for r in rows]
+        return self._reembed(ids, now) if ids else 0
+
+    def _reembed(self, ids: list[int], now: float) -> int:
+        memory = self.services.memory
+        if memory is None:
+            raise StoreLocked()
+        conn = self.services.store.reader()
+        items: list[tuple[int, float, str]] = []
+        for mid in ids:
+            row = conn.execute(
+                "SELECT v.stale, m.text, (SELECT text FROM memory_versions WHERE memory_id = "
+                "v.memory_id ORDER BY time DESC, id DESC LIMIT 1) "
+                "FROM vectors v JOIN memories m ON m.id = v.memory_id WHERE v.memory_id = ?",
+                (mid,),
+            ).fetchone()
+            if row is None or row[0] is None:  # erased, or brought up to date meanwhile
+                self._stale.pop(mid, None)
+                continue
+            items.append((mid, float(row[0]), vector_text(row[2] or row[1])))
+        if not items:
+            return 0
+        vecs = memory.embedder.embed([text for _, _, text in items])
+        model = memory.model_name
+
+        def write(c: Connection) -> list[int]:
+            done = []
+            for (mid, stale, _), vec in zip(items, vecs):
+                cur = c.execute(
+                    "UPDATE vectors SET vec = ?, model = ?, stale = NULL "
+                    "WHERE memory_id = ? AND stale = ?",
+                    (vector_blob(vec), model, mid, stale),
+                )
+                if cur.rowcount:
+                    done.append(mid)
+            return done
+
+        done = set(self.services.store.write(write))
+        for mid, _, _ in items:
+            self._stale.pop(mid, None)
+        for w in self._known.values():
+            if w.memory_id in done:
+                w.embedded = now
+        rows = [vec for (mid, _, _), vec in zip(items, vecs) if mid in done]
+        if rows:
             # The same label again overwrites the vector in place (hnswlib add_items).
             memory.wait_ready(60)
-            memory.index.add(ids, np.stack(rows).astype(np.float32))
-        return gone
+            memory.index.add(
+                [mid for mid, _, _ in items if mid in done], np.stack(rows).astype(np.float32)
+            )
+        return len(done)
 
     def _versions(self, items: list[tuple[int, str]], when: float, media_id: int | None) -> None:
         if not items:
@@ -311,6 +398,13 @@ class WindowMemories:
     def _prune(self, now: float) -> None:
         for key in [k for k, w in self._known.items() if now - w.seen > WINDOW_GAP_S]:
             del self._known[key]
+
+
+def vector_text(latest_state: str) -> str:
+    """What a window memory's vector is made of: the window's latest state (what it shows
+    now), not the merged history, whose first 256 tokens would never include a line added
+    late."""
+    return latest_state
 
 
 def box_key(b: dict[str, Any]) -> tuple[str, int]:

@@ -3,11 +3,13 @@
 an hour a whole run takes on two cores). Prints one JSON document.
 
     python -m bench.answer_replay record OUT.pkl [answer_locomo options…]
-    python -m bench.answer_replay replay OUT.pkl… [--held-out conv-42,conv-43]
+    python -m bench.answer_replay replay OUT.pkl… [--held-out conv-42,conv-43] [--embed]
 
 A record holds the questions and the conversation turns extraction saw: it is benchmark data
 (locomo-dev), kept outside the repository like the data itself. Replay reports F1, gold cited
 and abstention per mode, for conversations developed on and the held-out ones separately.
+With --embed, extraction gets the search embedder (MiniLM) as the app hands it, and the CPU
+time of its embedding calls is reported.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pickle
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,11 @@ def record(out: Path, argv: list[str]) -> None:
         pickle.dump(recs, f)
 
 
-def replay(recs: Sequence[dict[str, Any]], held_out: Sequence[str] = HELD_OUT) -> dict[str, Any]:
+def replay(
+    recs: Sequence[dict[str, Any]],
+    held_out: Sequence[str] = HELD_OUT,
+    embed: Callable[[Sequence[str]], Any] | None = None,
+) -> dict[str, Any]:
     """Extraction re-run on recorded inputs: figures per mode and part (dev / held_out)."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0, c0 = time.perf_counter(), time.process_time()
@@ -87,6 +93,7 @@ def replay(recs: Sequence[dict[str, Any]], held_out: Sequence[str] = HELD_OUT) -
             r["tz"],
             following=r["following"],
             contrast=r.get("contrast", ()),
+            embed=embed,
         )
         conv = str(qa.get("conversation") or r.get("conversation") or "")
         if not conv:
@@ -122,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     rep = sub.add_parser("replay", help="re-run extraction on records")
     rep.add_argument("records", type=Path, nargs="+")
     rep.add_argument("--held-out", default=",".join(HELD_OUT))
+    rep.add_argument("--embed", action="store_true", help="hand extraction the MiniLM embedder")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "record":
         record(args.out, rest)
@@ -134,7 +142,27 @@ def main(argv: list[str] | None = None) -> None:
             recs += pickle.load(f)  # records this tool wrote itself
     from bench.common import emit, envelope
 
-    emit(envelope("answer_replay", records=len(recs), **replay(recs, args.held_out.split(","))))
+    embed, calls = None, {"n": 0, "cpu_s": 0.0, "max_ms": 0.0}
+    if args.embed:
+        from models.embedder import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder()
+        embedder.load()
+
+        def embed(texts: Sequence[str]) -> Any:
+            c0, t0 = time.process_time(), time.perf_counter()
+            out = embedder.embed(texts)
+            calls["n"] += 1
+            calls["cpu_s"] += time.process_time() - c0
+            calls["max_ms"] = max(calls["max_ms"], (time.perf_counter() - t0) * 1000)
+            return out
+
+    got = replay(recs, args.held_out.split(","), embed)
+    if args.embed:
+        got["embed_calls"] = calls["n"]
+        got["embed_cpu_ms_per_call"] = round(1000 * calls["cpu_s"] / max(1, calls["n"]), 1)
+        got["embed_wall_ms_max"] = round(calls["max_ms"], 1)
+    emit(envelope("answer_replay", records=len(recs), **got))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ wait in the encrypted backlog; coverage is the share of the script's changes (it
 text) found in the store at the end of the active phase, and again once activity stopped and the
 backlog drained (at most --after seconds, 600 by default).
 Run: .venv/bin/python bench/capture.py [--static S] [--active S] [--after S] [--quick]
-[--line-reuse]"""
+[--line-reuse] [--embed-choice]"""
 
 from __future__ import annotations
 
@@ -514,6 +514,72 @@ def line_reuse() -> dict[str, dict[str, object]]:
     return out
 
 
+def embed_choice(windows: int = 20, changes: int = 12) -> dict[str, Any]:
+    """Which text a window memory's vector should be made of, measured with the real embedder
+    on the active script's words: the merged history (what the memory's text is; the embedder
+    reads its first 256 tokens) or the window's latest state. `windows` window memories, each
+    with its own history of `changes` states, of two kinds: a document whose 13 lines are all
+    rewritten at each change (the active script), and a terminal that prints 3 lines a change
+    and shows its last 24. A query is one line of a window; hit@1 / MRR: is the vector of that
+    line's window the nearest among all windows' vectors. Late lines: of the last change (what
+    the user saw last); early lines: of the first change (only in the history)."""
+    import random
+
+    from core.capture.window_text import MAX_UNION_CHARS, merge_lines
+    from models.embedder import MiniLMEmbedder
+
+    words = ACTIVE_SCRIPT.split('words = ("')[1].split('").split()')[0].replace('"', "").split()
+    words = " ".join(words).split()
+    emb = MiniLMEmbedder()
+    out: dict[str, Any] = {"windows": windows, "changes": changes}
+    for kind in ("document", "terminal"):
+        hist: list[str] = []
+        latest: list[str] = []
+        early: list[list[str]] = []
+        late: list[list[str]] = []
+        for w in range(windows):
+            rng = random.Random(1000 * w + (0 if kind == "document" else 7))
+
+            def line(rng: random.Random = rng) -> str:
+                return " ".join(rng.choice(words) for _ in range(7))
+
+            union: list[str] = []
+            shown: list[str] = []
+            states: list[list[str]] = []
+            for _ in range(changes):
+                if kind == "document":
+                    shown = [line() for _ in range(13)]
+                    new = shown
+                else:
+                    new = [line() for _ in range(3)]
+                    shown = (shown + new)[-24:]
+                states.append(new)
+                merged = merge_lines(union, shown)
+                if sum(len(x) + 1 for x in merged) <= MAX_UNION_CHARS:
+                    union = merged
+            hist.append("\n".join(union))
+            latest.append("\n".join(shown))
+            early.append(states[0])
+            late.append(states[-1])
+        res: dict[str, Any] = {}
+        for name, texts in (("merged_history", hist), ("latest_state", latest)):
+            vecs = emb.embed(texts)
+            row: dict[str, Any] = {}
+            for which, qs in (("late_lines", late), ("early_lines", early)):
+                flat = [(w, q) for w, lines in enumerate(qs) for q in lines]
+                qv = emb.embed([q for _, q in flat])
+                sims = qv @ vecs.T
+                ranks = [int((sims[i] > sims[i, w]).sum()) + 1 for i, (w, _) in enumerate(flat)]
+                row[which] = {
+                    "queries": len(flat),
+                    "hit_at_1": round(sum(r == 1 for r in ranks) / len(ranks), 3),
+                    "mrr": round(sum(1 / r for r in ranks) / len(ranks), 3),
+                }
+            res[name] = row
+        out[kind] = res
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--static", type=float, default=600.0)
@@ -522,12 +588,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="skip the OCR latency and encoding runs")
     ap.add_argument("--line-reuse", action="store_true", help="only the line cache sequences")
     ap.add_argument(
+        "--embed-choice", action="store_true", help="only: which text a window's vector is of"
+    )
+    ap.add_argument(
         "--end",
         choices=("stop", "kill"),
         default="stop",
         help="how activity ends: the script stops changing, or its window goes",
     )
     args = ap.parse_args()
+    if args.embed_choice:
+        emit(envelope("capture_embed_choice", embed_choice=embed_choice()))
+        return
     if args.line_reuse:
         emit(envelope("capture_line_reuse", line_reuse=line_reuse()))
         return

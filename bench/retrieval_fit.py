@@ -176,6 +176,14 @@ def grid(name: str) -> dict[str, FusionParams]:
         g["k30_spk3"] = replace(base, units_k=30.0, w_speaker=3.0)
         g["k30_s1.5"] = replace(base, units_k=30.0, w_session=1.5)
         g["k30_t3"] = replace(base, units_k=30.0, w_type=3.0)
+    if name == "tokens":
+        g["no_whole_tokens"] = replace(base, whole_tokens=False)
+    if name == "s8":
+        b = replace(base, units_k=30.0, w_speaker=3.0)
+        g["k30_spk3"] = b
+        for w in (2.0, 4.0, 8.0):
+            g[f"k30_spk3_ov{w}"] = replace(b, w_overlap=w)
+        g["k30_spk3_ov4_top5"] = replace(b, w_overlap=4.0, overlap_top=5)
     if name == "combo":
         for ws in (2.0, 3.0, 4.0):
             for wt in (0.0, 1.0, 2.0):

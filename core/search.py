@@ -96,6 +96,8 @@ COMMON_TERM = 2_000
 WINDOW = 1_000
 WINDOWS = 4
 MAX_GROUP_IDS = 200
+# Filters whose ids are kept between searches (Searcher._allowed_ids).
+ALLOWED_CACHE = 8
 
 
 @dataclass(slots=True)
@@ -138,6 +140,14 @@ class FusionParams:
     # but on the synthetic set recall@1 fell 0.735 -> 0.703 (MRR 0.877 -> 0.837), most of it
     # on facts that changed ("changed" recall@5 0.775 -> 0.625): the older value holds more
     # of the question's words than the newer one that answers.
+    # On top of RRF k 30 + speaker 3 (session 8, bench/retrieval_fit.py --grid s8): weight
+    # 2 / 4 / 8 at top 10 and 4 at top 5 gave recall@1 0.418 / 0.414 / 0.420 / 0.418 against
+    # 0.420 (shipped 0.428). A re-ordering of the fused top 2-8 by the turn's own IDF word
+    # cover, its neighbours', query bigrams, own cosine, the asked speaker, time words,
+    # length and recency (a linear mix, fitted leaving each conversation out) lifted
+    # recall@1 in-sample by 0.007 at most and lost held-out (0.420 -> 0.408 / 0.417); so
+    # did fusion weights chosen per question kind (when / how many / other, a named person
+    # or not, long or short: held-out recall@1 0.426-0.429, recall@10 0.805-0.809).
     w_overlap: float = 0.0
     overlap_top: int = 10
     # Session agreement (Searcher._session_boost): the candidates ranked by how strongly
@@ -160,6 +170,13 @@ class FusionParams:
     # 0.5 / 1 gave recall@10 0.781 / 0.767 / 0.747 against 0.784, multi-hop 0.530 at best
     # (0.526): a lone word's best turns are mostly noise.
     w_terms: float = 0.0
+    # Whole tokens: a query word joined of parts by punctuation that reads as an identifier
+    # ("CANARY-7f3a9q", "v2.1.3", "user_id"; see _is_id) is one thing the user copied:
+    # memories holding it whole (its parts as a phrase) rank above those holding only some
+    # of its parts (see Searcher._whole_tokens). Before, with the real MiniLM, notes holding
+    # "canary" alone ranked 16th to 18th of 34 among the memories holding "CANARY-7f3a9q"
+    # (tests/app/test_search_tokens.py). locomo-dev and the synthetic set: the same figures.
+    whole_tokens: bool = True
 
 
 _ASK_WHEN = re.compile(
@@ -167,6 +184,19 @@ _ASK_WHEN = re.compile(
     r"how long ago|since when)\b",
     re.IGNORECASE,
 )
+# A word of parts joined by punctuation, not spaces ("CANARY-7f3a9q", "v2.1.3", "a_b"); an
+# apostrophe does not join ("Caroline's" is a name and a suffix).
+_COMPOUND = re.compile(r"(?<![\w-])\w+(?:[-_.:/@#+]\w+)+", re.UNICODE)
+
+
+def _is_id(token: str) -> bool:
+    """A compound token that reads as an identifier: it holds a digit or a joiner other than
+    a hyphen ("CANARY-7f3a9q", "v2.1.3", "a@b.com"). Hyphenated words ("self-care") are
+    ordinary words, left to the word lists (as whole tokens they cost locomo-dev a question,
+    recall@10 0.810 -> 0.809)."""
+    return any(c.isdigit() for c in token) or any(c in "_.:/@#+" for c in token)
+
+
 _ASK_COUNT = re.compile(r"\bhow (many|much|often)\b", re.IGNORECASE)
 _TIMEWORD = re.compile(
     r"\b(\d{1,4}|yesterday|today|tonight|tomorrow|ago|last|next|week|weekend|month|year|"
@@ -384,6 +414,11 @@ class Searcher:
         self.fusion = fusion or FusionParams()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._df: dict[str, tuple[int, float]] = {}
+        # (filter clauses, BROAD) -> (reader connection, its data_version, the ids or None: broad);
+        # the sets are shared between searches and never changed (see _allowed_ids).
+        self._allowed_cache: OrderedDict[
+            tuple[str, tuple[Any, ...], int], tuple[Connection, int, set[int] | None]
+        ] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray | None:
@@ -495,6 +530,17 @@ class Searcher:
                 clauses.append("kind = ?")
                 args.append(f.source)
         where = " AND ".join(clauses)
+        # The same filter is asked again on every keystroke of a refined query: its ids are
+        # kept per reader connection until any write commits (PRAGMA data_version changes
+        # whenever another connection commits). Listing them was ~3.5 ms of a filtered
+        # search at 100k memories.
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        key = (where, tuple(args), BROAD)
+        with self._cache_lock:
+            hit = self._allowed_cache.get(key)
+            if hit is not None and hit[0] is conn and hit[1] == version:
+                self._allowed_cache.move_to_end(key)
+                return BroadFilter(conn, *filter_sql(f)) if hit[2] is None else hit[2]
         # One scan, one row: the ids as text parsed by numpy. A row per id costs ~0.5 us of
         # Python each, which at 20k ids was a third of a filtered search.
         (listed,) = conn.execute(
@@ -502,9 +548,13 @@ class Searcher:
             [*args, BROAD + 1],
         ).fetchone()
         ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
-        if len(ids) > BROAD:
-            return BroadFilter(conn, *filter_sql(f))
-        return set(ids.tolist())
+        allowed = None if len(ids) > BROAD else set(ids.tolist())
+        with self._cache_lock:
+            self._allowed_cache[key] = (conn, version, allowed)
+            self._allowed_cache.move_to_end(key)
+            while len(self._allowed_cache) > ALLOWED_CACHE:
+                self._allowed_cache.popitem(last=False)
+        return BroadFilter(conn, *filter_sql(f)) if allowed is None else allowed
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
@@ -744,6 +794,8 @@ class Searcher:
                 self._type_boost(conn, rows, fused, text)
             if p.w_overlap > 0:
                 self._overlap(conn, rows, fused, wterms, prefix_last)
+        if multi and p.whole_tokens:
+            self._whole_tokens(conn, fused, text)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(conn, scored, f, terms, prefix_last, k)
@@ -1017,6 +1069,31 @@ class Searcher:
         place = {v: n for n, v in enumerate(levels)}
         for mid, v in score.items():
             fused[mid] += p.w_overlap / (p.units_k + place[v] + 1)
+
+    def _whole_tokens(self, conn: Connection, fused: dict[int, float], text: str) -> None:
+        """Candidates holding a whole compound token of the query (its parts adjacent, in
+        order: an FTS5 phrase) are lifted above every candidate that does not, by twice the
+        best fused score per token held (twice: a trust weight of 0.5 cannot undo it); their
+        own order stays the fusion's."""
+        tokens = list(dict.fromkeys(t.lower() for t in _COMPOUND.findall(text) if _is_id(t)))
+        if not tokens or not fused:
+            return
+        lift = 2 * max(fused.values())
+        ids = list(fused)
+        held: dict[int, int] = {}
+        for tok in tokens:
+            phrase = '"' + " ".join(_WORD.findall(tok)).replace('"', '""') + '"'
+            for start in range(0, len(ids), 900):
+                part = ids[start : start + 900]
+                marks = ",".join("?" * len(part))
+                for (i,) in conn.execute(
+                    "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
+                    f"AND +rowid IN ({marks})",
+                    (phrase, *part),
+                ):
+                    held[int(i)] = held.get(int(i), 0) + 1
+        for mid, n in held.items():
+            fused[mid] += lift * n
 
     def _time_boost(
         self,

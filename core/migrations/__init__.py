@@ -15,6 +15,7 @@ from core.migrations import (
     m0005_capture_backlog_versions,
     m0006_connected_apps,
     m0007_participant_sources,
+    m0016_stale_vectors,
 )
 
 # A step is an SQL script, or a function run with the connection inside the transaction (for
@@ -29,6 +30,8 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (5, m0005_capture_backlog_versions.SQL),
     (6, m0006_connected_apps.SQL),
     (7, m0007_participant_sources.run),
+    # 8-15 are kept for other work of the same session (numbers assigned per branch).
+    (16, m0016_stale_vectors.SQL),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -99,13 +99,6 @@ def _mnemo_bundle_selfcheck() -> None:
 
         return type(keyring.get_keyring()).__name__
 
-    def kernels():  # type: ignore[no-untyped-def]
-        # transformers imports it; its module-level code reads a JSON file beside it.
-        import kernels
-        from kernels._internals import python_deps  # noqa: F401
-
-        return kernels.__version__
-
     def mcp_sdk():  # type: ignore[no-untyped-def]
         import importlib.metadata
 
@@ -130,7 +123,6 @@ def _mnemo_bundle_selfcheck() -> None:
         ("ocr", ocr),
         ("llm", llm),
         ("keyring", keyring_backend),
-        ("kernels", kernels),
         ("mcp", mcp_sdk),
     ):
         check(name, fn)

@@ -698,3 +698,24 @@ def test_an_erased_question_does_not_stay_as_its_conversations_title(
         "SELECT title FROM conversations WHERE id = ?", (a.conversation_id,)
     ).fetchone()
     assert "Ana" not in title and "Lyon" not in title
+
+
+def test_extraction_weighs_meaning_only_with_a_loaded_embedder() -> None:
+    from app.assistant import _loaded_embed
+
+    class Embedder:
+        def __init__(self, loaded: bool) -> None:
+            self.loaded = loaded
+
+        def embed(self, texts: Any) -> Any:
+            return texts
+
+    class Memory:
+        def __init__(self, embedder: Any) -> None:
+            self.embedder = embedder
+
+    assert _loaded_embed(Memory(None)) is None
+    assert _loaded_embed(Memory(Embedder(False))) is None  # an answer never waits on a load
+    loaded = Embedder(True)
+    got = _loaded_embed(Memory(loaded))
+    assert got is not None and got(["x"]) == ["x"]

@@ -382,6 +382,24 @@ def test_filter_ids_listed_up_to_broad_then_checked_on_candidates(
     assert isinstance(searcher._allowed_ids(conn, recent), core.search.BroadFilter)
 
 
+def test_filter_ids_are_kept_until_a_write_commits(
+    memory: MemoryService, clock: FixedClock
+) -> None:
+    """A filter asked again (each keystroke of a refined query) reuses its listed ids while
+    the store is unchanged, and lists them afresh once any write has committed."""
+    made = [add(memory, clock, f"ledger entry {i}", days_ago=i) for i in range(4)]
+    searcher = memory.searcher
+    conn = memory.store.reader()
+    recent = SearchFilters(since=clock.now() - 2.5 * DAY)
+    first = searcher._allowed_ids(conn, recent)
+    assert first == set(made[:3])
+    assert searcher._allowed_ids(conn, recent) is first  # kept: nothing was written
+    newer = add(memory, clock, "ledger entry new", days_ago=0)
+    again = searcher._allowed_ids(conn, recent)
+    assert again == {*made[:3], newer} and again is not first
+    assert newer in {h.id for h in memory.search("ledger", recent, 10).hits}
+
+
 def test_common_words_rank_by_words_held_then_newest(
     memory: MemoryService, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

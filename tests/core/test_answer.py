@@ -467,3 +467,61 @@ def test_a_next_turn_on_another_topic_does_not_answer() -> None:
     best = _Candidate(asked, 0, 0.8, asked.text, 0, 0.8, True)
     moved_on = evc(2, "Guess what, Laura and I saw the Perseids!", t(2023, 8, 1) + 60, "Maria")
     assert _from_followers(q, best, [moved_on], UTC, {1: "maria", 2: "john"}, 0.0) is None
+
+
+def _concept_embed(groups: dict[str, int]):  # type: ignore[no-untyped-def]
+    """An embed double: a text is the unit vector of the concept its words name (`groups`:
+    word -> axis), or an axis of its own (alike to nothing) when it names none."""
+    import numpy as np
+
+    seen: dict[str, int] = {}
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, text in enumerate(texts):
+            axis = next((groups[w] for w in text.lower().split() if w in groups), None)
+            if axis is None:
+                axis = 32 + seen.setdefault(text, len(seen) % 32)
+            out[i, axis] = 1.0
+        return out
+
+    return embed
+
+
+def test_a_list_by_meaning_keeps_the_phrases_of_the_asked_kind() -> None:
+    # The old per-memory item is the first stretch after the question's words ("fan of both");
+    # by meaning, the phrases alike to "instruments" are the items, cited from their memories.
+    mems = [
+        ev(1, "I play as a fan of both, but clarinet is my first love.", t(2023, 5, 1), "Melanie"),
+        ev(2, "Lately I play violin with my daughter.", t(2023, 6, 1), "Melanie"),
+        ev(3, "I play tennis on weekends, it keeps me fit.", t(2023, 7, 1), "Melanie"),
+    ]
+    q = "What instruments does Melanie play?"
+    plain = extract(q, mems, UTC)
+    assert "fan of both" in plain.text.lower()
+    embed = _concept_embed({"instruments": 0, "clarinet": 0, "violin": 0})
+    ex = extract(q, mems, UTC, embed=embed)
+    items = sorted(i.strip().lower() for i in ex.text.split(","))
+    assert items == ["clarinet", "violin"]
+    assert set(ex.cited[:2]) == {1, 2}  # the memories the items came from come first
+
+
+def test_a_list_by_meaning_keeps_the_old_items_when_no_phrase_is_alike() -> None:
+    mems = [
+        ev(1, "I play the clarinet, it calms me down after work.", t(2023, 5, 1), "Melanie"),
+        ev(2, "Lately I play violin with my daughter, she loves it.", t(2023, 6, 1), "Melanie"),
+    ]
+    ex = extract("What instruments does Melanie play?", mems, UTC, embed=_concept_embed({}))
+    assert [i.strip().lower() for i in ex.text.split(",")] == ["clarinet", "violin"]
+
+
+def test_meaning_is_not_asked_for_a_question_that_is_no_list() -> None:
+    mems = [ev(1, "I moved to Boston in 2019 for the job.", t(2023, 5, 1), "Jon")]
+    calls: list[int] = []
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        raise AssertionError("no embedding for a place question")
+
+    ex = extract("Where did Jon move?", mems, UTC, embed=embed)
+    assert ex.text == "Boston" and not calls

@@ -29,7 +29,7 @@ T0 = 1_760_000_000.0
 # Rows of the tables that hold or point at memories, in a fixed order.
 TABLES = {
     "memories": "SELECT * FROM memories ORDER BY id",
-    "vectors": "SELECT * FROM vectors ORDER BY memory_id",
+    "vectors": "SELECT memory_id, model, vec FROM vectors ORDER BY memory_id",  # v16 adds stale
     "citations": "SELECT * FROM citations ORDER BY answer_id, memory_id",
     "sources": "SELECT * FROM sources ORDER BY id",
     "media": "SELECT * FROM media ORDER BY id",

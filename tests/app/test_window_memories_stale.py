@@ -1,0 +1,267 @@
+"""Stale window vectors (schema v16): an update of a window memory marks its vector stale in the
+same transaction as the text instead of re-embedding it; the vector is brought up to date from
+the window's latest state when the window leaves the screen, after REEMBED_S of changes, when
+everything is due (idle, capture stopping) and from the store's marks after a restart, a crash
+(SIGKILL) or a restore. Erasing removes the mark with the memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from app.capture_config import CaptureSettings
+from app.services import Services
+from app.window_memories import REEMBED_S, WindowMemories
+from core.backup import restore_backup
+from core.capture.window_text import window_key
+from core.types import SCREEN, NewMemory
+from tests.fakes import FakeEmbedder
+from tests.storehelp import PASSPHRASE, ROOT
+
+T0 = 1_790_000_000.0
+FIRST = "quarterly planning meeting\nharbour crane schedule"
+SECOND = "quarterly planning meeting\nharbour crane schedule\nlighthouse zebracanary invoice"
+
+
+def state(text: str, when: float, title: str = "notes.txt - gedit") -> NewMemory:
+    return NewMemory(kind=SCREEN, text=text, time=when, app="gedit", title=title)
+
+
+def remember(windows: WindowMemories, services: Services, text: str, when: float,
+             title: str = "notes.txt - gedit") -> None:  # fmt: skip
+    settings = CaptureSettings.read(services.settings.get)
+    windows.remember([state(text, when, title)], np.zeros((60, 80, 4), np.uint8), when, settings)
+
+
+def stale_marks(services: Services) -> dict[int, float | None]:
+    rows = services.store.reader().execute("SELECT memory_id, stale FROM vectors")
+    return {int(r[0]): r[1] for r in rows}
+
+
+def stored_vector(services: Services, mid: int) -> np.ndarray:
+    vec = services.require_memory().vector_of(mid)
+    assert vec is not None
+    return vec
+
+
+def embedder(services: Services) -> FakeEmbedder:
+    e = services.require_memory().embedder
+    assert isinstance(e, FakeEmbedder)
+    return e
+
+
+def the_memory(services: Services) -> int:
+    ((mid,),) = services.store.reader().execute("SELECT id FROM memories").fetchall()
+    return int(mid)
+
+
+def test_an_update_marks_the_vector_stale_and_words_still_find_the_new_text(services) -> None:
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    fake = embedder(services)
+    calls = fake.calls
+    remember(windows, services, SECOND, T0 + 10)
+    assert fake.calls == calls  # no embedding on the update
+    assert stale_marks(services) == {mid: T0 + 10}
+    assert windows.stale_count == 1
+    # The older vector stays (it still finds the memory); the new line is found by its words.
+    assert np.allclose(stored_vector(services, mid), fake.embed_one(FIRST))
+    assert mid in {h.id for h in services.require_memory().search("zebracanary").hits}
+    # A third state keeps the time of the oldest change not in the vector.
+    remember(windows, services, SECOND + "\nvendor contract draft", T0 + 20)
+    assert stale_marks(services) == {mid: T0 + 10}
+
+
+def test_a_window_on_screen_is_re_embedded_once_per_interval_and_when_it_leaves(
+    services,
+) -> None:
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    key = {window_key("gedit", "notes.txt - gedit", None)}
+    remember(windows, services, SECOND, T0 + 10)
+    assert windows.refresh(T0 + 10, on_screen=key) == 0  # still on screen, not due yet
+    assert windows.refresh(T0 + REEMBED_S - 1, on_screen=key) == 0
+    assert windows.refresh(T0 + REEMBED_S, on_screen=key) == 1  # a minute after its embedding
+    assert stale_marks(services) == {mid: None}
+    fake = embedder(services)
+    # The vector is of the window's latest state, in the table and in the index.
+    assert np.allclose(stored_vector(services, mid), fake.embed_one(SECOND))
+    labels, _ = services.require_memory().index.index.search(fake.embed_one(SECOND), 1)
+    assert labels == [mid]
+    third = SECOND + "\nvendor contract draft"
+    remember(windows, services, third, T0 + REEMBED_S + 5)
+    assert windows.refresh(T0 + REEMBED_S + 6, on_screen=key) == 0
+    assert windows.refresh(T0 + REEMBED_S + 7, on_screen=set()) == 1  # the window left
+    assert np.allclose(stored_vector(services, mid), fake.embed_one(third))
+    assert windows.stale_count == 0 and stale_marks(services) == {mid: None}
+
+
+def test_erasing_a_stale_memory_removes_its_mark_and_refresh_does_not_bring_it_back(
+    services,
+) -> None:
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    remember(windows, services, SECOND, T0 + 10)
+    assert stale_marks(services) == {mid: T0 + 10}
+    services.erase.erase_ids([mid])
+    assert stale_marks(services) == {}
+    assert windows.refresh(T0 + 1000, everything=True) == 0
+    assert windows.stale_count == 0
+    assert mid not in services.require_memory().index.index
+    assert windows.refresh_stored(T0 + 1000) == 0
+
+
+def test_stale_marks_survive_restart_and_backup_restore(services, tmp_path: Path) -> None:
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    remember(windows, services, SECOND, T0 + 10)
+    services.backup(tmp_path / "b.mnemo-backup")
+    services.lock()
+    services.unlock(PASSPHRASE)
+    assert stale_marks(services) == {mid: T0 + 10}
+    restore_backup(tmp_path / "b.mnemo-backup", tmp_path / "restored", PASSPHRASE)
+    for s in (services, Services(tmp_path / "restored", embedder=FakeEmbedder())):
+        if s is not services:
+            s.unlock(PASSPHRASE)
+        try:
+            s.require_memory().wait_ready(30)
+            assert stale_marks(s) == {mid: T0 + 10}
+            # A fresh worker (nothing known in memory) finds the mark in the store.
+            assert WindowMemories(s).refresh_stored(T0 + 20) == 1
+            assert stale_marks(s) == {mid: None}
+            assert np.allclose(stored_vector(s, mid), FakeEmbedder().embed_one(SECOND))
+        finally:
+            if s is not services:
+                s.close()
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    from app.services import Services
+    from app.window_memories import WindowMemories
+    from core.keys import TEST_KDF
+    from tests.app.test_window_memories_stale import FIRST, SECOND, T0, remember
+    from tests.fakes import FakeEmbedder
+
+    services = Services({data!r}, embedder=FakeEmbedder())
+    services.create({passphrase!r}, kdf=TEST_KDF)
+    services.require_memory().wait_ready(30)
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    remember(windows, services, SECOND, T0 + 10)
+    print("updated", flush=True)
+    import time
+    time.sleep(600)
+    """
+)
+
+
+def test_sigkill_after_a_text_update_then_capture_starts_and_brings_the_vector_up_to_date(
+    tmp_path: Path,
+) -> None:
+    from app.capture_service import CaptureService
+    from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+
+    data = tmp_path / "store"
+    script = CHILD.format(root=str(ROOT), data=str(data), passphrase=PASSPHRASE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "updated"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        if child.stdout is not None:
+            child.stdout.close()
+    services = Services(data, embedder=FakeEmbedder())
+    services.unlock(PASSPHRASE)
+    try:
+        services.require_memory().wait_ready(30)
+        mid = the_memory(services)
+        assert stale_marks(services) == {mid: T0 + 10}  # the update and its mark committed
+        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(FIRST))
+        service = CaptureService(
+            services,
+            context_factory=lambda: FakeWindowContext([]),
+            ocr=FakeOcrEngine([]),
+            free_bytes=lambda: 10**12,
+        )
+        service._running = True
+        service._start_threads(loop=False)  # the worker alone: it starts by the stored marks
+        assert service.wait_idle(30)
+        service.stop()
+        assert stale_marks(services) == {mid: None}
+        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(SECOND))
+    finally:
+        services.close()
+
+
+def test_capture_re_embeds_a_window_when_it_leaves_the_screen(services) -> None:
+    """Through the service: the first window's memory is updated (stale), then a frame shows
+    another window only; the first one's vector is written from its latest state."""
+    from app.capture_service import CaptureService
+    from core.interfaces import OcrBox, WindowInfo
+    from tests.app.test_capture_service import FakeGrabber, ticks
+    from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
+
+    editor = WindowInfo("gedit", "notes.txt - gedit", 0, 0, 250, 300, None, True)
+    other = WindowInfo("xterm", "shell", 0, 0, 400, 300, None, True)
+    hello = OcrBox(20, 40, 120, 16, "quarterly planning meeting", 0.99)
+    later = OcrBox(20, 200, 120, 16, "lighthouse zebracanary invoice", 0.99)
+    shell = OcrBox(20, 100, 200, 16, "shell prompt ready", 0.99)
+    grabber = FakeGrabber()
+    grabber.time = T0
+    ctx = FakeWindowContext([editor])
+    service = CaptureService(
+        services,
+        grabber_factory=lambda: grabber,
+        context_factory=lambda: ctx,
+        ocr=FakeOcrEngine([hello, later, shell]),
+        free_bytes=lambda: 10**12,
+    )
+    try:
+        grabber.draw(hello)
+        ticks(service)
+        mid = the_memory(services)
+        grabber.draw(later)
+        grabber.time = T0 + 10
+        ticks(service)
+        assert stale_marks(services) == {mid: T0 + 10}
+        ctx.windows_list = [other]
+        grabber.pixels[:] = 0
+        grabber.draw(shell)
+        grabber.time = T0 + 20
+        ticks(service)
+        assert service.stats.memories_added == 2  # the shell's memory: the editor is gone
+        assert stale_marks(services)[mid] is None
+        text = "quarterly planning meeting\nlighthouse zebracanary invoice"
+        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(text))
+    finally:
+        service.stop()
+
+
+def test_forgetting_the_windows_keeps_their_stale_vectors_due(services) -> None:
+    """Pausing or locking forgets the windows; their stale vectors are still written later."""
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    remember(windows, services, SECOND, T0 + 10)
+    windows.forget()
+    assert windows.refresh(T0 + 11, everything=True) == 1
+    assert stale_marks(services) == {mid: None}
