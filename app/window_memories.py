@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import suspicion
+from core import embedded, suspicion
 from core.capture.window_text import MAX_UNION_CHARS, merge_lines, norm_line, window_key
 from core.db import Connection
 from core.errors import StoreLocked
@@ -242,6 +242,16 @@ class WindowMemories:
         texts = ["\n".join(union) for _, _, _, union in updates]
         vecs = memory.embedder.embed(texts)
         model = memory.model_name
+        reads = embedded.reads(model)
+        for (m, _, _, _), text, vec in zip(updates, texts, vecs):
+            # The rules read this frame before any vector existed; the embedding poison model
+            # reads the new version's own vector now (a dot product, no new embed).
+            if reads and m.status != QUARANTINED:
+                found = suspicion.model_flags(text, vector=vec)
+                if found:
+                    m.flags = [*(m.flags or []), *found]
+                    m.status = QUARANTINED
+                    m.reasons = [*m.reasons, *suspicion.reasons(found)]
 
         def write(conn: Connection) -> set[int]:
             gone: set[int] = set()

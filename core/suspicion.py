@@ -37,12 +37,14 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 # held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
 STRUCTURAL_ON = False
 # The embedding model (core/embedded.py: MiniLM embedding of the memory, stacked with the
-# structural logit), where the rules are silent. Needs the caller's `embed` function (core never
-# loads MiniLM). Off by default (nothing passes `embed` yet). Session 7, fresh8 (never seen):
-# rules 0.307 / FPR 0.006, rules + structural 0.513 / 0.011, rules + embedding 0.613 / 0.011;
-# locomo 0 of 2760, package paragraphs 7 of 3000. To turn it on, ingest must pass the memory's
-# own vector (core/ingest.py embeds before it inspects) and the e2e trust tests must pass with
-# it: see bench/suspicion.py FIRST_RUNS["fresh8"].
+# structural logit), where the rules are silent. Runs on the memory's own vector (core/ingest.py
+# embeds before it inspects and hands it over; a screen's flags get this stage in the trust
+# inspector, a screen update in app/window_memories.py) or with the caller's `embed` function
+# (core never loads MiniLM). Session 7, fresh8 (never seen then): rules 0.307 / FPR 0.006,
+# rules + structural 0.513 / 0.011, rules + embedding 0.613 / 0.011. Session 8, fresh9 (never
+# seen) at the start: rules 0.342 / 0.003, rules + structural 0.566 / 0.013, rules + embedding
+# (session 7's weights) 0.625 / 0.022. See bench/suspicion.py FIRST_RUNS.
+EMBEDDED_ON = False
 EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
@@ -1708,8 +1710,30 @@ def _structural(text: str) -> Flag | None:
 def ready() -> None:
     """Load what inspect() needs now, so a missing or damaged weights file is a clear error at
     startup (core.structural.WeightsError) instead of at the first memory."""
-    if STRUCTURAL_ON:
+    if STRUCTURAL_ON or EMBEDDED_ON:
         structural.shipped_model()
+    if EMBEDDED_ON:
+        embedded.shipped_model()
+
+
+def model_flags(
+    text: str,
+    *,
+    vector: Any | None = None,
+    embed: embedded.Embed | None = None,
+    embedded_model: bool | None = None,
+) -> list[Flag]:
+    """The embedding model's flag (or none) for a memory the rules let through, read from the
+    memory's own vector and/or the caller's embed function (default EMBEDDED_ON). For a caller
+    that ran the rules already (a screen inspected with its picture) and has the vector now."""
+    use = EMBEDDED_ON if embedded_model is None else embedded_model
+    if not use or (vector is None and embed is None):
+        return []
+    m = embedded.shipped_model()
+    _, visible = _hidden_chars(text)
+    if embedded.probability(visible, embed, whole=vector, model=m) >= m.threshold:
+        return [Flag(EMBEDDED, "Reads like instructions planted for an AI.", MEDIUM)]
+    return []
 
 
 def inspect(
@@ -1721,13 +1745,17 @@ def inspect(
     structural_model: bool | None = None,
     embed: embedded.Embed | None = None,
     vector: Any | None = None,
+    embedded_model: bool | None = None,
 ) -> list[Flag]:
     """Every suspicion flag for one memory. `boxes` are OCR boxes (dicts with x, y, w, h, text,
     or OcrBox) in `image` pixels; `image` is anything numpy can view (a PIL image, an array).
     `kind` is the memory's source kind; the checks are the same for every kind today (a chat
     message can carry pasted poison too), it is accepted so callers need not change if that
     ever differs. `structural_model` runs core.structural's model where the phrase rules are
-    silent (default STRUCTURAL_ON). Pure: no logging, no I/O beyond loading the weights once."""
+    silent (default STRUCTURAL_ON). `embedded_model` (default EMBEDDED_ON) runs core.embedded's
+    model there instead, on `vector` (the memory's own embedding) and/or `embed`; without
+    either it cannot run and the structural model (if on) does. Pure: no logging, no I/O beyond
+    loading the weights once."""
     del kind
     hidden, visible = _hidden_chars(text)
     flags = _instruction_flags(visible)
@@ -1742,11 +1770,9 @@ def inspect(
     if boxes is not None:
         flags.extend(_hidden_boxes(boxes, image))
     use_model = STRUCTURAL_ON if structural_model is None else structural_model
-    if embed is not None and not should_quarantine(flags):
-        # `vector`: the memory's own embedding, when the caller has it (ingest does).
-        m = embedded.shipped_model()
-        if embedded.probability(visible, embed, whole=vector, model=m) >= m.threshold:
-            flags.append(Flag(EMBEDDED, "Reads like instructions planted for an AI.", MEDIUM))
+    use_emb = EMBEDDED_ON if embedded_model is None else embedded_model
+    if use_emb and (embed is not None or vector is not None) and not should_quarantine(flags):
+        flags += model_flags(visible, vector=vector, embed=embed, embedded_model=True)
     elif use_model and not should_quarantine(flags):
         found = _structural(visible)
         if found:
