@@ -27,8 +27,8 @@ from core.types import QUARANTINED, SearchFilters
 from models.embedder import MiniLMEmbedder
 from models.ocr import RapidOcrEngine
 from tests.app.conftest import wait_for
-from tests.app.trusthelp import real_embedder_services
 from tests.app.fake_llm import FakeHost
+from tests.app.trusthelp import real_embedder_services
 from ui.trust_review import TrustReviewPage
 
 pytestmark = [pytest.mark.e2e]
