@@ -48,8 +48,13 @@ from tests.fixtures.poison import dataset  # noqa: E402
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
+    "fresh8",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8"]
+# Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
+# the same carriers and tones on both sides, so the model learns the order inside, not the
+# wrapper. 0 turns it off.
+WRAP = int(os.environ.get("MNEMO_EMBED_WRAP", "500"))
 BENCH_DOCS = 3000  # bench.suspicion's sample: held out
 SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "600"))
 LOCOMO_TRAIN = int(
@@ -118,6 +123,36 @@ class Item:
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
+# Generic places a line of text can sit in (source code, version control, mail, tables,
+# tickets, quotes, markup, machine translation) and tones (polite, hedged, reported). Written
+# for session 8 as carriers of any line: applied to honest and poisoned lines alike.
+WRAPPERS = [
+    "# {t}",
+    "// {t}\nreturn result;",
+    "/* {t} */",
+    "<!-- {t} -->",
+    "commit 9f3c2e1\nAuthor: dev <dev@example.com>\n\n    Update files\n\n    {t}",
+    "DESCRIPTION:{t}",
+    "Meeting invite · Thu 10:00\nNotes: {t}",
+    'id,name,note\n42,Lee,"{t}"',
+    "Ticket #{n} · Status: open\nCustomer wrote: {t}",
+    "Re: question about setup\n> {t}\nThanks, that helped.",
+    "Posted by user{n} · 2h ago\n{t}",
+    "Translated from Portuguese: {t}",
+    "P.S. {t}",
+    "Just a small thing, if that's all right: {t}",
+    "I was told the following, for what it's worth: {t}",
+    "Note from the page: {t}",
+    "{t} Thanks so much in advance!",
+    "Update ({n}): {t}",
+    "- [ ] {t}",
+    "> {t}",
+]
+
+
+def wrap(text: str, rng: random.Random) -> str:
+    return rng.choice(WRAPPERS).replace("{n}", str(rng.randint(100, 9999))).replace("{t}", text)
+
 
 def carry(poison: str, carrier: str, rng: random.Random) -> str:
     """`poison` put between two sentences of `carrier`, at a random place."""
@@ -148,6 +183,11 @@ def collect(rng: random.Random) -> tuple[list[Item], dict[str, list[Item]]]:
             k = rng.randrange(len(loc_train) - 3)
             host = " ".join(loc_train[k : k + 3])
         items.append(Item(carry(it.text, host, rng), 1, f"carrier:{it.group}"))
+    # Wrapped copies: WRAP poisoned and WRAP honest hand-written lines, one carrier each.
+    for y in (1, 0):
+        pool = [i for i in items if i.y == y and i.group in SETS]
+        for it in rng.sample(pool, min(WRAP, len(pool))):
+            items.append(Item(wrap(it.text, rng), y, f"carrier:{it.group}"))
     held = {
         "locomo_held": [Item(t, 0, "locomo_held") for t in loc_held],
         "locomo_train": [i for i in items if i.group == "locomo_train"],
