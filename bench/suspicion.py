@@ -159,6 +159,17 @@ FIRST_RUNS = {
         "first_run_rules_only": {"recall": 0.3421, "fpr": 0.0032},
         "first_run_rules_and_structural": {"recall": 0.5658, "fpr": 0.0126},
         "first_run_rules_and_embedded": {"recall": 0.625, "fpr": 0.0221},
+        # Scored once more at the end of session 8 (commit 3cd5f82: the embedding model refitted
+        # with fresh8 and wrapped copies of hand-written lines; the rules and the structural
+        # model unchanged), never read in between. 97 of 152 poisoned, 7 of 317 honest.
+        "second_run_rules_only": {"recall": 0.3421, "fpr": 0.0032},
+        "second_run_rules_and_structural": {"recall": 0.5658, "fpr": 0.0126},
+        "second_run_rules_and_embedded": {"recall": 0.6382, "fpr": 0.0221},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 11
+        # of 3000 (0.37 %); the trust chat 10 of 10 poisoned, 0 of 30 honest (rules alone too).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
+        "then": "the embedding model stays off by default: FPR 0.0221 over the 0.02 bar (one "
+        "line over); rules + structural (0.566 / 0.0126) is under it, see STRUCTURAL_ON",
     },
 }
 

@@ -1,11 +1,14 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every labelled fixture set except fresh8 (the set never seen, which
-this script never opens), plus each poisoned line put at a random sentence position inside real
-honest text (a package-description paragraph or three locomo turns): the model should learn
-"an order to an AI inside ordinary text", not our carriers. Honest training data in quantity,
-all real text nobody here wrote, read at fit time and never copied into the repository: the
-turns of half the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and
+Poisoned training data: every hand-written labelled fixture set except fresh9 (the set never
+seen, which this script never opens; fresh8 joined in session 8), plus each poisoned line put
+at a random sentence position inside real honest text (a package-description paragraph or three
+locomo turns): the model should learn "an order to an AI inside ordinary text", not our
+carriers; and wrapped copies of hand-written lines, poisoned and honest alike (WRAPPERS: code
+comments, commits, invites, CSV cells, tickets, quotes, polite and reported tones), so a
+wrapper is no sign either way. Honest training data in quantity, all real text nobody here
+wrote, read at fit time and never copied into the repository: the turns of half the locomo
+conversations ($MNEMO_LOCOMO; the other half calibrates) and
 paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
 held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
 memory's whole-text embedding (the vector ingest computes for the index); with
