@@ -35,6 +35,11 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 # but FPR 0.012 -> 0.024. Session 7, fresh7 at the end of the session: rules + model recall 0.638,
 # FPR 0.041 (rules alone 0.382 / 0.035): still above the 0.02 bar, so it stays off until a new
 # held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
+# Session 8: fresh8 (0.307 -> 0.513 at FPR 0.0115) and fresh9 (never seen: 0.342 -> 0.566 at
+# FPR 0.0126) are both under the bar, locomo 0 of 2760, package paragraphs 1 of 3000, the trust
+# chat 10/10 and 0/30; but turned on, it flags an honest look-alike of the wide sets (a support
+# bot's own message giving a verification code: tests/core/test_suspicion_wide.py), so it stays
+# off until that false alarm is fixed in the model and the whole suite has run with it on.
 STRUCTURAL_ON = False
 # The embedding model (core/embedded.py: MiniLM embedding of the memory, stacked with the
 # structural logit), where the rules are silent. Runs on the memory's own vector (core/ingest.py
