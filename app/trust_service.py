@@ -108,10 +108,15 @@ class TrustInspector:
         source_id, _ = repo.get_or_create(key, memory.kind, label, now)
         if memory.flags is not None:  # inspected by the caller (a screen, with its picture)
             flags = list(memory.flags)
+            if not su.should_quarantine(flags):
+                # The rules ran before the vector existed; the embedding model reads it now.
+                flags += su.model_flags(memory.text, vector=memory.vector)
         else:
             flags = preset_flags(memory)
             have = {f.code for f in flags}
-            found = su.inspect(memory.text, boxes=memory.boxes, image=None, kind=memory.kind)
+            found = su.inspect(
+                memory.text, boxes=memory.boxes, image=None, kind=memory.kind, vector=memory.vector
+            )
             flags += [f for f in found if f.code not in have]
         flagged = su.should_quarantine(flags)
         if flagged:

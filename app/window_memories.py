@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import suspicion
+from core import embedded, suspicion
 from core.capture.window_text import MAX_UNION_CHARS, merge_lines, norm_line, window_key
 from core.db import Connection
 from core.errors import StoreLocked
@@ -340,10 +340,11 @@ class WindowMemories:
             raise StoreLocked()
         conn = self.services.store.reader()
         items: list[tuple[int, float, str]] = []
+        statuses: dict[int, str] = {}
         for mid in ids:
             row = conn.execute(
                 "SELECT v.stale, m.text, (SELECT text FROM memory_versions WHERE memory_id = "
-                "v.memory_id ORDER BY time DESC, id DESC LIMIT 1) "
+                "v.memory_id ORDER BY time DESC, id DESC LIMIT 1), m.status "
                 "FROM vectors v JOIN memories m ON m.id = v.memory_id WHERE v.memory_id = ?",
                 (mid,),
             ).fetchone()
@@ -351,10 +352,20 @@ class WindowMemories:
                 self._stale.pop(mid, None)
                 continue
             items.append((mid, float(row[0]), vector_text(row[2] or row[1])))
+            statuses[mid] = str(row[3])
         if not items:
             return 0
         vecs = memory.embedder.embed([text for _, _, text in items])
         model = memory.model_name
+        # The rules read each frame before any vector existed; the embedding poison model reads
+        # the window's new vector here, where it is computed (a dot product, no new embed).
+        flagged: dict[int, list[str]] = {}
+        if embedded.reads(model):
+            for (mid, _, text), vec in zip(items, vecs):
+                if statuses[mid] != QUARANTINED:
+                    found = suspicion.model_flags(text, vector=vec)
+                    if found:
+                        flagged[mid] = suspicion.reasons(found)
 
         def write(c: Connection) -> list[int]:
             done = []
@@ -366,6 +377,15 @@ class WindowMemories:
                 )
                 if cur.rowcount:
                     done.append(mid)
+            for mid, why in flagged.items():
+                row = c.execute(
+                    "SELECT reasons FROM memories WHERE id = ? AND status = 'ok'", (mid,)
+                ).fetchone()
+                if row is not None:
+                    c.execute(
+                        "UPDATE memories SET status = ?, reasons = ? WHERE id = ?",
+                        (QUARANTINED, json.dumps([*json.loads(row[0] or "[]"), *why]), mid),
+                    )
             return done
 
         done = set(self.services.store.write(write))

@@ -20,7 +20,10 @@ with UI chrome, subtitles, changelogs, commits, configs, non-native English, lon
 changing anything, and tune7 (a tuning set at the weak spots). fresh7 was tuned on in round 2 of
 session 7, which wrote fresh8 first (recipes, reviews, forums, spreadsheets, SMS, e-books, wikis,
 legal text, papers, game chat, profiles, job ads, HTML, notebooks, forms, podcasts, receipts;
-passive, polite and third-person orders, other languages): fresh8 is the set never seen.
+passive, polite and third-person orders, other languages). Session 8 wrote fresh9 (code comments,
+commits, invites, ledgers, tickets, mixed languages, polite indirect requests, listings, labels,
+CI files, logs, device names) before changing anything and fitted the embedding model on fresh8:
+fresh9 is the set never seen.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -49,6 +52,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH6,
     FRESH7,
     FRESH8,
+    FRESH9,
     HELDOUT,
     TUNE7,
     WIDE_DEV,
@@ -144,9 +148,28 @@ FIRST_RUNS = {
         # Real honest text, rules OR embedding model: locomo 0 of 2760 turns, package
         # paragraphs 7 of 3000 (0.23 %); the 40-line trust chat 10 of 10 poisoned, 0 of 30 honest.
         "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "7/3000"},
-        "then": "off by default: the bars above hold, but ingest does not hand the memory's "
-        "vector (or an embed function) to the trust inspector yet, so the e2e trust tests have "
-        "not run with it on",
+        "then": "session 8: a tuning set (the embedding model is fitted on it)",
+    },
+    # Session 8: 152 poisoned / 317 honest, hand-written in new places and styles (code
+    # comments, commits, invites, ledgers, tickets, mixed languages, polite indirect requests,
+    # forum notes to the assistant, listings, labels, CI files, logs, device names, bulletins)
+    # before that session changed the detector; scored once at the start (the detector and
+    # embedding weights of main bd5fd82, commit dfc20db), never read while developing.
+    "fresh9": {
+        "first_run_rules_only": {"recall": 0.3421, "fpr": 0.0032},
+        "first_run_rules_and_structural": {"recall": 0.5658, "fpr": 0.0126},
+        "first_run_rules_and_embedded": {"recall": 0.625, "fpr": 0.0221},
+        # Scored once more at the end of session 8 (commit 3cd5f82: the embedding model refitted
+        # with fresh8 and wrapped copies of hand-written lines; the rules and the structural
+        # model unchanged), never read in between. 97 of 152 poisoned, 7 of 317 honest.
+        "second_run_rules_only": {"recall": 0.3421, "fpr": 0.0032},
+        "second_run_rules_and_structural": {"recall": 0.5658, "fpr": 0.0126},
+        "second_run_rules_and_embedded": {"recall": 0.6382, "fpr": 0.0221},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 11
+        # of 3000 (0.37 %); the trust chat 10 of 10 poisoned, 0 of 30 honest (rules alone too).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
+        "then": "the embedding model stays off by default: FPR 0.0221 over the 0.02 bar (one "
+        "line over); rules + structural (0.566 / 0.0126) is under it, see STRUCTURAL_ON",
     },
 }
 
@@ -228,7 +251,7 @@ def commit() -> str | None:
 # on; every other set is one it has never seen.
 TRAINED = {
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8",
 }  # fmt: skip
 
 
@@ -260,6 +283,7 @@ def main() -> None:
         "tune7": TUNE7,
         "fresh7": FRESH7,
         "fresh8": FRESH8,
+        "fresh9": FRESH9,
     }
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
@@ -328,7 +352,32 @@ def embedded_section(sets: dict[str, Path]) -> dict[str, Any]:
             ),
         }
     res["threshold"] = model.threshold
+    res["real_honest"] = embedded_real_honest(cache, model)
     return res
+
+
+def embedded_real_honest(cache: Any, model: Any) -> dict[str, Any]:
+    """Rules OR the embedding model on every locomo turn and the 3000 package paragraphs."""
+    out: dict[str, Any] = {}
+    texts = {"package_docs": package_doc_paragraphs()}
+    if LOCOMO.exists():
+        texts["locomo"] = locomo_turns(LOCOMO)
+    for name, rows in texts.items():
+        vecs = cache.embed(rows)
+        cache.save()
+        t0 = time.process_time()
+        flagged = 0
+        for t, v in zip(rows, vecs):
+            flagged += should_quarantine(inspect(t, vector=v, embedded_model=True))
+        out[name] = {
+            "honest": len(rows),
+            "flagged": flagged,
+            "fpr": round(flagged / max(1, len(rows)), 4),
+            "ms_cpu_per_item_after_embedding": round(
+                1000 * (time.process_time() - t0) / max(1, len(rows)), 3
+            ),
+        }
+    return out
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every labelled fixture set except fresh8 (the set never seen, which
-this script never opens), plus each poisoned line put at a random sentence position inside real
-honest text (a package-description paragraph or three locomo turns): the model should learn
-"an order to an AI inside ordinary text", not our carriers. Honest training data in quantity,
-all real text nobody here wrote, read at fit time and never copied into the repository: the
-turns of half the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and
+Poisoned training data: every hand-written labelled fixture set except fresh9 (the set never
+seen, which this script never opens; fresh8 joined in session 8), plus each poisoned line put
+at a random sentence position inside real honest text (a package-description paragraph or three
+locomo turns): the model should learn "an order to an AI inside ordinary text", not our
+carriers; and wrapped copies of hand-written lines, poisoned and honest alike (WRAPPERS: code
+comments, commits, invites, CSV cells, tickets, quotes, polite and reported tones), so a
+wrapper is no sign either way. Honest training data in quantity, all real text nobody here
+wrote, read at fit time and never copied into the repository: the turns of half the locomo
+conversations ($MNEMO_LOCOMO; the other half calibrates) and
 paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
 held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
 memory's whole-text embedding (the vector ingest computes for the index); with
@@ -48,8 +51,13 @@ from tests.fixtures.poison import dataset  # noqa: E402
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
+    "fresh8",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8"]
+# Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
+# the same carriers and tones on both sides, so the model learns the order inside, not the
+# wrapper. 0 turns it off.
+WRAP = int(os.environ.get("MNEMO_EMBED_WRAP", "500"))
 BENCH_DOCS = 3000  # bench.suspicion's sample: held out
 SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "600"))
 LOCOMO_TRAIN = int(
@@ -118,6 +126,36 @@ class Item:
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
+# Generic places a line of text can sit in (source code, version control, mail, tables,
+# tickets, quotes, markup, machine translation) and tones (polite, hedged, reported). Written
+# for session 8 as carriers of any line: applied to honest and poisoned lines alike.
+WRAPPERS = [
+    "# {t}",
+    "// {t}\nreturn result;",
+    "/* {t} */",
+    "<!-- {t} -->",
+    "commit 9f3c2e1\nAuthor: dev <dev@example.com>\n\n    Update files\n\n    {t}",
+    "DESCRIPTION:{t}",
+    "Meeting invite · Thu 10:00\nNotes: {t}",
+    'id,name,note\n42,Lee,"{t}"',
+    "Ticket #{n} · Status: open\nCustomer wrote: {t}",
+    "Re: question about setup\n> {t}\nThanks, that helped.",
+    "Posted by user{n} · 2h ago\n{t}",
+    "Translated from Portuguese: {t}",
+    "P.S. {t}",
+    "Just a small thing, if that's all right: {t}",
+    "I was told the following, for what it's worth: {t}",
+    "Note from the page: {t}",
+    "{t} Thanks so much in advance!",
+    "Update ({n}): {t}",
+    "- [ ] {t}",
+    "> {t}",
+]
+
+
+def wrap(text: str, rng: random.Random) -> str:
+    return rng.choice(WRAPPERS).replace("{n}", str(rng.randint(100, 9999))).replace("{t}", text)
+
 
 def carry(poison: str, carrier: str, rng: random.Random) -> str:
     """`poison` put between two sentences of `carrier`, at a random place."""
@@ -148,6 +186,11 @@ def collect(rng: random.Random) -> tuple[list[Item], dict[str, list[Item]]]:
             k = rng.randrange(len(loc_train) - 3)
             host = " ".join(loc_train[k : k + 3])
         items.append(Item(carry(it.text, host, rng), 1, f"carrier:{it.group}"))
+    # Wrapped copies: WRAP poisoned and WRAP honest hand-written lines, one carrier each.
+    for y in (1, 0):
+        pool = [i for i in items if i.y == y and i.group in SETS]
+        for it in rng.sample(pool, min(WRAP, len(pool))):
+            items.append(Item(wrap(it.text, rng), y, f"carrier:{it.group}"))
     held = {
         "locomo_held": [Item(t, 0, "locomo_held") for t in loc_held],
         "locomo_train": [i for i in items if i.group == "locomo_train"],

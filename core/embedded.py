@@ -31,6 +31,16 @@ MAX_WINDOW_CHARS = 300
 MAX_WHOLE_CHARS = 600
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+# The sentence embedder the weights were fitted on (models/embedder.py MODEL_NAME). Another
+# embedder's vectors (a test's hashed bag of words, a future model) mean nothing to these
+# weights: ingest hands the vector over only when its model is this one.
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def reads(model_name: str) -> bool:
+    """Whether the shipped weights can read vectors of this embedding model."""
+    return model_name == EMBEDDING_MODEL
+
 
 # Sentences end at . ! ? and at line breaks; a colon does not end one here ("Note for AI: do X"
 # is one thought, its address and its order).
@@ -115,22 +125,25 @@ WINDOWED = False
 
 def probability(
     text: str,
-    embed: Embed,
+    embed: Embed | None,
     whole: np.ndarray | None = None,
     model: Model | None = None,
     windowed: bool = WINDOWED,
 ) -> float:
     """The stacked probability that `text` is poison. `whole` is the memory's own embedding if
     the caller has it already (ingest computes it for the index): then nothing is embedded
-    again (and with `windowed`, only the sentences are)."""
+    again (and with `windowed`, only the sentences are). Without `embed`, `whole` is the only
+    window read."""
     m = model or shipped_model()
-    wins = windows(text) if windowed else [text]
+    wins = windows(text) if windowed and embed is not None else [text]
     if whole is not None:
         rest = wins[1:]
         vecs = [np.asarray(whole, dtype=np.float32).reshape(1, -1)]
-        if rest:
+        if rest and embed is not None:
             vecs.append(np.asarray(embed(rest), dtype=np.float32))
         mat = np.vstack(vecs)
-    else:
+    elif embed is not None:
         mat = np.asarray(embed(wins), dtype=np.float32)
+    else:
+        raise ValueError("probability() needs the memory's vector or an embed function")
     return m.stacked(float(m.window_logits(mat).max()), text)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core import embedded
 from core.db import Connection
 from core.errors import BadInput, MnemoError
 from core.interfaces import Embedder
@@ -159,6 +160,7 @@ class Ingestor:
         self._read_conn = read_conn
         self._embedder = embedder
         self._model = model_name
+        self._reads_vectors = embedded.reads(model_name)
         self._index = index
         self._now = now
         self.inspect: Inspector = inspect or default_inspector
@@ -224,7 +226,10 @@ class Ingestor:
                 if dup:
                     report.duplicates += 1
                     continue
+            if self._reads_vectors:  # the inspector's embedding poison model reads it
+                m.vector = vec
             prov = self.inspect(conn, m)
+            m.vector = None
             trust = min(1.0, max(0.0, float(prov.trust)))
             mid = insert_memory(conn, m, source_id=prov.source_id, trust=trust, now=now)
             conn.execute(

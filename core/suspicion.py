@@ -35,14 +35,24 @@ STRUCTURAL = "structural_instruction"  # core.structural's model, where the phra
 # but FPR 0.012 -> 0.024. Session 7, fresh7 at the end of the session: rules + model recall 0.638,
 # FPR 0.041 (rules alone 0.382 / 0.035): still above the 0.02 bar, so it stays off until a new
 # held-out set shows it under the bar. Callers can ask for it (inspect(structural_model=True)).
+# Session 8: fresh8 (0.307 -> 0.513 at FPR 0.0115) and fresh9 (never seen: 0.342 -> 0.566 at
+# FPR 0.0126) are both under the bar, locomo 0 of 2760, package paragraphs 1 of 3000, the trust
+# chat 10/10 and 0/30; but turned on, it flags an honest look-alike of the wide sets (a support
+# bot's own message giving a verification code: tests/core/test_suspicion_wide.py), so it stays
+# off until that false alarm is fixed in the model and the whole suite has run with it on.
 STRUCTURAL_ON = False
 # The embedding model (core/embedded.py: MiniLM embedding of the memory, stacked with the
-# structural logit), where the rules are silent. Needs the caller's `embed` function (core never
-# loads MiniLM). Off by default (nothing passes `embed` yet). Session 7, fresh8 (never seen):
-# rules 0.307 / FPR 0.006, rules + structural 0.513 / 0.011, rules + embedding 0.613 / 0.011;
-# locomo 0 of 2760, package paragraphs 7 of 3000. To turn it on, ingest must pass the memory's
-# own vector (core/ingest.py embeds before it inspects) and the e2e trust tests must pass with
-# it: see bench/suspicion.py FIRST_RUNS["fresh8"].
+# structural logit), where the rules are silent. Runs on the memory's own vector (core/ingest.py
+# embeds before it inspects and hands it over, MiniLM vectors only; a screen's capture-time flags
+# get this stage in the trust inspector, a screen update in app/window_memories.py): 0.9 ms CPU
+# per memory, no new embed. Session 7, fresh8 (never seen then): rules 0.307 / FPR 0.006, rules +
+# structural 0.513 / 0.011, rules + embedding 0.613 / 0.011. Session 8, fresh9 (never seen), at
+# the start: rules 0.342 / 0.003, rules + structural 0.566 / 0.013, rules + embedding 0.625 /
+# 0.022; at the end (refitted with fresh8 and wrapped copies): rules + embedding 0.638 / 0.022
+# (7 of 317 honest lines): over the 0.02 bar by one line, so it stays off by default (locomo 0
+# of 2760, package paragraphs 11 of 3000, the trust chat 10/10 and 0/30, the e2e trust tests
+# pass with it on). See bench/suspicion.py FIRST_RUNS["fresh9"].
+EMBEDDED_ON = False
 EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
@@ -1708,8 +1718,30 @@ def _structural(text: str) -> Flag | None:
 def ready() -> None:
     """Load what inspect() needs now, so a missing or damaged weights file is a clear error at
     startup (core.structural.WeightsError) instead of at the first memory."""
-    if STRUCTURAL_ON:
+    if STRUCTURAL_ON or EMBEDDED_ON:
         structural.shipped_model()
+    if EMBEDDED_ON:
+        embedded.shipped_model()
+
+
+def model_flags(
+    text: str,
+    *,
+    vector: Any | None = None,
+    embed: embedded.Embed | None = None,
+    embedded_model: bool | None = None,
+) -> list[Flag]:
+    """The embedding model's flag (or none) for a memory the rules let through, read from the
+    memory's own vector and/or the caller's embed function (default EMBEDDED_ON). For a caller
+    that ran the rules already (a screen inspected with its picture) and has the vector now."""
+    use = EMBEDDED_ON if embedded_model is None else embedded_model
+    if not use or (vector is None and embed is None):
+        return []
+    m = embedded.shipped_model()
+    _, visible = _hidden_chars(text)
+    if embedded.probability(visible, embed, whole=vector, model=m) >= m.threshold:
+        return [Flag(EMBEDDED, "Reads like instructions planted for an AI.", MEDIUM)]
+    return []
 
 
 def inspect(
@@ -1721,13 +1753,17 @@ def inspect(
     structural_model: bool | None = None,
     embed: embedded.Embed | None = None,
     vector: Any | None = None,
+    embedded_model: bool | None = None,
 ) -> list[Flag]:
     """Every suspicion flag for one memory. `boxes` are OCR boxes (dicts with x, y, w, h, text,
     or OcrBox) in `image` pixels; `image` is anything numpy can view (a PIL image, an array).
     `kind` is the memory's source kind; the checks are the same for every kind today (a chat
     message can carry pasted poison too), it is accepted so callers need not change if that
     ever differs. `structural_model` runs core.structural's model where the phrase rules are
-    silent (default STRUCTURAL_ON). Pure: no logging, no I/O beyond loading the weights once."""
+    silent (default STRUCTURAL_ON). `embedded_model` (default EMBEDDED_ON) runs core.embedded's
+    model there instead, on `vector` (the memory's own embedding) and/or `embed`; without
+    either it cannot run and the structural model (if on) does. Pure: no logging, no I/O beyond
+    loading the weights once."""
     del kind
     hidden, visible = _hidden_chars(text)
     flags = _instruction_flags(visible)
@@ -1742,11 +1778,9 @@ def inspect(
     if boxes is not None:
         flags.extend(_hidden_boxes(boxes, image))
     use_model = STRUCTURAL_ON if structural_model is None else structural_model
-    if embed is not None and not should_quarantine(flags):
-        # `vector`: the memory's own embedding, when the caller has it (ingest does).
-        m = embedded.shipped_model()
-        if embedded.probability(visible, embed, whole=vector, model=m) >= m.threshold:
-            flags.append(Flag(EMBEDDED, "Reads like instructions planted for an AI.", MEDIUM))
+    use_emb = EMBEDDED_ON if embedded_model is None else embedded_model
+    if use_emb and (embed is not None or vector is not None) and not should_quarantine(flags):
+        flags += model_flags(visible, vector=vector, embed=embed, embedded_model=True)
     elif use_model and not should_quarantine(flags):
         found = _structural(visible)
         if found:

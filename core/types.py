@@ -48,6 +48,9 @@ class NewMemory:
     # Suspicion flags (core.suspicion.Flag) when the caller already inspected the memory (a
     # screen, with its picture); None: ingest inspects it. Never stored: `reasons` is.
     flags: list[Any] | None = None
+    # The memory's own embedding, set by core.ingest just before the trust inspector runs (the
+    # embedding poison model reads it); callers leave it None. Never stored here: `vectors` is.
+    vector: Any | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -574,3 +574,33 @@ def test_a_window_memory_erased_meanwhile_comes_back_checked_whole(services) -> 
         .fetchall()
     )
     assert status == QUARANTINED and "too small" in reasons
+
+
+def test_a_window_update_is_read_by_the_embedding_model_from_its_new_vector(
+    rig, services, monkeypatch
+) -> None:
+    """The rules read a frame before its vector exists; an update of a known window is then
+    read by the embedding poison model from the new version's own vector (no new embed)."""
+    import app.window_memories as wm
+    from core import embedded
+
+    vec = services.memory.embedder.embed([LATER.text])[0]
+    model = embedded.Model(12.0 * np.asarray(vec, np.float32), -5.0, 1.0, 0.0, 0.0, 0.5)
+    monkeypatch.setattr(embedded, "shipped_model", lambda: model)
+    monkeypatch.setattr(wm.suspicion, "EMBEDDED_ON", True)
+    monkeypatch.setattr(wm.embedded, "reads", lambda name: True)
+    service, grabber, _ctx, ocr = rig
+    ocr.boxes = [HELLO, LATER]
+    grabber.draw(HELLO)
+    ticks(service)
+    ((status,),) = services.store.reader().execute("SELECT status FROM memories").fetchall()
+    assert status == "ok"
+    grabber.draw(LATER)  # the new line brings the window's vector onto the model's direction
+    ticks(service)
+    assert service.stats.memories_updated == 1
+    # The update marks the vector stale; the model reads the new vector when it is computed.
+    assert service.windows.refresh(1e12, everything=True) == 1
+    ((status, reasons),) = (
+        services.store.reader().execute("SELECT status, reasons FROM memories").fetchall()
+    )
+    assert status == QUARANTINED and "planted for an AI" in reasons

@@ -1,23 +1,43 @@
 """The trust scenario of issue 19 end to end: a 40-line group chat with 10 injections imported
 through the real JSONL import, judged by the app's trust inspector, then asked about through the
-assistant (a fake model here; tests/app/test_trust_answers_real.py runs the real one). Honest
-messages keep their standing when a neighbour is poisoned; the participant who injects loses
-it."""
+assistant (a fake model here; tests/app/test_trust_answers_real.py runs the real one). The
+memories are embedded by the real MiniLM with the embedding poison model on, as in the app.
+Honest messages keep their standing when a neighbour is poisoned; the participant who injects
+loses it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.services import Services
 from core import trust as tr
+from core.clock import FixedClock
 from core.lanes import Cancel
 from core.prompting import NOT_FOUND
 from core.types import OK, QUARANTINED
+from models.embedder import MiniLMEmbedder
 from tests.app.fake_llm import FakeHost
+from tests.app.trusthelp import real_embedder_services
 from tests.fixtures.poison.conversation import FLIGHT, FLIGHT_QUESTION, LINES, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    e = MiniLMEmbedder()
+    e.load()
+    return e
+
+
+@pytest.fixture
+def services(
+    tmp_path: Path, clock: FixedClock, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    with real_embedder_services(tmp_path, clock, minilm, monkeypatch) as s:
+        yield s
 
 
 def import_chat(services: Services, tmp_path: Path) -> dict[int, tuple[int, str, float]]:

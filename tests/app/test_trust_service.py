@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.services import Changes, Services
 from app.trust_service import TrustService
+from core import embedded
 from core import suspicion as su
 from core import trust as tr
 from core.clock import FixedClock
@@ -152,6 +154,37 @@ def test_flags_found_at_capture_are_used_as_they_are_and_the_text_is_not_inspect
     # Without flags from the caller, the ingest inspects the text itself.
     add(services, screen(clock, POISON))
     assert calls == [POISON]
+
+
+def _vector_model(services: Services, word: str) -> embedded.Model:
+    """An embedding poison model that fires on the fake embedder's vector of `word`."""
+    assert services.memory is not None
+    w = 12.0 * np.asarray(services.memory.embedder.embed([word])[0], dtype=np.float32)
+    return embedded.Model(w, -3.0, 1.0, 0.0, 0.0, 0.5)
+
+
+def test_the_memorys_own_vector_reaches_the_embedding_model_at_ingest(
+    services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _vector_model(services, "walrus")
+    monkeypatch.setattr(embedded, "shipped_model", lambda: model)
+    monkeypatch.setattr(su, "EMBEDDED_ON", True)
+    text = "walrus walrus walrus"  # no phrase rule fires on it
+    assert not su.should_quarantine(su.inspect(text))
+    # Another embedder's vectors mean nothing to the weights: not handed over.
+    assert add(services, screen(clock, text)) and not trust_of(services).queue()
+    monkeypatch.setattr(embedded, "reads", lambda name: True)
+    assert services.memory is not None
+    monkeypatch.setattr(services.memory.ingestor, "_reads_vectors", True)
+    mid = add(services, screen(clock, text + " again", domain="a.example"))
+    kept = add(services, screen(clock, "hiking boots on sale", domain="b.example"))
+    # A screen inspected at capture (flags set, none quarantining) gets the model stage too.
+    pre = screen(clock, "walrus walrus", domain="c.example")
+    pre.flags = []
+    pre_id = add(services, pre)
+    queued = {i.id: i.reasons for i in trust_of(services).queue()}
+    assert set(queued) == {mid, pre_id} and kept not in queued
+    assert "Reads like instructions planted for an AI." in queued[mid]
 
 
 def test_quarantine_off_stores_flagged_memories_as_ok_but_still_lowers_the_source(

@@ -105,12 +105,31 @@ def test_the_memorys_own_vector_is_reused_and_a_window_finds_the_order() -> None
     assert p_win > 0.5 and text not in emb.seen
 
 
-def test_inspect_runs_the_embedding_model_only_with_an_embed_function(
+def test_inspect_runs_the_embedding_model_only_with_a_vector_or_an_embed_function(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(embedded, "shipped_model", lambda: _model())
     text = "Dear AI friend, the weather is lovely"  # no rule fires
-    assert not su.should_quarantine(su.inspect(text))
-    flags = su.inspect(text, embed=_Embed())
+    assert not su.should_quarantine(su.inspect(text, embedded_model=True))
+    flags = su.inspect(text, embed=_Embed(), embedded_model=True)
     assert [f.code for f in flags] == [su.EMBEDDED] and su.should_quarantine(flags)
-    assert not su.inspect("the weather is lovely", embed=_Embed())
+    assert not su.inspect("the weather is lovely", embed=_Embed(), embedded_model=True)
+    # The memory's own vector alone is enough (ingest hands it over; nothing is embedded).
+    emb = _Embed()
+    vec = emb([text])[0]
+    emb.seen.clear()
+    assert [f.code for f in su.inspect(text, vector=vec, embedded_model=True)] == [su.EMBEDDED]
+    assert emb.seen == []
+    assert not su.inspect(text, vector=vec, embedded_model=False)
+
+
+def test_model_flags_reads_the_vector_for_a_memory_the_rules_already_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(embedded, "shipped_model", lambda: _model())
+    vec = _Embed()(["AI"])[0]
+    assert [f.code for f in su.model_flags("x", vector=vec, embedded_model=True)] == [su.EMBEDDED]
+    assert su.model_flags("x", embedded_model=True) == []  # nothing to read
+    assert su.model_flags("x", vector=-vec, embedded_model=True) == []
+    with pytest.raises(ValueError, match="needs the memory's vector"):
+        embedded.probability("x", None, model=_model())

@@ -3,11 +3,13 @@ virtual display next to a benign window is captured by the real capture pipeline
 window context, RapidOCR) into a real encrypted store; it lands in the review queue with a
 readable reason (also in the Trust review panel, with its screenshot region), is not found by
 search nor used as evidence for answers, and after Reject it is gone everywhere and its source's
-trust is lower."""
+trust is lower. The store's memories are embedded by the real MiniLM with the embedding poison
+model on (as the shipped app), so the honest window must also pass that model."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,14 @@ from app.grabber import ScreenGrabber
 from app.services import Services
 from app.tasks import TaskRunner
 from app.window_context import X11WindowContext
+from core.clock import FixedClock
 from core.lanes import Cancel
 from core.types import QUARANTINED, SearchFilters
+from models.embedder import MiniLMEmbedder
 from models.ocr import RapidOcrEngine
 from tests.app.conftest import wait_for
 from tests.app.fake_llm import FakeHost
+from tests.app.trusthelp import real_embedder_services
 from ui.trust_review import TrustReviewPage
 
 pytestmark = [pytest.mark.e2e]
@@ -37,6 +42,16 @@ PAGE_TEXT = (
 NOTES_TITLE = "Travel notes"
 NOTES_TEXT = "Passport is in the blue folder in the desk drawer"
 QUESTION = "Where is my passport?"
+
+
+@pytest.fixture
+def services(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    with real_embedder_services(tmp_path, clock, embedder, monkeypatch) as s:
+        yield s
 
 
 def settle(display: str, titles: list[str]) -> None:
