@@ -188,6 +188,7 @@ def child_command() -> list[str]:
 
 _TERMINAL = {"done", "cancelled", "error", "loaded", "tokens", "exit"}
 _WATCH_SLACK_S = 0.02  # the watchdog looks this long after a deadline, so it has passed
+START_WAIT_ON_CLOSE_S = 10.0  # close() waits this long at most for a start under way to end
 _ids = itertools.count(1)
 
 
@@ -453,6 +454,7 @@ class LlmHost:
         self._loaded: ModelConfig | None = None
         self._starting = False
         self._closed = False
+        self._pending: _Child | None = None  # spawned by a start that is still loading it
         self._failures = 0
         self._status = LlmStatus(LlmState.NOT_LOADED)
         self._stop = threading.Event()
@@ -658,6 +660,11 @@ class LlmHost:
         try:
             validate_gguf(cfg.path)
             child = self._spawn()
+            with self._cond:
+                self._pending = child  # close() ends it while it loads
+                closing = self._closed
+            if closing:
+                raise ModelStopped("The model has been shut down.")
             self._load_into(child, cfg)
         except UserFacingError as exc:
             if child is not None:
@@ -665,15 +672,21 @@ class LlmHost:
                 child.kill("load failed")
             with self._cond:
                 self._starting = False
+                self._pending = None
+                closed = self._closed
                 self._cond.notify_all()
+            if closed:  # close() ended the child it was loading: not a damaged model
+                raise ModelStopped("The model has been shut down.") from exc
             self._set_status(LlmState.FAILED, str(exc))
             raise
         except BaseException:
             if child is not None:
                 child.intentional = True
                 child.kill("load failed")
+                child.reader.join(timeout=5)
             with self._cond:
                 self._starting = False
+                self._pending = None
                 self._cond.notify_all()
             raise
         with self._cond:
@@ -682,6 +695,7 @@ class LlmHost:
                 self._child = child
                 self._loaded = cfg
             self._starting = False
+            self._pending = None
             self._cond.notify_all()
         if closed:
             # close() ran while this start was under way: leave nothing behind.
@@ -759,7 +773,13 @@ class LlmHost:
             self._closed = True
             child = self._child
             self._child = None
+            pending = self._pending
             self._cond.notify_all()
+        if pending is not None:
+            # A start under way (e.g. a preload as a window opened): its child is ended now, and
+            # the start cleans up after it below, so nothing outlives close().
+            pending.intentional = True
+            pending.kill("close")
         self._stop.set()
         self._wake_watchdog()
         if child is not None:
@@ -771,6 +791,8 @@ class LlmHost:
                 child.kill("close")
                 child.proc.wait(timeout=5)
             child.reader.join(timeout=5)
+        with self._cond:
+            self._cond.wait_for(lambda: not self._starting, timeout=START_WAIT_ON_CLOSE_S)
         self._spawn_q.put(None)  # after the child is gone: its parent thread may end now
         for t in [*self._threads, self._watchdog, self._spawner]:
             if t is not None and t is not threading.current_thread():

@@ -471,6 +471,33 @@ def test_close_leaves_nothing_running_and_refuses_more_work() -> None:
         h.generate("hello")
 
 
+def test_close_during_a_start_leaves_no_process_or_thread_behind() -> None:
+    """Seen in the suite: a window's preload was still loading the model when the services
+    closed; the child and its reader thread outlived close()."""
+    before = set(threading.enumerate())  # the module's host keeps its own threads
+    h = LlmHost()
+    errors: list[BaseException] = []
+
+    def preload() -> None:
+        try:
+            h.ensure_loaded()
+        except BaseException as e:
+            errors.append(e)
+
+    t = threading.Thread(target=preload)
+    t.start()
+    deadline = time.monotonic() + 60
+    while h._pending is None:  # the child is up and loading the model
+        assert time.monotonic() < deadline and t.is_alive(), errors
+        time.sleep(0.005)
+    pid = h._pending.pid
+    h.close()
+    assert not [x.name for x in set(threading.enumerate()) - before if x.name.startswith("llm-")]
+    assert _gone(pid)
+    t.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], ModelStopped), errors
+
+
 def test_read_error_gives_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "model.gguf"
     f.write_bytes(b"GGUF" + b"\0" * 64)
