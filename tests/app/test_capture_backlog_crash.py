@@ -4,10 +4,6 @@ and after a restart every queued change is read into the window's memory."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -17,7 +13,7 @@ from app.services import Services
 from tests.app.test_capture_service import EDITOR, LEDGER, FakeGrabber
 from tests.capture_fakes import FakeOcrEngine, FakeWindowContext
 from tests.fakes import FakeEmbedder
-from tests.storehelp import PASSPHRASE, ROOT
+from tests.storehelp import PASSPHRASE, ROOT, kill_child_when
 
 CHANGES = 8
 
@@ -60,18 +56,7 @@ CHILD = textwrap.dedent(
 def test_sigkill_with_a_full_backlog_loses_no_queued_frame(tmp_path: Path) -> None:
     data = tmp_path / "store"
     script = CHILD.format(root=str(ROOT), data=str(data), passphrase=PASSPHRASE, changes=CHANGES)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "queued"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-        if child.stdout is not None:
-            child.stdout.close()
+    kill_child_when(script, "queued")
     services = Services(data, embedder=FakeEmbedder())
     services.unlock(PASSPHRASE)
     try:

@@ -13,35 +13,17 @@ import pytest
 from app.services import Services
 from core.keys import TEST_KDF
 from core.search import _COMPOUND, _is_id
-from core.types import NOTE, SCREEN, NewMemory
 from tests.fakes import FakeEmbedder
-from tests.storehelp import PASSPHRASE
+from tests.storehelp import CANARY_TOKEN, PASSPHRASE, canary_memories
 
-TOKEN = "CANARY-7f3a9q"
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
-WORDS += ["golf", "hotel", "india", "juliet", "kilo", "lima"]
+TOKEN = CANARY_TOKEN
 
 
 def _store(data: Path, embedder: object) -> Services:
     s = Services(data, embedder=embedder)  # type: ignore[arg-type]
     s.create(PASSPHRASE, kdf=TEST_KDF)
     assert s.memory is not None and s.memory.wait_ready(120)
-    batch = [
-        NewMemory(
-            kind=SCREEN,
-            text=f"{WORDS[i % 12]} {WORDS[(i * 5) % 12]} {WORDS[(i * 7 + 3) % 12]} {i}: {TOKEN}",
-            time=1000.0 + i,
-            app="Slack" if i % 2 else "Terminal",
-        )
-        for i in range(30)
-    ]
-    batch += [
-        NewMemory(kind=NOTE, text=f"the canary sang song {i}", time=2000.0 + i) for i in range(4)
-    ]
-    batch += [
-        NewMemory(kind=NOTE, text=f"weather is fine today {i}", time=3000.0 + i) for i in range(3)
-    ]
-    s.memory.add(batch)
+    s.memory.add(canary_memories())
     return s
 
 

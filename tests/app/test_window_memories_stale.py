@@ -6,10 +6,6 @@ everything is due (idle, capture stopping) and from the store's marks after a re
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,7 +18,7 @@ from core.backup import restore_backup
 from core.capture.window_text import window_key
 from core.types import SCREEN, NewMemory
 from tests.fakes import FakeEmbedder
-from tests.storehelp import PASSPHRASE, ROOT
+from tests.storehelp import PASSPHRASE, ROOT, kill_child_when
 
 T0 = 1_790_000_000.0
 FIRST = "quarterly planning meeting\nharbour crane schedule"
@@ -177,18 +173,7 @@ def test_sigkill_after_a_text_update_then_capture_starts_and_brings_the_vector_u
 
     data = tmp_path / "store"
     script = CHILD.format(root=str(ROOT), data=str(data), passphrase=PASSPHRASE)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "updated"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-        if child.stdout is not None:
-            child.stdout.close()
+    kill_child_when(script, "updated")
     services = Services(data, embedder=FakeEmbedder())
     services.unlock(PASSPHRASE)
     try:

@@ -7,34 +7,18 @@ from pathlib import Path
 
 from app.services import Services
 from core.keys import TEST_KDF
-from core.types import NOTE, SCREEN, NewMemory
 from tests.fakes import FakeEmbedder
-from tests.reliability.conftest import WORDS, CliRunner
-from tests.storehelp import PASSPHRASE
+from tests.reliability.conftest import CliRunner
+from tests.storehelp import CANARY_TOKEN, PASSPHRASE, canary_memories
 
-TOKEN = "CANARY-7f3a9q"
+TOKEN = CANARY_TOKEN
 
 
 def _store(data: Path) -> None:
     s = Services(data, embedder=FakeEmbedder())
     s.create(PASSPHRASE, kdf=TEST_KDF)
     assert s.memory is not None
-    batch = [
-        NewMemory(
-            kind=SCREEN,
-            text=f"{WORDS[i % 12]} {WORDS[(i * 5) % 12]} {WORDS[(i * 7 + 3) % 12]} {i}: {TOKEN}",
-            time=1000.0 + i,
-            app="Slack" if i % 2 else "Terminal",
-        )
-        for i in range(30)
-    ]
-    batch += [
-        NewMemory(kind=NOTE, text=f"the canary sang song {i}", time=2000.0 + i) for i in range(4)
-    ]
-    batch += [
-        NewMemory(kind=NOTE, text=f"weather is fine today {i}", time=3000.0 + i) for i in range(3)
-    ]
-    s.memory.add(batch)
+    s.memory.add(canary_memories())
     s.close()
 
 
