@@ -819,7 +819,7 @@ class CaptureService:
             else:
                 self.windows.refresh(self._now(), everything=everything)
         except StoreLocked:
-            pass
+            pass  # the marks stay in the store: the next start or refresh after unlock takes them
         except Exception as e:
             _log_failure("re-embedding window memories", e)
         finally:
