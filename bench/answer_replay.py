@@ -4,12 +4,16 @@ an hour a whole run takes on two cores). Prints one JSON document.
 
     python -m bench.answer_replay record OUT.pkl [answer_locomo options…]
     python -m bench.answer_replay replay OUT.pkl… [--held-out conv-42,conv-43] [--embed]
+        [--following N] [--by-kind]
 
 A record holds the questions and the conversation turns extraction saw: it is benchmark data
 (locomo-dev), kept outside the repository like the data itself. Replay reports F1, gold cited
 and abstention per mode, for conversations developed on and the held-out ones separately.
 With --embed, extraction gets the search embedder (MiniLM) as the app hands it, and the CPU
-time of its embedding calls is reported.
+time of its embedding calls is reported. With --following N, extraction sees only the first N
+recorded following turns of each memory (a record made with more turns answers what fewer would
+give, without a second recording). With --by-kind, the figures are also broken down per
+category and answer kind, with the F1 points each group loses ("where the F1 is lost").
 """
 
 from __future__ import annotations
@@ -80,18 +84,28 @@ def replay(
     recs: Sequence[dict[str, Any]],
     held_out: Sequence[str] = HELD_OUT,
     embed: Callable[[Sequence[str]], Any] | None = None,
+    following_n: int | None = None,
+    by_kind: bool = False,
 ) -> dict[str, Any]:
-    """Extraction re-run on recorded inputs: figures per mode and part (dev / held_out)."""
+    """Extraction re-run on recorded inputs: figures per mode and part (dev / held_out), and
+    with `by_kind` per category and answer kind too. `following_n` keeps only the first N
+    recorded following turns of each memory."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    kinds: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     for r in recs:
         qa = r["qa"]
         cat = int(qa["category"])
+        following = r["following"]
+        if following and following_n is not None:
+            following = {k: list(v)[:following_n] for k, v in following.items()}
         ex = extraction.extract(
             r["question"],
             r["evidence"],
             r["tz"],
-            following=r["following"],
+            following=following,
             contrast=r.get("contrast", ()),
             embed=embed,
         )
@@ -99,6 +113,13 @@ def replay(
         if not conv:
             conv = str(r["evidence"][0].conversation or "") if r["evidence"] else ""
         part = "held_out" if conv in held_out else "dev"
+        if by_kind:
+            f1k = 0.0 if ex.not_found or cat == 5 else locomo.token_f1(ex.text, str(qa["answer"]))
+            for kp in (part, "all"):
+                k = kinds[(r["mode"], kp, f"{locomo.CATEGORIES[cat]}/{ex.kind}")]
+                k["abstained"].append(float(ex.not_found))
+                if cat != 5:
+                    k["f1"].append(f1k)
         for key in ((r["mode"], part), (r["mode"], "all")):
             a = acc[key]
             if cat == 5:
@@ -116,6 +137,15 @@ def replay(
         out.setdefault(mode, {})[part] = {
             k: round(sum(v) / len(v), 3) for k, v in sorted(a.items()) if v
         } | {"answerable": len(a["f1"]), "adversarial": len(a["adversarial_abstained"])}
+    for (mode, part, key), k in sorted(kinds.items()):
+        n = len(k["abstained"])
+        row: dict[str, Any] = {"questions": n, "abstained": round(sum(k["abstained"]) / n, 3)}
+        if k["f1"]:
+            row |= {
+                "f1": round(sum(k["f1"]) / n, 3),
+                "f1_points_lost": round(n - sum(k["f1"]), 1),
+            }
+        out.setdefault(mode, {}).setdefault("by_kind", {}).setdefault(part, {})[key] = row
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)
     return out
@@ -130,6 +160,12 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("records", type=Path, nargs="+")
     rep.add_argument("--held-out", default=",".join(HELD_OUT))
     rep.add_argument("--embed", action="store_true", help="hand extraction the MiniLM embedder")
+    rep.add_argument(
+        "--following", type=int, help="only the first N recorded following turns of a memory"
+    )
+    rep.add_argument(
+        "--by-kind", action="store_true", help="figures per category and answer kind too"
+    )
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "record":
         record(args.out, rest)
@@ -157,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             calls["max_ms"] = max(calls["max_ms"], (time.perf_counter() - t0) * 1000)
             return out
 
-    got = replay(recs, args.held_out.split(","), embed)
+    got = replay(recs, args.held_out.split(","), embed, args.following, args.by_kind)
     if args.embed:
         got["embed_calls"] = calls["n"]
         got["embed_cpu_ms_per_call"] = round(1000 * calls["cpu_s"] / max(1, calls["n"]), 1)

@@ -44,3 +44,41 @@ def test_make_bench_does_not_run_the_replay_tool() -> None:
     names = bench_names()
     assert "answer_replay" not in names
     assert "answer_locomo" in names
+
+
+def test_replay_by_kind_says_where_the_f1_is_lost() -> None:
+    q = "When did Melanie sign up for a pottery class?"
+    recs = [
+        _rec("conv-26", q, "2 July 2023", 2),
+        _rec("conv-26", q, "5 May 2021", 2),
+        _rec("conv-26", "What did Melanie say about the sailing trip of Ana?", "", 5),
+    ]
+    out = replay(recs, held_out=("conv-42",), by_kind=True)["retrieved"]["by_kind"]["dev"]
+    assert out["temporal/date"] == {
+        "questions": 2,
+        "abstained": 0.0,
+        "f1": 0.5,
+        "f1_points_lost": 1.0,
+    }
+    (adv,) = (v for k, v in out.items() if k.startswith("adversarial/"))
+    assert adv == {"questions": 1, "abstained": 1.0}
+    assert "by_kind" not in replay(recs, held_out=("conv-42",))["retrieved"]
+
+
+def test_replay_following_keeps_only_the_first_turns(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bench.answer_replay as tool
+
+    seen: list[object] = []
+    real = tool.extraction.extract
+
+    def extract(*a, **kw):  # type: ignore[no-untyped-def]
+        seen.append(kw["following"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tool.extraction, "extract", extract)
+    rec = _rec("conv-26", "When did Melanie sign up for a pottery class?", "2 July 2023", 2)
+    turns = [_ev(i, f"turn {i}", "conv-26") for i in (2, 3, 4)]
+    rec["following"] = {1: turns}
+    replay([rec], following_n=2)
+    replay([rec])
+    assert seen == [{1: turns[:2]}, {1: turns}]
