@@ -74,10 +74,7 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
 _AUX_S = frozenset("is was does has this thus yes plus".split())  # noqa: SIM905
 _PLURAL_WHAT = re.compile(
     r"^\s*(?:what|which)\s+(?:kinds?\s+of\s+|types?\s+of\s+|are\s+(?:some\s+)?(?:of\s+)?|)"
-    r"(?:(?P<noun>[a-z]+s)\b(?!\s+(?:is|was)\b)"
-    # "What martial arts has John done?" / "What European countries has Maria been to?": one
-    # word before the plural noun, which the auxiliary after it marks as the noun.
-    r"|[\w+-]+\s+(?P<noun2>[a-z]+s)\b(?=\s+(?:has|have|had|did|do|does|are|were)\s))",
+    r"(?P<noun>[a-z]+s)\b(?!\s+(?:is|was)\b)",
     re.I,
 )
 
@@ -172,12 +169,6 @@ class Extracted:
     topic: str = ""
 
 
-def _plural_noun(question: str) -> str:
-    """The plural noun a "what / which …s" question asks for ("instruments"), or ""."""
-    m = _PLURAL_WHAT.match(question)
-    return (m.group("noun") or m.group("noun2") or "").lower() if m else ""
-
-
 def classify(question: str) -> str:
     """What `question` asks for: one of DATE, TIME, DURATION, FREQUENCY, AMOUNT, NUMBER, PERSON,
     PLACE, REASON, YESNO, LIST or WHAT (a description: the default)."""
@@ -185,7 +176,8 @@ def classify(question: str) -> str:
     for pattern, kind in _CLASSES:
         if pattern.search(q):
             return kind
-    noun = _plural_noun(q)
+    m = _PLURAL_WHAT.match(q)
+    noun = m.group("noun").lower() if m else ""
     if noun and not noun.endswith("ss") and noun not in _AUX_S:
         return LIST
     return WHAT
@@ -1012,7 +1004,8 @@ _OBJECT_STOP = frozenset(
 
 
 def _asked_noun(q: _Question) -> str:
-    return _plural_noun(q.text)
+    m = _PLURAL_WHAT.match(q.text)
+    return m.group("noun").lower() if m else ""
 
 
 def _object_span(q: _Question, sent: str, max_words: int = 3) -> str:
