@@ -137,7 +137,7 @@ def replay(
         out.setdefault(mode, {})[part] = {
             k: round(sum(v) / len(v), 3) for k, v in sorted(a.items()) if v
         } | {"answerable": len(a["f1"]), "adversarial": len(a["adversarial_abstained"])}
-    for (mode, part, key), k in sorted(kinds.items()):
+    for (k_mode, k_part, kind), k in sorted(kinds.items()):
         n = len(k["abstained"])
         row: dict[str, Any] = {"questions": n, "abstained": round(sum(k["abstained"]) / n, 3)}
         if k["f1"]:
@@ -145,7 +145,7 @@ def replay(
                 "f1": round(sum(k["f1"]) / n, 3),
                 "f1_points_lost": round(n - sum(k["f1"]), 1),
             }
-        out.setdefault(mode, {}).setdefault("by_kind", {}).setdefault(part, {})[key] = row
+        out.setdefault(k_mode, {}).setdefault("by_kind", {}).setdefault(k_part, {})[kind] = row
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)
     return out
