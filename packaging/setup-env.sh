@@ -12,10 +12,10 @@ VENV=${MNEMO_VENV:-.venv}
 STAMP=$VENV/.mnemo-installed
 
 # Qt's xcb platform needs these; xvfb/xdotool/trayer/desktop-file-utils run the tests; strace
-# runs the OS-level offline test (R21).
+# runs the OS-level offline test (R21); xterm is the terminal the capture test types into.
 DEB_PKGS="libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 \
 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libegl1 libgl1 libfontconfig1 \
-libdbus-1-3 fonts-dejavu-core xvfb xdotool trayer desktop-file-utils strace"
+libdbus-1-3 fonts-dejavu-core xvfb xdotool trayer desktop-file-utils strace xterm"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
