@@ -32,9 +32,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import bench.answer_locomo as locomo  # noqa: E402
+from bench.locomo import HELD_OUT  # noqa: E402
 from core import answer as extraction  # noqa: E402
-
-HELD_OUT = ("conv-42", "conv-43")
 
 
 def record(out: Path, argv: list[str]) -> None:
@@ -113,13 +112,14 @@ def replay(
         if not conv:
             conv = str(r["evidence"][0].conversation or "") if r["evidence"] else ""
         part = "held_out" if conv in held_out else "dev"
+        answer = str(qa.get("answer", ""))
+        f1 = 0.0 if ex.not_found or cat == 5 else locomo.token_f1(ex.text, answer)
         if by_kind:
-            f1k = 0.0 if ex.not_found or cat == 5 else locomo.token_f1(ex.text, str(qa["answer"]))
             for kp in (part, "all"):
                 k = kinds[(r["mode"], kp, f"{locomo.CATEGORIES[cat]}/{ex.kind}")]
                 k["abstained"].append(float(ex.not_found))
                 if cat != 5:
-                    k["f1"].append(f1k)
+                    k["f1"].append(f1)
         for key in ((r["mode"], part), (r["mode"], "all")):
             a = acc[key]
             if cat == 5:
@@ -127,7 +127,6 @@ def replay(
                 continue
             gold_ev = {str(e) for e in qa.get("evidence") or []}
             cited = {r["ext"].get(i) for i in ex.cited}
-            f1 = 0.0 if ex.not_found else locomo.token_f1(ex.text, str(qa.get("answer", "")))
             a["f1"].append(f1)
             a[f"f1_{locomo.CATEGORIES[cat]}"].append(f1)
             a["gold_cited"].append(float(bool(cited & gold_ev) and not ex.not_found))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import PASSPHRASE, emit, envelope
-from bench.locomo import CATEGORIES, Conversation, LocomoStores, iter_questions
+from bench.locomo import CATEGORIES, HELD_OUT, Conversation, LocomoStores, iter_questions
 from bench.retrieval_locomo import mean, question_scores
 from core.search import FusionParams, Searcher
 
@@ -126,18 +126,15 @@ def leave_one_out(
     return {"chosen_per_held_out": chosen, "held_out": summarise(held)}
 
 
-DEV = ("conv-26", "conv-30", "conv-41")
-
-
 def dev_held_out(
     scores: dict[str, list[tuple[str, int, dict[str, float]]]], obj: Objective = objective
 ) -> dict[str, Any]:
-    """Every variant on the development conversations (DEV) and on the held-out rest, apart;
-    and the variant chosen on DEV alone, with its held-out figure."""
+    """Every variant on the development conversations and on the held-out ones (HELD_OUT), apart;
+    and the variant chosen on development alone, with its held-out figure."""
     per = {
         v: {
-            "dev": summarise([r for r in rows if r[0] in DEV]),
-            "held_out": summarise([r for r in rows if r[0] not in DEV]),
+            "dev": summarise([r for r in rows if r[0] not in HELD_OUT]),
+            "held_out": summarise([r for r in rows if r[0] in HELD_OUT]),
         }
         for v, rows in scores.items()
     }
