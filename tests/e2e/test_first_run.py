@@ -77,6 +77,22 @@ def screenshot(env: dict[str, str], out: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True, timeout=30)
 
 
+def painted(env: dict[str, str], app: subprocess.Popen[str], shot: Path) -> float:
+    """Seconds until the display shows a drawn window (a screenshot with content, not the bare
+    root); the app dying meanwhile fails with its output, and nothing drawn in 15 s fails."""
+    start = time.monotonic()
+    while True:
+        if app.poll() is not None:
+            out = app.stdout.read() if app.stdout else ""
+            raise AssertionError(f"the app exited with {app.returncode}:\n{out}")
+        screenshot(env, shot)
+        if shot.stat().st_size > 10_000:
+            return time.monotonic() - start
+        if time.monotonic() - start > 15:
+            raise AssertionError(f"nothing drawn on the display ({shot.stat().st_size} bytes)")
+        time.sleep(0.1)
+
+
 def test_first_run_main_window_tray_and_lock(display: dict[str, str], tmp_path: Path) -> None:
     env = display
     data = tmp_path / "data"
@@ -97,10 +113,7 @@ def test_first_run_main_window_tray_and_lock(display: dict[str, str], tmp_path: 
             xdo(env, "key", "Return")
         main = wait_window(env, "^Mnemo$", timeout=30)
         assert (data / "mnemo.key").exists() and (data / "mnemo.db").exists()
-        time.sleep(1.0)
-        shot = tmp_path / "main.png"
-        screenshot(env, shot)
-        assert shot.stat().st_size > 10_000
+        painted(env, app, tmp_path / "main.png")
         if env["MNEMO_TEST_TRAY"] == "1":
             # The tray icon is an embedded window of our process (XEmbed, inside trayer).
             pid_windows = xdo(env, "search", "--pid", str(app.pid), "").split()
