@@ -81,12 +81,15 @@ def run_gui(argv: list[str]) -> int:
     if data_dir.exists():
         setup_logging(paths.log_dir(data_dir))
     _keep_crash_stacks(data_dir)
+    from ui.collector import GuiThreadCollector
     from ui.controller import Controller
 
+    collector = GuiThreadCollector()  # Qt objects in cycles die on the GUI thread
     controller = Controller(app, data_dir, name, start_in_tray=args.tray)
     controller.install_excepthooks()
     controller.start()
     code = app.exec()
     controller.shutdown()
     controller.remove_excepthooks()
+    collector.stop()
     return int(code)
