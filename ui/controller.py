@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # Windows Qt makes for itself that show no content: the tray icon's own window (X11 XEmbed).
 # Locking must leave them alone, or the tray icon disappears with the content.
 _SHELL_WINDOWS = ("QSystemTrayIconSys",)
+# After unlock, the embedding model starts loading once the main window has had this long to
+# draw itself (its first paint takes well under a second on a loaded machine).
+WARM_UP_AFTER_MS = 700
 
 
 class _ChangeRelay(QObject):
@@ -80,6 +83,9 @@ class Controller(QObject):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(250)
         self._refresh_timer.timeout.connect(self._flush_changes)
+        self._warm_timer = QTimer(self)  # the embedding model's load after unlock
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.timeout.connect(self._warm_up)
         self._changes = _ChangeRelay(self)
         self._changes.changed.connect(self._change_arrived)
         self.services.subscribe(self._changes.changed.emit)
@@ -190,7 +196,11 @@ class Controller(QObject):
         self.gate = None
         memory = getattr(self.services, "memory", None)
         if memory is not None:
-            memory.warm_up()  # the embedding model loads now, not on the first search
+            # The embedding model loads now, not on the first search, but once the window has
+            # drawn itself: importing its engine on a worker stalls this thread (measured
+            # under load: gaps of 0.5-1.4 s while torch imports), and a window shown during
+            # that import stays blank.
+            self._warm_timer.start(WARM_UP_AFTER_MS)
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
             self.main.lock_requested.connect(self.lock)
@@ -225,6 +235,11 @@ class Controller(QObject):
                 "users of this computer. Mnemo keeps them private (0700/0600); check who "
                 f"changed them: {self.services.loosened[0]}"
             )
+
+    def _warm_up(self) -> None:
+        memory = getattr(self.services, "memory", None)
+        if self.services.unlocked and memory is not None and not self._quitting:
+            memory.warm_up()
 
     # -- actions -------------------------------------------------------------------------------
     def open(self) -> None:
@@ -289,6 +304,7 @@ class Controller(QObject):
         """Close windows that show content, close the store, ask for the passphrase again."""
         if not self.services.unlocked and self.main is None:
             return
+        self._warm_timer.stop()
         self.autolock.timer.stop()
         self.backups.stop()
         if self.capture is not None:
@@ -324,6 +340,7 @@ class Controller(QObject):
         # windows are gone.
         self._quitting = True
         self._refresh_timer.stop()
+        self._warm_timer.stop()
         self._pending.clear()
         self.autolock.stop()
         self.backups.stop()

@@ -17,7 +17,7 @@ from app.services import Services
 from core.errors import StoreLocked
 from core.keys import TEST_KDF
 from tests.storehelp import PASSPHRASE
-from ui.controller import Controller
+from ui.controller import WARM_UP_AFTER_MS, Controller
 from ui.unlock import UnlockWindow
 
 
@@ -112,6 +112,36 @@ def test_a_task_that_outlives_the_lock_shows_no_error(
         c.tasks.user_error.emit(str(StoreLocked()))
         c.tasks.user_error.emit("That file is not a chat export.")
         assert shown == ["That file is not a chat export."]
+    finally:
+        c.tasks.wait(10_000)
+        c.shutdown()
+        if c.gate is not None:
+            c.gate.close()
+
+
+def test_the_embedding_model_loads_after_the_window_is_shown_and_not_after_a_lock(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing the embedding engine on a worker stalls the GUI thread for up to seconds
+    (measured: gaps of 0.5-1.4 s under load), so it starts once the window has drawn itself;
+    a lock before then cancels it."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    c = Controller(app, tmp_path / "data", f"mnemo-test-warm-{os.getpid()}")
+    c.services.create(PASSPHRASE, TEST_KDF)
+    loads: list[bool] = []
+    try:
+        monkeypatch.setattr(type(c.services.memory), "warm_up", lambda self: loads.append(True))
+        c._on_unlocked()
+        assert c.main is not None and c.main.isVisible()
+        assert loads == [] and c._warm_timer.isActive()
+        qtbot.waitUntil(lambda: loads == [True], timeout=5000)
+        c.lock()
+        c.services.unlock(PASSPHRASE)
+        c._on_unlocked()
+        c.lock()  # before the timer fired
+        qtbot.wait(WARM_UP_AFTER_MS + 300)
+        assert loads == [True] and not c._warm_timer.isActive()
     finally:
         c.tasks.wait(10_000)
         c.shutdown()
