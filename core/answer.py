@@ -46,7 +46,7 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bhow\s+long\b|\bhow\s+many\s+(years|months|weeks|days)\b", re.I), DURATION),
     (
         re.compile(
-            r"^\s*(?:and\s+)?when\b|\bwhat\s+(?:day|date|year|month)\b|\bwhich\s+(?:day|date|year|month)\b|\bin\s+what\s+year\b",
+            r"^\s*(?:and\s+)?when\b|\b(?:what|which)\s+(?:day|date|year|month|week|weekend)\b|\bin\s+what\s+year\b",
             re.I,
         ),
         DATE,
@@ -62,7 +62,9 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bhow\s+many\b|\bwhat\s+number\b|\bhow\s+old\b", re.I), NUMBER),
     (re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose|with\s+whom)\b", re.I), PERSON),
     (
-        re.compile(r"^\s*(?:and\s+)?where\b|\bwhat\s+(?:city|country|place|town|state)\b", re.I),
+        re.compile(
+            r"^\s*(?:and\s+)?where\b|\b(?:what|which)\s+(?:city|country|place|town|state)\b", re.I
+        ),
         PLACE,
     ),
     (

@@ -53,6 +53,10 @@ def ev(i: int, text: str, when: float, author: str | None = None) -> Evidence:
         ("Did Melanie go camping?", YESNO),
         ("What activities does Melanie do?", LIST),
         ("What did Caroline research?", WHAT),
+        ("Which week did he fly to the conference?", DATE),
+        ("Which weekend is the party?", DATE),
+        ("Which country was she visiting in May?", PLACE),
+        ("Which city did they move to?", PLACE),
     ],
 )
 def test_classify(q: str, kind: str) -> None:
