@@ -619,6 +619,65 @@ def _kind_of_span(q: _Question, sent: str) -> str:
     return ""
 
 
+_WHAT_NOUN = re.compile(
+    r"^\s*(?:and\s+)?(?:what|which)\s+(?P<np>(?:[a-z][\w'-]*\s+){0,2}?[a-z][\w'-]*)\s+"
+    rf"(?:{_AUX})\b",
+    re.I,
+)
+
+
+def _asked_noun_phrase(q: _Question) -> list[str]:
+    """The noun a "what <noun> did …" question asks for, with its modifiers ("yoga activity"
+    in "What yoga activity has she been trying?"), or [] for "what did …"."""
+    m = _WHAT_NOUN.match(q.text)
+    if m is None:
+        return []
+    words = m.group("np").lower().split()
+    if any(w in _FUNCTION or w in _QUESTION_WORDS or w in _FILLER for w in words):
+        return []
+    return words
+
+
+# Words that qualify a noun without telling which one it is ("a new team", "another language").
+_GENERIC_MODS = frozenset(
+    """new old good bad great best better big small little nice favorite favourite fav another
+    other others certain specific similar different same own first last next few many much
+    more most useful special whole entire main real true amazing awesome cool fun huge
+    something anything everything""".split()  # noqa: SIM905
+)
+
+
+def _noun_span(q: _Question, sent: str) -> str:
+    """ "What event did he take part in?" over "I joined a marching event": the asked noun
+    as the sentence names it, with the words that qualify it ("marching event")."""
+    nouns = _asked_noun_phrase(q)
+    if not nouns:
+        return ""
+    qstems = {_stem(w) for w in q.raw_keywords} | set(q.names)
+    toks = _tokens(sent)
+    for n in dict.fromkeys([nouns[-1], nouns[0]]):
+        if n in _GENERIC_MODS:
+            continue
+        noun = _stem(n)
+        for i, t in enumerate(toks):
+            if _stem(t[2]) != noun:
+                continue
+            j = i
+            while j > 0 and i - j < 3:
+                w = toks[j - 1][2].lower().replace("’", "'")
+                gap = sent[toks[j - 1][1] : toks[j][0]]
+                if w in _FUNCTION or w in _FILLER or w in q.names or gap.strip():
+                    break
+                if w in _GENERIC_MODS:
+                    break
+                if any(_match(_stem(w), x) for x in qstems):
+                    break
+                j -= 1
+            if j < i:
+                return sent[toks[j][0] : t[1]]
+    return ""
+
+
 def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
     """The stretch of the sentence that is not the question: the longest run of words outside
     the question's own words, trimmed of filler and function words at both ends. It is where
@@ -928,6 +987,8 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
             return got, 0.55
     if kind in (WHAT, LIST):
         got = _named_span(q, sent) or _kind_of_span(q, sent)
+        if not got and kind == WHAT:
+            got = _noun_span(q, sent)
         if got:
             return got, 0.6
     if kind == WHAT:

@@ -291,6 +291,36 @@ def test_what_kind_of_is_the_words_that_qualify_the_noun() -> None:
     assert ex.text == "service-focused online group"
 
 
+def test_what_noun_is_the_noun_the_sentence_names_with_its_qualifier() -> None:
+    # "What <noun> did ...?": the answer is the asked noun as the memory names it, with the
+    # word that tells which one ("marching event"), not the rest of the sentence.
+    march = evc(
+        1,
+        "I just participated in a marching event for veterans' rights and it was awesome, "
+        "made me remember how much they sacrifice for us.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What event did John participate in to show support for veterans?", [march], UTC)
+    assert ex.text == "marching event"
+    yoga = evc(1, "I want to get stronger, and I'm trying kundalini yoga.", t(2023, 6, 1), "Maria")
+    ex = extract("What yoga activity has Maria been trying to get stronger?", [yoga], UTC)
+    assert ex.text == "kundalini yoga"
+
+
+def test_a_generic_word_before_the_asked_noun_is_no_answer() -> None:
+    # "a new team" says nothing of which team: the name the memory gives answers instead.
+    team = evc(
+        1,
+        "I signed with a new team today, the Minnesota Wolves!",
+        t(2023, 5, 21),
+        "John",
+    )
+    ex = extract("Which team did John sign with?", [team], UTC)
+    assert "new team" not in ex.text
+    assert "Minnesota Wolves" in ex.text
+
+
 def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> None:
     blog = evc(
         1,
