@@ -1001,6 +1001,12 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         # sentence with the question's words names the topic, the next one tells it.
         nxt = _next_sentence(c)
         if nxt:
+            # The next sentence is read as the first one was: a name or the asked noun first.
+            named = _named_span(q, nxt) or _kind_of_span(q, nxt)
+            if not named and kind == WHAT:
+                named = _noun_span(q, nxt)
+            if named:
+                return named, 0.45
             more = _gap_span(q, nxt)
             if _content_words(more) >= 2:
                 return more, 0.45

@@ -315,6 +315,19 @@ def test_a_generic_word_before_the_asked_noun_is_no_answer() -> None:
     assert "another" not in ex.text
 
 
+def test_the_next_sentence_is_read_for_a_name_before_its_gap() -> None:
+    # The sentence with the question's words only names the topic; the next one holds the
+    # name asked for, and the name alone is the answer.
+    pup = evc(
+        1,
+        "Guess what - I got a puppy two weeks ago! Her name's Coco and she's adorable.",
+        t(2023, 8, 11),
+        "Maria",
+    )
+    ex = extract("What is the name of Maria's puppy?", [pup], UTC)
+    assert ex.text == "Coco"
+
+
 def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> None:
     blog = evc(
         1,
