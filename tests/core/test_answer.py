@@ -84,6 +84,16 @@ def test_when_keeps_the_precision_of_the_evidence() -> None:
     assert extract("When did Melanie paint a sunrise?", CONV, UTC).text == "2022"
 
 
+def test_when_did_she_start_is_the_month_the_beginning_is_told_of() -> None:
+    gym = [ev(1, "Started hitting the gym last week to stay on track.", t(2023, 3, 16), "Jon")]
+    assert extract("When did Jon start to go to the gym?", gym, UTC).text == "March 2023"
+    # Without a time word, the month of the message that tells of the beginning.
+    tools = [ev(1, "I began to learn all these marketing tools.", t(2023, 7, 9), "Jon")]
+    assert extract("When did Jon start learning marketing tools?", tools, UTC).text == ("July 2023")
+    # Not a beginning: the precision of the evidence stays.
+    assert extract("When did Jon go to the gym?", gym, UTC).text == "the week before 16 March 2023"
+
+
 def test_when_keeps_the_clock_time_the_sentence_gives_with_the_day() -> None:
     evs = [ev(5, "The dentist appointment is on 12 March 2024 at 10:30, see you.", t(2024, 3, 1))]
     ex = extract("When is the dentist appointment?", evs, UTC)
