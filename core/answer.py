@@ -768,7 +768,10 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
         if line is not None:
             off = c.ev.text.find(line)
             pick = next((m for m in mentions if off <= m.span_start < off + len(line)), None)
-        elif c.coverage >= 0.5 and len(sentences(c.ev.text)) <= 2:
+        elif c.coverage >= 0.5 and (len(sentences(c.ev.text)) <= 2 or len(mentions) == 1):
+            # A memory that tells of one time only tells the event's ("Guess what - I got a
+            # puppy two weeks ago! Her name's Coco"). Replay, retrieved: temporal F1 dev
+            # 0.764 -> 0.772, held-out 0.511 -> 0.525 (0.3 or 0.7 in place of 0.5: the same).
             pick = mentions[0]
     low = q.text.lower()
     if pick is not None:

@@ -94,6 +94,19 @@ def test_when_did_she_start_is_the_month_the_beginning_is_told_of() -> None:
     assert extract("When did Jon go to the gym?", gym, UTC).text == "the week before 16 March 2023"
 
 
+def test_when_is_the_one_time_a_long_memory_tells_not_its_own_day() -> None:
+    pup = ev(
+        1,
+        "Hey John! Long time no talk! Guess what - I got a puppy two weeks ago! "
+        "Her name's Coco and she's adorable.",
+        t(2023, 8, 11),
+        "Maria",
+    )
+    assert extract("When did Maria get Coco?", [pup], UTC).text == (
+        "two weeks before 11 August 2023"
+    )
+
+
 def test_when_keeps_the_clock_time_the_sentence_gives_with_the_day() -> None:
     evs = [ev(5, "The dentist appointment is on 12 March 2024 at 10:30, see you.", t(2024, 3, 1))]
     ex = extract("When is the dentist appointment?", evs, UTC)
