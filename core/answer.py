@@ -46,7 +46,7 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bhow\s+long\b|\bhow\s+many\s+(years|months|weeks|days)\b", re.I), DURATION),
     (
         re.compile(
-            r"^\s*(?:and\s+)?when\b|\bwhat\s+(?:day|date|year|month)\b|\bwhich\s+(?:day|date|year|month)\b|\bin\s+what\s+year\b",
+            r"^\s*(?:and\s+)?when\b|\b(?:what|which)\s+(?:day|date|year|month|week|weekend)\b|\bin\s+what\s+year\b",
             re.I,
         ),
         DATE,
@@ -62,7 +62,9 @@ _CLASSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bhow\s+many\b|\bwhat\s+number\b|\bhow\s+old\b", re.I), NUMBER),
     (re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose|with\s+whom)\b", re.I), PERSON),
     (
-        re.compile(r"^\s*(?:and\s+)?where\b|\bwhat\s+(?:city|country|place|town|state)\b", re.I),
+        re.compile(
+            r"^\s*(?:and\s+)?where\b|\b(?:what|which)\s+(?:city|country|place|town|state)\b", re.I
+        ),
         PLACE,
     ),
     (
@@ -617,6 +619,65 @@ def _kind_of_span(q: _Question, sent: str) -> str:
     return ""
 
 
+_WHAT_NOUN = re.compile(
+    r"^\s*(?:and\s+)?(?:what|which)\s+(?P<np>(?:[a-z][\w'-]*\s+){0,2}?[a-z][\w'-]*)\s+"
+    rf"(?:{_AUX})\b",
+    re.I,
+)
+
+
+def _asked_noun_phrase(q: _Question) -> list[str]:
+    """The noun a "what <noun> did …" question asks for, with its modifiers ("yoga activity"
+    in "What yoga activity has she been trying?"), or [] for "what did …"."""
+    m = _WHAT_NOUN.match(q.text)
+    if m is None:
+        return []
+    words = m.group("np").lower().split()
+    if any(w in _FUNCTION or w in _QUESTION_WORDS or w in _FILLER for w in words):
+        return []
+    return words
+
+
+# Words that qualify a noun without telling which one it is ("a new team", "another language").
+_GENERIC_MODS = frozenset(
+    """new old good bad great best better big small little nice favorite favourite fav another
+    other others certain specific similar different same own first last next few many much
+    more most useful special whole entire main real true amazing awesome cool fun huge
+    something anything everything""".split()  # noqa: SIM905
+)
+
+
+def _noun_span(q: _Question, sent: str) -> str:
+    """ "What event did he take part in?" over "I joined a marching event": the asked noun
+    as the sentence names it, with the words that qualify it ("marching event")."""
+    nouns = _asked_noun_phrase(q)
+    if not nouns:
+        return ""
+    qstems = {_stem(w) for w in q.raw_keywords} | set(q.names)
+    toks = _tokens(sent)
+    for n in dict.fromkeys([nouns[-1], nouns[0]]):
+        if n in _GENERIC_MODS:
+            continue
+        noun = _stem(n)
+        for i, t in enumerate(toks):
+            if _stem(t[2]) != noun:
+                continue
+            j = i
+            while j > 0 and i - j < 3:
+                w = toks[j - 1][2].lower().replace("’", "'")
+                gap = sent[toks[j - 1][1] : toks[j][0]]
+                if w in _FUNCTION or w in _FILLER or w in q.names or gap.strip():
+                    break
+                if w in _GENERIC_MODS:
+                    break
+                if any(_match(_stem(w), x) for x in qstems):
+                    break
+                j -= 1
+            if j < i:
+                return sent[toks[j][0] : t[1]]
+    return ""
+
+
 def _gap_span(q: _Question, sent: str, max_words: int = 8) -> str:
     """The stretch of the sentence that is not the question: the longest run of words outside
     the question's own words, trimmed of filler and function words at both ends. It is where
@@ -707,7 +768,10 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
         if line is not None:
             off = c.ev.text.find(line)
             pick = next((m for m in mentions if off <= m.span_start < off + len(line)), None)
-        elif c.coverage >= 0.5 and len(sentences(c.ev.text)) <= 2:
+        elif c.coverage >= 0.5 and (len(sentences(c.ev.text)) <= 2 or len(mentions) == 1):
+            # A memory that tells of one time only tells the event's ("Guess what - I got a
+            # puppy two weeks ago! Her name's Coco"). Replay, retrieved: temporal F1 dev
+            # 0.764 -> 0.772, held-out 0.511 -> 0.525 (0.3 or 0.7 in place of 0.5: the same).
             pick = mentions[0]
     low = q.text.lower()
     if pick is not None:
@@ -721,6 +785,11 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
         clock = _TIME_RE.search(c.sentence, max(sent_off, 0))
         if clock is not None and clock.start() - (sent_off + len(pick.text)) <= 12:
             return f"{pick.label} at {clock.group(0)}", 0.9
+        if _STARTED.search(low) and pick.precision in ("day", "week"):
+            # "When did she start …?" is answered by the month a beginning is told of ("March
+            # 2023", not "the week before 16 March 2023"). Replay of main's record, retrieved:
+            # temporal F1 dev 0.755 -> 0.764, held-out 0.508 -> 0.511.
+            return f"{pick.start:%B} {pick.start.year}", 0.9
         return pick.label, 0.9
     day = (
         datetime.fromtimestamp(c.ev.time, tz).date()
@@ -729,7 +798,12 @@ def _date_span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, flo
     )
     if re.search(r"\bwhat\s+year\b|\bwhich\s+year\b", low):
         return str(day.year), 0.6
+    if _STARTED.search(low):
+        return f"{day:%B} {day.year}", 0.6
     return format_day(day), 0.6
+
+
+_STARTED = re.compile(r"\b(?:start|started|begin|began|begun)\b", re.I)
 
 
 def _best_sentence_with(q: _Question, text: str, has: Callable[[str], bool]) -> str | None:
@@ -926,6 +1000,8 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
             return got, 0.55
     if kind in (WHAT, LIST):
         got = _named_span(q, sent) or _kind_of_span(q, sent)
+        if not got and kind == WHAT:
+            got = _noun_span(q, sent)
         if got:
             return got, 0.6
     if kind == WHAT:
@@ -938,6 +1014,12 @@ def _span(q: _Question, c: _Candidate, tz: tzinfo | None) -> tuple[str, float]:
         # sentence with the question's words names the topic, the next one tells it.
         nxt = _next_sentence(c)
         if nxt:
+            # The next sentence is read as the first one was: a name or the asked noun first.
+            named = _named_span(q, nxt) or _kind_of_span(q, nxt)
+            if not named and kind == WHAT:
+                named = _noun_span(q, nxt)
+            if named:
+                return named, 0.45
             more = _gap_span(q, nxt)
             if _content_words(more) >= 2:
                 return more, 0.45

@@ -53,6 +53,10 @@ def ev(i: int, text: str, when: float, author: str | None = None) -> Evidence:
         ("Did Melanie go camping?", YESNO),
         ("What activities does Melanie do?", LIST),
         ("What did Caroline research?", WHAT),
+        ("Which week did he fly to the conference?", DATE),
+        ("Which weekend is the party?", DATE),
+        ("Which country was she visiting in May?", PLACE),
+        ("Which city did they move to?", PLACE),
     ],
 )
 def test_classify(q: str, kind: str) -> None:
@@ -78,6 +82,29 @@ def test_when_keeps_the_precision_of_the_evidence() -> None:
         "the week before 9 June 2023"
     )
     assert extract("When did Melanie paint a sunrise?", CONV, UTC).text == "2022"
+
+
+def test_when_did_she_start_is_the_month_the_beginning_is_told_of() -> None:
+    gym = [ev(1, "Started hitting the gym last week to stay on track.", t(2023, 3, 16), "Jon")]
+    assert extract("When did Jon start to go to the gym?", gym, UTC).text == "March 2023"
+    # Without a time word, the month of the message that tells of the beginning.
+    tools = [ev(1, "I began to learn all these marketing tools.", t(2023, 7, 9), "Jon")]
+    assert extract("When did Jon start learning marketing tools?", tools, UTC).text == ("July 2023")
+    # Not a beginning: the precision of the evidence stays.
+    assert extract("When did Jon go to the gym?", gym, UTC).text == "the week before 16 March 2023"
+
+
+def test_when_is_the_one_time_a_long_memory_tells_not_its_own_day() -> None:
+    pup = ev(
+        1,
+        "Hey John! Long time no talk! Guess what - I got a puppy two weeks ago! "
+        "Her name's Coco and she's adorable.",
+        t(2023, 8, 11),
+        "Maria",
+    )
+    assert extract("When did Maria get Coco?", [pup], UTC).text == (
+        "two weeks before 11 August 2023"
+    )
 
 
 def test_when_keeps_the_clock_time_the_sentence_gives_with_the_day() -> None:
@@ -285,6 +312,43 @@ def test_what_kind_of_is_the_words_that_qualify_the_noun() -> None:
     )
     ex = extract("What kind of online group did John join?", [joined], UTC)
     assert ex.text == "service-focused online group"
+
+
+def test_what_noun_is_the_noun_the_sentence_names_with_its_qualifier() -> None:
+    # "What <noun> did ...?": the answer is the asked noun as the memory names it, with the
+    # word that tells which one ("marching event"), not the rest of the sentence.
+    march = evc(
+        1,
+        "I just participated in a marching event for veterans' rights and it was awesome, "
+        "made me remember how much they sacrifice for us.",
+        t(2023, 6, 1),
+        "John",
+    )
+    ex = extract("What event did John participate in to show support for veterans?", [march], UTC)
+    assert ex.text == "marching event"
+    yoga = evc(1, "I want to get stronger, and I'm trying kundalini yoga.", t(2023, 6, 1), "Maria")
+    ex = extract("What yoga activity has Maria been trying to get stronger?", [yoga], UTC)
+    assert ex.text == "kundalini yoga"
+
+
+def test_a_generic_word_before_the_asked_noun_is_no_answer() -> None:
+    # "another language" says nothing of which language: it is not given as the answer.
+    lang = evc(1, "Learning another language is tough but so worth it.", t(2023, 5, 21), "Tim")
+    ex = extract("What language is Tim learning?", [lang], UTC)
+    assert "another" not in ex.text
+
+
+def test_the_next_sentence_is_read_for_a_name_before_its_gap() -> None:
+    # The sentence with the question's words only names the topic; the next one holds the
+    # name asked for, and the name alone is the answer.
+    pup = evc(
+        1,
+        "Guess what - I got a puppy two weeks ago! Her name's Coco and she's adorable.",
+        t(2023, 8, 11),
+        "Maria",
+    )
+    ex = extract("What is the name of Maria's puppy?", [pup], UTC)
+    assert ex.text == "Coco"
 
 
 def test_the_object_after_the_asked_verb_beats_the_small_talk_before_it() -> None:
