@@ -1,20 +1,20 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh9 (the set never
-seen, which this script never opens; fresh8 joined in session 8), plus each poisoned line put
-at a random sentence position inside real honest text (a package-description paragraph or three
-locomo turns): the model should learn "an order to an AI inside ordinary text", not our
-carriers; and wrapped copies of hand-written lines, poisoned and honest alike (WRAPPERS: code
-comments, commits, invites, CSV cells, tickets, quotes, polite and reported tones), so a
-wrapper is no sign either way. Honest training data in quantity, all real text nobody here
-wrote, read at fit time and never copied into the repository: the turns of half the locomo
-conversations ($MNEMO_LOCOMO; the other half calibrates) and
-paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
-held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
-memory's whole-text embedding (the vector ingest computes for the index); with
-MNEMO_EMBED_WINDOWS=1 it also reads each sentence, every window of an honest text being a
-negative and a poisoned text's positive its whole text and, after a first fit, its
-highest-scoring window (not measured: 3-8 times the embeddings, over this machine's budget).
+Poisoned training data: every hand-written labelled fixture set except fresh10 (the set never
+seen, which this script never opens; fresh8 joined in session 8, fresh9 in session 10), plus
+each poisoned line put at a random sentence position inside real honest text (a package-
+description paragraph or three locomo turns): the model should learn "an order to an AI inside
+ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
+alike (WRAPPERS: code comments, commits, invites, CSV cells, tickets, quotes, polite and
+reported tones), so a wrapper is no sign either way. Honest training data in quantity, all real
+text nobody here wrote, read at fit time and never copied into the repository: the turns of half
+the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and paragraphs of the
+installed packages' descriptions (the 3000 that bench.suspicion scores are held out, 600 of them
+scored here; the rest, ~190 on this machine, train). The model reads the memory's whole-text
+embedding (the vector ingest computes for the index); with MNEMO_EMBED_WINDOWS=1 it also reads
+each sentence, every window of an honest text being a negative and a poisoned text's positive
+its whole text and, after a first fit, its highest-scoring window (not measured: 3-8 times the
+embeddings, over this machine's budget).
 
 Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
 and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
@@ -51,9 +51,9 @@ from tests.fixtures.poison import dataset  # noqa: E402
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
-    "fresh8",
+    "fresh8", "fresh9",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9"]
 # Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
 # the same carriers and tones on both sides, so the model learns the order inside, not the
 # wrapper. 0 turns it off.
