@@ -82,19 +82,18 @@ class Model:
 
     def stacked(self, emb_logit: float, text: str, whole_logit: float | None = None) -> float:
         """The stacked probability from the highest window logit (and the whole text's)."""
-        s = _struct_logit(text) if self.a_struct else 0.0
+        f = structural.features(text) if self.a_struct or self.a_feats else {}
+        s = _struct_logit(f) if self.a_struct else 0.0
         z = self.a_emb * emb_logit + self.a_struct * s + self.c
         if self.a_whole:
             z += self.a_whole * (emb_logit if whole_logit is None else whole_logit)
-        if self.a_feats:
-            f = structural.features(text)
-            z += sum(a * f[k] for k, a in self.a_feats)
+        z += sum(a * f[k] for k, a in self.a_feats)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-def _struct_logit(text: str) -> float:
+def _struct_logit(f: dict[str, float]) -> float:
+    """The structural model's logit on a text's features, -10 when it has no reader."""
     m = structural.shipped_model()
-    f = structural.features(text)
     if not f.get("has_reader"):
         return -10.0
     return max(-10.0, min(10.0, m.logit(f)))
