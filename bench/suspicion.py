@@ -183,7 +183,17 @@ FIRST_RUNS = {
         "first_run_rules_only": {"recall": 0.2692, "fpr": 0.0066},
         "first_run_rules_and_structural": {"recall": 0.4808, "fpr": 0.0066},
         "first_run_rules_and_embedded": {"recall": 0.5705, "fpr": 0.0066},
-        "then": "the set never seen: scored once more at the end of session 10",
+        # Scored once more at the end of session 10 (commit a1da4bd: the embedding model refitted
+        # with fresh9, stacked over the structural logit and features, threshold chosen on the
+        # tuning sets only; rules and structural model unchanged), never read in between:
+        # 98 of 156 poisoned, 2 of 301 honest. Far under the 0.95 bar: EMBEDDED_ON stays False.
+        "second_run_rules_only": {"recall": 0.2692, "fpr": 0.0066},
+        "second_run_rules_and_structural": {"recall": 0.4808, "fpr": 0.0066},
+        "second_run_rules_and_embedded": {"recall": 0.6282, "fpr": 0.0066},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 12
+        # of 3000 (0.4 %).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "12/3000"},
+        "then": "studied from session 11 on (a tuning set); write a new never-seen set first",
     },
 }
 

@@ -13,13 +13,16 @@ installed packages' descriptions (the 3000 that bench.suspicion scores are held 
 scored here; the rest, ~190 on this machine, train). The model reads the memory's whole-text
 embedding (the vector ingest computes for the index); with MNEMO_EMBED_WINDOWS=1 it also reads
 each sentence, every window of an honest text being a negative and a poisoned text's positive
-its whole text and, after a first fit, its highest-scoring window (not measured: 3-8 times the
-embeddings, over this machine's budget).
+its whole text and, after a first fit, its highest-scoring window (measured in session 10: 37 ms
+CPU per extra window, ~3 extra windows per locomo turn or package paragraph, and no gain in mean
+recall; left off).
 
-Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
-and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
-(out-of-fold hand-written honest lines) and <= 0.0033 on the held-out locomo half, with
-leave-one-set-out recall per hand-written set. Embeddings are cached in $MNEMO_FIT_CACHE.
+Then three stacks are compared on out-of-fold scores (embedding alone; with the structural
+logit; with the structural logit and STACK_FEATURES), fitted where the phrase rules are silent
+(the model only runs there), by a nested leave-one-set-out over LOSO: for each left-out set the
+stack and threshold are chosen on the other sets. The threshold keeps rules OR model within
+TARGET_FPR (0.015) on the tuning sets' honest lines and the model alone within CALIB_FPR on the
+held-out locomo half. The best mean recall is written. Embeddings are cached in $MNEMO_FIT_CACHE.
 Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_embed [--dry-run]
 (`make bench-suspicion-embed`)."""
 
@@ -323,6 +326,34 @@ def rules_verdicts(items: list[Item]) -> dict[int, bool]:
     return out
 
 
+def weights_doc(
+    kind: str, st: Sequence[float], w: np.ndarray, b: float, threshold: float
+) -> dict[str, Any]:
+    """The weights file for a stack of `kind` with coefficients `st` (stack_inputs order, then
+    the constant): core.embedded.Model.stacked computes the same probability from it."""
+    doc: dict[str, Any] = {
+        "version": embedded.WEIGHTS_VERSION,
+        "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
+        "stacked with the structural logit and features",
+        "w": [round(float(v), 6) for v in w],
+        "b": round(b, 6),
+        "a_emb": float(st[0]),
+        "a_struct": 0.0,
+        "c": float(st[-1]),
+        "threshold": threshold,
+        "windowed": WINDOWED,
+    }
+    if kind == "stacked":
+        doc["a_struct"] = float(st[1])
+    elif kind == "stacked_features":
+        at = 2 if WINDOWED else 1
+        if WINDOWED:
+            doc["a_whole"] = float(st[1])
+        doc["a_struct"] = float(st[at])
+        doc["a_feats"] = dict(zip(STACK_FEATURES, map(float, st[at + 1 : -1])))
+    return doc
+
+
 def main() -> None:
     dry = "--dry-run" in sys.argv
     rng = random.Random(8)
@@ -402,27 +433,7 @@ def main() -> None:
     out["picked"] = pick
     if not dry:
         chosen = final[pick]
-        st = chosen["stack"]
-        doc: dict[str, Any] = {
-            "version": embedded.WEIGHTS_VERSION,
-            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
-            "stacked with the structural logit and features",
-            "w": [round(float(v), 6) for v in w],
-            "b": round(b, 6),
-            "a_emb": st[0],
-            "a_struct": 0.0,
-            "c": st[-1],
-            "threshold": chosen["threshold"],
-            "windowed": WINDOWED,
-        }
-        if pick == "stacked":
-            doc["a_struct"] = st[1]
-        elif pick == "stacked_features":
-            at = 2 if WINDOWED else 1
-            if WINDOWED:
-                doc["a_whole"] = st[1]
-            doc["a_struct"] = st[at]
-            doc["a_feats"] = dict(zip(STACK_FEATURES, st[at + 1 : -1]))
+        doc = weights_doc(pick, chosen["stack"], w, b, chosen["threshold"])
         embedded.WEIGHTS_PATH.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)
