@@ -23,7 +23,10 @@ legal text, papers, game chat, profiles, job ads, HTML, notebooks, forms, podcas
 passive, polite and third-person orders, other languages). Session 8 wrote fresh9 (code comments,
 commits, invites, ledgers, tickets, mixed languages, polite indirect requests, listings, labels,
 CI files, logs, device names) before changing anything and fitted the embedding model on fresh8:
-fresh9 is the set never seen.
+fresh9 was the set never seen until session 9 wrote fresh10 (configs, API docs, listings, game
+mods, fiction, bills, portals, mail headers, chat-template tokens, fake tool output, thirteen
+languages) before any change; session 10 tuned the embedding model on fresh9: fresh10 is the set
+never seen.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -53,6 +56,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH7,
     FRESH8,
     FRESH9,
+    FRESH10,
     HELDOUT,
     TUNE7,
     WIDE_DEV,
@@ -169,7 +173,27 @@ FIRST_RUNS = {
         # of 3000 (0.37 %); the trust chat 10 of 10 poisoned, 0 of 30 honest (rules alone too).
         "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
         "then": "the embedding model stays off by default: FPR 0.0221 over the 0.02 bar (one "
-        "line over); rules + structural (0.566 / 0.0126) is under it, see STRUCTURAL_ON",
+        "line over); rules + structural (0.566 / 0.0126) is under it, see STRUCTURAL_ON; "
+        "session 10: a tuning set (the embedding model is fitted on it)",
+    },
+    # Session 9: 156 poisoned / 301 honest, hand-written in new places (build_fresh10.py) before
+    # any detector change; scored once with main's detector (commit a4ee7bd), totals only, never
+    # read while developing. Rules + embedding: MiniLM vectors, the shipped weights, not refitted.
+    "fresh10": {
+        "first_run_rules_only": {"recall": 0.2692, "fpr": 0.0066},
+        "first_run_rules_and_structural": {"recall": 0.4808, "fpr": 0.0066},
+        "first_run_rules_and_embedded": {"recall": 0.5705, "fpr": 0.0066},
+        # Scored once more at the end of session 10 (commit a1da4bd: the embedding model refitted
+        # with fresh9, stacked over the structural logit and features, threshold chosen on the
+        # tuning sets only; rules and structural model unchanged), never read in between:
+        # 98 of 156 poisoned, 2 of 301 honest. Far under the 0.95 bar: EMBEDDED_ON stays False.
+        "second_run_rules_only": {"recall": 0.2692, "fpr": 0.0066},
+        "second_run_rules_and_structural": {"recall": 0.4808, "fpr": 0.0066},
+        "second_run_rules_and_embedded": {"recall": 0.6282, "fpr": 0.0066},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 12
+        # of 3000 (0.4 %).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "12/3000"},
+        "then": "studied from session 11 on (a tuning set); write a new never-seen set first",
     },
 }
 
@@ -248,11 +272,15 @@ def commit() -> str | None:
 
 
 # Sets the structural model (bench/suspicion_fit.py) was fitted on or its features were studied
-# on; every other set is one it has never seen.
+# on, or the embedding model (bench/suspicion_embed.py) was fitted on (fresh9, session 10);
+# every other set is one they have never seen.
 TRAINED = {
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
-    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8",
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9",
 }  # fmt: skip
+# Sets left out of a run ($MNEMO_BENCH_SKIP, comma-separated): a development run leaves the set
+# never seen unread (MNEMO_BENCH_SKIP=fresh10), so it is scored once, at the end.
+SKIP = {s for s in os.environ.get("MNEMO_BENCH_SKIP", "").split(",") if s}
 
 
 def _timed(rows: list[dict[str, Any]], structural_model: bool) -> dict[str, Any]:
@@ -284,7 +312,9 @@ def main() -> None:
         "fresh7": FRESH7,
         "fresh8": FRESH8,
         "fresh9": FRESH9,
+        "fresh10": FRESH10,
     }
+    sets = {k: v for k, v in sets.items() if k not in SKIP}
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
     everything = []
     for name, path in sets.items():

@@ -1,25 +1,28 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh9 (the set never
-seen, which this script never opens; fresh8 joined in session 8), plus each poisoned line put
-at a random sentence position inside real honest text (a package-description paragraph or three
-locomo turns): the model should learn "an order to an AI inside ordinary text", not our
-carriers; and wrapped copies of hand-written lines, poisoned and honest alike (WRAPPERS: code
-comments, commits, invites, CSV cells, tickets, quotes, polite and reported tones), so a
-wrapper is no sign either way. Honest training data in quantity, all real text nobody here
-wrote, read at fit time and never copied into the repository: the turns of half the locomo
-conversations ($MNEMO_LOCOMO; the other half calibrates) and
-paragraphs of the installed packages' descriptions (the 3000 that bench.suspicion scores are
-held out, 600 of them scored here; the rest, ~190 on this machine, train). The model reads the
-memory's whole-text embedding (the vector ingest computes for the index); with
-MNEMO_EMBED_WINDOWS=1 it also reads each sentence, every window of an honest text being a
-negative and a poisoned text's positive its whole text and, after a first fit, its
-highest-scoring window (not measured: 3-8 times the embeddings, over this machine's budget).
+Poisoned training data: every hand-written labelled fixture set except fresh10 (the set never
+seen, which this script never opens; fresh8 joined in session 8, fresh9 in session 10), plus
+each poisoned line put at a random sentence position inside real honest text (a package-
+description paragraph or three locomo turns): the model should learn "an order to an AI inside
+ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
+alike (WRAPPERS: code comments, commits, invites, CSV cells, tickets, quotes, polite and
+reported tones), so a wrapper is no sign either way. Honest training data in quantity, all real
+text nobody here wrote, read at fit time and never copied into the repository: the turns of half
+the locomo conversations ($MNEMO_LOCOMO; the other half calibrates) and paragraphs of the
+installed packages' descriptions (the 3000 that bench.suspicion scores are held out, 600 of them
+scored here; the rest, ~190 on this machine, train). The model reads the memory's whole-text
+embedding (the vector ingest computes for the index); with MNEMO_EMBED_WINDOWS=1 it also reads
+each sentence, every window of an honest text being a negative and a poisoned text's positive
+its whole text and, after a first fit, its highest-scoring window (measured in session 10: 37 ms
+CPU per extra window, ~3 extra windows per locomo turn or package paragraph, and no gain in mean
+recall; left off).
 
-Then a two-input stack (max window logit, structural logit) is fitted on out-of-fold logits,
-and the threshold is calibrated for a false-positive rate <= 0.01 on honest validation text
-(out-of-fold hand-written honest lines) and <= 0.0033 on the held-out locomo half, with
-leave-one-set-out recall per hand-written set. Embeddings are cached in $MNEMO_FIT_CACHE.
+Then three stacks are compared on out-of-fold scores (embedding alone; with the structural
+logit; with the structural logit and STACK_FEATURES), fitted where the phrase rules are silent
+(the model only runs there), by a nested leave-one-set-out over LOSO: for each left-out set the
+stack and threshold are chosen on the other sets. The threshold keeps rules OR model within
+TARGET_FPR (0.015) on the tuning sets' honest lines and the model alone within CALIB_FPR on the
+held-out locomo half. The best mean recall is written. Embeddings are cached in $MNEMO_FIT_CACHE.
 Prints one JSON document. Run: nice -n 10 .venv/bin/python -m bench.suspicion_embed [--dry-run]
 (`make bench-suspicion-embed`)."""
 
@@ -51,9 +54,9 @@ from tests.fixtures.poison import dataset  # noqa: E402
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
-    "fresh8",
+    "fresh8", "fresh9",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8"]
+LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9"]
 # Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
 # the same carriers and tones on both sides, so the model learns the order inside, not the
 # wrapper. 0 turns it off.
@@ -65,7 +68,10 @@ LOCOMO_TRAIN = int(
 )  # turns sampled  # of those, scored here
 TRAIN_DOCS, CALIB_DOCS = int(os.environ.get("MNEMO_EMBED_TRAIN_DOCS", "2500")), 1500
 C = float(os.environ.get("MNEMO_EMBED_C", "1.0"))
-TARGET_FPR = 0.01
+# The false-positive rate the threshold allows on the tuning sets' honest lines, rules OR model
+# (0.015: margin under the 0.02 bar), and the model alone on the held-out locomo half.
+TARGET_FPR = float(os.environ.get("MNEMO_EMBED_TARGET_FPR", "0.015"))
+CALIB_FPR = 0.0033
 CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache")) / "embed"
 
 
@@ -234,18 +240,118 @@ def max_logit(it: Item, w: np.ndarray, b: float) -> float:
     return float((it.vecs @ w).max() + b)
 
 
-def stack_fit(e: np.ndarray, s: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    wv, c = fit(np.stack([e, s], axis=1), y, 10.0)
-    return float(wv[0]), float(wv[1]), c
+# Structural features the "stacked_features" stack reads besides the structural logit: who the
+# text speaks to and what shape it has (core.structural), so the stack can weigh the embedding
+# differently in a text that names an AI, is a transcript, or is the user's own request.
+STACK_FEATURES = (
+    "has_reader", "ai_mentioned", "ai_addressed", "transcript", "addressed_order",
+    "own_request", "question", "about_an_ai", "short", "long",
+)  # fmt: skip
+STACKS = ("embedding_only", "stacked", "stacked_features")
 
 
-def prob(a: tuple[float, float, float], e: np.ndarray, s: np.ndarray) -> np.ndarray:
-    z = a[0] * e + a[1] * s + a[2]
+def stack_inputs(it: Item, w: np.ndarray, b: float, kind: str) -> list[float]:
+    """The stack's inputs for one text (core.embedded.Model.stacked computes the same)."""
+    lw = it.vecs @ w + b
+    e_max = float(lw.max())
+    if kind == "embedding_only":
+        return [e_max]
+    if kind == "stacked":
+        return [e_max, it.struct]
+    f = structural.features(it.text)
+    # Read whole and windows apart only when there are windows (else they are one input).
+    head = [e_max, float(lw[0])] if WINDOWED else [e_max]
+    return [*head, it.struct, *(f[k] for k in STACK_FEATURES)]
+
+
+def stack_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Logistic stack over the inputs: weights then the constant."""
+    wv, c = fit(x, y, 10.0)
+    return np.append(wv, c)
+
+
+def prob(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    z = x @ a[:-1] + a[-1]
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
 def rate(p: np.ndarray, t: float) -> float:
     return round(float((p >= t).mean()), 4) if len(p) else 0.0
+
+
+def union_threshold(p: np.ndarray, y: np.ndarray, r: np.ndarray, fpr: float) -> float:
+    """The lowest threshold on the model's probability at which rules OR model flags at most
+    `fpr` of the honest rows (the rules' own false alarms count against the budget)."""
+    budget = int(np.floor(fpr * (y == 0).sum())) - int(((y == 0) & r).sum())
+    ps = np.sort(p[(y == 0) & ~r])[::-1]
+    if budget < 0:
+        return 0.999
+    return float(ps[budget]) + 1e-6 if budget < len(ps) else 0.05
+
+
+Arrays = dict[str, np.ndarray]
+
+
+def choose(
+    x: Arrays, y: Arrays, r: Arrays, xc: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, float]:
+    """The stack fitted on the out-of-fold rows of `names` where the rules are silent (the model
+    only runs there), and its threshold: rules OR model within TARGET_FPR on those sets' honest
+    rows, the model alone within CALIB_FPR on the held-out locomo half (`xc`)."""
+    xx = np.vstack([x[n] for n in names])
+    yy = np.concatenate([y[n] for n in names])
+    rr = np.concatenate([r[n] for n in names])
+    a = stack_fit(xx[~rr], yy[~rr])
+    t = union_threshold(prob(a, xx), yy, rr, TARGET_FPR)
+    t = max(t, float(np.quantile(prob(a, xc), 1 - CALIB_FPR)) + 1e-6)
+    return a, min(0.999, max(0.05, t))
+
+
+def rules_verdicts(items: list[Item]) -> dict[int, bool]:
+    """The phrase rules' verdict per text: a fixture row as bench.suspicion judges it (a screen
+    row with its picture, cached by bench.suspicion_fit), any other text on its words."""
+    from bench.suspicion_fit import _rules
+    from core.suspicion import inspect, should_quarantine
+
+    known: dict[str, bool] = {}
+    for name in SETS:
+        rows = dataset.load(getattr(dataset, name.upper()))
+        for r, v in zip(rows, _rules(name, rows)):
+            known[r["text"]] = bool(v)
+    out = {}
+    for it in items:
+        if it.text not in known:
+            known[it.text] = should_quarantine(inspect(it.text, structural_model=False))
+        out[id(it)] = known[it.text]
+    return out
+
+
+def weights_doc(
+    kind: str, st: Sequence[float], w: np.ndarray, b: float, threshold: float
+) -> dict[str, Any]:
+    """The weights file for a stack of `kind` with coefficients `st` (stack_inputs order, then
+    the constant): core.embedded.Model.stacked computes the same probability from it."""
+    doc: dict[str, Any] = {
+        "version": embedded.WEIGHTS_VERSION,
+        "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
+        "stacked with the structural logit and features",
+        "w": [round(float(v), 6) for v in w],
+        "b": round(b, 6),
+        "a_emb": float(st[0]),
+        "a_struct": 0.0,
+        "c": float(st[-1]),
+        "threshold": threshold,
+        "windowed": WINDOWED,
+    }
+    if kind == "stacked":
+        doc["a_struct"] = float(st[1])
+    elif kind == "stacked_features":
+        at = 2 if WINDOWED else 1
+        if WINDOWED:
+            doc["a_whole"] = float(st[1])
+        doc["a_struct"] = float(st[at])
+        doc["a_feats"] = dict(zip(STACK_FEATURES, map(float, st[at + 1 : -1])))
+    return doc
 
 
 def main() -> None:
@@ -257,85 +363,77 @@ def main() -> None:
     every = items + held["locomo_held"] + held["docs_calib"] + held["docs_bench"]
     embed_all(cache, every)
     cache.save()
+    rules = rules_verdicts(every)
     out: dict[str, Any] = {"bench": "suspicion_embed", "cores": os.cpu_count(), "c": C}
+    out["windowed"] = WINDOWED
     out["data"] = {
         "items": len(items),
         "poisoned": sum(i.y for i in items),
         "honest_windows": int(sum(len(i.vecs) for i in items if i.y == 0)),
+        "windows_per_text": {
+            g: round(float(np.mean([len(i.vecs) for i in v])), 2)
+            for g, v in (("sets", [i for i in items if i.group in SETS]), *held.items())
+            if v
+        },
         "embedded_now": cache.n,
         "embed_cpu_s": round(cache.cpu, 1),
         "ms_cpu_per_window": round(1000 * cache.cpu / max(1, cache.n), 2),
     }
-    # Leave one hand-written set out (its carriers too): out-of-fold logits for the stack and
-    # the calibration, recall per left-out set.
-    oof: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    # Leave one hand-written set out (its carriers too): out-of-fold scores for the stack and
+    # the threshold, recall per left-out set.
+    folds: dict[str, tuple[np.ndarray, float, list[Item]]] = {}
     for name in LOSO:
         train = [i for i in items if i.group not in (name, f"carrier:{name}")]
         w, b = train_windows(train, C)
-        test = [i for i in items if i.group == name]
-        oof[name] = (
-            np.array([max_logit(i, w, b) for i in test]),
-            np.array([i.struct for i in test]),
-            np.array([i.y for i in test]),
-        )
-    e = np.concatenate([v[0] for v in oof.values()])
-    s = np.concatenate([v[1] for v in oof.values()])
-    y = np.concatenate([v[2] for v in oof.values()])
-    stacks = {"embedding_only": (1.0, 0.0, 0.0), "stacked": stack_fit(e, s, y)}
+        folds[name] = (w, b, [i for i in items if i.group == name])
     w, b = train_windows(items, C)
+    calib = held["locomo_held"] + held["docs_calib"]
     final: dict[str, Any] = {}
-    for sname, a in stacks.items():
-        p_oof_honest = prob(a, e[y == 0], s[y == 0])
-        # Real honest calibration text: the held-out locomo half (the package paragraphs
-        # beyond the bench's 3000 are too few to split: ~190, all used for training).
-        calib = held["locomo_held"] + held["docs_calib"]
-        p_calib = prob(
-            a,
-            np.array([max_logit(i, w, b) for i in calib]),
-            np.array([i.struct for i in calib]),
-        )
-        t = max(
-            float(np.quantile(p_oof_honest, 1 - TARGET_FPR)),
-            float(np.quantile(p_calib, 1 - TARGET_FPR / 3)),
-        )
-        t = min(0.999, max(0.05, t + 1e-6))
+    for kind in STACKS:
+        x = {
+            n: np.array([stack_inputs(i, fw, fb, kind) for i in t])
+            for n, (fw, fb, t) in folds.items()
+        }
+        y = {n: np.array([i.y for i in t]) for n, (_, _, t) in folds.items()}
+        r = {n: np.array([rules[id(i)] for i in t]) for n, (_, _, t) in folds.items()}
+        xc = np.array([stack_inputs(i, w, b, kind) for i in calib])
+
+        # Nested: each left-out set scored with a stack and threshold chosen on the others.
         loso = {}
-        for name, (ee, ss, yy) in oof.items():
-            pp = prob(a, ee, ss)
-            loso[name] = {"recall": rate(pp[yy == 1], t), "fpr": rate(pp[yy == 0], t)}
+        for name in LOSO:
+            a, t = choose(x, y, r, xc, [n for n in LOSO if n != name])
+            hit = r[name] | (prob(a, x[name]) >= t)
+            yy = y[name]
+            loso[name] = {
+                "recall": round(float(hit[yy == 1].mean()), 4),
+                "fpr": round(float(hit[yy == 0].mean()), 4),
+            }
+        a, t = choose(x, y, r, xc, LOSO)
         real = {}
         for hname, hitems in held.items():
-            pp = prob(
-                a,
-                np.array([max_logit(i, w, b) for i in hitems]),
-                np.array([i.struct for i in hitems]),
-            )
-            real[hname] = {"n": len(hitems), "flagged": int((pp >= t).sum())}
-        final[sname] = {
-            "stack": [round(v, 4) for v in a],
+            if not hitems:
+                continue
+            pp = prob(a, np.array([stack_inputs(i, w, b, kind) for i in hitems]))
+            hr = np.array([rules[id(i)] for i in hitems])
+            real[hname] = {
+                "n": len(hitems),
+                "model": int((pp >= t).sum()),
+                "rules_or_model": int((hr | (pp >= t)).sum()),
+            }
+        final[kind] = {
+            "stack": [round(float(v), 4) for v in a],
             "threshold": round(t, 4),
-            "leave_one_set_out": loso,
+            "leave_one_set_out_rules_or_model": loso,
             "loso_mean_recall": round(float(np.mean([v["recall"] for v in loso.values()])), 4),
             "loso_mean_fpr": round(float(np.mean([v["fpr"] for v in loso.values()])), 4),
-            "real_honest_model_alone": real,
+            "real_honest": real,
         }
     out["models"] = final
     pick = max(final, key=lambda k: final[k]["loso_mean_recall"])
     out["picked"] = pick
     if not dry:
         chosen = final[pick]
-        a_emb, a_struct, c = chosen["stack"] if pick == "stacked" else (1.0, 0.0, 0.0)
-        doc = {
-            "version": embedded.WEIGHTS_VERSION,
-            "about": "bench/suspicion_embed.py; logistic over the MiniLM embedding of the memory, "
-            "stacked with the structural logit",
-            "w": [round(float(v), 6) for v in w],
-            "b": round(b, 6),
-            "a_emb": a_emb,
-            "a_struct": a_struct,
-            "c": c,
-            "threshold": chosen["threshold"],
-        }
+        doc = weights_doc(pick, chosen["stack"], w, b, chosen["threshold"])
         embedded.WEIGHTS_PATH.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)

@@ -66,24 +66,34 @@ def windows(text: str) -> list[str]:
 class Model:
     w: np.ndarray  # DIM
     b: float
-    # Stack: z = a_emb * max window logit + a_struct * structural logit (gated) + c
+    # Stack: z = a_emb * max window logit + a_whole * whole-text logit + a_struct * structural
+    # logit (gated) + sum(a * structural feature) + c
     a_emb: float
     a_struct: float
     c: float
     threshold: float  # on the stacked probability
+    a_whole: float = 0.0
+    a_feats: tuple[tuple[str, float], ...] = ()  # (core.structural feature, weight)
+    # Whether the weights were fitted on sentence windows (read them when an embed is given).
+    windowed: bool = False
 
     def window_logits(self, vecs: np.ndarray) -> np.ndarray:
         return np.asarray(vecs, dtype=np.float32) @ self.w + self.b
 
-    def stacked(self, emb_logit: float, text: str) -> float:
-        s = _struct_logit(text) if self.a_struct else 0.0
+    def stacked(self, emb_logit: float, text: str, whole_logit: float | None = None) -> float:
+        """The stacked probability from the highest window logit (and the whole text's)."""
+        f = structural.features(text) if self.a_struct or self.a_feats else {}
+        s = _struct_logit(f) if self.a_struct else 0.0
         z = self.a_emb * emb_logit + self.a_struct * s + self.c
+        if self.a_whole:
+            z += self.a_whole * (emb_logit if whole_logit is None else whole_logit)
+        z += sum(a * f[k] for k, a in self.a_feats)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-def _struct_logit(text: str) -> float:
+def _struct_logit(f: dict[str, float]) -> float:
+    """The structural model's logit on a text's features, -10 when it has no reader."""
     m = structural.shipped_model()
-    f = structural.features(text)
     if not f.get("has_reader"):
         return -10.0
     return max(-10.0, min(10.0, m.logit(f)))
@@ -102,13 +112,19 @@ def load_model(path: Path | None = None) -> Model:
         w = np.array([float(v) for v in raw["w"]], dtype=np.float32)
         b, threshold = float(raw["b"]), float(raw["threshold"])
         a_emb, a_struct, c = float(raw["a_emb"]), float(raw["a_struct"]), float(raw["c"])
+        a_whole = float(raw.get("a_whole", 0.0))
+        a_feats = tuple((str(k), float(v)) for k, v in raw.get("a_feats", {}).items())
+        windowed = raw.get("windowed", False)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise WeightsError(f"{what} is damaged or from another version. {fix}") from None
-    if w.shape != (DIM,) or not all(map(math.isfinite, [*w.tolist(), b, a_emb, a_struct, c])):
+    coefs = [*w.tolist(), b, a_emb, a_struct, c, a_whole, *(v for _, v in a_feats)]
+    if w.shape != (DIM,) or not all(map(math.isfinite, coefs)):
         raise WeightsError(f"{what} does not match this version's embedding. {fix}")
+    if any(k not in structural.FEATURES for k, _ in a_feats) or not isinstance(windowed, bool):
+        raise WeightsError(f"{what} does not match this version's features. {fix}")
     if not 0.0 < threshold < 1.0:
         raise WeightsError(f"{what} has a threshold outside (0, 1). {fix}")
-    return Model(w, b, a_emb, a_struct, c, threshold)
+    return Model(w, b, a_emb, a_struct, c, threshold, a_whole, a_feats, windowed)
 
 
 @lru_cache(maxsize=1)
@@ -119,7 +135,8 @@ def shipped_model() -> Model:
 # The shipped model reads the whole memory only: the memory's own embedding, which ingest computes
 # for the index anyway, so the detector costs one dot product there. Windows cost one MiniLM
 # call per sentence (41 ms CPU each, measured on this 2-core machine under load): 3-8 times the
-# embedding cost of an import; the fit script can measure them (MNEMO_EMBED_WINDOWS=1).
+# embedding cost of an import; the fit script can measure them (MNEMO_EMBED_WINDOWS=1). A model
+# fitted on windows (Model.windowed) reads them whenever the caller gives an embed function.
 WINDOWED = False
 
 
@@ -128,13 +145,15 @@ def probability(
     embed: Embed | None,
     whole: np.ndarray | None = None,
     model: Model | None = None,
-    windowed: bool = WINDOWED,
+    windowed: bool | None = None,
 ) -> float:
     """The stacked probability that `text` is poison. `whole` is the memory's own embedding if
     the caller has it already (ingest computes it for the index): then nothing is embedded
     again (and with `windowed`, only the sentences are). Without `embed`, `whole` is the only
-    window read."""
+    window read. `windowed` defaults to WINDOWED or the model's own fit."""
     m = model or shipped_model()
+    if windowed is None:
+        windowed = WINDOWED or m.windowed
     wins = windows(text) if windowed and embed is not None else [text]
     if whole is not None:
         rest = wins[1:]
@@ -146,4 +165,5 @@ def probability(
         mat = np.asarray(embed(wins), dtype=np.float32)
     else:
         raise ValueError("probability() needs the memory's vector or an embed function")
-    return m.stacked(float(m.window_logits(mat).max()), text)
+    logits = m.window_logits(mat)
+    return m.stacked(float(logits.max()), text, float(logits[0]))

@@ -51,7 +51,10 @@ STRUCTURAL_ON = False
 # 0.022; at the end (refitted with fresh8 and wrapped copies): rules + embedding 0.638 / 0.022
 # (7 of 317 honest lines): over the 0.02 bar by one line, so it stays off by default (locomo 0
 # of 2760, package paragraphs 11 of 3000, the trust chat 10/10 and 0/30, the e2e trust tests
-# pass with it on). See bench/suspicion.py FIRST_RUNS["fresh9"].
+# pass with it on). See bench/suspicion.py FIRST_RUNS["fresh9"]. Session 10, fresh10 (never
+# seen; refitted with fresh9, stacked over structural features, threshold from the tuning sets):
+# rules + embedding 0.571 -> 0.628 at FPR 0.0066, far under the 0.95 recall bar: it stays off
+# (locomo 0 of 2760, package paragraphs 12 of 3000). See FIRST_RUNS["fresh10"].
 EMBEDDED_ON = False
 EMBEDDED = "embedded_instruction"
 

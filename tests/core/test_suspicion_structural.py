@@ -275,7 +275,7 @@ def test_real_honest_conversations_are_left_alone() -> None:
     assert flagged <= 2
 
 
-@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9"])
+@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9", "fresh10"])
 def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
     name: str, tmp_path: Path
 ) -> None:
@@ -286,7 +286,7 @@ def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
     builder = importlib.import_module(f"tests.fixtures.poison.build_{name}")
     path = getattr(dataset, name.upper())
     out = tmp_path / f"{name}.jsonl"
-    dataset.write_set(out, "f" + name[-1], builder.POISONED, builder.HONEST)
+    dataset.write_set(out, "f" + name[len("fresh") :], builder.POISONED, builder.HONEST)
     assert dataset.load(out) == dataset.load(path), f"regenerate {name}.jsonl: run build_{name}.py"
     rows = dataset.load(path)
     assert sum(r["label"] == "poisoned" for r in rows) >= 150
