@@ -186,12 +186,88 @@ def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  #
     return out
 
 
+def engine_on(det: Path, rec: Path, threads: int | None) -> RapidOcrEngine:
+    """An engine reading with these int8 model files (e.g. an earlier derivation's), whatever
+    the derived folder holds; it reads the recogniser's output as that model's metadata says."""
+    import onnxruntime as ort
+
+    from models.ocr_int8 import REC_OUTPUT_KEY
+
+    engine = RapidOcrEngine(threads=threads)
+    engine.load()
+    cpu = ["CPUExecutionProvider"]
+    engine._det = ort.InferenceSession(str(det), engine._session_options(False), providers=cpu)
+    engine._rec = ort.InferenceSession(str(rec), engine._session_options(True), providers=cpu)
+    meta = engine._rec.get_modelmeta().custom_metadata_map
+    engine._rec_logits = meta.get(REC_OUTPUT_KEY) == "logits"
+    engine.precision = f"int8 ({rec.name})"
+    return engine
+
+
+def before_after_models(before: Path, repeat: int, seeds: list[int], threads: int | None) -> dict:  # type: ignore[type-arg]
+    """The int8 models in the folder `before` (an earlier derivation) against the derived ones
+    in use now, alternating run by run in one process: median CPU of the sparse and dense
+    full frames, their CER, and every rendered screen of each seed."""
+    from models.ocr_int8 import MANIFEST
+
+    # The earlier derivation's manifest names its files (a shared folder holds several).
+    manifests = [m for m in sorted(before.glob("ocr-int8*.json")) if m.name != MANIFEST]
+    if not manifests:
+        raise SystemExit(f"no int8 OCR manifest of another derivation in {before}")
+    stages = json.loads(manifests[-1].read_text(encoding="utf-8"))["stages"]
+    det, rec = before / stages["Det"]["file"], before / stages["Rec"]["file"]
+    engines = {"before": engine_on(det, rec, threads), "after": RapidOcrEngine(threads=threads)}
+    engines["after"].load()
+    out: dict = {name: {"models": e.precision} for name, e in engines.items()}  # type: ignore[type-arg]
+    for lines in (8, 36):
+        img, texts = screen(lines)
+        cpus: dict[str, list[float]] = {name: [] for name in engines}
+        for engine in engines.values():
+            engine.recognise(img)  # warm-up
+        for i in range(max(1, repeat)):
+            order = list(engines.items())
+            for name, engine in order if i % 2 == 0 else order[::-1]:
+                c = time.process_time()
+                boxes = engine.recognise(img)
+                cpus[name].append(time.process_time() - c)
+                out[name][f"full_1080p_{lines}_lines"] = {"cer": round(cer(boxes, texts), 4)}
+        for name in engines:
+            out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
+                statistics.median(cpus[name]), 3
+            )
+    for name, engine in engines.items():
+        for seed in seeds:
+            out[name][f"screens_seed_{seed}"] = screens(engine, seed)["all"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
+    ap.add_argument(
+        "--vs-models",
+        type=Path,
+        default=None,
+        help="only compare with the int8 models in this folder (an earlier derivation)",
+    )
     args = ap.parse_args()
+    if args.vs_models:
+        ba = before_after_models(args.vs_models, args.repeat, args.seeds, args.threads or None)
+        print(
+            json.dumps(
+                {
+                    "bench": "ocr",
+                    "cores": os.cpu_count(),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    "threads": args.threads,
+                    "before_after_models": ba,
+                },
+                indent=2,
+            )
+        )
+        return
     engine = RapidOcrEngine(threads=args.threads or None)
     t = time.perf_counter()
     engine.load()

@@ -127,6 +127,7 @@ class RapidOcrEngine:
         self._rec: Any = None
         self._det_post: Any = None  # RapidOCR's DB post-processing
         self._decode: Any = None  # and its CTC decoder
+        self._rec_logits = False  # the recogniser outputs logits (derivation 2), not probabilities
         self._lock = threading.Lock()
         self.ink = InkSettings()
         self.one_line = True  # the single-line shortcut (see ONE_LINE_MAX_H)
@@ -198,7 +199,11 @@ class RapidOcrEngine:
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
             score_mode="fast", use_dilation=True,
         )  # fmt: skip
-        chars = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
+        from models.ocr_int8 import REC_OUTPUT_KEY
+
+        meta = rec.get_modelmeta().custom_metadata_map
+        self._rec_logits = meta.get(REC_OUTPUT_KEY) == "logits"
+        chars = meta["character"].splitlines()
         self._decode = CTCLabelDecode(character=chars)
         self._det = det
         self._rec = rec
@@ -313,12 +318,30 @@ class RapidOcrEngine:
         x[0, :, :, :scaled_w] = line.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
         preds = self._rec.run(None, {"x": x})[0]
         # RapidOCR's decoder takes argmax and max over the 18,710 classes (two passes); the
-        # max is the value at the argmax.
+        # max is the value at the argmax. Without the softmax (derivation 2) the argmax is the
+        # same on the logits, and the probability is computed where a character is read.
         idx = preds.argmax(axis=2)
-        prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
+        if self._rec_logits:
+            prob = character_probs(preds, idx)
+        else:
+            prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
         results, _words = self._decode.decode(idx, prob, False, [ratio], ratio, True)
         text, score = results[0]
         return str(text), float(score)
+
+
+def character_probs(logits: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The softmax probability of each step's best class (`idx`, the argmax) from a recogniser
+    without its softmax, computed only where the step reads a character (class 0 is CTC's
+    blank, whose probability the decoder never uses; 0 is left there). Softmax at the argmax
+    is 1 / sum(exp(logit - max logit))."""
+    prob = np.zeros(idx.shape, dtype=np.float32)
+    keep = idx != 0
+    if keep.any():
+        rows = logits[keep]
+        top = np.take_along_axis(rows, idx[keep][:, None], axis=1)
+        prob[keep] = 1.0 / np.exp(rows - top).sum(axis=1)
+    return prob
 
 
 def _one_line_box(bgr: np.ndarray, block: Rect, threshold: int) -> np.ndarray | None:

@@ -17,10 +17,16 @@ import os
 import sys
 from pathlib import Path
 
-# Bump when the derivation changes: a manifest of another version is rebuilt.
-DERIVATION = 1
+# Bump when the derivation changes: a manifest of another version is rebuilt. The manifest and
+# the files carry the version in their names, so a venv shared by checkouts of two derivations
+# keeps both (deriving one does not damage the other's files).
+# 2: the recogniser's final softmax dropped (it outputs logits; models/ocr.py scores the
+#    characters it keeps).
+DERIVATION = 2
 STAGES = ("Det", "Rec")
-MANIFEST = "ocr-int8.json"
+MANIFEST = f"ocr-int8-v{DERIVATION}.json"
+# Written into the derived recogniser's metadata: what its output is ("logits": no softmax).
+REC_OUTPUT_KEY = "mnemo_rec_output"
 
 
 def derived_dir() -> Path:
