@@ -191,15 +191,13 @@ def engine_on(det: Path, rec: Path, threads: int | None) -> RapidOcrEngine:
     the derived folder holds; it reads the recogniser's output as that model's metadata says."""
     import onnxruntime as ort
 
-    from models.ocr_int8 import REC_OUTPUT_KEY
-
     engine = RapidOcrEngine(threads=threads)
     engine.load()
     cpu = ["CPUExecutionProvider"]
     engine._det = ort.InferenceSession(str(det), engine._session_options(False), providers=cpu)
-    engine._rec = ort.InferenceSession(str(rec), engine._session_options(True), providers=cpu)
-    meta = engine._rec.get_modelmeta().custom_metadata_map
-    engine._rec_logits = meta.get(REC_OUTPUT_KEY) == "logits"
+    engine._use_recogniser(
+        ort.InferenceSession(str(rec), engine._session_options(True), providers=cpu)
+    )
     engine.precision = f"int8 ({rec.name})"
     return engine
 

@@ -8,12 +8,13 @@ about 4x slower than float on this CPU; QDQ with per-channel weights runs them a
 convolutions (measured: recognition 0.72x the CPU, the detector 0.87x, the same character error
 rate on the rendered screens).
 
-The recogniser's last softmax over its 18,710 classes is dropped before it is quantised
-(derivation 2, _drop_softmax): the engine takes the argmax of the logits and computes the
-probability only for the characters it reads. Measured on the dense screen's 36 lines, one
-thread, interleaved line by line: 0.89x the recogniser's CPU of derivation 1, reading the same.
-Fusing the spelt-out GELUs into one float Gelu each as well was faster (0.84x) but read small
-text worse (146 of 192 lines of 11-14 px text letter for letter, against 151)."""
+The recogniser's last softmax over its 18,710 classes is dropped before it is quantised, and
+its last DequantizeLinear after (derivation 2, _drop_softmax and _keep_logits_quantised): it
+outputs uint8 logits; the engine takes their argmax and computes the probability only for the
+characters the decoder keeps (models.ocr.character_probs). Measured on the dense 1080p screen
+(36 lines), one thread, derivations alternating frame by frame: 0.90x the CPU of derivation 1,
+the same text read. Fusing the spelt-out GELUs into one float Gelu each was faster still but
+read small text worse (146 of 192 lines of 11-14 px text letter for letter, against 151)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ from models.ocr_int8 import (
     DERIVATION,
     MANIFEST,
     REC_OUTPUT_KEY,
+    REC_SCALE_KEY,
+    REC_UINT8_LOGITS,
     STAGES,
     derived_dir,
     find,
@@ -111,7 +114,6 @@ def _drop_softmax(model: Any) -> None:
     becomes the graph's output (logits), and the model says so in its metadata. Raises
     ValueError if the graph does not end so (another model: derive nothing rather than a wrong
     copy)."""
-    from onnx import helper
 
     graph = model.graph
     last = graph.node[-1]
@@ -126,10 +128,34 @@ def _drop_softmax(model: Any) -> None:
         for i, o in enumerate(node.output):
             if o == inp:
                 node.output[i] = out
+
+
+def _keep_logits_quantised(model: Any) -> None:
+    """Drop the quantised recogniser's last DequantizeLinear, in place: it outputs the uint8
+    logits its last Add writes (onnxruntime runs that Add as QLinearAdd), and its metadata
+    says so with their scale. Dequantising 18,710 classes per step costs more than the engine's
+    scoring of the few characters it reads. Raises ValueError if it does not end so."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    last = graph.node[-1]
+    if last.op_type != "DequantizeLinear" or last.output[0] != graph.output[0].name:
+        raise ValueError("the quantised recogniser does not end in a DequantizeLinear")
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    scale = consts.get(last.input[1])
+    zero = consts.get(last.input[2]) if len(last.input) > 2 else None
+    if scale is None or scale.size != 1 or zero is None or zero.dtype != np.uint8:
+        raise ValueError("the recogniser's logits are not quantised to uint8 per tensor")
+    graph.node.remove(last)
+    shape = graph.output[0].type.tensor_type.shape
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(last.input[0], TensorProto.UINT8, None))
+    graph.output[0].type.tensor_type.shape.CopyFrom(shape)
     helper.set_model_props(
         model,
-        {**{p.key: p.value for p in model.metadata_props}, REC_OUTPUT_KEY: "logits"},
-    )
+        {**{p.key: p.value for p in model.metadata_props}, REC_OUTPUT_KEY: REC_UINT8_LOGITS,
+         REC_SCALE_KEY: repr(float(scale.ravel()[0]))},
+    )  # fmt: skip
 
 
 class _Recording:
@@ -205,6 +231,10 @@ def derive(folder: Path | None = None) -> Path:
                 str(pre), str(part), Reader(feeds[stage]), quant_format=QuantFormat.QDQ,
                 per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
             )  # fmt: skip
+            if stage == "Rec":
+                quantised = onnx.load(str(part))
+                _keep_logits_quantised(quantised)
+                onnx.save(quantised, str(part))
             os.replace(part, folder / name)
             stages[stage] = {"file": name, "sha256": sha256_file(folder / name),
                              "source": src.name, "source_sha256": sha256_file(src),
