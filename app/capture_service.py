@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,8 @@ from core.capture.exclusions import DropReason, black_out, decide
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
 from core.capture.window_text import ScreenText, window_key
-from core.errors import DiskFull, StoreLocked, StoreReadOnly, UserFacingError
+from core.errors import DiskFull, StoreDamaged, StoreLocked, StoreReadOnly, UserFacingError
+from core.lanes import LANES, Lane
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
@@ -274,6 +276,7 @@ class CaptureService:
         self._context: Any = None
         self._recorded_state: str | None = None  # last state written for the timeline's gaps
         self._announced: tuple[Any, ...] | None = None  # the status last announced
+        self.stored_refresh: Future[int] | None = None  # refresh_stored_vectors' last job
 
     # -- control ---------------------------------------------------------------------------
     @property
@@ -806,6 +809,29 @@ class CaptureService:
         with self._cond:
             self._busy = False
             self._cond.notify_all()
+
+    def refresh_stored_vectors(self) -> Future[int]:
+        """Bring the vectors the store has marked stale (left so by a crash or a quit) up to
+        date on the compute lane, unless capture's worker runs (it starts by them). Called at
+        unlock: with capture off they would wait for its next start, searches by meaning
+        finding the windows' older states meanwhile. The number of vectors written."""
+
+        def run() -> int:
+            worker = self._worker
+            if worker is not None and worker.is_alive():
+                return 0
+            try:
+                # Its own WindowMemories (the worker's is the worker's only); a vector written
+                # twice is harmless (each write checks the mark it read).
+                return WindowMemories(self.services).refresh_stored(self._now())
+            except (StoreLocked, StoreReadOnly, StoreDamaged):
+                return 0  # locked meanwhile (the marks stay for the next unlock), or damaged
+            except Exception as e:
+                _log_failure("re-embedding window memories at unlock", e)
+                return 0
+
+        self.stored_refresh = LANES.submit(Lane.COMPUTE, run, label="stale window vectors")
+        return self.stored_refresh
 
     def _refresh_vectors(self, *, stored: bool = False, everything: bool = False) -> None:
         """Re-embed stale window vectors on the worker (counted in its CPU budget); a locked
