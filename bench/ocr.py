@@ -104,27 +104,35 @@ def screens(engine: RapidOcrEngine, seed: int) -> dict:  # type: ignore[type-arg
     """Every kind of screen of bench.screens at 1920x1080 read whole once: CPU per screen, the
     character error rate and the lines not read (more than a quarter of a line's characters
     missing from the closest line read)."""
+    return screens_side_by_side({"engine": engine}, seed)["engine"]
+
+
+def screens_side_by_side(engines: dict[str, RapidOcrEngine], seed: int) -> dict:  # type: ignore[type-arg]
+    """screens() for each engine, the engines taking turns screen by screen (the order
+    alternating), so a change of load falls on all of them alike."""
     from bench.screens import all_screens, closest
 
-    out: dict = {}  # type: ignore[type-arg]
-    errors = chars = unread = lines = 0
-    cpu_total = 0.0
-    for sc in all_screens((1920, 1080), seed):
-        c = time.process_time()
-        boxes = engine.recognise(sc.image)
-        spent = time.process_time() - c
-        read = [" ".join(boxes[i].text for i in line) for line in reading_order(boxes)]
-        e = sum(closest(t, read)[0] for t in sc.lines)
-        n = sum(len(t) for t in sc.lines)
-        miss = sum(1 for t in sc.lines if closest(t, read)[0] > 0.25 * len(t))
-        out[f"{sc.kind}_{sc.theme}_{sc.density}"] = {
-            "cpu_s": round(spent, 3), "lines": len(sc.lines), "cer": round(e / n, 4),
-            "unread": miss,
-        }  # fmt: skip
-        errors, chars, unread, lines = errors + e, chars + n, unread + miss, lines + len(sc.lines)
-        cpu_total += spent
-    out["all"] = {"cpu_s": round(cpu_total, 2), "lines": lines, "unread": unread,
-                  "cer": round(errors / max(1, chars), 4)}  # fmt: skip
+    out: dict = {name: {} for name in engines}  # type: ignore[type-arg]
+    totals = {name: [0, 0, 0, 0, 0.0] for name in engines}  # errors, chars, unread, lines, cpu
+    names = list(engines)
+    for i, sc in enumerate(all_screens((1920, 1080), seed)):
+        for name in names if i % 2 == 0 else names[::-1]:
+            c = time.process_time()
+            boxes = engines[name].recognise(sc.image)
+            spent = time.process_time() - c
+            read = [" ".join(boxes[j].text for j in line) for line in reading_order(boxes)]
+            e = sum(closest(t, read)[0] for t in sc.lines)
+            n = sum(len(t) for t in sc.lines)
+            miss = sum(1 for t in sc.lines if closest(t, read)[0] > 0.25 * len(t))
+            out[name][f"{sc.kind}_{sc.theme}_{sc.density}"] = {
+                "cpu_s": round(spent, 3), "lines": len(sc.lines), "cer": round(e / n, 4),
+                "unread": miss,
+            }  # fmt: skip
+            for k, v in enumerate((e, n, miss, len(sc.lines), spent)):
+                totals[name][k] += v
+    for name, (errors, chars, unread, lines, cpu) in totals.items():
+        out[name]["all"] = {"cpu_s": round(cpu, 2), "lines": lines, "unread": unread,
+                            "cer": round(errors / max(1, chars), 4)}  # fmt: skip
     return out
 
 
@@ -180,9 +188,9 @@ def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  #
             out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
                 statistics.median(cpus[name]), 3
             )
-    for name, engine in engines.items():
-        for seed in seeds:
-            out[name][f"screens_seed_{seed}"] = screens(engine, seed)["all"]
+    for seed in seeds:
+        for name, found in screens_side_by_side(engines, seed).items():
+            out[name][f"screens_seed_{seed}"] = found["all"]
     return out
 
 
@@ -233,9 +241,9 @@ def before_after_models(before: Path, repeat: int, seeds: list[int], threads: in
             out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
                 statistics.median(cpus[name]), 3
             )
-    for name, engine in engines.items():
-        for seed in seeds:
-            out[name][f"screens_seed_{seed}"] = screens(engine, seed)["all"]
+    for seed in seeds:
+        for name, found in screens_side_by_side(engines, seed).items():
+            out[name][f"screens_seed_{seed}"] = found["all"]
     return out
 
 

@@ -349,12 +349,15 @@ def character_probs(logits: np.ndarray, idx: np.ndarray, table: np.ndarray) -> n
     character, from a recogniser's uint8 logits (`table`: logit_table of their scale). Only the
     steps the CTC decoder keeps are scored (not the blank, class 0, nor a repeat of the step
     before); the others are left 0, which it never reads."""
+    import cv2
+
     prob = np.zeros(idx.shape, dtype=np.float32)
     keep = idx != 0
     keep[:, 1:] &= idx[:, 1:] != idx[:, :-1]
     b, t = np.nonzero(keep)
     if b.size:
-        rows = table[logits[b, t]]
+        # cv2.LUT: numpy's table[rows] widens every uint8 index to 8 bytes first (3x slower).
+        rows = cv2.LUT(np.ascontiguousarray(logits[b, t]), table)
         prob[b, t] = rows[np.arange(b.size), idx[b, t]] / rows.sum(axis=1)
     return prob
 
