@@ -30,6 +30,7 @@ from app.window_memories import (
     drop_media,
     inspect_hidden_text,
     rgb_view,
+    stale_vectors,
     store_screenshot,
 )
 from core import audit
@@ -814,24 +815,52 @@ class CaptureService:
         """Bring the vectors the store has marked stale (left so by a crash or a quit) up to
         date on the compute lane, unless capture's worker runs (it starts by them). Called at
         unlock: with capture off they would wait for its next start, searches by meaning
-        finding the windows' older states meanwhile. The number of vectors written."""
+        finding the windows' older states meanwhile. The embedding model, if not loaded yet,
+        loads first on the load lane (the compute lane stays free meanwhile). Resolves to the
+        number of vectors written."""
+        done: Future[int] = Future()
+        self.stored_refresh = done
 
-        def run() -> int:
+        def capture_runs() -> bool:
             worker = self._worker
-            if worker is not None and worker.is_alive():
-                return 0
+            return worker is not None and worker.is_alive()
+
+        def guarded(fn: Callable[[], Any]) -> Any:
             try:
-                # Its own WindowMemories (the worker's is the worker's only); a vector written
-                # twice is harmless (each write checks the mark it read).
-                return WindowMemories(self.services).refresh_stored(self._now())
+                return fn()
             except (StoreLocked, StoreReadOnly, StoreDamaged):
-                return 0  # locked meanwhile (the marks stay for the next unlock), or damaged
+                return None  # locked meanwhile (the marks stay for the next unlock), or damaged
             except Exception as e:
                 _log_failure("re-embedding window memories at unlock", e)
-                return 0
+                return None
 
-        self.stored_refresh = LANES.submit(Lane.COMPUTE, run, label="stale window vectors")
-        return self.stored_refresh
+        def reembed() -> None:
+            # Its own WindowMemories (the worker's is the worker's only); a vector written
+            # twice is harmless (each write checks the mark it read).
+            windows = WindowMemories(self.services)
+            n = 0 if capture_runs() else guarded(lambda: windows.refresh_stored(self._now()))
+            done.set_result(n or 0)
+
+        def start() -> None:
+            marked = (
+                0
+                if capture_runs()
+                else guarded(lambda: stale_vectors(self.services.store.reader()))
+            )
+            memory = guarded(lambda: self.services.memory) if marked else None
+            if memory is None:
+                done.set_result(0)
+                return
+            loading = guarded(memory.warm_up)
+            if loading is None:
+                reembed()
+            else:
+                loading.add_done_callback(
+                    lambda _f: LANES.submit(Lane.COMPUTE, reembed, label="stale window vectors")
+                )
+
+        LANES.submit(Lane.COMPUTE, start, label="stale window vectors")
+        return done
 
     def _refresh_vectors(self, *, stored: bool = False, everything: bool = False) -> None:
         """Re-embed stale window vectors on the worker (counted in its CPU budget); a locked

@@ -7,6 +7,8 @@ everything is due (idle, capture stopping) and from the store's marks after a re
 from __future__ import annotations
 
 import textwrap
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,53 @@ def test_stale_marks_survive_restart_and_backup_restore(services, tmp_path: Path
         assert np.allclose(stored_vector(s, mid), FakeEmbedder().embed_one(SECOND))
     finally:
         s.close()
+
+
+class LoadingEmbedder(FakeEmbedder):
+    """An embedder that must be loaded first (as the real one), saying on which thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+        self.threads: list[str] = []
+
+    def load(self) -> None:
+        self.threads.append("load:" + threading.current_thread().name)
+        self.loaded = True
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.loaded, "embedded before the model was loaded"
+        self.threads.append("embed:" + threading.current_thread().name)
+        return super().embed(texts)
+
+
+def test_unlock_loads_the_model_on_the_load_lane_before_re_embedding(tmp_path: Path) -> None:
+    from core.keys import TEST_KDF
+
+    data = tmp_path / "store"
+    first = Services(data, embedder=FakeEmbedder())
+    first.create(PASSPHRASE, kdf=TEST_KDF)
+    try:
+        first.require_memory().wait_ready(30)
+        windows = WindowMemories(first)
+        remember(windows, first, FIRST, T0)
+        remember(windows, first, SECOND, T0 + 10)
+        mid = the_memory(first)
+    finally:
+        first.close()
+    embedder = LoadingEmbedder()
+    again = Services(data, embedder=embedder)
+    again.unlock(PASSPHRASE)
+    try:
+        refresh = again.capture.stored_refresh if again.capture else None
+        assert refresh is not None and refresh.result(30) == 1
+        assert stale_marks(again) == {mid: None}
+        loads = [t for t in embedder.threads if t.startswith("load:")]
+        embeds = [t for t in embedder.threads if t.startswith("embed:")]
+        assert loads == ["load:mnemo-lane-load-" + loads[0].rsplit("-", 1)[1]]
+        assert embeds and all(t.startswith("embed:mnemo-lane-compute-") for t in embeds)
+    finally:
+        again.close()
 
 
 def test_unlock_brings_stale_vectors_up_to_date_with_capture_off(services) -> None:
