@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from app.window_memories import (
     drop_media,
     inspect_hidden_text,
     rgb_view,
+    stale_vectors,
     store_screenshot,
 )
 from core import audit
@@ -38,7 +40,8 @@ from core.capture.exclusions import DropReason, black_out, decide
 from core.capture.frame import group_by_window, process_frame
 from core.capture.geometry import Rect
 from core.capture.window_text import ScreenText, window_key
-from core.errors import DiskFull, StoreLocked, StoreReadOnly, UserFacingError
+from core.errors import DiskFull, StoreDamaged, StoreLocked, StoreReadOnly, UserFacingError
+from core.lanes import LANES, Lane
 from core.types import QUARANTINED, NewMemory
 
 if TYPE_CHECKING:
@@ -274,6 +277,7 @@ class CaptureService:
         self._context: Any = None
         self._recorded_state: str | None = None  # last state written for the timeline's gaps
         self._announced: tuple[Any, ...] | None = None  # the status last announced
+        self.stored_refresh: Future[int] | None = None  # refresh_stored_vectors' last job
 
     # -- control ---------------------------------------------------------------------------
     @property
@@ -806,6 +810,57 @@ class CaptureService:
         with self._cond:
             self._busy = False
             self._cond.notify_all()
+
+    def refresh_stored_vectors(self) -> Future[int]:
+        """Bring the vectors the store has marked stale (left so by a crash or a quit) up to
+        date on the compute lane, unless capture's worker runs (it starts by them). Called at
+        unlock: with capture off they would wait for its next start, searches by meaning
+        finding the windows' older states meanwhile. The embedding model, if not loaded yet,
+        loads first on the load lane (the compute lane stays free meanwhile). Resolves to the
+        number of vectors written."""
+        done: Future[int] = Future()
+        self.stored_refresh = done
+
+        def capture_runs() -> bool:
+            worker = self._worker
+            return worker is not None and worker.is_alive()
+
+        def guarded(fn: Callable[[], Any]) -> Any:
+            try:
+                return fn()
+            except (StoreLocked, StoreReadOnly, StoreDamaged):
+                return None  # locked meanwhile (the marks stay for the next unlock), or damaged
+            except Exception as e:
+                _log_failure("re-embedding window memories at unlock", e)
+                return None
+
+        def reembed() -> None:
+            # Its own WindowMemories (the worker's is the worker's only); a vector written
+            # twice is harmless (each write checks the mark it read).
+            windows = WindowMemories(self.services)
+            n = 0 if capture_runs() else guarded(lambda: windows.refresh_stored(self._now()))
+            done.set_result(n or 0)
+
+        def start() -> None:
+            marked = (
+                0
+                if capture_runs()
+                else guarded(lambda: stale_vectors(self.services.store.reader()))
+            )
+            memory = guarded(lambda: self.services.memory) if marked else None
+            if memory is None:
+                done.set_result(0)
+                return
+            loading = guarded(memory.warm_up)
+            if loading is None:
+                reembed()
+            else:
+                loading.add_done_callback(
+                    lambda _f: LANES.submit(Lane.COMPUTE, reembed, label="stale window vectors")
+                )
+
+        LANES.submit(Lane.COMPUTE, start, label="stale window vectors")
+        return done
 
     def _refresh_vectors(self, *, stored: bool = False, everything: bool = False) -> None:
         """Re-embed stale window vectors on the worker (counted in its CPU budget); a locked

@@ -224,6 +224,8 @@ class Services:
         session.trust.attach()
         session.imports = ImportService(memory)
         session.assistant = AssistantService(self, self.model_host)
+        # Window vectors a crash or a quit left stale, now rather than when capture next starts.
+        session.capture.refresh_stored_vectors()
         now = self.clock.now()
         event = "created" if created else "unlocked"
         # Queued behind the integrity check, like every write: unlock does not wait for it.
@@ -459,6 +461,10 @@ class Services:
                         else round(st.backlog_oldest_s, 1),
                     },
                 )
+            from app.window_memories import stale_vectors
+
+            # Window memories whose text changed since their vector was written.
+            doc["capture"]["stale_vectors"] = stale_vectors(conn)
             if self.memory is not None:
                 self.memory.wait_ready(timeout=120)
                 doc["index"] = self.memory.index_health()

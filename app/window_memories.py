@@ -116,6 +116,11 @@ def store_screenshot(
     return media_id, len(shot.data) + len(shot.thumbnail)
 
 
+def stale_vectors(conn: Connection) -> int:
+    """How many vectors the store has marked stale (their memory's text changed since)."""
+    return int(conn.execute("SELECT count(*) FROM vectors WHERE stale IS NOT NULL").fetchone()[0])
+
+
 class WindowMemories:
     """Used by the capture worker only (not thread-safe)."""
 

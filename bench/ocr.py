@@ -104,27 +104,35 @@ def screens(engine: RapidOcrEngine, seed: int) -> dict:  # type: ignore[type-arg
     """Every kind of screen of bench.screens at 1920x1080 read whole once: CPU per screen, the
     character error rate and the lines not read (more than a quarter of a line's characters
     missing from the closest line read)."""
+    return screens_side_by_side({"engine": engine}, seed)["engine"]
+
+
+def screens_side_by_side(engines: dict[str, RapidOcrEngine], seed: int) -> dict:  # type: ignore[type-arg]
+    """screens() for each engine, the engines taking turns screen by screen (the order
+    alternating), so a change of load falls on all of them alike."""
     from bench.screens import all_screens, closest
 
-    out: dict = {}  # type: ignore[type-arg]
-    errors = chars = unread = lines = 0
-    cpu_total = 0.0
-    for sc in all_screens((1920, 1080), seed):
-        c = time.process_time()
-        boxes = engine.recognise(sc.image)
-        spent = time.process_time() - c
-        read = [" ".join(boxes[i].text for i in line) for line in reading_order(boxes)]
-        e = sum(closest(t, read)[0] for t in sc.lines)
-        n = sum(len(t) for t in sc.lines)
-        miss = sum(1 for t in sc.lines if closest(t, read)[0] > 0.25 * len(t))
-        out[f"{sc.kind}_{sc.theme}_{sc.density}"] = {
-            "cpu_s": round(spent, 3), "lines": len(sc.lines), "cer": round(e / n, 4),
-            "unread": miss,
-        }  # fmt: skip
-        errors, chars, unread, lines = errors + e, chars + n, unread + miss, lines + len(sc.lines)
-        cpu_total += spent
-    out["all"] = {"cpu_s": round(cpu_total, 2), "lines": lines, "unread": unread,
-                  "cer": round(errors / max(1, chars), 4)}  # fmt: skip
+    out: dict = {name: {} for name in engines}  # type: ignore[type-arg]
+    totals = {name: [0, 0, 0, 0, 0.0] for name in engines}  # errors, chars, unread, lines, cpu
+    names = list(engines)
+    for i, sc in enumerate(all_screens((1920, 1080), seed)):
+        for name in names if i % 2 == 0 else names[::-1]:
+            c = time.process_time()
+            boxes = engines[name].recognise(sc.image)
+            spent = time.process_time() - c
+            read = [" ".join(boxes[j].text for j in line) for line in reading_order(boxes)]
+            e = sum(closest(t, read)[0] for t in sc.lines)
+            n = sum(len(t) for t in sc.lines)
+            miss = sum(1 for t in sc.lines if closest(t, read)[0] > 0.25 * len(t))
+            out[name][f"{sc.kind}_{sc.theme}_{sc.density}"] = {
+                "cpu_s": round(spent, 3), "lines": len(sc.lines), "cer": round(e / n, 4),
+                "unread": miss,
+            }  # fmt: skip
+            for k, v in enumerate((e, n, miss, len(sc.lines), spent)):
+                totals[name][k] += v
+    for name, (errors, chars, unread, lines, cpu) in totals.items():
+        out[name]["all"] = {"cpu_s": round(cpu, 2), "lines": lines, "unread": unread,
+                            "cer": round(errors / max(1, chars), 4)}  # fmt: skip
     return out
 
 
@@ -180,9 +188,62 @@ def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  #
             out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
                 statistics.median(cpus[name]), 3
             )
-    for name, engine in engines.items():
-        for seed in seeds:
-            out[name][f"screens_seed_{seed}"] = screens(engine, seed)["all"]
+    for seed in seeds:
+        for name, found in screens_side_by_side(engines, seed).items():
+            out[name][f"screens_seed_{seed}"] = found["all"]
+    return out
+
+
+def engine_on(det: Path, rec: Path, threads: int | None) -> RapidOcrEngine:
+    """An engine reading with these int8 model files (e.g. an earlier derivation's), whatever
+    the derived folder holds; it reads the recogniser's output as that model's metadata says."""
+    import onnxruntime as ort
+
+    engine = RapidOcrEngine(threads=threads)
+    engine.load()
+    cpu = ["CPUExecutionProvider"]
+    engine._det = ort.InferenceSession(str(det), engine._session_options(False), providers=cpu)
+    engine._use_recogniser(
+        ort.InferenceSession(str(rec), engine._session_options(True), providers=cpu)
+    )
+    engine.precision = f"int8 ({rec.name})"
+    return engine
+
+
+def before_after_models(before: Path, repeat: int, seeds: list[int], threads: int | None) -> dict:  # type: ignore[type-arg]
+    """The int8 models in the folder `before` (an earlier derivation) against the derived ones
+    in use now, alternating run by run in one process: median CPU of the sparse and dense
+    full frames, their CER, and every rendered screen of each seed."""
+    from models.ocr_int8 import MANIFEST
+
+    # The earlier derivation's manifest names its files (a shared folder holds several).
+    manifests = [m for m in sorted(before.glob("ocr-int8*.json")) if m.name != MANIFEST]
+    if not manifests:
+        raise SystemExit(f"no int8 OCR manifest of another derivation in {before}")
+    stages = json.loads(manifests[-1].read_text(encoding="utf-8"))["stages"]
+    det, rec = before / stages["Det"]["file"], before / stages["Rec"]["file"]
+    engines = {"before": engine_on(det, rec, threads), "after": RapidOcrEngine(threads=threads)}
+    engines["after"].load()
+    out: dict = {name: {"models": e.precision} for name, e in engines.items()}  # type: ignore[type-arg]
+    for lines in (8, 36):
+        img, texts = screen(lines)
+        cpus: dict[str, list[float]] = {name: [] for name in engines}
+        for engine in engines.values():
+            engine.recognise(img)  # warm-up
+        for i in range(max(1, repeat)):
+            order = list(engines.items())
+            for name, engine in order if i % 2 == 0 else order[::-1]:
+                c = time.process_time()
+                boxes = engine.recognise(img)
+                cpus[name].append(time.process_time() - c)
+                out[name][f"full_1080p_{lines}_lines"] = {"cer": round(cer(boxes, texts), 4)}
+        for name in engines:
+            out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
+                statistics.median(cpus[name]), 3
+            )
+    for seed in seeds:
+        for name, found in screens_side_by_side(engines, seed).items():
+            out[name][f"screens_seed_{seed}"] = found["all"]
     return out
 
 
@@ -191,7 +252,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
+    ap.add_argument(
+        "--vs-models",
+        type=Path,
+        default=None,
+        help="only compare with the int8 models in this folder (an earlier derivation)",
+    )
     args = ap.parse_args()
+    if args.vs_models:
+        ba = before_after_models(args.vs_models, args.repeat, args.seeds, args.threads or None)
+        print(
+            json.dumps(
+                {
+                    "bench": "ocr",
+                    "cores": os.cpu_count(),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    "threads": args.threads,
+                    "before_after_models": ba,
+                },
+                indent=2,
+            )
+        )
+        return
     engine = RapidOcrEngine(threads=args.threads or None)
     t = time.perf_counter()
     engine.load()

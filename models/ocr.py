@@ -127,6 +127,9 @@ class RapidOcrEngine:
         self._rec: Any = None
         self._det_post: Any = None  # RapidOCR's DB post-processing
         self._decode: Any = None  # and its CTC decoder
+        # exp of each uint8 logit when the recogniser outputs them (derivation 2), else None
+        # (its output is the probabilities).
+        self._rec_table: np.ndarray | None = None
         self._lock = threading.Lock()
         self.ink = InkSettings()
         self.one_line = True  # the single-line shortcut (see ONE_LINE_MAX_H)
@@ -169,7 +172,6 @@ class RapidOcrEngine:
         try:
             import onnxruntime as ort
             from rapidocr.ch_ppocr_det.utils import DBPostProcess
-            from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
         except ImportError as e:
             raise _not_installed(e) from None
         sources = model_paths()
@@ -192,17 +194,28 @@ class RapidOcrEngine:
         cpu = ["CPUExecutionProvider"]
         det = ort.InferenceSession(paths["Det"], self._session_options(False), providers=cpu)
         rec = ort.InferenceSession(paths["Rec"], self._session_options(True), providers=cpu)
-        # RapidOCR's defaults for these models (its config.yaml). The recogniser's alphabet is in
-        # the float model's metadata (the int8 copy keeps it too).
+        # RapidOCR's defaults for these models (its config.yaml).
         self._det_post = DBPostProcess(
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
             score_mode="fast", use_dilation=True,
         )  # fmt: skip
-        chars = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
-        self._decode = CTCLabelDecode(character=chars)
         self._det = det
-        self._rec = rec
+        self._use_recogniser(rec)
         log.info("OCR engine (%s) loaded in %.2f s", self.precision, time.perf_counter() - t0)
+
+    def _use_recogniser(self, rec: Any) -> None:
+        """Read lines with this recogniser session: its alphabet (in the float model's metadata;
+        the int8 copy keeps it) and what its output is."""
+        from rapidocr.ch_ppocr_rec.utils import CTCLabelDecode
+
+        from models.ocr_int8 import REC_OUTPUT_KEY, REC_SCALE_KEY, REC_UINT8_LOGITS
+
+        meta = rec.get_modelmeta().custom_metadata_map
+        self._rec_table = None
+        if meta.get(REC_OUTPUT_KEY) == REC_UINT8_LOGITS:
+            self._rec_table = logit_table(float(meta[REC_SCALE_KEY]))
+        self._decode = CTCLabelDecode(character=meta["character"].splitlines())
+        self._rec = rec
 
     def recognise(self, image: object, lines: LineTextCache | None = None) -> list[OcrBox]:
         """OCR a PIL image or a BGRA/BGR numpy array; boxes in its pixel coordinates. With
@@ -313,12 +326,40 @@ class RapidOcrEngine:
         x[0, :, :, :scaled_w] = line.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
         preds = self._rec.run(None, {"x": x})[0]
         # RapidOCR's decoder takes argmax and max over the 18,710 classes (two passes); the
-        # max is the value at the argmax.
+        # max is the value at the argmax. Without the softmax (derivation 2) the argmax is the
+        # same on the logits, and the probability is computed where a character is read.
         idx = preds.argmax(axis=2)
-        prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
+        if self._rec_table is not None:
+            prob = character_probs(preds, idx, self._rec_table)
+        else:
+            prob = np.take_along_axis(preds, idx[..., None], axis=2)[..., 0]
         results, _words = self._decode.decode(idx, prob, False, [ratio], ratio, True)
         text, score = results[0]
         return str(text), float(score)
+
+
+def logit_table(scale: float) -> np.ndarray:
+    """exp(scale * (q - 255)) for each uint8 logit q: the softmax of a step is the table at its
+    logits over their sum (a shift of every logit, here the zero point and 255, cancels)."""
+    return np.exp(scale * (np.arange(256, dtype=np.float64) - 255.0)).astype(np.float32)
+
+
+def character_probs(logits: np.ndarray, idx: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The softmax probability of the best class (`idx`, the argmax) of each step that reads a
+    character, from a recogniser's uint8 logits (`table`: logit_table of their scale). Only the
+    steps the CTC decoder keeps are scored (not the blank, class 0, nor a repeat of the step
+    before); the others are left 0, which it never reads."""
+    import cv2
+
+    prob = np.zeros(idx.shape, dtype=np.float32)
+    keep = idx != 0
+    keep[:, 1:] &= idx[:, 1:] != idx[:, :-1]
+    b, t = np.nonzero(keep)
+    if b.size:
+        # cv2.LUT: numpy's table[rows] widens every uint8 index to 8 bytes first (3x slower).
+        rows = cv2.LUT(np.ascontiguousarray(logits[b, t]), table)
+        prob[b, t] = rows[np.arange(b.size), idx[b, t]] / rows.sum(axis=1)
+    return prob
 
 
 def _one_line_box(bgr: np.ndarray, block: Rect, threshold: int) -> np.ndarray | None:

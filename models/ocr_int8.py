@@ -17,10 +17,19 @@ import os
 import sys
 from pathlib import Path
 
-# Bump when the derivation changes: a manifest of another version is rebuilt.
-DERIVATION = 1
+# Bump when the derivation changes: a manifest of another version is rebuilt. The manifest and
+# the files carry the version in their names, so a venv shared by checkouts of two derivations
+# keeps both (deriving one does not damage the other's files).
+# 2: the recogniser's final softmax dropped, and its logits left quantised (uint8, their scale in
+#    the model's metadata): models/ocr.py takes their argmax and scores only the characters read.
+DERIVATION = 2
 STAGES = ("Det", "Rec")
-MANIFEST = "ocr-int8.json"
+MANIFEST = f"ocr-int8-v{DERIVATION}.json"
+# Written into the derived recogniser's metadata: what its output is ("uint8 logits": no softmax,
+# no dequantisation) and the logits' scale (one step of the uint8 is this much of a logit).
+REC_OUTPUT_KEY = "mnemo_rec_output"
+REC_UINT8_LOGITS = "uint8 logits"
+REC_SCALE_KEY = "mnemo_rec_logit_scale"
 
 
 def derived_dir() -> Path:

@@ -7,6 +7,8 @@ everything is due (idle, capture stopping) and from the store's marks after a re
 from __future__ import annotations
 
 import textwrap
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,7 @@ def test_an_update_marks_the_vector_stale_and_words_still_find_the_new_text(serv
     assert fake.calls == calls  # no embedding on the update
     assert stale_marks(services) == {mid: T0 + 10}
     assert windows.stale_count == 1
+    assert services.status()["capture"]["stale_vectors"] == 1
     # The older vector stays (it still finds the memory); the new line is found by its words.
     assert np.allclose(stored_vector(services, mid), fake.embed_one(FIRST))
     assert mid in {h.id for h in services.require_memory().search("zebracanary").hits}
@@ -122,23 +125,86 @@ def test_stale_marks_survive_restart_and_backup_restore(services, tmp_path: Path
     mid = the_memory(services)
     remember(windows, services, SECOND, T0 + 10)
     services.backup(tmp_path / "b.mnemo-backup")
-    services.lock()
-    services.unlock(PASSPHRASE)
-    assert stale_marks(services) == {mid: T0 + 10}
+    assert services.status()["capture"]["stale_vectors"] == 1
+    # The store keeps the mark: a fresh worker (nothing known in memory) finds it there.
+    assert WindowMemories(services).refresh_stored(T0 + 20) == 1
+    assert stale_marks(services) == {mid: None}
+    assert services.status()["capture"]["stale_vectors"] == 0
+    assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(SECOND))
+    # Unlocking a restored copy brings its vector up to date at once, capture off.
     restore_backup(tmp_path / "b.mnemo-backup", tmp_path / "restored", PASSPHRASE)
-    for s in (services, Services(tmp_path / "restored", embedder=FakeEmbedder())):
-        if s is not services:
-            s.unlock(PASSPHRASE)
-        try:
-            s.require_memory().wait_ready(30)
-            assert stale_marks(s) == {mid: T0 + 10}
-            # A fresh worker (nothing known in memory) finds the mark in the store.
-            assert WindowMemories(s).refresh_stored(T0 + 20) == 1
-            assert stale_marks(s) == {mid: None}
-            assert np.allclose(stored_vector(s, mid), FakeEmbedder().embed_one(SECOND))
-        finally:
-            if s is not services:
-                s.close()
+    s = Services(tmp_path / "restored", embedder=FakeEmbedder())
+    s.unlock(PASSPHRASE)
+    try:
+        assert s.capture is not None and not s.capture.running
+        refresh = s.capture.stored_refresh
+        assert refresh is not None and refresh.result(30) == 1
+        assert stale_marks(s) == {mid: None} and s.status()["capture"]["stale_vectors"] == 0
+        assert np.allclose(stored_vector(s, mid), FakeEmbedder().embed_one(SECOND))
+    finally:
+        s.close()
+
+
+class LoadingEmbedder(FakeEmbedder):
+    """An embedder that must be loaded first (as the real one), saying on which thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+        self.threads: list[str] = []
+
+    def load(self) -> None:
+        self.threads.append("load:" + threading.current_thread().name)
+        self.loaded = True
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.loaded, "embedded before the model was loaded"
+        self.threads.append("embed:" + threading.current_thread().name)
+        return super().embed(texts)
+
+
+def test_unlock_loads_the_model_on_the_load_lane_before_re_embedding(tmp_path: Path) -> None:
+    from core.keys import TEST_KDF
+
+    data = tmp_path / "store"
+    first = Services(data, embedder=FakeEmbedder())
+    first.create(PASSPHRASE, kdf=TEST_KDF)
+    try:
+        first.require_memory().wait_ready(30)
+        windows = WindowMemories(first)
+        remember(windows, first, FIRST, T0)
+        remember(windows, first, SECOND, T0 + 10)
+        mid = the_memory(first)
+    finally:
+        first.close()
+    embedder = LoadingEmbedder()
+    again = Services(data, embedder=embedder)
+    again.unlock(PASSPHRASE)
+    try:
+        refresh = again.capture.stored_refresh if again.capture else None
+        assert refresh is not None and refresh.result(30) == 1
+        assert stale_marks(again) == {mid: None}
+        loads = [t for t in embedder.threads if t.startswith("load:")]
+        embeds = [t for t in embedder.threads if t.startswith("embed:")]
+        assert loads == ["load:mnemo-lane-load-" + loads[0].rsplit("-", 1)[1]]
+        assert embeds and all(t.startswith("embed:mnemo-lane-compute-") for t in embeds)
+    finally:
+        again.close()
+
+
+def test_unlock_brings_stale_vectors_up_to_date_with_capture_off(services) -> None:
+    windows = WindowMemories(services)
+    remember(windows, services, FIRST, T0)
+    mid = the_memory(services)
+    remember(windows, services, SECOND, T0 + 10)
+    services.lock()  # quit with the mark in the store (capture never ran)
+    services.unlock(PASSPHRASE)
+    assert services.capture is not None and not services.capture.running
+    refresh = services.capture.stored_refresh
+    assert refresh is not None and refresh.result(30) == 1
+    assert stale_marks(services) == {mid: None}
+    assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(SECOND))
+    assert mid in {h.id for h in services.require_memory().search("zebracanary").hits}
 
 
 CHILD = textwrap.dedent(
@@ -165,7 +231,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_sigkill_after_a_text_update_then_capture_starts_and_brings_the_vector_up_to_date(
+def test_sigkill_after_a_text_update_then_unlock_and_capture_bring_vectors_up_to_date(
     tmp_path: Path,
 ) -> None:
     from app.capture_service import CaptureService
@@ -179,8 +245,17 @@ def test_sigkill_after_a_text_update_then_capture_starts_and_brings_the_vector_u
     try:
         services.require_memory().wait_ready(30)
         mid = the_memory(services)
-        assert stale_marks(services) == {mid: T0 + 10}  # the update and its mark committed
-        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(FIRST))
+        # The update and its mark committed before the kill: unlock re-embeds it, capture off.
+        refresh = services.capture.stored_refresh if services.capture else None
+        assert refresh is not None and refresh.result(30) == 1
+        assert stale_marks(services) == {mid: None}
+        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(SECOND))
+        # A mark left while capture was off is taken by its worker when it starts.
+        third = SECOND + "\nvendor contract draft"
+        windows = WindowMemories(services)
+        remember(windows, services, SECOND, T0 + 20)
+        remember(windows, services, third, T0 + 30)
+        assert stale_marks(services) == {mid: T0 + 30}
         service = CaptureService(
             services,
             context_factory=lambda: FakeWindowContext([]),
@@ -192,7 +267,7 @@ def test_sigkill_after_a_text_update_then_capture_starts_and_brings_the_vector_u
         assert service.wait_idle(30)
         service.stop()
         assert stale_marks(services) == {mid: None}
-        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(SECOND))
+        assert np.allclose(stored_vector(services, mid), FakeEmbedder().embed_one(third))
     finally:
         services.close()
 
