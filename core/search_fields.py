@@ -26,8 +26,8 @@ CHUNK = 900
 
 
 class SearchFields:
-    """One reader connection's copy. Not thread-safe: the searcher keeps one per connection,
-    and a connection serves one thread."""
+    """One store's copy. `sync` is not thread-safe: the searcher calls it under a lock. Any
+    reader connection of the store may bring it up to date (the log is in the database)."""
 
     def __init__(self) -> None:
         self.seq = -1  # the last log entry applied (-1: not built)
@@ -44,6 +44,7 @@ class SearchFields:
         self.dedup = np.zeros(0, np.int64)  # 0: no dedup key
         self._codes: dict[str | None, int] = {None: 0}
         self._names: list[str | None] = [None]
+        self._imports = np.zeros(0, np.int32)  # the codes of the kinds "import:..."
 
     # -- keeping in step -------------------------------------------------------------------
     def sync(self, conn: Connection) -> bool:
@@ -82,8 +83,28 @@ class SearchFields:
         self._cap = 0
         self._grow(int(last or 0) + 1)
         # Changes committed during the scan are logged after `top` and replayed next sync.
-        self._apply(conn.execute(f"SELECT {_COLUMNS} FROM memories"))
+        cur = conn.execute(f"SELECT {_COLUMNS} FROM memories")
+        while rows := cur.fetchmany(50_000):
+            self._apply_many(rows)
         self.seq = top
+
+    def _apply_many(self, rows: list[Any]) -> None:
+        """_apply, a column at a time (a 1M-memory build: several times faster)."""
+        mid, t, kind, app, trust, dedup, author, conv, status, hidden, derived = zip(*rows)
+        ids = np.asarray(mid, dtype=np.int64)
+        self._grow(int(ids.max()) + 1)
+        self.time[ids] = np.asarray(t, dtype=np.float64)
+        self.trust[ids] = np.asarray(trust, dtype=np.float64)
+        get = _STATUS.get
+        self.status[ids] = np.asarray([get(x, _OTHER) for x in status], dtype=np.int8)
+        self.excluded[ids] = np.asarray(hidden, dtype=np.int64) != 0
+        self.derived[ids] = np.asarray(derived, dtype=np.int64) != 0
+        for name, values in (("kind", kind), ("app", app), ("author", author), ("conv", conv)):
+            codes = {v: self._code(v) for v in set(values)}
+            getattr(self, name)[ids] = np.asarray([codes[v] for v in values], dtype=np.int32)
+        self.dedup[ids] = np.asarray(
+            [(hash(d) or 1) if d is not None else 0 for d in dedup], dtype=np.int64
+        )
 
     def refresh(self, conn: Connection, ids: Iterable[int]) -> None:
         todo = sorted(set(ids))
@@ -104,6 +125,8 @@ class SearchFields:
         if code is None:
             code = self._codes[key] = len(self._names)
             self._names.append(key)
+            if key is not None and key.startswith(IMPORT_PREFIX):
+                self._imports = np.append(self._imports, np.int32(code))
         return code
 
     def _apply(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -158,6 +181,27 @@ class SearchFields:
         at = np.where(inside, arr, 0)
         return inside & self._mask(f, at)
 
+    def passes(self, mid: int, f: SearchFilters) -> bool:
+        """`passing` for one id, without arrays (a set's membership test, per candidate)."""
+        if not 0 <= mid < self._cap:
+            return False
+        status = int(self.status[mid])
+        if not (status == _OK or (f.include_quarantined and status == _QUARANTINED)):
+            return False
+        if self.excluded[mid] or (self.derived[mid] and not f.include_derived):
+            return False
+        t = float(self.time[mid])
+        if (f.since is not None and t < f.since) or (f.until is not None and t >= f.until):
+            return False
+        if f.app and self._names[int(self.app[mid])] != f.app:
+            return False
+        if f.source:
+            kind = self._names[int(self.kind[mid])] or ""
+            if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
+                return kind.startswith(IMPORT_PREFIX)
+            return kind == f.source
+        return True
+
     def all_passing(self, f: SearchFilters) -> np.ndarray:
         """The ids of every memory that passes `f` (as `passing`)."""
         return np.nonzero(self._mask(f, slice(0, self._cap)))[0]
@@ -177,10 +221,7 @@ class SearchFields:
         if f.source:
             kinds = self.kind[at]
             if f.source in ("import", IMPORT_PREFIX.rstrip(":")):
-                wanted = [
-                    c for n, c in self._codes.items() if n is not None and n.startswith("import:")
-                ]
-                ok &= np.isin(kinds, np.asarray(wanted, dtype=np.int32))
+                ok &= np.isin(kinds, self._imports)
             else:
                 ok &= kinds == self._codes.get(f.source, -1)
         return np.asarray(ok, dtype=np.bool_)
@@ -206,7 +247,7 @@ class FieldsFilter:
     def __contains__(self, mid: object) -> bool:
         if not isinstance(mid, int | np.integer):
             return False
-        return bool(self._fields.passing([int(mid)], self._filters)[0])
+        return self._fields.passes(int(mid), self._filters)
 
     def listed(self) -> set[int]:
         return set(self._fields.all_passing(self._filters).tolist())

@@ -133,10 +133,20 @@ def test_fields_filter_as_the_sql_does(
     probe = [*ids, max(ids) + 50, 0]
     for f in cases:
         want = BroadFilter(conn, *filter_sql(f)).first(probe, 100)
-        got = FieldsFilter(fields_of(memory), f).first(probe, 100)
-        assert got == want, f
+        fields = FieldsFilter(fields_of(memory), f)
+        got = fields.first(probe, 100)
+        assert got == want and [i for i in probe if i in fields] == want, f
         assert set(FieldsFilter(fields_of(memory), f).listed()) == set(want), f
     assert len(BroadFilter(conn, *filter_sql(SearchFilters())).first(probe, 100)) == 4
+    # A kind first seen after the copy was built.
+    late = add(memory, clock, "alpha seven", kind="import:signal")
+    imports = SearchFilters(source="import")
+    assert FieldsFilter(fields_of(memory), imports).first([*ids, late], 100) == [
+        ids[2],
+        ids[3],
+        late,
+    ]
+    assert late in FieldsFilter(fields_of(memory), imports)
 
 
 def test_same_hits_with_fields_as_with_rows(
@@ -262,3 +272,15 @@ def test_a_schema_16_store_gains_the_log(
         assert logged == 1 and found(memory, "kestrel") == {a, b}
     finally:
         s.close()
+
+
+def test_the_fields_are_built_when_the_session_opens(
+    services: Services, memory: MemoryService, clock: FixedClock
+) -> None:
+    a = add(memory, clock, "tram timetable")
+    services.lock()
+    services.unlock(PASSPHRASE)
+    again = services.require_memory()
+    assert again.wait_ready(10)
+    fields = again.searcher._fields
+    assert fields.seq >= 0 and fields.status[a] == 0  # before any search
