@@ -284,3 +284,19 @@ def test_the_fields_are_built_when_the_session_opens(
     assert again.wait_ready(10)
     fields = again.searcher._fields
     assert fields.seq >= 0 and fields.status[a] == 0  # before any search
+
+
+def test_a_search_during_the_build_reads_rows_instead_of_waiting(
+    services: Services, memory: MemoryService, clock: FixedClock
+) -> None:
+    a = add(memory, clock, "ferry timetable")
+    b = add(memory, clock, "ferry tickets", days_ago=1)
+    services.store.write(
+        lambda c: c.execute("UPDATE memories SET status = 'quarantined' WHERE id = ?", (b,))
+    )
+    searcher = memory.searcher
+    with searcher._fields_lock:  # as while the load lane builds the copy
+        assert searcher._fields_of(services.store.reader()) is None
+        assert found(memory, "ferry") == {a}
+    assert searcher._fields_of(services.store.reader()) is not None
+    assert found(memory, "ferry") == {a}
