@@ -239,7 +239,7 @@ class FieldsFilter:
         """Nothing to read ahead: every check is an array look-up."""
 
     def first(self, ids: Sequence[int], limit: int) -> list[int]:
-        if not ids:
+        if len(ids) == 0:
             return []
         mask = self._fields.passing(ids, self._filters)
         return [int(i) for i, ok in zip(ids, mask.tolist()) if ok][:limit]
