@@ -32,6 +32,9 @@ Why these choices (numbers in bench/retrieval_quality.py):
   change log the store's triggers write (schema 17); a candidate's row is read only when it is
   shown. At 1M memories a row read is a random page decrypted (~45 us), and a filtered search
   checked hundreds: CPU p50 25 -> 13 ms at 1M, 7.7 -> 6.9 ms at 100k, the same hits.
+- Replies (_replies): a turn the partner answers with a question lends one more list to its
+  speaker's next turn, which holds the answer more often than the turn that named the topic
+  (locomo-dev recall@1 0.428 -> 0.442; figures at FusionParams.w_reply).
 - Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
   low-trust exact match can still be found (it is the user's data) but loses ties to trusted
   sources; quarantined memories are excluded outright, not just down-weighted.
@@ -183,6 +186,21 @@ class FusionParams:
     # "canary" alone ranked 16th to 18th of 34 among the memories holding "CANARY-7f3a9q"
     # (tests/app/test_search_tokens.py). locomo-dev and the synthetic set: the same figures.
     whole_tokens: bool = True
+    # Replies (Searcher._replies): for the fused top `reply_top` turns, when the partner's next
+    # turn asks a question, the speaker's turn after it (the answer) joins one more list of
+    # weight `w_reply` (0: off). Where recall@1 was lost on locomo-dev: in 56 of the 157 dev
+    # questions with the evidence in the top 10 but not first, the first hit was the same
+    # speaker's turn two before it (they name the topic in the question's words, the partner
+    # asks, the answer follows in other words). Measured (bench/retrieval_fit.py, 760
+    # questions): weight 1 / top 3 recall@1 0.428 -> 0.442 (dev conv-26/30/41 0.447 -> 0.465,
+    # held-out conv-42/43 0.408 -> 0.419), recall@10 0.809 -> 0.812, no category and none of
+    # the five conversations worse, synthetic identical (0.759 / 0.929). The variant best on
+    # dev (weight 2, top 5: dev 0.488) gained nothing held-out (0.408) and lost open-domain
+    # (0.544 -> 0.521); leave-one-conversation-out over weights {1, 1.5, 2, 3} x top {3, 5}
+    # pooled 0.438. Weight 1 is every other list's weight; choosing it over 2 looked at the
+    # held-out conversations too, so its held-out figure is not a clean one.
+    w_reply: float = 1.0
+    reply_top: int = 3
 
 
 _ASK_WHEN = re.compile(
@@ -834,6 +852,8 @@ class Searcher:
                 )
         if multi and p.whole_tokens:
             self._whole_tokens(conn, fused, text)
+        if multi and p.w_reply > 0:
+            rows = rows + self._replies(conn, fused, full_rows)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
         return self._finish(
@@ -997,6 +1017,48 @@ class Searcher:
             for rank, mid in enumerate(lst):
                 fused[mid] = fused.get(mid, 0.0) + p.w_terms / (p.units_k + rank + 1)
         return fused
+
+    def _replies(
+        self,
+        conn: Connection,
+        fused: dict[int, float],
+        full_rows: Callable[[list[int]], list[tuple[Any, ...]]],
+    ) -> list[tuple[Any, ...]]:
+        """One more list: for each of the fused top turns, when the next turn is the other
+        speaker's question, the first speaker's turn after it (it holds the answer more often
+        than the turn that named the topic). Returns the rows of turns new to `fused`."""
+        p = self.fusion
+        top = sorted(fused, key=lambda m: -fused[m])[: p.reply_top]
+        mem = units.unit_members(conn, top)
+        chain = [m for ms in mem.values() for m in ms]
+        mem2 = units.unit_members(conn, chain)
+        ids = set(top) | set(chain) | {m for ms in mem2.values() for m in ms}
+        row = {int(r[0]): r for r in full_rows(list(ids))}
+
+        def after(mid: int, members: dict[int, list[int]]) -> int | None:
+            r = row.get(mid)
+            later = [row[m] for m in members.get(mid, ()) if m != mid and m in row]
+            later = [x for x in later if r is not None and (x[_TIME], x[0]) > (r[_TIME], r[0])]
+            return int(min(later, key=lambda x: (x[_TIME], x[0]))[0]) if later else None
+
+        found: list[int] = []
+        for mid in top:
+            r = row.get(mid)
+            nxt = after(mid, mem)
+            if r is None or nxt is None or not r[_AUTHOR]:
+                continue
+            q = row[nxt]
+            if q[_AUTHOR] == r[_AUTHOR] or not str(q[_TEXT]).rstrip().endswith("?"):
+                continue
+            ans = after(nxt, mem2)
+            if ans is not None and row[ans][_AUTHOR] == r[_AUTHOR] and ans not in found:
+                found.append(ans)
+        new = [row[m] for m in found if m not in fused]
+        for m in found:
+            fused.setdefault(m, 0.0)
+        for rank, m in enumerate(found):
+            fused[m] += p.w_reply / (p.units_k + rank + 1)
+        return new
 
     def _speaker_boost(
         self, rows: list[tuple[Any, ...]], fused: dict[int, float], terms: list[str]
