@@ -120,6 +120,15 @@ class MemoryService:
             except Exception:
                 # Searches still find every memory by itself; the next add tries again.
                 log.exception("the retrieval units could not be brought up to date")
+            # The fields search ranks by, held in memory (core.search_fields): built here so
+            # the first search does not pay for it (about 5 s of CPU at 1M memories).
+            try:
+                self.searcher.warm_fields()
+            except StoreLocked:
+                pass  # locked while opening: the next session builds its own
+            except Exception:
+                # Searches bring them up to date themselves (or read rows without them).
+                log.exception("the search fields could not be built")
             self._ready.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:

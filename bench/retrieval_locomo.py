@@ -91,7 +91,9 @@ def rankers(conv: Conversation, modes: Sequence[str]) -> dict[str, Ranker]:
             params = {
                 "convex": FusionParams(method="convex"),
                 "rrf2": FusionParams(method="rrf"),
-                "units_before": FusionParams(names="keep", vec_names="off", w_speaker=1.0),
+                "units_before": FusionParams(
+                    names="keep", vec_names="off", w_speaker=1.0, w_reply=0.0
+                ),
             }[mode]
 
             def fused(q: Question, params: FusionParams = params) -> list[int]:

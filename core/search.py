@@ -27,6 +27,14 @@ Why these choices (numbers in bench/retrieval_quality.py):
   top 10 once more by the question's rarer content words held in the turn itself (its window's
   turns counting half), as one more list. It lifts locomo-dev recall@1 (0.401 -> 0.415) but
   costs the synthetic set's changed facts more (see FusionParams); about 0.5 ms a query at 100k.
+- Candidates are ranked and filtered by fields held in memory (core.search_fields: time,
+  kind, app, trust, status, hidden, derived, author, conversation, dedup key), kept exact by a
+  change log the store's triggers write (schema 17); a candidate's row is read only when it is
+  shown. At 1M memories a row read is a random page decrypted (~45 us), and a filtered search
+  checked hundreds: CPU p50 25 -> 13 ms at 1M, 7.7 -> 6.9 ms at 100k, the same hits.
+- Replies (_replies): a turn the partner answers with a question lends one more list to its
+  speaker's next turn, which holds the answer more often than the turn that named the topic
+  (locomo-dev recall@1 0.428 -> 0.442; figures at FusionParams.w_reply).
 - Trust weight 0.5 + 0.5 * trust: a fully distrusted source keeps half its weight, so a
   low-trust exact match can still be found (it is the user's data) but loses ties to trusted
   sources; quarantined memories are excluded outright, not just down-weighted.
@@ -52,6 +60,7 @@ from core import units
 from core.db import Connection
 from core.importers.jsonl import own_id
 from core.memories import MEMORY_COLUMNS
+from core.search_fields import FieldsFilter, SearchFields
 from core.timeparse import parse_query
 from core.types import (
     HL_END,
@@ -177,6 +186,21 @@ class FusionParams:
     # "canary" alone ranked 16th to 18th of 34 among the memories holding "CANARY-7f3a9q"
     # (tests/app/test_search_tokens.py). locomo-dev and the synthetic set: the same figures.
     whole_tokens: bool = True
+    # Replies (Searcher._replies): for the fused top `reply_top` turns, when the partner's next
+    # turn asks a question, the speaker's turn after it (the answer) joins one more list of
+    # weight `w_reply` (0: off). Where recall@1 was lost on locomo-dev: in 56 of the 157 dev
+    # questions with the evidence in the top 10 but not first, the first hit was the same
+    # speaker's turn two before it (they name the topic in the question's words, the partner
+    # asks, the answer follows in other words). Measured (bench/retrieval_fit.py, 760
+    # questions): weight 1 / top 3 recall@1 0.428 -> 0.442 (dev conv-26/30/41 0.447 -> 0.465,
+    # held-out conv-42/43 0.408 -> 0.419), recall@10 0.809 -> 0.812, no category and none of
+    # the five conversations worse, synthetic identical (0.759 / 0.929). The variant best on
+    # dev (weight 2, top 5: dev 0.488) gained nothing held-out (0.408) and lost open-domain
+    # (0.544 -> 0.521); leave-one-conversation-out over weights {1, 1.5, 2, 3} x top {3, 5}
+    # pooled 0.438. Weight 1 is every other list's weight; choosing it over 2 looked at the
+    # held-out conversations too, so its held-out figure is not a clean one.
+    w_reply: float = 1.0
+    reply_top: int = 3
 
 
 _ASK_WHEN = re.compile(
@@ -420,6 +444,13 @@ class Searcher:
             tuple[str, tuple[Any, ...], int], tuple[Connection, int, set[int] | None]
         ] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # Rank and filter candidates by fields held in memory (core.search_fields) rather than
+        # by their rows; off: the rows are read (bench comparisons, stores before schema 17).
+        # One copy for the searcher's store (a searcher is made per unlocked session), brought
+        # up to date under its lock by whichever reader connection searches.
+        self.use_fields = True
+        self._fields = SearchFields()
+        self._fields_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray | None:
         if self._embed is None:
@@ -506,12 +537,21 @@ class Searcher:
         return self._finish(conn, scored, f, [], False, k)
 
     # ranked search
-    def _allowed_ids(self, conn: Connection, f: SearchFilters) -> set[int] | BroadFilter | None:
+    def _allowed_ids(
+        self, conn: Connection, f: SearchFilters, fields: SearchFields | None = None
+    ) -> set[int] | BroadFilter | FieldsFilter | None:
         """Ids passing the time/app/source filters, read from covering indexes (no table rows);
-        a BroadFilter when more than BROAD pass; None when there are no such filters. Status,
-        hidden and derived are checked later on the few candidates."""
+        a BroadFilter when more than BROAD pass (a FieldsFilter when the search fields are held
+        in memory: `fields`); None when there are no such filters. Status, hidden and derived
+        are checked later on the few candidates."""
         if not restrictive(f):
             return None
+
+        def broad() -> BroadFilter | FieldsFilter:
+            return (
+                FieldsFilter(fields, f) if fields is not None else BroadFilter(conn, *filter_sql(f))
+            )
+
         clauses: list[str] = []
         args: list[Any] = []
         if f.since is not None:
@@ -540,7 +580,7 @@ class Searcher:
             hit = self._allowed_cache.get(key)
             if hit is not None and hit[0] is conn and hit[1] == version:
                 self._allowed_cache.move_to_end(key)
-                return BroadFilter(conn, *filter_sql(f)) if hit[2] is None else hit[2]
+                return broad() if hit[2] is None else hit[2]
         # One scan, one row: the ids as text parsed by numpy. A row per id costs ~0.5 us of
         # Python each, which at 20k ids was a third of a filtered search.
         (listed,) = conn.execute(
@@ -554,7 +594,7 @@ class Searcher:
             self._allowed_cache.move_to_end(key)
             while len(self._allowed_cache) > ALLOWED_CACHE:
                 self._allowed_cache.popitem(last=False)
-        return BroadFilter(conn, *filter_sql(f)) if allowed is None else allowed
+        return broad() if allowed is None else allowed
 
     def _term_count(self, conn: Connection, term: str, prefix: bool) -> int:
         """How many memories hold the term, counted up to COMMON_TERM + 1 (cheap), cached."""
@@ -578,7 +618,7 @@ class Searcher:
         conn: Connection,
         terms: list[str],
         prefix_last: bool,
-        allowed: set[int] | BroadFilter | None,
+        allowed: set[int] | BroadFilter | FieldsFilter | None,
         limit: int,
         also: Sequence[int] = (),
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
@@ -620,7 +660,7 @@ class Searcher:
             # All matching `also` ids came back, then the best others: at least `cap` of them,
             # so the best `cap` of these rows are the best `cap` of all matches.
             top = sorted((r, i) for i, r, _ in rows)[:cap]
-            if isinstance(allowed, BroadFilter):
+            if isinstance(allowed, BroadFilter | FieldsFilter):
                 score = {i: r for r, i in top}
                 return [(i, score[i]) for i in allowed.first([i for _, i in top], limit)], extra
             return [(i, r) for r, i in top if allowed is None or i in allowed][:limit], extra
@@ -644,7 +684,11 @@ class Searcher:
                     int(r)
                     for (r,) in conn.execute(sql + "ORDER BY rowid DESC LIMIT ?", [*args, WINDOW])
                 ]
-                ok = allowed.first(got, limit - passed) if isinstance(allowed, BroadFilter) else got
+                ok = (
+                    allowed.first(got, limit - passed)
+                    if isinstance(allowed, BroadFilter | FieldsFilter)
+                    else got
+                )
                 for i in ok:
                     if allowed is None or i in allowed:
                         held[i] = held.get(i, 0) + 1
@@ -671,7 +715,7 @@ class Searcher:
         self,
         conn: Connection,
         qvec: np.ndarray,
-        allowed: set[int] | BroadFilter | None,
+        allowed: set[int] | BroadFilter | FieldsFilter | None,
         limit: int,
     ) -> list[tuple[int, float]]:
         """(id, cosine similarity) best first."""
@@ -681,14 +725,14 @@ class Searcher:
         if allowed is None:
             # Status/hidden/derived exclusions are rare: a margin covers them.
             return list(zip(*index.search(qvec, limit + limit // 2)))
-        if isinstance(allowed, BroadFilter):
+        if isinstance(allowed, BroadFilter | FieldsFilter):
             # Nearest neighbours without the filter, checked in bulk, widening until enough
             # pass; a filter that still starves them is listed after all.
             want = 4 * limit
             while True:
                 ids, sims = index.search(qvec, want)
-                allowed.check(ids)
-                found = [(i, s) for i, s in zip(ids, sims) if i in allowed]
+                passing = set(allowed.first(ids, len(ids)))
+                found = [(i, s) for i, s in zip(ids, sims) if i in passing]
                 if len(found) >= limit or len(ids) < want:
                     return found[:limit]
                 if want >= BROAD_MAX_CANDIDATES:
@@ -739,7 +783,8 @@ class Searcher:
     ) -> list[SearchHit]:
         p = self.fusion
         depth = max(p.depth, 3 * k)
-        allowed = self._allowed_ids(conn, f)
+        fields = self._fields_of(conn)
+        allowed = self._allowed_ids(conn, f, fields)
         qvec = self.embed_query(text) if mode != "fts" else None
         vec = self.vector_ids(conn, qvec, allowed, depth) if qvec is not None else []
         multi = p.method == "units" and mode == "hybrid"
@@ -750,8 +795,17 @@ class Searcher:
         vec2: list[tuple[int, float]] = []
         where, args = filter_sql(f)
         fetched: dict[int, tuple[Any, ...] | None] = {}  # hit rows, read once per search
+
+        def rows_of(ids: list[int]) -> list[tuple[Any, ...]]:
+            if fields is not None:  # no row read: the fields held in memory
+                return _field_rows(fields, ids, f)
+            return self._rows(conn, ids, where, args, fetched, allowed)
+
+        def full_rows(ids: list[int]) -> list[tuple[Any, ...]]:
+            return self._rows(conn, ids, where, args, fetched, allowed)
+
         if multi and p.names == "split" and vec:
-            near = self._rows(conn, [mid for mid, _ in vec], where, args, fetched, allowed)
+            near = rows_of([mid for mid, _ in vec])
             names = self._speaker_names(terms, near)
             wterms = [t for t in terms if t not in names] or terms
             words = _WORD.findall(text)
@@ -783,22 +837,49 @@ class Searcher:
             fused = self._convex(conn, qvec, fts, vec, extra)
         if not fused:
             return []
-        rows = self._rows(conn, list(fused), where, args, fetched, allowed)
+        rows = rows_of(list(fused))
         if hint is not None and mode == "hybrid":
             self._time_boost(conn, rows, fused, hint)
         if multi:
             self._speaker_boost(rows, fused, terms)
             if p.w_session > 0:
                 self._session_boost(rows, fused)
-            if p.w_type > 0:
-                self._type_boost(conn, rows, fused, text)
+            if p.w_type > 0 and answer_type(text) is not None:
+                self._type_boost(conn, full_rows([int(r[0]) for r in rows]), fused, text)
             if p.w_overlap > 0:
-                self._overlap(conn, rows, fused, wterms, prefix_last)
+                self._overlap(
+                    conn, full_rows([int(r[0]) for r in rows]), fused, wterms, prefix_last
+                )
         if multi and p.whole_tokens:
             self._whole_tokens(conn, fused, text)
+        if multi and p.w_reply > 0:
+            rows = rows + self._replies(conn, fused, full_rows)
         scored = [(r, fused[r[0]] * (0.5 + 0.5 * float(r[_TRUST]))) for r in rows]
         scored.sort(key=lambda x: (-x[1], -x[0][_TIME]))
-        return self._finish(conn, scored, f, terms, prefix_last, k)
+        return self._finish(
+            conn, scored, f, terms, prefix_last, k, full_rows if fields is not None else None
+        )
+
+    def _fields_of(self, conn: Connection) -> SearchFields | None:
+        """The in-memory search fields, brought up to date with what `conn` sees (None: the
+        store keeps no change log, or `use_fields` is off)."""
+        if not self.use_fields:
+            return None
+        if not self._fields_lock.acquire(blocking=False):
+            # Being built (the load lane, ~5 s at 1M) or brought up to date by another
+            # search: this one reads rows meanwhile rather than wait.
+            return None
+        try:
+            return self._fields if self._fields.sync(conn) else None
+        finally:
+            self._fields_lock.release()
+
+    def warm_fields(self) -> None:
+        """Build the in-memory search fields now (the load lane, after unlock), so that the
+        first search does not: about 0.4 s of CPU at 100k memories, 5 s at 1M."""
+        if self.use_fields:
+            with self._fields_lock:
+                self._fields.sync(self._read_conn())
 
     @staticmethod
     def _rows(
@@ -807,7 +888,7 @@ class Searcher:
         where: str,
         args: list[Any],
         fetched: dict[int, tuple[Any, ...] | None],
-        broad: set[int] | BroadFilter | None = None,
+        broad: set[int] | BroadFilter | FieldsFilter | None = None,
     ) -> list[tuple[Any, ...]]:
         """The hit rows of `ids` that pass the filters, each read from the store at most
         once per search (`fetched` holds them; None: left out by the filters). A broad
@@ -846,7 +927,7 @@ class Searcher:
         conn: Connection,
         terms: list[str],
         prefix_last: bool,
-        allowed: set[int] | BroadFilter | None,
+        allowed: set[int] | BroadFilter | FieldsFilter | None,
         limit: int,
     ) -> list[tuple[int, float]]:
         """(centre memory id, bm25) of the best-matching windows (core.units), best first,
@@ -872,7 +953,7 @@ class Searcher:
             if "no such table" in str(e):
                 return []
             raise
-        if isinstance(allowed, BroadFilter):
+        if isinstance(allowed, BroadFilter | FieldsFilter):
             score = {int(i): float(r) for i, r in rows}
             return [(i, score[i]) for i in allowed.first(list(score), limit)]
         return [(int(i), float(r)) for i, r in rows if allowed is None or i in allowed][:limit]
@@ -883,7 +964,7 @@ class Searcher:
         qvec: np.ndarray | None,
         terms: list[str],
         prefix_last: bool,
-        allowed: set[int] | BroadFilter | None,
+        allowed: set[int] | BroadFilter | FieldsFilter | None,
         depth: int,
         fts: list[tuple[int, float]],
         vec: list[tuple[int, float]],
@@ -936,6 +1017,48 @@ class Searcher:
             for rank, mid in enumerate(lst):
                 fused[mid] = fused.get(mid, 0.0) + p.w_terms / (p.units_k + rank + 1)
         return fused
+
+    def _replies(
+        self,
+        conn: Connection,
+        fused: dict[int, float],
+        full_rows: Callable[[list[int]], list[tuple[Any, ...]]],
+    ) -> list[tuple[Any, ...]]:
+        """One more list: for each of the fused top turns, when the next turn is the other
+        speaker's question, the first speaker's turn after it (it holds the answer more often
+        than the turn that named the topic). Returns the rows of turns new to `fused`."""
+        p = self.fusion
+        top = sorted(fused, key=lambda m: -fused[m])[: p.reply_top]
+        mem = units.unit_members(conn, top)
+        chain = [m for ms in mem.values() for m in ms]
+        mem2 = units.unit_members(conn, chain)
+        ids = set(top) | set(chain) | {m for ms in mem2.values() for m in ms}
+        row = {int(r[0]): r for r in full_rows(list(ids))}
+
+        def after(mid: int, members: dict[int, list[int]]) -> int | None:
+            r = row.get(mid)
+            later = [row[m] for m in members.get(mid, ()) if m != mid and m in row]
+            later = [x for x in later if r is not None and (x[_TIME], x[0]) > (r[_TIME], r[0])]
+            return int(min(later, key=lambda x: (x[_TIME], x[0]))[0]) if later else None
+
+        found: list[int] = []
+        for mid in top:
+            r = row.get(mid)
+            nxt = after(mid, mem)
+            if r is None or nxt is None or not r[_AUTHOR]:
+                continue
+            q = row[nxt]
+            if q[_AUTHOR] == r[_AUTHOR] or not str(q[_TEXT]).rstrip().endswith("?"):
+                continue
+            ans = after(nxt, mem2)
+            if ans is not None and row[ans][_AUTHOR] == r[_AUTHOR] and ans not in found:
+                found.append(ans)
+        new = [row[m] for m in found if m not in fused]
+        for m in found:
+            fused.setdefault(m, 0.0)
+        for rank, m in enumerate(found):
+            fused[m] += p.w_reply / (p.units_k + rank + 1)
+        return new
 
     def _speaker_boost(
         self, rows: list[tuple[Any, ...]], fused: dict[int, float], terms: list[str]
@@ -1150,18 +1273,29 @@ class Searcher:
         terms: list[str],
         prefix_last: bool,
         k: int,
+        full: Callable[[list[int]], list[tuple[Any, ...]]] | None = None,
     ) -> list[SearchHit]:
-        groups: dict[str, list[int]] = {}
+        """The first k groups of `scored` (near-duplicates by dedup key) as hits. With `full`,
+        the rows are the in-memory fields (no text): the chosen ones are read whole through
+        `full`, which applies the filters in SQL once more, and a row it leaves out (changed
+        since) gives its place to the next."""
+        seen: set[object] = set()
         chosen: list[tuple[tuple[Any, ...], float]] = []
-        for row, score in scored:
-            key = row[_DEDUP] or f"id:{row[0]}"
-            if key in groups:
-                groups[key].append(row[0])
+        pos = 0
+        while len(chosen) < k and pos < len(scored):
+            heads: list[tuple[tuple[Any, ...], float]] = []
+            while len(chosen) + len(heads) < k and pos < len(scored):
+                row, score = scored[pos]
+                pos += 1
+                key = row[_DEDUP] or f"id:{row[0]}"
+                if key not in seen:
+                    seen.add(key)
+                    heads.append((row, score))
+            if full is None:
+                chosen.extend(heads)
                 continue
-            groups[key] = [row[0]]
-            chosen.append((row, score))
-            if len(chosen) >= k:
-                break
+            whole = {int(r[0]): r for r in full([int(r[0]) for r, _ in heads])}
+            chosen.extend((whole[int(r[0])], sc) for r, sc in heads if int(r[0]) in whole)
         keys = [row[_DEDUP] for row, _ in chosen if row[_DEDUP]]
         totals: dict[str, tuple[int, list[int]]] = {}
         if keys:
@@ -1195,6 +1329,30 @@ _HIT_COLUMNS = (
 )
 _TIME, _TITLE, _TEXT, _TRUST, _DEDUP, _AUTHOR, _CONV = 2, 5, 6, 7, 8, 9, 10
 JSONL_KIND = "import:jsonl"  # its external ids carry a scope suffix (core.importers.jsonl)
+
+
+def _field_rows(fields: SearchFields, ids: list[int], f: SearchFilters) -> list[tuple[Any, ...]]:
+    """Rows shaped as _HIT_COLUMNS' for the ids passing `f`, from the in-memory fields: no
+    text, title, external id, media or status (None), and the dedup key as its hash."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    mask = fields.passing(ids, f)
+    keep = np.asarray(ids, dtype=np.int64)[mask]
+    name = fields.name
+    return [
+        (i, None, t, name(kd), name(ap), None, None, tr, dd or None, name(au), name(cv), None, None)
+        for i, t, kd, ap, tr, dd, au, cv in zip(
+            keep.tolist(),
+            fields.time[keep].tolist(),
+            fields.kind[keep].tolist(),
+            fields.app[keep].tolist(),
+            fields.trust[keep].tolist(),
+            fields.dedup[keep].tolist(),
+            fields.author[keep].tolist(),
+            fields.conv[keep].tolist(),
+        )
+    ]
 
 
 def _with_events(conn: Connection, ids: list[int], days: tuple[int, int] | None = None) -> set[int]:

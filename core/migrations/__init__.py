@@ -16,6 +16,7 @@ from core.migrations import (
     m0006_connected_apps,
     m0007_participant_sources,
     m0016_stale_vectors,
+    m0017_search_fields_log,
 )
 
 # A step is an SQL script, or a function run with the connection inside the transaction (for
@@ -32,6 +33,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (7, m0007_participant_sources.run),
     # 8-15 are kept for other work of the same session (numbers assigned per branch).
     (16, m0016_stale_vectors.SQL),
+    (17, m0017_search_fields_log.SQL),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -462,3 +462,52 @@ def test_answer_type_hints(services: Services, clock: FixedClock) -> None:
     fused = {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.20}
     searcher._type_boost(conn, rows, fused, "What does Caroline like?")
     assert fused == {ids[0]: 0.30, ids[1]: 0.25, ids[2]: 0.20}
+
+
+def test_the_answer_after_the_partners_question_is_lifted(
+    services: Services, clock: FixedClock
+) -> None:
+    """A turn that names the topic in the question's words, answered by the partner with a
+    question: the speaker's next turn holds the answer in other words and joins one more list
+    (FusionParams.w_reply); not when the partner does not ask, nor for a quarantined answer."""
+    memory = services.require_memory()
+    t = clock.now() - 3 * DAY
+
+    def lines(ask: str, n: int) -> list[tuple[str, str]]:
+        return [
+            ("Caroline", f"I went to the support group meeting {n} yesterday"),
+            ("Melanie", ask),
+            ("Caroline", f"It was powerful, the stories {n} moved me to tears"),
+            ("Melanie", f"My kids painted the fence {n} this weekend"),
+            ("Caroline", f"Lovely, tell them {n} I said hi"),
+        ]
+
+    asked = add_lines(memory, lines("Oh wow, how did it go?", 1), t)
+    told = memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text=text,
+                time=t + 86400 + 60 * n,
+                author=who,
+                conversation="other",
+                external_id=f"D2:{n}",
+            )
+            for n, (who, text) in enumerate(lines("Oh wow, I went to one too.", 2))
+        ]
+    )
+    query = "What happened at the support group Caroline went to?"
+    searcher = memory.searcher
+
+    def place(mid: int, w: float) -> int:
+        searcher.fusion = replace(searcher.fusion, w_reply=w)
+        ids = [h.id for h in memory.search(query, k=10).hits]
+        return ids.index(mid) if mid in ids else 99
+
+    before, after = place(asked[2], 0.0), place(asked[2], 1.0)
+    assert after < before
+    assert place(told[2], 1.0) >= place(told[2], 0.0)  # no question between them: no lift
+    services.store.write(
+        lambda c: c.execute("UPDATE memories SET status = 'quarantined' WHERE id = ?", (asked[2],))
+    )
+    assert place(asked[2], 1.0) == 99
