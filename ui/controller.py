@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 # Windows Qt makes for itself that show no content: the tray icon's own window (X11 XEmbed).
 # Locking must leave them alone, or the tray icon disappears with the content.
 _SHELL_WINDOWS = ("QSystemTrayIconSys",)
-# After unlock, the embedding model starts loading once the main window has had this long to
-# draw itself (its first paint takes well under a second on a loaded machine).
+# After unlock, the embedding model starts loading right after the main window's first paint,
+# or after this long if no paint comes (started in the tray, or a window manager that holds it).
 WARM_UP_AFTER_MS = 700
 
 
@@ -203,6 +203,7 @@ class Controller(QObject):
             self._warm_timer.start(WARM_UP_AFTER_MS)
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
+            self.main.installEventFilter(self)  # its paints end the wait for the model's load
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
             add_help_menu(self.main, self.show_about)
@@ -235,6 +236,18 @@ class Controller(QObject):
                 "users of this computer. Mnemo keeps them private (0700/0600); check who "
                 f"changed them: {self.services.loosened[0]}"
             )
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        # A top-level widget paints its whole tree while it handles UpdateRequest, so a 0 ms
+        # timer started here fires once the first paint is done.
+        if (
+            event.type() == QEvent.Type.UpdateRequest
+            and watched is self.main
+            and self._warm_timer.isActive()
+            and self._warm_timer.interval() != 0
+        ):
+            self._warm_timer.start(0)
+        return False
 
     def _warm_up(self) -> None:
         memory = getattr(self.services, "memory", None)
