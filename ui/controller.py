@@ -237,7 +237,7 @@ class Controller(QObject):
                 f"changed them: {self.services.loosened[0]}"
             )
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # A top-level widget paints its whole tree while it handles UpdateRequest, so a 0 ms
         # timer started here fires once the first paint is done.
         if (
