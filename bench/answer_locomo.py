@@ -9,9 +9,11 @@ Per question: token-F1 and exact match against `answer` with LoCoMo's normalisat
 punctuation, commas, the articles a/an/the and "and" removed; LoCoMo also Porter-stems tokens,
 which needs nltk, not installed here: our F1 is the slightly stricter unstemmed one), whether a
 gold evidence message is among the citations (by the cited memory's `external_id`, the turn's
-dia_id), whether the answer abstained. Category 5 (the answer is not in the conversation): the
-share that abstained. Time per answer (median and p90 of the whole ask, and of the extracted
-answer after retrieval).
+dia_id), whether the answer abstained, how many memories an answered question cites and how
+many of those hold at least half of the answer's key words (a lower bound on support: a date
+told as "yesterday" holds none of its words). Category 5 (the answer is not in the
+conversation): the share that abstained. Time per answer (median and p90 of the whole ask, and
+of the extracted answer after retrieval).
 
 Modes: `retrieved` = what a user gets (search picks the evidence); `gold` = the gold evidence
 turns are given, plus the best other turns search finds up to the usual 8 (retrieval held fixed,
@@ -126,6 +128,74 @@ def exact(pred: str, gold: str) -> bool:
     return normalize(pred) == normalize(gold)
 
 
+# Words too common to say that a memory holds an answer.
+_COMMON = frozenset(
+    [
+        "and",
+        "but",
+        "for",
+        "from",
+        "with",
+        "that",
+        "this",
+        "the",
+        "his",
+        "her",
+        "their",
+        "they",
+        "she",
+        "him",
+        "them",
+        "you",
+        "your",
+        "our",
+        "was",
+        "were",
+        "are",
+        "has",
+        "have",
+        "had",
+        "been",
+        "not",
+        "all",
+        "any",
+        "some",
+        "very",
+        "really",
+        "just",
+        "also",
+        "about",
+        "into",
+        "onto",
+        "out",
+        "over",
+        "after",
+        "before",
+        "like",
+        "yes",
+    ]
+)
+
+
+def _words(text: str) -> set[str]:
+    # Curly quotes and dashes are not in string.punctuation: words are runs of letters/digits.
+    return set(re.findall(r"\w+", normalize(text)))
+
+
+def _key_words(text: str) -> set[str]:
+    return {w for w in _words(text) if len(w) > 2 and w not in _COMMON}
+
+
+def holds_answer(answer: str, memory_text: str) -> bool | None:
+    """Whether a cited memory holds the answer's key words (at least half of them), or None
+    when the answer has none to look for ("Yes", "7 May"). A lower bound on support: a date
+    the memory tells as "yesterday" is supported without holding the date's words."""
+    keys = _key_words(answer)
+    if not keys:
+        return None
+    return len(keys & _words(memory_text)) * 2 >= len(keys)
+
+
 # -- running -------------------------------------------------------------------------------------
 def choose(
     data: list[dict[str, Any]], per_category: int | None, seed: int
@@ -184,9 +254,11 @@ def run_conversation(
             s.require_memory().add_many(mems)
             ingest_s = time.perf_counter() - t_ing
             conn = s.store.reader()
-            ext_by_id = {
-                int(i): str(e) for i, e in conn.execute("SELECT id, external_id FROM memories")
-            }
+            ext_by_id: dict[int, str] = {}
+            text_by_id: dict[int, str] = {}
+            for i, e, t in conn.execute("SELECT id, external_id, text FROM memories"):
+                ext_by_id[int(i)] = str(e)
+                text_by_id[int(i)] = str(t)
             id_by_ext = {e: i for i, e in ext_by_id.items()}
             assistant = s.assistant
             assert assistant is not None
@@ -199,7 +271,9 @@ def run_conversation(
                 assistant._retrieve = real_retrieve  # type: ignore[method-assign]
                 state = gold_retriever(assistant) if mode == "gold" else None
                 for qa in qas:
-                    rows[mode].append(ask_one(assistant, qa, state, ext_by_id, id_by_ext))
+                    rows[mode].append(
+                        ask_one(assistant, qa, state, ext_by_id, id_by_ext, text_by_id)
+                    )
                     rows[mode][-1]["conversation"] = sample["sample_id"]
             if rows[modes[0]]:
                 rows[modes[0]][0]["ingest_s"] = round(ingest_s, 1)
@@ -214,6 +288,7 @@ def ask_one(
     state: dict[str, list[int]] | None,
     ext_by_id: dict[int, str],
     id_by_ext: dict[str, int],
+    text_by_id: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     gold_ext = [str(e) for e in qa.get("evidence") or []]
     if state is not None:
@@ -227,6 +302,10 @@ def ask_one(
     cat = int(qa["category"])
     gold = str(qa.get("answer", "")) if cat != 5 else ""
     answered = cat != 5 and not ans.not_found
+    held = [
+        holds_answer(ans.text, (text_by_id or {}).get(c.memory_id, c.snippet))
+        for c in ans.citations
+    ]
     return {
         "category": cat,
         "f1": token_f1(ans.text, gold) if answered else 0.0,
@@ -234,6 +313,10 @@ def ask_one(
         # Only an answer cites: the nearest memory an abstention names does not count.
         "cites_gold": bool(cited & set(gold_ext)) and not ans.not_found,
         "not_found": bool(ans.not_found),
+        # How many memories an answer cites, and of those judged, how many hold its key words.
+        "citations": len(ans.citations) if answered else 0,
+        "citations_judged": sum(h is not None for h in held) if answered else 0,
+        "citations_holding": sum(bool(h) for h in held) if answered else 0,
         "total_ms": wall_ms,
         "cpu_ms": cpu_ms,
         "extract_ms": float(ans.timings.get("extract_ms", float("nan"))),
@@ -268,12 +351,20 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         n = len(rs)
         if not n:
             return {"questions": 0}
+        ans = [r for r in rs if not r["not_found"]]
+        judged = sum(r.get("citations_judged", 0) for r in ans)
+        held = sum(r.get("citations_holding", 0) for r in ans)
         return {
             "questions": n,
             "token_f1": round(sum(r["f1"] for r in rs) / n, 4),
             "exact_match": round(sum(r["em"] for r in rs) / n, 4),
             "cites_gold": round(sum(r["cites_gold"] for r in rs) / n, 4),
             "abstained": round(sum(r["not_found"] for r in rs) / n, 4),
+            # Over answered questions: a user reads each citation.
+            "citations_mean": round(sum(r.get("citations", 0) for r in ans) / len(ans), 2)
+            if ans
+            else None,
+            "citations_holding_answer": round(held / judged, 4) if judged else None,
         }
 
     out: dict[str, Any] = {

@@ -62,11 +62,12 @@ def record(out: Path, argv: list[str]) -> None:
         state: dict[str, list[int]] | None,
         ext_by_id: dict[int, str],
         id_by_ext: dict[str, int],
+        text_by_id: dict[int, str] | None = None,
     ) -> dict[str, Any]:
         current.clear()
         mode = "gold" if state is not None else "retrieved"
         current.update(qa=qa, mode=mode, ext=dict(ext_by_id))
-        return real_ask(assistant, qa, state, ext_by_id, id_by_ext)
+        return real_ask(assistant, qa, state, ext_by_id, id_by_ext, text_by_id)
 
     extraction.extract = extract
     locomo.ask_one = ask_one

@@ -1299,12 +1299,22 @@ def _supporting(
     # A date, amount, count, name or place is supported only by a memory that holds it: the
     # other invoice of the same kind is no evidence for this one's total.
     typed = kind in (TIME, AMOUNT, NUMBER, DURATION, FREQUENCY, PERSON, PLACE)
+    # A number or date is held only as written (the other invoice's "EUR" is not its total).
+    keys = (
+        set()
+        if re.search(r"\d", text) or kind in (DATE, YESNO)
+        else {w for w in _stems(text) if w not in _FUNCTION and len(w) > 2}
+    )
     for c in usable:
         if len(out) >= CITE_CAP:
             break
         if c.ev.memory_id in out:
             continue
         holds = len(span) >= 3 and span in c.ev.text.lower()
+        if not holds and keys:
+            # The same fact in other words ("New York" for "New York City"): at least half
+            # of the span's own words.
+            holds = len(keys & _stems(c.ev.text)) * 2 >= len(keys)
         # A date read off a message's own time is told again only around that time.
         same_time = kind != DATE or abs(c.ev.time - best.ev.time) <= SAME_TIME_S
         if holds or (not typed and same_time and _score(c) >= floor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.answer_locomo import brief, summarize, token_f1
+from bench.answer_locomo import brief, holds_answer, summarize, token_f1
 
 
 def row(cat: int, f1: float, conv: str, *, cites: bool = True, nf: bool = False) -> dict[str, Any]:
@@ -54,3 +54,22 @@ def test_summary_bars_and_brief_per_conversation() -> None:
         "temporal_f1": 1.0,
     }
     assert (b["token_f1"], b["adversarial_abstained"], b["temporal_f1"]) == (0.5, 0.0, None)
+
+
+def test_a_citation_holds_the_answer_only_with_half_its_key_words() -> None:
+    memory = "I loved “Becoming Nicole” by Amy Ellis Nutt, a true story."
+    assert holds_answer('"Becoming Nicole" [1]', memory) is True
+    assert holds_answer("Nicole, painting and pottery", memory) is False
+    # Nothing to look for: neither counted as holding nor as not holding.
+    assert holds_answer("Yes [1]", memory) is None
+
+
+def test_summary_counts_citations_of_answered_questions_only() -> None:
+    rows = [
+        row(2, 1.0, "a") | {"citations": 3, "citations_judged": 2, "citations_holding": 1},
+        row(1, 1.0, "a") | {"citations": 1, "citations_judged": 1, "citations_holding": 1},
+        row(4, 0.0, "a", cites=False, nf=True),
+    ]
+    got = summarize(rows)["answerable"]
+    assert got["citations_mean"] == 2.0
+    assert got["citations_holding_answer"] == round(2 / 3, 4)

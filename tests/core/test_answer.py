@@ -229,6 +229,23 @@ def test_a_message_about_the_same_thing_is_cited_as_support() -> None:
     assert (ex.text, ex.cited) == ("sunset with a palm tree", [1, 2])
 
 
+def test_a_memory_telling_the_same_place_in_other_words_is_cited() -> None:
+    # A place is cited only from memories that hold it: "New York" and "the city" hold
+    # "New York City" though not letter for letter; the camping trip does not.
+    evs = [
+        evc(1, "I moved from New York City four years ago.", t(2023, 5, 1), "Caroline"),
+        evc(
+            2,
+            "Before the move I lived in New York; the city never sleeps.",
+            t(2023, 6, 1),
+            "Caroline",
+        ),
+        evc(3, "We went camping by the lake.", t(2023, 6, 2), "Melanie"),
+    ]
+    ex = extract("Where did Caroline move from?", evs, UTC)
+    assert (ex.text, ex.cited) == ("New York City", [1, 2])
+
+
 def test_a_count_is_cited_only_from_memories_that_hold_it() -> None:
     evs = [
         ev(1, "Invoice from Hetzner: total 23.80 EUR", t(2026, 11, 1)),
