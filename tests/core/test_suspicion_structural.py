@@ -275,7 +275,7 @@ def test_real_honest_conversations_are_left_alone() -> None:
     assert flagged <= 2
 
 
-@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9", "fresh10"])
+@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11"])
 def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
     name: str, tmp_path: Path
 ) -> None:
