@@ -199,6 +199,20 @@ FIRST_RUNS = {
         "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "12/3000"},
         "then": "studied from session 11 on (a tuning set); write a new never-seen set first",
     },
+    # Session 10: 163 poisoned / 354 honest, hand-written in new places (build_fresh11.py, commit
+    # a6705f4) before any scoring; scored once with main's detector (the detector files of main
+    # 12f863f, run at commit 701d89a), totals only, never read. Rules + embedding: MiniLM vectors
+    # through the fit cache, the shipped weights (stacked over the structural logit), not refitted.
+    # Rules 24/163 and 2/354; rules + structural 59/163 and 4/354; rules + embedding 87/163 and
+    # 4/354. Same run, real honest text: locomo 0 of 2760 (all three), package paragraphs 0 / 1 /
+    # 12 of 3000.
+    "fresh11": {
+        "first_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
+        "first_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
+        "first_run_rules_and_embedded": {"recall": 0.5337, "fpr": 0.0113},
+        "then": "the set never seen: do not read or tune on it; score it once at the end of the "
+        "next detector change",
+    },
 }
 
 
