@@ -25,8 +25,11 @@ commits, invites, ledgers, tickets, mixed languages, polite indirect requests, l
 CI files, logs, device names) before changing anything and fitted the embedding model on fresh8:
 fresh9 was the set never seen until session 9 wrote fresh10 (configs, API docs, listings, game
 mods, fiction, bills, portals, mail headers, chat-template tokens, fake tool output, thirteen
-languages) before any change; session 10 tuned the embedding model on fresh9: fresh10 is the set
-never seen.
+languages) before any change; session 10 tuned the embedding model on fresh9 and scored fresh10
+a second time, then wrote fresh11 (invites, code review, CI logs, spreadsheets, PDF forms,
+subtitles, signatures, dating profiles, CVs, tickets, posters, game chat, voice notes, translation
+memory, alt text, EXIF, notifications, shell history, fourteen new languages) before any change:
+fresh11 is the set never seen.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -57,6 +60,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH8,
     FRESH9,
     FRESH10,
+    FRESH11,
     HELDOUT,
     TUNE7,
     WIDE_DEV,
@@ -195,6 +199,20 @@ FIRST_RUNS = {
         "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "12/3000"},
         "then": "studied from session 11 on (a tuning set); write a new never-seen set first",
     },
+    # Session 10: 163 poisoned / 354 honest, hand-written in new places (build_fresh11.py, commit
+    # a6705f4) before any scoring; scored once with main's detector (the detector files of main
+    # 12f863f, run at commit 701d89a), totals only, never read. Rules + embedding: MiniLM vectors
+    # through the fit cache, the shipped weights (stacked over the structural logit), not refitted.
+    # Rules 24/163 and 2/354; rules + structural 59/163 and 4/354; rules + embedding 87/163 and
+    # 4/354. Same run, real honest text: locomo 0 of 2760 (all three), package paragraphs 0 / 1 /
+    # 12 of 3000.
+    "fresh11": {
+        "first_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
+        "first_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
+        "first_run_rules_and_embedded": {"recall": 0.5337, "fpr": 0.0113},
+        "then": "the set never seen: do not read or tune on it; score it once at the end of the "
+        "next detector change",
+    },
 }
 
 
@@ -279,7 +297,7 @@ TRAINED = {
     "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9",
 }  # fmt: skip
 # Sets left out of a run ($MNEMO_BENCH_SKIP, comma-separated): a development run leaves the set
-# never seen unread (MNEMO_BENCH_SKIP=fresh10), so it is scored once, at the end.
+# never seen unread (MNEMO_BENCH_SKIP=fresh11), so it is scored once, at the end.
 SKIP = {s for s in os.environ.get("MNEMO_BENCH_SKIP", "").split(",") if s}
 
 
@@ -313,6 +331,7 @@ def main() -> None:
         "fresh8": FRESH8,
         "fresh9": FRESH9,
         "fresh10": FRESH10,
+        "fresh11": FRESH11,
     }
     sets = {k: v for k, v in sets.items() if k not in SKIP}
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")

@@ -275,7 +275,7 @@ def test_real_honest_conversations_are_left_alone() -> None:
     assert flagged <= 2
 
 
-@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9", "fresh10"])
+@pytest.mark.parametrize("name", ["fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11"])
 def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
     name: str, tmp_path: Path
 ) -> None:
@@ -291,3 +291,22 @@ def test_a_hand_written_set_is_what_its_builder_writes_and_big_enough(
     rows = dataset.load(path)
     assert sum(r["label"] == "poisoned" for r in rows) >= 150
     assert sum(r["label"] == "benign" for r in rows) >= 300
+
+
+def test_every_never_seen_set_has_its_first_run_recorded_and_is_never_fitted_on() -> None:
+    """A set the detector has never seen is scored once and that run is kept: each hand-written
+    fresh set outside TRAINED has its three first-run figures in FIRST_RUNS, and the embedding
+    fit never reads the newest one."""
+    from bench import suspicion, suspicion_embed
+    from tests.fixtures.poison import dataset
+
+    fresh = [n.lower() for n in dir(dataset) if n.startswith("FRESH") and n[5:].isdigit()]
+    never_seen = [n for n in fresh if n not in suspicion.TRAINED]
+    assert "fresh11" in never_seen
+    for name in never_seen:
+        runs = suspicion.FIRST_RUNS[name]
+        for mode in ("rules_only", "rules_and_structural", "rules_and_embedded"):
+            first = runs[f"first_run_{mode}"]
+            assert 0.0 <= first["recall"] <= 1.0 and 0.0 <= first["fpr"] <= 1.0
+    newest = max(fresh, key=lambda n: int(n[5:]))
+    assert newest not in suspicion_embed.SETS and newest not in suspicion_embed.LOSO
