@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app import trust_service
+from app.capture_service import CaptureService
 from app.services import Services
 from core import migrations
 from core import trust as tr
@@ -38,6 +39,8 @@ def old_services(
     monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 7])
     monkeypatch.setattr(migrations, "LATEST", migrations.MIGRATIONS[-1][0])
     monkeypatch.setattr(trust_service.tr, "source_identity", old_grain)
+    # That code had no stale-vector marks (migration 16) to refresh at unlock.
+    monkeypatch.setattr(CaptureService, "refresh_stored_vectors", lambda self: None)
     s = Services(tmp_path / "store", clock=clock, embedder=FakeEmbedder())
     s.create(PASSPHRASE, kdf=TEST_KDF)
     yield s
