@@ -1,7 +1,8 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh10 (the set never
-seen, which this script never opens; fresh8 joined in session 8, fresh9 in session 10), plus
+Poisoned training data: every hand-written labelled fixture set except fresh10 and fresh11,
+which this script never opens (fresh8 joined in session 8, fresh9 in session 10). fresh11 is the
+set never seen; fresh10 was scored in sessions 9 and 10 and is the next to join the fit. Plus
 each poisoned line put at a random sentence position inside real honest text (a package-
 description paragraph or three locomo turns): the model should learn "an order to an AI inside
 ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
