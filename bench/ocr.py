@@ -163,23 +163,23 @@ def run(engine: RapidOcrEngine, repeat: int) -> dict:  # type: ignore[type-arg]
     return results
 
 
-def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  # type: ignore[type-arg]
-    """The float models (before) against their int8 copies (after, models/ocr_int8.py), side by
-    side under the same load: two engines in one process alternate run by run on the sparse and
-    dense screens (median CPU of each), then read every rendered screen of each seed."""
-    engines = {"float": RapidOcrEngine(threads=threads, quantised=False),
-               "int8": RapidOcrEngine(threads=threads)}  # fmt: skip
-    out: dict = {}  # type: ignore[type-arg]
-    for name, engine in engines.items():
-        engine.load()
-        out[name] = {"precision": engine.precision, "note": engine.precision_note}
+def frames_side_by_side(
+    engines: dict[str, RapidOcrEngine],
+    out: dict,  # type: ignore[type-arg]
+    repeat: int,
+    seeds: list[int],
+) -> dict:  # type: ignore[type-arg]
+    """Two or more engines in one process, taking turns run by run (the order reversed every
+    other run): median CPU and CER of the sparse and dense full frames, then every rendered
+    screen of each seed, into `out[name]`."""
     for lines in (8, 36):
         img, texts = screen(lines)
         cpus: dict[str, list[float]] = {name: [] for name in engines}
         for engine in engines.values():
             engine.recognise(img)  # warm-up
-        for _ in range(max(1, repeat)):
-            for name, engine in engines.items():
+        for i in range(max(1, repeat)):
+            order = list(engines.items())
+            for name, engine in order if i % 2 == 0 else order[::-1]:
                 c = time.process_time()
                 boxes = engine.recognise(img)
                 cpus[name].append(time.process_time() - c)
@@ -192,6 +192,19 @@ def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  #
         for name, found in screens_side_by_side(engines, seed).items():
             out[name][f"screens_seed_{seed}"] = found["all"]
     return out
+
+
+def before_after(repeat: int, seeds: list[int], threads: int | None) -> dict:  # type: ignore[type-arg]
+    """The float models (before) against their int8 copies (after, models/ocr_int8.py), side by
+    side under the same load: two engines in one process alternate run by run on the sparse and
+    dense screens (median CPU of each), then read every rendered screen of each seed."""
+    engines = {"float": RapidOcrEngine(threads=threads, quantised=False),
+               "int8": RapidOcrEngine(threads=threads)}  # fmt: skip
+    out: dict = {}  # type: ignore[type-arg]
+    for name, engine in engines.items():
+        engine.load()
+        out[name] = {"precision": engine.precision, "note": engine.precision_note}
+    return frames_side_by_side(engines, out, repeat, seeds)
 
 
 def engine_on(det: Path, rec: Path, threads: int | None) -> RapidOcrEngine:
@@ -225,26 +238,7 @@ def before_after_models(before: Path, repeat: int, seeds: list[int], threads: in
     engines = {"before": engine_on(det, rec, threads), "after": RapidOcrEngine(threads=threads)}
     engines["after"].load()
     out: dict = {name: {"models": e.precision} for name, e in engines.items()}  # type: ignore[type-arg]
-    for lines in (8, 36):
-        img, texts = screen(lines)
-        cpus: dict[str, list[float]] = {name: [] for name in engines}
-        for engine in engines.values():
-            engine.recognise(img)  # warm-up
-        for i in range(max(1, repeat)):
-            order = list(engines.items())
-            for name, engine in order if i % 2 == 0 else order[::-1]:
-                c = time.process_time()
-                boxes = engine.recognise(img)
-                cpus[name].append(time.process_time() - c)
-                out[name][f"full_1080p_{lines}_lines"] = {"cer": round(cer(boxes, texts), 4)}
-        for name in engines:
-            out[name][f"full_1080p_{lines}_lines"]["median_cpu_s"] = round(
-                statistics.median(cpus[name]), 3
-            )
-    for seed in seeds:
-        for name, found in screens_side_by_side(engines, seed).items():
-            out[name][f"screens_seed_{seed}"] = found["all"]
-    return out
+    return frames_side_by_side(engines, out, repeat, seeds)
 
 
 def main() -> None:
