@@ -606,17 +606,30 @@ def _kind_of_span(q: _Question, sent: str) -> str:
         noun = _stem(n[0])
         toks = _tokens(sent)
         for i, t in enumerate(toks):
-            if _stem(t[2]) != noun:
-                continue
-            j = i
-            while j > 0 and i - j < 3:
-                w = toks[j - 1][2].lower().replace("’", "'")
-                if w in _FUNCTION or w in _FILLER or w in q.names:
-                    break
-                j -= 1
-            if j < i:
-                return sent[toks[j][0] : t[1]]
+            if _stem(t[2]) == noun and (span := _qualified(sent, toks, i, q)):
+                return span
     return ""
+
+
+def _qualified(
+    sent: str,
+    toks: list[tuple[int, int, str]],
+    i: int,
+    q: _Question,
+    stop: Callable[[str, str], bool] | None = None,
+) -> str:
+    """The noun toks[i] with the up to three words before it that qualify it ("service-focused
+    online group"), "" when none does. A function or filler word, a name of the question, or
+    `stop(word, the text between it and the next word)` ends the qualifiers."""
+    j = i
+    while j > 0 and i - j < 3:
+        w = toks[j - 1][2].lower().replace("’", "'")
+        if w in _FUNCTION or w in _FILLER or w in q.names:
+            break
+        if stop is not None and stop(w, sent[toks[j - 1][1] : toks[j][0]]):
+            break
+        j -= 1
+    return sent[toks[j][0] : toks[i][1]] if j < i else ""
 
 
 _WHAT_NOUN = re.compile(
@@ -654,27 +667,19 @@ def _noun_span(q: _Question, sent: str) -> str:
     if not nouns:
         return ""
     qstems = {_stem(w) for w in q.raw_keywords} | set(q.names)
+
+    def stop(w: str, gap: str) -> bool:
+        # Punctuation between, a generic word ("new"), or a word of the question itself.
+        return bool(gap.strip()) or w in _GENERIC_MODS or any(_match(_stem(w), x) for x in qstems)
+
     toks = _tokens(sent)
     for n in dict.fromkeys([nouns[-1], nouns[0]]):
         if n in _GENERIC_MODS:
             continue
         noun = _stem(n)
         for i, t in enumerate(toks):
-            if _stem(t[2]) != noun:
-                continue
-            j = i
-            while j > 0 and i - j < 3:
-                w = toks[j - 1][2].lower().replace("’", "'")
-                gap = sent[toks[j - 1][1] : toks[j][0]]
-                if w in _FUNCTION or w in _FILLER or w in q.names or gap.strip():
-                    break
-                if w in _GENERIC_MODS:
-                    break
-                if any(_match(_stem(w), x) for x in qstems):
-                    break
-                j -= 1
-            if j < i:
-                return sent[toks[j][0] : t[1]]
+            if _stem(t[2]) == noun and (span := _qualified(sent, toks, i, q, stop)):
+                return span
     return ""
 
 
