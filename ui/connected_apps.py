@@ -262,7 +262,7 @@ class ConnectedAppsPanel(QWidget):
     def refresh(self) -> None:
         if not self.services.unlocked:
             return
-        self.tasks.run(lambda: self._gate().views(), self._show_list, self._failed)
+        self.tasks.run(lambda: self._gate().views(), self._show_list, self._failed, owner=self)
 
     def _show_list(self, views: Any) -> None:
         self.views = {v.name: v for v in views}
@@ -328,8 +328,12 @@ class ConnectedAppsPanel(QWidget):
         self.ranges_edit.setText(cl.format_ranges(v.scope.excluded_ranges))
         self._loading = False
         name = v.name
-        self.tasks.run(lambda: self._gate().reads(name, 200), self._show_reads, self._failed)
-        self.tasks.run(lambda: self._gate().written(name, 200), self._show_written, self._failed)
+        self.tasks.run(
+            lambda: self._gate().reads(name, 200), self._show_reads, self._failed, owner=self
+        )
+        self.tasks.run(
+            lambda: self._gate().written(name, 200), self._show_written, self._failed, owner=self
+        )
 
     def _show_reads(self, rows: Any) -> None:
         self.reads.clear()
@@ -391,7 +395,7 @@ class ConnectedAppsPanel(QWidget):
                 done(result)
             self.refresh()
 
-        self.tasks.run(fn, finished, self._failed)
+        self.tasks.run(fn, finished, self._failed, owner=self)  # dropped once the page is gone
 
     def _failed(self, err: BaseException) -> None:
         text = user_message(err, "That did not work (see the log).")
