@@ -203,13 +203,15 @@ class Controller(QObject):
             self._warm_timer.start(WARM_UP_AFTER_MS)
         if self.main is None:
             self.main = MainWindow(self.services, self.tasks, self.tray_available)
-            self.main.installEventFilter(self)  # its paints end the wait for the model's load
             self.main.lock_requested.connect(self.lock)
             self.main.quit_requested.connect(self.quit)
             add_help_menu(self.main, self.show_about)
             from ui.import_page import accept_drops_on
 
             accept_drops_on(self.main)  # files dropped on the window are imported
+        if self._warm_timer.isActive():
+            # Its first paint ends the wait for the model's load; the filter goes with it.
+            self.main.installEventFilter(self)
         self.main.refresh()
         if self._open_chat_after_unlock:
             self._open_chat_after_unlock = False
@@ -250,6 +252,8 @@ class Controller(QObject):
         return False
 
     def _warm_up(self) -> None:
+        if self.main is not None:
+            self.main.removeEventFilter(self)  # not a Python call on every event from now on
         memory = getattr(self.services, "memory", None)
         if self.services.unlocked and memory is not None and not self._quitting:
             memory.warm_up()

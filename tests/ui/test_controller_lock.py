@@ -145,6 +145,11 @@ def test_the_embedding_model_loads_after_the_window_is_shown_and_not_after_a_loc
         QApplication.sendEvent(c.main, QEvent(QEvent.Type.UpdateRequest))
         assert c._warm_timer.isActive() and c._warm_timer.interval() == 0
         qtbot.waitUntil(lambda: loads == [True, True], timeout=5000)
+        # Once the wait is over, the window's events no longer pass through the controller.
+        c._warm_timer.start(WARM_UP_AFTER_MS)
+        QApplication.sendEvent(c.main, QEvent(QEvent.Type.UpdateRequest))
+        assert c._warm_timer.interval() == WARM_UP_AFTER_MS
+        c._warm_timer.stop()
         c.lock()
         c.services.unlock(PASSPHRASE)
         c._on_unlocked()
