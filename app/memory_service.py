@@ -95,6 +95,9 @@ class MemoryService:
         if wait:
             self._open_index()
         else:
+            # The lane builds the search fields after the index (_open_index): a search made
+            # meanwhile reads rows instead of building them in the user's wait.
+            self.searcher.defer_fields()
             LANES.submit(Lane.LOAD, self._open_index, label="vector index open")
 
     def _open_index(self) -> None:

@@ -17,6 +17,7 @@ from core.migrations import (
     m0007_participant_sources,
     m0016_stale_vectors,
     m0017_search_fields_log,
+    m0018_vector_ids,
 )
 
 # A step is an SQL script, or a function run with the connection inside the transaction (for
@@ -34,6 +35,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     # 8-15 are kept for other work of the same session (numbers assigned per branch).
     (16, m0016_stale_vectors.SQL),
     (17, m0017_search_fields_log.SQL),
+    (18, m0018_vector_ids.SQL),
 ]
 LATEST = MIGRATIONS[-1][0]
 
