@@ -606,3 +606,25 @@ def test_meaning_is_not_asked_for_a_question_that_is_no_list() -> None:
 
     ex = extract("Where did Jon move?", mems, UTC, embed=embed)
     assert ex.text == "Boston" and not calls
+
+
+def test_the_answer_comes_from_the_memory_with_the_better_span_among_the_best() -> None:
+    # The first memory matches the question's words best ("dance studio", "offering"), but
+    # the second one, nearly as good a match, holds the offering to the dancers themselves.
+    press = evc(
+        1,
+        "I'm expanding my dance studio's social media presence and offering workshops and "
+        "classes to local schools and centers.",
+        t(2023, 7, 1),
+        "Jon",
+    )
+    mentor = evc(
+        2,
+        "Besides the dance classes and workshops, I'm offering one-on-one mentoring and "
+        "training to help dancers reach their full potential.",
+        t(2023, 7, 2),
+        "Jon",
+    )
+    ex = extract("What is Jon offering to the dancers at his dance studio?", [press, mentor], UTC)
+    assert "mentoring" in ex.text
+    assert ex.cited[0] == 2
