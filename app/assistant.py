@@ -91,6 +91,9 @@ class Answer:
     cancelled: bool = False
     detail: str = ""  # the sentence around it: the supporting memory's own words, or the model's
     kind: str = ""  # what the question asked for (core.answer.classify)
+    # Memories that match the question about as well without holding the answer: related to
+    # it, never shown as its citations (memory ids, best first).
+    related: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -535,7 +538,15 @@ class AssistantService:
         if detail is None:
             detail = "" if ex.not_found else ex.sentence
         return Answer(
-            cid, text, citations, ex.not_found, timings, answer_id, detail=detail, kind=ex.kind
+            cid,
+            text,
+            citations,
+            ex.not_found,
+            timings,
+            answer_id,
+            detail=detail,
+            kind=ex.kind,
+            related=[] if ex.not_found else list(ex.related),
         )
 
     def _with_previous(

@@ -312,6 +312,11 @@ def ask_one(
         "em": exact(ans.text, gold) if answered else False,
         # Only an answer cites: the nearest memory an abstention names does not count.
         "cites_gold": bool(cited & set(gold_ext)) and not ans.not_found,
+        # Under the old rule, the memories related to the answer were cited too.
+        "cites_gold_or_related": bool(
+            (cited | {ext_by_id.get(i) for i in ans.related}) & set(gold_ext)
+        )
+        and not ans.not_found,
         "not_found": bool(ans.not_found),
         # How many memories an answer cites, and of those judged, how many hold its key words.
         "citations": len(ans.citations) if answered else 0,
@@ -359,6 +364,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "token_f1": round(sum(r["f1"] for r in rs) / n, 4),
             "exact_match": round(sum(r["em"] for r in rs) / n, 4),
             "cites_gold": round(sum(r["cites_gold"] for r in rs) / n, 4),
+            "cites_gold_or_related": round(
+                sum(r.get("cites_gold_or_related", r["cites_gold"]) for r in rs) / n, 4
+            ),
             "abstained": round(sum(r["not_found"] for r in rs) / n, 4),
             # Over answered questions: a user reads each citation.
             "citations_mean": round(sum(r.get("citations", 0) for r in ans) / len(ans), 2)

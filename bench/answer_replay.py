@@ -131,6 +131,8 @@ def replay(
             a["f1"].append(f1)
             a[f"f1_{locomo.CATEGORIES[cat]}"].append(f1)
             a["gold_cited"].append(float(bool(cited & gold_ev) and not ex.not_found))
+            related = cited | {r["ext"].get(i) for i in ex.related}
+            a["gold_cited_or_related"].append(float(bool(related & gold_ev) and not ex.not_found))
             a["abstained_answerable"].append(float(ex.not_found))
     out: dict[str, Any] = {}
     for (mode, part), a in sorted(acc.items()):

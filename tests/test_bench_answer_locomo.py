@@ -73,3 +73,14 @@ def test_summary_counts_citations_of_answered_questions_only() -> None:
     got = summarize(rows)["answerable"]
     assert got["citations_mean"] == 2.0
     assert got["citations_holding_answer"] == round(2 / 3, 4)
+
+
+def test_summary_gives_gold_cited_under_both_rules() -> None:
+    # A gold memory only related to the answer counts under the old rule alone.
+    rows = [
+        row(2, 1.0, "a") | {"cites_gold_or_related": True},
+        row(1, 1.0, "a", cites=False) | {"cites_gold_or_related": True},
+        row(4, 0.0, "a", cites=False, nf=True) | {"cites_gold_or_related": False},
+    ]
+    got = summarize(rows)["answerable"]
+    assert (got["cites_gold"], got["cites_gold_or_related"]) == (round(1 / 3, 4), round(2 / 3, 4))

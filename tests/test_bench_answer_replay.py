@@ -82,3 +82,19 @@ def test_replay_following_keeps_only_the_first_turns(monkeypatch) -> None:  # ty
     replay([rec], following_n=2)
     replay([rec])
     assert seen == [{1: turns[:2]}, {1: turns}]
+
+
+def test_replay_gives_gold_cited_under_both_rules() -> None:
+    # The gold turn tells of the painting without what it shows: related, not cited.
+    q = "What did Melanie paint for the art show?"
+    rec = _rec("conv-26", q, "a sunset with a palm tree", 4)
+    rec["evidence"] = [
+        _ev(1, "I painted a sunset with a palm tree for the art show.", "conv-26"),
+        _ev(2, "Here's the painting, it took me weeks.", "conv-26"),
+        _ev(3, "We went camping by the lake.", "conv-26"),
+    ]
+    rec["ext"] = {1: "D1:1", 2: "D1:2", 3: "D1:3"}
+    rec["qa"] = dict(rec["qa"], evidence=["D1:2"])  # type: ignore[call-overload]
+    out = replay([rec], held_out=("conv-42",))["retrieved"]["dev"]
+    assert out["f1"] == 1.0
+    assert (out["gold_cited"], out["gold_cited_or_related"]) == (0.0, 1.0)

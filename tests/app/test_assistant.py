@@ -719,3 +719,15 @@ def test_extraction_weighs_meaning_only_with_a_loaded_embedder() -> None:
     loaded = Embedder(True)
     got = _loaded_embed(Memory(loaded))
     assert got is not None and got(["x"]) == ["x"]
+
+
+def test_a_memory_that_only_matches_the_question_is_related_not_a_citation(
+    services: Services, extractive: AssistantService
+) -> None:
+    painted = add(services, "I painted a sunset with a palm tree for the art show.", 2)
+    shown = add(services, "Here's the painting, it took me weeks.", 1)
+    add(services, "We went camping by the lake.", 3)
+    ans = ask(extractive, "What did I paint for the art show?")
+    assert ans.text == "sunset with a palm tree [1]"
+    assert [c.memory_id for c in ans.citations] == [painted]
+    assert ans.related == [shown]

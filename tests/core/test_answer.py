@@ -217,16 +217,16 @@ def test_a_fact_told_over_two_messages_cites_both_and_no_more_than_three() -> No
     assert ex.cited[0] == 1 and 3 in ex.cited and len(ex.cited) == 3 and 5 not in ex.cited
 
 
-def test_a_message_about_the_same_thing_is_cited_as_support() -> None:
-    # The second message matches under half of the question's words: it still tells of the
-    # same painting and is shown with the answer; the other person's messages are not.
+def test_a_message_about_the_same_thing_without_the_answer_is_related_not_cited() -> None:
+    # The second message tells of the same painting but not what it shows: it is related to
+    # the answer, never one of its citations; the other person's messages are neither.
     evs = [
         evc(1, "I painted a sunset with a palm tree for the art show.", t(2023, 7, 1), "Caroline"),
         evc(2, "Here's the painting, it took me weeks.", t(2023, 7, 1), "Caroline"),
         evc(3, "We went camping by the lake.", t(2023, 6, 21), "Melanie"),
     ]
     ex = extract("What did Caroline paint for the art show?", evs, UTC)
-    assert (ex.text, ex.cited) == ("sunset with a palm tree", [1, 2])
+    assert (ex.text, ex.cited, ex.related) == ("sunset with a palm tree", [1], [2])
 
 
 def test_a_memory_telling_the_same_place_in_other_words_is_cited() -> None:
@@ -606,3 +606,25 @@ def test_meaning_is_not_asked_for_a_question_that_is_no_list() -> None:
 
     ex = extract("Where did Jon move?", mems, UTC, embed=embed)
     assert ex.text == "Boston" and not calls
+
+
+def test_the_answer_comes_from_the_memory_with_the_better_span_among_the_best() -> None:
+    # The first memory matches the question's words best ("dance studio", "offering"), but
+    # the second one, nearly as good a match, holds the offering to the dancers themselves.
+    press = evc(
+        1,
+        "I'm expanding my dance studio's social media presence and offering workshops and "
+        "classes to local schools and centers.",
+        t(2023, 7, 1),
+        "Jon",
+    )
+    mentor = evc(
+        2,
+        "Besides the dance classes and workshops, I'm offering one-on-one mentoring and "
+        "training to help dancers reach their full potential.",
+        t(2023, 7, 2),
+        "Jon",
+    )
+    ex = extract("What is Jon offering to the dancers at his dance studio?", [press, mentor], UTC)
+    assert "mentoring" in ex.text
+    assert ex.cited[0] == 2
