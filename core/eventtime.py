@@ -20,6 +20,23 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from core.timeparse import MONTHS, NUMBER_WORDS, WEEKDAYS
 
+# Bumped when the rules change what a text resolves to. RULES_PHRASES: the phrases one of the
+# changed rules needs (core.units builds the event times of the memories holding one again,
+# not of every memory). 2: "last/this/next <month>", "<n> <unit>s later".
+RULES_VERSION = 2
+RULES_PHRASES = tuple(
+    [
+        f"{which} {month}"
+        for which in ("last", "this", "next", "past", "previous", "coming")
+        for month in sorted(MONTHS)
+    ]
+    + [
+        f"{unit}{s} later"
+        for unit in ("day", "week", "weekend", "month", "year")
+        for s in ("", "s")
+    ]
+)
+
 DAY = "day"
 WEEK = "week"
 MONTH = "month"

@@ -26,6 +26,8 @@ from core.db import Connection
 SESSION_GAP = 2 * 3600.0
 CHUNK = 2000
 ELIGIBLE = "hidden = 0 AND status = 'ok' AND derived = 0"
+# The core.eventtime rules a store's event times were built with (settings table).
+RULES_KEY = "units.event_rules"
 _EPOCH = date(1970, 1, 1)
 
 
@@ -201,9 +203,32 @@ def _set_totals(conn: Connection, dropped: list[int]) -> None:
         )
 
 
+def _rules_changed(conn: Connection) -> None:
+    """When the event-time rules changed since the store's event times were built, mark the
+    memories whose text holds a phrase the new rules read (eventtime.RULES_PHRASES) stale, so
+    their event times and windows are built again with the new rules."""
+    from core.eventtime import RULES_PHRASES, RULES_VERSION
+
+    got = conn.execute("SELECT value FROM settings WHERE key = ?", (RULES_KEY,)).fetchone()
+    if got is not None and got[0] == str(RULES_VERSION):
+        return
+    match = "text : (" + " OR ".join(f'"{p}"' for p in RULES_PHRASES) + ")"
+    conn.execute(
+        "INSERT OR IGNORE INTO units_stale(memory_id) SELECT rowid FROM memories_fts "
+        "WHERE memories_fts MATCH ?",
+        (match,),
+    )
+    conn.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (RULES_KEY, str(RULES_VERSION)),
+    )
+
+
 def refresh_step(conn: Connection, limit: int = CHUNK) -> int:
     """Build the units and event times of up to `limit` stale memories (in the caller's
     transaction); returns how many were taken (0: nothing left)."""
+    _rules_changed(conn)
     ids = [
         int(i)
         for (i,) in conn.execute(

@@ -583,3 +583,48 @@ def test_windows_rebuilt_turn_by_turn_score_as_if_built_once(
             fresh.close()
     finally:
         at_once.close()
+
+
+def test_event_times_are_built_again_when_the_rules_change(
+    services: Services, clock: FixedClock
+) -> None:
+    """A store whose event times were built by older rules (here: before "last <month>" was
+    read) gets them built again on the next refresh, for the memories the new rules can read
+    differently; the others are left as they are."""
+    from core.eventtime import RULES_VERSION
+
+    memory = services.require_memory()
+    t = clock.now() - 3 * DAY  # 15 March 2026
+    ids = memory.add(
+        [
+            NewMemory(
+                kind="import:jsonl",
+                text=text,
+                time=t + 60 * n,
+                author="Caroline",
+                conversation="conv",
+                external_id=f"D1:{n}",
+            )
+            for n, text in enumerate(("Last August I ran a marathon", "I ran again yesterday"))
+        ]
+    )
+
+    def as_built_by_older_rules(c: object) -> None:
+        c.execute("DELETE FROM memory_events")  # type: ignore[attr-defined]
+        c.execute(  # type: ignore[attr-defined]
+            "UPDATE settings SET value = '1' WHERE key = ?", (units.RULES_KEY,)
+        )
+
+    services.store.write(as_built_by_older_rules)
+    memory.refresh_units()
+    conn = services.store.reader()
+    labels = {
+        int(m): str(label)
+        for m, label in conn.execute("SELECT memory_id, label FROM memory_events")
+    }
+    assert labels == {ids[0]: "August 2025"}  # "yesterday" was not built again
+    assert ids[0] in unit_text_ids(services, "2025")  # its window holds the date
+    assert conn.execute(
+        "SELECT value FROM settings WHERE key = ?", (units.RULES_KEY,)
+    ).fetchone() == (str(RULES_VERSION),)
+    assert units.pending(conn) == 0
