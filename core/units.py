@@ -11,7 +11,9 @@ these windows as one more list (core.search) and returns the centre memory: resu
 memories. Screens and notes are whole already and get no window.
 
 `refresh` builds what `units_stale` names: new memories, changed ones and the neighbours of
-removed ones. It runs after every add and delete (app.memory_service) and on unlock."""
+removed ones. It runs after every add and delete (app.memory_service) and on unlock. Each step
+also keeps the windows' BM25 statistics true (_set_totals) and, when core.eventtime's rules
+changed, builds again the event times its new rules read differently (_rules_changed)."""
 
 from __future__ import annotations
 

@@ -628,3 +628,23 @@ def test_event_times_are_built_again_when_the_rules_change(
         "SELECT value FROM settings WHERE key = ?", (units.RULES_KEY,)
     ).fetchone() == (str(RULES_VERSION),)
     assert units.pending(conn) == 0
+
+
+def test_one_refresh_step_leaves_the_window_totals_exact(
+    services: Services, clock: FixedClock
+) -> None:
+    """Within the step's own transaction: FTS5 writes its in-memory totals back at commit, so a
+    record set without first making it write them out would be lost (_set_totals' savepoint)."""
+    memory = services.require_memory()
+    memory.add(_turns(20, clock.now() - DAY))
+    conn = services.store.reader()
+    services.store.write(
+        lambda c: c.execute("INSERT OR IGNORE INTO units_stale(memory_id) SELECT id FROM memories")
+    )
+    assert services.store.write(units.refresh_step) == 20  # one step, every window rebuilt
+    (block,) = conn.execute("SELECT block FROM units_fts_data WHERE id = 1").fetchone()
+    rows, tokens = units._varints(bytes(block))
+    sizes = [
+        units._varints(bytes(s))[0] for (s,) in conn.execute("SELECT sz FROM units_fts_docsize")
+    ]
+    assert (rows, tokens) == (len(sizes), sum(sizes)) == (20, sum(sizes))
