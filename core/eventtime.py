@@ -20,6 +20,23 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from core.timeparse import MONTHS, NUMBER_WORDS, WEEKDAYS
 
+# Bumped when the rules change what a text resolves to. RULES_PHRASES: the phrases one of the
+# changed rules needs (core.units builds the event times of the memories holding one again,
+# not of every memory). 2: "last/this/next <month>", "<n> <unit>s later".
+RULES_VERSION = 2
+RULES_PHRASES = tuple(
+    [
+        f"{which} {month}"
+        for which in ("last", "this", "next", "past", "previous", "coming")
+        for month in sorted(MONTHS)
+    ]
+    + [
+        f"{unit}{s} later"
+        for unit in ("day", "week", "weekend", "month", "year")
+        for s in ("", "s")
+    ]
+)
+
 DAY = "day"
 WEEK = "week"
 MONTH = "month"
@@ -164,6 +181,17 @@ class _Rules:
             self._ago,
         )
         add(rf"{_B}in\s+{_N}(?:\s+of)?\s+(?P<unit>day|week|month|year)s?{_E}", self._in_n)
+        # "two weekends later", "a week later": counted forward from the memory's time.
+        add(
+            rf"{_B}{_N}(?:\s+of)?\s+(?P<unit>day|week|weekend|month|year)s?\s+later{_E}",
+            self._later,
+        )
+        # "last August", "this May", "next March": a month named with its direction.
+        add(
+            rf"{_B}(?P<which>last|this|next|past|previous|coming)\s+(?P<month>{_MONTH_RE}){_E}"
+            rf"(?!\s+\d)",
+            self._which_month,
+        )
         add(
             rf"{_B}(?P<which>last|this|next|past|previous|coming)\s+(?P<unit>week|weekend|month|year|summer|winter|spring|fall|autumn){_E}",
             self._this_unit,
@@ -342,6 +370,45 @@ class _Rules:
             return s, e, MONTH, format_month(y, mo), True, vague
         year = anchor.year + n
         return date(year, 1, 1), date(year, 12, 31), YEAR, str(year), True, vague
+
+    @staticmethod
+    def _later(m: re.Match[str], anchor: date) -> tuple[date, date, str, str, bool, bool] | None:
+        raw = m.group("n")
+        n = _num(raw)
+        if n < 1:
+            return None
+        vague = raw.lower().strip() in ("few", "a few", "couple", "a couple", "a couple of")
+        unit = m.group("unit").lower()
+        words = f"{raw.lower()} {unit}{'s' if n != 1 else ''}"
+        if unit == "weekend":
+            # The n-th weekend after the memory's day (a Saturday's next one is a week on).
+            sat = anchor + timedelta(days=(5 - anchor.weekday()) % 7 or 7) + timedelta(7 * (n - 1))
+            label = f"{words} after {format_day(anchor)}"
+            return sat, sat + timedelta(days=1), WEEK, label, True, vague
+        got = _Rules._in_n(m, anchor)
+        if got is None or unit != "week":
+            return got
+        s, e, prec, _label, rel, approx = got
+        return s, e, prec, f"{words} after {format_day(anchor)}", rel, approx
+
+    @staticmethod
+    def _which_month(
+        m: re.Match[str], anchor: date
+    ) -> tuple[date, date, str, str, bool, bool] | None:
+        word = m.group("month")
+        if word[0].islower() and (word.lower() in ("may", "march") or len(word) <= 3):
+            return None  # "this may help", "the last march": words, not months
+        month = MONTHS[word.lower().rstrip(".")]
+        which = m.group("which").lower()
+        if which == "this":
+            year = anchor.year
+        elif which in ("last", "past", "previous"):
+            # The latest such month that ended before the memory's month began.
+            year = anchor.year if month < anchor.month else anchor.year - 1
+        else:
+            year = anchor.year if month > anchor.month else anchor.year + 1
+        s, e = _month_range(year, month)
+        return s, e, MONTH, format_month(year, month), True, False
 
     @staticmethod
     def _this_unit(

@@ -255,3 +255,90 @@ def test_any_text_gives_well_formed_mentions(text, at):
         assert m.span_start >= last
         last = m.span_end
         assert m.start <= m.end
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "start", "label"),
+    [
+        # Seen in locomo-dev (conv-43, sent 8 December 2023): the August of that year.
+        ("Last August I told you about it", date(2023, 12, 8), date(2023, 8, 1), "August 2023"),
+        # Said in August: the one a year before, not the month it is said in.
+        ("last August we met", date(2023, 8, 20), date(2022, 8, 1), "August 2022"),
+        ("last November we met", date(2023, 3, 2), date(2022, 11, 1), "November 2022"),
+        ("this May I turn forty", date(2023, 1, 9), date(2023, 5, 1), "May 2023"),
+        ("next March we go", date(2023, 3, 2), date(2024, 3, 1), "March 2024"),
+        ("next October we go", date(2023, 3, 2), date(2023, 10, 1), "October 2023"),
+    ],
+)
+def test_a_month_named_with_last_this_or_next(text, at, start, label):
+    m = one(text, at)
+    assert (m.start, m.precision, m.label, m.relative) == (start, MONTH, label, True)
+    assert m.end.month == start.month and m.end.year == start.year
+
+
+def test_last_may_that_is_a_word_or_a_date_is_not_a_month():
+    assert resolve("this may help, last march was long", date(2023, 7, 1)) == []
+    m = one("last May 5 we went", date(2023, 7, 1))
+    assert (m.text, m.start, m.precision) == ("May 5", date(2023, 5, 5), DAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "start", "end", "precision", "label"),
+    [
+        # Seen in locomo-dev (conv-42, Friday 3 June 2022): the weekend of 11-12 June.
+        (
+            "I'm organizing a gaming party two weekends later - it'll be fun",
+            date(2022, 6, 3),
+            date(2022, 6, 11),
+            date(2022, 6, 12),
+            WEEK,
+            "two weekends after 3 June 2022",
+        ),
+        # Said on a Saturday: the next weekend is a week on, not the one it is said in.
+        (
+            "a weekend later",
+            date(2022, 6, 4),
+            date(2022, 6, 11),
+            date(2022, 6, 12),
+            WEEK,
+            "a weekend after 4 June 2022",
+        ),
+        (
+            "three days later",
+            date(2022, 6, 3),
+            date(2022, 6, 6),
+            date(2022, 6, 6),
+            DAY,
+            "6 June 2022",
+        ),
+        (
+            "a week later",
+            date(2022, 6, 3),
+            date(2022, 6, 6),
+            date(2022, 6, 12),
+            WEEK,
+            "a week after 3 June 2022",
+        ),
+        (
+            "two months later",
+            date(2022, 6, 3),
+            date(2022, 8, 1),
+            date(2022, 8, 31),
+            MONTH,
+            "August 2022",
+        ),
+    ],
+)
+def test_an_amount_later_counts_forward_from_the_memory_time(
+    text, at, start, end, precision, label
+):
+    m = one(text, at)
+    assert (m.start, m.end, m.precision, m.label, m.relative) == (
+        start,
+        end,
+        precision,
+        label,
+        True,
+    )
+    assert not m.approximate
+    assert one("a few weeks later", at).approximate
