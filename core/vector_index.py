@@ -271,6 +271,7 @@ class VectorIndex:
         self._index.set_num_threads(threads or os.cpu_count() or 1)
         self._live: set[int] = set()
         self._deleted: set[int] = set()
+        self._src: np.ndarray | None = None
         self._init_copy()
 
     def _init_copy(self, ids: Sequence[int] = (), vecs: bytes = b"") -> None:
@@ -287,6 +288,23 @@ class VectorIndex:
         else:
             self._rows = {}
 
+    def finish_copy(self, rows_at_once: int = 8192) -> None:
+        """Make the float16 copy of an index loaded from format 2, from the loaded float32
+        vectors, a few thousand rows at a time: called once the index is searchable, so the
+        first search does not wait for it (until it is done, `exact` reads the float32 rows;
+        any change to the index finishes it first)."""
+        src = self._src
+        if src is None:
+            return
+        for start in range(0, len(src), rows_at_once):
+            with self._lock:
+                if self._src is None:
+                    return  # a change finished it meanwhile
+                end = min(start + rows_at_once, len(src))
+                np.copyto(self._copy[start:end], src[start:end], casting="same_kind")
+        with self._lock:
+            self._src = None  # drops the decrypted snapshot
+
     def fill_copy(self, chunk: int = 20_000) -> int:
         """Copy every live vector not yet in the float16 copy (an index loaded from a snapshot
         older than the copy); returns how many were copied."""
@@ -301,6 +319,7 @@ class VectorIndex:
     def _keep_copy(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Write these labels' vectors into the copy (an erased label's row is overwritten
         with the same noise as the index's slot, so its bytes are gone here too)."""
+        self.finish_copy()
         rows = []
         for i in ids:
             row = self._rows.get(int(i))
@@ -338,6 +357,7 @@ class VectorIndex:
         # get_ids_list() includes slots marked deleted; the snapshot says which those are.
         self._deleted = {int(x) for x in deleted}
         self._live = {int(x) for x in index.get_ids_list()} - self._deleted
+        self._src = None
         # An older snapshot has no copy: `exact` fills it from hnswlib as labels are asked for.
         self._init_copy(copy_ids, copy_vecs)
         return self
@@ -345,6 +365,7 @@ class VectorIndex:
     def to_pickle(self) -> bytes:
         """Format 1's payload (the latency bench caches its fixture index this way)."""
         with self._lock:
+            self.finish_copy()
             ids = sorted(self._rows, key=self._rows.__getitem__)
             vecs = self._copy[: len(ids)].tobytes()
             return pickle.dumps(
@@ -432,13 +453,12 @@ class VectorIndex:
         labels = ext.tolist()
         self._deleted = {int(x) for x in arrays["deleted"].tolist()}
         self._live = set(labels) - self._deleted
-        # The float16 copy, row = hnswlib's internal id, straight from the vectors' columns
-        # of data_level0 (label -> internal id is hnswlib's own map).
+        # The float16 copy, row = hnswlib's internal id, from the vectors' columns of
+        # data_level0 (label -> internal id is hnswlib's own map); made by finish_copy.
         self._rows = dict(zip(labels, internal.tolist(), strict=True))
         rows = arrays["data_level0"].reshape(count, per)
-        vecs = rows[:, offset_data : offset_data + 4 * dim].view(np.float32)
+        self._src = rows[:, offset_data : offset_data + 4 * dim].view(np.float32)
         self._copy = np.empty((max(16, count + max(1024, count // 8)), dim), dtype=np.float16)
-        self._copy[:count] = vecs
         return self
 
     # queries
@@ -535,7 +555,9 @@ class VectorIndex:
                 got = self._index.get_items(missing, return_type="numpy")
                 self._keep_copy(missing, np.asarray(got, dtype=np.float32))
             rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
-            vecs = self._copy[rows]
+            # Just loaded, copy not made yet: the loaded rows themselves (nothing was added or
+            # changed since, or the copy would have been finished first).
+            vecs = self._copy[rows] if self._src is None else self._src[rows]
         sims = vecs.astype(np.float32) @ np.asarray(vector, dtype=np.float32).reshape(self.dim)
         k = min(k, len(ids))
         top = np.argpartition(-sims, k - 1)[:k]
@@ -678,6 +700,7 @@ class PersistentIndex:
         if loaded:
             if on_loaded is not None:
                 on_loaded()
+            self.index.finish_copy()
             added, removed = self.reconcile()
             if added or removed:
                 log.info("index reconciled: %d added, %d removed", added, removed)

@@ -564,3 +564,35 @@ def test_an_authenticated_but_inconsistent_state_is_refused() -> None:
     with pytest.raises(SnapshotInvalid):
         VectorIndex.from_state(scalars, layout, np.frombuffer(twisted, np.uint8), DIM)
     assert len(VectorIndex.from_state(scalars, layout, payload, DIM)) == 20
+
+
+def test_the_copy_is_made_once_the_index_is_searchable(store: Store) -> None:
+    """Opening a format-2 snapshot hands the index to searches before its float16 copy is
+    made; meanwhile exact() reads the loaded float32 rows, and the copy then matches them."""
+    vecs, _blob = saved(store)
+    p = persistent(store)
+    seen: list[tuple[bool, list[int]]] = []
+    p.open(
+        on_loaded=lambda: seen.append(
+            (p.index._src is not None, p.index.exact(vecs[3], [4, 9], 1)[0])
+        )
+    )
+    assert seen == [(True, [4])]
+    assert p.index._src is None  # made before open() returned
+    rows = [p.index._rows[i] for i in range(1, 41)]
+    assert np.array_equal(p.index._copy[rows], vecs.astype(np.float16))
+    p.close(save=False)
+
+
+def test_a_change_before_the_copy_is_made_finishes_it_first() -> None:
+    vecs = unit(np.random.default_rng(15), 30)
+    index = VectorIndex(DIM)
+    index.add(list(range(30)), vecs)
+    again = reloaded(index)
+    assert again._src is not None
+    again.remove([5])  # overwrites row 5 with noise: in the copy, not in a stale source
+    assert again._src is None
+    assert vecs[5].astype(np.float16).tobytes() not in again._copy.tobytes()
+    assert 5 not in again.exact(vecs[5], list(range(30)), 3)[0]
+    again.finish_copy()  # nothing left to do
+    assert again.exact(vecs[6], [6, 7], 1)[0] == [6]
