@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import logging
+import mmap
 import os
 import pickle
 import struct
@@ -101,6 +102,29 @@ def _parse_header(head: bytes) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise SnapshotInvalid("bad header")
     return header
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14+; not named by Python 3.11's mmap module
+
+
+def _fresh(nbytes: int, populate: int | None = None) -> np.ndarray:
+    """A uint8 array for a large buffer about to be written whole (the decrypted snapshot,
+    the float16 copy), in 2 MB pages faulted in by one call where Linux allows. Written page
+    by page, a fresh 170 MB buffer took more CPU in page faults than its decryption (tens of
+    thousands of faults; 0.1-0.5 s here, against about 0.03 s this way). Elsewhere, or if
+    the kernel refuses, a plain array."""
+    if nbytes >= 1 << 22 and hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            m = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            m.madvise(mmap.MADV_HUGEPAGE)
+            length = nbytes if populate is None else populate - populate % mmap.PAGESIZE
+            with contextlib.suppress(OSError):
+                if length > 0:
+                    m.madvise(_MADV_POPULATE_WRITE, 0, length)
+            return np.frombuffer(m, dtype=np.uint8)
+        except (OSError, ValueError):
+            pass
+    return np.empty(nbytes, dtype=np.uint8)
 
 
 def _chunk_nonce(prefix: bytes, i: int) -> bytes:
@@ -193,7 +217,7 @@ def open_chunked(
         raise SnapshotInvalid("truncated or altered snapshot")
     aad = MAGIC2 + head
     aes = AESGCM(key)
-    out = np.empty(size, dtype=np.uint8)
+    out = _fresh(size)
     dst = out.data
     buf = bytearray(min(chunk, size) + _TAG)
     view = memoryview(buf)
@@ -458,7 +482,9 @@ class VectorIndex:
         self._rows = dict(zip(labels, internal.tolist(), strict=True))
         rows = arrays["data_level0"].reshape(count, per)
         self._src = rows[:, offset_data : offset_data + 4 * dim].view(np.float32)
-        self._copy = np.empty((max(16, count + max(1024, count // 8)), dim), dtype=np.float16)
+        capacity = max(16, count + max(1024, count // 8))
+        copy = _fresh(capacity * dim * 2, populate=count * dim * 2)
+        self._copy = copy.view(np.float16).reshape(capacity, dim)
         return self
 
     # queries

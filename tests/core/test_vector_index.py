@@ -596,3 +596,20 @@ def test_a_change_before_the_copy_is_made_finishes_it_first() -> None:
     assert 5 not in again.exact(vecs[5], list(range(30)), 3)[0]
     again.finish_copy()  # nothing left to do
     assert again.exact(vecs[6], [6, 7], 1)[0] == [6]
+
+
+def test_large_buffers_come_faulted_in_and_writable() -> None:
+    import mmap
+    import sys
+
+    from core.vector_index import _fresh
+
+    big = _fresh(5 << 20, populate=3 << 20)
+    assert big.shape == (5 << 20,) and big.dtype == np.uint8 and big.flags.writeable
+    big[:] = 7
+    assert int(big[-1]) == 7 and int(big.sum()) == 7 * (5 << 20)
+    if sys.platform.startswith("linux"):
+        base = big.base
+        assert isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)  # 2 MB pages
+    small = _fresh(1000)
+    assert small.shape == (1000,) and small.flags.writeable
