@@ -140,7 +140,8 @@ def seal_chunked(parts: Sequence[Any], key: bytes, header: dict[str, Any]) -> by
     prefix = os.urandom(8)
     header = {**header, "size": size, "chunk": CHUNK, "nonce": prefix.hex()}
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    n_chunks = -(-size // CHUNK)
+    # At least one chunk: an empty index's header is authenticated too.
+    n_chunks = max(1, -(-size // CHUNK))
     start = len(MAGIC2) + 4 + len(head)
     out = bytearray(start + size + _TAG * n_chunks)
     out[:start] = MAGIC2 + struct.pack(">I", len(head)) + head
@@ -174,7 +175,7 @@ def seal_chunked(parts: Sequence[Any], key: bytes, header: dict[str, Any]) -> by
             off += take
             if pending_len == CHUNK:
                 flush()
-    if pending_len:
+    if pending_len or i == 0:
         flush()
     assert pos == len(out) and i == n_chunks
     return out
@@ -212,7 +213,7 @@ def open_chunked(
         nonce_prefix = bytes.fromhex(prefix)
     except ValueError:
         raise SnapshotInvalid("bad header") from None
-    n_chunks = -(-size // chunk)
+    n_chunks = max(1, -(-size // chunk))
     if len(lead) + n + size + _TAG * n_chunks != file_size:
         raise SnapshotInvalid("truncated or altered snapshot")
     aad = MAGIC2 + head

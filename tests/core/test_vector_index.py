@@ -613,3 +613,26 @@ def test_large_buffers_come_faulted_in_and_writable() -> None:
         assert isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)  # 2 MB pages
     small = _fresh(1000)
     assert small.shape == (1000,) and small.flags.writeable
+
+
+def test_an_empty_index_round_trips_and_its_header_is_authenticated(store: Store) -> None:
+    import core.vector_index as vi
+
+    p = persistent(store)
+    assert p.open().snapshot == "missing"
+    p.save()
+    p.close(save=False)
+    blob = store.index_path.read_bytes()
+    header, plain = unseal(blob, store.key.derive("index"))
+    assert header["count"] == 0
+    with pytest.raises(SnapshotInvalid):  # no chunk of data, still a tag over the header
+        unseal(blob.replace(b'"count":0', b'"count":1', 1), store.key.derive("index"))
+    assert len(blob) > len(vi.MAGIC2) + 16
+    again = persistent(store)
+    health = again.open()
+    assert (health.snapshot, health.count) == ("ok", 0)
+    vecs = unit(np.random.default_rng(16), 3)
+    put(store, vecs)
+    again.add([1, 2, 3], vecs)
+    assert again.index.search(vecs[1], 1)[0] == [2]
+    again.close(save=False)
