@@ -81,6 +81,21 @@ class Citation:
 
 
 @dataclass
+class Related:
+    """A memory that matches the question about as well as a citation without holding the
+    answer: shown apart from the citations (never as a source), with the same fields but no
+    [n] marker."""
+
+    memory_id: int
+    snippet: str
+    time: float
+    source: str
+    app: str | None
+    title: str | None
+    external_id: str | None = None
+
+
+@dataclass
 class Answer:
     conversation_id: int
     text: str  # the short answer with its [n] citations, first
@@ -92,8 +107,11 @@ class Answer:
     detail: str = ""  # the sentence around it: the supporting memory's own words, or the model's
     kind: str = ""  # what the question asked for (core.answer.classify)
     # Memories that match the question about as well without holding the answer: related to
-    # it, never shown as its citations (memory ids, best first).
+    # it, never shown as its citations (memory ids, best first), and the same memories as
+    # read back for display (an erased, quarantined or untrusted one is in neither). Live
+    # answers only: a past conversation has no stored related memories.
     related: list[int] = field(default_factory=list)
+    related_memories: list[Related] = field(default_factory=list)
 
 
 @dataclass
@@ -537,6 +555,8 @@ class AssistantService:
         )
         if detail is None:
             detail = "" if ex.not_found else ex.sentence
+        # An abstention shows its closest memory as its one citation and nothing related.
+        related = [] if ex.not_found else self._related(memory, ex.related, citations, query)
         return Answer(
             cid,
             text,
@@ -546,7 +566,8 @@ class AssistantService:
             answer_id,
             detail=detail,
             kind=ex.kind,
-            related=[] if ex.not_found else list(ex.related),
+            related=[r.memory_id for r in related],
+            related_memories=related,
         )
 
     def _with_previous(
@@ -661,6 +682,29 @@ class AssistantService:
         if check is not None:
             return bool(check(hit))
         return hit.status == OK
+
+    def _related(
+        self, memory: Any, ids: Sequence[int], citations: Sequence[Citation], query: str
+    ) -> list[Related]:
+        """The related memories as they are now (read again: one erased or quarantined while
+        the answer was written is left out), under the rules its citations were chosen by:
+        visible, reviewed ok, usable for answers, not a chat turn; snippets as a citation's."""
+        cited = {c.memory_id for c in citations}
+        wanted = [i for i in dict.fromkeys(ids) if i not in cited]
+        terms = query_terms(query)
+        return [
+            Related(
+                memory_id=m.id,
+                snippet=_plain(make_snippet(m.text, terms)),
+                time=m.time,
+                source=m.kind,
+                app=m.app,
+                title=m.title,
+                external_id=m.external_id,
+            )
+            for m in get_memories(memory.store.reader(), wanted)
+            if m.status == OK and not m.derived and not _is_chat_turn(m) and self._usable(m)
+        ]
 
     def _citation(self, n: int, ev: Evidence, query: str) -> Citation:
         return Citation(

@@ -68,6 +68,7 @@ NO_ASSISTANT = (
     "stays, check the model in Settings → Models."
 )
 NOT_FOUND_NOTE = "Your memories do not seem to contain the answer."
+RELATED_TOOLTIP = "Matches the question but does not hold the answer"
 
 
 def assistant_of(services: object) -> ServiceAccessor:
@@ -258,13 +259,16 @@ def chip_label(c: Any, now: float) -> str:
     if len(title) > CHIP_TITLE_CHARS:
         title = title[: CHIP_TITLE_CHARS - 1].rstrip() + "…"
     where = title or c.app or source_label(c.source)
-    return f"[{c.n}] {where} · {relative_time(c.time, now)}"
+    # A related memory has no [n]: it is not a source of the answer.
+    mark = f"[{c.n}] " if getattr(c, "n", None) is not None else ""
+    return f"{mark}{where} · {relative_time(c.time, now)}"
 
 
-def chip_tooltip(c: Any) -> str:
+def chip_tooltip(c: Any, lead: str = "") -> str:
     # Tooltips guess rich text; escaping inside <qt> makes memory text plain characters.
     head = " · ".join(x for x in (source_label(c.source), c.app, c.title) if x)
-    return f"<qt><b>{html.escape(head)}</b><br>{html.escape(c.snippet[:400])}</qt>"
+    first = f"{html.escape(lead)}<br>" if lead else ""
+    return f"<qt>{first}<b>{html.escape(head)}</b><br>{html.escape(c.snippet[:400])}</qt>"
 
 
 class QuestionBubble(QFrame):
@@ -302,7 +306,8 @@ class QuestionBubble(QFrame):
 
 
 class AnswerBubble(QFrame):
-    """One answer: streamed text, then citation chips, a note line and Copy."""
+    """One answer: streamed text, then citation chips, a quieter row of related memories
+    (matching the question without holding the answer), a note line and Copy."""
 
     open_citation = Signal(int)  # memory id
     save_turn = Signal(int)  # the stored answer's memory id
@@ -312,6 +317,7 @@ class AnswerBubble(QFrame):
         self.now = now
         self.text = ""
         self.citations: list[Any] = []
+        self.related: list[Any] = []
         self.state = "streaming"  # streaming | done | not_found | stopped | error
         self.setObjectName("answerBubble")
         layout = QVBoxLayout(self)
@@ -327,6 +333,18 @@ class AnswerBubble(QFrame):
         self.chips.setVerticalSpacing(4)
         self.chips_box.hide()
         layout.addWidget(self.chips_box)
+        self.related_box = QWidget()
+        self.related_box.setObjectName("relatedRow")
+        self.related_chips = QGridLayout(self.related_box)
+        self.related_chips.setContentsMargins(0, 0, 0, 0)
+        self.related_chips.setHorizontalSpacing(6)
+        self.related_chips.setVerticalSpacing(4)
+        self.related_label = QLabel("Related")
+        self.related_label.setObjectName("relatedLabel")
+        self.related_label.setToolTip(RELATED_TOOLTIP)
+        self.related_chips.addWidget(self.related_label, 0, 0)
+        self.related_box.hide()
+        layout.addWidget(self.related_box)
         foot = QHBoxLayout()
         foot.setContentsMargins(0, 0, 0, 0)
         self.note = QLabel()
@@ -353,6 +371,7 @@ class AnswerBubble(QFrame):
         foot.addWidget(self.copy_button)
         layout.addLayout(foot)
         self.chip_buttons: list[QPushButton] = []
+        self.related_buttons: list[QPushButton] = []
         self.set_text("")
 
     def set_text(self, text: str) -> None:
@@ -393,6 +412,26 @@ class AnswerBubble(QFrame):
         self.chips.setColumnStretch(CHIPS_PER_ROW, 1)
         self.chips_box.setVisible(bool(self.citations))
         self.set_text(self.text)  # [n] in the text become clickable now that they are known
+
+    def set_related(self, related: list[Any]) -> None:
+        """The memories that match the question without holding the answer: chips apart from
+        the citations (no [n], a quieter style), opening the memory as a citation chip does."""
+        self.related = list(related)
+        for b in self.related_buttons:
+            b.deleteLater()
+        self.related_buttons = []
+        now = self.now()
+        for i, r in enumerate(self.related):
+            b = QPushButton(_button_text(chip_label(r, now)))
+            b.setObjectName("relatedChip")
+            b.setToolTip(chip_tooltip(r, RELATED_TOOLTIP))
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+            b.setAccessibleName(f"Related memory {i + 1}")
+            b.clicked.connect(lambda _=False, mid=r.memory_id: self.open_citation.emit(mid))
+            self.related_chips.addWidget(b, i // CHIPS_PER_ROW, 1 + i % CHIPS_PER_ROW)
+            self.related_buttons.append(b)
+        self.related_chips.setColumnStretch(CHIPS_PER_ROW + 1, 1)
+        self.related_box.setVisible(bool(self.related))
 
     def set_saveable(self, memory_id: int | None) -> None:
         self.saved_id = memory_id
@@ -834,6 +873,9 @@ class ChatPanel(QWidget):
             # The short answer with its citations first; the sentence it rests on after it.
             bubble.set_text(answer.text + (f"\n\n“{detail}”" if detail else ""))
             bubble.set_citations(answer.citations)
+            # Live answers only: a past conversation keeps its citations, not its related
+            # memories (they are not stored with the answer).
+            bubble.set_related(list(getattr(answer, "related_memories", None) or []))
             total = answer.timings.get("total_ms", 0.0) / 1000
             if answer.not_found:
                 bubble.set_state("not_found", NOT_FOUND_NOTE)

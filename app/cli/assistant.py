@@ -1,11 +1,12 @@
 """ask: a question answered from your memories by the local model, with the memories it cites.
-Human output streams the answer as it is written, then lists the sources."""
+Human output streams the answer as it is written, then lists the sources, then the memories
+related to the question that do not hold the answer (never listed as sources)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from app.assistant import Answer
 from app.cli.context import CliContext
@@ -45,6 +46,18 @@ def answer_json(ans: Answer) -> dict[str, Any]:
             }
             for c in ans.citations
         ],
+        "related": [
+            {
+                "id": r.memory_id,
+                "snippet": r.snippet,
+                "time": utc_iso(r.time),
+                "source": r.source,
+                "app": r.app,
+                "title": r.title,
+                "external_id": r.external_id,
+            }
+            for r in ans.related_memories
+        ],
         "timings": ans.timings,
     }
 
@@ -72,8 +85,14 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any] | None:
     ans = assistant.ask(question, args.conversation, on_token, Cancel())
     if args.json:
         return answer_json(ans)
-    raw = "".join(streamed).strip()
-    out = sys.stdout
+    write_answer(sys.stdout, ans, "".join(streamed))
+    return None
+
+
+def write_answer(out: TextIO, ans: Answer, streamed: str) -> None:
+    """What follows the streamed answer: the checked answer if it differs, the sentence it
+    rests on, its sources, and the related memories apart from them."""
+    raw = streamed.strip()
     out.write("\n")
     if ans.text.strip() != raw:
         # The checked answer differs (an invention replaced, a citation added or removed).
@@ -86,5 +105,10 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> dict[str, Any] | None:
             where = " · ".join(x for x in (c.source, c.app, c.title) if x)
             out.write(f"  [{c.n}] {utc_iso(c.time)}  {where}  (memory {c.memory_id})\n")
             out.write(f"      {c.snippet}\n")
+    if ans.related_memories:
+        out.write("\nRelated (not cited):\n")
+        for r in ans.related_memories:
+            where = " · ".join(x for x in (r.source, r.app, r.title) if x)
+            out.write(f"  -   {utc_iso(r.time)}  {where}  (memory {r.memory_id})\n")
+            out.write(f"      {r.snippet}\n")
     out.write(f"\nConversation {ans.conversation_id}; continue it with --conversation.\n")
-    return None

@@ -731,3 +731,64 @@ def test_a_memory_that_only_matches_the_question_is_related_not_a_citation(
     assert ans.text == "sunset with a palm tree [1]"
     assert [c.memory_id for c in ans.citations] == [painted]
     assert ans.related == [shown]
+
+
+def test_related_memories_are_read_back_with_a_citations_fields_and_snippet(
+    services: Services, extractive: AssistantService
+) -> None:
+    painted = add(services, "I painted a sunset with a palm tree for the art show.", 2)
+    shown = add(services, "Here's the painting, it took me weeks.", 1, app="Signal", title="Mia")
+    add(services, "We went camping by the lake.", 3)
+    ans = ask(extractive, "What did I paint for the art show?")
+    assert [c.memory_id for c in ans.citations] == [painted]
+    (r,) = ans.related_memories
+    assert (r.memory_id, r.source, r.app, r.title) == (shown, NOTE, "Signal", "Mia")
+    assert r.snippet == "Here's the painting, it took me weeks."  # plain, as a citation's
+    assert r.time == services.clock.now() - DAY
+    assert ans.related == [shown]
+
+
+def test_a_related_memory_erased_or_quarantined_while_answering_is_not_shown(
+    services: Services, extractive: AssistantService
+) -> None:
+    add(services, "I painted a sunset with a palm tree for the art show.", 2)
+    shown = add(services, "Here's the painting, it took me weeks.", 1)
+    add(services, "We went camping by the lake.", 3)
+    first = ask(extractive, "What did I paint for the art show?")
+    assert first.related == [shown]  # the same question finds it related
+
+    erase = services.erase
+    assert erase is not None
+    # The short answer is shown (on_token) before the answer is finished and stored: the user
+    # erases the related memory in between.
+    ans = extractive.ask(
+        "What did I paint for the art show?",
+        None,
+        lambda _t: erase.erase(EraseSpec(ids=[shown])),
+        Cancel(),
+    )
+    assert ans.text == "sunset with a palm tree [1]"
+    assert ans.related == [] and ans.related_memories == []
+
+    again = add(services, "Here's the painting, it took me weeks.", 1)
+
+    def quarantine(_t: str) -> None:
+        services.store.write(
+            lambda c: c.execute("UPDATE memories SET status = ? WHERE id = ?", (QUARANTINED, again))
+        )
+
+    ans = extractive.ask("What did I paint for the art show?", None, quarantine, Cancel())
+    assert ans.related_memories == []
+
+
+def test_an_abstention_keeps_its_closest_memory_and_shows_nothing_related(
+    services: Services, extractive: AssistantService
+) -> None:
+    painted = add(services, "I painted a sunset with a palm tree for the art show.", 2)
+    add(services, "Here's the painting, it took me weeks.", 1)
+    add(services, "We went camping by the lake.", 3)
+    ans = ask(extractive, "What did Melanie paint for the art show?")
+    assert ans.not_found
+    # "the closest is [1] ...": the nearest memory stays the one citation of the abstention.
+    assert [c.memory_id for c in ans.citations] == [painted] and "closest" in ans.text
+    assert ans.related_memories == [] and ans.related == []

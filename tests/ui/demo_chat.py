@@ -33,8 +33,8 @@ def main() -> int:
     from app.services import Services
     from app.tasks import TaskRunner
     from core.keys import TEST_KDF
-    from core.types import NOTE, SCREEN
-    from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation
+    from core.types import CHAT, NOTE, SCREEN
+    from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation, related
     from tests.ui.fake_memory import (
         FakeMedia,
         FakeMemoryService,
@@ -57,10 +57,24 @@ def main() -> int:
     )
     note = memory(90002, "Pay ACME before the 27th, from the business account", now - 2 * 86400)
     note.kind = NOTE
-    mems = [*demo_memories(300), invoice, note]
+    renewal = memory(
+        90003,
+        "ACME Hosting — your plan renews on 1 December; invoices are sent 10 days before",
+        now - 5 * 86400,
+        SCREEN,
+        app="thunderbird",
+        title="ACME Hosting — plan renewal",
+    )
+    reminder = memory(90004, "Did the hosting invoice come yet?", now - 4 * 86400, CHAT)
+    mems = [*demo_memories(300), invoice, note, renewal, reminder]
     cites = [
         citation(1, invoice.id, "Total due: 1,240.00 EUR", invoice.time, "screen", "thunderbird"),
         citation(2, note.id, note.text, note.time, "note", None),
+    ]
+    # Found with the sources, matching the question without holding the answer.
+    near = [
+        related(renewal.id, renewal.text, renewal.time, "screen", "thunderbird", renewal.title),
+        related(reminder.id, reminder.text, reminder.time, "chat", None, None),
     ]
     answer = (
         "The ACME Hosting invoice (no. 118) came to **1,240.00 EUR** [1].\n\n"
@@ -71,7 +85,7 @@ def main() -> int:
     script = (
         [Scripted(["I could not find that in your memories."], not_found=True)]
         if args.not_found
-        else [Scripted(pieces, citations=cites)]
+        else [Scripted(pieces, citations=cites, related=near)]
     )
     if args.new:
         script.append(Scripted(["I could not find that in your memories."], not_found=True))

@@ -10,18 +10,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.assistant import Answer, Citation, ConversationSummary, Turn
+from app.assistant import Answer, Citation, ConversationSummary, Related, Turn
 from core.errors import UserFacingError
 
 
 @dataclass
 class Scripted:
-    """One scripted reply: the pieces streamed, the citations, whether it is 'not found'.
+    """One scripted reply: the pieces streamed, the citations, the related memories (live
+    answers only: a past conversation keeps none, as the real service), whether it is 'not found'.
     `error` is raised (after the pieces) instead of answering. `endless` keeps streaming
     `pieces` again and again until cancelled (for Stop)."""
 
     pieces: list[str]
     citations: list[Citation] = field(default_factory=list)
+    related: list[Related] = field(default_factory=list)
     not_found: bool = False
     error: BaseException | None = None
     endless: bool = False
@@ -131,6 +133,8 @@ class FakeAssistant:
             },
             answer_memory_id=next(self._answers),
             cancelled=cancelled,
+            related=[] if cancelled else [r.memory_id for r in reply.related],
+            related_memories=[] if cancelled else list(reply.related),
         )
 
     def conversations(self) -> list[ConversationSummary]:
@@ -173,3 +177,14 @@ def citation(
     title: str | None = None,
 ) -> Citation:
     return Citation(n, memory_id, snippet, t, source, app, title)
+
+
+def related(
+    memory_id: int,
+    snippet: str,
+    t: float,
+    source: str = "screen",
+    app: str | None = "firefox",
+    title: str | None = None,
+) -> Related:
+    return Related(memory_id, snippet, t, source, app, title)

@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication
 from core.errors import UserFacingError
 from core.lanes import LANES, Lane
 from core.types import CHAT, SCREEN
-from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation
+from tests.ui.fake_assistant import FakeAssistant, Scripted, Turn, citation, related
 from tests.ui.fake_memory import FakeMemoryService, memory
 from ui import chat_window
 from ui.chat_window import AnswerBubble, ChatPanel, QuestionBubble, SafeTextBrowser, render_markdown
@@ -196,6 +196,82 @@ def test_citation_chips_and_numbers_open_the_viewer_on_the_right_memory(qtbot, t
     qtbot.waitSignal(opened.args[0].loaded, timeout=2000).wait()
     qtbot.wait(20)
     opened.args[0].close()
+
+
+PAINTING = Scripted(
+    ["Total due: ", "1,240 EUR [1]"],
+    citations=[citation(1, 41, "Total due: 1,240 EUR", NOW - 7200, app="firefox")],
+    related=[related(42, "Lunch with Ana moved to Friday", NOW - 86400, "chat", app=None)],
+)
+
+
+def most_common_colour(bubble, chip) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """The colour most of a chip is drawn in, as it shows on its bubble."""
+    from collections import Counter
+
+    from PySide6.QtCore import QPoint, QRect
+
+    img = bubble.grab(QRect(chip.mapTo(bubble, QPoint(0, 0)), chip.size())).toImage()
+    seen = Counter(
+        img.pixelColor(x, y).getRgb()[:3] for x in range(img.width()) for y in range(img.height())
+    )
+    return seen.most_common(1)[0][0]
+
+
+def test_related_memories_are_a_quieter_row_apart_that_opens_the_memory(qtbot, tasks) -> None:
+    from app import paths
+
+    fake = FakeAssistant([PAINTING])
+    panel = make_panel(qtbot, tasks, fake)
+    panel.setStyleSheet((paths.assets_dir() / "style.qss").read_text(encoding="utf-8"))
+    ask(qtbot, panel, "invoice?")
+    finish(qtbot, panel)
+    bubble = answers(panel)[0]
+    # The citation is the only source; the related memory is in its own row, with no [n].
+    assert [c.text() for c in bubble.chip_buttons] == ["[1] firefox · 2 h ago"]
+    assert [c.text() for c in bubble.related_buttons] == ["Chat · yesterday"]
+    assert bubble.related_box.isVisible() and bubble.related_label.text() == "Related"
+    (chip,) = bubble.related_buttons
+    assert chip.objectName() == "relatedChip" != bubble.chip_buttons[0].objectName()
+    assert chip.toolTip().startswith(f"<qt>{chat_window.RELATED_TOOLTIP}<br>")
+    assert "Lunch with Ana moved to Friday" in chip.toolTip()
+    assert bubble.note.text().startswith("1 source ·")  # a related memory is not counted
+    assert bubble.related_box.y() > bubble.chips_box.y()  # under the citation chips
+    # Drawn in another style: the citation chip is white, the related one the bubble's grey.
+    assert most_common_colour(bubble, bubble.chip_buttons[0]) == (255, 255, 255)
+    assert most_common_colour(bubble, chip) == (0xF3, 0xF5, 0xF9)
+    with qtbot.waitSignal(panel.viewer_opened) as opened:
+        qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)
+    viewer = opened.args[0]
+    with qtbot.waitSignal(viewer.loaded, timeout=2000) as loaded:
+        pass
+    assert viewer.memory_id == 42 and loaded.args[0].text == "Lunch with Ana moved to Friday"
+    qtbot.wait(20)
+    viewer.close()
+
+
+def test_an_answer_without_related_memories_has_no_related_row(qtbot, tasks) -> None:
+    panel = make_panel(qtbot, tasks, FakeAssistant([INVOICE]))
+    ask(qtbot, panel, "invoice?")
+    finish(qtbot, panel)
+    bubble = answers(panel)[0]
+    assert bubble.related_buttons == [] and not bubble.related_box.isVisible()
+
+
+def test_a_past_conversation_shows_its_citations_and_no_related_row(qtbot, tasks) -> None:
+    # Related memories are not stored with an answer: reopened, the answer has its citations.
+    fake = FakeAssistant([PAINTING], now=lambda: NOW)
+    panel = make_panel(qtbot, tasks, fake)
+    ask(qtbot, panel, "invoice?")
+    finish(qtbot, panel)
+    assert answers(panel)[0].related_buttons
+    cid = panel.conversation_id
+    panel.new_conversation()
+    with qtbot.waitSignal(panel.conversation_loaded, timeout=2000):
+        panel.open_conversation(cid)
+    (bubble,) = answers(panel)
+    assert [c.text() for c in bubble.chip_buttons] == ["[1] firefox · 2 h ago"]
+    assert bubble.related_buttons == [] and not bubble.related_box.isVisible()
 
 
 def test_a_chip_names_the_window_the_user_saw_not_the_process() -> None:
