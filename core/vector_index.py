@@ -359,6 +359,28 @@ class VectorIndex:
 
     # life cycle
     @classmethod
+    def _around(
+        cls,
+        index: hnswlib.Index,
+        dim: int,
+        ef_search: int,
+        labels: Iterable[int],
+        deleted: Iterable[int],
+    ) -> VectorIndex:
+        """An instance around a loaded hnswlib index (either snapshot format): its lock, search
+        settings and live labels; the float16 copy is the caller's."""
+        self = cls.__new__(cls)
+        self.dim = dim
+        self.ef_search = ef_search
+        self._lock = threading.RLock()
+        self._index = index
+        self._index.set_ef(ef_search)
+        self._index.set_num_threads(os.cpu_count() or 1)
+        self._deleted = {int(x) for x in deleted}
+        self._live = {int(x) for x in labels} - self._deleted
+        return self
+
+    @classmethod
     def from_pickle(cls, payload: bytes, dim: int, ef_search: int = 64) -> VectorIndex:
         loaded = _IndexUnpickler(io.BytesIO(payload)).load()
         # (index, deleted), or from this version on (index, deleted, copy ids, copy bytes).
@@ -372,16 +394,8 @@ class VectorIndex:
             raise SnapshotInvalid("snapshot holds an index of another shape")
         if not isinstance(deleted, list):
             raise SnapshotInvalid("snapshot holds something else")
-        self = cls.__new__(cls)
-        self.dim = dim
-        self.ef_search = ef_search
-        self._lock = threading.RLock()
-        self._index = index
-        self._index.set_ef(ef_search)
-        self._index.set_num_threads(os.cpu_count() or 1)
         # get_ids_list() includes slots marked deleted; the snapshot says which those are.
-        self._deleted = {int(x) for x in deleted}
-        self._live = {int(x) for x in index.get_ids_list()} - self._deleted
+        self = cls._around(index, dim, ef_search, index.get_ids_list(), deleted)
         self._src = None
         # An older snapshot has no copy: `exact` fills it from hnswlib as labels are asked for.
         self._init_copy(copy_ids, copy_vecs)
@@ -468,16 +482,8 @@ class VectorIndex:
             index.__setstate__(({**scalars, **arrays},))
         except (RuntimeError, TypeError, ValueError, KeyError):
             raise SnapshotInvalid("snapshot holds an index hnswlib cannot load") from None
-        self = cls.__new__(cls)
-        self.dim = dim
-        self.ef_search = ef_search
-        self._lock = threading.RLock()
-        self._index = index
-        self._index.set_ef(ef_search)
-        self._index.set_num_threads(os.cpu_count() or 1)
         labels = ext.tolist()
-        self._deleted = {int(x) for x in arrays["deleted"].tolist()}
-        self._live = set(labels) - self._deleted
+        self = cls._around(index, dim, ef_search, labels, arrays["deleted"].tolist())
         # The float16 copy, row = hnswlib's internal id, from the vectors' columns of
         # data_level0 (label -> internal id is hnswlib's own map); made by finish_copy.
         self._rows = dict(zip(labels, internal.tolist(), strict=True))

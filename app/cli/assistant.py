@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from app.assistant import Answer
+from app.assistant import Answer, Citation, Related
 from app.cli.context import CliContext
 from core.clock import utc_iso
 from core.errors import BadInput
@@ -24,6 +24,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_ask)
 
 
+def _memory_json(m: Citation | Related) -> dict[str, Any]:
+    """A cited or related memory as `ask --json` gives it (a citation adds its [n])."""
+    return {
+        "id": m.memory_id,
+        "snippet": m.snippet,
+        "time": utc_iso(m.time),
+        "source": m.source,
+        "app": m.app,
+        "title": m.title,
+        "external_id": m.external_id,
+    }
+
+
 def answer_json(ans: Answer) -> dict[str, Any]:
     return {
         "answer": ans.text,
@@ -33,31 +46,8 @@ def answer_json(ans: Answer) -> dict[str, Any]:
         "cancelled": ans.cancelled,
         "conversation_id": ans.conversation_id,
         "answer_id": ans.answer_memory_id,
-        "citations": [
-            {
-                "n": c.n,
-                "id": c.memory_id,
-                "snippet": c.snippet,
-                "time": utc_iso(c.time),
-                "source": c.source,
-                "app": c.app,
-                "title": c.title,
-                "external_id": c.external_id,
-            }
-            for c in ans.citations
-        ],
-        "related": [
-            {
-                "id": r.memory_id,
-                "snippet": r.snippet,
-                "time": utc_iso(r.time),
-                "source": r.source,
-                "app": r.app,
-                "title": r.title,
-                "external_id": r.external_id,
-            }
-            for r in ans.related_memories
-        ],
+        "citations": [{"n": c.n, **_memory_json(c)} for c in ans.citations],
+        "related": [_memory_json(r) for r in ans.related_memories],
         "timings": ans.timings,
     }
 
@@ -102,13 +92,16 @@ def write_answer(out: TextIO, ans: Answer, streamed: str) -> None:
     if ans.citations:
         out.write("\nSources:\n")
         for c in ans.citations:
-            where = " · ".join(x for x in (c.source, c.app, c.title) if x)
-            out.write(f"  [{c.n}] {utc_iso(c.time)}  {where}  (memory {c.memory_id})\n")
-            out.write(f"      {c.snippet}\n")
+            out.write(_memory_lines(f"[{c.n}]", c))
     if ans.related_memories:
         out.write("\nRelated (not cited):\n")
         for r in ans.related_memories:
-            where = " · ".join(x for x in (r.source, r.app, r.title) if x)
-            out.write(f"  -   {utc_iso(r.time)}  {where}  (memory {r.memory_id})\n")
-            out.write(f"      {r.snippet}\n")
+            out.write(_memory_lines("-  ", r))
     out.write(f"\nConversation {ans.conversation_id}; continue it with --conversation.\n")
+
+
+def _memory_lines(mark: str, m: Citation | Related) -> str:
+    """A cited ([n]) or related (-) memory in plain `ask` output: when, where, its id, and
+    its snippet on the next line."""
+    where = " · ".join(x for x in (m.source, m.app, m.title) if x)
+    return f"  {mark} {utc_iso(m.time)}  {where}  (memory {m.memory_id})\n      {m.snippet}\n"
