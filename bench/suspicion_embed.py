@@ -1,8 +1,8 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh10 and fresh11,
-which this script never opens (fresh8 joined in session 8, fresh9 in session 10). fresh11 is the
-set never seen; fresh10 was scored in sessions 9 and 10 and is the next to join the fit. Plus
+Poisoned training data: every hand-written labelled fixture set except fresh11, which this
+script never opens (fresh8 joined in session 8, fresh9 in session 10, fresh10 in session 11,
+after it was scored in sessions 9 and 10). fresh11 is the set never seen. Plus
 each poisoned line put at a random sentence position inside real honest text (a package-
 description paragraph or three locomo turns): the model should learn "an order to an AI inside
 ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
@@ -55,9 +55,12 @@ from tests.fixtures.poison import dataset  # noqa: E402
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
-    "fresh8", "fresh9",
+    "fresh8", "fresh9", "fresh10",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9"]
+LOSO = [
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9",
+    "fresh10",
+]  # fmt: skip
 # Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
 # the same carriers and tones on both sides, so the model learns the order inside, not the
 # wrapper. 0 turns it off.
