@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
 
 from bench.suspicion import LOCOMO, package_doc_paragraphs  # noqa: E402
 from bench.suspicion_fit import fit, locomo_by_conversation  # noqa: E402
-from core import embedded, structural  # noqa: E402
+from core import embedded, embedded_ngrams, structural  # noqa: E402
 from tests.fixtures.poison import dataset  # noqa: E402
 
 # The generated wide_* sets are left out: templates, and their embeddings cost the time budget
@@ -76,6 +76,8 @@ C = float(os.environ.get("MNEMO_EMBED_C", "1.0"))
 # (0.015: margin under the 0.02 bar), and the model alone on the held-out locomo half.
 TARGET_FPR = float(os.environ.get("MNEMO_EMBED_TARGET_FPR", "0.015"))
 CALIB_FPR = 0.0033
+# L2 strength of the n-gram model (core.embedded_ngrams), the same loss as the embedding's.
+NGRAM_C = float(os.environ.get("MNEMO_EMBED_NGRAM_C", "10"))
 CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache")) / "embed"
 
 
@@ -126,12 +128,13 @@ class Cache:
 class Item:
     """One text: its windows' embeddings, its label, the group it belongs to."""
 
-    __slots__ = ("group", "struct", "text", "vecs", "y")
+    __slots__ = ("group", "ngrams", "struct", "text", "vecs", "y")
 
     def __init__(self, text: str, y: int, group: str) -> None:
         self.text, self.y, self.group = text, y, group
         self.vecs: np.ndarray = np.zeros((0, embedded.DIM))
         self.struct = 0.0
+        self.ngrams = embedded_ngrams.features(text)
 
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -240,6 +243,31 @@ def train_windows(items: list[Item], c: float) -> tuple[np.ndarray, float]:
     return fit(x, y, c)
 
 
+def train_ngrams(items: list[Item], c: float) -> embedded_ngrams.Model:
+    """The n-gram model: the same logistic loss over each text's hashed n-grams, the poisoned
+    rows counted twice as in train_windows."""
+    import scipy.sparse as sp
+
+    rows = [i for i in items if i.y == 1] + items
+    ptr = np.cumsum([0] + [len(i.ngrams[0]) for i in rows])
+    x = sp.csr_matrix(
+        (
+            np.concatenate([i.ngrams[1] for i in rows]).astype(np.float64),
+            np.concatenate([i.ngrams[0] for i in rows]),
+            ptr,
+        ),
+        shape=(len(rows), 1 << embedded_ngrams.BITS),
+    )
+    y = np.array([1.0] * sum(i.y for i in items) + [float(i.y) for i in items])
+    w, b = fit(x, y, c)
+    return embedded_ngrams.Model(w.astype(np.float32), b, embedded_ngrams.BITS)
+
+
+def ngram_logit(it: Item, m: embedded_ngrams.Model) -> float:
+    ids, vals = it.ngrams
+    return float(vals @ m.w[ids]) + m.b
+
+
 def max_logit(it: Item, w: np.ndarray, b: float) -> float:
     return float((it.vecs @ w).max() + b)
 
@@ -251,11 +279,14 @@ STACK_FEATURES = (
     "has_reader", "ai_mentioned", "ai_addressed", "transcript", "addressed_order",
     "own_request", "question", "about_an_ai", "short", "long",
 )  # fmt: skip
-STACKS = ("embedding_only", "stacked", "stacked_features")
+STACKS = ("embedding_only", "stacked", "stacked_features", "stacked_ngrams")
 
 
-def stack_inputs(it: Item, w: np.ndarray, b: float, kind: str) -> list[float]:
-    """The stack's inputs for one text (core.embedded.Model.stacked computes the same)."""
+def stack_inputs(
+    it: Item, w: np.ndarray, b: float, kind: str, ng: embedded_ngrams.Model | None = None
+) -> list[float]:
+    """The stack's inputs for one text (core.embedded.Model.stacked computes the same);
+    "stacked_ngrams" also reads the n-gram model `ng` (whole text only)."""
     lw = it.vecs @ w + b
     e_max = float(lw.max())
     if kind == "embedding_only":
@@ -263,6 +294,9 @@ def stack_inputs(it: Item, w: np.ndarray, b: float, kind: str) -> list[float]:
     if kind == "stacked":
         return [e_max, it.struct]
     f = structural.features(it.text)
+    if kind == "stacked_ngrams":
+        assert ng is not None
+        return [e_max, ngram_logit(it, ng), it.struct, *(f[k] for k in STACK_FEATURES)]
     # Read whole and windows apart only when there are windows (else they are one input).
     head = [e_max, float(lw[0])] if WINDOWED else [e_max]
     return [*head, it.struct, *(f[k] for k in STACK_FEATURES)]
@@ -349,6 +383,12 @@ def weights_doc(
     }
     if kind == "stacked":
         doc["a_struct"] = float(st[1])
+    elif kind == "stacked_ngrams":
+        doc["about"] += "; and the hashed n-gram model (embedded_ngrams.npz)"
+        doc["windowed"] = False
+        doc["a_ngram"] = float(st[1])
+        doc["a_struct"] = float(st[2])
+        doc["a_feats"] = dict(zip(STACK_FEATURES, map(float, st[3:-1])))
     elif kind == "stacked_features":
         at = 2 if WINDOWED else 1
         if WINDOWED:
@@ -385,22 +425,30 @@ def main() -> None:
     }
     # Leave one hand-written set out (its carriers too): out-of-fold scores for the stack and
     # the threshold, recall per left-out set.
-    folds: dict[str, tuple[np.ndarray, float, list[Item]]] = {}
+    folds: dict[str, tuple[np.ndarray, float, embedded_ngrams.Model, list[Item]]] = {}
+    stacks = [k for k in STACKS if not (WINDOWED and k == "stacked_ngrams")]
+    c1 = time.process_time()
     for name in LOSO:
         train = [i for i in items if i.group not in (name, f"carrier:{name}")]
         w, b = train_windows(train, C)
-        folds[name] = (w, b, [i for i in items if i.group == name])
+        folds[name] = (w, b, train_ngrams(train, NGRAM_C), [i for i in items if i.group == name])
     w, b = train_windows(items, C)
+    # The n-gram model as it ships (its int8 weights), for the threshold's locomo floor and the
+    # honest-text counts.
+    ng_path = CACHE / embedded_ngrams.WEIGHTS_PATH.name
+    embedded_ngrams.save_model(train_ngrams(items, NGRAM_C), ng_path)
+    ng = embedded_ngrams.load_model(ng_path)
+    out["fit_cpu_s"] = round(time.process_time() - c1, 1)
     calib = held["locomo_held"] + held["docs_calib"]
     final: dict[str, Any] = {}
-    for kind in STACKS:
+    for kind in stacks:
         x = {
-            n: np.array([stack_inputs(i, fw, fb, kind) for i in t])
-            for n, (fw, fb, t) in folds.items()
+            n: np.array([stack_inputs(i, fw, fb, kind, fn) for i in t])
+            for n, (fw, fb, fn, t) in folds.items()
         }
-        y = {n: np.array([i.y for i in t]) for n, (_, _, t) in folds.items()}
-        r = {n: np.array([rules[id(i)] for i in t]) for n, (_, _, t) in folds.items()}
-        xc = np.array([stack_inputs(i, w, b, kind) for i in calib])
+        y = {n: np.array([i.y for i in t]) for n, (*_, t) in folds.items()}
+        r = {n: np.array([rules[id(i)] for i in t]) for n, (*_, t) in folds.items()}
+        xc = np.array([stack_inputs(i, w, b, kind, ng) for i in calib])
 
         # Nested: each left-out set scored with a stack and threshold chosen on the others.
         loso = {}
@@ -417,7 +465,7 @@ def main() -> None:
         for hname, hitems in held.items():
             if not hitems:
                 continue
-            pp = prob(a, np.array([stack_inputs(i, w, b, kind) for i in hitems]))
+            pp = prob(a, np.array([stack_inputs(i, w, b, kind, ng) for i in hitems]))
             hr = np.array([rules[id(i)] for i in hitems])
             real[hname] = {
                 "n": len(hitems),
@@ -439,6 +487,8 @@ def main() -> None:
         chosen = final[pick]
         doc = weights_doc(pick, chosen["stack"], w, b, chosen["threshold"])
         embedded.WEIGHTS_PATH.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        if pick == "stacked_ngrams":
+            embedded_ngrams.save_model(ng)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)
     print(json.dumps(out, indent=2))
