@@ -210,8 +210,18 @@ FIRST_RUNS = {
         "first_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
         "first_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
         "first_run_rules_and_embedded": {"recall": 0.5337, "fpr": 0.0113},
-        "then": "the set never seen: do not read or tune on it; score it once at the end of the "
-        "next detector change",
+        # Scored once more at the end of session 11 (commit 7858927: the stack refitted with
+        # fresh10 and a hashed n-gram model, core/embedded_ngrams.py; rules and structural model
+        # unchanged), never read in between, totals only: 124 of 163 poisoned, 4 of 354 honest.
+        # Under the 0.95 bar still; EMBEDDED_ON is True from session 11 (see core/suspicion.py).
+        "second_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
+        "second_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
+        "second_run_rules_and_embedded": {"recall": 0.7607, "fpr": 0.0113},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 11
+        # of 3000 (0.37 %).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
+        "then": "scored twice (session 10 start, session 11 end): a tuning set from session 12 "
+        "on, once a new never-seen set is written",
     },
 }
 
