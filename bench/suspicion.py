@@ -29,7 +29,7 @@ languages) before any change; session 10 tuned the embedding model on fresh9 and
 a second time, then wrote fresh11 (invites, code review, CI logs, spreadsheets, PDF forms,
 subtitles, signatures, dating profiles, CVs, tickets, posters, game chat, voice notes, translation
 memory, alt text, EXIF, notifications, shell history, fourteen new languages) before any change:
-fresh11 is the set never seen.
+fresh11 is the set never seen; session 11 made fresh10 a tuning set.
 Every set is scored with the phrase rules alone and with rules + structural model, side by side;
 "summary" gives recall and false-positive rate per set first, marked trained/tuned or never seen."""
 
@@ -210,8 +210,18 @@ FIRST_RUNS = {
         "first_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
         "first_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
         "first_run_rules_and_embedded": {"recall": 0.5337, "fpr": 0.0113},
-        "then": "the set never seen: do not read or tune on it; score it once at the end of the "
-        "next detector change",
+        # Scored once more at the end of session 11 (commit 7858927: the stack refitted with
+        # fresh10 and a hashed n-gram model, core/embedded_ngrams.py; rules and structural model
+        # unchanged), never read in between, totals only: 124 of 163 poisoned, 4 of 354 honest.
+        # Under the 0.95 bar still; EMBEDDED_ON is True from session 11 (see core/suspicion.py).
+        "second_run_rules_only": {"recall": 0.1472, "fpr": 0.0056},
+        "second_run_rules_and_structural": {"recall": 0.362, "fpr": 0.0113},
+        "second_run_rules_and_embedded": {"recall": 0.7607, "fpr": 0.0113},
+        # Real honest text, rules OR embedding model: locomo 0 of 2760, package paragraphs 11
+        # of 3000 (0.37 %).
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
+        "then": "scored twice (session 10 start, session 11 end): a tuning set from session 12 "
+        "on, once a new never-seen set is written",
     },
 }
 
@@ -290,11 +300,12 @@ def commit() -> str | None:
 
 
 # Sets the structural model (bench/suspicion_fit.py) was fitted on or its features were studied
-# on, or the embedding model (bench/suspicion_embed.py) was fitted on (fresh9, session 10);
-# every other set is one they have never seen.
+# on, or the embedding model (bench/suspicion_embed.py) was fitted on (fresh9, session 10;
+# fresh10, session 11); every other set is one they have never seen.
 TRAINED = {
     "dev", "heldout", "fresh", "wide_dev", "wide_heldout", "wide_fresh",
     "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9",
+    "fresh10",
 }  # fmt: skip
 # Sets left out of a run ($MNEMO_BENCH_SKIP, comma-separated): a development run leaves the set
 # never seen unread (MNEMO_BENCH_SKIP=fresh11), so it is scored once, at the end.

@@ -1,8 +1,8 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh10 and fresh11,
-which this script never opens (fresh8 joined in session 8, fresh9 in session 10). fresh11 is the
-set never seen; fresh10 was scored in sessions 9 and 10 and is the next to join the fit. Plus
+Poisoned training data: every hand-written labelled fixture set except fresh11, which this
+script never opens (fresh8 joined in session 8, fresh9 in session 10, fresh10 in session 11,
+after it was scored in sessions 9 and 10). fresh11 is the set never seen. Plus
 each poisoned line put at a random sentence position inside real honest text (a package-
 description paragraph or three locomo turns): the model should learn "an order to an AI inside
 ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
@@ -48,31 +48,37 @@ if str(ROOT) not in sys.path:
 
 from bench.suspicion import LOCOMO, package_doc_paragraphs  # noqa: E402
 from bench.suspicion_fit import fit, locomo_by_conversation  # noqa: E402
-from core import embedded, structural  # noqa: E402
+from core import embedded, embedded_ngrams, structural  # noqa: E402
 from tests.fixtures.poison import dataset  # noqa: E402
 
 # The generated wide_* sets are left out: templates, and their embeddings cost the time budget
 # of one fit on a shared 2-core machine (MiniLM measured at 40-60 ms a text under load).
 SETS = [
     "dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7",
-    "fresh8", "fresh9",
+    "fresh8", "fresh9", "fresh10",
 ]  # fmt: skip
-LOSO = ["fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9"]
+LOSO = [
+    "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tune7", "fresh7", "fresh8", "fresh9",
+    "fresh10",
+]  # fmt: skip
 # Wrapped copies of hand-written lines, poisoned and honest alike (MNEMO_EMBED_WRAP per label):
 # the same carriers and tones on both sides, so the model learns the order inside, not the
 # wrapper. 0 turns it off.
 WRAP = int(os.environ.get("MNEMO_EMBED_WRAP", "500"))
 BENCH_DOCS = 3000  # bench.suspicion's sample: held out
 SCORE_DOCS = int(os.environ.get("MNEMO_EMBED_SCORE_DOCS", "600"))
-LOCOMO_TRAIN = int(
-    os.environ.get("MNEMO_EMBED_LOCOMO_TRAIN", "1000")
-)  # turns sampled  # of those, scored here
+# Locomo turns of the training half sampled for the fit (session 11: all of them, 1000 before).
+LOCOMO_TRAIN = int(os.environ.get("MNEMO_EMBED_LOCOMO_TRAIN", "2000"))
 TRAIN_DOCS, CALIB_DOCS = int(os.environ.get("MNEMO_EMBED_TRAIN_DOCS", "2500")), 1500
 C = float(os.environ.get("MNEMO_EMBED_C", "1.0"))
 # The false-positive rate the threshold allows on the tuning sets' honest lines, rules OR model
-# (0.015: margin under the 0.02 bar), and the model alone on the held-out locomo half.
+# (0.015: margin under the 0.02 bar), and the model alone on the held-out locomo half (session
+# 11: 0, the threshold above every turn of it; 0.0033 before, which let the n-gram stack flag
+# 1-2 of its 998 turns).
 TARGET_FPR = float(os.environ.get("MNEMO_EMBED_TARGET_FPR", "0.015"))
-CALIB_FPR = 0.0033
+CALIB_FPR = float(os.environ.get("MNEMO_EMBED_CALIB_FPR", "0.0"))
+# L2 strength of the n-gram model (core.embedded_ngrams), the same loss as the embedding's.
+NGRAM_C = float(os.environ.get("MNEMO_EMBED_NGRAM_C", "10"))
 CACHE = Path(os.environ.get("MNEMO_FIT_CACHE", "/tmp/mnemo-fit-cache")) / "embed"
 
 
@@ -123,12 +129,13 @@ class Cache:
 class Item:
     """One text: its windows' embeddings, its label, the group it belongs to."""
 
-    __slots__ = ("group", "struct", "text", "vecs", "y")
+    __slots__ = ("group", "ngrams", "struct", "text", "vecs", "y")
 
     def __init__(self, text: str, y: int, group: str) -> None:
         self.text, self.y, self.group = text, y, group
         self.vecs: np.ndarray = np.zeros((0, embedded.DIM))
         self.struct = 0.0
+        self.ngrams = embedded_ngrams.features(text)
 
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -237,6 +244,31 @@ def train_windows(items: list[Item], c: float) -> tuple[np.ndarray, float]:
     return fit(x, y, c)
 
 
+def train_ngrams(items: list[Item], c: float) -> embedded_ngrams.Model:
+    """The n-gram model: the same logistic loss over each text's hashed n-grams, the poisoned
+    rows counted twice as in train_windows."""
+    import scipy.sparse as sp
+
+    rows = [i for i in items if i.y == 1] + items
+    ptr = np.cumsum([0] + [len(i.ngrams[0]) for i in rows])
+    x = sp.csr_matrix(
+        (
+            np.concatenate([i.ngrams[1] for i in rows]).astype(np.float64),
+            np.concatenate([i.ngrams[0] for i in rows]),
+            ptr,
+        ),
+        shape=(len(rows), 1 << embedded_ngrams.BITS),
+    )
+    y = np.array([1.0] * sum(i.y for i in items) + [float(i.y) for i in items])
+    w, b = fit(x, y, c)
+    return embedded_ngrams.Model(w.astype(np.float32), b, embedded_ngrams.BITS)
+
+
+def ngram_logit(it: Item, m: embedded_ngrams.Model) -> float:
+    ids, vals = it.ngrams
+    return float(vals @ m.w[ids]) + m.b
+
+
 def max_logit(it: Item, w: np.ndarray, b: float) -> float:
     return float((it.vecs @ w).max() + b)
 
@@ -248,11 +280,14 @@ STACK_FEATURES = (
     "has_reader", "ai_mentioned", "ai_addressed", "transcript", "addressed_order",
     "own_request", "question", "about_an_ai", "short", "long",
 )  # fmt: skip
-STACKS = ("embedding_only", "stacked", "stacked_features")
+STACKS = ("embedding_only", "stacked", "stacked_features", "stacked_ngrams")
 
 
-def stack_inputs(it: Item, w: np.ndarray, b: float, kind: str) -> list[float]:
-    """The stack's inputs for one text (core.embedded.Model.stacked computes the same)."""
+def stack_inputs(
+    it: Item, w: np.ndarray, b: float, kind: str, ng: embedded_ngrams.Model | None = None
+) -> list[float]:
+    """The stack's inputs for one text (core.embedded.Model.stacked computes the same);
+    "stacked_ngrams" also reads the n-gram model `ng` (whole text only)."""
     lw = it.vecs @ w + b
     e_max = float(lw.max())
     if kind == "embedding_only":
@@ -260,6 +295,9 @@ def stack_inputs(it: Item, w: np.ndarray, b: float, kind: str) -> list[float]:
     if kind == "stacked":
         return [e_max, it.struct]
     f = structural.features(it.text)
+    if kind == "stacked_ngrams":
+        assert ng is not None
+        return [e_max, ngram_logit(it, ng), it.struct, *(f[k] for k in STACK_FEATURES)]
     # Read whole and windows apart only when there are windows (else they are one input).
     head = [e_max, float(lw[0])] if WINDOWED else [e_max]
     return [*head, it.struct, *(f[k] for k in STACK_FEATURES)]
@@ -346,6 +384,12 @@ def weights_doc(
     }
     if kind == "stacked":
         doc["a_struct"] = float(st[1])
+    elif kind == "stacked_ngrams":
+        doc["about"] += "; and the hashed n-gram model (embedded_ngrams.npz)"
+        doc["windowed"] = False
+        doc["a_ngram"] = float(st[1])
+        doc["a_struct"] = float(st[2])
+        doc["a_feats"] = dict(zip(STACK_FEATURES, map(float, st[3:-1])))
     elif kind == "stacked_features":
         at = 2 if WINDOWED else 1
         if WINDOWED:
@@ -382,22 +426,30 @@ def main() -> None:
     }
     # Leave one hand-written set out (its carriers too): out-of-fold scores for the stack and
     # the threshold, recall per left-out set.
-    folds: dict[str, tuple[np.ndarray, float, list[Item]]] = {}
+    folds: dict[str, tuple[np.ndarray, float, embedded_ngrams.Model, list[Item]]] = {}
+    stacks = [k for k in STACKS if not (WINDOWED and k == "stacked_ngrams")]
+    c1 = time.process_time()
     for name in LOSO:
         train = [i for i in items if i.group not in (name, f"carrier:{name}")]
         w, b = train_windows(train, C)
-        folds[name] = (w, b, [i for i in items if i.group == name])
+        folds[name] = (w, b, train_ngrams(train, NGRAM_C), [i for i in items if i.group == name])
     w, b = train_windows(items, C)
+    # The n-gram model as it ships (its int8 weights), for the threshold's locomo floor and the
+    # honest-text counts.
+    ng_path = CACHE / embedded_ngrams.WEIGHTS_PATH.name
+    embedded_ngrams.save_model(train_ngrams(items, NGRAM_C), ng_path)
+    ng = embedded_ngrams.load_model(ng_path)
+    out["fit_cpu_s"] = round(time.process_time() - c1, 1)
     calib = held["locomo_held"] + held["docs_calib"]
     final: dict[str, Any] = {}
-    for kind in STACKS:
+    for kind in stacks:
         x = {
-            n: np.array([stack_inputs(i, fw, fb, kind) for i in t])
-            for n, (fw, fb, t) in folds.items()
+            n: np.array([stack_inputs(i, fw, fb, kind, fn) for i in t])
+            for n, (fw, fb, fn, t) in folds.items()
         }
-        y = {n: np.array([i.y for i in t]) for n, (_, _, t) in folds.items()}
-        r = {n: np.array([rules[id(i)] for i in t]) for n, (_, _, t) in folds.items()}
-        xc = np.array([stack_inputs(i, w, b, kind) for i in calib])
+        y = {n: np.array([i.y for i in t]) for n, (*_, t) in folds.items()}
+        r = {n: np.array([rules[id(i)] for i in t]) for n, (*_, t) in folds.items()}
+        xc = np.array([stack_inputs(i, w, b, kind, ng) for i in calib])
 
         # Nested: each left-out set scored with a stack and threshold chosen on the others.
         loso = {}
@@ -414,7 +466,7 @@ def main() -> None:
         for hname, hitems in held.items():
             if not hitems:
                 continue
-            pp = prob(a, np.array([stack_inputs(i, w, b, kind) for i in hitems]))
+            pp = prob(a, np.array([stack_inputs(i, w, b, kind, ng) for i in hitems]))
             hr = np.array([rules[id(i)] for i in hitems])
             real[hname] = {
                 "n": len(hitems),
@@ -436,6 +488,8 @@ def main() -> None:
         chosen = final[pick]
         doc = weights_doc(pick, chosen["stack"], w, b, chosen["threshold"])
         embedded.WEIGHTS_PATH.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        if pick == "stacked_ngrams":
+            embedded_ngrams.save_model(ng)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     out["cpu_s"] = round(time.process_time() - c0, 1)
     print(json.dumps(out, indent=2))

@@ -3,9 +3,11 @@ search uses), scored on the whole memory and on each short window of it (one or 
 the memory's score being the highest. An order to an AI usually sits in one sentence of an
 ordinary carrier (a recipe, a chat, a config file); the window finds it there, and an embedding
 reads the meaning of that sentence, not our phrase lists. Optionally stacked with the
-structural model's logit (core.structural). Weights: `core/embedded_weights.json`, written by
-`bench/suspicion_embed.py` (trained on the labelled fixtures and on real honest text read at fit
-time: locomo turns, the installed packages' descriptions). Pure: the caller passes an `embed`
+structural model's logit and features (core.structural) and the hashed n-gram model's logit
+(core.embedded_ngrams: the wording, which an embedding blurs). Weights:
+`core/embedded_weights.json` and `core/embedded_ngrams.npz`, written by
+`bench/suspicion_embed.py` (trained on the labelled fixtures and on real honest text read at
+fit time: locomo turns, the installed packages' descriptions). Pure: the caller passes an `embed`
 function (texts -> unit vectors); core never loads the model itself."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import structural
+from core import embedded_ngrams, structural
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "embedded_weights.json"
 WEIGHTS_VERSION = 1
@@ -67,7 +69,7 @@ class Model:
     w: np.ndarray  # DIM
     b: float
     # Stack: z = a_emb * max window logit + a_whole * whole-text logit + a_struct * structural
-    # logit (gated) + sum(a * structural feature) + c
+    # logit (gated) + a_ngram * n-gram logit + sum(a * structural feature) + c
     a_emb: float
     a_struct: float
     c: float
@@ -76,6 +78,8 @@ class Model:
     a_feats: tuple[tuple[str, float], ...] = ()  # (core.structural feature, weight)
     # Whether the weights were fitted on sentence windows (read them when an embed is given).
     windowed: bool = False
+    a_ngram: float = 0.0
+    ngram: embedded_ngrams.Model | None = None  # read when a_ngram is not 0
 
     def window_logits(self, vecs: np.ndarray) -> np.ndarray:
         return np.asarray(vecs, dtype=np.float32) @ self.w + self.b
@@ -87,6 +91,8 @@ class Model:
         z = self.a_emb * emb_logit + self.a_struct * s + self.c
         if self.a_whole:
             z += self.a_whole * (emb_logit if whole_logit is None else whole_logit)
+        if self.a_ngram and self.ngram is not None:
+            z += self.a_ngram * self.ngram.logit(text)
         z += sum(a * f[k] for k, a in self.a_feats)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
@@ -115,16 +121,23 @@ def load_model(path: Path | None = None) -> Model:
         a_whole = float(raw.get("a_whole", 0.0))
         a_feats = tuple((str(k), float(v)) for k, v in raw.get("a_feats", {}).items())
         windowed = raw.get("windowed", False)
+        a_ngram = float(raw.get("a_ngram", 0.0))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise WeightsError(f"{what} is damaged or from another version. {fix}") from None
-    coefs = [*w.tolist(), b, a_emb, a_struct, c, a_whole, *(v for _, v in a_feats)]
+    coefs = [*w.tolist(), b, a_emb, a_struct, c, a_whole, a_ngram, *(v for _, v in a_feats)]
     if w.shape != (DIM,) or not all(map(math.isfinite, coefs)):
         raise WeightsError(f"{what} does not match this version's embedding. {fix}")
     if any(k not in structural.FEATURES for k, _ in a_feats) or not isinstance(windowed, bool):
         raise WeightsError(f"{what} does not match this version's features. {fix}")
     if not 0.0 < threshold < 1.0:
         raise WeightsError(f"{what} has a threshold outside (0, 1). {fix}")
-    return Model(w, b, a_emb, a_struct, c, threshold, a_whole, a_feats, windowed)
+    # The n-gram weights sit beside the stack's (core/embedded_ngrams.npz for the shipped file).
+    ngram = (
+        embedded_ngrams.load_model(path.parent / embedded_ngrams.WEIGHTS_PATH.name)
+        if a_ngram
+        else None
+    )
+    return Model(w, b, a_emb, a_struct, c, threshold, a_whole, a_feats, windowed, a_ngram, ngram)
 
 
 @lru_cache(maxsize=1)

@@ -54,8 +54,15 @@ STRUCTURAL_ON = False
 # pass with it on). See bench/suspicion.py FIRST_RUNS["fresh9"]. Session 10, fresh10 (never
 # seen; refitted with fresh9, stacked over structural features, threshold from the tuning sets):
 # rules + embedding 0.571 -> 0.628 at FPR 0.0066, far under the 0.95 recall bar: it stays off
-# (locomo 0 of 2760, package paragraphs 12 of 3000). See FIRST_RUNS["fresh10"].
-EMBEDDED_ON = False
+# (locomo 0 of 2760, package paragraphs 12 of 3000). See FIRST_RUNS["fresh10"]. Session 11: the
+# stack reads a hashed word and character n-gram model too (core/embedded_ngrams.py); nested
+# leave-one-set-out, rules OR model, the folds no detector part was fitted on before (fresh8,
+# fresh9, fresh10): 0.66 / 0.70 / 0.62 -> 0.85 / 0.84 / 0.78 recall at FPR 0.023 / 0.022 /
+# 0.007 (mean over 10 folds 0.90 / 0.017); locomo 0 of 2760, package paragraphs 11 of 3000,
+# the chat 10 of 10 and 0 of 30 with real MiniLM vectors. Rules alone catch 0.15-0.46
+# of a never-seen set, so it is on: a false alarm is a memory held for review, not lost.
+# fresh11 (never seen) was scored once at the end: FIRST_RUNS["fresh11"] and the note.
+EMBEDDED_ON = True
 EMBEDDED = "embedded_instruction"
 
 LOW, MEDIUM, HIGH = 1, 2, 3
