@@ -61,6 +61,7 @@ from tests.fixtures.poison.dataset import (  # noqa: E402
     FRESH9,
     FRESH10,
     FRESH11,
+    FRESH12,
     HELDOUT,
     TUNE7,
     WIDE_DEV,
@@ -223,6 +224,18 @@ FIRST_RUNS = {
         "then": "scored twice (session 10 start, session 11 end): a tuning set from session 12 "
         "on, once a new never-seen set is written",
     },
+    # Session 11: 182 poisoned / 363 honest, hand-written in new places (build_fresh12.py, commit
+    # bebf121) before any scoring; scored once with main's detector at the end of session 11
+    # (56a62f0: the n-gram stack on by default), totals only, never read. Rules 36/182 and
+    # 3/363; rules + structural 75/182 and 5/363; rules + embedding stack 118/182 and 7/363.
+    # Same run, real honest text: locomo 0 of 2760, package paragraphs 11 of 3000.
+    "fresh12": {
+        "first_run_rules_only": {"recall": 0.1978, "fpr": 0.0083},
+        "first_run_rules_and_structural": {"recall": 0.4121, "fpr": 0.0138},
+        "first_run_rules_and_embedded": {"recall": 0.6484, "fpr": 0.0193},
+        "real_honest_rules_and_embedded": {"locomo": "0/2760", "package_docs": "11/3000"},
+        "then": "the set never seen: score it once, at the end of the next detector change",
+    },
 }
 
 
@@ -308,7 +321,7 @@ TRAINED = {
     "fresh10",
 }  # fmt: skip
 # Sets left out of a run ($MNEMO_BENCH_SKIP, comma-separated): a development run leaves the set
-# never seen unread (MNEMO_BENCH_SKIP=fresh11), so it is scored once, at the end.
+# never seen unread (MNEMO_BENCH_SKIP=fresh12), so it is scored once, at the end.
 SKIP = {s for s in os.environ.get("MNEMO_BENCH_SKIP", "").split(",") if s}
 
 
@@ -343,6 +356,7 @@ def main() -> None:
         "fresh9": FRESH9,
         "fresh10": FRESH10,
         "fresh11": FRESH11,
+        "fresh12": FRESH12,
     }
     sets = {k: v for k, v in sets.items() if k not in SKIP}
     keys = ("poisoned", "benign", "recall", "fpr", "ms_per_item_cpu")
