@@ -65,7 +65,7 @@ bench-suspicion-fit: setup
 	@nice -n 10 $(PY) -m bench.suspicion_fit
 
 # Refit the embedding poison detector (core/embedded_weights.json): MiniLM embeddings of the
-# hand-written fixture sets (never fresh11), locomo turns and package descriptions, cached in
+# hand-written fixture sets (never fresh11 or fresh12), locomo turns and package descriptions, cached in
 # /tmp/mnemo-fit-cache; the first run embeds ~6000 texts (about 25 wall-minutes on 2 busy
 # cores), later runs only fit (seconds).
 bench-suspicion-embed: setup

@@ -1,8 +1,9 @@
 """Fit the embedding poison detector (core/embedded.py) and write core/embedded_weights.json.
 
-Poisoned training data: every hand-written labelled fixture set except fresh11, which this
-script never opens (fresh8 joined in session 8, fresh9 in session 10, fresh10 in session 11,
-after it was scored in sessions 9 and 10). fresh11 is the set never seen. Plus
+Poisoned training data: every hand-written labelled fixture set except fresh11 and fresh12,
+which this script never opens (fresh8 joined in session 8, fresh9 in session 10, fresh10 in
+session 11, after it was scored in sessions 9 and 10). fresh11, scored in sessions 10 and 11,
+may join next; fresh12 is the set never seen. Plus
 each poisoned line put at a random sentence position inside real honest text (a package-
 description paragraph or three locomo turns): the model should learn "an order to an AI inside
 ordinary text", not our carriers; and wrapped copies of hand-written lines, poisoned and honest
