@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
@@ -47,5 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     os._exit(code)
 
 
+def _entry() -> int:
+    try:
+        code = main()
+        sys.stdout.flush()  # here, not in Python's exit, where a closed pipe is only printed
+        return code
+    except BrokenPipeError:
+        # The reader of our output went away (`mnemo --json search x | head`): whatever the
+        # command did is done; say nothing more and leave as a process killed by SIGPIPE
+        # would, without a traceback (and without Python's own failed flush at exit).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_entry())
