@@ -394,6 +394,16 @@ class AnswerBubble(QFrame):
         # or the bubble keeps the height of the text as first laid out.
         self.body._fit()
 
+    def _memory_chip(self, m: Any, now: float, name: str, tip: str, spoken: str) -> QPushButton:
+        """A chip for a cited or related memory (`name` picks its style) that opens it."""
+        b = QPushButton(_button_text(chip_label(m, now)))
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.setCursor(Qt.CursorShape.PointingHandCursor)
+        b.setAccessibleName(spoken)
+        b.clicked.connect(lambda _=False, mid=m.memory_id: self.open_citation.emit(mid))
+        return b
+
     def set_citations(self, citations: list[Any]) -> None:
         self.citations = list(citations)
         for b in self.chip_buttons:
@@ -401,12 +411,7 @@ class AnswerBubble(QFrame):
         self.chip_buttons = []
         now = self.now()
         for i, c in enumerate(self.citations):
-            b = QPushButton(_button_text(chip_label(c, now)))
-            b.setObjectName("citeChip")
-            b.setToolTip(chip_tooltip(c))
-            b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.setAccessibleName(f"Source {c.n}")
-            b.clicked.connect(lambda _=False, mid=c.memory_id: self.open_citation.emit(mid))
+            b = self._memory_chip(c, now, "citeChip", chip_tooltip(c), f"Source {c.n}")
             self.chips.addWidget(b, i // CHIPS_PER_ROW, i % CHIPS_PER_ROW)
             self.chip_buttons.append(b)
         self.chips.setColumnStretch(CHIPS_PER_ROW, 1)
@@ -422,12 +427,8 @@ class AnswerBubble(QFrame):
         self.related_buttons = []
         now = self.now()
         for i, r in enumerate(self.related):
-            b = QPushButton(_button_text(chip_label(r, now)))
-            b.setObjectName("relatedChip")
-            b.setToolTip(chip_tooltip(r, RELATED_TOOLTIP))
-            b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.setAccessibleName(f"Related memory {i + 1}")
-            b.clicked.connect(lambda _=False, mid=r.memory_id: self.open_citation.emit(mid))
+            tip = chip_tooltip(r, RELATED_TOOLTIP)
+            b = self._memory_chip(r, now, "relatedChip", tip, f"Related memory {i + 1}")
             self.related_chips.addWidget(b, i // CHIPS_PER_ROW, 1 + i % CHIPS_PER_ROW)
             self.related_buttons.append(b)
         self.related_chips.setColumnStretch(CHIPS_PER_ROW + 1, 1)
