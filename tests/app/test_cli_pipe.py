@@ -8,24 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.app.test_cli_basic import mnemo
 from tests.storehelp import ROOT, cli_env
 
 
-def test_a_closed_pipe_ends_the_command_without_a_traceback(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+def into_closed_pipe(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with its stdout a pipe whose reader is gone before anything is written."""
     r, w = os.pipe()
-    os.close(r)  # the reader is gone before anything is written
+    os.close(r)
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "main.py"),
-                "--data-dir",
-                str(tmp_path / "s"),
-                "--json",
-                "init",
-            ],
-            env=env,
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *args],
+            env=cli_env(tmp),
             stdout=w,
             stderr=subprocess.PIPE,
             text=True,
@@ -34,41 +28,18 @@ def test_a_closed_pipe_ends_the_command_without_a_traceback(tmp_path: Path) -> N
         )
     finally:
         os.close(w)
+
+
+def test_a_closed_pipe_ends_the_command_without_a_traceback(tmp_path: Path) -> None:
+    done = into_closed_pipe(tmp_path, "--data-dir", str(tmp_path / "s"), "--json", "init")
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode == 141
     # the store was made all the same: a second init says so
-    again = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "--data-dir",
-            str(tmp_path / "s"),
-            "--json",
-            "init",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    again = mnemo(tmp_path, "--data-dir", str(tmp_path / "s"), "--json", "init")
     assert again.returncode != 0 and '"error"' in again.stdout
 
 
 def test_plain_output_to_a_closed_pipe_ends_quietly_too(tmp_path: Path) -> None:
-    r, w = os.pipe()
-    os.close(r)
-    try:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(tmp_path / "s"), "init"],
-            env=cli_env(tmp_path),
-            stdout=w,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-        )
-    finally:
-        os.close(w)
+    done = into_closed_pipe(tmp_path, "--data-dir", str(tmp_path / "s"), "init")
     assert "BrokenPipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 141
