@@ -123,7 +123,7 @@ def _fresh(nbytes: int, populate: int | None = None) -> np.ndarray:
                     m.madvise(_MADV_POPULATE_WRITE, 0, length)
             return np.frombuffer(m, dtype=np.uint8)
         except (OSError, ValueError):
-            pass
+            pass  # the kernel refused the mapping or the advice: a plain array, below
     return np.empty(nbytes, dtype=np.uint8)
 
 
